@@ -1,0 +1,53 @@
+// The interposed functions: the only symbols libvdsotrace.so exports (see libvdsotrace.map).
+// Each one calls the vDSO entry the shim resolved, converts the result exactly as libc does, and
+// counts the call by function, clock id, thread and caller (its return address).
+#include <sched.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "recorder.h"
+#include "segment_format.h"
+#include "vdso_entry.h"
+
+using vdsotrace::format::clock_bucket;
+using vdsotrace::format::counter_index;
+namespace fmt = vdsotrace::format;
+namespace shim = vdsotrace::shim;
+namespace tracer = vdsotrace::tracer;
+
+#define VDSOTRACE_EXPORT extern "C" __attribute__((visibility("default")))
+#define CALLER reinterpret_cast<uintptr_t>(__builtin_return_address(0))
+
+VDSOTRACE_EXPORT int clock_gettime(clockid_t id, struct timespec* ts) noexcept {
+    int r = shim::to_libc(shim::entries().clock_gettime(id, ts));
+    tracer::record(counter_index(fmt::kClockGettime, clock_bucket(id)), CALLER);
+    return r;
+}
+
+VDSOTRACE_EXPORT int gettimeofday(struct timeval* __restrict tv, void* __restrict tz) noexcept {
+    int r = shim::to_libc(shim::entries().gettimeofday(tv, tz));
+    tracer::record(counter_index(fmt::kGettimeofday, 0), CALLER);
+    return r;
+}
+
+VDSOTRACE_EXPORT time_t time(time_t* t) noexcept {
+    // Like libc's time(): the vDSO's value as it is, no errno.
+    time_t r = shim::entries().time(t);
+    tracer::record(counter_index(fmt::kTime, 0), CALLER);
+    return r;
+}
+
+VDSOTRACE_EXPORT int getcpu(unsigned* cpu, unsigned* node) noexcept {
+    int r = shim::to_libc(shim::entries().getcpu(cpu, node, nullptr));
+    tracer::record(counter_index(fmt::kGetcpu, 0), CALLER);
+    return r;
+}
+
+VDSOTRACE_EXPORT int clock_getres(clockid_t id, struct timespec* res) noexcept {
+    int r = shim::to_libc(shim::entries().clock_getres(id, res));
+    tracer::record(counter_index(fmt::kClockGetres, clock_bucket(id)), CALLER);
+    return r;
+}

@@ -1,0 +1,50 @@
+// Where the shim sends each interposed call: the vDSO entry points it resolved itself, or, where
+// the vDSO lacks a function (or there is no vDSO, as under valgrind), the raw system call.
+//
+// Every entry follows the vDSO's convention: it returns -errno on failure (libc turns that into
+// -1 and errno, and so do the interposed functions). Resolution parses the vDSO image without
+// dlsym, allocation or locks, so it is safe on the very first call, from any constructor or
+// signal handler; racing threads compute the same pointers and store them idempotently.
+#pragma once
+
+#include <sched.h>
+#include <cerrno>
+#include <sys/time.h>
+#include <time.h>
+
+namespace vdsotrace::shim {
+
+struct Entries {
+    int (*clock_gettime)(clockid_t, timespec*);
+    int (*gettimeofday)(timeval*, void*);
+    time_t (*time)(time_t*);
+    long (*getcpu)(unsigned*, unsigned*, void*);
+    int (*clock_getres)(clockid_t, timespec*);
+};
+
+// Which functions came from the vDSO (the rest are syscall fallbacks), for the report and tests.
+struct EntrySources {
+    bool clock_gettime, gettimeofday, time, getcpu, clock_getres;
+};
+
+extern Entries g_entries;
+extern int g_entries_ready;  // 1 once g_entries is filled (release/acquire)
+
+void resolve_entries();
+EntrySources entry_sources();
+
+inline const Entries& entries() {
+    if (__builtin_expect(__atomic_load_n(&g_entries_ready, __ATOMIC_ACQUIRE) == 0, 0)) resolve_entries();
+    return g_entries;
+}
+
+// vDSO-style result -> libc-style result: -1 with errno for -4095..-1.
+inline int to_libc(long r) {
+    if (__builtin_expect(static_cast<unsigned long>(r) > -4096UL, 0)) {
+        errno = int(-r);
+        return -1;
+    }
+    return int(r);
+}
+
+}  // namespace vdsotrace::shim

@@ -1,0 +1,66 @@
+#include <time.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "recording_store.h"
+#include "report_model.h"
+#include "report_output.h"
+
+namespace vdsotrace::tools {
+
+namespace {
+
+uint64_t now_monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+}  // namespace
+
+int report_files(const std::vector<std::string>& files, const ReportOptions& options, bool text_to_stderr) {
+    std::vector<Recording> recordings;
+    for (const std::string& f : files) {
+        std::string error;
+        auto r = load_recording(f, &error);
+        if (!r) {
+            spdlog::error("{}", error);
+            return kExitBadInput;
+        }
+        recordings.push_back(std::move(*r));
+    }
+    const Report report = build_report(recordings, now_monotonic_ns());
+
+    std::ofstream file;
+    if (!options.output.empty()) {
+        file.open(options.output);
+        if (!file) {
+            spdlog::error("cannot write {}", options.output);
+            return kExitBadInput;
+        }
+    }
+    std::ostream& out = file.is_open() ? file : text_to_stderr && !options.json ? std::cerr : std::cout;
+    if (options.json)
+        out << to_json(report).dump(2) << "\n";
+    else
+        write_text(report, TextOptions{options.top}, out);
+    out.flush();
+    return out ? kExitOk : kExitBadInput;
+}
+
+int cmd_report(const std::string& target, const ReportOptions& options) {
+    std::string error;
+    std::vector<std::string> files = resolve_target(target, getuid(), &error);
+    if (files.empty()) {
+        spdlog::error("{}", error);
+        return kExitBadInput;
+    }
+    return report_files(files, options, false);
+}
+
+}  // namespace vdsotrace::tools

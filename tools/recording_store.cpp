@@ -1,0 +1,109 @@
+#include "recording_store.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "process_info.h"
+
+namespace vdsotrace::tools {
+
+std::string shm_dir() { return "/dev/shm"; }  // where glibc's shm_open puts the shim's segments
+
+namespace {
+
+bool all_digits(const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+std::optional<SegmentName> parse_segment_name(const std::string& name) {
+    const std::string prefix = format::kShmPrefix;
+    if (name.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+    std::vector<std::string> parts;
+    size_t start = prefix.size();
+    for (size_t i = start; i <= name.size(); ++i) {
+        if (i == name.size() || name[i] == '-') {
+            parts.push_back(name.substr(start, i - start));
+            start = i + 1;
+        }
+    }
+    if (parts.size() != 4 || !all_digits(parts[0]) || parts[1].empty() || !all_digits(parts[2]) ||
+        parts[3].size() != 16 || parts[0].size() > 10 || parts[2].size() > 9)
+        return std::nullopt;
+    SegmentName s;
+    s.uid = uint32_t(std::stoul(parts[0]));
+    s.session = parts[1];
+    s.pid = std::stoi(parts[2]);
+    return s;
+}
+
+std::vector<SegmentName> list_segments(uint32_t uid) {
+    std::vector<SegmentName> out;
+    const std::string dir = shm_dir();
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) return out;
+    while (dirent* e = readdir(d)) {
+        auto s = parse_segment_name(e->d_name);
+        if (!s || s->uid != uid) continue;
+        s->path = dir + "/" + e->d_name;
+        struct stat st {};
+        if (lstat(s->path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        s->mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+        out.push_back(std::move(*s));
+    }
+    closedir(d);
+    std::sort(out.begin(), out.end(), [](const SegmentName& a, const SegmentName& b) {
+        return a.mtime_ns != b.mtime_ns ? a.mtime_ns < b.mtime_ns : a.path < b.path;
+    });
+    return out;
+}
+
+bool process_alive(const Recording& r) {
+    if (r.pid <= 0) return false;
+    uint64_t ticks = tracer::read_start_ticks(r.pid);
+    return ticks != 0 && ticks == r.proc_start_ticks;
+}
+
+ProcessFate fate_of(const Recording& r) {
+    switch (r.state) {
+        case format::kStateExited: return ProcessFate::kExited;
+        case format::kStateSignaled: return ProcessFate::kSignaled;
+        case format::kStateEnded: return ProcessFate::kEndedUnknownStatus;
+        default: return process_alive(r) ? ProcessFate::kRunning : ProcessFate::kVanished;
+    }
+}
+
+std::vector<std::string> resolve_target(const std::string& target, uint32_t uid, std::string* error) {
+    std::vector<std::string> files;
+    if (!target.empty() && (target.find('/') != std::string::npos || std::filesystem::exists(target))) {
+        files.push_back(target);
+        return files;
+    }
+    const std::vector<SegmentName> all = list_segments(uid);
+    if (target.empty()) {
+        if (all.empty()) {
+            *error = fmt::format("no recordings in {}: trace something with `vdsotrace run -- CMD` first", shm_dir());
+            return files;
+        }
+        const std::string& newest = all.back().session;
+        for (const SegmentName& s : all)
+            if (s.session == newest) files.push_back(s.path);
+        return files;
+    }
+    for (const SegmentName& s : all)
+        if ((all_digits(target) && s.pid == std::atoi(target.c_str())) || s.session == target) files.push_back(s.path);
+    if (files.empty())
+        *error = fmt::format("no recording matches '{}' (not a file, nor a pid or session in {}; see `vdsotrace ls`)",
+                             target, shm_dir());
+    return files;
+}
+
+}  // namespace vdsotrace::tools

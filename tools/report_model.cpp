@@ -1,0 +1,148 @@
+#include "report_model.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "symbolizer.h"
+
+namespace vdsotrace::tools {
+
+namespace f = vdsotrace::format;
+
+std::string clock_name(int bucket) {
+    if (bucket >= 0 && bucket < f::kClockIdBuckets) {
+        const char* n = f::kClockNames[bucket];
+        return *n ? n : fmt::format("clock id {}", bucket);
+    }
+    return bucket == f::kBucketDynamicCpu ? "dynamic CPU clock" : "invalid clock id";
+}
+
+int clock_id_of_bucket(int bucket) {
+    return bucket < f::kClockIdBuckets ? bucket : bucket == f::kBucketDynamicCpu ? -1 : -2;
+}
+
+namespace {
+
+const ModuleInfo* module_of(const Recording& r, uint64_t address) {
+    for (const ModuleInfo& m : r.modules)
+        if (address >= m.start && address < m.end) return &m;
+    return nullptr;
+}
+
+std::string module_path(const Recording& r, const ModuleInfo& m) { return m.main_program ? r.exe : m.path; }
+
+}  // namespace
+
+Report build_report(const std::vector<Recording>& recordings, uint64_t now_monotonic_ns) {
+    Report rep;
+    std::vector<uint64_t> totals(f::kCounterSlots, 0);
+    std::vector<uint64_t> unattributed(f::kCounterSlots, 0);
+    uint64_t first_start = UINT64_MAX, last_end = 0;
+
+    // Callers merge across threads and processes by (counter, module, offset): the same call site
+    // in two processes of one executable is one code path.
+    using CallerKey = std::tuple<unsigned, std::string, uint64_t>;
+    std::map<CallerKey, CallerRow> callers;
+    Symbolizer symbolizer;
+    bool vdso_added = false;
+
+    for (const Recording& r : recordings) {
+        if (r.session.size() && rep.session.empty()) rep.session = r.session;
+        ProcessRow p;
+        p.pid = r.pid;
+        p.ppid = r.ppid;
+        p.exe = r.exe;
+        p.argv = r.argv;
+        p.session = r.session;
+        p.fate = fate_of(r);
+        p.exit_value = r.exit_value;
+        p.source = r.source;
+        uint64_t end = r.end_monotonic_ns;
+        if (end == 0) end = p.fate == ProcessFate::kRunning ? now_monotonic_ns : r.start_monotonic_ns;
+        p.seconds = end > r.start_monotonic_ns ? double(end - r.start_monotonic_ns) / 1e9 : 0;
+        first_start = std::min(first_start, r.start_monotonic_ns);
+        last_end = std::max(last_end, end);
+
+        if (!vdso_added && !r.vdso_image.empty()) {
+            symbolizer.add_image("[vdso]", r.vdso_image);
+            vdso_added = true;
+        }
+        uint64_t shared_calls = 0;
+        for (const ThreadInfo& t : r.threads) {
+            const uint64_t calls = t.total();
+            p.calls += calls;
+            if (t.shared) shared_calls = calls;
+            rep.threads.push_back({r.pid, t.tid, t.name, t.exited, t.shared, calls});
+            for (unsigned c = 0; c < f::kCounterSlots; ++c) {
+                totals[c] += t.counts[c];
+                unattributed[c] += t.unattributed[c];
+            }
+            for (const CallerCount& cc : t.callers) {
+                const ModuleInfo* m = module_of(r, cc.address);
+                const std::string path = m ? module_path(r, *m) : "";
+                const uint64_t offset = m ? cc.address - m->load_bias : cc.address;
+                CallerRow& row = callers[{cc.counter, path, offset}];
+                if (row.calls == 0) {
+                    const int fn = f::counter_function(cc.counter);
+                    const int bucket = f::counter_bucket(cc.counter);
+                    row.function = f::kFunctionNames[fn];
+                    if (f::function_takes_clock(fn)) {
+                        row.clock = clock_name(bucket);
+                        row.clock_id = clock_id_of_bucket(bucket);
+                    }
+                    row.module = path;
+                    row.offset = offset;
+                    row.address = cc.address;
+                    if (m) {
+                        // The return address follows the call: name the call instruction.
+                        SymbolInfo s = symbolizer.lookup({path, m->build_id}, offset - 1);
+                        row.symbol = s.symbol;
+                        row.file = s.file;
+                        row.line = s.line;
+                        for (const InlineFrame& fr : s.inlined) row.inlined.push_back(fr.function);
+                    }
+                }
+                row.calls += cc.calls;
+            }
+        }
+        if (r.flags & f::kFlagThreadsFull)
+            p.notes.push_back(fmt::format("{} threads found the thread table ({} slots) full; their {} calls are "
+                                          "counted together (raise VDSOTRACE_THREADS)",
+                                          r.threads_claimed - r.thread_capacity, r.thread_capacity, shared_calls));
+        if (r.flags & f::kFlagModulesFull)
+            p.notes.push_back(fmt::format("the module table ({} entries) filled up: some callers are shown as "
+                                          "bare addresses (raise VDSOTRACE_MODULES)",
+                                          r.module_capacity));
+        rep.total_calls += p.calls;
+        rep.processes.push_back(std::move(p));
+    }
+    rep.seconds = last_end > first_start && first_start != UINT64_MAX ? double(last_end - first_start) / 1e9 : 0;
+
+    for (int fn = 0; fn < f::kFunctionCount; ++fn) {
+        FunctionRow row{f::kFunctionNames[fn], 0};
+        for (int b = 0; b < f::kClockBuckets; ++b) row.calls += totals[f::counter_index(fn, b)];
+        rep.functions.push_back(row);
+        if (!f::function_takes_clock(fn)) continue;
+        for (int b = 0; b < f::kClockBuckets; ++b) {
+            const uint64_t n = totals[f::counter_index(fn, b)];
+            if (n) rep.clocks.push_back({f::kFunctionNames[fn], clock_id_of_bucket(b), clock_name(b), n});
+        }
+    }
+    std::stable_sort(rep.clocks.begin(), rep.clocks.end(), [](auto& a, auto& b) { return a.calls > b.calls; });
+
+    for (unsigned c = 0; c < f::kCounterSlots; ++c) {
+        if (!unattributed[c]) continue;
+        const int fn = f::counter_function(c);
+        rep.unattributed.push_back({f::kFunctionNames[fn],
+                                    f::function_takes_clock(fn) ? clock_name(f::counter_bucket(c)) : "",
+                                    unattributed[c]});
+    }
+    for (auto& [key, row] : callers) rep.callers.push_back(std::move(row));
+    std::stable_sort(rep.callers.begin(), rep.callers.end(), [](auto& a, auto& b) { return a.calls > b.calls; });
+    return rep;
+}
+
+}  // namespace vdsotrace::tools

@@ -1,0 +1,87 @@
+// The report as data: what `report` prints and what --json writes, built from one or more
+// recordings (the processes of one session) and named by the symbolizer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "recording_store.h"
+#include "segment_reader.h"
+
+namespace vdsotrace::tools {
+
+struct FunctionRow {
+    std::string name;
+    uint64_t calls = 0;
+};
+
+struct ClockRow {
+    std::string function;  // clock_gettime or clock_getres
+    int id = 0;            // -1: dynamic CPU clocks, -2: invalid ids
+    std::string name;
+    uint64_t calls = 0;
+};
+
+struct CallerRow {
+    std::string function;
+    std::string clock;     // "" for functions without a clock id
+    int clock_id = 0;
+    std::string symbol;    // function containing the call site, demangled; "" if unknown
+    std::string module;    // path of the module, "" if unknown
+    uint64_t offset = 0;   // return address relative to the module (ELF virtual address)
+    uint64_t address = 0;  // return address in the process (of the first process seen)
+    std::string file;
+    int line = 0;
+    std::vector<std::string> inlined;  // inline chain at the call site, innermost first
+    uint64_t calls = 0;
+};
+
+struct UnattributedRow {
+    std::string function;
+    std::string clock;
+    uint64_t calls = 0;
+};
+
+struct ThreadRow {
+    int pid = 0;
+    int tid = 0;
+    std::string name;
+    bool exited = false;
+    bool shared = false;
+    uint64_t calls = 0;
+};
+
+struct ProcessRow {
+    int pid = 0;
+    int ppid = 0;
+    std::string exe;
+    std::vector<std::string> argv;
+    std::string session;
+    ProcessFate fate = ProcessFate::kRunning;
+    int exit_value = 0;
+    double seconds = 0;    // from the first recorded call to the end (or now)
+    uint64_t calls = 0;
+    std::string source;    // the file read
+    std::vector<std::string> notes;  // capacity problems and the like, in plain words
+};
+
+struct Report {
+    std::string session;
+    uint64_t total_calls = 0;
+    double seconds = 0;                 // wall time the recordings span
+    std::vector<FunctionRow> functions; // all five, in format order
+    std::vector<ClockRow> clocks;       // clock buckets with calls, by calls
+    std::vector<CallerRow> callers;     // by calls, descending
+    std::vector<UnattributedRow> unattributed;
+    std::vector<ThreadRow> threads;
+    std::vector<ProcessRow> processes;
+};
+
+std::string clock_name(int bucket);
+int clock_id_of_bucket(int bucket);
+
+// Builds the report. `now_monotonic_ns` stands in for the end of a process still running.
+Report build_report(const std::vector<Recording>& recordings, uint64_t now_monotonic_ns);
+
+}  // namespace vdsotrace::tools

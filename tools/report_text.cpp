@@ -1,0 +1,130 @@
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "report_output.h"
+
+namespace vdsotrace::tools {
+
+std::string group_digits(uint64_t v) {
+    const std::string digits = std::to_string(v);
+    std::string s;
+    for (size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0) s += ',';
+        s += digits[i];
+    }
+    return s;
+}
+
+namespace {
+
+std::string percent(uint64_t part, uint64_t whole) {
+    return whole ? fmt::format("{:.1f}%", 100.0 * double(part) / double(whole)) : "-";
+}
+
+std::string rate(uint64_t calls, double seconds) {
+    return seconds > 0 ? group_digits(uint64_t(double(calls) / seconds + 0.5)) : "-";
+}
+
+std::string basename(const std::string& p) {
+    size_t s = p.rfind('/');
+    return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+std::string signal_name(int sig) {
+    const char* abbrev = sigabbrev_np(sig);
+    return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
+}
+
+std::string fate_text(const ProcessRow& p) {
+    switch (p.fate) {
+        case ProcessFate::kRunning: return "still running";
+        case ProcessFate::kExited: return fmt::format("exited with code {}", p.exit_value);
+        case ProcessFate::kSignaled: return fmt::format("killed by {}", signal_name(p.exit_value));
+        case ProcessFate::kEndedUnknownStatus: return "ended normally (exit code not recorded)";
+        case ProcessFate::kVanished:
+            return "vanished without ending: killed by a signal, or left through _exit/exec";
+    }
+    return "?";
+}
+
+std::string caller_name(const CallerRow& c) {
+    std::string where;
+    if (!c.module.empty())
+        where = fmt::format("{}+{:#x}", basename(c.module), c.offset);
+    else
+        where = fmt::format("{:#x} (in no known module)", c.address);
+    std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", c.symbol, where);
+    if (!c.inlined.empty()) name += fmt::format("  [inlined: {}]", c.inlined.front());
+    if (!c.file.empty()) name += fmt::format("  {}:{}", basename(c.file), c.line);
+    return name;
+}
+
+}  // namespace
+
+void write_text(const Report& r, const TextOptions& options, std::ostream& out) {
+    const std::string who = r.processes.size() == 1
+                                ? fmt::format("{} (pid {})", basename(r.processes[0].exe), r.processes[0].pid)
+                                : fmt::format("{} processes", r.processes.size());
+    out << fmt::format("vdsotrace report: {}, session {}\n", who, r.session);
+    out << fmt::format("{} vDSO time calls in {:.3f} s\n\n", group_digits(r.total_calls), r.seconds);
+
+    if (r.total_calls == 0) {
+        out << "No calls to clock_gettime, gettimeofday, time, getcpu or clock_getres were seen.\n"
+               "A program may read the time where LD_PRELOAD cannot see it: inside libc itself, by a raw\n"
+               "syscall or rdtsc, or (Go, static programs) by calling the vDSO directly.\n";
+    } else {
+        out << fmt::format("{:<15} {:<26} {:>15} {:>7} {:>13}\n", "function", "clock", "calls", "share", "calls/s");
+        for (const FunctionRow& fr : r.functions) {
+            if (fr.calls == 0) continue;
+            bool has_clocks = false;
+            for (const ClockRow& c : r.clocks) {
+                if (c.function != fr.name) continue;
+                has_clocks = true;
+                out << fmt::format("{:<15} {:<26} {:>15} {:>7} {:>13}\n", fr.name, c.name, group_digits(c.calls),
+                                   percent(c.calls, r.total_calls), rate(c.calls, r.seconds));
+            }
+            if (!has_clocks)
+                out << fmt::format("{:<15} {:<26} {:>15} {:>7} {:>13}\n", fr.name, "", group_digits(fr.calls),
+                                   percent(fr.calls, r.total_calls), rate(fr.calls, r.seconds));
+        }
+        out << fmt::format("{:<15} {:<26} {:>15} {:>7} {:>13}\n", "total", "", group_digits(r.total_calls), "100%",
+                           rate(r.total_calls, r.seconds));
+
+        out << fmt::format("\nTop callers (call site: function, module+offset, source)\n");
+        out << fmt::format("{:>15} {:>7}  {:<15} {:<24} {}\n", "calls", "share", "function", "clock", "caller");
+        size_t shown = 0;
+        for (const CallerRow& c : r.callers) {
+            if (shown++ == options.top_callers) {
+                out << fmt::format("{:>15}          ... {} more call sites (--top N shows more)\n", "",
+                                   r.callers.size() - options.top_callers);
+                break;
+            }
+            out << fmt::format("{:>15} {:>7}  {:<15} {:<24} {}\n", group_digits(c.calls),
+                               percent(c.calls, r.total_calls), c.function, c.clock, caller_name(c));
+        }
+        for (const UnattributedRow& u : r.unattributed)
+            out << fmt::format("{:>15} {:>7}  {:<15} {:<24} (not attributed: the thread's caller table was full; "
+                               "raise VDSOTRACE_CALLERS)\n",
+                               group_digits(u.calls), percent(u.calls, r.total_calls), u.function, u.clock);
+    }
+
+    out << "\nThreads\n";
+    out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", "pid", "tid", "name", "calls", "state");
+    for (const ThreadRow& t : r.threads)
+        out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", t.pid, t.shared ? "-" : std::to_string(t.tid), t.name,
+                           group_digits(t.calls), t.shared ? "shared overflow slot" : t.exited ? "exited" : "");
+
+    out << "\nProcesses\n";
+    for (const ProcessRow& p : r.processes) {
+        std::string cmd;
+        for (const std::string& a : p.argv) cmd += (cmd.empty() ? "" : " ") + a;
+        out << fmt::format("  pid {} (parent {}): {}\n", p.pid, p.ppid, cmd.empty() ? p.exe : cmd);
+        out << fmt::format("    {}, {} calls over {:.3f} s\n", fate_text(p), group_digits(p.calls), p.seconds);
+        for (const std::string& n : p.notes) out << "    note: " << n << "\n";
+    }
+}
+
+}  // namespace vdsotrace::tools

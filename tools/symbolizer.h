@@ -1,0 +1,60 @@
+// Names code addresses offline, after the traced program has exited, from the module files on
+// disk (elfutils libdw): the enclosing function (demangled), the inline chain and file:line where
+// debug information exists, the ELF symbol table otherwise, and module+offset as the last resort.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vdsotrace::tools {
+
+struct InlineFrame {
+    std::string function;  // demangled name of the inlined function
+    std::string file;      // call site of this inlined frame, or "" where unknown
+    int line = 0;
+};
+
+struct SymbolInfo {
+    std::string symbol;          // demangled name of the function containing the address, "" if unknown
+    uint64_t symbol_offset = 0;  // address - start of that function
+    std::string file;            // source file of the address, "" without debug info
+    int line = 0;                // 0 without debug info
+    // Inline chain, innermost first, when the address lies in code inlined into `symbol`
+    // (e.g. {"leaf_inlined", "mid_inlined"} for leaf inlined into mid inlined into symbol).
+    std::vector<InlineFrame> inlined;
+    std::string problem;         // why nothing was found: "file not found", "build id mismatch", ...
+};
+
+// One module as the recording describes it.
+struct ModuleRef {
+    std::string path;       // file on disk ("[vdso]" for the vDSO)
+    std::string build_id;   // lower-case hex, "" when unknown; checked against the file when both exist
+};
+
+class Symbolizer {
+public:
+    Symbolizer();
+    ~Symbolizer();
+    Symbolizer(const Symbolizer&) = delete;
+    Symbolizer& operator=(const Symbolizer&) = delete;
+
+    // `elf_vaddr` is the address in the module's own ELF address space (runtime address minus the
+    // module's load bias), e.g. a return address - 1 for a call site. Results are cached per module.
+    SymbolInfo lookup(const ModuleRef& module, uint64_t elf_vaddr);
+
+    // Registers an in-memory ELF image for a path that has no file (the vDSO copied into the
+    // recording). The bytes are copied.
+    void add_image(const std::string& path, const std::vector<unsigned char>& bytes);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Demangles a C++ (Itanium ABI) symbol name; returns it unchanged when it is not mangled.
+std::string demangle(const std::string& name);
+
+}  // namespace vdsotrace::tools

@@ -1,0 +1,15 @@
+// Process-level events the shim forwards to the recording engine.
+#pragma once
+
+namespace vdsotrace::tracer {
+
+// In a forked child (pthread_atfork): drop the parent's segment; the child records into its own.
+void after_fork_in_child();
+
+// At normal process exit (the shim's destructor): mark the recording ended, with the end time.
+void at_process_end();
+
+// The segment's shm name ("/vdsotrace-..."), or null while nothing is recorded.
+const char* segment_name();
+
+}  // namespace vdsotrace::tracer

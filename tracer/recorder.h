@@ -1,0 +1,103 @@
+// The recording engine's hot path: count one call into this thread's slot of the segment.
+//
+// Rules (DEVELOPERS.md "Hot path rules"): no allocation, no lock, no syscall, no locked
+// instruction on a shared line. A thread slot has a single writer (its thread), so counters are
+// bumped with a plain `inc` on memory: one instruction, hence atomic with respect to a signal
+// handler that interrupts this thread and counts too, yet without the `lock` prefix whose cost
+// shows right before the next rdtscp. Caller entries are claimed with a non-locked cmpxchg for
+// the same reason. Only the shared overflow slot (threads beyond capacity) uses locked atomics.
+#pragma once
+
+#include <cstdint>
+
+#include "segment_format.h"
+#include "thread_state.h"
+
+namespace vdsotrace::tracer {
+
+// Process-wide recording state, filled once by the slow path. Read on every call.
+struct RecorderState {
+    uint32_t caller_mask;  // caller_capacity - 1
+    uint32_t caller_shift; // 64 - log2(caller_capacity), for the multiplicative hash
+};
+extern RecorderState g_recorder;
+
+// Slow path: create the segment if needed and hand this thread a slot. Returns null when
+// nothing can be recorded (no shared memory): the call passes through. A call made while this
+// thread creates the segment (from its signal handler) is counted aside and also returns null.
+unsigned char* claim_slot(unsigned counter);
+
+// Module bookkeeping for a newly seen caller address (cold: once per call site and thread).
+void note_caller_address(uintptr_t address);
+
+namespace detail {
+
+// Probe this many entries before giving up on attribution (the call is still counted).
+inline constexpr unsigned kMaxProbes = 8;
+
+#if defined(__x86_64__)
+inline void bump_local(uint64_t* p) { asm volatile("incq %0" : "+m"(*p)); }
+// Non-locked compare-and-swap: atomic with respect to this thread's signal handlers.
+inline uint64_t cas_local(uint64_t* p, uint64_t expected, uint64_t desired) {
+    asm volatile("cmpxchgq %2, %1" : "+a"(expected), "+m"(*p) : "r"(desired) : "cc");
+    return expected;  // the previous value
+}
+#else
+// Elsewhere a relaxed atomic on a line no other thread writes: uncontended, still exact.
+inline void bump_local(uint64_t* p) { __atomic_fetch_add(p, 1, __ATOMIC_RELAXED); }
+inline uint64_t cas_local(uint64_t* p, uint64_t expected, uint64_t desired) {
+    __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    return expected;
+}
+#endif
+inline void bump_shared(uint64_t* p) { __atomic_fetch_add(p, 1, __ATOMIC_RELAXED); }
+inline uint64_t cas_shared(uint64_t* p, uint64_t expected, uint64_t desired) {
+    __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    return expected;
+}
+
+template <bool kShared>
+inline void count_into(unsigned char* slot, unsigned counter, uintptr_t caller) {
+    auto* counts = reinterpret_cast<uint64_t*>(slot + format::kSlotCountsOffset);
+    auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
+    kShared ? bump_shared(&counts[counter]) : bump_local(&counts[counter]);
+
+    const uint64_t key = format::caller_key(counter, caller);
+    uint32_t i = uint32_t((key * 0x9E3779B97F4A7C15ull) >> g_recorder.caller_shift);
+    for (unsigned probe = 0; probe < kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
+        format::CallerEntry& e = callers[i];
+        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
+        if (seen == 0) {
+            seen = kShared ? cas_shared(&e.key, 0, key) : cas_local(&e.key, 0, key);
+            if (seen == 0) {
+                note_caller_address(caller);
+                seen = key;
+            }
+        }
+        if (seen == key) {
+            kShared ? bump_shared(&e.count) : bump_local(&e.count);
+            return;
+        }
+    }
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
+    kShared ? bump_shared(&unattributed[counter]) : bump_local(&unattributed[counter]);
+}
+
+}  // namespace detail
+
+// Counts one call of counter `counter` (format::counter_index) made from return address `caller`.
+inline void record(unsigned counter, uintptr_t caller) {
+    ThreadState& t = t_thread;
+    if (__builtin_expect(t.busy != 0, 0)) return;
+    unsigned char* slot = t.slot;
+    if (__builtin_expect(slot == nullptr, 0)) {
+        slot = claim_slot(counter);
+        if (slot == nullptr) return;
+    }
+    if (__builtin_expect(t.shared != 0, 0))
+        detail::count_into<true>(slot, counter, caller);
+    else
+        detail::count_into<false>(slot, counter, caller);
+}
+
+}  // namespace vdsotrace::tracer

@@ -1,0 +1,68 @@
+#include "settings.h"
+
+#include <cstdlib>
+
+#include "text_util.h"
+
+namespace vdsotrace::tracer {
+
+bool parse_u32(const char* s, uint32_t* out) {
+    if (s == nullptr || *s == '\0') return false;
+    uint64_t v = 0;
+    for (; *s; ++s) {
+        if (*s < '0' || *s > '9') return false;
+        v = v * 10 + uint64_t(*s - '0');
+        if (v > 0xffffffffull) return false;
+    }
+    *out = uint32_t(v);
+    return true;
+}
+
+namespace {
+
+bool is_power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+void read_number(const char* name, uint32_t lo, uint32_t hi, bool power_of_two, uint32_t* value,
+                 TextBuffer* problems) {
+    const char* s = getenv(name);  // reads environ only: fine before constructors
+    if (s == nullptr) return;
+    uint32_t v = 0;
+    if (parse_u32(s, &v) && v >= lo && v <= hi && (!power_of_two || is_power_of_two(v))) {
+        *value = v;
+        return;
+    }
+    problems->add(" ")->add(name)->add("=")->add(s)->add(" is not ");
+    problems->add(power_of_two ? "a power of two" : "a whole number")->add(" from ");
+    problems->add_u64(lo)->add(" to ")->add_u64(hi)->add(" (using ")->add_u64(*value)->add(");");
+}
+
+bool valid_session(const char* s) {
+    size_t n = 0;
+    for (; s[n]; ++n) {
+        char c = s[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_';
+        if (!ok || n >= 40) return false;
+    }
+    return n > 0;
+}
+
+}  // namespace
+
+void read_settings(Settings* out, char* problems, size_t problems_size) {
+    TextBuffer p(problems, problems_size);
+    read_number("VDSOTRACE_THREADS", 1, 65536, false, &out->threads, &p);
+    read_number("VDSOTRACE_CALLERS", 16, 65536, true, &out->callers, &p);
+    read_number("VDSOTRACE_MODULES", 8, 65536, false, &out->modules, &p);
+    const char* session = getenv("VDSOTRACE_SESSION");
+    TextBuffer s(out->session, sizeof out->session);
+    if (session != nullptr && valid_session(session)) {
+        s.add(session);
+    } else {
+        if (session != nullptr)
+            p.add(" VDSOTRACE_SESSION=")->add(session)->add(" is not 1 to 40 of [A-Za-z0-9._] (using solo);");
+        s.add("solo");
+    }
+}
+
+}  // namespace vdsotrace::tracer

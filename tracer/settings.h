@@ -1,0 +1,26 @@
+// Settings of the recording, read from the environment when the segment is created.
+// Parsed by hand (no strtol, no locale): this runs on the first clock call, which may come before
+// constructors or inside a signal handler.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace vdsotrace::tracer {
+
+struct Settings {
+    uint32_t threads = 256;   // VDSOTRACE_THREADS: private thread slots (1..65536)
+    uint32_t callers = 256;   // VDSOTRACE_CALLERS: caller entries per thread (16..65536, power of 2)
+    uint32_t modules = 128;   // VDSOTRACE_MODULES: module entries (8..65536)
+    char session[48] = {};    // VDSOTRACE_SESSION: [A-Za-z0-9._-]{1,40}; "solo" when unset
+};
+
+// Reads the environment. Every malformed or out-of-range value is named in `problems` (a
+// human-readable, NUL-terminated message for stderr, empty when all is well) and replaced by its
+// default.
+void read_settings(Settings* out, char* problems, size_t problems_size);
+
+// Parses a decimal unsigned integer; false on anything else (sign, spaces, overflow, empty).
+bool parse_u32(const char* s, uint32_t* out);
+
+}  // namespace vdsotrace::tracer

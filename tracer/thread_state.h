@@ -1,0 +1,32 @@
+// All per-thread state of the shim, in one initial-exec TLS struct.
+//
+// initial-exec because dynamic TLS (__tls_get_addr) may call malloc on a thread's first access,
+// which would deadlock or recurse under other allocators (see ../shared/notes/vdso-facts.md).
+// The struct is zero-initialised in every new thread, so "all zero" must mean "nothing yet".
+#pragma once
+
+#include <cstdint>
+
+namespace vdsotrace::tracer {
+
+struct ThreadState {
+    unsigned char* slot;  // this thread's slot in the segment; null until its first recorded call
+    uint32_t busy;        // re-entry guard: >0 while the shim does its own work (its clock reads
+                          // and those of libc calls it makes are not the program's, never counted)
+    uint32_t shared;      // 1 when `slot` is the shared overflow slot (atomic updates needed)
+    uint32_t in_init;     // 1 while this thread creates the segment (see recorder.cpp)
+    uint32_t reserved;
+};
+
+extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));
+
+// RAII re-entry guard for the shim's own work (start-up, shutdown, slow paths).
+class BusyGuard {
+public:
+    BusyGuard() { ++t_thread.busy; }
+    ~BusyGuard() { --t_thread.busy; }
+    BusyGuard(const BusyGuard&) = delete;
+    BusyGuard& operator=(const BusyGuard&) = delete;
+};
+
+}  // namespace vdsotrace::tracer
