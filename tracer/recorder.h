@@ -57,7 +57,7 @@ inline uint64_t cas_shared(uint64_t* p, uint64_t expected, uint64_t desired) {
 }
 
 template <bool kShared>
-inline void count_into(unsigned char* slot, unsigned counter, uintptr_t caller) {
+__attribute__((always_inline)) inline void count_into(unsigned char* slot, unsigned counter, uintptr_t caller) {
     auto* counts = reinterpret_cast<uint64_t*>(slot + format::kSlotCountsOffset);
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
     kShared ? bump_shared(&counts[counter]) : bump_local(&counts[counter]);
@@ -86,7 +86,7 @@ inline void count_into(unsigned char* slot, unsigned counter, uintptr_t caller) 
 }  // namespace detail
 
 // Counts one call of counter `counter` (format::counter_index) made from return address `caller`.
-inline void record(unsigned counter, uintptr_t caller) {
+__attribute__((always_inline)) inline void record(unsigned counter, uintptr_t caller) {
     ThreadState& t = t_thread;
     if (__builtin_expect(t.busy != 0, 0)) return;
     unsigned char* slot = t.slot;

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Prints the README's performance table: each interposed function under the shim against
+libc's own, 1 and 2 threads, as medians of several repetitions in one run; then the start-up
+cost of loading the shim. Ratios, not absolute times, are what carry across machines.
+
+usage: run_bench.py BENCH_HOT_PATH BENCH_STARTUP NOOP_PROGRAM LIBVDSOTRACE [--quick]
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def main():
+    if len(sys.argv) < 5:
+        print(__doc__, file=sys.stderr)
+        return 2
+    hot, startup, noop, shim = sys.argv[1:5]
+    quick = "--quick" in sys.argv[5:]
+    reps = 5 if quick else 15
+    env = dict(os.environ, LD_PRELOAD=shim, VDSOTRACE_SESSION="bench")
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run([hot, f"--benchmark_repetitions={reps}", "--benchmark_report_aggregates_only=true",
+                        "--benchmark_min_time=0.05" if quick else "--benchmark_min_time=0.2",
+                        f"--benchmark_out={out.name}", "--benchmark_out_format=json"],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        data = json.load(open(out.name))
+    # Remove this run's recordings: they are the benchmark's, not anybody's program.
+    for name in os.listdir("/dev/shm"):
+        if name.startswith(f"vdsotrace-{os.getuid()}-bench-"):
+            os.unlink(os.path.join("/dev/shm", name))
+
+    med = {}
+    for b in data["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            med[b["run_name"]] = b["cpu_time"] if b["time_unit"] == "ns" else None
+    print(f"{'function':<15} {'threads':>7} {'native ns':>10} {'traced ns':>10} {'ratio':>7} {'extra ns':>9}")
+    for fn in ["clock_gettime", "gettimeofday", "time", "getcpu"]:
+        for threads in (1, 2):
+            n = med.get(f"native_{fn}/threads:{threads}")
+            t = med.get(f"traced_{fn}/threads:{threads}")
+            if n is None or t is None:
+                continue
+            print(f"{fn:<15} {threads:>7} {n:>10.2f} {t:>10.2f} {t / n:>6.3f}x {t - n:>+9.2f}")
+
+    runs = "101" if quick else "401"
+    without, with_shim = map(float, subprocess.run([startup, shim, noop, runs], check=True,
+                                                   capture_output=True, text=True).stdout.split())
+    print(f"\nstart-up (median of {runs} spawns of a program that makes no clock call): "
+          f"{without:.1f} us without, {with_shim:.1f} us with the shim: {with_shim - without:+.1f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
