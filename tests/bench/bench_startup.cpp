@@ -1,6 +1,7 @@
-// Start-up cost of the shim: spawns PROGRAM N times with and without LD_PRELOAD=SHIM,
-// alternating so both see the same machine load, and prints the medians in microseconds.
-//   bench_startup SHIM PROGRAM N
+// Start-up cost of the shim: spawns PROGRAM N times without a preload, with LD_PRELOAD=EMPTY (a
+// library with no code: what loading any library costs here) and with LD_PRELOAD=SHIM, in turn
+// so all three see the same machine load, and prints the three medians in microseconds.
+//   bench_startup SHIM EMPTY PROGRAM N
 #include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,30 +39,31 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: bench_startup SHIM PROGRAM N\n");
+    if (argc != 5) {
+        fprintf(stderr, "usage: bench_startup SHIM EMPTY PROGRAM N\n");
         return 2;
     }
-    std::vector<std::string> plain_env, preload_env;
-    for (char** e = environ; *e; ++e) {
-        if (std::string(*e).rfind("LD_PRELOAD=", 0) == 0) continue;
-        plain_env.push_back(*e);
-        preload_env.push_back(*e);
-    }
+    std::vector<std::string> plain_env;
+    for (char** e = environ; *e; ++e)
+        if (std::string(*e).rfind("LD_PRELOAD=", 0) != 0) plain_env.push_back(*e);
+    std::vector<std::string> preload_env = plain_env, empty_env = plain_env;
     preload_env.push_back(std::string("LD_PRELOAD=") + argv[1]);
+    empty_env.push_back(std::string("LD_PRELOAD=") + argv[2]);
     auto to_envp = [](std::vector<std::string>& v) {
         std::vector<char*> p;
         for (auto& s : v) p.push_back(s.data());
         p.push_back(nullptr);
         return p;
     };
-    auto plain = to_envp(plain_env), preload = to_envp(preload_env);
-    const int n = atoi(argv[3]);
-    std::vector<double> without, with;
+    auto plain = to_envp(plain_env), preload = to_envp(preload_env), empty = to_envp(empty_env);
+    const char* program = argv[3];
+    const int n = atoi(argv[4]);
+    std::vector<double> without, with_empty, with_shim;
     for (int i = 0; i < n; ++i) {
-        without.push_back(spawn_once(argv[2], plain.data()));
-        with.push_back(spawn_once(argv[2], preload.data()));
+        without.push_back(spawn_once(program, plain.data()));
+        with_empty.push_back(spawn_once(program, empty.data()));
+        with_shim.push_back(spawn_once(program, preload.data()));
     }
-    printf("%.1f %.1f\n", median(without), median(with));
+    printf("%.1f %.1f %.1f\n", median(without), median(with_empty), median(with_shim));
     return 0;
 }

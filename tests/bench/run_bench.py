@@ -3,7 +3,7 @@
 libc's own, 1 and 2 threads, as medians of several repetitions in one run; then the start-up
 cost of loading the shim. Ratios, not absolute times, are what carry across machines.
 
-usage: run_bench.py BENCH_HOT_PATH BENCH_STARTUP NOOP_PROGRAM LIBVDSOTRACE [--quick]
+usage: run_bench.py BENCH_HOT_PATH BENCH_STARTUP NOOP_PROGRAM LIBVDSOTRACE EMPTY_LIB [--quick]
 """
 import json
 import os
@@ -13,11 +13,11 @@ import tempfile
 
 
 def main():
-    if len(sys.argv) < 5:
+    if len(sys.argv) < 6:
         print(__doc__, file=sys.stderr)
         return 2
-    hot, startup, noop, shim = sys.argv[1:5]
-    quick = "--quick" in sys.argv[5:]
+    hot, startup, noop, shim, empty = sys.argv[1:6]
+    quick = "--quick" in sys.argv[6:]
     reps = 5 if quick else 15
     env = dict(os.environ, LD_PRELOAD=shim, VDSOTRACE_SESSION="bench")
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
@@ -45,10 +45,13 @@ def main():
             print(f"{fn:<15} {threads:>7} {n:>10.2f} {t:>10.2f} {t / n:>6.3f}x {t - n:>+9.2f}")
 
     runs = "101" if quick else "401"
-    without, with_shim = map(float, subprocess.run([startup, shim, noop, runs], check=True,
-                                                   capture_output=True, text=True).stdout.split())
-    print(f"\nstart-up (median of {runs} spawns of a program that makes no clock call): "
-          f"{without:.1f} us without, {with_shim:.1f} us with the shim: {with_shim - without:+.1f} us")
+    without, with_empty, with_shim = map(float, subprocess.run(
+        [startup, shim, empty, noop, runs], check=True, capture_output=True, text=True).stdout.split())
+    print(f"\nstart-up, median of {runs} spawns of a program that makes no clock call:")
+    print(f"  no preload {without:.1f} us, an empty preloaded library {with_empty:.1f} us, "
+          f"the shim {with_shim:.1f} us")
+    print(f"  the shim's own start-up work (shim - empty library): {with_shim - with_empty:+.1f} us; "
+          f"loading any library costs {with_empty - without:+.1f} us here")
     return 0
 
 

@@ -1,0 +1,92 @@
+// Pins the recording format's layout: every offset and size a reader on another build relies on.
+// A change here is a format change: bump format::kMajor (moved or changed field) or kMinor (added).
+#include <gtest/gtest.h>
+
+#include <cstddef>
+
+#include "segment_format.h"
+
+namespace f = vdsotrace::format;
+
+TEST(SegmentFormat, VersionAndMagic) {
+    EXPECT_EQ(f::kMajor, 1);
+    EXPECT_EQ(f::kMinor, 0);
+    EXPECT_EQ(std::string(f::kMagic, 7), "VDSOTRC");
+    EXPECT_EQ(f::kByteOrderMark, 0x01020304u);
+}
+
+TEST(SegmentFormat, HeaderOffsets) {
+    EXPECT_EQ(sizeof(f::Header), 4096u);
+    EXPECT_EQ(offsetof(f::Header, magic), 0u);
+    EXPECT_EQ(offsetof(f::Header, major), 8u);
+    EXPECT_EQ(offsetof(f::Header, minor), 10u);
+    EXPECT_EQ(offsetof(f::Header, header_size), 12u);
+    EXPECT_EQ(offsetof(f::Header, byte_order), 16u);
+    EXPECT_EQ(offsetof(f::Header, section_count), 20u);
+    EXPECT_EQ(offsetof(f::Header, segment_size), 24u);
+    EXPECT_EQ(offsetof(f::Header, sections), 32u);
+    EXPECT_EQ(offsetof(f::Header, pid), 416u);
+    EXPECT_EQ(offsetof(f::Header, ppid), 420u);
+    EXPECT_EQ(offsetof(f::Header, uid), 424u);
+    EXPECT_EQ(offsetof(f::Header, flags), 428u);
+    EXPECT_EQ(offsetof(f::Header, proc_start_ticks), 432u);
+    EXPECT_EQ(offsetof(f::Header, start_realtime_ns), 440u);
+    EXPECT_EQ(offsetof(f::Header, start_monotonic_ns), 448u);
+    EXPECT_EQ(offsetof(f::Header, state), 456u);
+    EXPECT_EQ(offsetof(f::Header, exit_value), 460u);
+    EXPECT_EQ(offsetof(f::Header, end_monotonic_ns), 464u);
+    EXPECT_EQ(offsetof(f::Header, end_realtime_ns), 472u);
+    EXPECT_EQ(offsetof(f::Header, thread_capacity), 480u);
+    EXPECT_EQ(offsetof(f::Header, caller_capacity), 484u);
+    EXPECT_EQ(offsetof(f::Header, module_capacity), 488u);
+    EXPECT_EQ(offsetof(f::Header, threads_claimed), 496u);
+    EXPECT_EQ(offsetof(f::Header, modules_claimed), 504u);
+    EXPECT_EQ(offsetof(f::Header, session), 512u);
+    EXPECT_EQ(offsetof(f::Header, exe), 560u);
+    EXPECT_EQ(offsetof(f::Header, cmdline_size), 1584u);
+    EXPECT_EQ(offsetof(f::Header, cmdline), 1588u);
+    EXPECT_EQ(offsetof(f::Header, reserved), 3636u);
+}
+
+TEST(SegmentFormat, SectionModuleThreadLayouts) {
+    EXPECT_EQ(sizeof(f::SectionEntry), 24u);
+    EXPECT_EQ(offsetof(f::SectionEntry, entry_size), 4u);
+    EXPECT_EQ(offsetof(f::SectionEntry, offset), 8u);
+    EXPECT_EQ(offsetof(f::SectionEntry, count), 16u);
+
+    EXPECT_EQ(sizeof(f::ModuleEntry), 512u);
+    EXPECT_EQ(offsetof(f::ModuleEntry, load_bias), 8u);
+    EXPECT_EQ(offsetof(f::ModuleEntry, start), 16u);
+    EXPECT_EQ(offsetof(f::ModuleEntry, end), 24u);
+    EXPECT_EQ(offsetof(f::ModuleEntry, build_id_size), 32u);
+    EXPECT_EQ(offsetof(f::ModuleEntry, build_id), 40u);
+    EXPECT_EQ(offsetof(f::ModuleEntry, path), 72u);
+
+    EXPECT_EQ(sizeof(f::ThreadSlotHeader), 64u);
+    EXPECT_EQ(offsetof(f::ThreadSlotHeader, tid), 4u);
+    EXPECT_EQ(offsetof(f::ThreadSlotHeader, name), 8u);
+    EXPECT_EQ(offsetof(f::ThreadSlotHeader, claimed_monotonic_ns), 24u);
+    EXPECT_EQ(f::kCounterSlots, 90);
+    EXPECT_EQ(f::kSlotCountsOffset, 64u);
+    EXPECT_EQ(f::kSlotUnattributedOffset, 64u + 90 * 8);
+    EXPECT_EQ(f::kSlotCallersOffset, 64u + 2 * 90 * 8);
+    EXPECT_EQ(f::thread_slot_size(256), 64u + 2 * 90 * 8 + 256 * 16);
+}
+
+TEST(SegmentFormat, CounterAndCallerKeys) {
+    EXPECT_EQ(f::counter_index(f::kClockGettime, 1), 1u);
+    EXPECT_EQ(f::counter_index(f::kGettimeofday, 0), 18u);
+    EXPECT_EQ(f::counter_index(f::kClockGetres, f::kBucketInvalid), 89u);
+    EXPECT_EQ(f::clock_bucket(0), 0);
+    EXPECT_EQ(f::clock_bucket(15), 15);
+    EXPECT_EQ(f::clock_bucket(16), f::kBucketInvalid);
+    EXPECT_EQ(f::clock_bucket(-6), f::kBucketDynamicCpu);
+    EXPECT_EQ(f::counter_function(89), f::kClockGetres);
+    EXPECT_EQ(f::counter_bucket(89), f::kBucketInvalid);
+    const uint64_t key = f::caller_key(89, 0x7fffdeadbeefull);
+    EXPECT_EQ(f::caller_counter(key), 89u);
+    EXPECT_EQ(f::caller_address(key), 0x7fffdeadbeefull);
+    EXPECT_NE(f::caller_key(0, 0), 0u);  // 0 means "empty entry"
+    EXPECT_STREQ(f::kClockNames[11], "CLOCK_TAI");
+    EXPECT_STREQ(f::kFunctionNames[f::kGetcpu], "getcpu");
+}

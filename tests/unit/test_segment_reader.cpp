@@ -1,0 +1,179 @@
+// The reader on good, odd and hostile recordings: it accepts what it understands, skips what a
+// newer minor version adds, and refuses the rest with a message, never reading out of bounds
+// (run under ASan in the sanitizer build to make that last part bite).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "segment_create.h"
+#include "segment_format.h"
+#include "segment_reader.h"
+
+namespace f = vdsotrace::format;
+namespace tr = vdsotrace::tracer;
+using vdsotrace::tools::parse_recording;
+
+namespace {
+
+// A valid two-thread recording built with the writer's own layout code.
+std::vector<unsigned char> valid_image() {
+    tr::Settings s;
+    s.threads = 2;
+    s.callers = 16;
+    s.modules = 8;
+    f::Header plan{};
+    const size_t size = tr::plan_layout(s, 64, &plan);
+    std::vector<unsigned char> bytes(size, 0);
+    auto* h = reinterpret_cast<f::Header*>(bytes.data());
+    memcpy(h, &plan, sizeof plan);
+    memcpy(h->magic, f::kMagic, sizeof h->magic);
+    h->major = f::kMajor;
+    h->minor = f::kMinor;
+    h->header_size = f::kHeaderSize;
+    h->byte_order = f::kByteOrderMark;
+    h->segment_size = size;
+    h->pid = 4242;
+    h->state = f::kStateExited;
+    h->exit_value = 3;
+    strcpy(h->session, "s1");
+    strcpy(h->exe, "/usr/bin/example");
+    memcpy(h->cmdline, "example\0--flag\0", 15);
+    h->cmdline_size = 15;
+    h->threads_claimed = 1;
+    tr::Segment seg;
+    tr::bind_segment(h, &seg);
+    auto* slot = seg.threads;
+    auto* sh = reinterpret_cast<f::ThreadSlotHeader*>(slot);
+    sh->state = f::kThreadLive;
+    sh->tid = 4242;
+    strcpy(sh->name, "example");
+    auto* counts = reinterpret_cast<uint64_t*>(slot + f::kSlotCountsOffset);
+    counts[f::counter_index(f::kClockGettime, 1)] = 77;
+    auto* callers = reinterpret_cast<f::CallerEntry*>(slot + f::kSlotCallersOffset);
+    callers[3] = {f::caller_key(f::counter_index(f::kClockGettime, 1), 0x401234), 77};
+    seg.modules[0].state = f::kModuleReady;
+    seg.modules[0].start = 0x400000;
+    seg.modules[0].end = 0x500000;
+    strcpy(seg.modules[0].path, "/usr/bin/example");
+    return bytes;
+}
+
+f::Header* header(std::vector<unsigned char>& b) { return reinterpret_cast<f::Header*>(b.data()); }
+
+std::string refusal(const std::vector<unsigned char>& bytes) {
+    std::string error;
+    auto r = parse_recording(bytes, "test", &error);
+    EXPECT_FALSE(r.has_value());
+    return error;
+}
+
+}  // namespace
+
+TEST(SegmentReader, ReadsAValidRecording) {
+    std::string error;
+    auto r = parse_recording(valid_image(), "test", &error);
+    ASSERT_TRUE(r.has_value()) << error;
+    EXPECT_EQ(r->pid, 4242);
+    EXPECT_EQ(r->session, "s1");
+    EXPECT_EQ(r->exe, "/usr/bin/example");
+    EXPECT_EQ(r->argv, (std::vector<std::string>{"example", "--flag"}));
+    EXPECT_EQ(r->state, uint32_t(f::kStateExited));
+    EXPECT_EQ(r->exit_value, 3);
+    ASSERT_EQ(r->threads.size(), 1u);  // one claimed slot; the empty shared slot is left out
+    EXPECT_EQ(r->threads[0].tid, 4242);
+    EXPECT_EQ(r->threads[0].name, "example");
+    EXPECT_EQ(r->threads[0].total(), 77u);
+    ASSERT_EQ(r->threads[0].callers.size(), 1u);
+    EXPECT_EQ(r->threads[0].callers[0].address, 0x401234u);
+    EXPECT_EQ(r->threads[0].callers[0].calls, 77u);
+    ASSERT_EQ(r->modules.size(), 1u);
+    EXPECT_EQ(r->modules[0].path, "/usr/bin/example");
+    EXPECT_EQ(r->vdso_image.size(), 64u);
+}
+
+TEST(SegmentReader, RefusesGarbageAndShortInput) {
+    EXPECT_NE(refusal({}).find("too short"), std::string::npos);
+    std::vector<unsigned char> garbage(8192);
+    std::mt19937 rng(1);
+    for (auto& c : garbage) c = static_cast<unsigned char>(rng());
+    EXPECT_NE(refusal(garbage).find("wrong magic"), std::string::npos);
+}
+
+TEST(SegmentReader, RefusesOtherMajorVersionsNamingBoth) {
+    auto b = valid_image();
+    header(b)->major = 9;
+    const std::string e = refusal(b);
+    EXPECT_NE(e.find("version 9.0"), std::string::npos) << e;
+    EXPECT_NE(e.find("version 1.x"), std::string::npos) << e;
+}
+
+TEST(SegmentReader, AcceptsNewerMinorAndSkipsUnknownSections) {
+    auto b = valid_image();
+    header(b)->minor = 7;
+    f::SectionEntry& extra = header(b)->sections[header(b)->section_count++];
+    extra = {99, 8, 4096, 2};
+    std::string error;
+    auto r = parse_recording(b, "test", &error);
+    ASSERT_TRUE(r.has_value()) << error;
+    EXPECT_EQ(r->minor, 7);
+    EXPECT_EQ(r->threads[0].total(), 77u);
+}
+
+TEST(SegmentReader, RefusesTruncationAtEveryPageBoundary) {
+    const auto full = valid_image();
+    for (size_t size = 0; size < full.size(); size += 512) {
+        std::vector<unsigned char> cut(full.begin(), full.begin() + long(size));
+        const std::string e = refusal(cut);
+        EXPECT_TRUE(e.find("too short") != std::string::npos || e.find("truncated") != std::string::npos)
+            << size << ": " << e;
+    }
+}
+
+TEST(SegmentReader, RefusesOutOfRangeSections) {
+    auto b = valid_image();
+    header(b)->sections[0].offset = ~uint64_t(0) - 10;
+    EXPECT_NE(refusal(b).find("runs past the end"), std::string::npos);
+    b = valid_image();
+    header(b)->sections[0].count = uint64_t(1) << 60;
+    EXPECT_NE(refusal(b).find("runs past the end"), std::string::npos);
+    b = valid_image();
+    header(b)->section_count = 1000;
+    EXPECT_NE(refusal(b).find("corrupt header"), std::string::npos);
+    b = valid_image();
+    header(b)->caller_capacity = 0;
+    EXPECT_NE(refusal(b).find("impossible thread table"), std::string::npos);
+    b = valid_image();
+    header(b)->byte_order = 0x04030201;
+    EXPECT_NE(refusal(b).find("byte order"), std::string::npos);
+}
+
+TEST(SegmentReader, ClampsCountsItCannotTrust) {
+    auto b = valid_image();
+    header(b)->threads_claimed = ~uint64_t(0);  // more than there are slots
+    header(b)->cmdline_size = ~uint32_t(0);
+    std::string error;
+    auto r = parse_recording(b, "test", &error);
+    ASSERT_TRUE(r.has_value()) << error;
+    EXPECT_EQ(r->threads.size(), 2u);  // both private slots, the shared one is still empty
+}
+
+TEST(SegmentReader, SurvivesRandomCorruption) {
+    // Bounded fuzzing: flips bytes of the header and tables; any answer is fine but a crash.
+    const auto good = valid_image();
+    std::mt19937 rng(20261127);
+    int accepted = 0;
+    for (int round = 0; round < 3000; ++round) {
+        auto b = good;
+        const int flips = 1 + int(rng() % 8);
+        for (int i = 0; i < flips; ++i) {
+            const size_t at = rng() % 2 ? rng() % 600 : rng() % b.size();
+            b[at] = static_cast<unsigned char>(rng());
+        }
+        std::string error;
+        accepted += parse_recording(b, "fuzz", &error).has_value();
+    }
+    EXPECT_GT(accepted, 0);  // flips in unused bytes leave a valid recording
+}
