@@ -22,32 +22,32 @@ namespace tracer = vdsotrace::tracer;
 #define CALLER reinterpret_cast<uintptr_t>(__builtin_return_address(0))
 
 VDSOTRACE_EXPORT int clock_gettime(clockid_t id, struct timespec* ts) noexcept {
-    int r = shim::to_libc(shim::entries().clock_gettime(id, ts));
+    int r = shim::to_libc(VDSOTRACE_ENTRY(clock_gettime)(id, ts));
     tracer::record(counter_index(fmt::kClockGettime, clock_bucket(id)), CALLER);
     return r;
 }
 
 VDSOTRACE_EXPORT int gettimeofday(struct timeval* __restrict tv, void* __restrict tz) noexcept {
-    int r = shim::to_libc(shim::entries().gettimeofday(tv, tz));
+    int r = shim::to_libc(VDSOTRACE_ENTRY(gettimeofday)(tv, tz));
     tracer::record(counter_index(fmt::kGettimeofday, 0), CALLER);
     return r;
 }
 
 VDSOTRACE_EXPORT time_t time(time_t* t) noexcept {
     // Like libc's time(): the vDSO's value as it is, no errno.
-    time_t r = shim::entries().time(t);
+    time_t r = VDSOTRACE_ENTRY(time)(t);
     tracer::record(counter_index(fmt::kTime, 0), CALLER);
     return r;
 }
 
 VDSOTRACE_EXPORT int getcpu(unsigned* cpu, unsigned* node) noexcept {
-    int r = shim::to_libc(shim::entries().getcpu(cpu, node, nullptr));
+    int r = shim::to_libc(VDSOTRACE_ENTRY(getcpu)(cpu, node, nullptr));
     tracer::record(counter_index(fmt::kGetcpu, 0), CALLER);
     return r;
 }
 
 VDSOTRACE_EXPORT int clock_getres(clockid_t id, struct timespec* res) noexcept {
-    int r = shim::to_libc(shim::entries().clock_getres(id, res));
+    int r = shim::to_libc(VDSOTRACE_ENTRY(clock_getres)(id, res));
     tracer::record(counter_index(fmt::kClockGetres, clock_bucket(id)), CALLER);
     return r;
 }

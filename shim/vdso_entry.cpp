@@ -9,12 +9,32 @@
 
 namespace vdsotrace::shim {
 
-Entries g_entries;
-int g_entries_ready;
-
 namespace {
 
+// Before resolution: resolve, then call what was found.
+int lazy_clock_gettime(clockid_t id, timespec* ts) {
+    resolve_entries();
+    return g_entries.clock_gettime(id, ts);
+}
+int lazy_gettimeofday(timeval* tv, void* tz) {
+    resolve_entries();
+    return g_entries.gettimeofday(tv, tz);
+}
+time_t lazy_time(time_t* t) {
+    resolve_entries();
+    return g_entries.time(t);
+}
+long lazy_getcpu(unsigned* cpu, unsigned* node, void* cache) {
+    resolve_entries();
+    return g_entries.getcpu(cpu, node, cache);
+}
+int lazy_clock_getres(clockid_t id, timespec* ts) {
+    resolve_entries();
+    return g_entries.clock_getres(id, ts);
+}
+
 EntrySources g_sources;
+int g_resolved;
 
 // Raw-syscall fallbacks in the vDSO's convention (-errno on failure).
 long as_vdso_result(long r) { return r == -1 ? -errno : r; }
@@ -55,6 +75,9 @@ Fn pick(const vdso::Image* img, const char* name, Fn fallback, bool* from_vdso) 
 
 }  // namespace
 
+// Filled by relocation at load time, before any code of the process runs.
+Entries g_entries = {lazy_clock_gettime, lazy_gettimeofday, lazy_time, lazy_getcpu, lazy_clock_getres};
+
 void resolve_entries() {
     const int saved_errno = errno;
     vdso::Image image;
@@ -72,15 +95,19 @@ void resolve_entries() {
     e.getcpu = pick(img, n.getcpu, &sys_getcpu, &s.getcpu);
     e.clock_getres = pick(img, n.clock_getres, &sys_clock_getres, &s.clock_getres);
     (void)&time_from_clock;
-    // Racing threads store identical values; the release store publishes them.
-    g_entries = e;
+    // Racing threads store identical values, each pointer in one atomic store.
     g_sources = s;
-    __atomic_store_n(&g_entries_ready, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_entries.clock_gettime, e.clock_gettime, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_entries.gettimeofday, e.gettimeofday, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_entries.time, e.time, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_entries.getcpu, e.getcpu, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_entries.clock_getres, e.clock_getres, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_resolved, 1, __ATOMIC_RELEASE);
     errno = saved_errno;
 }
 
 EntrySources entry_sources() {
-    entries();
+    if (__atomic_load_n(&g_resolved, __ATOMIC_ACQUIRE) == 0) resolve_entries();
     return g_sources;
 }
 

@@ -2,9 +2,11 @@
 // the vDSO lacks a function (or there is no vDSO, as under valgrind), the raw system call.
 //
 // Every entry follows the vDSO's convention: it returns -errno on failure (libc turns that into
-// -1 and errno, and so do the interposed functions). Resolution parses the vDSO image without
-// dlsym, allocation or locks, so it is safe on the very first call, from any constructor or
-// signal handler; racing threads compute the same pointers and store them idempotently.
+// -1 and errno, and so do the interposed functions). Until resolution, each pointer leads to a
+// small function that resolves all of them and then makes the call, so the hot path is one load
+// and an indirect call, with no "ready?" test. Resolution parses the vDSO image without dlsym,
+// allocation or locks, so it is safe on the very first call, from any constructor or signal
+// handler; racing threads compute the same pointers and store them idempotently.
 #pragma once
 
 #include <sched.h>
@@ -28,15 +30,12 @@ struct EntrySources {
 };
 
 extern Entries g_entries;
-extern int g_entries_ready;  // 1 once g_entries is filled (release/acquire)
 
 void resolve_entries();
 EntrySources entry_sources();
 
-inline const Entries& entries() {
-    if (__builtin_expect(__atomic_load_n(&g_entries_ready, __ATOMIC_ACQUIRE) == 0, 0)) resolve_entries();
-    return g_entries;
-}
+// The entry for one function: g_entries.clock_gettime, read as one relaxed atomic load.
+#define VDSOTRACE_ENTRY(name) __atomic_load_n(&::vdsotrace::shim::g_entries.name, __ATOMIC_RELAXED)
 
 // vDSO-style result -> libc-style result: -1 with errno for -4095..-1.
 inline int to_libc(long r) {

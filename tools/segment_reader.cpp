@@ -176,8 +176,8 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                 t.counts.resize(f::kCounterSlots);
                 t.unattributed.resize(f::kCounterSlots);
                 for (unsigned c = 0; c < f::kCounterSlots; ++c) {
-                    t.counts[c] = load_u64(slot + f::kSlotCountsOffset + c * 8);
                     t.unattributed[c] = load_u64(slot + f::kSlotUnattributedOffset + c * 8);
+                    t.counts[c] = t.unattributed[c];
                 }
                 for (uint32_t c = 0; c < cap; ++c) {
                     const unsigned char* e = slot + f::kSlotCallersOffset + c * sizeof(f::CallerEntry);
@@ -188,7 +188,9 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                         *error = fmt::format("corrupt caller entry in thread slot {}", i);
                         return std::nullopt;
                     }
-                    t.callers.push_back({counter, f::caller_address(key), load_u64(e + 8)});
+                    const uint64_t calls = load_u64(e + 8);
+                    t.counts[counter] += calls;  // a thread's count is callers + unattributed
+                    t.callers.push_back({counter, f::caller_address(key), calls});
                 }
                 if (shared_slot && t.total() == 0) continue;
                 r.threads.push_back(std::move(t));

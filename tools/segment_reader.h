@@ -34,8 +34,8 @@ struct ThreadInfo {
     std::string name;
     bool exited = false;
     bool shared = false;    // the overflow slot of threads beyond capacity
-    std::vector<uint64_t> counts;        // kCounterSlots entries
-    std::vector<uint64_t> unattributed;  // kCounterSlots entries
+    std::vector<uint64_t> counts;        // kCounterSlots entries: callers + unattributed
+    std::vector<uint64_t> unattributed;  // kCounterSlots entries: calls the caller table had no room for
     std::vector<CallerCount> callers;
     uint64_t total() const;
 };

@@ -104,13 +104,10 @@ bool create() {
 // Calls made by the creating thread's signal handlers while it creates the segment had nowhere
 // to go: they went to g_pending. Move them into the thread's slot as unattributed calls.
 void fold_pending(unsigned char* slot) {
-    auto* counts = reinterpret_cast<uint64_t*>(slot + format::kSlotCountsOffset);
     auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
     for (unsigned i = 0; i < format::kCounterSlots; ++i) {
         uint64_t n = __atomic_exchange_n(&g_pending[i], 0, __ATOMIC_RELAXED);
-        if (n == 0) continue;
-        __atomic_fetch_add(&counts[i], n, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&unattributed[i], n, __ATOMIC_RELAXED);
+        if (n != 0) __atomic_fetch_add(&unattributed[i], n, __ATOMIC_RELAXED);
     }
 }
 

@@ -58,9 +58,7 @@ inline uint64_t cas_shared(uint64_t* p, uint64_t expected, uint64_t desired) {
 
 template <bool kShared>
 __attribute__((always_inline)) inline void count_into(unsigned char* slot, unsigned counter, uintptr_t caller) {
-    auto* counts = reinterpret_cast<uint64_t*>(slot + format::kSlotCountsOffset);
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
-    kShared ? bump_shared(&counts[counter]) : bump_local(&counts[counter]);
 
     const uint64_t key = format::caller_key(counter, caller);
     uint32_t i = uint32_t((key * 0x9E3779B97F4A7C15ull) >> g_recorder.caller_shift);

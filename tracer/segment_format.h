@@ -170,10 +170,11 @@ static_assert(sizeof(ModuleEntry) == 512);
 // A thread slot is written by one thread only (and by signal handlers running on it), with
 // plain, non-locked instructions; the last slot is shared by every thread that found the table
 // full and is updated with atomic instructions. Layout of one slot:
-//   ThreadSlotHeader | uint64_t counts[kCounterSlots] | uint64_t unattributed[kCounterSlots]
-//   | CallerEntry callers[caller_capacity]
-// counts: every call, per function and clock bucket. unattributed: calls whose caller found the
-// slot's caller table full (they are in counts, but in no CallerEntry).
+//   ThreadSlotHeader | uint64_t unattributed[kCounterSlots] | CallerEntry callers[caller_capacity]
+// Every call lands in exactly one place: the CallerEntry of its (counter, return address), or,
+// when the caller table has no room, unattributed[counter]. A thread's count for a counter is
+// therefore the sum of the two; there is no separate total to keep in step (one memory
+// increment per call instead of two).
 
 enum ThreadState : uint32_t { kThreadFree = 0, kThreadLive = 1, kThreadExited = 2, kThreadShared = 3 };
 
@@ -201,11 +202,10 @@ constexpr unsigned caller_counter(uint64_t key) { return unsigned(key >> 56) - 1
 constexpr uint64_t caller_address(uint64_t key) { return key & kCallerAddressMask; }
 
 constexpr size_t thread_slot_size(uint32_t caller_capacity) {
-    return sizeof(ThreadSlotHeader) + 2 * kCounterSlots * sizeof(uint64_t) +
+    return sizeof(ThreadSlotHeader) + kCounterSlots * sizeof(uint64_t) +
            size_t(caller_capacity) * sizeof(CallerEntry);
 }
-inline constexpr size_t kSlotCountsOffset = sizeof(ThreadSlotHeader);
-inline constexpr size_t kSlotUnattributedOffset = kSlotCountsOffset + kCounterSlots * sizeof(uint64_t);
+inline constexpr size_t kSlotUnattributedOffset = sizeof(ThreadSlotHeader);
 inline constexpr size_t kSlotCallersOffset = kSlotUnattributedOffset + kCounterSlots * sizeof(uint64_t);
 
 // ---- Names shared by the shim's messages and the reader's report ---------------------------

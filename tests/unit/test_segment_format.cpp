@@ -67,10 +67,9 @@ TEST(SegmentFormat, SectionModuleThreadLayouts) {
     EXPECT_EQ(offsetof(f::ThreadSlotHeader, name), 8u);
     EXPECT_EQ(offsetof(f::ThreadSlotHeader, claimed_monotonic_ns), 24u);
     EXPECT_EQ(f::kCounterSlots, 90);
-    EXPECT_EQ(f::kSlotCountsOffset, 64u);
-    EXPECT_EQ(f::kSlotUnattributedOffset, 64u + 90 * 8);
-    EXPECT_EQ(f::kSlotCallersOffset, 64u + 2 * 90 * 8);
-    EXPECT_EQ(f::thread_slot_size(256), 64u + 2 * 90 * 8 + 256 * 16);
+    EXPECT_EQ(f::kSlotUnattributedOffset, 64u);
+    EXPECT_EQ(f::kSlotCallersOffset, 64u + 90 * 8);
+    EXPECT_EQ(f::thread_slot_size(256), 64u + 90 * 8 + 256 * 16);
 }
 
 TEST(SegmentFormat, CounterAndCallerKeys) {

@@ -50,10 +50,10 @@ std::vector<unsigned char> valid_image() {
     sh->state = f::kThreadLive;
     sh->tid = 4242;
     strcpy(sh->name, "example");
-    auto* counts = reinterpret_cast<uint64_t*>(slot + f::kSlotCountsOffset);
-    counts[f::counter_index(f::kClockGettime, 1)] = 77;
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + f::kSlotUnattributedOffset);
+    unattributed[f::counter_index(f::kClockGettime, 1)] = 7;
     auto* callers = reinterpret_cast<f::CallerEntry*>(slot + f::kSlotCallersOffset);
-    callers[3] = {f::caller_key(f::counter_index(f::kClockGettime, 1), 0x401234), 77};
+    callers[3] = {f::caller_key(f::counter_index(f::kClockGettime, 1), 0x401234), 70};
     seg.modules[0].state = f::kModuleReady;
     seg.modules[0].start = 0x400000;
     seg.modules[0].end = 0x500000;
@@ -88,7 +88,8 @@ TEST(SegmentReader, ReadsAValidRecording) {
     EXPECT_EQ(r->threads[0].total(), 77u);
     ASSERT_EQ(r->threads[0].callers.size(), 1u);
     EXPECT_EQ(r->threads[0].callers[0].address, 0x401234u);
-    EXPECT_EQ(r->threads[0].callers[0].calls, 77u);
+    EXPECT_EQ(r->threads[0].callers[0].calls, 70u);
+    EXPECT_EQ(r->threads[0].unattributed[f::counter_index(f::kClockGettime, 1)], 7u);
     ASSERT_EQ(r->modules.size(), 1u);
     EXPECT_EQ(r->modules[0].path, "/usr/bin/example");
     EXPECT_EQ(r->vdso_image.size(), 64u);

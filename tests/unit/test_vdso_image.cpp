@@ -15,6 +15,7 @@
 #include <cstring>
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -288,17 +289,50 @@ Built build(const Options& o) {
     return b;
 }
 
-// Parses a copy of bytes[0, len); owns the copy (16-byte aligned).
+class GuardedBuffer {
+  public:
+    explicit GuardedBuffer(size_t len) {
+        page_ = sysconf(_SC_PAGESIZE);
+        span_ = align_up(len, page_) + page_;
+        mem_ = static_cast<unsigned char*>(
+            mmap(nullptr, span_ + page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        if (mem_ == MAP_FAILED) throw std::runtime_error("mmap");
+        guard_ = mem_ + span_;
+        if (mprotect(guard_, page_, PROT_NONE) != 0) throw std::runtime_error("mprotect");
+    }
+    ~GuardedBuffer() { munmap(mem_, span_ + page_); }
+    GuardedBuffer(const GuardedBuffer&) = delete;
+    GuardedBuffer& operator=(const GuardedBuffer&) = delete;
+
+    // Copies data[0, len) so that it ends `slack` bytes before the guard page (slack bytes are
+    // filled with 0xAA); returns the copy.
+    const unsigned char* place(const unsigned char* data, size_t len, size_t slack) {
+        unsigned char* dst = guard_ - len - slack;
+        std::memset(guard_ - slack, 0xAA, slack);
+        std::memcpy(dst, data, len);
+        return dst;
+    }
+
+  private:
+    size_t page_ = 0, span_ = 0;
+    unsigned char* mem_ = nullptr;
+    unsigned char* guard_ = nullptr;
+};
+
+// Parses a copy of bytes[0, len) that ends right at a PROT_NONE page, so that reading past the
+// image crashes the test.
 struct Parsed {
-    std::vector<unsigned char> copy;
+    std::unique_ptr<GuardedBuffer> buf;
+    const unsigned char* data = nullptr;
     Image img;
     ParseError err = ParseError::kNone;
     explicit Parsed(const Built& b, size_t len = SIZE_MAX) {
         if (len == SIZE_MAX) len = b.bytes.size();
-        copy.assign(b.bytes.begin(), b.bytes.begin() + len);
-        err = parse(copy.data(), copy.size(), &img);
+        buf = std::make_unique<GuardedBuffer>(len);
+        data = buf->place(b.bytes.data(), len, 0);  // sizes are multiples of 16: base aligned
+        err = parse(data, len, &img);
     }
-    const unsigned char* base() const { return copy.data(); }
+    const unsigned char* base() const { return data; }
 };
 
 const char* kVersion = "LINUX_2.6";
@@ -607,36 +641,6 @@ INSTANTIATE_TEST_SUITE_P(
 // ------------------------------------------------------------------------------------------
 // Truncated images, read right before a PROT_NONE page
 
-class GuardedBuffer {
-  public:
-    explicit GuardedBuffer(size_t len) {
-        page_ = sysconf(_SC_PAGESIZE);
-        span_ = align_up(len, page_) + page_;
-        mem_ = static_cast<unsigned char*>(
-            mmap(nullptr, span_ + page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-        if (mem_ == MAP_FAILED) throw std::runtime_error("mmap");
-        guard_ = mem_ + span_;
-        if (mprotect(guard_, page_, PROT_NONE) != 0) throw std::runtime_error("mprotect");
-    }
-    ~GuardedBuffer() { munmap(mem_, span_ + page_); }
-    GuardedBuffer(const GuardedBuffer&) = delete;
-    GuardedBuffer& operator=(const GuardedBuffer&) = delete;
-
-    // Copies data[0, len) so that it ends `slack` bytes before the guard page (slack bytes are
-    // filled with 0xAA); returns the copy.
-    const unsigned char* place(const unsigned char* data, size_t len, size_t slack) {
-        unsigned char* dst = guard_ - len - slack;
-        std::memset(guard_ - slack, 0xAA, slack);
-        std::memcpy(dst, data, len);
-        return dst;
-    }
-
-  private:
-    size_t page_ = 0, span_ = 0;
-    unsigned char* mem_ = nullptr;
-    unsigned char* guard_ = nullptr;
-};
-
 // Everything a parsed image points to must lie inside it.
 void expect_within(const Image& img, const unsigned char* base, size_t len) {
     const unsigned char* end = base + len;
@@ -926,6 +930,26 @@ TEST(VdsoMalformed, BucketIndexPastSymtab) {
         ASSERT_EQ(p.err, ParseError::kNone);
         EXPECT_EQ(lookup(p.img, "__vdso_nothing", nullptr), nullptr);
     }
+}
+
+TEST(VdsoMalformed, GnuChainRunsOffImage) {
+    // With DT_HASH giving the symbol count, the GNU chain is not walked at parse time. Put a GNU
+    // table in the last bytes of the image: its chain has room for one word, without end bit.
+    Built b = build(both());
+    const size_t table = b.bytes.size() - (16 + sizeof(Addr) + 4 + 4);
+    uint32_t* h = &b.at<uint32_t>(table);
+    h[0] = 1;                                    // nbuckets
+    h[1] = 1;                                    // symoffset
+    h[2] = 1;                                    // bloom words
+    h[3] = 0;
+    b.at<Addr>(table + 16) = ~Addr{0};
+    b.at<uint32_t>(table + 16 + sizeof(Addr)) = 1;       // bucket 0 -> symbol 1
+    b.at<uint32_t>(table + 16 + sizeof(Addr) + 4) = 0;   // chain of symbol 1: no end bit
+    b.dyn(DT_GNU_HASH).d_un.d_val = table + kVaddr;
+    Parsed p(b);
+    ASSERT_EQ(p.err, ParseError::kNone);
+    EXPECT_EQ(lookup(p.img, "__vdso_nothing", nullptr), nullptr);
+    EXPECT_EQ(lookup(p.img, "__vdso_clock_gettime", nullptr), nullptr);
 }
 
 TEST(VdsoMalformed, SymtabClampedToImage) {
