@@ -33,6 +33,12 @@ std::string basename(const std::string& p) {
     return s == std::string::npos ? p : p.substr(s + 1);
 }
 
+std::string duration(double seconds) {
+    if (seconds < 1e-3) return fmt::format("{:.0f} us", seconds * 1e6);
+    if (seconds < 1) return fmt::format("{:.1f} ms", seconds * 1e3);
+    return fmt::format("{:.2f} s", seconds);
+}
+
 std::string signal_name(int sig) {
     const char* abbrev = sigabbrev_np(sig);
     return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
@@ -69,7 +75,7 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
                                 ? fmt::format("{} (pid {})", basename(r.processes[0].exe), r.processes[0].pid)
                                 : fmt::format("{} processes", r.processes.size());
     out << fmt::format("vdsotrace report: {}, session {}\n", who, r.session);
-    out << fmt::format("{} vDSO time calls in {:.3f} s\n\n", group_digits(r.total_calls), r.seconds);
+    out << fmt::format("{} vDSO time calls in {}\n\n", group_digits(r.total_calls), duration(r.seconds));
 
     if (r.total_calls == 0) {
         out << "No calls to clock_gettime, gettimeofday, time, getcpu or clock_getres were seen.\n"
@@ -122,7 +128,7 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
         std::string cmd;
         for (const std::string& a : p.argv) cmd += (cmd.empty() ? "" : " ") + a;
         out << fmt::format("  pid {} (parent {}): {}\n", p.pid, p.ppid, cmd.empty() ? p.exe : cmd);
-        out << fmt::format("    {}, {} calls over {:.3f} s\n", fate_text(p), group_digits(p.calls), p.seconds);
+        out << fmt::format("    {}, {} calls over {}\n", fate_text(p), group_digits(p.calls), duration(p.seconds));
         for (const std::string& n : p.notes) out << "    note: " << n << "\n";
     }
 }

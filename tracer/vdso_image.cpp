@@ -350,7 +350,7 @@ ParseError parse_live(Image* out) {
         if (e < ph[i].p_offset) return ParseError::kBadHeader;  // overflow
         if (e > end) end = e;
     }
-    if (end == 0) return ParseError::kTooSmall;
+    if (end == 0) return ParseError::kNoLoad;
     return parse(b, end, out);
 }
 

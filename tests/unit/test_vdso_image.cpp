@@ -722,6 +722,16 @@ TEST(VdsoMalformed, NullOrTiny) {
     EXPECT_EQ(Parsed(b, sizeof(Ehdr) - 1).err, ParseError::kTooSmall);
 }
 
+TEST(VdsoMalformed, MisalignedBase) {
+    // Tables are read through typed pointers, so an image that is not 8-byte aligned is refused.
+    const Built b = build(gnu_only());
+    std::vector<unsigned char> buf(b.bytes.size() + 16);
+    unsigned char* base = buf.data() + 1;
+    std::memcpy(base, b.bytes.data(), b.bytes.size());
+    Image img;
+    EXPECT_EQ(parse(base, b.bytes.size(), &img), ParseError::kBadHeader);
+}
+
 TEST(VdsoMalformed, BadMagicClassOrder) {
     for (int field : {EI_MAG0, EI_MAG3, EI_CLASS, EI_DATA}) {
         Built b = build(gnu_only());
