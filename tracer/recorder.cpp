@@ -75,6 +75,7 @@ unsigned char* claim_thread_slot(ThreadState& t) {
         t.shared = 1;
     }
     t.slot = slot;
+    if (!t.shared && t.busy == 0) t.fast_slot = slot;
     return slot;
 }
 
@@ -96,7 +97,6 @@ bool create() {
         return false;
     }
     g_recorder.caller_mask = settings.callers - 1;
-    g_recorder.caller_shift = 64 - uint32_t(__builtin_ctz(settings.callers));
     if (!g_have_exit_key) g_have_exit_key = pthread_key_create(&g_exit_key, on_thread_exit) == 0;
     return true;
 }
@@ -113,7 +113,8 @@ void fold_pending(unsigned char* slot) {
 
 }  // namespace
 
-unsigned char* claim_slot(unsigned counter) {
+// Creates the segment if needed and hands this thread a slot; null when nothing can be recorded.
+static unsigned char* claim_slot(unsigned counter) {
     ThreadState& t = t_thread;
     int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
     if (state == kReady) return claim_thread_slot(t);
@@ -140,6 +141,17 @@ unsigned char* claim_slot(unsigned counter) {
     return state == kReady ? claim_thread_slot(t) : nullptr;
 }
 
+void record_slow(unsigned counter, uintptr_t caller) {
+    ThreadState& t = t_thread;
+    if (t.busy != 0) return;  // the shim's own work
+    unsigned char* slot = t.slot != nullptr ? t.slot : claim_slot(counter);
+    if (slot == nullptr) return;
+    if (t.shared)
+        detail::count_into<true>(slot, counter, caller);
+    else
+        detail::count_into<false>(slot, counter, caller);
+}
+
 void note_caller_address(uintptr_t address) {
     const int saved_errno = errno;
     ensure_module(&g_segment, address);
@@ -152,6 +164,7 @@ void after_fork_in_child() {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) munmap(g_segment.header, g_segment.size);
     g_segment = Segment{};
     t_thread.slot = nullptr;
+    t_thread.fast_slot = nullptr;
     t_thread.shared = 0;
     t_thread.in_init = 0;
     memset(g_pending, 0, sizeof g_pending);

@@ -10,7 +10,11 @@
 namespace vdsotrace::tracer {
 
 struct ThreadState {
-    unsigned char* slot;  // this thread's slot in the segment; null until its first recorded call
+    // The one field the hot path reads: this thread's private slot while it may count there
+    // plainly. Null before the first call, while busy, and for threads in the shared slot; every
+    // such case takes the slow path.
+    unsigned char* fast_slot;
+    unsigned char* slot;  // this thread's slot (private or shared); null until its first call
     uint32_t busy;        // re-entry guard: >0 while the shim does its own work (its clock reads
                           // and those of libc calls it makes are not the program's, never counted)
     uint32_t shared;      // 1 when `slot` is the shared overflow slot (atomic updates needed)
@@ -20,11 +24,17 @@ struct ThreadState {
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));
 
-// RAII re-entry guard for the shim's own work (start-up, shutdown, slow paths).
+// RAII re-entry guard for the shim's own work (start-up, shutdown, slow paths): clears the fast
+// slot so calls made meanwhile take the slow path, which sees `busy` and does not count them.
 class BusyGuard {
 public:
-    BusyGuard() { ++t_thread.busy; }
-    ~BusyGuard() { --t_thread.busy; }
+    BusyGuard() {
+        ++t_thread.busy;
+        t_thread.fast_slot = nullptr;
+    }
+    ~BusyGuard() {
+        if (--t_thread.busy == 0 && !t_thread.shared) t_thread.fast_slot = t_thread.slot;
+    }
     BusyGuard(const BusyGuard&) = delete;
     BusyGuard& operator=(const BusyGuard&) = delete;
 };
