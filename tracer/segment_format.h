@@ -61,6 +61,8 @@ enum SectionKind : uint32_t {
     kSectionModules = 1,    // ModuleEntry[count]
     kSectionThreads = 2,    // count thread slots of entry_size bytes; the last one is shared
     kSectionVdsoImage = 3,  // the vDSO's ELF image, count bytes (entry_size 1), for symbolization
+    // Kinds 4-8 are set aside for stack sampling, 9-11 for the vDSO doctor (crash records),
+    // 12-14 for process trees.
 };
 
 struct SectionEntry {
@@ -131,7 +133,13 @@ struct Header {
     uint32_t cmdline_size;       // bytes used in cmdline
     char cmdline[kCmdlineMax];   // arguments, each NUL-terminated, as in /proc/PID/cmdline
 
-    unsigned char reserved[kHeaderSize - 3636];  // zero; later minors add fields here
+    // Zero; later minors add fields here. Three 64-byte blocks are set aside for the features
+    // being built next, so their fields do not collide: each becomes named fields of exactly
+    // 64 bytes when its feature lands.
+    unsigned char ext_process_tree[64];
+    unsigned char ext_doctor[64];
+    unsigned char ext_sampling[64];
+    unsigned char reserved[kHeaderSize - 3636 - 3 * 64];
 };
 static_assert(sizeof(Header) == kHeaderSize, "header must stay 4 KiB");
 static_assert(offsetof(Header, sections) == 32);
@@ -141,6 +149,9 @@ static_assert(offsetof(Header, thread_capacity) == 480);
 static_assert(offsetof(Header, session) == 512);
 static_assert(offsetof(Header, exe) == 560);
 static_assert(offsetof(Header, cmdline) == 1588);
+static_assert(offsetof(Header, ext_process_tree) == 3636);
+static_assert(offsetof(Header, ext_doctor) == 3700);
+static_assert(offsetof(Header, ext_sampling) == 3764);
 
 // ---- Modules ---------------------------------------------------------------------------------
 

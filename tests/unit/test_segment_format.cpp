@@ -45,7 +45,10 @@ TEST(SegmentFormat, HeaderOffsets) {
     EXPECT_EQ(offsetof(f::Header, exe), 560u);
     EXPECT_EQ(offsetof(f::Header, cmdline_size), 1584u);
     EXPECT_EQ(offsetof(f::Header, cmdline), 1588u);
-    EXPECT_EQ(offsetof(f::Header, reserved), 3636u);
+    EXPECT_EQ(offsetof(f::Header, ext_process_tree), 3636u);
+    EXPECT_EQ(offsetof(f::Header, ext_doctor), 3700u);
+    EXPECT_EQ(offsetof(f::Header, ext_sampling), 3764u);
+    EXPECT_EQ(offsetof(f::Header, reserved), 3828u);
 }
 
 TEST(SegmentFormat, SectionModuleThreadLayouts) {
