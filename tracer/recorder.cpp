@@ -163,6 +163,8 @@ void after_fork_in_child() {
     // child's own segment. Only the forking thread exists here.
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) munmap(g_segment.header, g_segment.size);
     g_segment = Segment{};
+    // The thread-exit hook would otherwise write into the parent's slot, now unmapped here.
+    if (g_have_exit_key) pthread_setspecific(g_exit_key, nullptr);
     t_thread.slot = nullptr;
     t_thread.fast_slot = nullptr;
     t_thread.shared = 0;
