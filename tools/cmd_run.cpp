@@ -132,13 +132,12 @@ int cmd_run(const RunOptions& o) {
     std::vector<std::string> files;
     for (const SegmentName& s : list_segments(getuid()))
         if (s.session == session) files.push_back(s.path);
-    if (files.empty()) {
+    if (files.empty())
         spdlog::info("{} made no vDSO time call that LD_PRELOAD could see (session {})", o.command[0], session);
-    } else {
-        ReportOptions text{false, o.output, o.top};
-        report_files(files, text, true);
-        if (!o.json_file.empty()) report_files(files, ReportOptions{true, o.json_file, o.top}, false);
-    }
+    else
+        report_files(files, ReportOptions{false, o.output, o.top}, true);
+    // Scripts get their JSON file even when nothing was recorded: a report with zero calls.
+    if (!o.json_file.empty()) report_files(files, ReportOptions{true, o.json_file, o.top}, false);
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 

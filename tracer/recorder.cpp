@@ -35,7 +35,8 @@ enum : int { kUninit = 0, kCreating = 1, kReady = 2, kDisabled = 3 };
 
 int g_state;                                 // the state machine above, atomic
 Segment g_segment;                           // valid once g_state == kReady
-uint64_t g_pending[format::kCounterSlots];  // calls made on the creating thread during creation
+uint64_t g_pending[format::kCounterSlots];  // see bump_pending()
+int g_pending_any;
 pthread_key_t g_exit_key;                    // its destructor marks a thread's slot exited
 bool g_have_exit_key;
 
@@ -55,26 +56,49 @@ void on_thread_exit(void* slot_ptr) {
     __atomic_store_n(&h->state, uint32_t(format::kThreadExited), __ATOMIC_RELEASE);
 }
 
+// Calls made while their thread could not count yet (it was creating the segment or taking its
+// slot, and a signal handler on it called the clock) wait here until that thread folds them in.
+void bump_pending(unsigned counter) {
+    __atomic_fetch_add(&g_pending[counter], 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_pending_any, 1, __ATOMIC_RELEASE);
+}
+
+// Moves pending calls into `slot` as unattributed calls (their return addresses were not kept).
+void fold_pending(unsigned char* slot) {
+    if (__atomic_load_n(&g_pending_any, __ATOMIC_ACQUIRE) == 0) return;
+    __atomic_store_n(&g_pending_any, 0, __ATOMIC_RELAXED);
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
+    for (unsigned i = 0; i < format::kCounterSlots; ++i) {
+        uint64_t n = __atomic_exchange_n(&g_pending[i], 0, __ATOMIC_RELAXED);
+        if (n != 0) __atomic_fetch_add(&unattributed[i], n, __ATOMIC_RELAXED);
+    }
+}
+
 unsigned char* claim_thread_slot(ThreadState& t) {
     if (t.slot != nullptr) return t.slot;  // a signal handler on this thread got here first
     format::Header* h = g_segment.header;
+    // Between taking an index and publishing it in t.slot, a signal handler on this thread must
+    // not take a second one: in_init sends its calls to g_pending instead.
+    t.in_init = 1;
     // One locked instruction per thread lifetime, not per call.
-    uint64_t index = __atomic_fetch_add(&h->threads_claimed, 1, __ATOMIC_RELAXED);
-    unsigned char* slot;
-    if (index < g_segment.thread_capacity) {
-        slot = g_segment.threads + index * g_segment.slot_size;
+    const uint64_t index = __atomic_fetch_add(&h->threads_claimed, 1, __ATOMIC_RELAXED);
+    const bool shared = index >= g_segment.thread_capacity;
+    unsigned char* slot =
+        g_segment.threads + size_t(shared ? g_segment.thread_capacity : index) * g_segment.slot_size;
+    t.shared = shared;
+    t.slot = slot;
+    t.in_init = 0;  // from here on, this thread's handlers count straight into the slot
+    if (shared) {
+        __atomic_fetch_or(&h->flags, uint32_t(format::kFlagThreadsFull), __ATOMIC_RELAXED);
+    } else {
         auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
         sh->tid = gettid();
         prctl(PR_GET_NAME, sh->name);
         sh->claimed_monotonic_ns = monotonic_ns();
         __atomic_store_n(&sh->state, uint32_t(format::kThreadLive), __ATOMIC_RELEASE);
         if (g_have_exit_key) pthread_setspecific(g_exit_key, slot);
-    } else {
-        slot = g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size;
-        __atomic_fetch_or(&h->flags, uint32_t(format::kFlagThreadsFull), __ATOMIC_RELAXED);
-        t.shared = 1;
     }
-    t.slot = slot;
+    fold_pending(slot);
     if (!t.shared && t.busy == 0) t.fast_slot = slot;
     return slot;
 }
@@ -101,40 +125,21 @@ bool create() {
     return true;
 }
 
-// Calls made by the creating thread's signal handlers while it creates the segment had nowhere
-// to go: they went to g_pending. Move them into the thread's slot as unattributed calls.
-void fold_pending(unsigned char* slot) {
-    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
-    for (unsigned i = 0; i < format::kCounterSlots; ++i) {
-        uint64_t n = __atomic_exchange_n(&g_pending[i], 0, __ATOMIC_RELAXED);
-        if (n != 0) __atomic_fetch_add(&unattributed[i], n, __ATOMIC_RELAXED);
-    }
-}
-
 }  // namespace
 
 // Creates the segment if needed and hands this thread a slot; null when nothing can be recorded.
-static unsigned char* claim_slot(unsigned counter) {
+static unsigned char* claim_slot() {
     ThreadState& t = t_thread;
     int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
     if (state == kReady) return claim_thread_slot(t);
     if (state == kDisabled) return nullptr;
-    if (t.in_init) {
-        // A signal handler interrupted this thread while it creates the segment.
-        __atomic_fetch_add(&g_pending[counter], 1, __ATOMIC_RELAXED);
-        return nullptr;
-    }
     int expected = kUninit;
     if (__atomic_compare_exchange_n(&g_state, &expected, kCreating, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        const int saved_errno = errno;  // the program must not see our syscalls' errno
-        t.in_init = 1;
-        bool ok = create();
+        t.in_init = 1;  // this thread's signal handlers count into g_pending meanwhile
+        const bool ok = create();
         __atomic_store_n(&g_state, ok ? kReady : kDisabled, __ATOMIC_RELEASE);
         t.in_init = 0;
-        unsigned char* slot = ok ? claim_thread_slot(t) : nullptr;
-        if (slot != nullptr) fold_pending(slot);
-        errno = saved_errno;
-        return slot;
+        return ok ? claim_thread_slot(t) : nullptr;  // folds what the handlers counted
     }
     // Another thread creates the segment; it takes tens of microseconds.
     while ((state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE)) == kCreating) cpu_relax();
@@ -144,8 +149,18 @@ static unsigned char* claim_slot(unsigned counter) {
 void record_slow(unsigned counter, uintptr_t caller) {
     ThreadState& t = t_thread;
     if (t.busy != 0) return;  // the shim's own work
-    unsigned char* slot = t.slot != nullptr ? t.slot : claim_slot(counter);
-    if (slot == nullptr) return;
+    if (t.in_init) {
+        // A signal handler interrupted this thread while it creates the segment or takes its slot.
+        bump_pending(counter);
+        return;
+    }
+    unsigned char* slot = t.slot;
+    if (slot == nullptr) {
+        const int saved_errno = errno;  // the program must not see our syscalls' errno
+        slot = claim_slot();
+        errno = saved_errno;
+        if (slot == nullptr) return;
+    }
     if (t.shared)
         detail::count_into<true>(slot, counter, caller);
     else
