@@ -182,6 +182,7 @@ void after_fork_in_child() {
     if (g_have_exit_key) pthread_setspecific(g_exit_key, nullptr);
     t_thread.slot = nullptr;
     t_thread.fast_slot = nullptr;
+    t_thread.last_entry = nullptr;
     t_thread.shared = 0;
     t_thread.in_init = 0;
     memset(g_pending, 0, sizeof g_pending);

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "segment_format.h"
+
 namespace vdsotrace::tracer {
 
 struct ThreadState {
@@ -14,6 +16,7 @@ struct ThreadState {
     // plainly. Null before the first call, while busy, and for threads in the shared slot; every
     // such case takes the slow path.
     unsigned char* fast_slot;
+    format::CallerEntry* last_entry;  // the caller entry this thread counted into last, or null
     unsigned char* slot;  // this thread's slot (private or shared); null until its first call
     uint32_t busy;        // re-entry guard: >0 while the shim does its own work (its clock reads
                           // and those of libc calls it makes are not the program's, never counted)

@@ -31,18 +31,22 @@ def main():
         if name.startswith(f"vdsotrace-{os.getuid()}-bench-"):
             os.unlink(os.path.join("/dev/shm", name))
 
-    med = {}
+    stats = {"median": {}, "min": {}}
     for b in data["benchmarks"]:
-        if b.get("aggregate_name") == "median":
-            med[b["run_name"]] = b["cpu_time"] if b["time_unit"] == "ns" else None
-    print(f"{'function':<15} {'threads':>7} {'native ns':>10} {'traced ns':>10} {'ratio':>7} {'extra ns':>9}")
-    for fn in ["clock_gettime", "gettimeofday", "time", "getcpu"]:
-        for threads in (1, 2):
-            n = med.get(f"native_{fn}/threads:{threads}")
-            t = med.get(f"traced_{fn}/threads:{threads}")
-            if n is None or t is None:
-                continue
-            print(f"{fn:<15} {threads:>7} {n:>10.2f} {t:>10.2f} {t / n:>6.3f}x {t - n:>+9.2f}")
+        kind = b.get("aggregate_name")
+        if kind in stats and b["time_unit"] == "ns":
+            stats[kind][b["run_name"]] = b["cpu_time"]
+    for kind in ("median", "min"):
+        print(f"{kind} of {reps} repetitions")
+        print(f"{'function':<15} {'threads':>7} {'native ns':>10} {'traced ns':>10} {'ratio':>7} {'extra ns':>9}")
+        for fn in ["clock_gettime", "gettimeofday", "time", "getcpu"]:
+            for threads in (1, 2):
+                n = stats[kind].get(f"native_{fn}/threads:{threads}")
+                t = stats[kind].get(f"traced_{fn}/threads:{threads}")
+                if n is None or t is None:
+                    continue
+                print(f"{fn:<15} {threads:>7} {n:>10.2f} {t:>10.2f} {t / n:>6.3f}x {t - n:>+9.2f}")
+        print()
 
     runs = "101" if quick else "401"
     without, with_empty, with_shim = map(float, subprocess.run(
