@@ -78,7 +78,14 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     h->thread_capacity = settings.threads;
     h->caller_capacity = settings.callers;
     h->module_capacity = settings.modules;
-    return align_up(offset, 4096);
+    const size_t size = align_up(offset, 4096);
+    memcpy(h->magic, format::kMagic, sizeof h->magic);
+    h->major = format::kMajor;
+    h->minor = format::kMinor;
+    h->header_size = format::kHeaderSize;
+    h->byte_order = format::kByteOrderMark;
+    h->segment_size = size;
+    return size;
 }
 
 void bind_segment(format::Header* h, Segment* seg) {
@@ -141,12 +148,6 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
 
     auto* h = static_cast<format::Header*>(p);
     memcpy(h, &plan, sizeof plan);
-    memcpy(h->magic, format::kMagic, sizeof h->magic);
-    h->major = format::kMajor;
-    h->minor = format::kMinor;
-    h->header_size = format::kHeaderSize;
-    h->byte_order = format::kByteOrderMark;
-    h->segment_size = size;
     h->uid = getuid();
     h->start_realtime_ns = realtime_ns();
     h->start_monotonic_ns = monotonic_ns();

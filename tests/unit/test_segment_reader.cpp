@@ -29,12 +29,6 @@ std::vector<unsigned char> valid_image() {
     std::vector<unsigned char> bytes(size, 0);
     auto* h = reinterpret_cast<f::Header*>(bytes.data());
     memcpy(h, &plan, sizeof plan);
-    memcpy(h->magic, f::kMagic, sizeof h->magic);
-    h->major = f::kMajor;
-    h->minor = f::kMinor;
-    h->header_size = f::kHeaderSize;
-    h->byte_order = f::kByteOrderMark;
-    h->segment_size = size;
     h->pid = 4242;
     h->state = f::kStateExited;
     h->exit_value = 3;
