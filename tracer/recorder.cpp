@@ -134,13 +134,16 @@ static unsigned char* claim_slot() {
     if (state == kReady) return claim_thread_slot(t);
     if (state == kDisabled) return nullptr;
     int expected = kUninit;
+    // in_init before the exchange: a signal handler on this thread arriving just after it must
+    // not wait for a creation that its own, interrupted thread is doing (it would spin forever).
+    t.in_init = 1;  // this thread's signal handlers count into g_pending meanwhile
     if (__atomic_compare_exchange_n(&g_state, &expected, kCreating, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        t.in_init = 1;  // this thread's signal handlers count into g_pending meanwhile
         const bool ok = create();
         __atomic_store_n(&g_state, ok ? kReady : kDisabled, __ATOMIC_RELEASE);
         t.in_init = 0;
         return ok ? claim_thread_slot(t) : nullptr;  // folds what the handlers counted
     }
+    t.in_init = 0;
     // Another thread creates the segment; it takes tens of microseconds.
     while ((state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE)) == kCreating) cpu_relax();
     return state == kReady ? claim_thread_slot(t) : nullptr;
