@@ -53,7 +53,8 @@ public:
             if (m) {
                 // A return address follows its call: name the call instruction.
                 SymbolInfo s = symbolizer_.lookup({path, m->build_id}, offset - 1);
-                base.symbol = s.symbol;
+                // ELF symbol-table names carry their version ("__libc_start_main@@GLIBC_2.34").
+                base.symbol = s.symbol.substr(0, s.symbol.find('@'));
                 base.file = s.file;
                 base.line = s.line;
                 if (!s.inlined.empty()) {
