@@ -3,7 +3,11 @@
 // hooks fork and exit.
 #include <pthread.h>
 
+#include <unistd.h>
+
 #include "lifecycle.h"
+#include "sampler.h"
+#include "text_util.h"
 #include "thread_state.h"
 #include "vdso_entry.h"
 
@@ -15,6 +19,16 @@ __attribute__((constructor)) void vdsotrace_start() {
     vdsotrace::tracer::BusyGuard guard;
     vdsotrace::shim::resolve_entries();  // parse the vDSO now rather than on the first call
     pthread_atfork(nullptr, nullptr, child_after_fork);
+    // Loads libunwind only when stack sampling is on (VDSOTRACE_SAMPLE > 0). Here, not on a call:
+    // dlopen takes the loader's locks, which a call from a signal handler may interrupt.
+    char problem[256] = {};
+    if (!vdsotrace::tracer::sampler_start(VDSOTRACE_ENTRY(clock_gettime), problem, sizeof problem)) {
+        char line[320];
+        vdsotrace::tracer::TextBuffer b(line, sizeof line);
+        b.add("vdsotrace: ")->add(problem)->add("\n");
+        ssize_t ignored = write(STDERR_FILENO, b.c_str(), b.size());
+        (void)ignored;
+    }
 }
 
 __attribute__((destructor)) void vdsotrace_stop() { vdsotrace::tracer::at_process_end(); }

@@ -10,6 +10,7 @@
 #include "recording_store.h"
 #include "report_model.h"
 #include "report_output.h"
+#include "stack_export.h"
 
 namespace vdsotrace::tools {
 
@@ -34,7 +35,9 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
         }
         recordings.push_back(std::move(*r));
     }
-    const Report report = build_report(recordings, now_monotonic_ns());
+    const Report report =
+        build_report(recordings, now_monotonic_ns(), StackFilter{options.stacks.thread, options.stacks.function});
+    if (!write_stack_files(report.stacks, options.stacks)) return kExitBadInput;
 
     std::ofstream file;
     if (!options.output.empty()) {

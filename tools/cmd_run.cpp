@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <string>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -120,6 +121,9 @@ int cmd_run(const RunOptions& o) {
         signal(SIGHUP, SIG_DFL);
         setenv("LD_PRELOAD", preload.c_str(), 1);
         setenv("VDSOTRACE_SESSION", session.c_str(), 1);
+        if (o.sample > 0) setenv("VDSOTRACE_SAMPLE", std::to_string(o.sample).c_str(), 1);
+        if (o.sample_depth > 0) setenv("VDSOTRACE_SAMPLE_DEPTH", std::to_string(o.sample_depth).c_str(), 1);
+        if (!o.unwind.empty()) setenv("VDSOTRACE_UNWIND", o.unwind.c_str(), 1);
         execv(exe.c_str(), argv.data());
         fprintf(stderr, "vdsotrace: cannot run %s: %s\n", exe.c_str(), strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
@@ -135,9 +139,11 @@ int cmd_run(const RunOptions& o) {
     if (files.empty())
         spdlog::info("{} made no vDSO time call that LD_PRELOAD could see (session {})", o.command[0], session);
     else
-        report_files(files, ReportOptions{false, o.output, o.top}, true);
+        report_files(files, ReportOptions{false, o.output, o.top, o.stacks}, true);
     // Scripts get their JSON file even when nothing was recorded: a report with zero calls.
-    if (!o.json_file.empty()) report_files(files, ReportOptions{true, o.json_file, o.top}, false);
+    if (!o.json_file.empty())
+        report_files(files, ReportOptions{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function}},
+                     false);
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 

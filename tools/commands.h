@@ -1,6 +1,7 @@
 // The subcommands of `vdsotrace`. Each returns the process exit code.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -11,10 +12,20 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitBadInput = 1;  // unreadable, corrupt or foreign recording; nothing found
 inline constexpr int kExitUsage = 2;     // unknown option, bad argument
 
+// Files written from the sampled stacks, and which stacks go into them (report and run alike).
+struct StackOutputs {
+    std::string folded;         // --folded FILE: collapsed stacks, root first
+    std::string flamegraph;     // --flamegraph FILE.svg
+    std::string pprof;          // --pprof FILE: gzip'd profile.proto
+    int thread = 0;             // --thread TID
+    std::string function;       // --function NAME
+};
+
 struct ReportOptions {
     bool json = false;          // JSON on stdout instead of text
     std::string output;         // write the report to this file instead of stdout
     size_t top = 20;            // callers shown in text
+    StackOutputs stacks;
 };
 
 struct RunOptions {
@@ -23,6 +34,10 @@ struct RunOptions {
     std::string output;         // write the text report here instead of stderr
     std::string shim;           // --shim
     size_t top = 20;
+    uint32_t sample = 0;        // --sample N: VDSOTRACE_SAMPLE
+    uint32_t sample_depth = 0;  // --sample-depth D: VDSOTRACE_SAMPLE_DEPTH (0: the shim's default)
+    std::string unwind;         // --unwind libunwind|fp: VDSOTRACE_UNWIND
+    StackOutputs stacks;
 };
 
 int cmd_run(const RunOptions& options);

@@ -8,6 +8,18 @@
 
 using namespace vdsotrace::tools;
 
+namespace {
+
+void add_stack_options(CLI::App* cmd, StackOutputs* o) {
+    cmd->add_option("--folded", o->folded, "Write the sampled stacks collapsed, root first (flamegraph.pl, inferno, speedscope)");
+    cmd->add_option("--flamegraph", o->flamegraph, "Write an interactive flame graph (SVG) of the sampled stacks");
+    cmd->add_option("--pprof", o->pprof, "Write the sampled stacks as a gzip'd pprof profile");
+    cmd->add_option("--thread", o->thread, "Only the stacks sampled on thread TID");
+    cmd->add_option("--function", o->function, "Only the stacks with a frame whose name contains NAME");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     auto log = spdlog::stderr_logger_st("vdsotrace");
     log->set_pattern("vdsotrace: %v");
@@ -24,6 +36,12 @@ int main(int argc, char** argv) {
     run_cmd->add_option("-o,--output", run.output, "Write the text report to FILE instead of stderr");
     run_cmd->add_option("--top", run.top, "Callers shown in the text report")->check(CLI::PositiveNumber);
     run_cmd->add_option("--shim", run.shim, "Path of libvdsotrace.so (default: next to vdsotrace, or $VDSOTRACE_SHIM)");
+    run_cmd->add_option("--sample", run.sample, "Take the stack of one call in N per thread (1: every call; 0: none)");
+    run_cmd->add_option("--sample-depth", run.sample_depth, "Frames kept per stack (1..256, default 64)")
+        ->check(CLI::Range(1, 256));
+    run_cmd->add_option("--unwind", run.unwind, "How stacks are taken: libunwind (default) or fp (frame pointers, faster)")
+        ->check(CLI::IsMember({"libunwind", "fp"}));
+    add_stack_options(run_cmd, &run.stacks);
     run_cmd->add_option("command", run.command, "The command and its arguments, after --")->required();
     run_cmd->positionals_at_end();
 
@@ -33,6 +51,7 @@ int main(int argc, char** argv) {
     report_cmd->add_flag("--json", report.json, "Write JSON (documented in README.md) instead of text");
     report_cmd->add_option("-o,--output", report.output, "Write the report to FILE instead of stdout");
     report_cmd->add_option("--top", report.top, "Callers shown in the text report")->check(CLI::PositiveNumber);
+    add_stack_options(report_cmd, &report.stacks);
     report_cmd->add_option("target", target, "SESSION, PID, or the path of a recording");
 
     bool ls_json = false;

@@ -57,6 +57,33 @@ nlohmann::json to_json(const Report& r) {
     for (const ThreadRow& t : r.threads)
         j["threads"].push_back({{"pid", t.pid}, {"tid", t.tid}, {"name", t.name}, {"calls", t.calls},
                                 {"exited", t.exited}, {"shared", t.shared}});
+    if (r.stacks.enabled) {
+        const StackReport& s = r.stacks;
+        j["sampling"] = {{"period", s.period}, {"max_depth", s.max_depth}, {"unwinder", s.unwinder},
+                         {"sampled", s.totals.sampled}, {"in_stacks", s.stack_calls},
+                         {"lost", {{"no_unwinder", s.totals.lost_no_unwinder},
+                                   {"stacks_full", s.totals.lost_stacks_full},
+                                   {"counts_full", s.totals.lost_counts_full},
+                                   {"reentered", s.totals.lost_reentered},
+                                   {"unreadable", s.totals.unreadable}}},
+                         {"ring_samples", s.ring_samples}, {"ring_missed", s.ring_missed}};
+        j["stacks"] = json::array();
+        for (const StackRow& row : s.stacks) {
+            json frames = json::array();
+            for (const StackFrame& fr : row.frames) {
+                json jf = {{"symbol", fr.symbol}, {"module", fr.module}, {"offset", fr.offset}};
+                if (!fr.file.empty()) {
+                    jf["file"] = fr.file;
+                    jf["line"] = fr.line;
+                }
+                if (fr.inlined) jf["inlined"] = true;
+                frames.push_back(std::move(jf));
+            }
+            json js = {{"function", row.function}, {"calls", row.calls}, {"frames", std::move(frames)}};
+            if (!row.clock.empty()) js["clock"] = row.clock;
+            j["stacks"].push_back(std::move(js));
+        }
+    }
     j["processes"] = json::array();
     for (const ProcessRow& p : r.processes) {
         json row = {{"pid", p.pid}, {"ppid", p.ppid}, {"exe", p.exe}, {"argv", p.argv}, {"session", p.session},

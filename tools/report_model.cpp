@@ -36,7 +36,7 @@ std::string module_path(const Recording& r, const ModuleInfo& m) { return m.main
 
 }  // namespace
 
-Report build_report(const std::vector<Recording>& recordings, uint64_t now_monotonic_ns) {
+Report build_report(const std::vector<Recording>& recordings, uint64_t now_monotonic_ns, const StackFilter& filter) {
     Report rep;
     std::vector<uint64_t> totals(f::kCounterSlots, 0);
     std::vector<uint64_t> unattributed(f::kCounterSlots, 0);
@@ -140,6 +140,7 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                                     f::function_takes_clock(fn) ? clock_name(f::counter_bucket(c)) : "",
                                     unattributed[c]});
     }
+    rep.stacks = build_stack_report(recordings, filter, symbolizer);
     for (auto& [key, row] : callers) rep.callers.push_back(std::move(row));
     std::stable_sort(rep.callers.begin(), rep.callers.end(), [](auto& a, auto& b) { return a.calls > b.calls; });
     return rep;

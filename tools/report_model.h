@@ -8,6 +8,7 @@
 
 #include "recording_store.h"
 #include "segment_reader.h"
+#include "stack_model.h"
 
 namespace vdsotrace::tools {
 
@@ -76,12 +77,15 @@ struct Report {
     std::vector<UnattributedRow> unattributed;
     std::vector<ThreadRow> threads;
     std::vector<ProcessRow> processes;
+    StackReport stacks;                 // sampled stacks (VDSOTRACE_SAMPLE / run --sample)
 };
 
 std::string clock_name(int bucket);
 int clock_id_of_bucket(int bucket);
 
 // Builds the report. `now_monotonic_ns` stands in for the end of a process still running.
-Report build_report(const std::vector<Recording>& recordings, uint64_t now_monotonic_ns);
+// `filter` applies to the sampled stacks only.
+Report build_report(const std::vector<Recording>& recordings, uint64_t now_monotonic_ns,
+                    const StackFilter& filter = {});
 
 }  // namespace vdsotrace::tools

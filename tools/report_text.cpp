@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "call_tree.h"
 #include "report_output.h"
 
 namespace vdsotrace::tools {
@@ -68,6 +69,32 @@ std::string caller_name(const CallerRow& c) {
     return name;
 }
 
+void write_stacks(const StackReport& s, size_t top, std::ostream& out) {
+    out << fmt::format("\nSampled stacks: one call in {} per thread, {}, up to {} frames\n", s.period, s.unwinder,
+                       s.max_depth);
+    const SampleTotals& t = s.totals;
+    out << fmt::format("  {} calls sampled; {} of them in the {} stacks below\n", group_digits(t.sampled),
+                       group_digits(s.stack_calls), group_digits(s.stacks.size()));
+    auto lost = [&](uint64_t n, const char* why) {
+        if (n) out << fmt::format("  {} sampled calls have no stack: {}\n", group_digits(n), why);
+    };
+    lost(t.lost_no_unwinder, s.unwinder_missing ? "libunwind could not be loaded (install libunwind8, or use "
+                                                  "VDSOTRACE_UNWIND=fp)"
+                                                : "made before the shim's constructor loaded the unwinder");
+    lost(t.lost_stacks_full, "the stack table or frame pool was full (raise VDSOTRACE_STACKS)");
+    lost(t.lost_counts_full, "a thread's stack-count table was full (raise VDSOTRACE_STACK_COUNTS)");
+    lost(t.lost_reentered, "made by a signal handler while its thread was taking a stack");
+    lost(t.unreadable, "their stack was being added while this live recording was read");
+    if (s.ring_missed)
+        out << fmt::format("  {} entries of the recent-samples ring were overwritten while being read\n",
+                           group_digits(s.ring_missed));
+    if (s.stacks.empty()) return;
+    out << "\nHot code paths, top-down (entry point -> clock call)\n";
+    write_call_tree(build_call_tree(s.stacks, false), s.stack_calls, top, 0.005, out);
+    out << "\nHot code paths, bottom-up (clock call -> entry point)\n";
+    write_call_tree(build_call_tree(s.stacks, true), s.stack_calls, top, 0.005, out);
+}
+
 }  // namespace
 
 void write_text(const Report& r, const TextOptions& options, std::ostream& out) {
@@ -116,6 +143,8 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
                                "raise VDSOTRACE_CALLERS)\n",
                                group_digits(u.calls), percent(u.calls, r.total_calls), u.function, u.clock);
     }
+
+    if (r.stacks.enabled) write_stacks(r.stacks, options.top_callers, out);
 
     out << "\nThreads\n";
     out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", "pid", "tid", "name", "calls", "state");

@@ -12,6 +12,8 @@ namespace vdsotrace::tools {
 
 namespace f = vdsotrace::format;
 
+bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h, Recording* r, std::string* error);
+
 namespace {
 
 constexpr uint64_t kMaxFile = uint64_t(1) << 30;
@@ -47,7 +49,125 @@ uint64_t load_u64(const unsigned char* p) {
     return v;
 }
 
+const f::SectionEntry* find_section(const f::Header& h, uint32_t kind) {
+    for (uint32_t i = 0; i < h.section_count; ++i)
+        if (h.sections[i].kind == kind) return &h.sections[i];
+    return nullptr;
+}
+
+// Reads one sample slot into its thread: counts per stack, outcomes, the ring.
+bool parse_sample_slot(const unsigned char* slot, const f::Header::Sampling& cfg, const SamplingInfo& sampling,
+                       ThreadInfo* t, std::string* error) {
+    f::SampleSlotHeader sh;
+    memcpy(&sh, slot, sizeof sh);
+    t->samples.sampled = sh.sampled;
+    t->samples.lost_no_unwinder = sh.lost_no_unwinder;
+    t->samples.lost_stacks_full = sh.lost_stacks_full;
+    t->samples.lost_counts_full = sh.lost_counts_full;
+    t->samples.lost_reentered = sh.lost_reentered;
+    for (uint32_t c = 0; c < cfg.count_capacity; ++c) {
+        const unsigned char* e = slot + f::kSampleCountsOffset + c * sizeof(f::StackCount);
+        const uint64_t key = load_u64(e);
+        if (key == 0) continue;
+        const unsigned counter = f::stack_count_counter(key);
+        const uint32_t stack = f::stack_count_stack(key);
+        if (counter >= f::kCounterSlots || stack >= sampling.stacks.size()) {
+            *error = fmt::format("corrupt stack count in sample slot of thread {}", t->tid);
+            return false;
+        }
+        const uint64_t calls = load_u64(e + 8);
+        // A live recording copied while a new stack was being added: counted, not nameable.
+        if (sampling.stacks[stack].empty())
+            t->samples.unreadable += calls;
+        else
+            t->stack_counts.push_back({counter, stack, calls});
+    }
+    t->ring_written = sh.ring_written;
+    const uint64_t cap = cfg.ring_capacity;
+    const uint64_t from = sh.ring_written > cap ? sh.ring_written - cap : 0;
+    for (uint64_t n = from; n < sh.ring_written; ++n) {
+        f::RingEntry e;
+        memcpy(&e, slot + f::sample_ring_offset(cfg.count_capacity) + (n % cap) * sizeof e, sizeof e);
+        // Odd: being written; another n: overwritten since ring_written was read.
+        if (e.seq != 2 * n + 2 || e.counter >= f::kCounterSlots || e.stack_id >= sampling.stacks.size()) {
+            ++t->ring_missed;
+            continue;
+        }
+        t->ring.push_back({e.monotonic_ns, e.tid, e.counter, e.stack_id});
+    }
+    return true;
+}
+
 }  // namespace
+
+// The sampling sections (kinds 4-6), present when the recording sampled stacks.
+bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h, Recording* r,
+                    std::string* error) {
+    const f::Header::Sampling& cfg = h.sampling;
+    const f::SectionEntry* stacks = find_section(h, f::kSectionStacks);
+    const f::SectionEntry* frames = find_section(h, f::kSectionStackFrames);
+    const f::SectionEntry* slots = find_section(h, f::kSectionSampleSlots);
+    if (cfg.period == 0 && !stacks && !frames && !slots) return true;
+    if (!stacks || !frames || !slots) {
+        *error = "the recording sampled stacks but lacks one of its stack, frame or sample sections";
+        return false;
+    }
+    const uint64_t size = bytes.size();
+    if (!section_fits(*stacks, size, sizeof(f::StackEntry), error, "stack") ||
+        !section_fits(*frames, size, sizeof(uint64_t), error, "stack frame") ||
+        !section_fits(*slots, size, sizeof(f::SampleSlotHeader), error, "sample slot"))
+        return false;
+    if (cfg.count_capacity == 0 || cfg.count_capacity > (1u << 20) || cfg.ring_capacity == 0 ||
+        cfg.ring_capacity > (1u << 20) || stacks->count > (1u << 24) ||
+        slots->entry_size < f::sample_slot_size(cfg.count_capacity, cfg.ring_capacity)) {
+        *error = fmt::format("impossible sampling layout ({} counts and {} ring entries per {}-byte sample slot, "
+                             "{} stacks)",
+                             cfg.count_capacity, cfg.ring_capacity, slots->entry_size, stacks->count);
+        return false;
+    }
+    SamplingInfo& s = r->sampling;
+    s.enabled = true;
+    s.period = cfg.period;
+    s.max_depth = cfg.max_depth;
+    s.unwinder = cfg.unwinder;
+    s.flags = cfg.flags;
+    s.stack_capacity = cfg.stack_capacity;
+    s.stacks_claimed = cfg.stacks_claimed;
+    s.frame_capacity = cfg.frame_capacity;
+    s.frames_claimed = cfg.frames_claimed;
+    s.stacks.resize(stacks->count);
+    for (uint64_t i = 0; i < stacks->count; ++i) {
+        f::StackEntry e;
+        memcpy(&e, bytes.data() + stacks->offset + i * stacks->entry_size, sizeof e);
+        if (e.state != f::kStackReady) continue;
+        if (e.depth == 0 || e.depth > 4096 || e.first_frame > frames->count || e.depth > frames->count - e.first_frame) {
+            *error = fmt::format("stack {} ({} frames from {}) lies outside the {}-entry frame pool: corrupt", i,
+                                 e.depth, e.first_frame, frames->count);
+            return false;
+        }
+        std::vector<uint64_t>& out = s.stacks[i];
+        out.resize(e.depth);
+        memcpy(out.data(), bytes.data() + frames->offset + e.first_frame * sizeof(uint64_t), e.depth * sizeof(uint64_t));
+    }
+    for (ThreadInfo& t : r->threads) {
+        if (t.slot_index >= slots->count) {
+            *error = fmt::format("the sample section has {} slots, fewer than the thread table", slots->count);
+            return false;
+        }
+        if (!parse_sample_slot(bytes.data() + slots->offset + t.slot_index * slots->entry_size, cfg, s, &t, error))
+            return false;
+    }
+    return true;
+}
+
+void SampleTotals::add(const SampleTotals& o) {
+    sampled += o.sampled;
+    lost_no_unwinder += o.lost_no_unwinder;
+    lost_stacks_full += o.lost_stacks_full;
+    lost_counts_full += o.lost_counts_full;
+    lost_reentered += o.lost_reentered;
+    unreadable += o.unreadable;
+}
 
 uint64_t ThreadInfo::total() const {
     uint64_t t = 0;
@@ -169,6 +289,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                 f::ThreadSlotHeader sh;
                 memcpy(&sh, slot, sizeof sh);
                 ThreadInfo t;
+                t.slot_index = i;
                 t.tid = shared_slot ? 0 : sh.tid;
                 t.name = shared_slot ? "(threads beyond capacity)" : bounded_string(sh.name, sizeof sh.name);
                 t.exited = sh.state == f::kThreadExited;
@@ -202,6 +323,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
         *error = "the recording has no thread table";
         return std::nullopt;
     }
+    if (!parse_sampling(bytes, h, &r, error)) return std::nullopt;
     return r;
 }
 

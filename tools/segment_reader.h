@@ -29,7 +29,34 @@ struct CallerCount {
     uint64_t calls = 0;
 };
 
+// Calls of one (function+clock counter, stack) sampled on one thread.
+struct StackCountInfo {
+    unsigned counter = 0;   // format::counter_index
+    uint32_t stack = 0;     // index into SamplingInfo::stacks
+    uint64_t calls = 0;
+};
+
+// One entry of a thread's ring of recent samples.
+struct RingSample {
+    uint64_t monotonic_ns = 0;
+    int tid = 0;
+    unsigned counter = 0;
+    uint32_t stack = 0;
+};
+
+// What a sample slot says besides its counts: samples by outcome.
+struct SampleTotals {
+    uint64_t sampled = 0;           // calls whose turn to be sampled came
+    uint64_t lost_no_unwinder = 0;  // before the unwinder was loaded, or without one
+    uint64_t lost_stacks_full = 0;  // the stack table or frame pool was full
+    uint64_t lost_counts_full = 0;  // the thread's stack-count table was full
+    uint64_t lost_reentered = 0;    // arrived while the thread was taking a stack (signal handler)
+    uint64_t unreadable = 0;        // counted against a stack this reader could not see (live read)
+    void add(const SampleTotals& o);
+};
+
 struct ThreadInfo {
+    uint64_t slot_index = 0; // index of its slot in the thread section
     int tid = 0;            // 0 for the shared overflow slot
     std::string name;
     bool exited = false;
@@ -37,7 +64,26 @@ struct ThreadInfo {
     std::vector<uint64_t> counts;        // kCounterSlots entries: callers + unattributed
     std::vector<uint64_t> unattributed;  // kCounterSlots entries: calls the caller table had no room for
     std::vector<CallerCount> callers;
+    std::vector<StackCountInfo> stack_counts;  // sampled calls per stack (sampling on)
+    SampleTotals samples;
+    std::vector<RingSample> ring;              // the most recent samples, oldest first
+    uint64_t ring_written = 0;                 // samples the thread ever logged in its ring
+    uint64_t ring_missed = 0;                  // ring entries found torn or overwritten while read
     uint64_t total() const;
+};
+
+struct SamplingInfo {
+    bool enabled = false;
+    uint32_t period = 0;
+    uint32_t max_depth = 0;
+    uint32_t unwinder = 0;  // format::Unwinder
+    uint32_t flags = 0;     // format::SamplingFlags
+    uint32_t stack_capacity = 0;
+    uint32_t stacks_claimed = 0;
+    uint32_t frame_capacity = 0;
+    uint32_t frames_claimed = 0;
+    // Indexed by stack id; return addresses, leaf first. Empty for ids not (yet) written.
+    std::vector<std::vector<uint64_t>> stacks;
 };
 
 struct Recording {
@@ -65,6 +111,7 @@ struct Recording {
     std::vector<ModuleInfo> modules;
     std::vector<ThreadInfo> threads;     // claimed slots, then the shared slot if used
     std::vector<unsigned char> vdso_image;
+    SamplingInfo sampling;
 
     std::vector<uint64_t> totals() const;  // per counter, summed over threads
 };

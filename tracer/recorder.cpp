@@ -12,6 +12,7 @@
 
 #include "lifecycle.h"
 #include "module_map.h"
+#include "sampler.h"
 #include "segment_create.h"
 #include "settings.h"
 #include "text_util.h"
@@ -98,8 +99,9 @@ unsigned char* claim_thread_slot(ThreadState& t) {
         __atomic_store_n(&sh->state, uint32_t(format::kThreadLive), __ATOMIC_RELEASE);
         if (g_have_exit_key) pthread_setspecific(g_exit_key, slot);
     }
+    sampler_bind_thread(t, g_segment, index, t.shared != 0, g_recorder.sample_period);
     fold_pending(slot);
-    if (!t.shared && t.busy == 0) t.fast_slot = slot;
+    if (!t.shared && t.busy == 0 && !t.slow_only) t.fast_slot = slot;
     return slot;
 }
 
@@ -121,6 +123,7 @@ bool create() {
         return false;
     }
     g_recorder.caller_mask = settings.callers - 1;
+    g_recorder.sample_period = settings.sample;
     if (!g_have_exit_key) g_have_exit_key = pthread_key_create(&g_exit_key, on_thread_exit) == 0;
     return true;
 }
@@ -168,6 +171,7 @@ void record_slow(unsigned counter, uintptr_t caller) {
         detail::count_into<true>(slot, counter, caller);
     else
         detail::count_into<false>(slot, counter, caller);
+    if (t.slow_only) sampler_on_call(t, g_segment, counter, caller);
 }
 
 void note_caller_address(uintptr_t address) {
@@ -188,6 +192,9 @@ void after_fork_in_child() {
     t_thread.last_entry = nullptr;
     t_thread.shared = 0;
     t_thread.in_init = 0;
+    t_thread.slow_only = 0;
+    t_thread.sample_slot = nullptr;
+    t_thread.in_sample = 0;
     memset(g_pending, 0, sizeof g_pending);
     __atomic_store_n(&g_state, kUninit, __ATOMIC_RELEASE);
 }

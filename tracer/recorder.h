@@ -18,6 +18,7 @@ namespace vdsotrace::tracer {
 // Process-wide recording state, filled once by the slow path. Read on every call.
 struct RecorderState {
     uint32_t caller_mask;  // caller_capacity - 1
+    uint32_t sample_period;  // VDSOTRACE_SAMPLE (0: off); read on slow paths only
 };
 extern RecorderState g_recorder;
 

@@ -75,6 +75,23 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     const size_t slot = format::thread_slot_size(settings.callers);
     add_section(h, format::kSectionThreads, uint32_t(slot), offset, uint64_t(settings.threads) + 1);
     offset += slot * (size_t(settings.threads) + 1);
+    if (settings.sample > 0) {
+        format::Header::Sampling& s = h->sampling;
+        s.period = settings.sample;
+        s.max_depth = settings.sample_depth;
+        s.unwinder = settings.frame_pointers ? format::kUnwinderFramePointer : format::kUnwinderLibunwind;
+        s.stack_capacity = settings.stacks;
+        s.count_capacity = settings.stack_counts;
+        s.ring_capacity = settings.sample_ring;
+        s.frame_capacity = settings.stacks * 16;  // 16 frames a stack on average
+        add_section(h, format::kSectionStacks, sizeof(format::StackEntry), offset, s.stack_capacity);
+        offset = align_up(offset + size_t(s.stack_capacity) * sizeof(format::StackEntry), 64);
+        add_section(h, format::kSectionStackFrames, sizeof(uint64_t), offset, s.frame_capacity);
+        offset += size_t(s.frame_capacity) * sizeof(uint64_t);
+        const size_t sample_slot = align_up(format::sample_slot_size(s.count_capacity, s.ring_capacity), 64);
+        add_section(h, format::kSectionSampleSlots, uint32_t(sample_slot), offset, uint64_t(settings.threads) + 1);
+        offset += sample_slot * (size_t(settings.threads) + 1);
+    }
     h->thread_capacity = settings.threads;
     h->caller_capacity = settings.callers;
     h->module_capacity = settings.modules;
@@ -101,6 +118,13 @@ void bind_segment(format::Header* h, Segment* seg) {
             seg->threads = base + s.offset;
             seg->thread_capacity = uint32_t(s.count - 1);
             seg->slot_size = s.entry_size;
+        } else if (s.kind == format::kSectionStacks) {
+            seg->stacks = reinterpret_cast<format::StackEntry*>(base + s.offset);
+        } else if (s.kind == format::kSectionStackFrames) {
+            seg->frames = reinterpret_cast<uint64_t*>(base + s.offset);
+        } else if (s.kind == format::kSectionSampleSlots) {
+            seg->sample_slots = base + s.offset;
+            seg->sample_slot_size = s.entry_size;
         }
     }
 }

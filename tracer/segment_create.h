@@ -18,6 +18,11 @@ struct Segment {
     unsigned char* threads = nullptr;  // thread_capacity private slots, then the shared one
     uint32_t thread_capacity = 0;
     size_t slot_size = 0;
+    // Sampling (null / 0 when off).
+    format::StackEntry* stacks = nullptr;
+    uint64_t* frames = nullptr;
+    unsigned char* sample_slots = nullptr;  // one per thread slot, same index
+    size_t sample_slot_size = 0;
     char name[128] = {};  // shm name, "/vdsotrace-..."
 };
 

@@ -61,7 +61,11 @@ enum SectionKind : uint32_t {
     kSectionModules = 1,    // ModuleEntry[count]
     kSectionThreads = 2,    // count thread slots of entry_size bytes; the last one is shared
     kSectionVdsoImage = 3,  // the vDSO's ELF image, count bytes (entry_size 1), for symbolization
-    // Kinds 4-8 are set aside for stack sampling, 9-11 for the vDSO doctor (crash records),
+    // Stack sampling (present only when sampling is on; see "Sampled stacks" below).
+    kSectionStacks = 4,       // StackEntry[count]: the deduplicated stack table, shared by all threads
+    kSectionStackFrames = 5,  // uint64_t[count]: the frame pool the stack entries point into
+    kSectionSampleSlots = 6,  // one sample slot per thread slot (same index), entry_size bytes each
+    // Kinds 7-8 are set aside for stack sampling too, 9-11 for the vDSO doctor (crash records),
     // 12-14 for process trees.
 };
 
@@ -138,7 +142,19 @@ struct Header {
     // 64 bytes when its feature lands.
     unsigned char ext_process_tree[64];
     unsigned char ext_doctor[64];
-    unsigned char ext_sampling[64];
+    struct Sampling {  // 32-bit fields only: the block starts 4-byte aligned
+        uint32_t period;          // one call in `period` per thread has its stack taken; 0 = never
+        uint32_t max_depth;       // frames kept per stack (deeper stacks are cut at the root end)
+        uint32_t unwinder;        // Unwinder: how stacks are taken
+        uint32_t stack_capacity;  // entries in kSectionStacks, a power of two
+        uint32_t count_capacity;  // stack-count entries per sample slot, a power of two
+        uint32_t ring_capacity;   // ring entries per sample slot
+        uint32_t flags;           // SamplingFlags, set with atomic or
+        uint32_t frame_capacity;  // entries in kSectionStackFrames
+        uint32_t stacks_claimed;  // stack entries handed out (at most stack_capacity)
+        uint32_t frames_claimed;  // frame pool entries handed out (at most frame_capacity)
+        uint32_t reserved[6];
+    } sampling;  // the 64-byte ext_sampling block of v1.0; all zero when sampling is off
     unsigned char reserved[kHeaderSize - 3636 - 3 * 64];
 };
 static_assert(sizeof(Header) == kHeaderSize, "header must stay 4 KiB");
@@ -151,7 +167,8 @@ static_assert(offsetof(Header, exe) == 560);
 static_assert(offsetof(Header, cmdline) == 1588);
 static_assert(offsetof(Header, ext_process_tree) == 3636);
 static_assert(offsetof(Header, ext_doctor) == 3700);
-static_assert(offsetof(Header, ext_sampling) == 3764);
+static_assert(offsetof(Header, sampling) == 3764);
+static_assert(sizeof(Header::Sampling) == 64);
 
 // ---- Modules ---------------------------------------------------------------------------------
 
@@ -218,6 +235,86 @@ constexpr size_t thread_slot_size(uint32_t caller_capacity) {
 }
 inline constexpr size_t kSlotUnattributedOffset = sizeof(ThreadSlotHeader);
 inline constexpr size_t kSlotCallersOffset = kSlotUnattributedOffset + kCounterSlots * sizeof(uint64_t);
+
+// ---- Sampled stacks --------------------------------------------------------------------------
+// With sampling on (VDSOTRACE_SAMPLE=N), one call in N per thread also has its stack taken
+// (return addresses, leaf first: frame 0 is the caller of the clock function).
+//  - kSectionStacks: an open-addressing table of distinct stacks. A new stack claims an entry
+//    with a locked cmpxchg on `hash` (cold: once per distinct stack in the process), takes room in
+//    the frame pool with a locked cmpxchg on sampling.frames_claimed, writes its frames, then
+//    publishes `state` = kStackReady. A stack's id is its index in this table.
+//  - kSectionSampleSlots: per thread (same index as its thread slot; the last one is the shared
+//    overflow slot, updated with atomics), exact counts per (function+clock counter, stack id),
+//    and a ring of the most recent samples for live readers. Single writer, plain increments,
+//    exactly like the thread slots: sampling adds no locked instruction per sampled call.
+// Every sampled call lands in exactly one place: a StackCount of its thread, or one of the
+// sample slot's explicit `lost_*` counters, so sum(counts) + lost = sampled calls.
+
+enum Unwinder : uint32_t {
+    kUnwinderNone = 0,        // sampling off
+    kUnwinderLibunwind = 1,   // libunwind's unw_backtrace (loaded with dlopen, RTLD_LOCAL)
+    kUnwinderFramePointer = 2,  // frame-pointer walk within the thread's stack
+};
+
+enum SamplingFlags : uint32_t {
+    kSamplingStacksFull = 1u << 0,   // the stack table or frame pool filled up
+    kSamplingUnwinderMissing = 1u << 1,  // libunwind could not be loaded: nothing sampled
+};
+
+enum StackState : uint32_t { kStackEmpty = 0, kStackWriting = 1, kStackReady = 2, kStackDead = 3 };
+
+struct StackEntry {
+    uint64_t hash;         // of the frames; never 0 (0 = free)
+    uint64_t first_frame;  // index in kSectionStackFrames
+    uint32_t depth;        // frames
+    uint32_t state;        // StackState; readers use kStackReady entries only
+};
+static_assert(sizeof(StackEntry) == 24);
+
+struct SampleSlotHeader {
+    uint64_t sampled;             // calls whose turn to be sampled came (each lands below)
+    uint64_t lost_no_unwinder;    // due before the unwinder was loaded (early constructors) or without one
+    uint64_t lost_stacks_full;    // their stack did not fit the stack table or frame pool
+    uint64_t lost_counts_full;    // this slot's count table had no room for their stack
+    uint64_t lost_reentered;      // arrived while this thread was taking a stack (signal handler)
+    uint64_t ring_written;        // samples written to the ring so far (next sequence number)
+    uint64_t reserved[2];
+};
+static_assert(sizeof(SampleSlotHeader) == 64);
+
+// key: (counter + 1) << 32 | stack id. 0 = empty. Written once.
+struct StackCount {
+    uint64_t key;
+    uint64_t count;
+};
+static_assert(sizeof(StackCount) == 16);
+constexpr uint64_t stack_count_key(unsigned counter, uint32_t stack_id) {
+    return (uint64_t(counter + 1) << 32) | stack_id;
+}
+constexpr unsigned stack_count_counter(uint64_t key) { return unsigned(key >> 32) - 1; }
+constexpr uint32_t stack_count_stack(uint64_t key) { return uint32_t(key); }
+
+// Ring entry n (n = 0, 1, ...) lives at index n % ring_capacity. The writer stores seq = 2n+1
+// (writing), the fields, then seq = 2n+2 (done). A reader that sees the same even seq before and
+// after copying the fields has a whole entry; an odd seq is torn, a different n was lapped.
+struct RingEntry {
+    uint64_t seq;
+    uint64_t monotonic_ns;
+    uint32_t stack_id;
+    uint32_t counter;
+    int32_t tid;
+    uint32_t reserved;
+};
+static_assert(sizeof(RingEntry) == 32);
+
+constexpr size_t sample_slot_size(uint32_t count_capacity, uint32_t ring_capacity) {
+    return sizeof(SampleSlotHeader) + size_t(count_capacity) * sizeof(StackCount) +
+           size_t(ring_capacity) * sizeof(RingEntry);
+}
+inline constexpr size_t kSampleCountsOffset = sizeof(SampleSlotHeader);
+constexpr size_t sample_ring_offset(uint32_t count_capacity) {
+    return kSampleCountsOffset + size_t(count_capacity) * sizeof(StackCount);
+}
 
 // ---- Names shared by the shim's messages and the reader's report ---------------------------
 

@@ -47,13 +47,38 @@ bool valid_session(const char* s) {
     return n > 0;
 }
 
+void read_sampling(Settings* out, TextBuffer* p) {
+    read_number("VDSOTRACE_SAMPLE", 0, 1000000000, false, &out->sample, p);
+    read_number("VDSOTRACE_SAMPLE_DEPTH", 1, kMaxSampleDepth, false, &out->sample_depth, p);
+    const char* unwind = getenv("VDSOTRACE_UNWIND");
+    if (unwind == nullptr) return;
+    auto same = [](const char* a, const char* b) {
+        while (*a && *a == *b) ++a, ++b;
+        return *a == *b;
+    };
+    if (same(unwind, "fp"))
+        out->frame_pointers = true;
+    else if (!same(unwind, "libunwind"))
+        p->add(" VDSOTRACE_UNWIND=")->add(unwind)->add(" is not libunwind or fp (using libunwind);");
+}
+
 }  // namespace
+
+void read_sampling_settings(Settings* out) {
+    char ignored[256];
+    TextBuffer p(ignored, sizeof ignored);
+    read_sampling(out, &p);
+}
 
 void read_settings(Settings* out, char* problems, size_t problems_size) {
     TextBuffer p(problems, problems_size);
     read_number("VDSOTRACE_THREADS", 1, 65536, false, &out->threads, &p);
     read_number("VDSOTRACE_CALLERS", 16, 65536, true, &out->callers, &p);
     read_number("VDSOTRACE_MODULES", 8, 65536, false, &out->modules, &p);
+    read_sampling(out, &p);
+    read_number("VDSOTRACE_STACKS", 64, 1048576, true, &out->stacks, &p);
+    read_number("VDSOTRACE_STACK_COUNTS", 16, 65536, true, &out->stack_counts, &p);
+    read_number("VDSOTRACE_SAMPLE_RING", 1, 65536, false, &out->sample_ring, &p);
     const char* session = getenv("VDSOTRACE_SESSION");
     TextBuffer s(out->session, sizeof out->session);
     if (session != nullptr && valid_session(session)) {

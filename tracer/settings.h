@@ -13,12 +13,25 @@ struct Settings {
     uint32_t callers = 256;   // VDSOTRACE_CALLERS: caller entries per thread (16..65536, power of 2)
     uint32_t modules = 128;   // VDSOTRACE_MODULES: module entries (8..65536)
     char session[48] = {};    // VDSOTRACE_SESSION: [A-Za-z0-9._-]{1,40}; "solo" when unset
+    // Stack sampling (see segment_format.h "Sampled stacks").
+    uint32_t sample = 0;          // VDSOTRACE_SAMPLE: one call in N per thread has its stack taken; 0 = never
+    uint32_t sample_depth = 64;   // VDSOTRACE_SAMPLE_DEPTH: frames kept per stack (1..256)
+    bool frame_pointers = false;  // VDSOTRACE_UNWIND=fp (else libunwind)
+    uint32_t stacks = 4096;       // VDSOTRACE_STACKS: distinct stacks (power of two, 64..1048576)
+    uint32_t stack_counts = 512;  // VDSOTRACE_STACK_COUNTS: (function, stack) counts per thread (power of two, 16..65536)
+    uint32_t sample_ring = 128;   // VDSOTRACE_SAMPLE_RING: recent samples kept per thread (1..65536)
 };
 
 // Reads the environment. Every malformed or out-of-range value is named in `problems` (a
 // human-readable, NUL-terminated message for stderr, empty when all is well) and replaced by its
 // default.
 void read_settings(Settings* out, char* problems, size_t problems_size);
+
+// Reads only the sampling settings (period, depth, unwinder), without reporting problems: the
+// shim's constructor uses it to decide whether to load an unwinder.
+void read_sampling_settings(Settings* out);
+
+inline constexpr uint32_t kMaxSampleDepth = 256;
 
 // Parses a decimal unsigned integer; false on anything else (sign, spaces, overflow, empty).
 bool parse_u32(const char* s, uint32_t* out);

@@ -22,7 +22,14 @@ struct ThreadState {
                           // and those of libc calls it makes are not the program's, never counted)
     uint32_t shared;      // 1 when `slot` is the shared overflow slot (atomic updates needed)
     uint32_t in_init;     // 1 while this thread creates the segment (see recorder.cpp)
-    uint32_t reserved;
+    uint32_t slow_only;   // 1 when every call must take the slow path (stack sampling is on), so
+                          // the fast path stays exactly what it is without sampling
+    // Stack sampling (tracer/sampler.h); unused while sampling is off.
+    unsigned char* sample_slot;  // this thread's sample slot, same index as `slot`
+    uint32_t sample_countdown;   // calls left until the next sample
+    uint32_t in_sample;          // 1 while this thread takes a stack (a signal handler's calls are
+                                 // counted but not sampled then)
+    uintptr_t stack_top;         // frame-pointer walks stay below this (0: unknown)
 };
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));
@@ -36,7 +43,7 @@ public:
         t_thread.fast_slot = nullptr;
     }
     ~BusyGuard() {
-        if (--t_thread.busy == 0 && !t_thread.shared) t_thread.fast_slot = t_thread.slot;
+        if (--t_thread.busy == 0 && !t_thread.shared && !t_thread.slow_only) t_thread.fast_slot = t_thread.slot;
     }
     BusyGuard(const BusyGuard&) = delete;
     BusyGuard& operator=(const BusyGuard&) = delete;

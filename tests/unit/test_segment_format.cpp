@@ -47,7 +47,8 @@ TEST(SegmentFormat, HeaderOffsets) {
     EXPECT_EQ(offsetof(f::Header, cmdline), 1588u);
     EXPECT_EQ(offsetof(f::Header, ext_process_tree), 3636u);
     EXPECT_EQ(offsetof(f::Header, ext_doctor), 3700u);
-    EXPECT_EQ(offsetof(f::Header, ext_sampling), 3764u);
+    EXPECT_EQ(offsetof(f::Header, sampling), 3764u);
+    EXPECT_EQ(sizeof(f::Header::Sampling), 64u);
     EXPECT_EQ(offsetof(f::Header, reserved), 3828u);
 }
 
