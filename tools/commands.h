@@ -25,7 +25,15 @@ struct RunOptions {
     size_t top = 20;
 };
 
+struct VdsoOptions {
+    int pid = 0;                // 0: vdsotrace's own process
+    bool json = false;
+    std::string dump;           // write the image here
+    bool no_clocks = false;     // skip the clock service measurement
+};
+
 int cmd_run(const RunOptions& options);
+int cmd_vdso(const VdsoOptions& options);
 int cmd_report(const std::string& target, const ReportOptions& options);
 int cmd_ls(bool json);
 
