@@ -3,6 +3,7 @@
 // hooks fork and exit.
 #include <pthread.h>
 
+#include "crash_capture.h"
 #include "lifecycle.h"
 #include "thread_state.h"
 #include "vdso_entry.h"
@@ -15,6 +16,7 @@ __attribute__((constructor)) void vdsotrace_start() {
     vdsotrace::tracer::BusyGuard guard;
     vdsotrace::shim::resolve_entries();  // parse the vDSO now rather than on the first call
     pthread_atfork(nullptr, nullptr, child_after_fork);
+    vdsotrace::shim::install_crash_capture();
 }
 
 __attribute__((destructor)) void vdsotrace_stop() { vdsotrace::tracer::at_process_end(); }

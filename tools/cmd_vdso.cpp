@@ -90,9 +90,10 @@ void write_text(const VdsoInfo& info, const std::vector<FunctionNeed>& needs, co
         }
         out << "\n";
     }
-    out << fmt::format("\nImage: {} bytes, build id {}, kernel note: Linux {}\n", info.image.size(),
+    out << fmt::format("\nImage: {} bytes, build id {}, kernel note: Linux {}{}\n", info.image.size(),
                        info.build_id.empty() ? "(none)" : info.build_id,
-                       info.linux_version.empty() ? "(none)" : info.linux_version);
+                       info.linux_version.empty() ? "(none)" : info.linux_version,
+                       info.build_salt.empty() ? "" : fmt::format(" (build salt \"{}\")", info.build_salt));
     std::string avail;
     for (const std::string& s : info.available_clocksources) avail += (avail.empty() ? "" : ", ") + s;
     out << fmt::format("Clocksource: {} (available: {})\n", info.clocksource.empty() ? "unknown" : info.clocksource,
@@ -180,6 +181,7 @@ int cmd_vdso(const VdsoOptions& o) {
         j["image_size"] = info->image.size();
         j["build_id"] = info->build_id;
         j["linux_version"] = info->linux_version;
+        if (!info->build_salt.empty()) j["build_salt"] = info->build_salt;
         j["clocksource"] = {{"current", info->clocksource}, {"available", info->available_clocksources}};
         j["symbols"] = json::array();
         for (const VdsoSymbol& s : info->symbols)

@@ -62,6 +62,24 @@ nlohmann::json to_json(const Report& r) {
         json row = {{"pid", p.pid}, {"ppid", p.ppid}, {"exe", p.exe}, {"argv", p.argv}, {"session", p.session},
                     {"exit", exit_json(p)}, {"calls", p.calls}, {"seconds", p.seconds}, {"recording", p.source}};
         if (!p.notes.empty()) row["notes"] = p.notes;
+        if (!p.routes.empty()) row["routes"] = p.routes;
+        if (p.crash) {
+            const CrashReport& c = *p.crash;
+            json crash = {{"signal", c.signal}, {"where", c.in_vdso ? "vdso" : "shim"}, {"function", c.function},
+                          {"symbol", c.symbol}, {"offset", c.offset}, {"fault_address", c.fault_address},
+                          {"pc", c.pc}, {"sp", c.sp}, {"below_sp", c.below_sp}, {"tid", c.tid},
+                          {"caller", c.caller}, {"caller_address", c.caller_address}, {"text", c.text}};
+            if (c.stack_left) crash["stack_left"] = *c.stack_left;
+            if (c.caller_sp) crash["caller_sp"] = *c.caller_sp;
+            if (c.caller_room) crash["caller_stack"] = *c.caller_room;
+            if (c.need) {
+                crash["need"] = *c.need;
+                crash["need_measured"] = c.need_measured;
+                if (c.caller_room) crash["shortfall"] = int64_t(*c.need) - *c.caller_room;
+            }
+            crash["probes"] = c.probes;
+            row["crash"] = std::move(crash);
+        }
         j["processes"].push_back(std::move(row));
     }
     return j;

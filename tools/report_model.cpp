@@ -116,6 +116,13 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             p.notes.push_back(fmt::format("the module table ({} entries) filled up: some callers are shown as "
                                           "bare addresses (raise VDSOTRACE_MODULES)",
                                           r.module_capacity));
+        if (r.crash) p.crash = explain_crash(r, *r.crash, symbolizer);
+        static constexpr const char* kRouteNames[] = {"vdso", "syscall", "libc"};
+        for (int fn = 0; fn < f::kFunctionCount; ++fn) {
+            const uint8_t route = r.doctor.routes[fn];
+            if (route != f::kRouteVdso && route <= f::kRouteLibc)
+                p.routes.push_back(fmt::format("{}={}", f::kFunctionNames[fn], kRouteNames[route]));
+        }
         rep.total_calls += p.calls;
         rep.processes.push_back(std::move(p));
     }

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "recording_store.h"
+#include "report_crash.h"
 #include "segment_reader.h"
 
 namespace vdsotrace::tools {
@@ -64,6 +66,8 @@ struct ProcessRow {
     uint64_t calls = 0;
     std::string source;    // the file read
     std::vector<std::string> notes;  // capacity problems and the like, in plain words
+    std::optional<CrashReport> crash;  // a fault inside the vDSO or the shim
+    std::vector<std::string> routes;   // "clock_gettime=syscall", functions not sent to the vDSO
 };
 
 struct Report {

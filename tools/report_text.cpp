@@ -130,6 +130,19 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
         out << fmt::format("  pid {} (parent {}): {}\n", p.pid, p.ppid, cmd.empty() ? p.exe : cmd);
         out << fmt::format("    {}, {} calls over {}\n", fate_text(p), group_digits(p.calls), duration(p.seconds));
         for (const std::string& n : p.notes) out << "    note: " << n << "\n";
+        if (!p.routes.empty()) {
+            std::string routes;
+            for (const std::string& rt : p.routes) routes += (routes.empty() ? "" : ", ") + rt;
+            out << "    routed away from the vDSO: " << routes << "\n";
+        }
+        if (p.crash) {
+            out << "\n  CRASH: ";
+            for (char ch : p.crash->text) {
+                out << ch;
+                if (ch == '\n') out << "  ";
+            }
+            out << "\n";
+        }
     }
 }
 

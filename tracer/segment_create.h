@@ -18,8 +18,13 @@ struct Segment {
     unsigned char* threads = nullptr;  // thread_capacity private slots, then the shared one
     uint32_t thread_capacity = 0;
     size_t slot_size = 0;
+    format::CrashRecord* crash = nullptr;  // null in segments without the crash section
     char name[128] = {};  // shm name, "/vdsotrace-..."
 };
+
+// The doctor's header fields (routes, which functions the vDSO provides, crash handlers), filled
+// by the shim and copied into every segment created afterwards.
+extern format::DoctorHeader g_doctor_header;
 
 // Computes the layout for `settings` and a vDSO image of `vdso_size` bytes; fills the header's
 // section directory and capacities in `*header` and returns the total size in bytes.

@@ -5,6 +5,7 @@
 // The struct is zero-initialised in every new thread, so "all zero" must mean "nothing yet".
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace vdsotrace::tracer {
@@ -20,6 +21,8 @@ struct ThreadState {
     uint32_t shared;      // 1 when `slot` is the shared overflow slot (atomic updates needed)
     uint32_t in_init;     // 1 while this thread creates the segment (see recorder.cpp)
     uint32_t reserved;
+    void* alt_stack;        // the alternate signal stack the shim gave this thread (alt_stack.h)
+    unsigned long alt_stack_size;
 };
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));

@@ -102,6 +102,11 @@ void read_notes(const std::vector<unsigned char>& img, VdsoInfo* out) {
                 memcpy(&v, img.data() + desc, 4);
                 out->linux_version = fmt::format("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff);
             }
+            // LINUX_ELFNOTE_BUILD_SALT: a string some distributions set to their release name.
+            if (owner == "Linux" && n.n_type == 0x100 && n.n_descsz > 0) {
+                const char* d = reinterpret_cast<const char*>(img.data() + desc);
+                out->build_salt = std::string(d, strnlen(d, n.n_descsz));
+            }
             p = desc + ((uint64_t(n.n_descsz) + 3) & ~3ull);
         }
     }
@@ -152,8 +157,11 @@ std::optional<VdsoInfo> inspect_vdso(int pid, std::string* error) {
     bool ok = false;
     info.mappings = read_mappings(pid, &ok);
     if (!ok) {
+        const int err = errno;
         *error = fmt::format("cannot read {}: {}", proc_path(pid, "maps"),
-                             errno == ENOENT ? "no such process" : strerror(errno));
+                             err == ENOENT  ? "no such process"
+                             : err == EACCES ? "permission denied (another user's process: run as root)"
+                                             : strerror(err));
         return std::nullopt;
     }
     const Mapping* v = info.vdso();

@@ -35,6 +35,7 @@ struct VdsoInfo {
     std::vector<VdsoSymbol> symbols;
     std::string build_id;                 // hex
     std::string linux_version;            // from the "Linux" ELF note, e.g. "6.1.0"
+    std::string build_salt;               // the "Linux" build-salt note, when it is set
     std::string clocksource;              // current
     std::vector<std::string> available_clocksources;
 };
