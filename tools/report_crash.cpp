@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -147,8 +148,16 @@ CrashReport explain_crash(const Recording& r, const CrashInfo& c, Symbolizer& sy
     }
     if (!out.caller_sp && !c.return_slots.empty()) out.caller_sp = c.return_slots[0] + 8;
     if (out.caller_sp && c.stack_known) out.caller_room = int64_t(*out.caller_sp - c.stack_start);
-    // The program's call site: the first return address outside the shim.
-    for (uint64_t a : c.returns) {
+    // The program's call site. When the caller's stack pointer is known, its return address is the
+    // word just below it; otherwise the first code address found on the stack outside the shim.
+    std::vector<uint64_t> candidates;
+    if (out.caller_sp && *out.caller_sp >= c.sp + 8 && (*out.caller_sp - 8 - c.sp) % 8 == 0) {
+        const uint64_t index = (*out.caller_sp - 8 - c.sp) / 8;
+        if (index < c.stack_words.size()) candidates.push_back(c.stack_words[index]);
+    }
+    for (uint64_t a : c.returns) candidates.push_back(a);
+    for (uint64_t a : candidates) {
+        if (!module_of(r, a)) continue;
         bool in_shim = false;
         std::string name = name_address(r, a, symbolizer, &in_shim);
         if (in_shim) continue;
