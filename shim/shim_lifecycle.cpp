@@ -15,6 +15,7 @@ void child_after_fork() { vdsotrace::tracer::after_fork_in_child(); }
 __attribute__((constructor)) void vdsotrace_start() {
     vdsotrace::tracer::BusyGuard guard;
     vdsotrace::shim::resolve_entries();  // parse the vDSO now rather than on the first call
+    vdsotrace::shim::resolve_libc_entries();
     pthread_atfork(nullptr, nullptr, child_after_fork);
     vdsotrace::shim::install_crash_capture();
 }

@@ -120,6 +120,7 @@ int cmd_run(const RunOptions& o) {
         signal(SIGHUP, SIG_DFL);
         setenv("LD_PRELOAD", preload.c_str(), 1);
         setenv("VDSOTRACE_SESSION", session.c_str(), 1);
+        if (!o.route.empty()) setenv("VDSOTRACE_ROUTE", o.route.c_str(), 1);
         execv(exe.c_str(), argv.data());
         fprintf(stderr, "vdsotrace: cannot run %s: %s\n", exe.c_str(), strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);

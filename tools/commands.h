@@ -22,6 +22,7 @@ struct RunOptions {
     std::string json_file;      // also write the JSON report here
     std::string output;         // write the text report here instead of stderr
     std::string shim;           // --shim
+    std::string route;          // --route: VDSOTRACE_ROUTE for the command
     size_t top = 20;
 };
 

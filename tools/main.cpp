@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
     run_cmd->add_option("-o,--output", run.output, "Write the text report to FILE instead of stderr");
     run_cmd->add_option("--top", run.top, "Callers shown in the text report")->check(CLI::PositiveNumber);
     run_cmd->add_option("--shim", run.shim, "Path of libvdsotrace.so (default: next to vdsotrace, or $VDSOTRACE_SHIM)");
+    run_cmd->add_option("--route", run.route,
+                        "Send functions elsewhere than the vDSO, e.g. clock_gettime=syscall,gettimeofday=libc "
+                        "(targets: vdso, syscall, libc; FUNCTION may be all)");
     run_cmd->add_option("command", run.command, "The command and its arguments, after --")->required();
     run_cmd->positionals_at_end();
 

@@ -3,9 +3,12 @@
 // dies with SIGSEGV inside the vDSO.
 //
 //   crash_small_stack BYTES   run clock_gettime with BYTES of stack below the caller's stack pointer
+//   crash_small_stack null    dereference a null pointer (a crash outside the vDSO)
+//   crash_small_stack handler install a SIGSEGV handler that exits 42, then dereference null
 //
 // Core dumps are turned off (RLIMIT_CORE 0) so test runs leave no core files; the death is the
 // same either way.
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -13,6 +16,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "vdso_image.h"
 
@@ -38,6 +42,11 @@ call_on_stack:
 int main(int argc, char** argv) {
     rlimit no_core{0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
+    if (argc > 1 && (strcmp(argv[1], "null") == 0 || strcmp(argv[1], "handler") == 0)) {
+        if (strcmp(argv[1], "handler") == 0) signal(SIGSEGV, [](int) { _exit(42); });
+        volatile int* null = nullptr;
+        return *null;
+    }
     const long bytes = argc > 1 ? atol(argv[1]) : 16;
     vdsotrace::vdso::Image img;
     if (vdsotrace::vdso::parse_live(&img) != vdsotrace::vdso::ParseError::kNone) return 77;

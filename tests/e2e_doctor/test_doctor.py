@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end tests of the vDSO doctor through the real `vdsotrace` and the real shim.
 
-usage: test_doctor.py VDSOTRACE CRASH_SMALL_STACK
+usage: test_doctor.py VDSOTRACE CRASH_SMALL_STACK ROUTE_PROBE
 Every check asserts exact values; the figures it compares against come from independent sources
 (readelf on the dump, this process's own [vdso] bytes, the program's own stack size).
 """
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-VDSOTRACE, CRASHER = sys.argv[1], sys.argv[2]
+VDSOTRACE, CRASHER, ROUTE_PROBE = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
 
 
@@ -121,6 +121,40 @@ with tempfile.TemporaryDirectory() as tmp:
     check(f"needs {need} bytes" in text and "8 bytes short" in text, "the text report says the need and shortfall")
     for p in session_files(rep):
         os.unlink(p)
+
+    # --- Crashes elsewhere are the program's own: same death, no crash record; its handlers run.
+    for mode, status in (("null", 139), ("handler", 42)):
+        alone = subprocess.run([CRASHER, mode], capture_output=True)
+        out = os.path.join(tmp, mode + ".json")
+        run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", CRASHER, mode], capture_output=True, text=True)
+        check(run.returncode == status and (alone.returncode == -11 if status == 139 else alone.returncode == status),
+              f"{mode}: exits {status} with and without the shim ({alone.returncode}, {run.returncode})")
+        if os.path.exists(out):
+            with open(out) as f:
+                rep = json.load(f)
+            check(all("crash" not in p for p in rep["processes"]), f"{mode}: no crash record")
+            for p in session_files(rep):
+                os.unlink(p)
+
+    # --- Routing: where the calls end up, seen through a seccomp filter in the program.
+    for spec, expected, routes in (
+            ("", "clock_gettime=vdso gettimeofday=vdso", None),
+            ("clock_gettime=syscall", "clock_gettime=kernel gettimeofday=vdso", ["clock_gettime=syscall"]),
+            ("gettimeofday=syscall,clock_gettime=libc", "clock_gettime=vdso gettimeofday=kernel",
+             ["clock_gettime=libc", "gettimeofday=syscall"]),
+            ("clock_gettime=rdtsc", "clock_gettime=vdso gettimeofday=vdso", None)):
+        out = os.path.join(tmp, "route.json")
+        run = subprocess.run([VDSOTRACE, "run", "--json", out, "--route", spec, "--", ROUTE_PROBE],
+                             capture_output=True, text=True)
+        check(run.returncode == 0 and run.stdout.strip() == expected, f"route '{spec}': {run.stdout.strip()}")
+        with open(out) as f:
+            rep = json.load(f)
+        check(rep["processes"][0].get("routes") == routes, f"route '{spec}': report lists {routes}")
+        bad = spec == "clock_gettime=rdtsc"
+        check(run.stderr.count("ignoring VDSOTRACE_ROUTE") == (1 if bad else 0),
+              f"route '{spec}': {'one message' if bad else 'no message'} about the spec")
+        for p in session_files(rep):
+            os.unlink(p)
 
 # Segments of the survived run without --json: remove this test's leftovers by program name.
 for p in glob.glob("/dev/shm/vdsotrace-%d-*" % os.getuid()):
