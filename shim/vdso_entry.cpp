@@ -155,6 +155,7 @@ void resolve_entries() {
     d.from_vdso[format::kTime] = s.time;
     d.from_vdso[format::kGetcpu] = s.getcpu;
     d.from_vdso[format::kClockGetres] = s.clock_getres;
+    d.filled = 1;
     // Racing threads store identical values, each pointer in one atomic store.
     g_sources = s;
     __atomic_store_n(&g_entries.clock_gettime, e.clock_gettime, __ATOMIC_RELAXED);

@@ -53,6 +53,19 @@ nlohmann::json to_json(const Report& r) {
         if (!u.clock.empty()) row["clock"] = u.clock;
         j["unattributed"].push_back(std::move(row));
     }
+    j["fallbacks"] = json::array();
+    for (const FallbackRow& fb : r.fallbacks.rows) {
+        json row = {{"function", fb.function}, {"calls", fb.calls}, {"reason", fb.reason}};
+        if (!fb.clock.empty()) {
+            row["clock"] = fb.clock;
+            row["clock_id"] = fb.clock_id;
+        }
+        if (fb.ns_per_call > 0) row["ns_per_call"] = fb.ns_per_call;
+        if (!fb.suggestion.empty()) row["suggestion"] = fb.suggestion;
+        if (fb.vdso_ns > 0) row["suggested_ns_per_call"] = fb.vdso_ns;
+        j["fallbacks"].push_back(std::move(row));
+    }
+    if (!r.fallbacks.note.empty()) j["fallbacks_note"] = r.fallbacks.note;
     j["threads"] = json::array();
     for (const ThreadRow& t : r.threads)
         j["threads"].push_back({{"pid", t.pid}, {"tid", t.tid}, {"name", t.name}, {"calls", t.calls},

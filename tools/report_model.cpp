@@ -147,6 +147,12 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                                     f::function_takes_clock(fn) ? clock_name(f::counter_bucket(c)) : "",
                                     unattributed[c]});
     }
+    if (!recordings.empty()) {
+        std::vector<ClockCount> counts;
+        for (unsigned c = 0; c < f::kCounterSlots; ++c)
+            if (totals[c]) counts.push_back({f::counter_function(c), f::counter_bucket(c), totals[c]});
+        rep.fallbacks = find_fallbacks(counts, recordings.front());
+    }
     for (auto& [key, row] : callers) rep.callers.push_back(std::move(row));
     std::stable_sort(rep.callers.begin(), rep.callers.end(), [](auto& a, auto& b) { return a.calls > b.calls; });
     return rep;

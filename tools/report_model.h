@@ -9,6 +9,7 @@
 
 #include "recording_store.h"
 #include "report_crash.h"
+#include "report_fallback.h"
 #include "segment_reader.h"
 
 namespace vdsotrace::tools {
@@ -80,6 +81,7 @@ struct Report {
     std::vector<UnattributedRow> unattributed;
     std::vector<ThreadRow> threads;
     std::vector<ProcessRow> processes;
+    FallbackReport fallbacks;           // calls that entered the kernel
 };
 
 std::string clock_name(int bucket);

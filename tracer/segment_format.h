@@ -104,7 +104,8 @@ struct DoctorHeader {
     uint8_t routes[8];        // Route per Function (index < kFunctionCount)
     uint8_t from_vdso[8];     // 1 when the vDSO provides the function (else the syscall serves)
     uint32_t crash_handlers;  // 1 when the shim's SIGSEGV/SIGBUS handlers were installed
-    uint32_t reserved[11];
+    uint32_t filled;          // 1 when the shim filled these fields (0 in older recordings)
+    uint32_t reserved[10];
 };
 static_assert(sizeof(DoctorHeader) == 64 && alignof(DoctorHeader) <= 4);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end tests of the vDSO doctor through the real `vdsotrace` and the real shim.
 
-usage: test_doctor.py VDSOTRACE CRASH_SMALL_STACK ROUTE_PROBE
+usage: test_doctor.py VDSOTRACE CRASH_SMALL_STACK ROUTE_PROBE CLOCK_MIX
 Every check asserts exact values; the figures it compares against come from independent sources
 (readelf on the dump, this process's own [vdso] bytes, the program's own stack size).
 """
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-VDSOTRACE, CRASHER, ROUTE_PROBE = sys.argv[1], sys.argv[2], sys.argv[3]
+VDSOTRACE, CRASHER, ROUTE_PROBE, CLOCK_MIX = sys.argv[1:5]
 failures = []
 
 
@@ -153,6 +153,24 @@ with tempfile.TemporaryDirectory() as tmp:
         bad = spec == "clock_gettime=rdtsc"
         check(run.stderr.count("ignoring VDSOTRACE_ROUTE") == (1 if bad else 0),
               f"route '{spec}': {'one message' if bad else 'no message'} about the spec")
+        for p in session_files(rep):
+            os.unlink(p)
+
+    # --- Fallback flagged in the report: CPU-time clock yes (exact count), MONOTONIC no.
+    for route, expect in (("", {("clock_gettime", 2): 1000}),
+                          ("clock_gettime=syscall", {("clock_gettime", 2): 1000, ("clock_gettime", 1): 3000})):
+        out = os.path.join(tmp, "mix.json")
+        run = subprocess.run([VDSOTRACE, "run", "--json", out, "--route", route, "--", CLOCK_MIX],
+                             capture_output=True, text=True)
+        with open(out) as f:
+            rep = json.load(f)
+        got = {(fb["function"], fb.get("clock_id")): fb["calls"] for fb in rep["fallbacks"]}
+        check(run.returncode == 0 and got == expect, f"fallbacks with route '{route}': {got}")
+        if info["clocksource"]["current"] in ("tsc", "kvm-clock"):
+            cpu = next(fb for fb in rep["fallbacks"] if fb.get("clock_id") == 2)
+            check(cpu.get("ns_per_call", 0) > 0 and "CLOCK_MONOTONIC" in cpu.get("suggestion", ""),
+                  "the CPU-time row has a measured cost and suggests CLOCK_MONOTONIC")
+        check("entered the kernel" in run.stderr and "1,000 calls" in run.stderr, "the text report flags them")
         for p in session_files(rep):
             os.unlink(p)
 

@@ -181,7 +181,7 @@ double ns_per_call(Fn fn, int calls) {
 
 }  // namespace
 
-ClockService measure_clock_service(int calls_per_sample) {
+ClockService measure_clock_service(int calls_per_sample, const std::function<bool(const ServiceRow&)>& time_row) {
     ClockService out;
     const Entries e = find_entries();
     const std::vector<Probe> ps = probes();
@@ -199,9 +199,11 @@ ClockService measure_clock_service(int calls_per_sample) {
         if (p.clock >= 0) row.clock = f::kClockNames[p.clock];
         row.in_vdso = has_entry(e, p.function);
         row.kernel_rejects = call_syscall(p) == -1 && errno == EINVAL;
-        row.syscall_ns = ns_per_call([&] { call_syscall(p); }, calls_per_sample);
-        row.vdso_ns = row.in_vdso ? ns_per_call([&] { call_vdso(e, p); }, calls_per_sample) : row.syscall_ns;
         row.known = exact;
+        if (!time_row || time_row(row)) {
+            row.syscall_ns = ns_per_call([&] { call_syscall(p); }, calls_per_sample);
+            row.vdso_ns = row.in_vdso ? ns_per_call([&] { call_vdso(e, p); }, calls_per_sample) : row.syscall_ns;
+        }
         if (!row.in_vdso)
             row.fallback = true;
         else if (exact)

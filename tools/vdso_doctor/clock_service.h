@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,10 @@ struct ClockService {
     std::string note;        // e.g. why seccomp was not available
 };
 
-// Measures this process's vDSO. `calls_per_sample` x 5 samples per row (minimum taken).
-ClockService measure_clock_service(int calls_per_sample = 2000);
+// Measures this process's vDSO. `calls_per_sample` x 5 samples per row (minimum taken). When
+// `time_row` is given, only the rows it accepts are timed (the others have zero costs); the
+// seccomp probe covers every row regardless.
+ClockService measure_clock_service(int calls_per_sample = 2000,
+                                   const std::function<bool(const ServiceRow&)>& time_row = nullptr);
 
 }  // namespace vdsotrace::doctor
