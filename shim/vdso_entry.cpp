@@ -168,6 +168,9 @@ void resolve_entries() {
 }
 
 void resolve_libc_entries() {
+    // Only when a route asks for libc: dlopen and dlsym cost start-up time in every process.
+    const char* spec = getenv("VDSOTRACE_ROUTE");
+    if (spec == nullptr || strstr(spec, "libc") == nullptr) return;
     // RTLD_NOLOAD: libc is loaded already; this only finds its handle. dlsym on that handle finds
     // libc's own definitions, not ours.
     void* libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
@@ -178,8 +181,7 @@ void resolve_libc_entries() {
     g_libc.getcpu = reinterpret_cast<decltype(g_libc.getcpu)>(dlsym(libc, "getcpu"));
     g_libc.clock_getres = reinterpret_cast<decltype(g_libc.clock_getres)>(dlsym(libc, "clock_getres"));
     dlclose(libc);  // drops the reference NOLOAD took; libc stays
-    const char* spec = getenv("VDSOTRACE_ROUTE");
-    if (spec != nullptr && *spec != '\0') resolve_entries();  // now with libc's entries
+    resolve_entries();  // again, now with libc's entries
 }
 
 EntrySources entry_sources() {

@@ -201,6 +201,10 @@ CrashReport explain_crash(const Recording& r, const CrashInfo& c, Symbolizer& sy
                              "than a stack too small (it needs {} bytes of stack, {}).",
                              out.function, *out.need, how);
     }
+    if (!c.in_vdso && c.fault_in_guard)
+        t += "\nThe fault hit the end of the stack inside vdsotrace's own clock function, which needs stack of its "
+             "own on top of the vDSO's: this stack is too small for either (`vdsotrace vdso` shows what the vDSO "
+             "alone needs).";
     if (out.probes)
         t += " Its code probes the stack far below the stack pointer (a kernel built with stack probes, as in "
              "golang/go#20427).";

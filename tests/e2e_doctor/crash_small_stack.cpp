@@ -3,11 +3,14 @@
 // dies with SIGSEGV inside the vDSO.
 //
 //   crash_small_stack BYTES   run clock_gettime with BYTES of stack below the caller's stack pointer
+//   crash_small_stack BYTES plt  the same through the clock_gettime the loader binds (the shim's
+//                             when preloaded, else libc's)
 //   crash_small_stack null    dereference a null pointer (a crash outside the vDSO)
 //   crash_small_stack handler install a SIGSEGV handler that exits 42, then dereference null
 //
 // Core dumps are turned off (RLIMIT_CORE 0) so test runs leave no core files; the death is the
 // same either way.
+#include <dlfcn.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -50,7 +53,9 @@ int main(int argc, char** argv) {
     const long bytes = argc > 1 ? atol(argv[1]) : 16;
     vdsotrace::vdso::Image img;
     if (vdsotrace::vdso::parse_live(&img) != vdsotrace::vdso::ParseError::kNone) return 77;
-    const void* fn = vdsotrace::vdso::lookup(img, "__vdso_clock_gettime", "LINUX_2.6");
+    const bool plt = argc > 2 && strcmp(argv[2], "plt") == 0;
+    const void* fn = plt ? dlsym(RTLD_DEFAULT, "clock_gettime")
+                         : vdsotrace::vdso::lookup(img, "__vdso_clock_gettime", "LINUX_2.6");
     if (fn == nullptr) return 77;
     const long page = sysconf(_SC_PAGESIZE);
     auto* region = static_cast<unsigned char*>(

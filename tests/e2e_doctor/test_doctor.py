@@ -122,6 +122,20 @@ with tempfile.TemporaryDirectory() as tmp:
     for p in session_files(rep):
         os.unlink(p)
 
+    # --- The same through the shim's clock_gettime: the fault is in the shim or in the vDSO it calls.
+    alone = subprocess.run([CRASHER, "16", "plt"], capture_output=True)
+    out = os.path.join(tmp, "plt.json")
+    run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", CRASHER, "16", "plt"], capture_output=True, text=True)
+    check(alone.returncode == -11 and run.returncode == 139,
+          f"16 bytes through the PLT: SIGSEGV with and without the shim ({alone.returncode}, {run.returncode})")
+    with open(out) as f:
+        rep = json.load(f)
+    crash = rep["processes"][0].get("crash", {})
+    check(crash.get("where") in ("shim", "vdso") and crash.get("signal") == "SIGSEGV",
+          f"through the PLT: crash recorded in the {crash.get('where')}")
+    for p in session_files(rep):
+        os.unlink(p)
+
     # --- Crashes elsewhere are the program's own: same death, no crash record; its handlers run.
     for mode, status in (("null", 139), ("handler", 42)):
         alone = subprocess.run([CRASHER, mode], capture_output=True)
