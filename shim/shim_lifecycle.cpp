@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include "crash_capture.h"
 #include "lifecycle.h"
 #include "sampler.h"
 #include "text_util.h"
@@ -18,6 +19,7 @@ void child_after_fork() { vdsotrace::tracer::after_fork_in_child(); }
 __attribute__((constructor)) void vdsotrace_start() {
     vdsotrace::tracer::BusyGuard guard;
     vdsotrace::shim::resolve_entries();  // parse the vDSO now rather than on the first call
+    vdsotrace::shim::resolve_libc_entries();
     pthread_atfork(nullptr, nullptr, child_after_fork);
     // Loads libunwind only when stack sampling is on (VDSOTRACE_SAMPLE > 0). Here, not on a call:
     // dlopen takes the loader's locks, which a call from a signal handler may interrupt.
@@ -29,6 +31,7 @@ __attribute__((constructor)) void vdsotrace_start() {
         ssize_t ignored = write(STDERR_FILENO, b.c_str(), b.size());
         (void)ignored;
     }
+    vdsotrace::shim::install_crash_capture();
 }
 
 __attribute__((destructor)) void vdsotrace_stop() { vdsotrace::tracer::at_process_end(); }

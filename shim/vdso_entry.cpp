@@ -1,10 +1,15 @@
 #include "vdso_entry.h"
 
+#include <dlfcn.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
+#include "route_spec.h"
+#include "segment_create.h"
 #include "vdso_image.h"
 
 namespace vdsotrace::shim {
@@ -61,6 +66,33 @@ time_t time_from_clock(time_t* t) {
 time_t sys_time(time_t* t) { return time_t(syscall(SYS_time, t)); }
 #endif
 
+// libc's own implementations, found in the constructor (dlsym is not safe on the first call,
+// which may come before it). Null until then: calls routed to libc use the vDSO meanwhile.
+struct LibcEntries {
+    int (*clock_gettime)(clockid_t, timespec*);
+    int (*gettimeofday)(timeval*, void*);
+    time_t (*time)(time_t*);
+    int (*getcpu)(unsigned*, unsigned*);
+    int (*clock_getres)(clockid_t, timespec*);
+};
+LibcEntries g_libc;
+
+// libc's results (-1 and errno) in the vDSO's convention (-errno).
+int libc_clock_gettime(clockid_t id, timespec* ts) { return int(as_vdso_result(g_libc.clock_gettime(id, ts))); }
+int libc_gettimeofday(timeval* tv, void* tz) { return int(as_vdso_result(g_libc.gettimeofday(tv, tz))); }
+time_t libc_time(time_t* t) { return g_libc.time(t); }
+long libc_getcpu(unsigned* cpu, unsigned* node, void*) { return as_vdso_result(g_libc.getcpu(cpu, node)); }
+int libc_clock_getres(clockid_t id, timespec* ts) { return int(as_vdso_result(g_libc.clock_getres(id, ts))); }
+
+int g_route_warned;
+
+template <class Fn>
+Fn route(uint8_t how, Fn vdso_or_fallback, Fn syscall_entry, Fn libc_entry, bool libc_ready) {
+    if (how == format::kRouteSyscall) return syscall_entry;
+    if (how == format::kRouteLibc && libc_ready) return libc_entry;
+    return vdso_or_fallback;
+}
+
 template <class Fn>
 Fn pick(const vdso::Image* img, const char* name, Fn fallback, bool* from_vdso) {
     if (img != nullptr && name != nullptr) {
@@ -95,6 +127,35 @@ void resolve_entries() {
     e.getcpu = pick(img, n.getcpu, &sys_getcpu, &s.getcpu);
     e.clock_getres = pick(img, n.clock_getres, &sys_clock_getres, &s.clock_getres);
     (void)&time_from_clock;
+
+    // VDSOTRACE_ROUTE sends chosen functions to the raw syscall or to libc instead.
+    uint8_t routes[format::kFunctionCount] = {};
+    char problem[256];
+    if (!parse_route_spec(getenv("VDSOTRACE_ROUTE"), routes, problem, sizeof problem) &&
+        __atomic_exchange_n(&g_route_warned, 1, __ATOMIC_RELAXED) == 0) {
+        ssize_t ignored = write(STDERR_FILENO, problem, strlen(problem));
+        (void)ignored;
+    }
+    e.clock_gettime = route(routes[format::kClockGettime], e.clock_gettime, &sys_clock_gettime, &libc_clock_gettime,
+                            g_libc.clock_gettime != nullptr);
+    e.gettimeofday = route(routes[format::kGettimeofday], e.gettimeofday, &sys_gettimeofday, &libc_gettimeofday,
+                           g_libc.gettimeofday != nullptr);
+#ifdef SYS_time
+    e.time = route(routes[format::kTime], e.time, &sys_time, &libc_time, g_libc.time != nullptr);
+#else
+    e.time = route(routes[format::kTime], e.time, &time_from_clock, &libc_time, g_libc.time != nullptr);
+#endif
+    e.getcpu = route(routes[format::kGetcpu], e.getcpu, &sys_getcpu, &libc_getcpu, g_libc.getcpu != nullptr);
+    e.clock_getres = route(routes[format::kClockGetres], e.clock_getres, &sys_clock_getres, &libc_clock_getres,
+                           g_libc.clock_getres != nullptr);
+    format::DoctorHeader& d = tracer::g_doctor_header;
+    for (int fn = 0; fn < format::kFunctionCount; ++fn) d.routes[fn] = routes[fn];
+    d.from_vdso[format::kClockGettime] = s.clock_gettime;
+    d.from_vdso[format::kGettimeofday] = s.gettimeofday;
+    d.from_vdso[format::kTime] = s.time;
+    d.from_vdso[format::kGetcpu] = s.getcpu;
+    d.from_vdso[format::kClockGetres] = s.clock_getres;
+    d.filled = 1;
     // Racing threads store identical values, each pointer in one atomic store.
     g_sources = s;
     __atomic_store_n(&g_entries.clock_gettime, e.clock_gettime, __ATOMIC_RELAXED);
@@ -104,6 +165,23 @@ void resolve_entries() {
     __atomic_store_n(&g_entries.clock_getres, e.clock_getres, __ATOMIC_RELAXED);
     __atomic_store_n(&g_resolved, 1, __ATOMIC_RELEASE);
     errno = saved_errno;
+}
+
+void resolve_libc_entries() {
+    // Only when a route asks for libc: dlopen and dlsym cost start-up time in every process.
+    const char* spec = getenv("VDSOTRACE_ROUTE");
+    if (spec == nullptr || strstr(spec, "libc") == nullptr) return;
+    // RTLD_NOLOAD: libc is loaded already; this only finds its handle. dlsym on that handle finds
+    // libc's own definitions, not ours.
+    void* libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    if (libc == nullptr) return;
+    g_libc.clock_gettime = reinterpret_cast<decltype(g_libc.clock_gettime)>(dlsym(libc, "clock_gettime"));
+    g_libc.gettimeofday = reinterpret_cast<decltype(g_libc.gettimeofday)>(dlsym(libc, "gettimeofday"));
+    g_libc.time = reinterpret_cast<decltype(g_libc.time)>(dlsym(libc, "time"));
+    g_libc.getcpu = reinterpret_cast<decltype(g_libc.getcpu)>(dlsym(libc, "getcpu"));
+    g_libc.clock_getres = reinterpret_cast<decltype(g_libc.clock_getres)>(dlsym(libc, "clock_getres"));
+    dlclose(libc);  // drops the reference NOLOAD took; libc stays
+    resolve_entries();  // again, now with libc's entries
 }
 
 EntrySources entry_sources() {

@@ -32,6 +32,8 @@ struct EntrySources {
 extern Entries g_entries;
 
 void resolve_entries();
+// Finds libc's own implementations (for VDSOTRACE_ROUTE=...=libc). Constructor only: uses dlsym.
+void resolve_libc_entries();
 EntrySources entry_sources();
 
 // The entry for one function: g_entries.clock_gettime, read as one relaxed atomic load.

@@ -124,6 +124,7 @@ int cmd_run(const RunOptions& o) {
         if (o.sample > 0) setenv("VDSOTRACE_SAMPLE", std::to_string(o.sample).c_str(), 1);
         if (o.sample_depth > 0) setenv("VDSOTRACE_SAMPLE_DEPTH", std::to_string(o.sample_depth).c_str(), 1);
         if (!o.unwind.empty()) setenv("VDSOTRACE_UNWIND", o.unwind.c_str(), 1);
+        if (!o.route.empty()) setenv("VDSOTRACE_ROUTE", o.route.c_str(), 1);
         execv(exe.c_str(), argv.data());
         fprintf(stderr, "vdsotrace: cannot run %s: %s\n", exe.c_str(), strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);

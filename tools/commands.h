@@ -33,6 +33,7 @@ struct RunOptions {
     std::string json_file;      // also write the JSON report here
     std::string output;         // write the text report here instead of stderr
     std::string shim;           // --shim
+    std::string route;          // --route: VDSOTRACE_ROUTE for the command
     size_t top = 20;
     uint32_t sample = 0;        // --sample N: VDSOTRACE_SAMPLE
     uint32_t sample_depth = 0;  // --sample-depth D: VDSOTRACE_SAMPLE_DEPTH (0: the shim's default)
@@ -40,7 +41,15 @@ struct RunOptions {
     StackOutputs stacks;
 };
 
+struct VdsoOptions {
+    int pid = 0;                // 0: vdsotrace's own process
+    bool json = false;
+    std::string dump;           // write the image here
+    bool no_clocks = false;     // skip the clock service measurement
+};
+
 int cmd_run(const RunOptions& options);
+int cmd_vdso(const VdsoOptions& options);
 int cmd_report(const std::string& target, const ReportOptions& options);
 int cmd_ls(bool json);
 

@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--unwind", run.unwind, "How stacks are taken: libunwind (default) or fp (frame pointers, faster)")
         ->check(CLI::IsMember({"libunwind", "fp"}));
     add_stack_options(run_cmd, &run.stacks);
+    run_cmd->add_option("--route", run.route,
+                        "Send functions elsewhere than the vDSO, e.g. clock_gettime=syscall,gettimeofday=libc "
+                        "(targets: vdso, syscall, libc; FUNCTION may be all)");
     run_cmd->add_option("command", run.command, "The command and its arguments, after --")->required();
     run_cmd->positionals_at_end();
 
@@ -58,6 +61,15 @@ int main(int argc, char** argv) {
     CLI::App* ls_cmd = app.add_subcommand("ls", "List recordings, running or ended");
     ls_cmd->add_flag("--json", ls_json, "Write JSON");
 
+    VdsoOptions vdso;
+    CLI::App* vdso_cmd = app.add_subcommand("vdso", "Inspect a process's vDSO: mappings, functions, stack need, "
+                                            "stack probes, which clocks it serves");
+    vdso_cmd->add_option("--pid", vdso.pid, "Inspect process PID (default: vdsotrace itself; needs ptrace permission)")
+        ->check(CLI::PositiveNumber);
+    vdso_cmd->add_flag("--json", vdso.json, "Write JSON");
+    vdso_cmd->add_option("--dump", vdso.dump, "Write the vDSO image to FILE (readelf and objdump read it)");
+    vdso_cmd->add_flag("--no-clocks", vdso.no_clocks, "Skip measuring which clocks the vDSO serves");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -73,5 +85,6 @@ int main(int argc, char** argv) {
     if (run_cmd->parsed()) return cmd_run(run);
     if (report_cmd->parsed()) return cmd_report(target, report);
     if (ls_cmd->parsed()) return cmd_ls(ls_json);
+    if (vdso_cmd->parsed()) return cmd_vdso(vdso);
     return kExitUsage;
 }

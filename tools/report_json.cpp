@@ -53,6 +53,19 @@ nlohmann::json to_json(const Report& r) {
         if (!u.clock.empty()) row["clock"] = u.clock;
         j["unattributed"].push_back(std::move(row));
     }
+    j["fallbacks"] = json::array();
+    for (const FallbackRow& fb : r.fallbacks.rows) {
+        json row = {{"function", fb.function}, {"calls", fb.calls}, {"reason", fb.reason}};
+        if (!fb.clock.empty()) {
+            row["clock"] = fb.clock;
+            row["clock_id"] = fb.clock_id;
+        }
+        if (fb.ns_per_call > 0) row["ns_per_call"] = fb.ns_per_call;
+        if (!fb.suggestion.empty()) row["suggestion"] = fb.suggestion;
+        if (fb.vdso_ns > 0) row["suggested_ns_per_call"] = fb.vdso_ns;
+        j["fallbacks"].push_back(std::move(row));
+    }
+    if (!r.fallbacks.note.empty()) j["fallbacks_note"] = r.fallbacks.note;
     j["threads"] = json::array();
     for (const ThreadRow& t : r.threads)
         j["threads"].push_back({{"pid", t.pid}, {"tid", t.tid}, {"name", t.name}, {"calls", t.calls},
@@ -89,6 +102,24 @@ nlohmann::json to_json(const Report& r) {
         json row = {{"pid", p.pid}, {"ppid", p.ppid}, {"exe", p.exe}, {"argv", p.argv}, {"session", p.session},
                     {"exit", exit_json(p)}, {"calls", p.calls}, {"seconds", p.seconds}, {"recording", p.source}};
         if (!p.notes.empty()) row["notes"] = p.notes;
+        if (!p.routes.empty()) row["routes"] = p.routes;
+        if (p.crash) {
+            const CrashReport& c = *p.crash;
+            json crash = {{"signal", c.signal}, {"where", c.in_vdso ? "vdso" : "shim"}, {"function", c.function},
+                          {"symbol", c.symbol}, {"offset", c.offset}, {"fault_address", c.fault_address},
+                          {"pc", c.pc}, {"sp", c.sp}, {"below_sp", c.below_sp}, {"tid", c.tid},
+                          {"caller", c.caller}, {"caller_address", c.caller_address}, {"text", c.text}};
+            if (c.stack_left) crash["stack_left"] = *c.stack_left;
+            if (c.caller_sp) crash["caller_sp"] = *c.caller_sp;
+            if (c.caller_room) crash["caller_stack"] = *c.caller_room;
+            if (c.need) {
+                crash["need"] = *c.need;
+                crash["need_measured"] = c.need_measured;
+                if (c.caller_room) crash["shortfall"] = int64_t(*c.need) - *c.caller_room;
+            }
+            crash["probes"] = c.probes;
+            row["crash"] = std::move(crash);
+        }
         j["processes"].push_back(std::move(row));
     }
     return j;

@@ -116,6 +116,13 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             p.notes.push_back(fmt::format("the module table ({} entries) filled up: some callers are shown as "
                                           "bare addresses (raise VDSOTRACE_MODULES)",
                                           r.module_capacity));
+        if (r.crash) p.crash = explain_crash(r, *r.crash, symbolizer);
+        static constexpr const char* kRouteNames[] = {"vdso", "syscall", "libc"};
+        for (int fn = 0; fn < f::kFunctionCount; ++fn) {
+            const uint8_t route = r.doctor.routes[fn];
+            if (route != f::kRouteVdso && route <= f::kRouteLibc)
+                p.routes.push_back(fmt::format("{}={}", f::kFunctionNames[fn], kRouteNames[route]));
+        }
         rep.total_calls += p.calls;
         rep.processes.push_back(std::move(p));
     }
@@ -141,6 +148,12 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                                     unattributed[c]});
     }
     rep.stacks = build_stack_report(recordings, filter, symbolizer);
+    if (!recordings.empty()) {
+        std::vector<ClockCount> counts;
+        for (unsigned c = 0; c < f::kCounterSlots; ++c)
+            if (totals[c]) counts.push_back({f::counter_function(c), f::counter_bucket(c), totals[c]});
+        rep.fallbacks = find_fallbacks(counts, recordings.front());
+    }
     for (auto& [key, row] : callers) rep.callers.push_back(std::move(row));
     std::stable_sort(rep.callers.begin(), rep.callers.end(), [](auto& a, auto& b) { return a.calls > b.calls; });
     return rep;

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "recording_store.h"
+#include "report_crash.h"
+#include "report_fallback.h"
 #include "segment_reader.h"
 #include "stack_model.h"
 
@@ -65,6 +68,8 @@ struct ProcessRow {
     uint64_t calls = 0;
     std::string source;    // the file read
     std::vector<std::string> notes;  // capacity problems and the like, in plain words
+    std::optional<CrashReport> crash;  // a fault inside the vDSO or the shim
+    std::vector<std::string> routes;   // "clock_gettime=syscall", functions not sent to the vDSO
 };
 
 struct Report {
@@ -78,6 +83,7 @@ struct Report {
     std::vector<ThreadRow> threads;
     std::vector<ProcessRow> processes;
     StackReport stacks;                 // sampled stacks (VDSOTRACE_SAMPLE / run --sample)
+    FallbackReport fallbacks;           // calls that entered the kernel
 };
 
 std::string clock_name(int bucket);

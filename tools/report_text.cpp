@@ -126,6 +126,19 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
         out << fmt::format("{:<15} {:<26} {:>15} {:>7} {:>13}\n", "total", "", group_digits(r.total_calls), "100%",
                            rate(r.total_calls, r.seconds));
 
+        if (!r.fallbacks.rows.empty()) {
+            out << fmt::format("\nCalls that entered the kernel instead of the vDSO\n  ({})\n", r.fallbacks.note);
+            for (const FallbackRow& fb : r.fallbacks.rows) {
+                out << fmt::format("  {}{}{}: {} calls", fb.function, fb.clock.empty() ? "" : " " + fb.clock,
+                                   fb.clock.empty() ? "" : fmt::format(" ({})", fb.clock_id), group_digits(fb.calls));
+                if (fb.ns_per_call > 0)
+                    out << fmt::format(", {:.0f} ns each here, {} in all", fb.ns_per_call,
+                                       duration(double(fb.calls) * fb.ns_per_call / 1e9));
+                out << fmt::format(": {}\n", fb.reason);
+                if (!fb.suggestion.empty()) out << "    suggestion: " << fb.suggestion << "\n";
+            }
+        }
+
         out << fmt::format("\nTop callers (call site: function, module+offset, source)\n");
         out << fmt::format("{:>15} {:>7}  {:<15} {:<24} {}\n", "calls", "share", "function", "clock", "caller");
         size_t shown = 0;
@@ -159,6 +172,19 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
         out << fmt::format("  pid {} (parent {}): {}\n", p.pid, p.ppid, cmd.empty() ? p.exe : cmd);
         out << fmt::format("    {}, {} calls over {}\n", fate_text(p), group_digits(p.calls), duration(p.seconds));
         for (const std::string& n : p.notes) out << "    note: " << n << "\n";
+        if (!p.routes.empty()) {
+            std::string routes;
+            for (const std::string& rt : p.routes) routes += (routes.empty() ? "" : ", ") + rt;
+            out << "    routed away from the vDSO: " << routes << "\n";
+        }
+        if (p.crash) {
+            out << "\n  CRASH: ";
+            for (char ch : p.crash->text) {
+                out << ch;
+                if (ch == '\n') out << "  ";
+            }
+            out << "\n";
+        }
     }
 }
 

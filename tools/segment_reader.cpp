@@ -241,6 +241,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     r.threads_claimed = h.threads_claimed;
     r.modules_claimed = h.modules_claimed;
     r.session = bounded_string(h.session, sizeof h.session);
+    r.doctor = h.doctor;
     r.exe = bounded_string(h.exe, sizeof h.exe);
     for (size_t i = 0, n = std::min<size_t>(h.cmdline_size, sizeof h.cmdline); i < n;) {
         std::string arg = bounded_string(h.cmdline + i, n - i);
@@ -273,6 +274,32 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
         } else if (s.kind == f::kSectionVdsoImage) {
             if (!section_fits(s, size, 1, error, "vDSO image")) return std::nullopt;
             r.vdso_image.assign(bytes.begin() + long(s.offset), bytes.begin() + long(s.offset + s.count));
+        } else if (s.kind == f::kSectionCrash) {
+            if (!section_fits(s, size, sizeof(f::CrashRecord), error, "crash record")) return std::nullopt;
+            if (s.count == 0) continue;
+            f::CrashRecord c;
+            memcpy(&c, bytes.data() + s.offset, sizeof c);
+            if (c.state != 1) continue;  // none, or being written when the copy was taken
+            CrashInfo ci;
+            ci.signal = c.signal;
+            ci.code = c.code;
+            ci.tid = c.tid;
+            ci.in_vdso = c.where == f::kCrashInVdso;
+            ci.fault_address = c.fault_address;
+            ci.pc = c.pc;
+            ci.sp = c.sp;
+            ci.vdso_base = c.vdso_base;
+            ci.stack_known = c.flags & f::kCrashStackKnown;
+            ci.fault_in_guard = c.flags & f::kCrashFaultInGuard;
+            ci.stack_start = c.stack_start;
+            ci.stack_end = c.stack_end;
+            ci.monotonic_ns = c.monotonic_ns;
+            for (uint32_t i = 0; i < std::min<uint32_t>(c.return_count, f::kCrashReturns); ++i) {
+                ci.returns.push_back(c.returns[i]);
+                ci.return_slots.push_back(c.return_slots[i]);
+            }
+            ci.stack_words.assign(c.stack_words, c.stack_words + std::min<uint32_t>(c.stack_word_count, f::kCrashStackWords));
+            r.crash = std::move(ci);
         } else if (s.kind == f::kSectionThreads) {
             const uint32_t cap = h.caller_capacity;
             if (cap == 0 || cap > (1u << 20) || s.count == 0) {

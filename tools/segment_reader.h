@@ -86,6 +86,26 @@ struct SamplingInfo {
     std::vector<std::vector<uint64_t>> stacks;
 };
 
+// A fault inside the vDSO or the shim, as the shim's handler recorded it (segment_format.h).
+struct CrashInfo {
+    int signal = 0;
+    int code = 0;
+    int tid = 0;
+    bool in_vdso = false;      // else inside the shim
+    uint64_t fault_address = 0;
+    uint64_t pc = 0;
+    uint64_t sp = 0;
+    uint64_t vdso_base = 0;
+    bool stack_known = false;
+    bool fault_in_guard = false;
+    uint64_t stack_start = 0;
+    uint64_t stack_end = 0;
+    uint64_t monotonic_ns = 0;
+    std::vector<uint64_t> returns;       // code addresses above sp, nearest first
+    std::vector<uint64_t> return_slots;  // where each was found
+    std::vector<uint64_t> stack_words;   // from sp upward
+};
+
 struct Recording {
     std::string source;     // the file it came from
     uint16_t minor = 0;
@@ -112,6 +132,8 @@ struct Recording {
     std::vector<ThreadInfo> threads;     // claimed slots, then the shared slot if used
     std::vector<unsigned char> vdso_image;
     SamplingInfo sampling;
+    std::optional<CrashInfo> crash;
+    format::DoctorHeader doctor{};       // routes, vDSO functions, crash handlers
 
     std::vector<uint64_t> totals() const;  // per counter, summed over threads
 };

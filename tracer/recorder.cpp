@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "alt_stack.h"
 #include "lifecycle.h"
 #include "module_map.h"
 #include "sampler.h"
@@ -21,6 +22,7 @@ namespace vdsotrace::tracer {
 
 __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));
 RecorderState g_recorder;
+bool g_crash_capture;
 
 namespace {
 
@@ -55,6 +57,7 @@ void on_thread_exit(void* slot_ptr) {
     auto* h = reinterpret_cast<format::ThreadSlotHeader*>(slot);
     prctl(PR_GET_NAME, h->name);  // names are often set after the first call: take the final one
     __atomic_store_n(&h->state, uint32_t(format::kThreadExited), __ATOMIC_RELEASE);
+    release_alt_stack();
 }
 
 // Calls made while their thread could not count yet (it was creating the segment or taking its
@@ -98,6 +101,7 @@ unsigned char* claim_thread_slot(ThreadState& t) {
         sh->claimed_monotonic_ns = monotonic_ns();
         __atomic_store_n(&sh->state, uint32_t(format::kThreadLive), __ATOMIC_RELEASE);
         if (g_have_exit_key) pthread_setspecific(g_exit_key, slot);
+        if (g_crash_capture) ensure_alt_stack();  // cold: once per thread
     }
     sampler_bind_thread(t, g_segment, index, t.shared != 0, g_recorder.sample_period);
     fold_pending(slot);
@@ -172,6 +176,21 @@ void record_slow(unsigned counter, uintptr_t caller) {
     else
         detail::count_into<false>(slot, counter, caller);
     if (t.slow_only) sampler_on_call(t, g_segment, counter, caller);
+}
+
+format::CrashRecord* crash_record_for_write() {
+    ThreadState& t = t_thread;
+    if (t.in_init) return nullptr;  // the fault interrupted this thread creating the segment
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady && claim_slot() == nullptr) return nullptr;
+    return g_segment.crash;
+}
+
+format::Header* segment_header() {
+    return __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady ? g_segment.header : nullptr;
+}
+
+void ensure_caller_module(uintptr_t address) {
+    if (segment_header() != nullptr) ensure_module(&g_segment, address);
 }
 
 void note_caller_address(uintptr_t address) {

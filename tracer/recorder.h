@@ -28,6 +28,20 @@ extern RecorderState g_recorder;
 // its signal handler) is counted aside and folded in later.
 void record_slow(unsigned counter, uintptr_t caller);
 
+// True when the shim captures crashes: threads get an alternate signal stack at slot claim.
+extern bool g_crash_capture;
+
+// The crash record of this process's segment, creating the segment if there is none yet (a
+// program may crash in the vDSO before it ever called through the shim). Null when nothing can
+// be recorded. Called from the crash handler.
+format::CrashRecord* crash_record_for_write();
+
+// Adds the module holding `address` to the module table (when there is a segment).
+void ensure_caller_module(uintptr_t address);
+
+// The segment's header, or null while there is none.
+format::Header* segment_header();
+
 // Module bookkeeping for a newly seen caller address (cold: once per call site and thread).
 void note_caller_address(uintptr_t address);
 

@@ -60,6 +60,8 @@ void describe_errno(TextBuffer* b, int err) {
 
 }  // namespace
 
+format::DoctorHeader g_doctor_header;
+
 uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
 
@@ -92,6 +94,8 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
         add_section(h, format::kSectionSampleSlots, uint32_t(sample_slot), offset, uint64_t(settings.threads) + 1);
         offset += sample_slot * (size_t(settings.threads) + 1);
     }
+    add_section(h, format::kSectionCrash, sizeof(format::CrashRecord), offset, 1);
+    offset += sizeof(format::CrashRecord);
     h->thread_capacity = settings.threads;
     h->caller_capacity = settings.callers;
     h->module_capacity = settings.modules;
@@ -125,6 +129,8 @@ void bind_segment(format::Header* h, Segment* seg) {
         } else if (s.kind == format::kSectionSampleSlots) {
             seg->sample_slots = base + s.offset;
             seg->sample_slot_size = s.entry_size;
+        } else if (s.kind == format::kSectionCrash) {
+            seg->crash = reinterpret_cast<format::CrashRecord*>(base + s.offset);
         }
     }
 }
@@ -177,6 +183,7 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     h->start_monotonic_ns = monotonic_ns();
     TextBuffer(h->session, sizeof h->session).add(settings.session);
     fill_process_info(h);
+    memcpy(&h->doctor, &g_doctor_header, sizeof h->doctor);
     bind_segment(h, out);
     for (uint32_t i = 0; i < h->section_count; ++i) {
         if (h->sections[i].kind == format::kSectionVdsoImage)

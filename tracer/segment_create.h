@@ -23,8 +23,13 @@ struct Segment {
     uint64_t* frames = nullptr;
     unsigned char* sample_slots = nullptr;  // one per thread slot, same index
     size_t sample_slot_size = 0;
+    format::CrashRecord* crash = nullptr;  // null in segments without the crash section
     char name[128] = {};  // shm name, "/vdsotrace-..."
 };
+
+// The doctor's header fields (routes, which functions the vDSO provides, crash handlers), filled
+// by the shim and copied into every segment created afterwards.
+extern format::DoctorHeader g_doctor_header;
 
 // Computes the layout for `settings` and a vDSO image of `vdso_size` bytes; fills the header's
 // identification (magic, version, sizes), section directory and capacities in `*header` and

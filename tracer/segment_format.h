@@ -65,8 +65,9 @@ enum SectionKind : uint32_t {
     kSectionStacks = 4,       // StackEntry[count]: the deduplicated stack table, shared by all threads
     kSectionStackFrames = 5,  // uint64_t[count]: the frame pool the stack entries point into
     kSectionSampleSlots = 6,  // one sample slot per thread slot (same index), entry_size bytes each
-    // Kinds 7-8 are set aside for stack sampling too, 9-11 for the vDSO doctor (crash records),
-    // 12-14 for process trees.
+    kSectionCrash = 9,        // CrashRecord[1]: a fault inside the vDSO or the shim (vDSO doctor)
+    // Kinds 7-8 are set aside for stack sampling too, 10-11 for the vDSO doctor, 12-14 for
+    // process trees.
 };
 
 struct SectionEntry {
@@ -93,6 +94,24 @@ enum HeaderFlags : uint32_t {
     kFlagCmdlineTruncated = 1u << 1,
     kFlagThreadsFull = 1u << 2,     // some threads share the overflow slot (no per-thread split)
 };
+
+// Where the shim sends each function (VDSOTRACE_ROUTE, `run --route`).
+enum Route : uint8_t {
+    kRouteVdso = 0,     // the vDSO entry the shim resolved (the default)
+    kRouteSyscall = 1,  // the raw system call
+    kRouteLibc = 2,     // libc's own implementation
+};
+
+// The vDSO doctor's header fields (the 64-byte block set aside for it). 4-byte aligned at most:
+// it sits at offset 3700.
+struct DoctorHeader {
+    uint8_t routes[8];        // Route per Function (index < kFunctionCount)
+    uint8_t from_vdso[8];     // 1 when the vDSO provides the function (else the syscall serves)
+    uint32_t crash_handlers;  // 1 when the shim's SIGSEGV/SIGBUS handlers were installed
+    uint32_t filled;          // 1 when the shim filled these fields (0 in older recordings)
+    uint32_t reserved[10];
+};
+static_assert(sizeof(DoctorHeader) == 64 && alignof(DoctorHeader) <= 4);
 
 inline constexpr size_t kHeaderSize = 4096;
 inline constexpr size_t kSessionMax = 48;
@@ -141,7 +160,7 @@ struct Header {
     // being built next, so their fields do not collide: each becomes named fields of exactly
     // 64 bytes when its feature lands.
     unsigned char ext_process_tree[64];
-    unsigned char ext_doctor[64];
+    DoctorHeader doctor;
     struct Sampling {  // 32-bit fields only: the block starts 4-byte aligned
         uint32_t period;          // one call in `period` per thread has its stack taken; 0 = never
         uint32_t max_depth;       // frames kept per stack (deeper stacks are cut at the root end)
@@ -166,7 +185,7 @@ static_assert(offsetof(Header, session) == 512);
 static_assert(offsetof(Header, exe) == 560);
 static_assert(offsetof(Header, cmdline) == 1588);
 static_assert(offsetof(Header, ext_process_tree) == 3636);
-static_assert(offsetof(Header, ext_doctor) == 3700);
+static_assert(offsetof(Header, doctor) == 3700);
 static_assert(offsetof(Header, sampling) == 3764);
 static_assert(sizeof(Header::Sampling) == 64);
 
@@ -315,6 +334,44 @@ inline constexpr size_t kSampleCountsOffset = sizeof(SampleSlotHeader);
 constexpr size_t sample_ring_offset(uint32_t count_capacity) {
     return kSampleCountsOffset + size_t(count_capacity) * sizeof(StackCount);
 }
+
+// ---- Crash record (vDSO doctor) --------------------------------------------------------------
+// Written once, by the shim's SIGSEGV/SIGBUS handler, when a fault's program counter lies inside
+// the vDSO or inside the shim. `state` is stored last (release): a reader sees all or nothing.
+
+enum CrashWhere : uint32_t { kCrashInVdso = 1, kCrashInShim = 2 };
+enum CrashFlags : uint32_t {
+    kCrashStackKnown = 1u << 0,   // stack_start/stack_end hold the stack's mapping
+    kCrashFaultInGuard = 1u << 1, // the fault address is in a PROT_NONE mapping or none at all
+};
+
+inline constexpr int kCrashStackWords = 32;
+inline constexpr int kCrashReturns = 4;
+
+struct CrashRecord {
+    uint32_t state;            // 0: none; 1: written
+    int32_t signal;
+    int32_t code;              // si_code
+    int32_t tid;
+    uint32_t where;            // CrashWhere
+    uint32_t flags;            // CrashFlags
+    uint64_t fault_address;    // si_addr
+    uint64_t pc;
+    uint64_t sp;               // at the fault
+    uint64_t vdso_base;        // runtime address of the vDSO image's first byte
+    uint64_t stack_start;      // the mapping holding the stack: the one containing sp, or the
+    uint64_t stack_end;        // nearest above it when sp itself ran off the stack
+    uint64_t monotonic_ns;
+    // Code addresses found on the stack above sp (outside the vDSO), nearest first, and where:
+    // the first is the vDSO function's return address, so the caller's sp is its slot + 8.
+    uint64_t returns[kCrashReturns];
+    uint64_t return_slots[kCrashReturns];
+    uint32_t return_count;
+    uint32_t stack_word_count; // words copied from sp upward
+    uint64_t stack_words[kCrashStackWords];
+    uint64_t reserved[13];
+};
+static_assert(sizeof(CrashRecord) == 512);
 
 // ---- Names shared by the shim's messages and the reader's report ---------------------------
 

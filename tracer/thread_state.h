@@ -5,6 +5,7 @@
 // The struct is zero-initialised in every new thread, so "all zero" must mean "nothing yet".
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "segment_format.h"
@@ -30,6 +31,8 @@ struct ThreadState {
     uint32_t in_sample;          // 1 while this thread takes a stack (a signal handler's calls are
                                  // counted but not sampled then)
     uintptr_t stack_top;         // frame-pointer walks stay below this (0: unknown)
+    void* alt_stack;        // the alternate signal stack the shim gave this thread (alt_stack.h)
+    unsigned long alt_stack_size;
 };
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));

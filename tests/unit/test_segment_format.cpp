@@ -46,7 +46,12 @@ TEST(SegmentFormat, HeaderOffsets) {
     EXPECT_EQ(offsetof(f::Header, cmdline_size), 1584u);
     EXPECT_EQ(offsetof(f::Header, cmdline), 1588u);
     EXPECT_EQ(offsetof(f::Header, ext_process_tree), 3636u);
-    EXPECT_EQ(offsetof(f::Header, ext_doctor), 3700u);
+    EXPECT_EQ(offsetof(f::Header, doctor), 3700u);
+    EXPECT_EQ(sizeof(f::DoctorHeader), 64u);
+    EXPECT_EQ(sizeof(f::CrashRecord), 512u);
+    EXPECT_EQ(offsetof(f::CrashRecord, fault_address), 24u);
+    EXPECT_EQ(offsetof(f::CrashRecord, returns), 80u);
+    EXPECT_EQ(offsetof(f::CrashRecord, stack_words), 152u);
     EXPECT_EQ(offsetof(f::Header, sampling), 3764u);
     EXPECT_EQ(sizeof(f::Header::Sampling), 64u);
     EXPECT_EQ(offsetof(f::Header, reserved), 3828u);

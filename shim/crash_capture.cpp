@@ -1,0 +1,159 @@
+#include "crash_capture.h"
+
+#include <link.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "alt_stack.h"
+#include "maps_lookup.h"
+#include "recorder.h"
+#include "segment_create.h"
+#include "thread_state.h"
+#include "vdso_image.h"
+
+namespace vdsotrace::shim {
+
+namespace {
+
+namespace f = vdsotrace::format;
+namespace tr = vdsotrace::tracer;
+
+struct sigaction g_old_segv, g_old_bus;
+uintptr_t g_vdso_start, g_vdso_end;  // the vDSO image
+uintptr_t g_shim_start, g_shim_end;  // this library
+int g_recorded;                      // one record per process: the first crash is the one that matters
+
+bool in(uintptr_t a, uintptr_t start, uintptr_t end) { return a >= start && a < end; }
+
+#if defined(__x86_64__)
+uintptr_t context_pc(const ucontext_t* uc) { return uintptr_t(uc->uc_mcontext.gregs[REG_RIP]); }
+uintptr_t context_sp(const ucontext_t* uc) { return uintptr_t(uc->uc_mcontext.gregs[REG_RSP]); }
+constexpr bool kSupported = true;
+#elif defined(__aarch64__)
+uintptr_t context_pc(const ucontext_t* uc) { return uintptr_t(uc->uc_mcontext.pc); }
+uintptr_t context_sp(const ucontext_t* uc) { return uintptr_t(uc->uc_mcontext.sp); }
+constexpr bool kSupported = true;
+#else
+uintptr_t context_pc(const ucontext_t*) { return 0; }
+uintptr_t context_sp(const ucontext_t*) { return 0; }
+constexpr bool kSupported = false;
+#endif
+
+// A code address of a loaded object other than the vDSO: a return address, most likely.
+bool is_code_address(uint64_t v) {
+    if (v < 4096 || in(uintptr_t(v), g_vdso_start, g_vdso_end)) return false;
+    dl_find_object found;
+    return _dl_find_object(reinterpret_cast<void*>(v), &found) == 0;
+}
+
+void write_record(f::CrashRecord* rec, int sig, const siginfo_t* info, uintptr_t pc, uintptr_t sp) {
+    rec->signal = sig;
+    rec->code = info->si_code;
+    rec->tid = int32_t(syscall(SYS_gettid));
+    rec->where = in(pc, g_vdso_start, g_vdso_end) ? f::kCrashInVdso : f::kCrashInShim;
+    rec->fault_address = uint64_t(reinterpret_cast<uintptr_t>(info->si_addr));
+    rec->pc = pc;
+    rec->sp = sp;
+    rec->vdso_base = g_vdso_start;
+    rec->monotonic_ns = tr::monotonic_ns();
+
+    tr::MapRange at_sp, above_sp, at_fault, above_fault;
+    uint32_t flags = 0;
+    if (tr::lookup_mappings(sp, &at_sp, &above_sp)) {
+        const tr::MapRange& stack = at_sp.end != 0 && at_sp.accessible ? at_sp : above_sp;
+        if (stack.end != 0) {
+            rec->stack_start = stack.start;
+            rec->stack_end = stack.end;
+            flags |= f::kCrashStackKnown;
+        }
+        if (tr::lookup_mappings(rec->fault_address, &at_fault, &above_fault) &&
+            (at_fault.end == 0 || !at_fault.accessible))
+            flags |= f::kCrashFaultInGuard;
+    }
+    // The caller's stack: the words from sp up, within the readable stack mapping only (reading
+    // past it would fault again inside this handler).
+    if ((flags & f::kCrashStackKnown) && at_sp.end != 0 && at_sp.readable) {
+        uint32_t words = 0, returns = 0;
+        for (uint64_t a = sp & ~uint64_t(7); a + 8 <= at_sp.end && words < f::kCrashStackWords; a += 8) {
+            const uint64_t v = *reinterpret_cast<const uint64_t*>(uintptr_t(a));
+            rec->stack_words[words++] = v;
+            if (returns < f::kCrashReturns && is_code_address(v)) {
+                rec->returns[returns] = v;
+                rec->return_slots[returns++] = a;
+                tr::ensure_caller_module(uintptr_t(v));
+            }
+        }
+        rec->stack_word_count = words;
+        rec->return_count = returns;
+    }
+    rec->flags = flags;
+    __atomic_store_n(&rec->state, 1u, __ATOMIC_RELEASE);
+}
+
+void on_fault(int sig, siginfo_t* info, void* context) {
+    const int saved_errno = errno;
+    const auto* uc = static_cast<const ucontext_t*>(context);
+    const uintptr_t pc = context_pc(uc);
+    // si_code > 0: the kernel raised it for a fault at pc (not kill() or sigqueue()).
+    const bool fault = info->si_code > 0;
+    if (fault && (in(pc, g_vdso_start, g_vdso_end) || in(pc, g_shim_start, g_shim_end)) &&
+        __atomic_exchange_n(&g_recorded, 1, __ATOMIC_ACQ_REL) == 0) {
+        tr::BusyGuard guard;  // the shim's own work: clock reads made here are not counted
+        if (f::CrashRecord* rec = tr::crash_record_for_write()) write_record(rec, sig, info, pc, context_sp(uc));
+    }
+    const struct sigaction& old = sig == SIGSEGV ? g_old_segv : g_old_bus;
+    if (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN) {
+        // Put the program's disposition back. A fault then happens again when this handler
+        // returns (the instruction is retried) and the kernel ends the process exactly as without
+        // the shim, core dump included. A signal someone sent is sent again, to the same effect.
+        sigaction(sig, &old, nullptr);
+        if (!fault && old.sa_handler == SIG_DFL) syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+        errno = saved_errno;
+        return;
+    }
+    // The program's own handler, installed before the shim: it decides.
+    errno = saved_errno;
+    if (old.sa_flags & SA_SIGINFO)
+        old.sa_sigaction(sig, info, context);
+    else
+        old.sa_handler(sig);
+}
+
+void install(int sig, struct sigaction* old) {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, old);
+}
+
+}  // namespace
+
+void install_crash_capture() {
+    if (!kSupported) return;
+    const char* setting = getenv("VDSOTRACE_CRASH");
+    if (setting != nullptr && strcmp(setting, "0") == 0) return;
+    vdso::Image img;
+    if (vdso::parse_live(&img) == vdso::ParseError::kNone) {
+        g_vdso_start = reinterpret_cast<uintptr_t>(img.base);
+        g_vdso_end = g_vdso_start + img.size;
+    }
+    dl_find_object self;
+    if (_dl_find_object(reinterpret_cast<void*>(&on_fault), &self) == 0) {
+        g_shim_start = reinterpret_cast<uintptr_t>(self.dlfo_map_start);
+        g_shim_end = reinterpret_cast<uintptr_t>(self.dlfo_map_end);
+    }
+    install(SIGSEGV, &g_old_segv);
+    install(SIGBUS, &g_old_bus);
+    tr::g_crash_capture = true;
+    tr::g_doctor_header.crash_handlers = 1;
+    tr::ensure_alt_stack();
+}
+
+}  // namespace vdsotrace::shim
