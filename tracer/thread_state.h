@@ -27,6 +27,7 @@ struct ThreadState {
     uint32_t in_sample;          // 1 while this thread takes a stack (a signal handler's calls are
                                  // counted but not sampled then)
     uintptr_t stack_top;         // frame-pointer walks stay below this (0: unknown)
+    int32_t tid;                 // this thread's id, kept for the sampler (no syscall per sample)
 };
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));

@@ -5,6 +5,7 @@ Paths come from the environment (see meson.build). Exit 0 pass, 1 fail."""
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,17 @@ def run_traced(args, tmp, extra=(), env=None, timeout=100):
     cmd += list(extra) + ["--"] + list(args)
     e = dict(os.environ)
     e.update(env or {})
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
+    # Its own process group, so a hung program (the deadlock the stress test looks for) is killed
+    # with vdsotrace rather than left behind.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    p = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     data = None
     if os.path.exists(report):
         with open(report) as f:
@@ -195,7 +206,7 @@ def t_exceptions(tmp):
 
 
 def stress(tmp, unwind):
-    p, j = run_traced([ENV["STRESS"], ENV["PLUGIN"], "2", "300", "200000"], tmp,
+    p, j = run_traced([ENV["STRESS"], ENV["PLUGIN"], "3", "600", "200000"], tmp,
                       ["--sample", "1", "--unwind", unwind], timeout=100)
     check(p.returncode == 0, f"exit status {p.returncode}: {p.stderr[-2000:]}")
     m = re.match(r"calls (\d+) handler (\d+)", p.stdout)
