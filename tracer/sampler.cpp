@@ -321,6 +321,15 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
     const uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
     uintptr_t top = gettid() == getpid() ? uintptr_t(getauxval(AT_EXECFN)) : uintptr_t(pthread_self());
     t.stack_top = top > here ? top : 0;
+    // libunwind allocates its per-thread trace cache (and glibc this thread's copy of libunwind's
+    // TLS, with malloc) on a thread's first unw_backtrace. Do that now, at the thread's first
+    // clock call, rather than in a signal handler that may have interrupted malloc.
+    if (__atomic_load_n(&g_unwinder, __ATOMIC_ACQUIRE) == kLibunwind && !in_loader(t)) {
+        void* warm[4];
+        const int saved_errno = errno;
+        g_backtrace(warm, 4);
+        errno = saved_errno;
+    }
 }
 
 void sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller) {
