@@ -227,7 +227,8 @@ void log_sample(unsigned char* sample_slot, const format::Header::Sampling& cfg,
     __atomic_store_n(&e.seq, 2 * n + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     timespec ts{};
-    if (g_clock != nullptr) g_clock(CLOCK_MONOTONIC, &ts);
+    // The coarse clock (~5 ns) rather than the precise one (~30 ns, a fifth of a sample's cost).
+    if (g_clock != nullptr) g_clock(CLOCK_MONOTONIC_COARSE, &ts);
     __atomic_store_n(&e.monotonic_ns, uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec), __ATOMIC_RELAXED);
     __atomic_store_n(&e.stack_id, stack_id, __ATOMIC_RELAXED);
     __atomic_store_n(&e.counter, counter, __ATOMIC_RELAXED);
