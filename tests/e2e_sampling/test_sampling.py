@@ -238,6 +238,29 @@ def t_bad_settings(tmp):
     check(j["total_calls"] == 15 and "stacks" not in j, "counted, not sampled")
 
 
+def t_before_constructor(tmp):
+    p, j = run_traced([ENV["EARLY"]], tmp, ["--sample", "1"])
+    check(p.returncode == 0, f"exit status {p.returncode}")
+    s = j["sampling"]
+    check(j["total_calls"] == 25, f"every call counted: {j['total_calls']}")
+    check(s["sampled"] == 25 and s["lost"]["no_unwinder"] == 5 and s["in_stacks"] == 20, f"sampling {s}")
+    with open(os.path.join(tmp, "report.txt")) as f:
+        text = f.read()
+    check("5 sampled calls have no stack: made before the shim's constructor loaded the unwinder" in text,
+          f"the report says why:\n{text}")
+
+
+def t_libunwind_only_when_sampling(tmp):
+    # The shim's constructor runs in `cat` too (it makes no clock call): libunwind is mapped only
+    # when sampling with it; its symbols stay out of the program's scope (RTLD_LOCAL).
+    maps = {}
+    for label, extra in (("default", []), ("sampling", ["--sample", "1"]), ("fp", ["--sample", "1", "--unwind", "fp"])):
+        p, j = run_traced(["cat", "/proc/self/maps"], tmp, extra)
+        check(p.returncode == 0, f"{label}: exit status {p.returncode}")
+        maps[label] = "libunwind.so" in p.stdout
+    check(maps == {"default": False, "sampling": True, "fp": False}, f"libunwind mapped: {maps}")
+
+
 def main():
     name = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
