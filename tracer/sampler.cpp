@@ -265,8 +265,7 @@ void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t
     } else {
         if (!count_stack<kShared>(t.sample_slot, cfg.count_capacity, counter, id))
             bump<kShared>(&h->lost_counts_full);
-        const auto* th = reinterpret_cast<const format::ThreadSlotHeader*>(t.slot);
-        log_sample<kShared>(t.sample_slot, cfg, counter, id, kShared ? int(gettid()) : th->tid);
+        log_sample<kShared>(t.sample_slot, cfg, counter, id, t.tid);
     }
     errno = saved_errno;
     t.in_sample = 0;

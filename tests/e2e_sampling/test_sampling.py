@@ -261,6 +261,20 @@ def t_libunwind_only_when_sampling(tmp):
     check(maps == {"default": False, "sampling": True, "fp": False}, f"libunwind mapped: {maps}")
 
 
+def t_stack_table_full(tmp):
+    # python3 starting up takes a few hundred distinct stacks; a 64-entry table overflows. Every
+    # sample still lands somewhere: in a stack, or in the overflow the report names.
+    p, j = run_traced([sys.executable, "-S", "-c", "import time\nfor i in range(1000): time.monotonic()"], tmp,
+                      ["--sample", "1"], env={"VDSOTRACE_STACKS": "64"})
+    check(p.returncode == 0, f"exit status {p.returncode}")
+    s = j["sampling"]
+    check(s["lost"]["stacks_full"] > 0, f"overflow counted: {s}")
+    check(s["sampled"] == j["total_calls"] and s["in_stacks"] + lost(j) == s["sampled"], f"all accounted: {s}")
+    with open(os.path.join(tmp, "report.txt")) as f:
+        text = f.read()
+    check("the stack table or frame pool was full (raise VDSOTRACE_STACKS)" in text, "the report names the overflow")
+
+
 def main():
     name = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
