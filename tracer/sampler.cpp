@@ -84,6 +84,51 @@ __attribute__((noinline)) uint32_t capture_frame_pointers(uintptr_t* out, uint32
     return count;
 }
 
+// libunwind finds unwind tables with dl_iterate_phdr, which takes the loader's (recursive) write
+// lock. On a thread interrupted while it holds that lock (inside dlopen or dlclose, the link-map
+// list half updated), a signal handler's clock call would re-enter it: the stress test saw it
+// loop forever there, and deadlock other threads waiting for the lock, some while holding
+// libunwind's cache lock. So that lock's owner is found once at start-up, and a thread that
+// holds it takes its stack with the frame-pointer walk instead, which reads nothing but its stack.
+int* g_loader_lock_owner;  // the __owner field of ld.so's _dl_load_write_lock, or null
+
+struct LockSearch {
+    int tid;
+    unsigned char* base;
+    size_t size;
+    int* found;
+    int matches;
+};
+
+int find_held_lock(dl_phdr_info*, size_t, void* data) {
+    auto* s = static_cast<LockSearch*>(data);
+    // pthread_mutex_t begins {int __lock; unsigned __count; int __owner;}: held once, by us.
+    for (size_t off = 0; off + 3 * sizeof(int) <= s->size; off += sizeof(int)) {
+        auto* w = reinterpret_cast<int*>(s->base + off);
+        if (w[0] != 0 && w[1] == 1 && w[2] == s->tid) {
+            s->found = &w[2];
+            ++s->matches;
+        }
+    }
+    return 1;  // one callback is enough: the lock is held for the whole iteration
+}
+
+void find_loader_lock() {
+    void* rtld = dlsym(RTLD_DEFAULT, "_rtld_global");
+    Dl_info info;
+    void* extra = nullptr;
+    if (rtld == nullptr || dladdr1(rtld, &info, &extra, RTLD_DL_SYMENT) == 0 || extra == nullptr) return;
+    const auto* sym = static_cast<const ElfW(Sym)*>(extra);
+    LockSearch s{int(gettid()), static_cast<unsigned char*>(rtld), sym->st_size, nullptr, 0};
+    dl_iterate_phdr(find_held_lock, &s);
+    // Exactly one candidate, and free again now that the iteration is over.
+    if (s.matches == 1 && __atomic_load_n(s.found, __ATOMIC_RELAXED) == 0) g_loader_lock_owner = s.found;
+}
+
+bool in_loader(const ThreadState& t) {
+    return g_loader_lock_owner != nullptr && __atomic_load_n(g_loader_lock_owner, __ATOMIC_RELAXED) == t.tid;
+}
+
 uint64_t hash_frames(const uintptr_t* frames, uint32_t n) {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
     for (uint32_t i = 0; i < n; ++i) {
@@ -182,7 +227,8 @@ void log_sample(unsigned char* sample_slot, const format::Header::Sampling& cfg,
     __atomic_store_n(&e.seq, 2 * n + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     timespec ts{};
-    if (g_clock != nullptr) g_clock(CLOCK_MONOTONIC, &ts);
+    // The coarse clock (~5 ns) rather than the precise one (~30 ns, a fifth of a sample's cost).
+    if (g_clock != nullptr) g_clock(CLOCK_MONOTONIC_COARSE, &ts);
     __atomic_store_n(&e.monotonic_ns, uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec), __ATOMIC_RELAXED);
     __atomic_store_n(&e.stack_id, stack_id, __ATOMIC_RELAXED);
     __atomic_store_n(&e.counter, counter, __ATOMIC_RELAXED);
@@ -210,16 +256,16 @@ void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t
     const int saved_errno = errno;  // libunwind and the module lookup must not change the program's errno
     const format::Header::Sampling& cfg = seg.header->sampling;
     uintptr_t frames[kMaxSampleDepth];
-    const uint32_t n = unwinder == kLibunwind ? capture_libunwind(frames, cfg.max_depth, caller)
-                                              : capture_frame_pointers(frames, cfg.max_depth, caller, t.stack_top);
+    const uint32_t n = unwinder == kLibunwind && !in_loader(t)
+                           ? capture_libunwind(frames, cfg.max_depth, caller)
+                           : capture_frame_pointers(frames, cfg.max_depth, caller, t.stack_top);
     const uint32_t id = intern(seg, frames, n);
     if (id == kNoStack) {
         bump<kShared>(&h->lost_stacks_full);
     } else {
         if (!count_stack<kShared>(t.sample_slot, cfg.count_capacity, counter, id))
             bump<kShared>(&h->lost_counts_full);
-        const auto* th = reinterpret_cast<const format::ThreadSlotHeader*>(t.slot);
-        log_sample<kShared>(t.sample_slot, cfg, counter, id, kShared ? int(gettid()) : th->tid);
+        log_sample<kShared>(t.sample_slot, cfg, counter, id, t.tid);
     }
     errno = saved_errno;
     t.in_sample = 0;
@@ -244,6 +290,7 @@ bool sampler_start(int (*clock)(clockid_t, timespec*), char* problem, unsigned l
     // RTLD_LOCAL: libunwind's _Unwind_* and backtrace stay out of the program's symbol scope.
     void* lib = dlopen("libunwind.so.8", RTLD_LOCAL | RTLD_NOW);
     if (lib != nullptr) g_backtrace = reinterpret_cast<BacktraceFn>(dlsym(lib, "unw_backtrace"));
+    if (g_backtrace != nullptr) find_loader_lock();
     if (g_backtrace == nullptr) {
         TextBuffer(problem, problem_size)
             .add("cannot load libunwind.so.8 (install libunwind8, or use VDSOTRACE_UNWIND=fp); calls are "
@@ -265,6 +312,7 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
     const uint64_t i = shared ? seg.thread_capacity : index;
     t.sample_slot = seg.sample_slots + i * seg.sample_slot_size;
     t.sample_countdown = period;
+    t.tid = int(gettid());
     t.slow_only = 1;
     t.fast_slot = nullptr;
     // The frame-pointer walk's upper bound: the TCB sits right above a glibc thread's stack; the
@@ -273,6 +321,15 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
     const uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
     uintptr_t top = gettid() == getpid() ? uintptr_t(getauxval(AT_EXECFN)) : uintptr_t(pthread_self());
     t.stack_top = top > here ? top : 0;
+    // libunwind allocates its per-thread trace cache (and glibc this thread's copy of libunwind's
+    // TLS, with malloc) on a thread's first unw_backtrace. Do that now, at the thread's first
+    // clock call, rather than in a signal handler that may have interrupted malloc.
+    if (__atomic_load_n(&g_unwinder, __ATOMIC_ACQUIRE) == kLibunwind && !in_loader(t)) {
+        void* warm[4];
+        const int saved_errno = errno;
+        g_backtrace(warm, 4);
+        errno = saved_errno;
+    }
 }
 
 void sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller) {

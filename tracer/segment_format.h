@@ -318,6 +318,8 @@ constexpr uint32_t stack_count_stack(uint64_t key) { return uint32_t(key); }
 // after copying the fields has a whole entry; an odd seq is torn, a different n was lapped.
 struct RingEntry {
     uint64_t seq;
+    // CLOCK_MONOTONIC_COARSE (a few ms resolution): the precise clock would cost ~30 ns a sample.
+    // Order within a thread is exact: it is the sequence number.
     uint64_t monotonic_ns;
     uint32_t stack_id;
     uint32_t counter;

@@ -33,6 +33,7 @@ struct ThreadState {
     uintptr_t stack_top;         // frame-pointer walks stay below this (0: unknown)
     void* alt_stack;        // the alternate signal stack the shim gave this thread (alt_stack.h)
     unsigned long alt_stack_size;
+    int32_t tid;                 // this thread's id, kept for the sampler (no syscall per sample)
 };
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));

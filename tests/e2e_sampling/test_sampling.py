@@ -5,6 +5,7 @@ Paths come from the environment (see meson.build). Exit 0 pass, 1 fail."""
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,17 @@ def run_traced(args, tmp, extra=(), env=None, timeout=100):
     cmd += list(extra) + ["--"] + list(args)
     e = dict(os.environ)
     e.update(env or {})
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
+    # Its own process group, so a hung program (the deadlock the stress test looks for) is killed
+    # with vdsotrace rather than left behind.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    p = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     data = None
     if os.path.exists(report):
         with open(report) as f:
@@ -195,7 +206,7 @@ def t_exceptions(tmp):
 
 
 def stress(tmp, unwind):
-    p, j = run_traced([ENV["STRESS"], ENV["PLUGIN"], "2", "300", "200000"], tmp,
+    p, j = run_traced([ENV["STRESS"], ENV["PLUGIN"], "3", "600", "200000"], tmp,
                       ["--sample", "1", "--unwind", unwind], timeout=100)
     check(p.returncode == 0, f"exit status {p.returncode}: {p.stderr[-2000:]}")
     m = re.match(r"calls (\d+) handler (\d+)", p.stdout)
@@ -225,6 +236,43 @@ def t_bad_settings(tmp):
     check("VDSOTRACE_SAMPLE=often is not a whole number" in p.stderr, f"stderr: {p.stderr}")
     check("VDSOTRACE_UNWIND=magic is not libunwind or fp" in p.stderr, f"stderr: {p.stderr}")
     check(j["total_calls"] == 15 and "stacks" not in j, "counted, not sampled")
+
+
+def t_before_constructor(tmp):
+    p, j = run_traced([ENV["EARLY"]], tmp, ["--sample", "1"])
+    check(p.returncode == 0, f"exit status {p.returncode}")
+    s = j["sampling"]
+    check(j["total_calls"] == 25, f"every call counted: {j['total_calls']}")
+    check(s["sampled"] == 25 and s["lost"]["no_unwinder"] == 5 and s["in_stacks"] == 20, f"sampling {s}")
+    with open(os.path.join(tmp, "report.txt")) as f:
+        text = f.read()
+    check("5 sampled calls have no stack: made before the shim's constructor loaded the unwinder" in text,
+          f"the report says why:\n{text}")
+
+
+def t_libunwind_only_when_sampling(tmp):
+    # The shim's constructor runs in `cat` too (it makes no clock call): libunwind is mapped only
+    # when sampling with it; its symbols stay out of the program's scope (RTLD_LOCAL).
+    maps = {}
+    for label, extra in (("default", []), ("sampling", ["--sample", "1"]), ("fp", ["--sample", "1", "--unwind", "fp"])):
+        p, j = run_traced(["cat", "/proc/self/maps"], tmp, extra)
+        check(p.returncode == 0, f"{label}: exit status {p.returncode}")
+        maps[label] = "libunwind.so" in p.stdout
+    check(maps == {"default": False, "sampling": True, "fp": False}, f"libunwind mapped: {maps}")
+
+
+def t_stack_table_full(tmp):
+    # python3 starting up takes a few hundred distinct stacks; a 64-entry table overflows. Every
+    # sample still lands somewhere: in a stack, or in the overflow the report names.
+    p, j = run_traced([sys.executable, "-S", "-c", "import time\nfor i in range(1000): time.monotonic()"], tmp,
+                      ["--sample", "1"], env={"VDSOTRACE_STACKS": "64"})
+    check(p.returncode == 0, f"exit status {p.returncode}")
+    s = j["sampling"]
+    check(s["lost"]["stacks_full"] > 0, f"overflow counted: {s}")
+    check(s["sampled"] == j["total_calls"] and s["in_stacks"] + lost(j) == s["sampled"], f"all accounted: {s}")
+    with open(os.path.join(tmp, "report.txt")) as f:
+        text = f.read()
+    check("the stack table or frame pool was full (raise VDSOTRACE_STACKS)" in text, "the report names the overflow")
 
 
 def main():
