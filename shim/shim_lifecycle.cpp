@@ -15,6 +15,7 @@ __attribute__((constructor)) void vdsotrace_start() {
     vdsotrace::tracer::BusyGuard guard;
     vdsotrace::shim::resolve_entries();  // parse the vDSO now rather than on the first call
     pthread_atfork(nullptr, nullptr, child_after_fork);
+    vdsotrace::tracer::at_process_start();
 }
 
 __attribute__((destructor)) void vdsotrace_stop() { vdsotrace::tracer::at_process_end(); }

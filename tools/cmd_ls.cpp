@@ -20,6 +20,7 @@ std::string fate_word(const Recording& r) {
         case ProcessFate::kSignaled: return fmt::format("signal {}", r.exit_value);
         case ProcessFate::kEndedUnknownStatus: return "ended";
         case ProcessFate::kVanished: return "vanished";
+        case ProcessFate::kExeced: return "exec'd";
     }
     return "?";
 }

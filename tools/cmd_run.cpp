@@ -2,6 +2,7 @@
 // it, record how it ended in its recording, print the report, exit with CMD's status.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -10,11 +11,13 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "recording_archive.h"
 #include "recording_store.h"
 #include "segment_format.h"
 #include "shim_locator.h"
@@ -44,14 +47,27 @@ uint64_t now_ns(clockid_t id) {
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-// Writes how the process ended into its newest recording (an exec chain leaves several with one
-// pid; the last image is the one that ended).
+// Writes how process `pid` ended into the recording of its last image: the one of that pid in
+// the session that no later image replaced by exec. A recording that already holds a status, or
+// belongs to another process that had the pid before, is left alone.
 void record_exit(const std::string& session, pid_t pid, int status) {
-    std::string newest;
-    for (const SegmentName& s : list_segments(getuid()))
-        if (s.session == session && s.pid == pid) newest = s.path;  // oldest first: keep the last
-    if (newest.empty()) return;
-    int fd = open(newest.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    std::string target;
+    uint64_t newest_start = 0;
+    for (const SegmentName& s : list_segments(getuid())) {
+        if (s.session != session || s.pid != pid) continue;
+        int fd = open(s.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) continue;
+        f::Header h;
+        const bool ok = pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0;
+        close(fd);
+        if (!ok || (h.state != f::kStateRunning && h.state != f::kStateEnded)) continue;
+        if (target.empty() || h.start_monotonic_ns >= newest_start) {
+            target = s.path;
+            newest_start = h.start_monotonic_ns;
+        }
+    }
+    if (target.empty()) return;
+    int fd = open(target.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return;
     f::Header h;
     if (pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0) {
@@ -69,9 +85,37 @@ void record_exit(const std::string& session, pid_t pid, int status) {
         end.end_monotonic_ns = h.end_monotonic_ns ? h.end_monotonic_ns : now_ns(CLOCK_MONOTONIC);
         end.end_realtime_ns = h.end_realtime_ns ? h.end_realtime_ns : now_ns(CLOCK_REALTIME);
         if (pwrite(fd, &end, sizeof end, offsetof(f::Header, state)) != ssize_t(sizeof end))
-            spdlog::warn("could not record the exit status in {}", newest);
+            spdlog::warn("could not record the exit status in {}", target);
     }
     close(fd);
+}
+
+// Waits for the command, and (as the subreaper of its tree) for descendants orphaned to us,
+// recording each one's status. Returns the command's status.
+int wait_for_tree(const std::string& session, pid_t child, bool wait_descendants) {
+    int child_status = 0;
+    bool child_done = false;
+    for (;;) {
+        int status = 0;
+        // Until the command ends, only children (the command and adopted orphans) are reaped; after
+        // it, the remaining orphans when asked to, else only those already dead.
+        const int flags = child_done && !wait_descendants ? WNOHANG : 0;
+        pid_t pid = waitpid(-1, &status, flags);
+        if (pid < 0 && errno == EINTR) continue;
+        if (pid <= 0) break;  // ECHILD: the whole tree has ended (or nothing more is ready)
+        record_exit(session, pid, status);
+        if (pid == child) {
+            child_status = status;
+            child_done = true;
+        }
+    }
+    return child_status;
+}
+
+void copy_file(const std::string& from, const std::string& to) {
+    std::error_code ec;
+    std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) spdlog::error("cannot copy {} to {}: {}", from, to, ec.message());
 }
 
 }  // namespace
@@ -107,6 +151,10 @@ int cmd_run(const RunOptions& o) {
     for (const std::string& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
 
+    // Orphans of the tree (double-forking daemons, a pipeline's members whose shell left) are
+    // re-parented to us instead of init, so their exit statuses can be recorded too.
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) spdlog::debug("PR_SET_CHILD_SUBREAPER: {}", strerror(errno));
+
     fflush(nullptr);
     g_child = fork();
     if (g_child < 0) {
@@ -120,14 +168,12 @@ int cmd_run(const RunOptions& o) {
         signal(SIGHUP, SIG_DFL);
         setenv("LD_PRELOAD", preload.c_str(), 1);
         setenv("VDSOTRACE_SESSION", session.c_str(), 1);
+        if (!o.follow_exec) setenv("VDSOTRACE_FOLLOW_EXEC", "0", 1);
         execv(exe.c_str(), argv.data());
         fprintf(stderr, "vdsotrace: cannot run %s: %s\n", exe.c_str(), strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
     }
-    int status = 0;
-    while (waitpid(g_child, &status, 0) < 0 && errno == EINTR) {
-    }
-    record_exit(session, g_child, status);
+    const int status = wait_for_tree(session, g_child, o.wait_descendants);
 
     std::vector<std::string> files;
     for (const SegmentName& s : list_segments(getuid()))
@@ -135,9 +181,23 @@ int cmd_run(const RunOptions& o) {
     if (files.empty()) {
         spdlog::info("{} made no vDSO time call that LD_PRELOAD could see (session {})", o.command[0], session);
     } else {
-        ReportOptions text{false, o.output, o.top};
+        ReportOptions text{false, o.output, o.top, o.per_process};
         report_files(files, text, true);
-        if (!o.json_file.empty()) report_files(files, ReportOptions{true, o.json_file, o.top}, false);
+        if (!o.json_file.empty()) report_files(files, ReportOptions{true, o.json_file, o.top, false}, false);
+        if (!o.save_file.empty()) {
+            std::string error;
+            if (write_archive(files, o.save_file, &error))
+                spdlog::info("saved {} recording(s) to {} (`vdsotrace report {}` reads it)", files.size(), o.save_file,
+                             o.save_file);
+            else
+                spdlog::error("{}", error);
+        }
+        if (!o.output_dir.empty()) {
+            std::error_code ec;
+            std::filesystem::create_directories(o.output_dir, ec);
+            for (const std::string& f : files)
+                copy_file(f, o.output_dir + "/" + std::filesystem::path(f).filename().string());
+        }
     }
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }

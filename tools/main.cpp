@@ -24,6 +24,13 @@ int main(int argc, char** argv) {
     run_cmd->add_option("-o,--output", run.output, "Write the text report to FILE instead of stderr");
     run_cmd->add_option("--top", run.top, "Callers shown in the text report")->check(CLI::PositiveNumber);
     run_cmd->add_option("--shim", run.shim, "Path of libvdsotrace.so (default: next to vdsotrace, or $VDSOTRACE_SHIM)");
+    run_cmd->add_flag("--per-process", run.per_process, "Show each process's calls per function and clock");
+    run_cmd->add_flag("--no-follow-exec{false}", run.follow_exec,
+                      "Do not trace programs the command (or its children) exec");
+    run_cmd->add_flag("--no-wait{false}", run.wait_descendants,
+                      "Return when CMD ends, without waiting for descendants it left running");
+    run_cmd->add_option("--save", run.save_file, "Keep the session's recordings in FILE (read it with `report FILE`)");
+    run_cmd->add_option("--output-dir", run.output_dir, "Keep a copy of each recording in DIR (`report DIR`)");
     run_cmd->add_option("command", run.command, "The command and its arguments, after --")->required();
     run_cmd->positionals_at_end();
 
@@ -33,6 +40,7 @@ int main(int argc, char** argv) {
     report_cmd->add_flag("--json", report.json, "Write JSON (documented in README.md) instead of text");
     report_cmd->add_option("-o,--output", report.output, "Write the report to FILE instead of stdout");
     report_cmd->add_option("--top", report.top, "Callers shown in the text report")->check(CLI::PositiveNumber);
+    report_cmd->add_flag("--per-process", report.per_process, "Show each process's calls per function and clock");
     report_cmd->add_option("target", target, "SESSION, PID, or the path of a recording");
 
     bool ls_json = false;

@@ -34,6 +34,23 @@ const ModuleInfo* module_of(const Recording& r, uint64_t address) {
 
 std::string module_path(const Recording& r, const ModuleInfo& m) { return m.main_program ? r.exe : m.path; }
 
+std::string segment_id_text(uint64_t id) { return id ? fmt::format("{:016x}", id) : ""; }
+
+// Calls per function and clock bucket, as rows (clock fields empty for functions without one).
+std::vector<ClockRow> counter_rows(const std::vector<uint64_t>& totals) {
+    std::vector<ClockRow> rows;
+    for (unsigned c = 0; c < totals.size(); ++c) {
+        if (!totals[c]) continue;
+        const int fn = f::counter_function(c);
+        const int bucket = f::counter_bucket(c);
+        const bool clocked = f::function_takes_clock(fn);
+        rows.push_back({f::kFunctionNames[fn], clocked ? clock_id_of_bucket(bucket) : 0,
+                        clocked ? clock_name(bucket) : "", totals[c]});
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.calls > b.calls; });
+    return rows;
+}
+
 }  // namespace
 
 Report build_report(const std::vector<Recording>& recordings, uint64_t now_monotonic_ns) {
@@ -49,7 +66,14 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
     Symbolizer symbolizer;
     bool vdso_added = false;
 
-    for (const Recording& r : recordings) {
+    // Processes in the order they started: a tree reads top-down, an exec chain in order.
+    std::vector<const Recording*> ordered;
+    for (const Recording& r : recordings) ordered.push_back(&r);
+    std::stable_sort(ordered.begin(), ordered.end(), [](const Recording* a, const Recording* b) {
+        return a->start_monotonic_ns < b->start_monotonic_ns;
+    });
+    for (const Recording* rp : ordered) {
+        const Recording& r = *rp;
         if (r.session.size() && rep.session.empty()) rep.session = r.session;
         ProcessRow p;
         p.pid = r.pid;
@@ -60,7 +84,13 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
         p.fate = fate_of(r);
         p.exit_value = r.exit_value;
         p.source = r.source;
+        p.segment_id = segment_id_text(r.segment_id);
+        p.parent_segment_id = segment_id_text(r.parent_segment_id);
+        p.previous_image_id = segment_id_text(r.previous_image_id);
+        p.start_monotonic_ns = r.start_monotonic_ns;
+        p.counters = counter_rows(r.totals());
         uint64_t end = r.end_monotonic_ns;
+        if (end == 0 && p.fate == ProcessFate::kExeced) end = r.exec_monotonic_ns;
         if (end == 0) end = p.fate == ProcessFate::kRunning ? now_monotonic_ns : r.start_monotonic_ns;
         p.seconds = end > r.start_monotonic_ns ? double(end - r.start_monotonic_ns) / 1e9 : 0;
         first_start = std::min(first_start, r.start_monotonic_ns);

@@ -64,6 +64,11 @@ struct ProcessRow {
     uint64_t calls = 0;
     std::string source;    // the file read
     std::vector<std::string> notes;  // capacity problems and the like, in plain words
+    std::vector<ClockRow> counters;  // this process's calls per function and clock, by calls
+    std::string segment_id;          // 16 hex digits (the end of the recording's name)
+    std::string parent_segment_id;   // the forking parent's recording, "" when not known
+    std::string previous_image_id;   // the recording of the image this one replaced by exec
+    uint64_t start_monotonic_ns = 0;
 };
 
 struct Report {

@@ -120,6 +120,13 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     r.module_capacity = h.module_capacity;
     r.threads_claimed = h.threads_claimed;
     r.modules_claimed = h.modules_claimed;
+    r.segment_id = h.tree.segment_id;
+    r.parent_segment_id = h.tree.parent_segment_id;
+    r.parent_pid = h.tree.parent_pid;
+    r.tree_flags = h.tree.tree_flags;
+    r.parent_start_ticks = h.tree.parent_start_ticks;
+    r.previous_image_id = h.tree.previous_image_id;
+    r.exec_monotonic_ns = h.tree.exec_monotonic_ns;
     r.session = bounded_string(h.session, sizeof h.session);
     r.exe = bounded_string(h.exe, sizeof h.exe);
     for (size_t i = 0, n = std::min<size_t>(h.cmdline_size, sizeof h.cmdline); i < n;) {
@@ -205,32 +212,39 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     return r;
 }
 
-std::optional<Recording> load_recording(const std::string& path, std::string* error) {
+bool read_recording_file(const std::string& path, std::vector<unsigned char>* bytes, std::string* error) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         *error = fmt::format("cannot open {}: {}", path, strerror(errno));
-        return std::nullopt;
+        return false;
     }
     struct stat st {};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         *error = fmt::format("{} is not a regular file", path);
-        return std::nullopt;
+        return false;
     }
     if (uint64_t(st.st_size) > kMaxFile) {
         close(fd);
         *error = fmt::format("{} is {} bytes, larger than any recording", path, st.st_size);
-        return std::nullopt;
+        return false;
     }
-    std::vector<unsigned char> bytes(size_t(st.st_size));
+    // Plain reads of a live segment: the writer is never blocked nor slowed by a reader.
+    bytes->assign(size_t(st.st_size), 0);
     size_t got = 0;
-    while (got < bytes.size()) {
-        ssize_t n = read(fd, bytes.data() + got, bytes.size() - got);
+    while (got < bytes->size()) {
+        ssize_t n = pread(fd, bytes->data() + got, bytes->size() - got, off_t(got));
         if (n <= 0) break;
         got += size_t(n);
     }
     close(fd);
-    bytes.resize(got);
+    bytes->resize(got);
+    return true;
+}
+
+std::optional<Recording> load_recording(const std::string& path, std::string* error) {
+    std::vector<unsigned char> bytes;
+    if (!read_recording_file(path, &bytes, error)) return std::nullopt;
     std::string why;
     auto r = parse_recording(bytes, path, &why);
     if (!r) *error = fmt::format("{}: {}", path, why);

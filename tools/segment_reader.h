@@ -59,6 +59,14 @@ struct Recording {
     uint32_t module_capacity = 0;
     uint64_t threads_claimed = 0;
     uint64_t modules_claimed = 0;
+    // Process tree (format::ProcessTree): segment ids link the recordings of one session.
+    uint64_t segment_id = 0;
+    uint64_t parent_segment_id = 0;
+    int parent_pid = 0;
+    uint32_t tree_flags = 0;
+    uint64_t parent_start_ticks = 0;
+    uint64_t previous_image_id = 0;
+    uint64_t exec_monotonic_ns = 0;
     std::string session;
     std::string exe;
     std::vector<std::string> argv;
@@ -72,6 +80,9 @@ struct Recording {
 // Parses a segment image. Returns the recording, or nullopt with a message in *error.
 std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes, const std::string& source,
                                          std::string* error);
+
+// Reads a whole regular file of at most 1 GiB (a segment or an archive of them) with pread.
+bool read_recording_file(const std::string& path, std::vector<unsigned char>* bytes, std::string* error);
 
 // Reads the file (at most 1 GiB) and parses it.
 std::optional<Recording> load_recording(const std::string& path, std::string* error);

@@ -6,6 +6,10 @@ namespace vdsotrace::tracer {
 // In a forked child (pthread_atfork): drop the parent's segment; the child records into its own.
 void after_fork_in_child();
 
+// In the shim's constructor: note this process's pid (to tell a vfork child from it) and apply
+// VDSOTRACE_FOLLOW_EXEC.
+void at_process_start();
+
 // At normal process exit (the shim's destructor): mark the recording ended, with the end time.
 void at_process_end();
 

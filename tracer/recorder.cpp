@@ -12,6 +12,7 @@
 
 #include "lifecycle.h"
 #include "module_map.h"
+#include "process_tree.h"
 #include "segment_create.h"
 #include "settings.h"
 #include "text_util.h"
@@ -38,6 +39,7 @@ Segment g_segment;                           // valid once g_state == kReady
 uint64_t g_pending[format::kCounterSlots];  // calls made on the creating thread during creation
 pthread_key_t g_exit_key;                    // its destructor marks a thread's slot exited
 bool g_have_exit_key;
+int g_own_pid;                               // getpid() at start-up and after fork; 0 = not known yet
 
 void say(const char* text) {
     // One line on stderr, written in one call so it does not interleave with the program's output.
@@ -96,6 +98,7 @@ bool create() {
         say(line);
         return false;
     }
+    link_into_tree(g_segment.header);
     g_recorder.caller_mask = settings.callers - 1;
     if (!g_have_exit_key) g_have_exit_key = pthread_key_create(&g_exit_key, on_thread_exit) == 0;
     return true;
@@ -141,9 +144,30 @@ static unsigned char* claim_slot(unsigned counter) {
     return state == kReady ? claim_thread_slot(t) : nullptr;
 }
 
+// A vfork child (glibc's posix_spawn too) runs on its parent's memory and on the TLS of the
+// thread that vforked, until it execs or exits. Calls it makes where that thread has a slot count
+// there (the thread is suspended meanwhile, so the slot still has one writer): in the parent's
+// recording. Here it has none: it must neither claim a slot nor create a segment the parent would
+// then record into under the child's pid. Its calls go to the shared overflow slot, or wait aside
+// until the parent creates its segment.
+static bool in_vfork_child() { return g_own_pid != 0 && getpid() != g_own_pid; }
+
+static void count_for_vfork_child(unsigned counter, uintptr_t caller) {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) {
+        detail::count_into<true>(g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size, counter,
+                                 caller);
+        return;
+    }
+    __atomic_fetch_add(&g_pending[counter], 1, __ATOMIC_RELAXED);
+}
+
 void record_slow(unsigned counter, uintptr_t caller) {
     ThreadState& t = t_thread;
     if (t.busy != 0) return;  // the shim's own work
+    if (t.slot == nullptr && in_vfork_child()) {
+        count_for_vfork_child(counter, caller);
+        return;
+    }
     unsigned char* slot = t.slot != nullptr ? t.slot : claim_slot(counter);
     if (slot == nullptr) return;
     if (t.shared)
@@ -161,14 +185,22 @@ void note_caller_address(uintptr_t address) {
 void after_fork_in_child() {
     // The child shares the parent's mapping: forget it, so the child's first call creates the
     // child's own segment. Only the forking thread exists here.
-    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) munmap(g_segment.header, g_segment.size);
+    const bool parent_recorded = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady;
+    remember_fork_parent(parent_recorded ? g_segment.header : nullptr);
+    if (parent_recorded) munmap(g_segment.header, g_segment.size);
     g_segment = Segment{};
+    g_own_pid = getpid();
     t_thread.slot = nullptr;
     t_thread.fast_slot = nullptr;
     t_thread.shared = 0;
     t_thread.in_init = 0;
     memset(g_pending, 0, sizeof g_pending);
     __atomic_store_n(&g_state, kUninit, __ATOMIC_RELEASE);
+}
+
+void at_process_start() {
+    g_own_pid = getpid();
+    apply_follow_exec_setting();
 }
 
 void at_process_end() {

@@ -107,9 +107,10 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     format::Header plan{};
     const size_t size = plan_layout(settings, have_vdso ? vdso.size : 0, &plan);
 
+    const uint64_t segment_id = random_u64();
     TextBuffer name(out->name, sizeof out->name);
     name.add("/")->add(format::kShmPrefix)->add_u64(getuid())->add("-")->add(settings.session);
-    name.add("-")->add_u64(uint64_t(getpid()))->add("-")->add_hex(random_u64(), 16);
+    name.add("-")->add_u64(uint64_t(getpid()))->add("-")->add_hex(segment_id, 16);
 
     // O_EXCL: never open a segment somebody else prepared under our name. 0600: only our user.
     int fd = shm_open(out->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -151,6 +152,7 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     h->start_realtime_ns = realtime_ns();
     h->start_monotonic_ns = monotonic_ns();
     TextBuffer(h->session, sizeof h->session).add(settings.session);
+    h->tree.segment_id = segment_id;
     fill_process_info(h);
     bind_segment(h, out);
     for (uint32_t i = 0; i < h->section_count; ++i) {

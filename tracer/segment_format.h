@@ -82,6 +82,8 @@ enum ProcessState : uint32_t {
     kStateEnded = 2,     // the shim's destructor ran (normal exit); status unknown unless set below
     kStateExited = 3,    // exit_value is the exit code (written by `vdsotrace run` from wait())
     kStateSignaled = 4,  // exit_value is the terminating signal (written by `vdsotrace run`)
+    kStateExeced = 5,    // the image called exec: the new image of the same pid records into the
+                         // segment whose ProcessTree::previous_image_id is this one's segment_id
 };
 
 enum HeaderFlags : uint32_t {
@@ -89,6 +91,31 @@ enum HeaderFlags : uint32_t {
     kFlagCmdlineTruncated = 1u << 1,
     kFlagThreadsFull = 1u << 2,     // some threads share the overflow slot (no per-thread split)
 };
+
+// Where a recording sits in its process tree (Header::tree). Segments of one session are linked
+// by the 16 random hex digits that end their names (segment ids): a name is
+// vdsotrace-<uid>-<session>-<pid>-<segment id as 16 hex digits>.
+enum TreeFlags : uint32_t {
+    kTreeForked = 1u << 0,    // created in a forked child (the fork handler ran in this process)
+    kTreeExecImage = 1u << 1, // this image replaced, by exec, an image that was recording
+};
+
+// 4-byte packing: the block sits at offset 3636 of the header, which is not 8-aligned. Its fields
+// are only read and written plainly (never atomically), which unaligned-tolerant targets allow.
+#pragma pack(push, 4)
+struct ProcessTree {
+    uint64_t segment_id;          // this segment's id (the end of its name)
+    uint64_t parent_segment_id;   // the segment the forking parent (or, when it recorded nothing,
+                                  // the nearest forking ancestor) recorded into; 0: none known
+    int32_t parent_pid;           // the pid of that ancestor, when parent_segment_id is set
+    uint32_t tree_flags;          // TreeFlags
+    uint64_t parent_start_ticks;  // that parent's proc_start_ticks
+    uint64_t previous_image_id;   // same pid: the segment of the image this one replaced by exec
+    uint64_t exec_monotonic_ns;   // in a replaced image (kStateExeced): when the new image found it
+    uint64_t reserved[2];
+};
+#pragma pack(pop)
+static_assert(sizeof(ProcessTree) == 64 && alignof(ProcessTree) == 4);
 
 inline constexpr size_t kHeaderSize = 4096;
 inline constexpr size_t kSessionMax = 48;
@@ -133,10 +160,10 @@ struct Header {
     uint32_t cmdline_size;       // bytes used in cmdline
     char cmdline[kCmdlineMax];   // arguments, each NUL-terminated, as in /proc/PID/cmdline
 
-    // Zero; later minors add fields here. Three 64-byte blocks are set aside for the features
-    // being built next, so their fields do not collide: each becomes named fields of exactly
-    // 64 bytes when its feature lands.
-    unsigned char ext_process_tree[64];
+    // Zero; later minors add fields here. 64-byte blocks are set aside for the features being
+    // built next, so their fields do not collide: each becomes named fields of exactly 64 bytes
+    // when its feature lands.
+    ProcessTree tree;
     unsigned char ext_doctor[64];
     unsigned char ext_sampling[64];
     unsigned char reserved[kHeaderSize - 3636 - 3 * 64];
@@ -149,7 +176,7 @@ static_assert(offsetof(Header, thread_capacity) == 480);
 static_assert(offsetof(Header, session) == 512);
 static_assert(offsetof(Header, exe) == 560);
 static_assert(offsetof(Header, cmdline) == 1588);
-static_assert(offsetof(Header, ext_process_tree) == 3636);
+static_assert(offsetof(Header, tree) == 3636);
 static_assert(offsetof(Header, ext_doctor) == 3700);
 static_assert(offsetof(Header, ext_sampling) == 3764);
 

@@ -45,7 +45,14 @@ TEST(SegmentFormat, HeaderOffsets) {
     EXPECT_EQ(offsetof(f::Header, exe), 560u);
     EXPECT_EQ(offsetof(f::Header, cmdline_size), 1584u);
     EXPECT_EQ(offsetof(f::Header, cmdline), 1588u);
-    EXPECT_EQ(offsetof(f::Header, ext_process_tree), 3636u);
+    EXPECT_EQ(offsetof(f::Header, tree), 3636u);
+    EXPECT_EQ(offsetof(f::ProcessTree, segment_id), 0u);
+    EXPECT_EQ(offsetof(f::ProcessTree, parent_segment_id), 8u);
+    EXPECT_EQ(offsetof(f::ProcessTree, parent_pid), 16u);
+    EXPECT_EQ(offsetof(f::ProcessTree, tree_flags), 20u);
+    EXPECT_EQ(offsetof(f::ProcessTree, parent_start_ticks), 24u);
+    EXPECT_EQ(offsetof(f::ProcessTree, previous_image_id), 32u);
+    EXPECT_EQ(offsetof(f::ProcessTree, exec_monotonic_ns), 40u);
     EXPECT_EQ(offsetof(f::Header, ext_doctor), 3700u);
     EXPECT_EQ(offsetof(f::Header, ext_sampling), 3764u);
     EXPECT_EQ(offsetof(f::Header, reserved), 3828u);
