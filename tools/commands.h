@@ -42,6 +42,9 @@ struct CleanOptions {
 };
 int cmd_clean(const CleanOptions& options);
 
+// "90", "90s", "15m", "2h", "3d" in seconds; negative when malformed.
+double parse_duration(const std::string& text);
+
 struct TopOptions {
     std::string target;    // SESSION or PID; empty: the newest session
     double interval = 1.0; // seconds between samples

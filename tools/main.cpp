@@ -47,6 +47,21 @@ int main(int argc, char** argv) {
     CLI::App* ls_cmd = app.add_subcommand("ls", "List recordings, running or ended");
     ls_cmd->add_flag("--json", ls_json, "Write JSON");
 
+    CleanOptions clean;
+    std::string older_than;
+    CLI::App* clean_cmd = app.add_subcommand("clean", "Remove recordings of ended processes (never of running ones)");
+    clean_cmd->add_flag("--all", clean.all, "Every ended recording");
+    clean_cmd->add_option("--older-than", older_than, "Only those that ended longer ago than DURATION (90s, 15m, 2h, 3d)");
+    clean_cmd->add_option("session", clean.session, "Only this session's recordings");
+
+    TopOptions top;
+    CLI::App* top_cmd = app.add_subcommand("top", "Live calls per second of a running session or process");
+    top_cmd->add_option("target", top.target, "SESSION or PID (default: the newest session)");
+    top_cmd->add_option("--interval", top.interval, "Seconds between refreshes")->check(CLI::Range(0.05, 3600.0));
+    top_cmd->add_flag("--once", top.once, "Measure one interval, print, exit");
+    top_cmd->add_flag("--json", top.json, "Write JSON (with --once: one object; else one per line)");
+    top_cmd->add_option("--top", top.rows, "Callers shown")->check(CLI::PositiveNumber);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -62,5 +77,13 @@ int main(int argc, char** argv) {
     if (run_cmd->parsed()) return cmd_run(run);
     if (report_cmd->parsed()) return cmd_report(target, report);
     if (ls_cmd->parsed()) return cmd_ls(ls_json);
+    if (clean_cmd->parsed()) {
+        if (!older_than.empty() && (clean.older_than_seconds = parse_duration(older_than)) < 0) {
+            spdlog::error("--older-than {}: not a duration (like 90s, 15m, 2h, 3d)", older_than);
+            return kExitUsage;
+        }
+        return cmd_clean(clean);
+    }
+    if (top_cmd->parsed()) return cmd_top(top);
     return kExitUsage;
 }

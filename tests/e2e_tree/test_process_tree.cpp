@@ -412,4 +412,80 @@ TEST(ProcessTree, ReportPerProcessAndForOnePid) {
     EXPECT_EQ(json::parse(one.out, nullptr, false)["total_calls"], 22 + 33);  // both images of that pid
 }
 
+// A program started with plain LD_PRELOAD (not under `run`), calling the clock in a loop; killed
+// and its recording removed at the end.
+struct RunningSleeper {
+    pid_t pid = -1;
+    std::string session;
+    explicit RunningSleeper(const std::string& what) : session("e2etreelive" + std::to_string(getpid())) {
+        int fds[2];
+        if (pipe(fds) != 0) return;
+        pid = start({env("TREE_SLEEPER"), what}, "", temp_path("sleeper.err"),
+                    {{"LD_PRELOAD", env("VDSOTRACE_SHIM")}, {"VDSOTRACE_SESSION", session}}, false, fds[1]);
+        close(fds[1]);
+        if (wait_ready(fds[0]) != pid) ADD_FAILURE() << "the sleeper did not start";
+        close(fds[0]);
+    }
+    ~RunningSleeper() {
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+        }
+        std::remove(temp_path("sleeper.err").c_str());
+        run({env("VDSOTRACE_BIN"), "clean", session});
+    }
+};
+
+TEST(Top, OnceJsonShowsAPositiveRateForTheFunctionARunningProgramCalls) {
+    RunningSleeper s("tod");
+    Result r = run({env("VDSOTRACE_BIN"), "top", std::to_string(s.pid), "--once", "--json", "--interval", "0.3"});
+    ASSERT_EQ(r.code(), 0) << r.err;
+    json view = json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(view.contains("functions")) << r.out;
+    ASSERT_EQ(view["functions"].size(), 1u) << r.out;
+    EXPECT_EQ(view["functions"][0]["function"], "gettimeofday");
+    EXPECT_GT(view["functions"][0]["rate"].get<double>(), 0.0);
+    ASSERT_EQ(view["processes"].size(), 1u);
+    EXPECT_EQ(view["processes"][0]["pid"], s.pid);
+    EXPECT_EQ(view["processes"][0]["state"], "running");
+    ASSERT_FALSE(view["callers"].empty());
+    EXPECT_GT(view["callers"][0]["rate"].get<double>(), 0.0);
+    EXPECT_NE(view["callers"][0]["caller"].get<std::string>().find("tree_calls.h"), std::string::npos) << r.out;
+}
+
+TEST(Top, PlainTextWhenNotATerminal) {
+    RunningSleeper s("time");
+    Result r = run({env("VDSOTRACE_BIN"), "top", s.session, "--once", "--interval", "0.2"});
+    ASSERT_EQ(r.code(), 0) << r.err;
+    EXPECT_EQ(r.out.find("\x1b"), std::string::npos);
+    EXPECT_NE(r.out.find("calls/s"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("time"), std::string::npos) << r.out;
+}
+
+TEST(Clean, RemovesEndedRecordingsButNeverThoseOfRunningProcesses) {
+    RunningSleeper s("mono");
+    // An ended process in the same session.
+    Result ended = run({env("TREE_CALLER"), "4", "real"}, {{"LD_PRELOAD", env("VDSOTRACE_SHIM")},
+                                                            {"VDSOTRACE_SESSION", s.session}});
+    ASSERT_EQ(ended.code(), 0);
+    auto count = [&] {
+        size_t n = 0;
+        for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+            n += e.path().filename().string().find("-" + s.session + "-") != std::string::npos;
+        return n;
+    };
+    ASSERT_EQ(count(), 2u);
+    Result young = run({env("VDSOTRACE_BIN"), "clean", s.session, "--older-than", "1h"});
+    EXPECT_EQ(young.code(), 0) << young.err;
+    EXPECT_EQ(count(), 2u);  // ended less than an hour ago: kept
+    Result c = run({env("VDSOTRACE_BIN"), "clean", s.session});
+    EXPECT_EQ(c.code(), 0) << c.err;
+    EXPECT_NE(c.out.find("removed 1 recording(s); kept 1 of running processes"), std::string::npos) << c.out;
+    EXPECT_EQ(count(), 1u);
+    Result usage = run({env("VDSOTRACE_BIN"), "clean"});
+    EXPECT_EQ(usage.code(), 2);
+    Result bad = run({env("VDSOTRACE_BIN"), "clean", "--all", "--older-than", "soon"});
+    EXPECT_EQ(bad.code(), 2);
+}
+
 }  // namespace
