@@ -18,6 +18,7 @@
 
 #include "commands.h"
 #include "recording_archive.h"
+#include "process_info.h"
 #include "recording_store.h"
 #include "segment_format.h"
 #include "shim_locator.h"
@@ -47,10 +48,11 @@ uint64_t now_ns(clockid_t id) {
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-// Writes how process `pid` ended into the recording of its last image: the one of that pid in
-// the session that no later image replaced by exec. A recording that already holds a status, or
-// belongs to another process that had the pid before, is left alone.
-void record_exit(const std::string& session, pid_t pid, int status) {
+// Writes how process `pid` (started at `start_ticks`, 0 if unknown) ended into the recording of
+// its last image: the one of that pid and start time in the session that no later image replaced
+// by exec. A recording that already holds a status, or belongs to another process that had the
+// pid before, is left alone.
+void record_exit(const std::string& session, pid_t pid, uint64_t start_ticks, int status) {
     std::string target;
     uint64_t newest_start = 0;
     for (const SegmentName& s : list_segments(getuid())) {
@@ -61,6 +63,7 @@ void record_exit(const std::string& session, pid_t pid, int status) {
         const bool ok = pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0;
         close(fd);
         if (!ok || (h.state != f::kStateRunning && h.state != f::kStateEnded)) continue;
+        if (start_ticks != 0 && h.proc_start_ticks != 0 && h.proc_start_ticks != start_ticks) continue;
         if (target.empty() || h.start_monotonic_ns >= newest_start) {
             target = s.path;
             newest_start = h.start_monotonic_ns;
@@ -96,14 +99,23 @@ int wait_for_tree(const std::string& session, pid_t child, bool wait_descendants
     int child_status = 0;
     bool child_done = false;
     for (;;) {
-        int status = 0;
         // Until the command ends, only children (the command and adopted orphans) are reaped; after
         // it, the remaining orphans when asked to, else only those already dead.
-        const int flags = child_done && !wait_descendants ? WNOHANG : 0;
-        pid_t pid = waitpid(-1, &status, flags);
-        if (pid < 0 && errno == EINTR) continue;
-        if (pid <= 0) break;  // ECHILD: the whole tree has ended (or nothing more is ready)
-        record_exit(session, pid, status);
+        const int flags = WEXITED | WNOWAIT | (child_done && !wait_descendants ? WNOHANG : 0);
+        siginfo_t info{};
+        if (waitid(P_ALL, 0, &info, flags) != 0) {
+            if (errno == EINTR) continue;
+            break;  // ECHILD: the whole tree has ended
+        }
+        const pid_t pid = info.si_pid;
+        if (pid == 0) break;  // WNOHANG: nothing more has ended
+        // Still a zombie (WNOWAIT): its start time tells its recording from an older one whose
+        // process had the same pid.
+        const uint64_t start_ticks = tracer::read_start_ticks(pid);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        record_exit(session, pid, start_ticks, status);
         if (pid == child) {
             child_status = status;
             child_done = true;

@@ -217,6 +217,33 @@ TEST(ProcessTree, PosixSpawnAndVforkChildrenRecordOnTheirOwn) {
     EXPECT_EQ(children, (Clocks{{kCoarse, 40}, {"time", 40}}));
 }
 
+// A vfork child that calls the clock before exec runs on its parent's memory and thread: its
+// calls count in the parent's recording (documented), which keeps its own pid and every count.
+void check_vfork_child_calls(bool parent_records_first) {
+    const long x = 25, k = 40, n = 300;
+    Traced t;
+    trace(&t, {}, {env("TREE_VFORK_CALLS"), env("TREE_CALLER"), std::to_string(x), std::to_string(k), std::to_string(n),
+                   parent_records_first ? "1" : "0"});
+    ASSERT_EQ(t.result.code(), 0) << t.result.err;
+    const long before = parent_records_first ? 1 : 0;
+    EXPECT_EQ(t.report["total_calls"], x + k + n + before);
+    const std::vector<json> parent = processes_of(t.report, "tree_vfork_calls");
+    const std::vector<json> execd = processes_of(t.report, "tree_caller");
+    ASSERT_EQ(parent.size(), 1u);
+    ASSERT_EQ(execd.size(), 1u);
+    EXPECT_EQ(clocks_of(parent[0]), (Clocks{{kReal, n + before}, {kMono, x}}));
+    EXPECT_EQ(parent[0]["exit"], json({{"code", 0}}));
+    EXPECT_NE(parent[0]["pid"], execd[0]["pid"]);
+    EXPECT_EQ(execd[0]["ppid"], parent[0]["pid"]);
+    EXPECT_EQ(clocks_of(execd[0]), (Clocks{{"time", k}}));
+}
+
+TEST(ProcessTree, VforkChildCallingBeforeExecDoesNotCorruptAParentWithoutRecording) {
+    check_vfork_child_calls(false);
+}
+
+TEST(ProcessTree, VforkChildCallingBeforeExecDoesNotCorruptARecordingParent) { check_vfork_child_calls(true); }
+
 TEST(ProcessTree, ThousandShortLivedThreadsKeepAnExactTotal) {
     // Default capacity (256 slots): later threads share the overflow slot, the total stays exact.
     Traced t;
