@@ -515,4 +515,51 @@ TEST(Clean, RemovesEndedRecordingsButNeverThoseOfRunningProcesses) {
     EXPECT_EQ(bad.code(), 2);
 }
 
+// The interactive view, driven through tmux on a narrow (60-column) terminal: it shows the live
+// rate, pauses, changes the sort order and quits on its keys.
+struct Tmux {
+    std::string socket = "vdsotrace_e2e_" + std::to_string(getpid());
+    Result cmd(std::vector<std::string> args) const {
+        args.insert(args.begin(), {"/usr/bin/tmux", "-L", socket});
+        return run(args);
+    }
+    std::string screen() const { return cmd({"capture-pane", "-p", "-t", "top"}).out; }
+    // Waits (bounded) until the screen contains `text`.
+    bool shows(const std::string& text) const {
+        for (int i = 0; i < 100; ++i) {
+            if (screen().find(text) != std::string::npos) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return false;
+    }
+    ~Tmux() { cmd({"kill-server"}); }
+};
+
+TEST(Top, InteractiveViewOnANarrowTerminalRespondsToKeys) {
+    if (access("/usr/bin/tmux", X_OK) != 0) GTEST_SKIP() << "tmux is not installed (.ci/packages lists it)";
+    RunningSleeper s("mono");
+    Tmux tmux;
+    Result started = tmux.cmd({"new-session", "-d", "-s", "top", "-x", "60", "-y", "24",
+                               env("VDSOTRACE_BIN") + " top " + std::to_string(s.pid) + " --interval 0.2"});
+    ASSERT_EQ(started.code(), 0) << started.err;
+    ASSERT_TRUE(tmux.shows("clock_gettime CLOCK_MONOTONIC")) << tmux.screen();
+    const std::string screen = tmux.screen();
+    EXPECT_NE(screen.find("top callers"), std::string::npos) << screen;  // the narrow layout
+    EXPECT_NE(screen.find("sort: rate"), std::string::npos) << screen;
+    std::istringstream lines(screen);
+    for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 60u) << line;
+    tmux.cmd({"send-keys", "-t", "top", "p"});
+    EXPECT_TRUE(tmux.shows("(paused)")) << tmux.screen();
+    tmux.cmd({"send-keys", "-t", "top", "p"});
+    tmux.cmd({"send-keys", "-t", "top", "s"});
+    EXPECT_TRUE(tmux.shows("sort: total")) << tmux.screen();
+    tmux.cmd({"send-keys", "-t", "top", "q"});
+    bool ended = false;
+    for (int i = 0; i < 50 && !ended; ++i) {
+        ended = tmux.cmd({"has-session", "-t", "top"}).code() != 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(ended) << "q did not quit";
+}
+
 }  // namespace
