@@ -100,12 +100,16 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             symbolizer.add_image("[vdso]", r.vdso_image);
             vdso_added = true;
         }
-        uint64_t shared_calls = 0;
+        uint64_t shared_calls = 0, recycled_calls = 0;
         for (const ThreadInfo& t : r.threads) {
             const uint64_t calls = t.total();
             p.calls += calls;
             if (t.shared) shared_calls = calls;
-            rep.threads.push_back({r.pid, t.tid, t.name, t.exited, t.shared, calls});
+            // The recycled slot is shown as the exited threads of the log below.
+            if (t.recycled)
+                recycled_calls += calls;
+            else
+                rep.threads.push_back({r.pid, t.tid, t.name, t.exited, t.shared, calls});
             for (unsigned c = 0; c < f::kCounterSlots; ++c) {
                 totals[c] += t.counts[c];
                 unattributed[c] += t.unattributed[c];
@@ -138,10 +142,19 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                 row.calls += cc.calls;
             }
         }
+        uint64_t logged_calls = 0;
+        for (const ExitedThread& e : r.exited_threads) {
+            rep.threads.push_back({r.pid, e.tid, e.name, true, false, e.calls});
+            logged_calls += e.calls;
+        }
+        if (recycled_calls > logged_calls)  // the log was full: names lost, calls kept
+            rep.threads.push_back({r.pid, 0,
+                                   fmt::format("({} more exited threads)", r.threads_logged - r.exited_threads.size()),
+                                   true, true, recycled_calls - logged_calls});
         if (r.flags & f::kFlagThreadsFull)
-            p.notes.push_back(fmt::format("{} threads found the thread table ({} slots) full; their {} calls are "
-                                          "counted together (raise VDSOTRACE_THREADS)",
-                                          r.threads_claimed - r.thread_capacity, r.thread_capacity, shared_calls));
+            p.notes.push_back(fmt::format("threads found all {} thread slots busy; their {} calls are counted "
+                                          "together (raise VDSOTRACE_THREADS)",
+                                          r.thread_capacity, shared_calls));
         if (r.flags & f::kFlagModulesFull)
             p.notes.push_back(fmt::format("the module table ({} entries) filled up: some callers are shown as "
                                           "bare addresses (raise VDSOTRACE_MODULES)",

@@ -47,6 +47,30 @@ uint64_t load_u64(const unsigned char* p) {
     return v;
 }
 
+// Reads one thread slot's counters and caller entries into `t`.
+bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::string* error, uint64_t index) {
+    t->counts.resize(f::kCounterSlots);
+    t->unattributed.resize(f::kCounterSlots);
+    for (unsigned c = 0; c < f::kCounterSlots; ++c) {
+        t->unattributed[c] = load_u64(slot + f::kSlotUnattributedOffset + c * 8);
+        t->counts[c] = t->unattributed[c];
+    }
+    for (uint32_t c = 0; c < cap; ++c) {
+        const unsigned char* e = slot + f::kSlotCallersOffset + c * sizeof(f::CallerEntry);
+        uint64_t key = load_u64(e);
+        if (key == 0) continue;
+        unsigned counter = f::caller_counter(key);
+        if (counter >= f::kCounterSlots) {
+            *error = fmt::format("corrupt caller entry in thread slot {}", index);
+            return false;
+        }
+        const uint64_t calls = load_u64(e + 8);
+        t->counts[counter] += calls;  // a thread's count is callers + unattributed
+        t->callers.push_back({counter, f::caller_address(key), calls});
+    }
+    return true;
+}
+
 }  // namespace
 
 uint64_t ThreadInfo::total() const {
@@ -175,33 +199,42 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                 const unsigned char* slot = bytes.data() + s.offset + i * s.entry_size;
                 f::ThreadSlotHeader sh;
                 memcpy(&sh, slot, sizeof sh);
+                // Slots given back by exited threads (their counts are in the exited-threads slot)
+                // and slots being claimed this instant hold nothing.
+                if (!shared_slot && (sh.state == f::kThreadRecycled || sh.state == f::kThreadFree)) continue;
                 ThreadInfo t;
+                if (!read_slot(slot, cap, &t, error, i)) return std::nullopt;
                 t.tid = shared_slot ? 0 : sh.tid;
                 t.name = shared_slot ? "(threads beyond capacity)" : bounded_string(sh.name, sizeof sh.name);
                 t.exited = sh.state == f::kThreadExited;
                 t.shared = shared_slot;
-                t.counts.resize(f::kCounterSlots);
-                t.unattributed.resize(f::kCounterSlots);
-                for (unsigned c = 0; c < f::kCounterSlots; ++c) {
-                    t.unattributed[c] = load_u64(slot + f::kSlotUnattributedOffset + c * 8);
-                    t.counts[c] = t.unattributed[c];
-                }
-                for (uint32_t c = 0; c < cap; ++c) {
-                    const unsigned char* e = slot + f::kSlotCallersOffset + c * sizeof(f::CallerEntry);
-                    uint64_t key = load_u64(e);
-                    if (key == 0) continue;
-                    unsigned counter = f::caller_counter(key);
-                    if (counter >= f::kCounterSlots) {
-                        *error = fmt::format("corrupt caller entry in thread slot {}", i);
-                        return std::nullopt;
-                    }
-                    const uint64_t calls = load_u64(e + 8);
-                    t.counts[counter] += calls;  // a thread's count is callers + unattributed
-                    t.callers.push_back({counter, f::caller_address(key), calls});
-                }
                 if (shared_slot && t.total() == 0) continue;
                 r.threads.push_back(std::move(t));
             }
+        } else if (s.kind == f::kSectionExitedThreads) {
+            const uint32_t cap = h.caller_capacity;
+            if (cap == 0 || cap > (1u << 20) || s.count != 1) {
+                *error = fmt::format("impossible exited-threads slot ({} slots, {} callers each)", s.count, cap);
+                return std::nullopt;
+            }
+            if (!section_fits(s, size, f::thread_slot_size(cap), error, "exited-threads")) return std::nullopt;
+            ThreadInfo t;
+            if (!read_slot(bytes.data() + s.offset, cap, &t, error, 0)) return std::nullopt;
+            t.name = "(exited threads, slots reused)";
+            t.exited = true;
+            t.recycled = true;
+            if (t.total() != 0) r.threads.push_back(std::move(t));
+        } else if (s.kind == f::kSectionThreadLog) {
+            if (!section_fits(s, size, sizeof(f::ExitedThreadEntry), error, "thread log")) return std::nullopt;
+            const uint64_t used = std::min<uint64_t>(h.tree.threads_logged, s.count);
+            for (uint64_t i = 0; i < used; ++i) {
+                f::ExitedThreadEntry e;
+                memcpy(&e, bytes.data() + s.offset + i * s.entry_size, sizeof e);
+                if (e.state != 1) continue;
+                r.exited_threads.push_back({e.tid, bounded_string(e.name, sizeof e.name), e.calls});
+            }
+            r.threads_logged = h.tree.threads_logged;
+            r.thread_log_capacity = s.count;
         }
         // Unknown section kinds come from a newer minor version: skipped by design.
     }

@@ -34,10 +34,18 @@ struct ThreadInfo {
     std::string name;
     bool exited = false;
     bool shared = false;    // the overflow slot of threads beyond capacity
+    bool recycled = false;  // the calls of exited threads whose slots were reused (ExitedThread)
     std::vector<uint64_t> counts;        // kCounterSlots entries: callers + unattributed
     std::vector<uint64_t> unattributed;  // kCounterSlots entries: calls the caller table had no room for
     std::vector<CallerCount> callers;
     uint64_t total() const;
+};
+
+// An exited thread whose slot was reused: its name and total; its calls are in the recycled slot.
+struct ExitedThread {
+    int tid = 0;
+    std::string name;
+    uint64_t calls = 0;
 };
 
 struct Recording {
@@ -71,7 +79,10 @@ struct Recording {
     std::string exe;
     std::vector<std::string> argv;
     std::vector<ModuleInfo> modules;
-    std::vector<ThreadInfo> threads;     // claimed slots, then the shared slot if used
+    std::vector<ThreadInfo> threads;     // claimed slots, the shared slot if used, the recycled one
+    std::vector<ExitedThread> exited_threads;  // the thread log (names of recycled threads)
+    uint64_t threads_logged = 0;         // exited threads logged (more than the log's entries: names lost)
+    uint64_t thread_log_capacity = 0;
     std::vector<unsigned char> vdso_image;
 
     std::vector<uint64_t> totals() const;  // per counter, summed over threads

@@ -50,11 +50,98 @@ void say(const char* text) {
     (void)ignored;
 }
 
+unsigned char* shared_slot() { return g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size; }
+
+// Adds `n` calls of (counter, caller) to a slot other threads update too (atomics).
+void add_shared(unsigned char* slot, unsigned counter, uint64_t caller, uint64_t n) {
+    auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
+    const uint64_t key = format::caller_key(counter, caller);
+    uint32_t i = uint32_t((caller >> 1) ^ (caller >> 9) ^ (counter * 0x9E37u)) & g_recorder.caller_mask;
+    for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
+        uint64_t seen = __atomic_load_n(&callers[i].key, __ATOMIC_RELAXED);
+        if (seen == 0) {
+            seen = detail::cas_shared(&callers[i].key, 0, key);
+            if (seen == 0) seen = key;
+        }
+        if (seen == key) {
+            __atomic_fetch_add(&callers[i].count, n, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
+    __atomic_fetch_add(&unattributed[counter], n, __ATOMIC_RELAXED);
+}
+
+// Moves an exited thread's counts into the exited-threads slot, logs its name and total, zeroes
+// the slot and gives it back. Runs on the exiting thread (its only writer), once per thread.
+// A live reader may see the calls in both places, or in neither, for that instant; a recording
+// read after the program is quiet is exact.
+void recycle_slot(unsigned char* slot, const char* name) {
+    auto* h = reinterpret_cast<format::ThreadSlotHeader*>(slot);
+    auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i <= g_recorder.caller_mask; ++i) {
+        const uint64_t key = callers[i].key;
+        if (key == 0 || callers[i].count == 0) continue;
+        add_shared(g_segment.exited_slot, format::caller_counter(key), format::caller_address(key), callers[i].count);
+        total += callers[i].count;
+    }
+    auto* exited_unattributed = reinterpret_cast<uint64_t*>(g_segment.exited_slot + format::kSlotUnattributedOffset);
+    for (unsigned c = 0; c < format::kCounterSlots; ++c) {
+        if (unattributed[c] == 0) continue;
+        __atomic_fetch_add(&exited_unattributed[c], unattributed[c], __ATOMIC_RELAXED);
+        total += unattributed[c];
+    }
+    format::Header* hdr = g_segment.header;
+    const uint32_t entry = __atomic_fetch_add(&hdr->tree.threads_logged, 1u, __ATOMIC_RELAXED);
+    if (entry < g_segment.thread_log_capacity) {
+        format::ExitedThreadEntry& e = g_segment.thread_log[entry];
+        e.tid = h->tid;
+        e.calls = total;
+        memcpy(e.name, name, sizeof e.name);
+        __atomic_store_n(&e.state, 1u, __ATOMIC_RELEASE);
+    }
+    memset(slot + format::kSlotUnattributedOffset, 0, g_segment.slot_size - format::kSlotUnattributedOffset);
+    h->tid = 0;
+    memset(h->name, 0, sizeof h->name);
+    __atomic_fetch_add(&hdr->tree.slots_recycled, 1u, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->state, uint32_t(format::kThreadRecycled), __ATOMIC_RELEASE);
+}
+
 void on_thread_exit(void* slot_ptr) {
     auto* slot = static_cast<unsigned char*>(slot_ptr);
     auto* h = reinterpret_cast<format::ThreadSlotHeader*>(slot);
-    prctl(PR_GET_NAME, h->name);  // names are often set after the first call: take the final one
-    __atomic_store_n(&h->state, uint32_t(format::kThreadExited), __ATOMIC_RELEASE);
+    ThreadState& t = t_thread;
+    if (t.slot != slot) return;  // not this segment's slot (cannot happen; never write blindly)
+    // Calls this thread still makes (later TLS destructors, a signal handler right now) go to the
+    // shared slot, with atomics: from here on the slot may belong to another thread.
+    t.fast_slot = nullptr;
+    t.slot = shared_slot();
+    t.shared = 1;
+    char name[16] = {};
+    prctl(PR_GET_NAME, name);  // names are often set after the first call: take the final one
+    if (g_segment.exited_slot == nullptr) {
+        memcpy(h->name, name, sizeof h->name);
+        __atomic_store_n(&h->state, uint32_t(format::kThreadExited), __ATOMIC_RELEASE);
+        return;
+    }
+    recycle_slot(slot, name);
+}
+
+// A slot an exited thread gave back, now this thread's; null when there is none.
+unsigned char* reuse_recycled_slot() {
+    if (g_segment.exited_slot == nullptr) return nullptr;
+    for (uint32_t i = 0; i < g_segment.thread_capacity; ++i) {
+        unsigned char* slot = g_segment.threads + size_t(i) * g_segment.slot_size;
+        auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
+        uint32_t recycled = format::kThreadRecycled;
+        if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == recycled &&
+            __atomic_compare_exchange_n(&sh->state, &recycled, uint32_t(format::kThreadFree), false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return slot;
+    }
+    return nullptr;
 }
 
 unsigned char* claim_thread_slot(ThreadState& t) {
@@ -62,9 +149,9 @@ unsigned char* claim_thread_slot(ThreadState& t) {
     format::Header* h = g_segment.header;
     // One locked instruction per thread lifetime, not per call.
     uint64_t index = __atomic_fetch_add(&h->threads_claimed, 1, __ATOMIC_RELAXED);
-    unsigned char* slot;
-    if (index < g_segment.thread_capacity) {
-        slot = g_segment.threads + index * g_segment.slot_size;
+    unsigned char* slot = index < g_segment.thread_capacity ? g_segment.threads + index * g_segment.slot_size
+                                                            : reuse_recycled_slot();
+    if (slot != nullptr) {
         auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
         sh->tid = gettid();
         prctl(PR_GET_NAME, sh->name);
@@ -72,7 +159,7 @@ unsigned char* claim_thread_slot(ThreadState& t) {
         __atomic_store_n(&sh->state, uint32_t(format::kThreadLive), __ATOMIC_RELEASE);
         if (g_have_exit_key) pthread_setspecific(g_exit_key, slot);
     } else {
-        slot = g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size;
+        slot = shared_slot();
         __atomic_fetch_or(&h->flags, uint32_t(format::kFlagThreadsFull), __ATOMIC_RELAXED);
         t.shared = 1;
     }
@@ -190,6 +277,8 @@ void after_fork_in_child() {
     if (parent_recorded) munmap(g_segment.header, g_segment.size);
     g_segment = Segment{};
     g_own_pid = getpid();
+    // The forking thread's exit handler would otherwise fold the parent's slot, now unmapped.
+    if (g_have_exit_key) pthread_setspecific(g_exit_key, nullptr);
     t_thread.slot = nullptr;
     t_thread.fast_slot = nullptr;
     t_thread.shared = 0;

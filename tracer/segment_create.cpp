@@ -75,6 +75,10 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     const size_t slot = format::thread_slot_size(settings.callers);
     add_section(h, format::kSectionThreads, uint32_t(slot), offset, uint64_t(settings.threads) + 1);
     offset += slot * (size_t(settings.threads) + 1);
+    add_section(h, format::kSectionExitedThreads, uint32_t(slot), offset, 1);
+    offset += slot;
+    add_section(h, format::kSectionThreadLog, sizeof(format::ExitedThreadEntry), offset, format::kThreadLogEntries);
+    offset += sizeof(format::ExitedThreadEntry) * format::kThreadLogEntries;
     h->thread_capacity = settings.threads;
     h->caller_capacity = settings.callers;
     h->module_capacity = settings.modules;
@@ -94,6 +98,11 @@ void bind_segment(format::Header* h, Segment* seg) {
             seg->threads = base + s.offset;
             seg->thread_capacity = uint32_t(s.count - 1);
             seg->slot_size = s.entry_size;
+        } else if (s.kind == format::kSectionExitedThreads) {
+            seg->exited_slot = base + s.offset;
+        } else if (s.kind == format::kSectionThreadLog) {
+            seg->thread_log = reinterpret_cast<format::ExitedThreadEntry*>(base + s.offset);
+            seg->thread_log_capacity = uint32_t(s.count);
         }
     }
 }

@@ -18,6 +18,9 @@ struct Segment {
     unsigned char* threads = nullptr;  // thread_capacity private slots, then the shared one
     uint32_t thread_capacity = 0;
     size_t slot_size = 0;
+    unsigned char* exited_slot = nullptr;  // counts of exited threads whose slots were recycled
+    format::ExitedThreadEntry* thread_log = nullptr;
+    uint32_t thread_log_capacity = 0;
     char name[128] = {};  // shm name, "/vdsotrace-..."
 };
 

@@ -61,8 +61,11 @@ enum SectionKind : uint32_t {
     kSectionModules = 1,    // ModuleEntry[count]
     kSectionThreads = 2,    // count thread slots of entry_size bytes; the last one is shared
     kSectionVdsoImage = 3,  // the vDSO's ELF image, count bytes (entry_size 1), for symbolization
-    // Kinds 4-8 are set aside for stack sampling, 9-11 for the vDSO doctor (crash records),
-    // 12-14 for process trees.
+    // Kinds 4-8 are set aside for stack sampling, 9-11 for the vDSO doctor (crash records).
+    // Threads that exited give their slot back (kThreadRecycled) after folding their counts here:
+    kSectionExitedThreads = 12,  // one thread slot (entry_size as kSectionThreads), updated with atomics
+    kSectionThreadLog = 13,      // ExitedThreadEntry[count]: who exited, named, with how many calls
+    // Kind 14 is set aside for process trees.
 };
 
 struct SectionEntry {
@@ -112,7 +115,9 @@ struct ProcessTree {
     uint64_t parent_start_ticks;  // that parent's proc_start_ticks
     uint64_t previous_image_id;   // same pid: the segment of the image this one replaced by exec
     uint64_t exec_monotonic_ns;   // in a replaced image (kStateExeced): when the new image found it
-    uint64_t reserved[2];
+    uint32_t threads_logged;      // ExitedThreadEntry claimed (may exceed the log's capacity)
+    uint32_t slots_recycled;      // exited threads whose slot was folded and given back
+    uint64_t reserved;
 };
 #pragma pack(pop)
 static_assert(sizeof(ProcessTree) == 64 && alignof(ProcessTree) == 4);
@@ -214,7 +219,15 @@ static_assert(sizeof(ModuleEntry) == 512);
 // therefore the sum of the two; there is no separate total to keep in step (one memory
 // increment per call instead of two).
 
-enum ThreadState : uint32_t { kThreadFree = 0, kThreadLive = 1, kThreadExited = 2, kThreadShared = 3 };
+// kThreadRecycled: the slot's thread exited, its counts went to the kSectionExitedThreads slot and
+// its name to the thread log; the slot is zero and free for the next thread (a reader skips it).
+enum ThreadState : uint32_t {
+    kThreadFree = 0,
+    kThreadLive = 1,
+    kThreadExited = 2,
+    kThreadShared = 3,
+    kThreadRecycled = 4,
+};
 
 struct ThreadSlotHeader {
     uint32_t state;   // ThreadState
@@ -224,6 +237,17 @@ struct ThreadSlotHeader {
     uint64_t reserved[4];
 };
 static_assert(sizeof(ThreadSlotHeader) == 64);
+
+// One exited thread whose slot was recycled (kSectionThreadLog). Its calls are in the
+// kSectionExitedThreads slot, summed with the other recycled threads'; `calls` is its own total.
+struct ExitedThreadEntry {
+    uint32_t state;   // 0 = being written, 1 = complete
+    int32_t tid;
+    uint64_t calls;
+    char name[16];
+};
+static_assert(sizeof(ExitedThreadEntry) == 32);
+inline constexpr uint32_t kThreadLogEntries = 4096;
 
 // key: (counter index + 1) << 56 | return address. 0 = empty. Written once, by one store.
 struct CallerEntry {

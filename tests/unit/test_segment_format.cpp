@@ -53,6 +53,13 @@ TEST(SegmentFormat, HeaderOffsets) {
     EXPECT_EQ(offsetof(f::ProcessTree, parent_start_ticks), 24u);
     EXPECT_EQ(offsetof(f::ProcessTree, previous_image_id), 32u);
     EXPECT_EQ(offsetof(f::ProcessTree, exec_monotonic_ns), 40u);
+    EXPECT_EQ(offsetof(f::ProcessTree, threads_logged), 48u);
+    EXPECT_EQ(offsetof(f::ProcessTree, slots_recycled), 52u);
+    EXPECT_EQ(offsetof(f::ExitedThreadEntry, tid), 4u);
+    EXPECT_EQ(offsetof(f::ExitedThreadEntry, calls), 8u);
+    EXPECT_EQ(offsetof(f::ExitedThreadEntry, name), 16u);
+    EXPECT_EQ(f::kSectionExitedThreads, 12u);
+    EXPECT_EQ(f::kSectionThreadLog, 13u);
     EXPECT_EQ(offsetof(f::Header, ext_doctor), 3700u);
     EXPECT_EQ(offsetof(f::Header, ext_sampling), 3764u);
     EXPECT_EQ(offsetof(f::Header, reserved), 3828u);

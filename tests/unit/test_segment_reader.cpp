@@ -158,7 +158,8 @@ TEST(SegmentReader, ClampsCountsItCannotTrust) {
     std::string error;
     auto r = parse_recording(b, "test", &error);
     ASSERT_TRUE(r.has_value()) << error;
-    EXPECT_EQ(r->threads.size(), 2u);  // both private slots, the shared one is still empty
+    // Only the claimed slot: the second was never claimed (state free), the shared one is empty.
+    EXPECT_EQ(r->threads.size(), 1u);
 }
 
 TEST(SegmentReader, SurvivesRandomCorruption) {
