@@ -1,6 +1,7 @@
 #include "report_model.h"
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <tuple>
 
@@ -33,6 +34,13 @@ const ModuleInfo* module_of(const Recording& r, uint64_t address) {
 }
 
 std::string module_path(const Recording& r, const ModuleInfo& m) { return m.main_program ? r.exe : m.path; }
+
+// The current name of a live thread (set after its first call, it differs from the recorded one).
+std::string live_thread_name(int pid, int tid, const std::string& recorded) {
+    std::ifstream comm(fmt::format("/proc/{}/task/{}/comm", pid, tid));
+    std::string name;
+    return std::getline(comm, name) && !name.empty() ? name : recorded;
+}
 
 std::string segment_id_text(uint64_t id) { return id ? fmt::format("{:016x}", id) : ""; }
 
@@ -109,7 +117,11 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             if (t.recycled)
                 recycled_calls += calls;
             else
-                rep.threads.push_back({r.pid, t.tid, t.name, t.exited, t.shared, calls});
+                rep.threads.push_back({r.pid, t.tid,
+                                       p.fate == ProcessFate::kRunning && !t.exited && !t.shared
+                                           ? live_thread_name(r.pid, t.tid, t.name)
+                                           : t.name,
+                                       t.exited, t.shared, calls});
             for (unsigned c = 0; c < f::kCounterSlots; ++c) {
                 totals[c] += t.counts[c];
                 unattributed[c] += t.unattributed[c];
