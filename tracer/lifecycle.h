@@ -13,6 +13,10 @@ void at_process_start();
 // At normal process exit (the shim's destructor): mark the recording ended, with the end time.
 void at_process_end();
 
+// In exit() (an on_exit handler): mark the recording exited with `status`'s exit code. Programs
+// that leave through _exit or a signal do not come here (`vdsotrace run` records those it reaps).
+void at_process_exit(int status);
+
 // The segment's shm name ("/vdsotrace-..."), or null while nothing is recorded.
 const char* segment_name();
 

@@ -295,11 +295,34 @@ void at_process_start() {
 void at_process_end() {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
     format::Header* h = g_segment.header;
-    h->end_monotonic_ns = monotonic_ns();
-    h->end_realtime_ns = realtime_ns();
+    if (h->end_monotonic_ns == 0) {
+        h->end_monotonic_ns = monotonic_ns();
+        h->end_realtime_ns = realtime_ns();
+    }
     uint32_t running = format::kStateRunning;
     __atomic_compare_exchange_n(&h->state, &running, uint32_t(format::kStateEnded), false, __ATOMIC_RELEASE,
                                 __ATOMIC_RELAXED);
+}
+
+void at_process_exit(int status) {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
+    // exit() called by a vfork child runs this on the parent's memory: the recording is the
+    // parent's, which has not exited.
+    if (in_vfork_child()) return;
+    format::Header* h = g_segment.header;
+    if (h->end_monotonic_ns == 0) {
+        h->end_monotonic_ns = monotonic_ns();
+        h->end_realtime_ns = realtime_ns();
+    }
+    h->exit_value = status & 0xff;  // what the parent's wait() will see
+    // Handlers registered before the loader's own exit handler run after the destructors, so
+    // the shim's destructor may have marked the recording ended already.
+    uint32_t seen = format::kStateRunning;
+    if (!__atomic_compare_exchange_n(&h->state, &seen, uint32_t(format::kStateExited), false, __ATOMIC_RELEASE,
+                                     __ATOMIC_RELAXED) &&
+        seen == format::kStateEnded)
+        __atomic_compare_exchange_n(&h->state, &seen, uint32_t(format::kStateExited), false, __ATOMIC_RELEASE,
+                                    __ATOMIC_RELAXED);
 }
 
 const char* segment_name() {

@@ -172,8 +172,8 @@ TEST(ProcessTree, ForkThenExecSplitsExactlyByProcessAndClock) {
     EXPECT_EQ(execd[0]["pid"], child["pid"]);
     EXPECT_EQ(execd[0]["previous_image_id"], child["recording_id"]);
     EXPECT_EQ(execd[0]["argv"], json({env("TREE_CALLER"), std::to_string(k), "time", "3"}));
-    // Reaped by its parent, not by vdsotrace: it ended normally, the code is not known to us.
-    EXPECT_EQ(execd[0]["exit"], json({{"ended", true}}));
+    // Reaped by its parent, not by vdsotrace: the shim recorded its exit code in exit().
+    EXPECT_EQ(execd[0]["exit"], json({{"code", 3}}));
 }
 
 TEST(ProcessTree, ForkedChildLinksToTheRecordingOfItsParent) {
@@ -236,6 +236,7 @@ void check_vfork_child_calls(bool parent_records_first) {
     EXPECT_NE(parent[0]["pid"], execd[0]["pid"]);
     EXPECT_EQ(execd[0]["ppid"], parent[0]["pid"]);
     EXPECT_EQ(clocks_of(execd[0]), (Clocks{{"time", k}}));
+    EXPECT_EQ(execd[0]["exit"], json({{"code", 9}}));
 }
 
 TEST(ProcessTree, VforkChildCallingBeforeExecDoesNotCorruptAParentWithoutRecording) {
@@ -294,6 +295,7 @@ TEST(ProcessTree, PipelineOfSeveralProgramsIsCountedPerProcess) {
         const Clocks cl = clocks_of(one);
         ASSERT_EQ(cl.size(), 1u);
         EXPECT_TRUE(cl == (Clocks{{kMono, 100}}) || cl == (Clocks{{kReal, 200}}) || cl == (Clocks{{"time", 300}}));
+        EXPECT_EQ(one["exit"], json({{"code", 0}}));
         for (auto& [k, v] : cl) all[k] += v;
     }
     EXPECT_EQ(all, (Clocks{{kMono, 100}, {kReal, 200}, {"time", 300}}));
