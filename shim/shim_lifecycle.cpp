@@ -2,6 +2,7 @@
 // first call (that path initialises itself lazily); this only moves work off the first call and
 // hooks fork and exit.
 #include <pthread.h>
+#include <stdlib.h>
 
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 namespace {
 
 void child_after_fork() { vdsotrace::tracer::after_fork_in_child(); }
+
+void on_process_exit(int status, void*) { vdsotrace::tracer::at_process_exit(status); }
 
 __attribute__((constructor)) void vdsotrace_start() {
     vdsotrace::tracer::BusyGuard guard;
@@ -32,6 +35,10 @@ __attribute__((constructor)) void vdsotrace_start() {
         (void)ignored;
     }
     vdsotrace::shim::install_crash_capture();
+    // exit() hands its status to on_exit handlers: every process that exits normally records its
+    // exit code, not only those `vdsotrace run` reaps itself.
+    on_exit(on_process_exit, nullptr);
+    vdsotrace::tracer::at_process_start();
 }
 
 __attribute__((destructor)) void vdsotrace_stop() { vdsotrace::tracer::at_process_end(); }

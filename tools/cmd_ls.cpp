@@ -1,6 +1,10 @@
+// `vdsotrace ls`: the sessions in /dev/shm and, under each, its processes in the order they
+// started, with what became of them: running, exit code, signal, ended, exec'd, or vanished.
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
+#include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -20,38 +24,86 @@ std::string fate_word(const Recording& r) {
         case ProcessFate::kSignaled: return fmt::format("signal {}", r.exit_value);
         case ProcessFate::kEndedUnknownStatus: return "ended";
         case ProcessFate::kVanished: return "vanished";
+        case ProcessFate::kExeced: return "exec'd";
     }
     return "?";
 }
 
+std::string command_line(const Recording& r) {
+    std::string cmd;
+    for (const std::string& a : r.argv) cmd += (cmd.empty() ? "" : " ") + a;
+    return cmd.empty() ? r.exe : cmd;
+}
+
+struct Row {
+    SegmentName name;
+    std::optional<Recording> recording;
+    std::string error;
+};
+
 }  // namespace
 
 int cmd_ls(bool json) {
-    nlohmann::json rows = nlohmann::json::array();
-    if (!json)
-        std::cout << fmt::format("{:<14} {:>8} {:<10} {:>15}  {:<30} {}\n", "session", "pid", "state", "calls", "program",
-                                 "recording");
+    // Sessions in the order they began; processes in each in the order they started.
+    std::map<std::string, std::vector<Row>> sessions;
+    std::vector<std::string> order;
     for (const SegmentName& s : list_segments(getuid())) {
-        std::string error;
-        auto r = load_recording(s.path, &error);
-        if (!r) {
-            if (json)
-                rows.push_back({{"recording", s.path}, {"error", error}});
-            else
-                std::cout << fmt::format("{:<14} {:>8} {:<10} {:>15}  {:<30} {}\n", s.session, s.pid, "unreadable", "-",
-                                         error, s.path);
-            continue;
-        }
-        uint64_t calls = 0;
-        for (const ThreadInfo& t : r->threads) calls += t.total();
-        if (json)
-            rows.push_back({{"session", r->session}, {"pid", r->pid}, {"state", fate_word(*r)}, {"calls", calls},
-                            {"exe", r->exe}, {"recording", s.path}});
-        else
-            std::cout << fmt::format("{:<14} {:>8} {:<10} {:>15}  {:<30} {}\n", r->session, r->pid, fate_word(*r),
-                                     group_digits(calls), r->exe, s.path);
+        Row row{s, std::nullopt, ""};
+        row.recording = load_recording(s.path, &row.error);
+        if (!sessions.count(s.session)) order.push_back(s.session);
+        sessions[s.session].push_back(std::move(row));
     }
-    if (json) std::cout << rows.dump(2) << "\n";
+    nlohmann::json rows = nlohmann::json::array();
+    if (!json && !order.empty())
+        std::cout << fmt::format("  {:>8} {:>8}  {:<10} {:>13}  {}\n", "pid", "parent", "state", "calls", "command");
+    for (const std::string& session : order) {
+        std::vector<Row>& procs = sessions[session];
+        std::stable_sort(procs.begin(), procs.end(), [](const Row& a, const Row& b) {
+            const uint64_t ta = a.recording ? a.recording->start_monotonic_ns : 0;
+            const uint64_t tb = b.recording ? b.recording->start_monotonic_ns : 0;
+            return ta < tb;
+        });
+        size_t running = 0;
+        uint64_t total = 0;
+        for (const Row& r : procs) {
+            if (!r.recording) continue;
+            running += fate_of(*r.recording) == ProcessFate::kRunning;
+            for (const ThreadInfo& t : r.recording->threads) total += t.total();
+        }
+        if (!json)
+            std::cout << fmt::format("session {}: {} process(es), {} running, {} calls\n", session, procs.size(), running,
+                                     group_digits(total));
+        for (const Row& r : procs) {
+            if (!r.recording) {
+                if (json)
+                    rows.push_back({{"session", session}, {"pid", r.name.pid}, {"state", "unreadable"},
+                                    {"recording", r.name.path}, {"error", r.error}});
+                else
+                    std::cout << fmt::format("  {:>8} {:>8}  {:<10} {:>13}  {}\n", r.name.pid, "-", "unreadable", "-",
+                                             r.error);
+                continue;
+            }
+            const Recording& rec = *r.recording;
+            uint64_t calls = 0;
+            for (const ThreadInfo& t : rec.threads) calls += t.total();
+            if (json) {
+                nlohmann::json row = {{"session", rec.session}, {"pid", rec.pid},      {"ppid", rec.ppid},
+                                      {"state", fate_word(rec)}, {"calls", calls},     {"exe", rec.exe},
+                                      {"argv", rec.argv},        {"recording", r.name.path},
+                                      {"recording_id", fmt::format("{:016x}", rec.segment_id)}};
+                if (rec.parent_segment_id)
+                    row["parent_recording_id"] = fmt::format("{:016x}", rec.parent_segment_id);
+                rows.push_back(std::move(row));
+            } else {
+                std::cout << fmt::format("  {:>8} {:>8}  {:<10} {:>13}  {}\n", rec.pid, rec.ppid, fate_word(rec),
+                                         group_digits(calls), command_line(rec));
+            }
+        }
+    }
+    if (json)
+        std::cout << rows.dump(2) << "\n";
+    else if (order.empty())
+        std::cout << fmt::format("no recordings in {}\n", shm_dir());
     return kExitOk;
 }
 

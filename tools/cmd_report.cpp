@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "recording_archive.h"
 #include "recording_store.h"
 #include "report_model.h"
 #include "report_output.h"
@@ -28,12 +29,12 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
     std::vector<Recording> recordings;
     for (const std::string& f : files) {
         std::string error;
-        auto r = load_recording(f, &error);
+        auto r = load_recordings(f, &error);
         if (!r) {
             spdlog::error("{}", error);
             return kExitBadInput;
         }
-        recordings.push_back(std::move(*r));
+        for (Recording& one : *r) recordings.push_back(std::move(one));
     }
     const Report report =
         build_report(recordings, now_monotonic_ns(), StackFilter{options.stacks.thread, options.stacks.function});
@@ -51,7 +52,7 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
     if (options.json)
         out << to_json(report).dump(2) << "\n";
     else
-        write_text(report, TextOptions{options.top}, out);
+        write_text(report, TextOptions{options.top, options.per_process}, out);
     out.flush();
     return out ? kExitOk : kExitBadInput;
 }

@@ -2,6 +2,7 @@
 // it, record how it ended in its recording, print the report, exit with CMD's status.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -11,11 +12,14 @@
 #include <cstddef>
 #include <cstring>
 #include <string>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "recording_archive.h"
+#include "process_info.h"
 #include "recording_store.h"
 #include "segment_format.h"
 #include "shim_locator.h"
@@ -45,14 +49,29 @@ uint64_t now_ns(clockid_t id) {
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-// Writes how the process ended into its newest recording (an exec chain leaves several with one
-// pid; the last image is the one that ended).
-void record_exit(const std::string& session, pid_t pid, int status) {
-    std::string newest;
-    for (const SegmentName& s : list_segments(getuid()))
-        if (s.session == session && s.pid == pid) newest = s.path;  // oldest first: keep the last
-    if (newest.empty()) return;
-    int fd = open(newest.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+// Writes how process `pid` (started at `start_ticks`, 0 if unknown) ended into the recording of
+// its last image: the one of that pid and start time in the session that no later image replaced
+// by exec. A recording that already holds a status, or belongs to another process that had the
+// pid before, is left alone.
+void record_exit(const std::string& session, pid_t pid, uint64_t start_ticks, int status) {
+    std::string target;
+    uint64_t newest_start = 0;
+    for (const SegmentName& s : list_segments(getuid())) {
+        if (s.session != session || s.pid != pid) continue;
+        int fd = open(s.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) continue;
+        f::Header h;
+        const bool ok = pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0;
+        close(fd);
+        if (!ok || (h.state != f::kStateRunning && h.state != f::kStateEnded)) continue;
+        if (start_ticks != 0 && h.proc_start_ticks != 0 && h.proc_start_ticks != start_ticks) continue;
+        if (target.empty() || h.start_monotonic_ns >= newest_start) {
+            target = s.path;
+            newest_start = h.start_monotonic_ns;
+        }
+    }
+    if (target.empty()) return;
+    int fd = open(target.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return;
     f::Header h;
     if (pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0) {
@@ -70,9 +89,46 @@ void record_exit(const std::string& session, pid_t pid, int status) {
         end.end_monotonic_ns = h.end_monotonic_ns ? h.end_monotonic_ns : now_ns(CLOCK_MONOTONIC);
         end.end_realtime_ns = h.end_realtime_ns ? h.end_realtime_ns : now_ns(CLOCK_REALTIME);
         if (pwrite(fd, &end, sizeof end, offsetof(f::Header, state)) != ssize_t(sizeof end))
-            spdlog::warn("could not record the exit status in {}", newest);
+            spdlog::warn("could not record the exit status in {}", target);
     }
     close(fd);
+}
+
+// Waits for the command, and (as the subreaper of its tree) for descendants orphaned to us,
+// recording each one's status. Returns the command's status.
+int wait_for_tree(const std::string& session, pid_t child, bool wait_descendants) {
+    int child_status = 0;
+    bool child_done = false;
+    for (;;) {
+        // Until the command ends, only children (the command and adopted orphans) are reaped; after
+        // it, the remaining orphans when asked to, else only those already dead.
+        const int flags = WEXITED | WNOWAIT | (child_done && !wait_descendants ? WNOHANG : 0);
+        siginfo_t info{};
+        if (waitid(P_ALL, 0, &info, flags) != 0) {
+            if (errno == EINTR) continue;
+            break;  // ECHILD: the whole tree has ended
+        }
+        const pid_t pid = info.si_pid;
+        if (pid == 0) break;  // WNOHANG: nothing more has ended
+        // Still a zombie (WNOWAIT): its start time tells its recording from an older one whose
+        // process had the same pid.
+        const uint64_t start_ticks = tracer::read_start_ticks(pid);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        record_exit(session, pid, start_ticks, status);
+        if (pid == child) {
+            child_status = status;
+            child_done = true;
+        }
+    }
+    return child_status;
+}
+
+void copy_file(const std::string& from, const std::string& to) {
+    std::error_code ec;
+    std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) spdlog::error("cannot copy {} to {}: {}", from, to, ec.message());
 }
 
 }  // namespace
@@ -108,6 +164,10 @@ int cmd_run(const RunOptions& o) {
     for (const std::string& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
 
+    // Orphans of the tree (double-forking daemons, a pipeline's members whose shell left) are
+    // re-parented to us instead of init, so their exit statuses can be recorded too.
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) spdlog::debug("PR_SET_CHILD_SUBREAPER: {}", strerror(errno));
+
     fflush(nullptr);
     g_child = fork();
     if (g_child < 0) {
@@ -125,14 +185,12 @@ int cmd_run(const RunOptions& o) {
         if (o.sample_depth > 0) setenv("VDSOTRACE_SAMPLE_DEPTH", std::to_string(o.sample_depth).c_str(), 1);
         if (!o.unwind.empty()) setenv("VDSOTRACE_UNWIND", o.unwind.c_str(), 1);
         if (!o.route.empty()) setenv("VDSOTRACE_ROUTE", o.route.c_str(), 1);
+        if (!o.follow_exec) setenv("VDSOTRACE_FOLLOW_EXEC", "0", 1);
         execv(exe.c_str(), argv.data());
         fprintf(stderr, "vdsotrace: cannot run %s: %s\n", exe.c_str(), strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
     }
-    int status = 0;
-    while (waitpid(g_child, &status, 0) < 0 && errno == EINTR) {
-    }
-    record_exit(session, g_child, status);
+    const int status = wait_for_tree(session, g_child, o.wait_descendants);
 
     std::vector<std::string> files;
     for (const SegmentName& s : list_segments(getuid()))
@@ -140,11 +198,26 @@ int cmd_run(const RunOptions& o) {
     if (files.empty())
         spdlog::info("{} made no vDSO time call that LD_PRELOAD could see (session {})", o.command[0], session);
     else
-        report_files(files, ReportOptions{false, o.output, o.top, o.stacks}, true);
+        report_files(files, ReportOptions{false, o.output, o.top, o.stacks, o.per_process}, true);
     // Scripts get their JSON file even when nothing was recorded: a report with zero calls.
     if (!o.json_file.empty())
-        report_files(files, ReportOptions{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function}},
+        report_files(files,
+                     ReportOptions{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function}, false},
                      false);
+    if (!files.empty() && !o.save_file.empty()) {
+        std::string error;
+        if (write_archive(files, o.save_file, &error))
+            spdlog::info("saved {} recording(s) to {} (`vdsotrace report {}` reads it)", files.size(), o.save_file,
+                         o.save_file);
+        else
+            spdlog::error("{}", error);
+    }
+    if (!files.empty() && !o.output_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(o.output_dir, ec);
+        for (const std::string& f : files)
+            copy_file(f, o.output_dir + "/" + std::filesystem::path(f).filename().string());
+    }
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 

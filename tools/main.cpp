@@ -45,6 +45,13 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--route", run.route,
                         "Send functions elsewhere than the vDSO, e.g. clock_gettime=syscall,gettimeofday=libc "
                         "(targets: vdso, syscall, libc; FUNCTION may be all)");
+    run_cmd->add_flag("--per-process", run.per_process, "Show each process's calls per function and clock");
+    run_cmd->add_flag("--no-follow-exec{false}", run.follow_exec,
+                      "Do not trace programs the command (or its children) exec");
+    run_cmd->add_flag("--no-wait{false}", run.wait_descendants,
+                      "Return when CMD ends, without waiting for descendants it left running");
+    run_cmd->add_option("--save", run.save_file, "Keep the session's recordings in FILE (read it with `report FILE`)");
+    run_cmd->add_option("--output-dir", run.output_dir, "Keep a copy of each recording in DIR (`report DIR`)");
     run_cmd->add_option("command", run.command, "The command and its arguments, after --")->required();
     run_cmd->positionals_at_end();
 
@@ -55,6 +62,7 @@ int main(int argc, char** argv) {
     report_cmd->add_option("-o,--output", report.output, "Write the report to FILE instead of stdout");
     report_cmd->add_option("--top", report.top, "Callers shown in the text report")->check(CLI::PositiveNumber);
     add_stack_options(report_cmd, &report.stacks);
+    report_cmd->add_flag("--per-process", report.per_process, "Show each process's calls per function and clock");
     report_cmd->add_option("target", target, "SESSION, PID, or the path of a recording");
 
     bool ls_json = false;
@@ -69,6 +77,20 @@ int main(int argc, char** argv) {
     vdso_cmd->add_flag("--json", vdso.json, "Write JSON");
     vdso_cmd->add_option("--dump", vdso.dump, "Write the vDSO image to FILE (readelf and objdump read it)");
     vdso_cmd->add_flag("--no-clocks", vdso.no_clocks, "Skip measuring which clocks the vDSO serves");
+    CleanOptions clean;
+    std::string older_than;
+    CLI::App* clean_cmd = app.add_subcommand("clean", "Remove recordings of ended processes (never of running ones)");
+    clean_cmd->add_flag("--all", clean.all, "Every ended recording");
+    clean_cmd->add_option("--older-than", older_than, "Only those that ended longer ago than DURATION (90s, 15m, 2h, 3d)");
+    clean_cmd->add_option("session", clean.session, "Only this session's recordings");
+
+    TopOptions top;
+    CLI::App* top_cmd = app.add_subcommand("top", "Live calls per second of a running session or process");
+    top_cmd->add_option("target", top.target, "SESSION or PID (default: the newest session)");
+    top_cmd->add_option("--interval", top.interval, "Seconds between refreshes")->check(CLI::Range(0.05, 3600.0));
+    top_cmd->add_flag("--once", top.once, "Measure one interval, print, exit");
+    top_cmd->add_flag("--json", top.json, "Write JSON (with --once: one object; else one per line)");
+    top_cmd->add_option("--top", top.rows, "Callers shown")->check(CLI::PositiveNumber);
 
     try {
         app.parse(argc, argv);
@@ -86,5 +108,13 @@ int main(int argc, char** argv) {
     if (report_cmd->parsed()) return cmd_report(target, report);
     if (ls_cmd->parsed()) return cmd_ls(ls_json);
     if (vdso_cmd->parsed()) return cmd_vdso(vdso);
+    if (clean_cmd->parsed()) {
+        if (!older_than.empty() && (clean.older_than_seconds = parse_duration(older_than)) < 0) {
+            spdlog::error("--older-than {}: not a duration (like 90s, 15m, 2h, 3d)", older_than);
+            return kExitUsage;
+        }
+        return cmd_clean(clean);
+    }
+    if (top_cmd->parsed()) return cmd_top(top);
     return kExitUsage;
 }

@@ -77,12 +77,24 @@ ProcessFate fate_of(const Recording& r) {
         case format::kStateExited: return ProcessFate::kExited;
         case format::kStateSignaled: return ProcessFate::kSignaled;
         case format::kStateEnded: return ProcessFate::kEndedUnknownStatus;
+        case format::kStateExeced: return ProcessFate::kExeced;
         default: return process_alive(r) ? ProcessFate::kRunning : ProcessFate::kVanished;
     }
 }
 
 std::vector<std::string> resolve_target(const std::string& target, uint32_t uid, std::string* error) {
     std::vector<std::string> files;
+    if (!target.empty() && std::filesystem::is_directory(target)) {
+        // A directory of saved copies (`run --output-dir`): its segment files and archives.
+        for (const auto& e : std::filesystem::directory_iterator(target)) {
+            const std::string name = e.path().filename().string();
+            if (e.is_regular_file() && (parse_segment_name(name) || e.path().extension() == ".vdsotrace"))
+                files.push_back(e.path().string());
+        }
+        std::sort(files.begin(), files.end());
+        if (files.empty()) *error = fmt::format("{} holds no recordings", target);
+        return files;
+    }
     if (!target.empty() && (target.find('/') != std::string::npos || std::filesystem::exists(target))) {
         files.push_back(target);
         return files;
@@ -98,8 +110,15 @@ std::vector<std::string> resolve_target(const std::string& target, uint32_t uid,
             if (s.session == newest) files.push_back(s.path);
         return files;
     }
+    // A pid names its newest session's recordings of that pid (an exec chain): pids are reused.
+    std::string pid_session;
+    if (all_digits(target))
+        for (const SegmentName& s : all)
+            if (s.pid == std::atoi(target.c_str())) pid_session = s.session;
     for (const SegmentName& s : all)
-        if ((all_digits(target) && s.pid == std::atoi(target.c_str())) || s.session == target) files.push_back(s.path);
+        if ((!pid_session.empty() && s.session == pid_session && s.pid == std::atoi(target.c_str())) ||
+            s.session == target)
+            files.push_back(s.path);
     if (files.empty())
         *error = fmt::format("no recording matches '{}' (not a file, nor a pid or session in {}; see `vdsotrace ls`)",
                              target, shm_dir());

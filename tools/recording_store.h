@@ -29,7 +29,7 @@ std::optional<SegmentName> parse_segment_name(const std::string& file_name);
 std::vector<SegmentName> list_segments(uint32_t uid);
 
 // What became of a recorded process, as the report says it.
-enum class ProcessFate { kRunning, kExited, kSignaled, kEndedUnknownStatus, kVanished };
+enum class ProcessFate { kRunning, kExited, kSignaled, kEndedUnknownStatus, kVanished, kExeced };
 ProcessFate fate_of(const Recording& r);
 
 // True when the recorded process is still alive (same pid and same start time).

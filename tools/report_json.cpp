@@ -11,6 +11,7 @@ nlohmann::json exit_json(const ProcessRow& p) {
         case ProcessFate::kRunning: return {{"running", true}};
         case ProcessFate::kEndedUnknownStatus: return {{"ended", true}};
         case ProcessFate::kVanished: return {{"vanished", true}};
+        case ProcessFate::kExeced: return {{"exec", true}};
     }
     return nullptr;
 }
@@ -119,6 +120,18 @@ nlohmann::json to_json(const Report& r) {
             }
             crash["probes"] = c.probes;
             row["crash"] = std::move(crash);
+        }
+        row["recording_id"] = p.segment_id;
+        if (!p.parent_segment_id.empty()) row["parent_recording_id"] = p.parent_segment_id;
+        if (!p.previous_image_id.empty()) row["previous_image_id"] = p.previous_image_id;
+        row["clocks"] = json::array();
+        for (const ClockRow& c : p.counters) {
+            json cr = {{"function", c.function}, {"calls", c.calls}};
+            if (!c.name.empty()) {
+                cr["clock"] = c.name;
+                cr["clock_id"] = c.id;
+            }
+            row["clocks"].push_back(std::move(cr));
         }
         j["processes"].push_back(std::move(row));
     }

@@ -1,6 +1,7 @@
 #include "report_model.h"
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <tuple>
 
@@ -34,6 +35,30 @@ const ModuleInfo* module_of(const Recording& r, uint64_t address) {
 
 std::string module_path(const Recording& r, const ModuleInfo& m) { return m.main_program ? r.exe : m.path; }
 
+// The current name of a live thread (set after its first call, it differs from the recorded one).
+std::string live_thread_name(int pid, int tid, const std::string& recorded) {
+    std::ifstream comm(fmt::format("/proc/{}/task/{}/comm", pid, tid));
+    std::string name;
+    return std::getline(comm, name) && !name.empty() ? name : recorded;
+}
+
+std::string segment_id_text(uint64_t id) { return id ? fmt::format("{:016x}", id) : ""; }
+
+// Calls per function and clock bucket, as rows (clock fields empty for functions without one).
+std::vector<ClockRow> counter_rows(const std::vector<uint64_t>& totals) {
+    std::vector<ClockRow> rows;
+    for (unsigned c = 0; c < totals.size(); ++c) {
+        if (!totals[c]) continue;
+        const int fn = f::counter_function(c);
+        const int bucket = f::counter_bucket(c);
+        const bool clocked = f::function_takes_clock(fn);
+        rows.push_back({f::kFunctionNames[fn], clocked ? clock_id_of_bucket(bucket) : 0,
+                        clocked ? clock_name(bucket) : "", totals[c]});
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.calls > b.calls; });
+    return rows;
+}
+
 }  // namespace
 
 Report build_report(const std::vector<Recording>& recordings, uint64_t now_monotonic_ns, const StackFilter& filter) {
@@ -49,7 +74,14 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
     Symbolizer symbolizer;
     bool vdso_added = false;
 
-    for (const Recording& r : recordings) {
+    // Processes in the order they started: a tree reads top-down, an exec chain in order.
+    std::vector<const Recording*> ordered;
+    for (const Recording& r : recordings) ordered.push_back(&r);
+    std::stable_sort(ordered.begin(), ordered.end(), [](const Recording* a, const Recording* b) {
+        return a->start_monotonic_ns < b->start_monotonic_ns;
+    });
+    for (const Recording* rp : ordered) {
+        const Recording& r = *rp;
         if (r.session.size() && rep.session.empty()) rep.session = r.session;
         ProcessRow p;
         p.pid = r.pid;
@@ -60,7 +92,13 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
         p.fate = fate_of(r);
         p.exit_value = r.exit_value;
         p.source = r.source;
+        p.segment_id = segment_id_text(r.segment_id);
+        p.parent_segment_id = segment_id_text(r.parent_segment_id);
+        p.previous_image_id = segment_id_text(r.previous_image_id);
+        p.start_monotonic_ns = r.start_monotonic_ns;
+        p.counters = counter_rows(r.totals());
         uint64_t end = r.end_monotonic_ns;
+        if (end == 0 && p.fate == ProcessFate::kExeced) end = r.exec_monotonic_ns;
         if (end == 0) end = p.fate == ProcessFate::kRunning ? now_monotonic_ns : r.start_monotonic_ns;
         p.seconds = end > r.start_monotonic_ns ? double(end - r.start_monotonic_ns) / 1e9 : 0;
         first_start = std::min(first_start, r.start_monotonic_ns);
@@ -70,12 +108,20 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             symbolizer.add_image("[vdso]", r.vdso_image);
             vdso_added = true;
         }
-        uint64_t shared_calls = 0;
+        uint64_t shared_calls = 0, recycled_calls = 0;
         for (const ThreadInfo& t : r.threads) {
             const uint64_t calls = t.total();
             p.calls += calls;
             if (t.shared) shared_calls = calls;
-            rep.threads.push_back({r.pid, t.tid, t.name, t.exited, t.shared, calls});
+            // The recycled slot is shown as the exited threads of the log below.
+            if (t.recycled)
+                recycled_calls += calls;
+            else
+                rep.threads.push_back({r.pid, t.tid,
+                                       p.fate == ProcessFate::kRunning && !t.exited && !t.shared
+                                           ? live_thread_name(r.pid, t.tid, t.name)
+                                           : t.name,
+                                       t.exited, t.shared, calls});
             for (unsigned c = 0; c < f::kCounterSlots; ++c) {
                 totals[c] += t.counts[c];
                 unattributed[c] += t.unattributed[c];
@@ -108,10 +154,19 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                 row.calls += cc.calls;
             }
         }
+        uint64_t logged_calls = 0;
+        for (const ExitedThread& e : r.exited_threads) {
+            rep.threads.push_back({r.pid, e.tid, e.name, true, false, e.calls});
+            logged_calls += e.calls;
+        }
+        if (recycled_calls > logged_calls)  // the log was full: names lost, calls kept
+            rep.threads.push_back({r.pid, 0,
+                                   fmt::format("({} more exited threads)", r.threads_logged - r.exited_threads.size()),
+                                   true, true, recycled_calls - logged_calls});
         if (r.flags & f::kFlagThreadsFull)
-            p.notes.push_back(fmt::format("{} threads found the thread table ({} slots) full; their {} calls are "
-                                          "counted together (raise VDSOTRACE_THREADS)",
-                                          r.threads_claimed - r.thread_capacity, r.thread_capacity, shared_calls));
+            p.notes.push_back(fmt::format("threads found all {} thread slots busy; their {} calls are counted "
+                                          "together (raise VDSOTRACE_THREADS)",
+                                          r.thread_capacity, shared_calls));
         if (r.flags & f::kFlagModulesFull)
             p.notes.push_back(fmt::format("the module table ({} entries) filled up: some callers are shown as "
                                           "bare addresses (raise VDSOTRACE_MODULES)",

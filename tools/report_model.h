@@ -70,6 +70,11 @@ struct ProcessRow {
     std::vector<std::string> notes;  // capacity problems and the like, in plain words
     std::optional<CrashReport> crash;  // a fault inside the vDSO or the shim
     std::vector<std::string> routes;   // "clock_gettime=syscall", functions not sent to the vDSO
+    std::vector<ClockRow> counters;  // this process's calls per function and clock, by calls
+    std::string segment_id;          // 16 hex digits (the end of the recording's name)
+    std::string parent_segment_id;   // the forking parent's recording, "" when not known
+    std::string previous_image_id;   // the recording of the image this one replaced by exec
+    uint64_t start_monotonic_ns = 0;
 };
 
 struct Report {

@@ -12,6 +12,7 @@ namespace vdsotrace::tools {
 
 struct TextOptions {
     size_t top_callers = 20;
+    bool per_process = false;  // each process's calls per function and clock
 };
 
 void write_text(const Report& report, const TextOptions& options, std::ostream& out);

@@ -53,6 +53,7 @@ std::string fate_text(const ProcessRow& p) {
         case ProcessFate::kEndedUnknownStatus: return "ended normally (exit code not recorded)";
         case ProcessFate::kVanished:
             return "vanished without ending: killed by a signal, or left through _exit/exec";
+        case ProcessFate::kExeced: return "replaced by exec (the next image of this pid follows)";
     }
     return "?";
 }
@@ -171,6 +172,13 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
         for (const std::string& a : p.argv) cmd += (cmd.empty() ? "" : " ") + a;
         out << fmt::format("  pid {} (parent {}): {}\n", p.pid, p.ppid, cmd.empty() ? p.exe : cmd);
         out << fmt::format("    {}, {} calls over {}\n", fate_text(p), group_digits(p.calls), duration(p.seconds));
+        if (options.per_process) {
+            out << fmt::format("    executable {}\n", p.exe);
+            if (!p.previous_image_id.empty()) out << "    exec'd by the image before it (same pid)\n";
+            for (const ClockRow& c : p.counters)
+                out << fmt::format("    {:<15} {:<26} {:>15} {:>7}\n", c.function, c.name, group_digits(c.calls),
+                                   percent(c.calls, p.calls));
+        }
         for (const std::string& n : p.notes) out << "    note: " << n << "\n";
         if (!p.routes.empty()) {
             std::string routes;

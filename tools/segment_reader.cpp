@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -55,16 +56,17 @@ const f::SectionEntry* find_section(const f::Header& h, uint32_t kind) {
     return nullptr;
 }
 
-// Reads one sample slot into its thread: counts per stack, outcomes, the ring.
+// Adds one sample slot to its thread: counts per stack, outcomes, the ring. (Added, not set: the
+// slots of exited threads all go to one "exited threads" entry.)
 bool parse_sample_slot(const unsigned char* slot, const f::Header::Sampling& cfg, const SamplingInfo& sampling,
                        ThreadInfo* t, std::string* error) {
     f::SampleSlotHeader sh;
     memcpy(&sh, slot, sizeof sh);
-    t->samples.sampled = sh.sampled;
-    t->samples.lost_no_unwinder = sh.lost_no_unwinder;
-    t->samples.lost_stacks_full = sh.lost_stacks_full;
-    t->samples.lost_counts_full = sh.lost_counts_full;
-    t->samples.lost_reentered = sh.lost_reentered;
+    t->samples.sampled += sh.sampled;
+    t->samples.lost_no_unwinder += sh.lost_no_unwinder;
+    t->samples.lost_stacks_full += sh.lost_stacks_full;
+    t->samples.lost_counts_full += sh.lost_counts_full;
+    t->samples.lost_reentered += sh.lost_reentered;
     for (uint32_t c = 0; c < cfg.count_capacity; ++c) {
         const unsigned char* e = slot + f::kSampleCountsOffset + c * sizeof(f::StackCount);
         const uint64_t key = load_u64(e);
@@ -82,7 +84,7 @@ bool parse_sample_slot(const unsigned char* slot, const f::Header::Sampling& cfg
         else
             t->stack_counts.push_back({counter, stack, calls});
     }
-    t->ring_written = sh.ring_written;
+    t->ring_written += sh.ring_written;
     const uint64_t cap = cfg.ring_capacity;
     const uint64_t from = sh.ring_written > cap ? sh.ring_written - cap : 0;
     for (uint64_t n = from; n < sh.ring_written; ++n) {
@@ -94,6 +96,30 @@ bool parse_sample_slot(const unsigned char* slot, const f::Header::Sampling& cfg
             continue;
         }
         t->ring.push_back({e.monotonic_ns, e.tid, e.counter, e.stack_id});
+    }
+    return true;
+}
+
+// Reads one thread slot's counters and caller entries into `t`.
+bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::string* error, uint64_t index) {
+    t->counts.resize(f::kCounterSlots);
+    t->unattributed.resize(f::kCounterSlots);
+    for (unsigned c = 0; c < f::kCounterSlots; ++c) {
+        t->unattributed[c] = load_u64(slot + f::kSlotUnattributedOffset + c * 8);
+        t->counts[c] = t->unattributed[c];
+    }
+    for (uint32_t c = 0; c < cap; ++c) {
+        const unsigned char* e = slot + f::kSlotCallersOffset + c * sizeof(f::CallerEntry);
+        uint64_t key = load_u64(e);
+        if (key == 0) continue;
+        unsigned counter = f::caller_counter(key);
+        if (counter >= f::kCounterSlots) {
+            *error = fmt::format("corrupt caller entry in thread slot {}", index);
+            return false;
+        }
+        const uint64_t calls = load_u64(e + 8);
+        t->counts[counter] += calls;  // a thread's count is callers + unattributed
+        t->callers.push_back({counter, f::caller_address(key), calls});
     }
     return true;
 }
@@ -149,13 +175,37 @@ bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h,
         out.resize(e.depth);
         memcpy(out.data(), bytes.data() + frames->offset + e.first_frame * sizeof(uint64_t), e.depth * sizeof(uint64_t));
     }
-    for (ThreadInfo& t : r->threads) {
+    // A sample slot goes with the thread now in the same thread slot. The slot of a thread that
+    // exited and gave its thread slot back (not taken again) goes with the exited threads, whose
+    // calls are folded into one entry: its samples are kept, like its calls.
+    const auto slot_at = [&](uint64_t i) { return bytes.data() + slots->offset + i * slots->entry_size; };
+    std::vector<bool> owned(slots->count, false);
+    for (const ThreadInfo& t : r->threads) {
+        if (t.recycled) continue;
         if (t.slot_index >= slots->count) {
             *error = fmt::format("the sample section has {} slots, fewer than the thread table", slots->count);
             return false;
         }
-        if (!parse_sample_slot(bytes.data() + slots->offset + t.slot_index * slots->entry_size, cfg, s, &t, error))
+        owned[t.slot_index] = true;
+    }
+    std::vector<uint64_t> orphans;
+    for (uint64_t i = 0; i < slots->count; ++i)
+        if (!owned[i] && load_u64(slot_at(i)) != 0) orphans.push_back(i);  // SampleSlotHeader::sampled
+    if (!orphans.empty() && std::none_of(r->threads.begin(), r->threads.end(), [](auto& t) { return t.recycled; })) {
+        ThreadInfo exited;
+        exited.name = "(exited threads, slots reused)";
+        exited.exited = exited.recycled = true;
+        exited.counts.assign(f::kCounterSlots, 0);
+        exited.unattributed.assign(f::kCounterSlots, 0);
+        r->threads.push_back(std::move(exited));
+    }
+    for (ThreadInfo& t : r->threads) {
+        if (t.recycled) {
+            for (uint64_t i : orphans)
+                if (!parse_sample_slot(slot_at(i), cfg, s, &t, error)) return false;
+        } else if (!parse_sample_slot(slot_at(t.slot_index), cfg, s, &t, error)) {
             return false;
+        }
     }
     return true;
 }
@@ -240,6 +290,13 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     r.module_capacity = h.module_capacity;
     r.threads_claimed = h.threads_claimed;
     r.modules_claimed = h.modules_claimed;
+    r.segment_id = h.tree.segment_id;
+    r.parent_segment_id = h.tree.parent_segment_id;
+    r.parent_pid = h.tree.parent_pid;
+    r.tree_flags = h.tree.tree_flags;
+    r.parent_start_ticks = h.tree.parent_start_ticks;
+    r.previous_image_id = h.tree.previous_image_id;
+    r.exec_monotonic_ns = h.tree.exec_monotonic_ns;
     r.session = bounded_string(h.session, sizeof h.session);
     r.doctor = h.doctor;
     r.exe = bounded_string(h.exe, sizeof h.exe);
@@ -315,34 +372,43 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                 const unsigned char* slot = bytes.data() + s.offset + i * s.entry_size;
                 f::ThreadSlotHeader sh;
                 memcpy(&sh, slot, sizeof sh);
+                // Slots given back by exited threads (their counts are in the exited-threads slot)
+                // and slots being claimed this instant hold nothing.
+                if (!shared_slot && (sh.state == f::kThreadRecycled || sh.state == f::kThreadFree)) continue;
                 ThreadInfo t;
                 t.slot_index = i;
+                if (!read_slot(slot, cap, &t, error, i)) return std::nullopt;
                 t.tid = shared_slot ? 0 : sh.tid;
                 t.name = shared_slot ? "(threads beyond capacity)" : bounded_string(sh.name, sizeof sh.name);
                 t.exited = sh.state == f::kThreadExited;
                 t.shared = shared_slot;
-                t.counts.resize(f::kCounterSlots);
-                t.unattributed.resize(f::kCounterSlots);
-                for (unsigned c = 0; c < f::kCounterSlots; ++c) {
-                    t.unattributed[c] = load_u64(slot + f::kSlotUnattributedOffset + c * 8);
-                    t.counts[c] = t.unattributed[c];
-                }
-                for (uint32_t c = 0; c < cap; ++c) {
-                    const unsigned char* e = slot + f::kSlotCallersOffset + c * sizeof(f::CallerEntry);
-                    uint64_t key = load_u64(e);
-                    if (key == 0) continue;
-                    unsigned counter = f::caller_counter(key);
-                    if (counter >= f::kCounterSlots) {
-                        *error = fmt::format("corrupt caller entry in thread slot {}", i);
-                        return std::nullopt;
-                    }
-                    const uint64_t calls = load_u64(e + 8);
-                    t.counts[counter] += calls;  // a thread's count is callers + unattributed
-                    t.callers.push_back({counter, f::caller_address(key), calls});
-                }
                 if (shared_slot && t.total() == 0) continue;
                 r.threads.push_back(std::move(t));
             }
+        } else if (s.kind == f::kSectionExitedThreads) {
+            const uint32_t cap = h.caller_capacity;
+            if (cap == 0 || cap > (1u << 20) || s.count != 1) {
+                *error = fmt::format("impossible exited-threads slot ({} slots, {} callers each)", s.count, cap);
+                return std::nullopt;
+            }
+            if (!section_fits(s, size, f::thread_slot_size(cap), error, "exited-threads")) return std::nullopt;
+            ThreadInfo t;
+            if (!read_slot(bytes.data() + s.offset, cap, &t, error, 0)) return std::nullopt;
+            t.name = "(exited threads, slots reused)";
+            t.exited = true;
+            t.recycled = true;
+            if (t.total() != 0) r.threads.push_back(std::move(t));
+        } else if (s.kind == f::kSectionThreadLog) {
+            if (!section_fits(s, size, sizeof(f::ExitedThreadEntry), error, "thread log")) return std::nullopt;
+            const uint64_t used = std::min<uint64_t>(h.tree.threads_logged, s.count);
+            for (uint64_t i = 0; i < used; ++i) {
+                f::ExitedThreadEntry e;
+                memcpy(&e, bytes.data() + s.offset + i * s.entry_size, sizeof e);
+                if (e.state != 1) continue;
+                r.exited_threads.push_back({e.tid, bounded_string(e.name, sizeof e.name), e.calls});
+            }
+            r.threads_logged = h.tree.threads_logged;
+            r.thread_log_capacity = s.count;
         }
         // Unknown section kinds come from a newer minor version: skipped by design.
     }
@@ -354,32 +420,39 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     return r;
 }
 
-std::optional<Recording> load_recording(const std::string& path, std::string* error) {
+bool read_recording_file(const std::string& path, std::vector<unsigned char>* bytes, std::string* error) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         *error = fmt::format("cannot open {}: {}", path, strerror(errno));
-        return std::nullopt;
+        return false;
     }
     struct stat st {};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         *error = fmt::format("{} is not a regular file", path);
-        return std::nullopt;
+        return false;
     }
     if (uint64_t(st.st_size) > kMaxFile) {
         close(fd);
         *error = fmt::format("{} is {} bytes, larger than any recording", path, st.st_size);
-        return std::nullopt;
+        return false;
     }
-    std::vector<unsigned char> bytes(size_t(st.st_size));
+    // Plain reads of a live segment: the writer is never blocked nor slowed by a reader.
+    bytes->assign(size_t(st.st_size), 0);
     size_t got = 0;
-    while (got < bytes.size()) {
-        ssize_t n = read(fd, bytes.data() + got, bytes.size() - got);
+    while (got < bytes->size()) {
+        ssize_t n = pread(fd, bytes->data() + got, bytes->size() - got, off_t(got));
         if (n <= 0) break;
         got += size_t(n);
     }
     close(fd);
-    bytes.resize(got);
+    bytes->resize(got);
+    return true;
+}
+
+std::optional<Recording> load_recording(const std::string& path, std::string* error) {
+    std::vector<unsigned char> bytes;
+    if (!read_recording_file(path, &bytes, error)) return std::nullopt;
     std::string why;
     auto r = parse_recording(bytes, path, &why);
     if (!r) *error = fmt::format("{}: {}", path, why);

@@ -61,6 +61,7 @@ struct ThreadInfo {
     std::string name;
     bool exited = false;
     bool shared = false;    // the overflow slot of threads beyond capacity
+    bool recycled = false;  // the calls of exited threads whose slots were reused (ExitedThread)
     std::vector<uint64_t> counts;        // kCounterSlots entries: callers + unattributed
     std::vector<uint64_t> unattributed;  // kCounterSlots entries: calls the caller table had no room for
     std::vector<CallerCount> callers;
@@ -106,6 +107,13 @@ struct CrashInfo {
     std::vector<uint64_t> stack_words;   // from sp upward
 };
 
+// An exited thread whose slot was reused: its name and total; its calls are in the recycled slot.
+struct ExitedThread {
+    int tid = 0;
+    std::string name;
+    uint64_t calls = 0;
+};
+
 struct Recording {
     std::string source;     // the file it came from
     uint16_t minor = 0;
@@ -125,11 +133,22 @@ struct Recording {
     uint32_t module_capacity = 0;
     uint64_t threads_claimed = 0;
     uint64_t modules_claimed = 0;
+    // Process tree (format::ProcessTree): segment ids link the recordings of one session.
+    uint64_t segment_id = 0;
+    uint64_t parent_segment_id = 0;
+    int parent_pid = 0;
+    uint32_t tree_flags = 0;
+    uint64_t parent_start_ticks = 0;
+    uint64_t previous_image_id = 0;
+    uint64_t exec_monotonic_ns = 0;
     std::string session;
     std::string exe;
     std::vector<std::string> argv;
     std::vector<ModuleInfo> modules;
-    std::vector<ThreadInfo> threads;     // claimed slots, then the shared slot if used
+    std::vector<ThreadInfo> threads;     // claimed slots, the shared slot if used, the recycled one
+    std::vector<ExitedThread> exited_threads;  // the thread log (names of recycled threads)
+    uint64_t threads_logged = 0;         // exited threads logged (more than the log's entries: names lost)
+    uint64_t thread_log_capacity = 0;
     std::vector<unsigned char> vdso_image;
     SamplingInfo sampling;
     std::optional<CrashInfo> crash;
@@ -141,6 +160,9 @@ struct Recording {
 // Parses a segment image. Returns the recording, or nullopt with a message in *error.
 std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes, const std::string& source,
                                          std::string* error);
+
+// Reads a whole regular file of at most 1 GiB (a segment or an archive of them) with pread.
+bool read_recording_file(const std::string& path, std::vector<unsigned char>* bytes, std::string* error);
 
 // Reads the file (at most 1 GiB) and parses it.
 std::optional<Recording> load_recording(const std::string& path, std::string* error);

@@ -14,6 +14,7 @@
 #include "lifecycle.h"
 #include "module_map.h"
 #include "sampler.h"
+#include "process_tree.h"
 #include "segment_create.h"
 #include "settings.h"
 #include "text_util.h"
@@ -42,6 +43,7 @@ uint64_t g_pending[format::kCounterSlots];  // see bump_pending()
 int g_pending_any;
 pthread_key_t g_exit_key;                    // its destructor marks a thread's slot exited
 bool g_have_exit_key;
+int g_own_pid;                               // getpid() at start-up and after fork; 0 = not known yet
 
 void say(const char* text) {
     // One line on stderr, written in one call so it does not interleave with the program's output.
@@ -52,12 +54,88 @@ void say(const char* text) {
     (void)ignored;
 }
 
+unsigned char* shared_slot() { return g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size; }
+
+// Adds `n` calls of (counter, caller) to a slot other threads update too (atomics).
+void add_shared(unsigned char* slot, unsigned counter, uint64_t caller, uint64_t n) {
+    auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
+    const uint64_t key = format::caller_key(counter, caller);
+    uint32_t i = uint32_t((caller >> 1) ^ (caller >> 9) ^ (counter * 0x9E37u)) & g_recorder.caller_mask;
+    for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
+        uint64_t seen = __atomic_load_n(&callers[i].key, __ATOMIC_RELAXED);
+        if (seen == 0) {
+            seen = detail::cas_shared(&callers[i].key, 0, key);
+            if (seen == 0) seen = key;
+        }
+        if (seen == key) {
+            __atomic_fetch_add(&callers[i].count, n, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
+    __atomic_fetch_add(&unattributed[counter], n, __ATOMIC_RELAXED);
+}
+
+// Moves an exited thread's counts into the exited-threads slot, logs its name and total, zeroes
+// the slot and gives it back. Runs on the exiting thread (its only writer), once per thread.
+// A live reader may see the calls in both places, or in neither, for that instant; a recording
+// read after the program is quiet is exact.
+void recycle_slot(unsigned char* slot, const char* name) {
+    auto* h = reinterpret_cast<format::ThreadSlotHeader*>(slot);
+    auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i <= g_recorder.caller_mask; ++i) {
+        const uint64_t key = callers[i].key;
+        if (key == 0 || callers[i].count == 0) continue;
+        add_shared(g_segment.exited_slot, format::caller_counter(key), format::caller_address(key), callers[i].count);
+        total += callers[i].count;
+    }
+    auto* exited_unattributed = reinterpret_cast<uint64_t*>(g_segment.exited_slot + format::kSlotUnattributedOffset);
+    for (unsigned c = 0; c < format::kCounterSlots; ++c) {
+        if (unattributed[c] == 0) continue;
+        __atomic_fetch_add(&exited_unattributed[c], unattributed[c], __ATOMIC_RELAXED);
+        total += unattributed[c];
+    }
+    format::Header* hdr = g_segment.header;
+    const uint32_t entry = __atomic_fetch_add(&hdr->tree.threads_logged, 1u, __ATOMIC_RELAXED);
+    if (entry < g_segment.thread_log_capacity) {
+        format::ExitedThreadEntry& e = g_segment.thread_log[entry];
+        e.tid = h->tid;
+        e.calls = total;
+        memcpy(e.name, name, sizeof e.name);
+        __atomic_store_n(&e.state, 1u, __ATOMIC_RELEASE);
+    }
+    memset(slot + format::kSlotUnattributedOffset, 0, g_segment.slot_size - format::kSlotUnattributedOffset);
+    h->tid = 0;
+    memset(h->name, 0, sizeof h->name);
+    __atomic_fetch_add(&hdr->tree.slots_recycled, 1u, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->state, uint32_t(format::kThreadRecycled), __ATOMIC_RELEASE);
+}
+
 void on_thread_exit(void* slot_ptr) {
     auto* slot = static_cast<unsigned char*>(slot_ptr);
     auto* h = reinterpret_cast<format::ThreadSlotHeader*>(slot);
-    prctl(PR_GET_NAME, h->name);  // names are often set after the first call: take the final one
-    __atomic_store_n(&h->state, uint32_t(format::kThreadExited), __ATOMIC_RELEASE);
+    ThreadState& t = t_thread;
+    if (t.slot != slot) return;  // not this segment's slot (cannot happen; never write blindly)
+    // Calls this thread still makes (later TLS destructors, a signal handler right now) go to the
+    // shared slot (and, when sampling, the shared sample slot), with atomics: from here on the
+    // slot may belong to another thread, and nothing of this thread points into it any more.
+    t.fast_slot = nullptr;
+    t.last_entry = nullptr;
+    t.slot = shared_slot();
+    t.shared = 1;
+    if (t.sample_slot != nullptr)
+        t.sample_slot = g_segment.sample_slots + size_t(g_segment.thread_capacity) * g_segment.sample_slot_size;
     release_alt_stack();
+    char name[16] = {};
+    prctl(PR_GET_NAME, name);  // names are often set after the first call: take the final one
+    if (g_segment.exited_slot == nullptr) {
+        memcpy(h->name, name, sizeof h->name);
+        __atomic_store_n(&h->state, uint32_t(format::kThreadExited), __ATOMIC_RELEASE);
+        return;
+    }
+    recycle_slot(slot, name);
 }
 
 // Calls made while their thread could not count yet (it was creating the segment or taking its
@@ -78,6 +156,21 @@ void fold_pending(unsigned char* slot) {
     }
 }
 
+// A slot an exited thread gave back, now this thread's; null when there is none.
+unsigned char* reuse_recycled_slot() {
+    if (g_segment.exited_slot == nullptr) return nullptr;
+    for (uint32_t i = 0; i < g_segment.thread_capacity; ++i) {
+        unsigned char* slot = g_segment.threads + size_t(i) * g_segment.slot_size;
+        auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
+        uint32_t recycled = format::kThreadRecycled;
+        if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == recycled &&
+            __atomic_compare_exchange_n(&sh->state, &recycled, uint32_t(format::kThreadFree), false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return slot;
+    }
+    return nullptr;
+}
+
 unsigned char* claim_thread_slot(ThreadState& t) {
     if (t.slot != nullptr) return t.slot;  // a signal handler on this thread got here first
     format::Header* h = g_segment.header;
@@ -86,10 +179,18 @@ unsigned char* claim_thread_slot(ThreadState& t) {
     t.in_init = 1;
     // One locked instruction per thread lifetime, not per call.
     const uint64_t index = __atomic_fetch_add(&h->threads_claimed, 1, __ATOMIC_RELAXED);
-    const bool shared = index >= g_segment.thread_capacity;
-    unsigned char* slot =
-        g_segment.threads + size_t(shared ? g_segment.thread_capacity : index) * g_segment.slot_size;
+    // Slots beyond the first thread_capacity threads come from threads that exited and gave theirs
+    // back; when none is free, the shared overflow slot.
+    unsigned char* slot = index < g_segment.thread_capacity ? g_segment.threads + index * g_segment.slot_size
+                                                            : reuse_recycled_slot();
+    const bool shared = slot == nullptr;
+    if (shared) slot = shared_slot();
     t.shared = shared;
+    // The sample slot goes with the thread slot (a recycled slot is not at `index`). Bound before
+    // the slot is published, so no call this thread counts (from a signal handler meanwhile) goes
+    // unsampled.
+    const uint64_t slot_index = uint64_t(slot - g_segment.threads) / g_segment.slot_size;
+    sampler_bind_thread(t, g_segment, slot_index, shared, g_recorder.sample_period);
     t.slot = slot;
     t.in_init = 0;  // from here on, this thread's handlers count straight into the slot
     if (shared) {
@@ -103,7 +204,6 @@ unsigned char* claim_thread_slot(ThreadState& t) {
         if (g_have_exit_key) pthread_setspecific(g_exit_key, slot);
         if (g_crash_capture) ensure_alt_stack();  // cold: once per thread
     }
-    sampler_bind_thread(t, g_segment, index, t.shared != 0, g_recorder.sample_period);
     fold_pending(slot);
     if (!t.shared && t.busy == 0 && !t.slow_only) t.fast_slot = slot;
     return slot;
@@ -126,6 +226,7 @@ bool create() {
         say(line);
         return false;
     }
+    link_into_tree(g_segment.header);
     g_recorder.caller_mask = settings.callers - 1;
     g_recorder.sample_period = settings.sample;
     if (!g_have_exit_key) g_have_exit_key = pthread_key_create(&g_exit_key, on_thread_exit) == 0;
@@ -156,6 +257,23 @@ static unsigned char* claim_slot() {
     return state == kReady ? claim_thread_slot(t) : nullptr;
 }
 
+// A vfork child (glibc's posix_spawn too) runs on its parent's memory and on the TLS of the
+// thread that vforked, until it execs or exits. Calls it makes where that thread has a slot count
+// there (the thread is suspended meanwhile, so the slot still has one writer): in the parent's
+// recording. Here it has none: it must neither claim a slot nor create a segment the parent would
+// then record into under the child's pid. Its calls go to the shared overflow slot, or wait aside
+// until the parent creates its segment.
+static bool in_vfork_child() { return g_own_pid != 0 && getpid() != g_own_pid; }
+
+static void count_for_vfork_child(unsigned counter, uintptr_t caller) {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) {
+        detail::count_into<true>(g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size, counter,
+                                 caller);
+        return;
+    }
+    bump_pending(counter);
+}
+
 void record_slow(unsigned counter, uintptr_t caller) {
     ThreadState& t = t_thread;
     if (t.busy != 0) return;  // the shim's own work
@@ -166,6 +284,10 @@ void record_slow(unsigned counter, uintptr_t caller) {
     }
     unsigned char* slot = t.slot;
     if (slot == nullptr) {
+        if (in_vfork_child()) {
+            count_for_vfork_child(counter, caller);
+            return;
+        }
         const int saved_errno = errno;  // the program must not see our syscalls' errno
         slot = claim_slot();
         errno = saved_errno;
@@ -202,9 +324,12 @@ void note_caller_address(uintptr_t address) {
 void after_fork_in_child() {
     // The child shares the parent's mapping: forget it, so the child's first call creates the
     // child's own segment. Only the forking thread exists here.
-    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) munmap(g_segment.header, g_segment.size);
+    const bool parent_recorded = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady;
+    remember_fork_parent(parent_recorded ? g_segment.header : nullptr);
+    if (parent_recorded) munmap(g_segment.header, g_segment.size);
     g_segment = Segment{};
-    // The thread-exit hook would otherwise write into the parent's slot, now unmapped here.
+    g_own_pid = getpid();
+    // The forking thread's exit handler would otherwise fold the parent's slot, now unmapped here.
     if (g_have_exit_key) pthread_setspecific(g_exit_key, nullptr);
     t_thread.slot = nullptr;
     t_thread.fast_slot = nullptr;
@@ -218,14 +343,42 @@ void after_fork_in_child() {
     __atomic_store_n(&g_state, kUninit, __ATOMIC_RELEASE);
 }
 
+void at_process_start() {
+    g_own_pid = getpid();
+    apply_follow_exec_setting();
+}
+
 void at_process_end() {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
     format::Header* h = g_segment.header;
-    h->end_monotonic_ns = monotonic_ns();
-    h->end_realtime_ns = realtime_ns();
+    if (h->end_monotonic_ns == 0) {
+        h->end_monotonic_ns = monotonic_ns();
+        h->end_realtime_ns = realtime_ns();
+    }
     uint32_t running = format::kStateRunning;
     __atomic_compare_exchange_n(&h->state, &running, uint32_t(format::kStateEnded), false, __ATOMIC_RELEASE,
                                 __ATOMIC_RELAXED);
+}
+
+void at_process_exit(int status) {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
+    // exit() called by a vfork child runs this on the parent's memory: the recording is the
+    // parent's, which has not exited.
+    if (in_vfork_child()) return;
+    format::Header* h = g_segment.header;
+    if (h->end_monotonic_ns == 0) {
+        h->end_monotonic_ns = monotonic_ns();
+        h->end_realtime_ns = realtime_ns();
+    }
+    h->exit_value = status & 0xff;  // what the parent's wait() will see
+    // Handlers registered before the loader's own exit handler run after the destructors, so
+    // the shim's destructor may have marked the recording ended already.
+    uint32_t seen = format::kStateRunning;
+    if (!__atomic_compare_exchange_n(&h->state, &seen, uint32_t(format::kStateExited), false, __ATOMIC_RELEASE,
+                                     __ATOMIC_RELAXED) &&
+        seen == format::kStateEnded)
+        __atomic_compare_exchange_n(&h->state, &seen, uint32_t(format::kStateExited), false, __ATOMIC_RELEASE,
+                                    __ATOMIC_RELAXED);
 }
 
 const char* segment_name() {

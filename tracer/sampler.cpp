@@ -125,8 +125,16 @@ void find_loader_lock() {
     if (s.matches == 1 && __atomic_load_n(s.found, __ATOMIC_RELAXED) == 0) g_loader_lock_owner = s.found;
 }
 
+// True when this thread may hold the loader's write lock. pthread_mutex_lock takes the lock word
+// first and stores __owner after, and unlock clears __owner before the word: a held lock whose
+// owner is 0 may be this thread's, caught between the two stores (a signal landed there in the
+// stress test and deadlocked), so it counts as ours. Another owner is harmless: libunwind waits.
 bool in_loader(const ThreadState& t) {
-    return g_loader_lock_owner != nullptr && __atomic_load_n(g_loader_lock_owner, __ATOMIC_RELAXED) == t.tid;
+    if (g_loader_lock_owner == nullptr) return false;
+    const int* lock_word = g_loader_lock_owner - 2;  // {int __lock; unsigned __count; int __owner;}
+    if (__atomic_load_n(lock_word, __ATOMIC_RELAXED) == 0) return false;
+    const int owner = __atomic_load_n(g_loader_lock_owner, __ATOMIC_RELAXED);
+    return owner == t.tid || owner == 0;
 }
 
 uint64_t hash_frames(const uintptr_t* frames, uint32_t n) {

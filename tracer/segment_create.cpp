@@ -96,6 +96,10 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     }
     add_section(h, format::kSectionCrash, sizeof(format::CrashRecord), offset, 1);
     offset += sizeof(format::CrashRecord);
+    add_section(h, format::kSectionExitedThreads, uint32_t(slot), offset, 1);
+    offset += slot;
+    add_section(h, format::kSectionThreadLog, sizeof(format::ExitedThreadEntry), offset, format::kThreadLogEntries);
+    offset += sizeof(format::ExitedThreadEntry) * format::kThreadLogEntries;
     h->thread_capacity = settings.threads;
     h->caller_capacity = settings.callers;
     h->module_capacity = settings.modules;
@@ -131,6 +135,11 @@ void bind_segment(format::Header* h, Segment* seg) {
             seg->sample_slot_size = s.entry_size;
         } else if (s.kind == format::kSectionCrash) {
             seg->crash = reinterpret_cast<format::CrashRecord*>(base + s.offset);
+        } else if (s.kind == format::kSectionExitedThreads) {
+            seg->exited_slot = base + s.offset;
+        } else if (s.kind == format::kSectionThreadLog) {
+            seg->thread_log = reinterpret_cast<format::ExitedThreadEntry*>(base + s.offset);
+            seg->thread_log_capacity = uint32_t(s.count);
         }
     }
 }
@@ -144,9 +153,10 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     format::Header plan{};
     const size_t size = plan_layout(settings, have_vdso ? vdso.size : 0, &plan);
 
+    const uint64_t segment_id = random_u64();
     TextBuffer name(out->name, sizeof out->name);
     name.add("/")->add(format::kShmPrefix)->add_u64(getuid())->add("-")->add(settings.session);
-    name.add("-")->add_u64(uint64_t(getpid()))->add("-")->add_hex(random_u64(), 16);
+    name.add("-")->add_u64(uint64_t(getpid()))->add("-")->add_hex(segment_id, 16);
 
     // O_EXCL: never open a segment somebody else prepared under our name. 0600: only our user.
     int fd = shm_open(out->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -182,6 +192,7 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     h->start_realtime_ns = realtime_ns();
     h->start_monotonic_ns = monotonic_ns();
     TextBuffer(h->session, sizeof h->session).add(settings.session);
+    h->tree.segment_id = segment_id;
     fill_process_info(h);
     memcpy(&h->doctor, &g_doctor_header, sizeof h->doctor);
     bind_segment(h, out);

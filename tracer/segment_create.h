@@ -24,6 +24,9 @@ struct Segment {
     unsigned char* sample_slots = nullptr;  // one per thread slot, same index
     size_t sample_slot_size = 0;
     format::CrashRecord* crash = nullptr;  // null in segments without the crash section
+    unsigned char* exited_slot = nullptr;  // counts of exited threads whose slots were recycled
+    format::ExitedThreadEntry* thread_log = nullptr;
+    uint32_t thread_log_capacity = 0;
     char name[128] = {};  // shm name, "/vdsotrace-..."
 };
 

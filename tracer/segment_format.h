@@ -66,8 +66,10 @@ enum SectionKind : uint32_t {
     kSectionStackFrames = 5,  // uint64_t[count]: the frame pool the stack entries point into
     kSectionSampleSlots = 6,  // one sample slot per thread slot (same index), entry_size bytes each
     kSectionCrash = 9,        // CrashRecord[1]: a fault inside the vDSO or the shim (vDSO doctor)
-    // Kinds 7-8 are set aside for stack sampling too, 10-11 for the vDSO doctor, 12-14 for
-    // process trees.
+    // Threads that exited give their slot back (kThreadRecycled) after folding their counts here:
+    kSectionExitedThreads = 12,  // one thread slot (entry_size as kSectionThreads), updated with atomics
+    kSectionThreadLog = 13,      // ExitedThreadEntry[count]: who exited, named, with how many calls
+    // Kinds 7-8 (sampling), 10-11 (vDSO doctor) and 14 (process trees) are set aside.
 };
 
 struct SectionEntry {
@@ -87,6 +89,8 @@ enum ProcessState : uint32_t {
     kStateEnded = 2,     // the shim's destructor ran (normal exit); status unknown unless set below
     kStateExited = 3,    // exit_value is the exit code (written by `vdsotrace run` from wait())
     kStateSignaled = 4,  // exit_value is the terminating signal (written by `vdsotrace run`)
+    kStateExeced = 5,    // the image called exec: the new image of the same pid records into the
+                         // segment whose ProcessTree::previous_image_id is this one's segment_id
 };
 
 enum HeaderFlags : uint32_t {
@@ -112,6 +116,33 @@ struct DoctorHeader {
     uint32_t reserved[10];
 };
 static_assert(sizeof(DoctorHeader) == 64 && alignof(DoctorHeader) <= 4);
+
+// Where a recording sits in its process tree (Header::tree). Segments of one session are linked
+// by the 16 random hex digits that end their names (segment ids): a name is
+// vdsotrace-<uid>-<session>-<pid>-<segment id as 16 hex digits>.
+enum TreeFlags : uint32_t {
+    kTreeForked = 1u << 0,    // created in a forked child (the fork handler ran in this process)
+    kTreeExecImage = 1u << 1, // this image replaced, by exec, an image that was recording
+};
+
+// 4-byte packing: the block sits at offset 3636 of the header, which is not 8-aligned. Its fields
+// are only read and written plainly (never atomically), which unaligned-tolerant targets allow.
+#pragma pack(push, 4)
+struct ProcessTree {
+    uint64_t segment_id;          // this segment's id (the end of its name)
+    uint64_t parent_segment_id;   // the segment the forking parent (or, when it recorded nothing,
+                                  // the nearest forking ancestor) recorded into; 0: none known
+    int32_t parent_pid;           // the pid of that ancestor, when parent_segment_id is set
+    uint32_t tree_flags;          // TreeFlags
+    uint64_t parent_start_ticks;  // that parent's proc_start_ticks
+    uint64_t previous_image_id;   // same pid: the segment of the image this one replaced by exec
+    uint64_t exec_monotonic_ns;   // in a replaced image (kStateExeced): when the new image found it
+    uint32_t threads_logged;      // ExitedThreadEntry claimed (may exceed the log's capacity)
+    uint32_t slots_recycled;      // exited threads whose slot was folded and given back
+    uint64_t reserved;
+};
+#pragma pack(pop)
+static_assert(sizeof(ProcessTree) == 64 && alignof(ProcessTree) == 4);
 
 inline constexpr size_t kHeaderSize = 4096;
 inline constexpr size_t kSessionMax = 48;
@@ -156,10 +187,9 @@ struct Header {
     uint32_t cmdline_size;       // bytes used in cmdline
     char cmdline[kCmdlineMax];   // arguments, each NUL-terminated, as in /proc/PID/cmdline
 
-    // Zero; later minors add fields here. Three 64-byte blocks are set aside for the features
-    // being built next, so their fields do not collide: each becomes named fields of exactly
-    // 64 bytes when its feature lands.
-    unsigned char ext_process_tree[64];
+    // Zero; later minors add fields here. The three 64-byte blocks below were set aside for
+    // process trees, the vDSO doctor and sampling, so their fields could not collide.
+    ProcessTree tree;
     DoctorHeader doctor;
     struct Sampling {  // 32-bit fields only: the block starts 4-byte aligned
         uint32_t period;          // one call in `period` per thread has its stack taken; 0 = never
@@ -184,7 +214,7 @@ static_assert(offsetof(Header, thread_capacity) == 480);
 static_assert(offsetof(Header, session) == 512);
 static_assert(offsetof(Header, exe) == 560);
 static_assert(offsetof(Header, cmdline) == 1588);
-static_assert(offsetof(Header, ext_process_tree) == 3636);
+static_assert(offsetof(Header, tree) == 3636);
 static_assert(offsetof(Header, doctor) == 3700);
 static_assert(offsetof(Header, sampling) == 3764);
 static_assert(sizeof(Header::Sampling) == 64);
@@ -223,7 +253,15 @@ static_assert(sizeof(ModuleEntry) == 512);
 // therefore the sum of the two; there is no separate total to keep in step (one memory
 // increment per call instead of two).
 
-enum ThreadState : uint32_t { kThreadFree = 0, kThreadLive = 1, kThreadExited = 2, kThreadShared = 3 };
+// kThreadRecycled: the slot's thread exited, its counts went to the kSectionExitedThreads slot and
+// its name to the thread log; the slot is zero and free for the next thread (a reader skips it).
+enum ThreadState : uint32_t {
+    kThreadFree = 0,
+    kThreadLive = 1,
+    kThreadExited = 2,
+    kThreadShared = 3,
+    kThreadRecycled = 4,
+};
 
 struct ThreadSlotHeader {
     uint32_t state;   // ThreadState
@@ -233,6 +271,17 @@ struct ThreadSlotHeader {
     uint64_t reserved[4];
 };
 static_assert(sizeof(ThreadSlotHeader) == 64);
+
+// One exited thread whose slot was recycled (kSectionThreadLog). Its calls are in the
+// kSectionExitedThreads slot, summed with the other recycled threads'; `calls` is its own total.
+struct ExitedThreadEntry {
+    uint32_t state;   // 0 = being written, 1 = complete
+    int32_t tid;
+    uint64_t calls;
+    char name[16];
+};
+static_assert(sizeof(ExitedThreadEntry) == 32);
+inline constexpr uint32_t kThreadLogEntries = 4096;
 
 // key: (counter index + 1) << 56 | return address. 0 = empty. Written once, by one store.
 struct CallerEntry {

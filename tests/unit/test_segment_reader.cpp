@@ -152,7 +152,8 @@ TEST(SegmentReader, ClampsCountsItCannotTrust) {
     std::string error;
     auto r = parse_recording(b, "test", &error);
     ASSERT_TRUE(r.has_value()) << error;
-    EXPECT_EQ(r->threads.size(), 2u);  // both private slots, the shared one is still empty
+    // Only the claimed slot: the second was never claimed (state free), the shared one is empty.
+    EXPECT_EQ(r->threads.size(), 1u);
 }
 
 TEST(SegmentReader, SurvivesRandomCorruption) {
@@ -171,4 +172,48 @@ TEST(SegmentReader, SurvivesRandomCorruption) {
         accepted += parse_recording(b, "fuzz", &error).has_value();
     }
     EXPECT_GT(accepted, 0);  // flips in unused bytes leave a valid recording
+}
+
+// The exited-threads slot and the thread log (process trees): checked like every other section.
+namespace {
+f::SectionEntry* section_of(std::vector<unsigned char>& b, uint32_t kind) {
+    for (uint32_t i = 0; i < header(b)->section_count; ++i)
+        if (header(b)->sections[i].kind == kind) return &header(b)->sections[i];
+    return nullptr;
+}
+}  // namespace
+
+TEST(SegmentReader, ReadsTheThreadLogAndRefusesImpossibleExitedThreadSections) {
+    auto b = valid_image();
+    f::SectionEntry* log = section_of(b, f::kSectionThreadLog);
+    f::SectionEntry* exited = section_of(b, f::kSectionExitedThreads);
+    ASSERT_NE(log, nullptr);
+    ASSERT_NE(exited, nullptr);
+    auto* entry = reinterpret_cast<f::ExitedThreadEntry*>(b.data() + log->offset);
+    *entry = {1, 77, 5, {'g', 'o', 'n', 'e'}};
+    reinterpret_cast<uint64_t*>(b.data() + exited->offset + f::kSlotUnattributedOffset)[0] = 5;
+    header(b)->tree.threads_logged = 1;
+    std::string error;
+    auto r = parse_recording(b, "test", &error);
+    ASSERT_TRUE(r.has_value()) << error;
+    ASSERT_EQ(r->exited_threads.size(), 1u);
+    EXPECT_EQ(r->exited_threads[0].tid, 77);
+    EXPECT_EQ(r->exited_threads[0].name, "gone");
+    uint64_t recycled = 0;
+    for (const auto& t : r->threads)
+        if (t.recycled) recycled += t.total();
+    EXPECT_EQ(recycled, 5u);
+
+    auto c = b;
+    header(c)->tree.threads_logged = ~uint32_t(0);  // more than the log holds: clamped
+    EXPECT_TRUE(parse_recording(c, "test", &error).has_value()) << error;
+    c = b;
+    section_of(c, f::kSectionThreadLog)->count = uint64_t(1) << 58;
+    EXPECT_NE(refusal(c).find("runs past the end"), std::string::npos);
+    c = b;
+    section_of(c, f::kSectionExitedThreads)->count = 2;
+    EXPECT_NE(refusal(c).find("impossible exited-threads slot"), std::string::npos);
+    c = b;
+    section_of(c, f::kSectionExitedThreads)->offset = c.size() - 8;
+    EXPECT_NE(refusal(c).find("runs past the end"), std::string::npos);
 }

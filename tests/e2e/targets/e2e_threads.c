@@ -1,5 +1,8 @@
 // Usage: e2e_threads THREADS CALLS. Each thread names itself "e2e-w<i>", waits at a barrier, then
-// calls clock_gettime(CLOCK_MONOTONIC) CALLS times from worker_calls. main makes no clock call.
+// calls clock_gettime(CLOCK_MONOTONIC) CALLS times from worker_calls, then waits at a barrier
+// again: all threads are alive together from their first call to their last, so which of them
+// get a slot of their own (VDSOTRACE_THREADS) does not depend on scheduling, even though exited
+// threads give their slots back. main makes no clock call.
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -31,6 +34,7 @@ static void* worker(void* arg) {
     pthread_setname_np(pthread_self(), name);
     pthread_barrier_wait(&barrier);
     worker_calls(calls_per_thread);
+    pthread_barrier_wait(&barrier);
     return NULL;
 }
 
