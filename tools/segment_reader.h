@@ -60,6 +60,14 @@ struct CrashInfo {
     std::vector<uint64_t> stack_words;   // from sp upward
 };
 
+// A caller that ran the clock with little stack left (format::HeadroomEntry).
+struct HeadroomInfo {
+    unsigned counter = 0;
+    uint64_t address = 0;       // return address
+    uint64_t min_headroom = 0;  // bytes
+    uint64_t calls = 0;
+};
+
 struct Recording {
     std::string source;     // the file it came from
     uint16_t minor = 0;
@@ -86,6 +94,7 @@ struct Recording {
     std::vector<ThreadInfo> threads;     // claimed slots, then the shared slot if used
     std::vector<unsigned char> vdso_image;
     std::optional<CrashInfo> crash;
+    std::vector<HeadroomInfo> headroom;
     format::DoctorHeader doctor{};       // routes, vDSO functions, crash handlers
 
     std::vector<uint64_t> totals() const;  // per counter, summed over threads

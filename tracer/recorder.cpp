@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +13,7 @@
 
 #include "alt_stack.h"
 #include "lifecycle.h"
+#include "maps_lookup.h"
 #include "module_map.h"
 #include "segment_create.h"
 #include "settings.h"
@@ -58,6 +60,21 @@ void on_thread_exit(void* slot_ptr) {
     release_alt_stack();
 }
 
+// The lowest usable byte of the stack this thread runs on now: the start of the mapping holding
+// the stack pointer. The main thread's stack grows down on demand to RLIMIT_STACK below its top.
+uintptr_t stack_low_of_this_thread() {
+    const uintptr_t sp = stack_pointer();
+    MapRange at, above;
+    if (sp == 0 || !lookup_mappings(sp, &at, &above) || at.end == 0) return 0;
+    if (gettid() == getpid()) {
+        rlimit lim{};
+        if (getrlimit(RLIMIT_STACK, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < at.end)
+            return uintptr_t(at.end - lim.rlim_cur);
+        return 0;  // unlimited: no meaningful end
+    }
+    return uintptr_t(at.start);
+}
+
 unsigned char* claim_thread_slot(ThreadState& t) {
     if (t.slot != nullptr) return t.slot;  // a signal handler on this thread got here first
     format::Header* h = g_segment.header;
@@ -73,6 +90,7 @@ unsigned char* claim_thread_slot(ThreadState& t) {
         __atomic_store_n(&sh->state, uint32_t(format::kThreadLive), __ATOMIC_RELEASE);
         if (g_have_exit_key) pthread_setspecific(g_exit_key, slot);
         if (g_crash_capture) ensure_alt_stack();  // cold: once per thread
+        t.stack_low = stack_low_of_this_thread();
     } else {
         slot = g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size;
         __atomic_fetch_or(&h->flags, uint32_t(format::kFlagThreadsFull), __ATOMIC_RELAXED);
@@ -150,6 +168,8 @@ void record_slow(unsigned counter, uintptr_t caller) {
     if (t.busy != 0) return;  // the shim's own work
     unsigned char* slot = t.slot != nullptr ? t.slot : claim_slot(counter);
     if (slot == nullptr) return;
+    const uint64_t headroom = uint64_t(stack_pointer() - t.stack_low);
+    if (headroom < format::kHeadroomWatch) note_low_headroom(counter, caller, headroom);
     if (t.shared)
         detail::count_into<true>(slot, counter, caller);
     else
@@ -161,6 +181,35 @@ format::CrashRecord* crash_record_for_write() {
     if (t.in_init) return nullptr;  // the fault interrupted this thread creating the segment
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady && claim_slot(0) == nullptr) return nullptr;
     return g_segment.crash;
+}
+
+void note_low_headroom(unsigned counter, uintptr_t caller, uint64_t headroom) {
+    format::HeadroomEntry* table = g_segment.headroom;
+    if (table == nullptr) return;
+    const uint64_t key = format::caller_key(counter, caller);
+    for (uint32_t i = 0; i < g_segment.headroom_capacity; ++i) {
+        format::HeadroomEntry& e = table[i];
+        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_ACQUIRE);
+        if (seen == 0) {
+            uint64_t expected = 0;
+            if (__atomic_compare_exchange_n(&e.key, &expected, key, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                seen = key;
+                // min starts at 0 = "none yet": the first store below sets it.
+            } else {
+                seen = expected;
+            }
+        }
+        if (seen != key) continue;
+        uint64_t cur = __atomic_load_n(&e.min_headroom, __ATOMIC_RELAXED);
+        // Stored as headroom + 1 so that 0 means "nothing yet".
+        while ((cur == 0 || headroom + 1 < cur) &&
+               !__atomic_compare_exchange_n(&e.min_headroom, &cur, headroom + 1, false, __ATOMIC_RELAXED,
+                                            __ATOMIC_RELAXED)) {
+        }
+        __atomic_fetch_add(&e.calls, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    __atomic_fetch_or(&g_segment.header->flags, format::kFlagHeadroomFull, __ATOMIC_RELAXED);
 }
 
 format::Header* segment_header() {

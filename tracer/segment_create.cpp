@@ -79,6 +79,8 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     offset += slot * (size_t(settings.threads) + 1);
     add_section(h, format::kSectionCrash, sizeof(format::CrashRecord), offset, 1);
     offset += sizeof(format::CrashRecord);
+    add_section(h, format::kSectionHeadroom, sizeof(format::HeadroomEntry), offset, format::kHeadroomEntries);
+    offset += sizeof(format::HeadroomEntry) * format::kHeadroomEntries;
     h->thread_capacity = settings.threads;
     h->caller_capacity = settings.callers;
     h->module_capacity = settings.modules;
@@ -100,6 +102,9 @@ void bind_segment(format::Header* h, Segment* seg) {
             seg->slot_size = s.entry_size;
         } else if (s.kind == format::kSectionCrash) {
             seg->crash = reinterpret_cast<format::CrashRecord*>(base + s.offset);
+        } else if (s.kind == format::kSectionHeadroom) {
+            seg->headroom = reinterpret_cast<format::HeadroomEntry*>(base + s.offset);
+            seg->headroom_capacity = uint32_t(s.count);
         }
     }
 }

@@ -19,6 +19,8 @@ struct Segment {
     uint32_t thread_capacity = 0;
     size_t slot_size = 0;
     format::CrashRecord* crash = nullptr;  // null in segments without the crash section
+    format::HeadroomEntry* headroom = nullptr;
+    uint32_t headroom_capacity = 0;
     char name[128] = {};  // shm name, "/vdsotrace-..."
 };
 

@@ -62,8 +62,8 @@ enum SectionKind : uint32_t {
     kSectionThreads = 2,    // count thread slots of entry_size bytes; the last one is shared
     kSectionVdsoImage = 3,  // the vDSO's ELF image, count bytes (entry_size 1), for symbolization
     kSectionCrash = 9,      // CrashRecord[1]: a fault inside the vDSO or the shim (vDSO doctor)
-    // Kinds 4-8 are set aside for stack sampling, 10-11 for the vDSO doctor, 12-14 for process
-    // trees.
+    kSectionHeadroom = 10,  // HeadroomEntry[count]: callers that ran the clock low on stack
+    // Kinds 4-8 are set aside for stack sampling, 11 for the vDSO doctor, 12-14 for process trees.
 };
 
 struct SectionEntry {
@@ -275,6 +275,24 @@ struct CrashRecord {
     uint64_t reserved[13];
 };
 static_assert(sizeof(CrashRecord) == 512);
+
+// ---- Stack headroom (vDSO doctor) -------------------------------------------------------------
+// Calls made with less than kHeadroomWatch bytes between the interposed function's stack pointer
+// and the end of the thread's stack are noted per caller: the lowest headroom seen and how many
+// such calls. Entries are claimed with a locked cmpxchg and updated with atomics (a rare path:
+// only calls this close to the end of the stack get here). Full table: kFlagHeadroomFull.
+
+inline constexpr uint64_t kHeadroomWatch = 16 * 1024;
+inline constexpr uint32_t kHeadroomEntries = 64;
+inline constexpr uint32_t kFlagHeadroomFull = 1u << 8;  // HeaderFlags bit for the table above
+
+struct HeadroomEntry {
+    uint64_t key;           // caller_key(counter, return address); 0 = empty
+    uint64_t min_headroom;  // 1 + the lowest headroom seen, in bytes (0: none yet)
+    uint64_t calls;         // calls seen below kHeadroomWatch
+    uint64_t reserved;
+};
+static_assert(sizeof(HeadroomEntry) == 32);
 
 // ---- Names shared by the shim's messages and the reader's report ---------------------------
 

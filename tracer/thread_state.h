@@ -21,6 +21,8 @@ struct ThreadState {
     uint32_t shared;      // 1 when `slot` is the shared overflow slot (atomic updates needed)
     uint32_t in_init;     // 1 while this thread creates the segment (see recorder.cpp)
     uint32_t reserved;
+    uintptr_t stack_low;    // lowest usable byte of this thread's stack (0: unknown), for the
+                            // headroom watch; set when the thread claims its slot
     void* alt_stack;        // the alternate signal stack the shim gave this thread (alt_stack.h)
     unsigned long alt_stack_size;
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end tests of the vDSO doctor through the real `vdsotrace` and the real shim.
 
-usage: test_doctor.py VDSOTRACE CRASH_SMALL_STACK ROUTE_PROBE CLOCK_MIX
+usage: test_doctor.py VDSOTRACE CRASH_SMALL_STACK ROUTE_PROBE CLOCK_MIX LOW_HEADROOM
 Every check asserts exact values; the figures it compares against come from independent sources
 (readelf on the dump, this process's own [vdso] bytes, the program's own stack size).
 """
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-VDSOTRACE, CRASHER, ROUTE_PROBE, CLOCK_MIX = sys.argv[1:5]
+VDSOTRACE, CRASHER, ROUTE_PROBE, CLOCK_MIX, LOW_HEADROOM = sys.argv[1:6]
 failures = []
 
 
@@ -185,8 +185,27 @@ with tempfile.TemporaryDirectory() as tmp:
             check(cpu.get("ns_per_call", 0) > 0 and "CLOCK_MONOTONIC" in cpu.get("suggestion", ""),
                   "the CPU-time row has a measured cost and suggests CLOCK_MONOTONIC")
         check("entered the kernel" in run.stderr and "1,000 calls" in run.stderr, "the text report flags them")
+        check(rep["headroom"] == [], "main thread with a normal stack: no headroom warning")
         for p in session_files(rep):
             os.unlink(p)
+
+    # --- Headroom: a call with 1024 bytes left below the caller's frame is flagged, the one before it
+    # (with ~60 KiB left) is not.
+    out = os.path.join(tmp, "headroom.json")
+    run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", LOW_HEADROOM, "1024"], capture_output=True, text=True)
+    with open(out) as f:
+        rep = json.load(f)
+    rows = rep["headroom"]
+    check(run.returncode == 0 and len(rows) == 1, f"one low-headroom caller ({len(rows)})")
+    if rows:
+        h = rows[0]
+        check(h["function"] == "clock_gettime" and "call_low" in h["caller"] and h["calls"] == 1,
+              f"it is call_low's clock_gettime, once: {h['caller']}")
+        check(512 < h["min_headroom"] <= 1024, f"its headroom is under the 1024 bytes left by the caller ({h['min_headroom']})")
+        check(h.get("need") == need and h["warning"] is True, "warned, with the vDSO's measured need")
+        check("WARNING" in run.stderr and "low on stack" in run.stderr, "the text report warns")
+    for p in session_files(rep):
+        os.unlink(p)
 
 # Segments of the survived run without --json: remove this test's leftovers by program name.
 for p in glob.glob("/dev/shm/vdsotrace-%d-*" % os.getuid()):
