@@ -192,7 +192,8 @@ with tempfile.TemporaryDirectory() as tmp:
     # --- Headroom: a call with 1024 bytes left below the caller's frame is flagged, the one before it
     # (with ~60 KiB left) is not.
     out = os.path.join(tmp, "headroom.json")
-    run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", LOW_HEADROOM, "1024"], capture_output=True, text=True)
+    run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", LOW_HEADROOM, "1024"], capture_output=True, text=True,
+                         env=dict(os.environ, VDSOTRACE_HEADROOM="threads"))
     with open(out) as f:
         rep = json.load(f)
     rows = rep["headroom"]
@@ -204,6 +205,14 @@ with tempfile.TemporaryDirectory() as tmp:
         check(512 < h["min_headroom"] <= 1024, f"its headroom is under the 1024 bytes left by the caller ({h['min_headroom']})")
         check(h.get("need") == need and h["warning"] is True, "warned, with the vDSO's measured need")
         check("WARNING" in run.stderr and "low on stack" in run.stderr, "the text report warns")
+    for p in session_files(rep):
+        os.unlink(p)
+    # Without VDSOTRACE_HEADROOM=threads, other threads' stacks are not looked up: no row.
+    run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", LOW_HEADROOM, "1024"], capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "VDSOTRACE_HEADROOM"})
+    with open(out) as f:
+        rep = json.load(f)
+    check(run.returncode == 0 and rep["headroom"] == [], "threads are not watched by default")
     for p in session_files(rep):
         os.unlink(p)
 
