@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end tests of the vDSO doctor through the real `vdsotrace` and the real shim.
 
-usage: test_doctor.py VDSOTRACE CRASH_SMALL_STACK ROUTE_PROBE CLOCK_MIX LOW_HEADROOM
+usage: test_doctor.py VDSOTRACE CRASH_SMALL_STACK ROUTE_PROBE CLOCK_MIX LOW_HEADROOM EARLY_HANDLER
 Every check asserts exact values; the figures it compares against come from independent sources
 (readelf on the dump, this process's own [vdso] bytes, the program's own stack size).
 """
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-VDSOTRACE, CRASHER, ROUTE_PROBE, CLOCK_MIX, LOW_HEADROOM = sys.argv[1:6]
+VDSOTRACE, CRASHER, ROUTE_PROBE, CLOCK_MIX, LOW_HEADROOM, EARLY_HANDLER = sys.argv[1:7]
 failures = []
 
 
@@ -135,6 +135,26 @@ with tempfile.TemporaryDirectory() as tmp:
           f"through the PLT: crash recorded in the {crash.get('where')}")
     for p in session_files(rep):
         os.unlink(p)
+
+    # --- A SIGSEGV handler installed before the shim (a preload initialised first) is chained to; on
+    # a stack overflow it could not have run without the shim's alternate stack, so the program
+    # dies of SIGSEGV as it would have.
+    env = dict(os.environ, LD_PRELOAD=EARLY_HANDLER)
+    for args, status_alone, status in ((["null"], 43, 43), ([str(small)], -11, 139)):
+        alone = subprocess.run([CRASHER] + args, capture_output=True, env=env)
+        out = os.path.join(tmp, "early.json")
+        run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", CRASHER] + args, capture_output=True, text=True,
+                             env=env)
+        check(alone.returncode == status_alone and run.returncode == status,
+              f"earlier handler, {args[0]}: exits {status} with and without the shim ({alone.returncode}, {run.returncode})")
+        if os.path.exists(out):
+            with open(out) as f:
+                rep = json.load(f)
+            has_crash = "crash" in rep["processes"][0]
+            check(has_crash == (args[0] != "null"), f"earlier handler, {args[0]}: crash record {has_crash}")
+            for p in session_files(rep):
+                os.unlink(p)
+            os.unlink(out)
 
     # --- Crashes elsewhere are the program's own: same death, no crash record; its handlers run.
     for mode, status in (("null", 139), ("handler", 42)):
