@@ -3,6 +3,7 @@
 #include <link.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -96,6 +97,28 @@ void write_record(f::CrashRecord* rec, int sig, const siginfo_t* info, uintptr_t
     __atomic_store_n(&rec->state, 1u, __ATOMIC_RELEASE);
 }
 
+// True when this handler runs on the alternate stack the shim gave the thread: without the shim
+// there would have been none, and the kernel would have had to deliver on the interrupted stack.
+bool on_our_alt_stack() {
+    const tr::ThreadState& t = tr::t_thread;
+    stack_t current{};
+    return t.alt_stack != nullptr && sigaltstack(nullptr, &current) == 0 && current.ss_sp == t.alt_stack &&
+           (current.ss_flags & SS_ONSTACK);
+}
+
+// Whether the kernel could have pushed a signal frame below `sp` (red zone + AT_MINSIGSTKSZ, the
+// kernel's own frame size estimate) in accessible memory. If not, without the shim the program's
+// handler would never have run: the kernel would have killed it with SIGSEGV.
+bool frame_fits_below(uintptr_t sp) {
+    size_t frame = getauxval(AT_MINSIGSTKSZ);
+    if (frame == 0) frame = 2048;
+    const uintptr_t need = 128 + frame;
+    if (sp < need) return false;
+    tr::MapRange at, above;
+    if (!tr::lookup_mappings(sp - 1, &at, &above)) return true;  // cannot tell: let the handler decide
+    return at.end != 0 && at.accessible && at.start <= sp - need;
+}
+
 void on_fault(int sig, siginfo_t* info, void* context) {
     const int saved_errno = errno;
     const auto* uc = static_cast<const ucontext_t*>(context);
@@ -117,7 +140,15 @@ void on_fault(int sig, siginfo_t* info, void* context) {
         errno = saved_errno;
         return;
     }
-    // The program's own handler, installed before the shim: it decides.
+    // The program's own handler, installed before the shim: it decides, unless it could not have run
+    // at all without the alternate stack the shim added (a stack overflow): then die as it would have.
+    if (fault && on_our_alt_stack() && !frame_fits_below(context_sp(uc))) {
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        sigaction(sig, &dfl, nullptr);
+        errno = saved_errno;
+        return;
+    }
     errno = saved_errno;
     if (old.sa_flags & SA_SIGINFO)
         old.sa_sigaction(sig, info, context);

@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
     CLI::App* vdso_cmd = app.add_subcommand("vdso", "Inspect a process's vDSO: mappings, functions, stack need, "
                                             "stack probes, which clocks it serves");
     vdso_cmd->add_option("--pid", vdso.pid, "Inspect process PID (default: vdsotrace itself; needs ptrace permission)")
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Range(1, 1 << 30));
     vdso_cmd->add_flag("--json", vdso.json, "Write JSON");
     vdso_cmd->add_option("--dump", vdso.dump, "Write the vDSO image to FILE (readelf and objdump read it)");
     vdso_cmd->add_flag("--no-clocks", vdso.no_clocks, "Skip measuring which clocks the vDSO serves");

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -92,6 +93,26 @@ std::optional<doctor::FunctionNeed> live_need(const Recording& r, const std::str
 }
 
 }  // namespace
+
+uint64_t vdso_stack_need(const Recording& r, const std::string& function) {
+    static std::map<std::pair<std::vector<unsigned char>, std::string>, uint64_t> cache;
+    const auto key = std::make_pair(r.vdso_image, function);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    uint64_t need = 0;
+    if (auto live = live_need(r, function)) {
+        need = live->need.measured ? live->need.bytes : live->scan.scanned ? live->scan.estimate() : 0;
+    } else if (!r.vdso_image.empty()) {
+        doctor::VdsoInfo info;
+        std::string error;
+        info.mappings.push_back({"[vdso]", 0, r.vdso_image.size(), "", {}});
+        info.image = r.vdso_image;
+        if (doctor::describe_image(info.image, 0, &info, &error))
+            for (doctor::FunctionNeed& f : doctor::vdso_needs(info, false))
+                if (f.function == function && f.scan.scanned) need = f.scan.estimate();
+    }
+    cache[key] = need;
+    return need;
+}
 
 CrashReport explain_crash(const Recording& r, const CrashInfo& c, Symbolizer& symbolizer) {
     CrashReport out;

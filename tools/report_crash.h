@@ -35,6 +35,11 @@ struct CrashReport {
     std::string text;            // the whole explanation, plain words
 };
 
+// Bytes `function` (clock_gettime, ...) of the recording's vDSO needs below its caller's stack
+// pointer: measured here when the recorded vDSO is this machine's, else estimated from its code;
+// 0 when unknown. Cached per image.
+uint64_t vdso_stack_need(const Recording& r, const std::string& function);
+
 CrashReport explain_crash(const Recording& r, const CrashInfo& c, Symbolizer& symbolizer);
 
 }  // namespace vdsotrace::tools

@@ -57,6 +57,7 @@ int alternative(int clock_id, bool clocksource_fallback) {
 
 FallbackReport find_fallbacks(const std::vector<ClockCount>& counts, const Recording& first) {
     FallbackReport out;
+    if (counts.empty()) return out;
     std::optional<doctor::ClockService> service;
     if (recorded_here(first)) {
         // Time only what was called (and the alternatives one might suggest): a report must be quick.

@@ -67,6 +67,13 @@ nlohmann::json to_json(const Report& r) {
         j["fallbacks"].push_back(std::move(row));
     }
     if (!r.fallbacks.note.empty()) j["fallbacks_note"] = r.fallbacks.note;
+    j["headroom"] = json::array();
+    for (const HeadroomRow& h : r.headroom) {
+        json row = {{"function", h.function}, {"caller", h.caller}, {"min_headroom", h.min_headroom},
+                    {"calls", h.calls}, {"warning", h.warn}, {"text", h.text}};
+        if (h.need) row["need"] = h.need;
+        j["headroom"].push_back(std::move(row));
+    }
     j["threads"] = json::array();
     for (const ThreadRow& t : r.threads)
         j["threads"].push_back({{"pid", t.pid}, {"tid", t.tid}, {"name", t.name}, {"calls", t.calls},

@@ -172,6 +172,40 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                                           "bare addresses (raise VDSOTRACE_MODULES)",
                                           r.module_capacity));
         if (r.crash) p.crash = explain_crash(r, *r.crash, symbolizer);
+        for (const HeadroomInfo& hi : r.headroom) {
+            HeadroomRow row;
+            row.function = f::kFunctionNames[f::counter_function(hi.counter)];
+            const ModuleInfo* m = module_of(r, hi.address);
+            if (m) {
+                const std::string path = module_path(r, *m);
+                SymbolInfo s = symbolizer.lookup({path, m->build_id}, hi.address - m->load_bias - 1);
+                const size_t slash = path.rfind('/');
+                row.caller = fmt::format("{}+{:#x}", slash == std::string::npos ? path : path.substr(slash + 1),
+                                         hi.address - m->load_bias);
+                if (!s.symbol.empty()) row.caller = fmt::format("{} ({})", s.symbol, row.caller);
+                if (!s.file.empty()) {
+                    const size_t fs = s.file.rfind('/');
+                    row.caller += fmt::format(" {}:{}", fs == std::string::npos ? s.file : s.file.substr(fs + 1), s.line);
+                }
+            } else {
+                row.caller = fmt::format("{:#x}", hi.address);
+            }
+            row.min_headroom = hi.min_headroom;
+            row.calls = hi.calls;
+            row.need = vdso_stack_need(r, row.function);
+            // A vDSO built with stack probes touches about a page below the stack pointer.
+            row.warn = row.need > 0 && row.min_headroom < row.need + 4096;
+            row.text = fmt::format("{} ran {} with {} bytes of stack left at the lowest ({} such calls)", row.caller,
+                                   row.function, row.min_headroom, hi.calls);
+            if (row.need)
+                row.text += row.min_headroom < 2 * row.need
+                                ? fmt::format(": dangerously close to the {} bytes this vDSO needs", row.need)
+                            : row.warn ? fmt::format(": enough for this vDSO ({} bytes) but not for one that probes "
+                                                     "the stack (about 4 KiB, golang/go#20427)",
+                                                     row.need)
+                                       : fmt::format(" (this vDSO needs {} bytes)", row.need);
+            rep.headroom.push_back(std::move(row));
+        }
         static constexpr const char* kRouteNames[] = {"vdso", "syscall", "libc"};
         for (int fn = 0; fn < f::kFunctionCount; ++fn) {
             const uint8_t route = r.doctor.routes[fn];
@@ -209,6 +243,8 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             if (totals[c]) counts.push_back({f::counter_function(c), f::counter_bucket(c), totals[c]});
         rep.fallbacks = find_fallbacks(counts, recordings.front());
     }
+    std::stable_sort(rep.headroom.begin(), rep.headroom.end(),
+                     [](auto& a, auto& b) { return a.min_headroom < b.min_headroom; });
     for (auto& [key, row] : callers) rep.callers.push_back(std::move(row));
     std::stable_sort(rep.callers.begin(), rep.callers.end(), [](auto& a, auto& b) { return a.calls > b.calls; });
     return rep;

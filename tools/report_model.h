@@ -41,6 +41,17 @@ struct CallerRow {
     uint64_t calls = 0;
 };
 
+// A call site that ran the clock close to the end of its thread's stack.
+struct HeadroomRow {
+    std::string function;
+    std::string caller;         // named call site
+    uint64_t min_headroom = 0;  // bytes between the stack pointer and the end of the stack, lowest seen
+    uint64_t calls = 0;         // calls seen with less than format::kHeadroomWatch
+    uint64_t need = 0;          // what the vDSO function needs (0: unknown)
+    bool warn = false;          // less than the need plus a probing vDSO's page
+    std::string text;
+};
+
 struct UnattributedRow {
     std::string function;
     std::string clock;
@@ -89,6 +100,7 @@ struct Report {
     std::vector<ProcessRow> processes;
     StackReport stacks;                 // sampled stacks (VDSOTRACE_SAMPLE / run --sample)
     FallbackReport fallbacks;           // calls that entered the kernel
+    std::vector<HeadroomRow> headroom;  // lowest first
 };
 
 std::string clock_name(int bucket);

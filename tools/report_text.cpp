@@ -140,6 +140,12 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
             }
         }
 
+        if (!r.headroom.empty()) {
+            out << fmt::format("\nCallers that ran the clock low on stack (less than {} KiB left)\n",
+                               vdsotrace::format::kHeadroomWatch / 1024);
+            for (const HeadroomRow& h : r.headroom) out << (h.warn ? "  WARNING: " : "  ") << h.text << "\n";
+        }
+
         out << fmt::format("\nTop callers (call site: function, module+offset, source)\n");
         out << fmt::format("{:>15} {:>7}  {:<15} {:<24} {}\n", "calls", "share", "function", "clock", "caller");
         size_t shown = 0;

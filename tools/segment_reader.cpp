@@ -357,6 +357,19 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
             }
             ci.stack_words.assign(c.stack_words, c.stack_words + std::min<uint32_t>(c.stack_word_count, f::kCrashStackWords));
             r.crash = std::move(ci);
+        } else if (s.kind == f::kSectionHeadroom) {
+            if (!section_fits(s, size, sizeof(f::HeadroomEntry), error, "stack headroom")) return std::nullopt;
+            for (uint64_t i = 0; i < s.count; ++i) {
+                f::HeadroomEntry e;
+                memcpy(&e, bytes.data() + s.offset + i * s.entry_size, sizeof e);
+                if (e.key == 0 || e.min_headroom == 0) continue;  // empty, or claimed but not yet written
+                const unsigned counter = f::caller_counter(e.key);
+                if (counter >= f::kCounterSlots) {
+                    *error = fmt::format("corrupt stack headroom entry {}", i);
+                    return std::nullopt;
+                }
+                r.headroom.push_back({counter, f::caller_address(e.key), e.min_headroom - 1, e.calls});
+            }
         } else if (s.kind == f::kSectionThreads) {
             const uint32_t cap = h.caller_capacity;
             if (cap == 0 || cap > (1u << 20) || s.count == 0) {

@@ -114,6 +114,14 @@ struct ExitedThread {
     uint64_t calls = 0;
 };
 
+// A caller that ran the clock with little stack left (format::HeadroomEntry).
+struct HeadroomInfo {
+    unsigned counter = 0;
+    uint64_t address = 0;       // return address
+    uint64_t min_headroom = 0;  // bytes
+    uint64_t calls = 0;
+};
+
 struct Recording {
     std::string source;     // the file it came from
     uint16_t minor = 0;
@@ -152,6 +160,7 @@ struct Recording {
     std::vector<unsigned char> vdso_image;
     SamplingInfo sampling;
     std::optional<CrashInfo> crash;
+    std::vector<HeadroomInfo> headroom;
     format::DoctorHeader doctor{};       // routes, vDSO functions, crash handlers
 
     std::vector<uint64_t> totals() const;  // per counter, summed over threads

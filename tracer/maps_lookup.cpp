@@ -37,7 +37,7 @@ bool lookup_mappings(uint64_t address, MapRange* containing, MapRange* above) {
     *above = MapRange{};
     const int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
-    char buf[2048];
+    char buf[1024];  // small: this runs on the stack of a thread that may have little left
     size_t have = 0;
     bool eof = false;
     while (!eof || have > 0) {

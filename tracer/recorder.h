@@ -111,6 +111,21 @@ __attribute__((always_inline)) inline void count_into(unsigned char* slot, unsig
 
 }  // namespace detail
 
+// Notes a call made with little stack left (cold; see format::HeadroomEntry).
+void note_low_headroom(unsigned counter, uintptr_t caller, uint64_t headroom);
+
+__attribute__((always_inline)) inline uintptr_t stack_pointer() {
+    uintptr_t sp;
+#if defined(__x86_64__)
+    asm volatile("mov %%rsp, %0" : "=r"(sp));
+#elif defined(__aarch64__)
+    asm volatile("mov %0, sp" : "=r"(sp));
+#else
+    sp = 0;  // no watch: the difference below is never small
+#endif
+    return sp;
+}
+
 // Counts one call of counter `counter` (format::counter_index) made from return address `caller`.
 __attribute__((always_inline)) inline void record(unsigned counter, uintptr_t caller) {
     unsigned char* slot = t_thread.fast_slot;
@@ -118,6 +133,10 @@ __attribute__((always_inline)) inline void record(unsigned counter, uintptr_t ca
         record_slow(counter, caller);
         return;
     }
+    // Headroom watch: one subtraction and compare. A stack pointer below stack_low (another stack)
+    // wraps to a huge difference, as does an unknown stack_low (0): neither is noted.
+    const uint64_t headroom = uint64_t(stack_pointer() - t_thread.stack_low);
+    if (__builtin_expect(headroom < format::kHeadroomWatch, 0)) note_low_headroom(counter, caller, headroom);
     detail::count_into<false>(slot, counter, caller);
 }
 

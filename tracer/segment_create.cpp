@@ -100,6 +100,8 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     offset += slot;
     add_section(h, format::kSectionThreadLog, sizeof(format::ExitedThreadEntry), offset, format::kThreadLogEntries);
     offset += sizeof(format::ExitedThreadEntry) * format::kThreadLogEntries;
+    add_section(h, format::kSectionHeadroom, sizeof(format::HeadroomEntry), offset, format::kHeadroomEntries);
+    offset += sizeof(format::HeadroomEntry) * format::kHeadroomEntries;
     h->thread_capacity = settings.threads;
     h->caller_capacity = settings.callers;
     h->module_capacity = settings.modules;
@@ -140,6 +142,9 @@ void bind_segment(format::Header* h, Segment* seg) {
         } else if (s.kind == format::kSectionThreadLog) {
             seg->thread_log = reinterpret_cast<format::ExitedThreadEntry*>(base + s.offset);
             seg->thread_log_capacity = uint32_t(s.count);
+        } else if (s.kind == format::kSectionHeadroom) {
+            seg->headroom = reinterpret_cast<format::HeadroomEntry*>(base + s.offset);
+            seg->headroom_capacity = uint32_t(s.count);
         }
     }
 }

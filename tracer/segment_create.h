@@ -27,6 +27,8 @@ struct Segment {
     unsigned char* exited_slot = nullptr;  // counts of exited threads whose slots were recycled
     format::ExitedThreadEntry* thread_log = nullptr;
     uint32_t thread_log_capacity = 0;
+    format::HeadroomEntry* headroom = nullptr;
+    uint32_t headroom_capacity = 0;
     char name[128] = {};  // shm name, "/vdsotrace-..."
 };
 

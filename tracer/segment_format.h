@@ -66,10 +66,11 @@ enum SectionKind : uint32_t {
     kSectionStackFrames = 5,  // uint64_t[count]: the frame pool the stack entries point into
     kSectionSampleSlots = 6,  // one sample slot per thread slot (same index), entry_size bytes each
     kSectionCrash = 9,        // CrashRecord[1]: a fault inside the vDSO or the shim (vDSO doctor)
+    kSectionHeadroom = 10,    // HeadroomEntry[count]: callers that ran the clock low on stack
     // Threads that exited give their slot back (kThreadRecycled) after folding their counts here:
     kSectionExitedThreads = 12,  // one thread slot (entry_size as kSectionThreads), updated with atomics
     kSectionThreadLog = 13,      // ExitedThreadEntry[count]: who exited, named, with how many calls
-    // Kinds 7-8 (sampling), 10-11 (vDSO doctor) and 14 (process trees) are set aside.
+    // Kinds 7-8 (sampling), 11 (vDSO doctor) and 14 (process trees) are set aside.
 };
 
 struct SectionEntry {
@@ -423,6 +424,24 @@ struct CrashRecord {
     uint64_t reserved[13];
 };
 static_assert(sizeof(CrashRecord) == 512);
+
+// ---- Stack headroom (vDSO doctor) -------------------------------------------------------------
+// Calls made with less than kHeadroomWatch bytes between the interposed function's stack pointer
+// and the end of the thread's stack are noted per caller: the lowest headroom seen and how many
+// such calls. Entries are claimed with a locked cmpxchg and updated with atomics (a rare path:
+// only calls this close to the end of the stack get here). Full table: kFlagHeadroomFull.
+
+inline constexpr uint64_t kHeadroomWatch = 16 * 1024;
+inline constexpr uint32_t kHeadroomEntries = 64;
+inline constexpr uint32_t kFlagHeadroomFull = 1u << 8;  // HeaderFlags bit for the table above
+
+struct HeadroomEntry {
+    uint64_t key;           // caller_key(counter, return address); 0 = empty
+    uint64_t min_headroom;  // 1 + the lowest headroom seen, in bytes (0: none yet)
+    uint64_t calls;         // calls seen below kHeadroomWatch
+    uint64_t reserved;
+};
+static_assert(sizeof(HeadroomEntry) == 32);
 
 // ---- Names shared by the shim's messages and the reader's report ---------------------------
 

@@ -31,6 +31,8 @@ struct ThreadState {
     uint32_t in_sample;          // 1 while this thread takes a stack (a signal handler's calls are
                                  // counted but not sampled then)
     uintptr_t stack_top;         // frame-pointer walks stay below this (0: unknown)
+    uintptr_t stack_low;    // lowest usable byte of this thread's stack (0: unknown), for the
+                            // headroom watch; set when the thread claims its slot
     void* alt_stack;        // the alternate signal stack the shim gave this thread (alt_stack.h)
     unsigned long alt_stack_size;
     int32_t tid;                 // this thread's id, kept for the sampler (no syscall per sample)

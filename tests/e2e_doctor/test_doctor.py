@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end tests of the vDSO doctor through the real `vdsotrace` and the real shim.
 
-usage: test_doctor.py VDSOTRACE CRASH_SMALL_STACK ROUTE_PROBE CLOCK_MIX
+usage: test_doctor.py VDSOTRACE CRASH_SMALL_STACK ROUTE_PROBE CLOCK_MIX LOW_HEADROOM EARLY_HANDLER
 Every check asserts exact values; the figures it compares against come from independent sources
 (readelf on the dump, this process's own [vdso] bytes, the program's own stack size).
 """
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-VDSOTRACE, CRASHER, ROUTE_PROBE, CLOCK_MIX = sys.argv[1:5]
+VDSOTRACE, CRASHER, ROUTE_PROBE, CLOCK_MIX, LOW_HEADROOM, EARLY_HANDLER = sys.argv[1:7]
 failures = []
 
 
@@ -136,6 +136,27 @@ with tempfile.TemporaryDirectory() as tmp:
     for p in session_files(rep):
         os.unlink(p)
 
+    # --- A SIGSEGV handler installed before the shim (a preload initialised first) is chained to; on
+    # a stack overflow it could not have run without the shim's alternate stack, so the program
+    # dies of SIGSEGV as it would have.
+    env = dict(os.environ, LD_PRELOAD=EARLY_HANDLER)
+    for args, status_alone, status in ((["null"], 43, 43), ([str(small)], -11, 139)):
+        alone = subprocess.run([CRASHER] + args, capture_output=True, env=env)
+        out = os.path.join(tmp, "early.json")
+        run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", CRASHER] + args, capture_output=True, text=True,
+                             env=env)
+        check(alone.returncode == status_alone and run.returncode == status,
+              f"earlier handler, {args[0]}: exits {status} with and without the shim ({alone.returncode}, {run.returncode})")
+        if os.path.exists(out):
+            with open(out) as f:
+                rep = json.load(f)
+            # No clock call, no recording: `run --json` then writes a report with no processes.
+            has_crash = bool(rep["processes"]) and "crash" in rep["processes"][0]
+            check(has_crash == (args[0] != "null"), f"earlier handler, {args[0]}: crash record {has_crash}")
+            for p in session_files(rep):
+                os.unlink(p)
+            os.unlink(out)
+
     # --- Crashes elsewhere are the program's own: same death, no crash record; its handlers run.
     for mode, status in (("null", 139), ("handler", 42)):
         alone = subprocess.run([CRASHER, mode], capture_output=True)
@@ -185,8 +206,36 @@ with tempfile.TemporaryDirectory() as tmp:
             check(cpu.get("ns_per_call", 0) > 0 and "CLOCK_MONOTONIC" in cpu.get("suggestion", ""),
                   "the CPU-time row has a measured cost and suggests CLOCK_MONOTONIC")
         check("entered the kernel" in run.stderr and "1,000 calls" in run.stderr, "the text report flags them")
+        check(rep["headroom"] == [], "main thread with a normal stack: no headroom warning")
         for p in session_files(rep):
             os.unlink(p)
+
+    # --- Headroom: a call with 1024 bytes left below the caller's frame is flagged, the one before it
+    # (with ~60 KiB left) is not.
+    out = os.path.join(tmp, "headroom.json")
+    run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", LOW_HEADROOM, "1024"], capture_output=True, text=True,
+                         env=dict(os.environ, VDSOTRACE_HEADROOM="threads"))
+    with open(out) as f:
+        rep = json.load(f)
+    rows = rep["headroom"]
+    check(run.returncode == 0 and len(rows) == 1, f"one low-headroom caller ({len(rows)})")
+    if rows:
+        h = rows[0]
+        check(h["function"] == "clock_gettime" and "call_low" in h["caller"] and h["calls"] == 1,
+              f"it is call_low's clock_gettime, once: {h['caller']}")
+        check(512 < h["min_headroom"] <= 1024, f"its headroom is under the 1024 bytes left by the caller ({h['min_headroom']})")
+        check(h.get("need") == need and h["warning"] is True, "warned, with the vDSO's measured need")
+        check("WARNING" in run.stderr and "low on stack" in run.stderr, "the text report warns")
+    for p in session_files(rep):
+        os.unlink(p)
+    # Without VDSOTRACE_HEADROOM=threads, other threads' stacks are not looked up: no row.
+    run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", LOW_HEADROOM, "1024"], capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "VDSOTRACE_HEADROOM"})
+    with open(out) as f:
+        rep = json.load(f)
+    check(run.returncode == 0 and rep["headroom"] == [], "threads are not watched by default")
+    for p in session_files(rep):
+        os.unlink(p)
 
 # Segments of the survived run without --json: remove this test's leftovers by program name.
 for p in glob.glob("/dev/shm/vdsotrace-%d-*" % os.getuid()):

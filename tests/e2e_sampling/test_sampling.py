@@ -218,8 +218,14 @@ def stress(tmp, unwind):
     check(handler > 0, "the handler ran")
     check(j["total_calls"] == calls, f"every call counted: {j['total_calls']} != {calls}")
     s = j["sampling"]
-    check(s["sampled"] == calls, f"every call sampled: {s['sampled']} != {calls}")
-    check(s["in_stacks"] + lost(j) == calls, f"every sample accounted for: {s}")
+    # The timer runs before the first call: handler calls that land while the recording is being
+    # created (or a thread takes its slot) are counted as unattributed and cannot be sampled (there
+    # is nowhere to put a stack yet). Every other call is sampled; the call sites here are few, so
+    # the caller tables never overflow and `unattributed` holds exactly those calls.
+    early = sum(u["calls"] for u in j["unattributed"])
+    check(early < 1000, f"calls during set-up: {early}")
+    check(s["sampled"] + early == calls, f"every call sampled: {s['sampled']} + {early} != {calls}")
+    check(s["in_stacks"] + lost(j) == s["sampled"], f"every sample accounted for: {s}")
 
 
 def t_stress_libunwind(tmp):

@@ -63,6 +63,15 @@ TEST(SegmentFormat, HeaderOffsets) {
     EXPECT_EQ(offsetof(f::Header, doctor), 3700u);
     EXPECT_EQ(sizeof(f::DoctorHeader), 64u);
     EXPECT_EQ(sizeof(f::CrashRecord), 512u);
+    EXPECT_EQ(offsetof(f::DoctorHeader, routes), 0u);
+    EXPECT_EQ(offsetof(f::DoctorHeader, from_vdso), 8u);
+    EXPECT_EQ(offsetof(f::DoctorHeader, crash_handlers), 16u);
+    EXPECT_EQ(offsetof(f::DoctorHeader, filled), 20u);
+    EXPECT_EQ(sizeof(f::HeadroomEntry), 32u);
+    EXPECT_EQ(offsetof(f::HeadroomEntry, min_headroom), 8u);
+    EXPECT_EQ(unsigned(f::kSectionCrash), 9u);
+    EXPECT_EQ(unsigned(f::kSectionHeadroom), 10u);
+    EXPECT_EQ(offsetof(f::CrashRecord, return_count), 144u);
     EXPECT_EQ(offsetof(f::CrashRecord, fault_address), 24u);
     EXPECT_EQ(offsetof(f::CrashRecord, returns), 80u);
     EXPECT_EQ(offsetof(f::CrashRecord, stack_words), 152u);

@@ -131,8 +131,8 @@ bool has_entry(const Entries& e, int fn) {
     std::vector<char> result(ps.size());
     for (size_t i = 0; i < ps.size(); ++i) {
         const long r = call_vdso(e, ps[i]);
-        // time() returns the time, never -errno: a filtered syscall shows as -1 (libc-style
-        // syscall stub inside the vDSO does not exist; the vDSO returns the raw -errno).
+        // time() returns the time itself; if it ever fell back, the filtered system call's raw
+        // -errno would show as a negative time.
         result[i] = char(r == -kMarkErrno || (ps[i].function == f::kTime && r < 0));
     }
     const ssize_t w = write(fd, result.data(), result.size());

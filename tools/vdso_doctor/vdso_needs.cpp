@@ -83,7 +83,6 @@ std::vector<FunctionNeed> vdso_needs(const VdsoInfo& info, bool measure) {
         } else {
             need.need = measure_stack_need(entry, {long(&g_cpu), long(&g_node), 0});
         }
-        // Report fault points relative to the inspected image: the same code at its address.
         out.push_back(std::move(need));
     }
     return out;
