@@ -27,7 +27,7 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
     std::vector<Recording> recordings;
     for (const std::string& f : files) {
         std::string error;
-        auto r = load_recording(f, &error);
+        auto r = load_recording(f, &error, options.allow_other_users);
         if (!r) {
             spdlog::error("{}", error);
             return kExitBadInput;
@@ -55,7 +55,7 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
 
 int cmd_report(const std::string& target, const ReportOptions& options) {
     std::string error;
-    std::vector<std::string> files = resolve_target(target, getuid(), &error);
+    std::vector<std::string> files = resolve_target(target, getuid(), &error, options.allow_other_users);
     if (files.empty()) {
         spdlog::error("{}", error);
         return kExitBadInput;

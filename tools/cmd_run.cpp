@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,11 @@ void record_exit(const std::string& session, pid_t pid, int status) {
     if (newest.empty()) return;
     int fd = open(newest.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return;
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || st.st_uid != getuid()) {  // never write into another user's file
+        close(fd);
+        return;
+    }
     f::Header h;
     if (pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0) {
         struct {

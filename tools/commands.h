@@ -15,6 +15,7 @@ struct ReportOptions {
     bool json = false;          // JSON on stdout instead of text
     std::string output;         // write the report to this file instead of stdout
     size_t top = 20;            // callers shown in text
+    bool allow_other_users = false;  // read recordings owned by another user (--allow-other-users)
 };
 
 struct RunOptions {

@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
     report_cmd->add_flag("--json", report.json, "Write JSON (documented in README.md) instead of text");
     report_cmd->add_option("-o,--output", report.output, "Write the report to FILE instead of stdout");
     report_cmd->add_option("--top", report.top, "Callers shown in the text report")->check(CLI::PositiveNumber);
+    report_cmd->add_flag("--allow-other-users", report.allow_other_users,
+                         "Read recordings owned by another user too (refused by default)");
     report_cmd->add_option("target", target, "SESSION, PID, or the path of a recording");
 
     bool ls_json = false;

@@ -14,8 +14,6 @@ namespace f = vdsotrace::format;
 
 namespace {
 
-constexpr uint64_t kMaxFile = uint64_t(1) << 30;
-
 std::string bounded_string(const char* p, size_t max) { return std::string(p, strnlen(p, max)); }
 
 std::string hex(const unsigned char* p, size_t n) {
@@ -205,8 +203,8 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     return r;
 }
 
-std::optional<Recording> load_recording(const std::string& path, std::string* error) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+std::optional<Recording> load_recording(const std::string& path, std::string* error, bool allow_other_users) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // O_NONBLOCK: a FIFO must not hang us
     if (fd < 0) {
         *error = fmt::format("cannot open {}: {}", path, strerror(errno));
         return std::nullopt;
@@ -217,7 +215,14 @@ std::optional<Recording> load_recording(const std::string& path, std::string* er
         *error = fmt::format("{} is not a regular file", path);
         return std::nullopt;
     }
-    if (uint64_t(st.st_size) > kMaxFile) {
+    if (st.st_uid != getuid() && !allow_other_users) {
+        close(fd);
+        *error = fmt::format("{} is owned by uid {}, not by you (uid {}): not read; pass --allow-other-users to "
+                             "read another user's recording on purpose",
+                             path, st.st_uid, getuid());
+        return std::nullopt;
+    }
+    if (uint64_t(st.st_size) > f::kMaxSegmentSize) {
         close(fd);
         *error = fmt::format("{} is {} bytes, larger than any recording", path, st.st_size);
         return std::nullopt;

@@ -73,7 +73,9 @@ struct Recording {
 std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes, const std::string& source,
                                          std::string* error);
 
-// Reads the file (at most 1 GiB) and parses it.
-std::optional<Recording> load_recording(const std::string& path, std::string* error);
+// Reads the file (at most format::kMaxSegmentSize) and parses it. A file owned by another user is
+// refused unless `allow_other_users` (root reading a service's recording, on purpose): whoever
+// owns it chose its contents. The owner is checked on the opened descriptor, not the path.
+std::optional<Recording> load_recording(const std::string& path, std::string* error, bool allow_other_users = false);
 
 }  // namespace vdsotrace::tools

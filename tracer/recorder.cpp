@@ -75,11 +75,18 @@ void fold_pending(unsigned char* slot) {
 }
 
 unsigned char* claim_thread_slot(ThreadState& t) {
-    if (t.slot != nullptr) return t.slot;  // a signal handler on this thread got here first
-    format::Header* h = g_segment.header;
     // Between taking an index and publishing it in t.slot, a signal handler on this thread must
-    // not take a second one: in_init sends its calls to g_pending instead.
+    // not take a second one: in_init sends its calls to g_pending instead. in_init is raised
+    // before t.slot is looked at: a handler that ran before that has finished its own claim and
+    // t.slot shows it; one that runs after counts aside. (Checking t.slot first left a window in
+    // which a handler claimed a slot that this thread then claimed again.)
     t.in_init = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (t.slot != nullptr) {  // a signal handler on this thread got here first
+        t.in_init = 0;
+        return t.slot;
+    }
+    format::Header* h = g_segment.header;
     // One locked instruction per thread lifetime, not per call.
     const uint64_t index = __atomic_fetch_add(&h->threads_claimed, 1, __ATOMIC_RELAXED);
     const bool shared = index >= g_segment.thread_capacity;
@@ -134,13 +141,17 @@ static unsigned char* claim_slot() {
     if (state == kReady) return claim_thread_slot(t);
     if (state == kDisabled) return nullptr;
     int expected = kUninit;
+    // Raised before the state changes: a signal handler on this thread that found kCreating set
+    // by this very thread would wait for it forever. Meanwhile its calls count into g_pending.
+    t.in_init = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     if (__atomic_compare_exchange_n(&g_state, &expected, kCreating, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        t.in_init = 1;  // this thread's signal handlers count into g_pending meanwhile
         const bool ok = create();
         __atomic_store_n(&g_state, ok ? kReady : kDisabled, __ATOMIC_RELEASE);
         t.in_init = 0;
         return ok ? claim_thread_slot(t) : nullptr;  // folds what the handlers counted
     }
+    t.in_init = 0;
     // Another thread creates the segment; it takes tens of microseconds.
     while ((state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE)) == kCreating) cpu_relax();
     return state == kReady ? claim_thread_slot(t) : nullptr;

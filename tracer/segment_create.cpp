@@ -34,6 +34,7 @@ uint64_t random_u64() {
 }
 
 void add_section(format::Header* h, uint32_t kind, uint32_t entry_size, uint64_t offset, uint64_t count) {
+    if (h == nullptr) return;  // only the size is wanted
     format::SectionEntry& s = h->sections[h->section_count++];
     s.kind = kind;
     s.entry_size = entry_size;
@@ -64,7 +65,7 @@ uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
 
 size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h) {
-    h->section_count = 0;
+    if (h != nullptr) h->section_count = 0;
     size_t offset = format::kHeaderSize;
     add_section(h, format::kSectionModules, sizeof(format::ModuleEntry), offset, settings.modules);
     offset += size_t(settings.modules) * sizeof(format::ModuleEntry);
@@ -75,9 +76,11 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     const size_t slot = format::thread_slot_size(settings.callers);
     add_section(h, format::kSectionThreads, uint32_t(slot), offset, uint64_t(settings.threads) + 1);
     offset += slot * (size_t(settings.threads) + 1);
-    h->thread_capacity = settings.threads;
-    h->caller_capacity = settings.callers;
-    h->module_capacity = settings.modules;
+    if (h != nullptr) {
+        h->thread_capacity = settings.threads;
+        h->caller_capacity = settings.callers;
+        h->module_capacity = settings.modules;
+    }
     return align_up(offset, 4096);
 }
 

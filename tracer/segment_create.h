@@ -22,7 +22,7 @@ struct Segment {
 };
 
 // Computes the layout for `settings` and a vDSO image of `vdso_size` bytes; fills the header's
-// section directory and capacities in `*header` and returns the total size in bytes.
+// section directory and capacities in `*header` (when not null) and returns the total size in bytes.
 size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* header);
 
 // Creates, reserves and maps the segment, fills the header (identity, layout, process info)
