@@ -51,7 +51,7 @@ int cmd_ls(bool json) {
             std::cout << fmt::format("{:<14} {:>8} {:<10} {:>15}  {:<30} {}\n", r->session, r->pid, fate_word(*r),
                                      group_digits(calls), r->exe, s.path);
     }
-    if (json) std::cout << rows.dump(2) << "\n";
+    if (json) std::cout << json_text(rows) << "\n";
     return kExitOk;
 }
 

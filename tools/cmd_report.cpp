@@ -46,7 +46,7 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
     }
     std::ostream& out = file.is_open() ? file : text_to_stderr && !options.json ? std::cerr : std::cout;
     if (options.json)
-        out << to_json(report).dump(2) << "\n";
+        out << json_text(to_json(report)) << "\n";
     else
         write_text(report, TextOptions{options.top}, out);
     out.flush();
