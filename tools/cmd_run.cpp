@@ -139,7 +139,9 @@ int cmd_run(const RunOptions& o) {
     for (const SegmentName& s : list_segments(getuid()))
         if (s.session == session) files.push_back(s.path);
     if (files.empty())
-        spdlog::info("{} made no vDSO time call that LD_PRELOAD could see (session {})", o.command[0], session);
+        spdlog::info("no recording of session {} in {}: {} made no vDSO time call that LD_PRELOAD could see, or "
+                     "the shim could not record (then it said why above)",
+                     session, shm_dir(), o.command[0]);
     else
         report_files(files, ReportOptions{false, o.output, o.top}, true);
     // Scripts get their JSON file even when nothing was recorded: a report with zero calls.
