@@ -101,7 +101,7 @@ int cmd_ls(bool json) {
         }
     }
     if (json)
-        std::cout << rows.dump(2) << "\n";
+        std::cout << json_text(rows) << "\n";
     else if (order.empty())
         std::cout << fmt::format("no recordings in {}\n", shm_dir());
     return kExitOk;

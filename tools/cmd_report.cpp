@@ -29,7 +29,7 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
     std::vector<Recording> recordings;
     for (const std::string& f : files) {
         std::string error;
-        auto r = load_recordings(f, &error);
+        auto r = load_recordings(f, &error, options.allow_other_users);
         if (!r) {
             spdlog::error("{}", error);
             return kExitBadInput;
@@ -50,7 +50,7 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
     }
     std::ostream& out = file.is_open() ? file : text_to_stderr && !options.json ? std::cerr : std::cout;
     if (options.json)
-        out << to_json(report).dump(2) << "\n";
+        out << json_text(to_json(report)) << "\n";
     else
         write_text(report, TextOptions{options.top, options.per_process}, out);
     out.flush();
@@ -59,7 +59,7 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
 
 int cmd_report(const std::string& target, const ReportOptions& options) {
     std::string error;
-    std::vector<std::string> files = resolve_target(target, getuid(), &error);
+    std::vector<std::string> files = resolve_target(target, getuid(), &error, options.allow_other_users);
     if (files.empty()) {
         spdlog::error("{}", error);
         return kExitBadInput;

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +74,11 @@ void record_exit(const std::string& session, pid_t pid, uint64_t start_ticks, in
     if (target.empty()) return;
     int fd = open(target.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return;
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || st.st_uid != getuid()) {  // never write into another user's file
+        close(fd);
+        return;
+    }
     f::Header h;
     if (pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0) {
         struct {
@@ -196,7 +202,9 @@ int cmd_run(const RunOptions& o) {
     for (const SegmentName& s : list_segments(getuid()))
         if (s.session == session) files.push_back(s.path);
     if (files.empty())
-        spdlog::info("{} made no vDSO time call that LD_PRELOAD could see (session {})", o.command[0], session);
+        spdlog::info("no recording of session {} in {}: {} made no vDSO time call that LD_PRELOAD could see, or "
+                     "the shim could not record (then it said why above)",
+                     session, shm_dir(), o.command[0]);
     else
         report_files(files, ReportOptions{false, o.output, o.top, o.stacks, o.per_process}, true);
     // Scripts get their JSON file even when nothing was recorded: a report with zero calls.

@@ -27,6 +27,7 @@ struct ReportOptions {
     size_t top = 20;            // callers shown in text
     StackOutputs stacks;
     bool per_process = false;   // each process's calls per function and clock
+    bool allow_other_users = false;  // read recordings owned by another user (--allow-other-users)
 };
 
 struct RunOptions {

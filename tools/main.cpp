@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
     report_cmd->add_option("--top", report.top, "Callers shown in the text report")->check(CLI::PositiveNumber);
     add_stack_options(report_cmd, &report.stacks);
     report_cmd->add_flag("--per-process", report.per_process, "Show each process's calls per function and clock");
+    report_cmd->add_flag("--allow-other-users", report.allow_other_users,
+                         "Read recordings owned by another user too (refused by default)");
     report_cmd->add_option("target", target, "SESSION, PID, or the path of a recording");
 
     bool ls_json = false;

@@ -134,9 +134,10 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
     return out;
 }
 
-std::optional<std::vector<Recording>> load_recordings(const std::string& path, std::string* error) {
+std::optional<std::vector<Recording>> load_recordings(const std::string& path, std::string* error,
+                                                      bool allow_other_users) {
     std::vector<unsigned char> bytes;
-    if (!read_recording_file(path, &bytes, error)) return std::nullopt;
+    if (!read_recording_file(path, &bytes, error, allow_other_users)) return std::nullopt;
     if (is_archive(bytes)) return parse_archive(bytes, path, error);
     std::string why;
     auto r = parse_recording(bytes, path, &why);

@@ -32,6 +32,7 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
                                                     std::string* error);
 
 // Reads a file that is either one segment or an archive: its recordings, or nullopt and a message.
-std::optional<std::vector<Recording>> load_recordings(const std::string& path, std::string* error);
+std::optional<std::vector<Recording>> load_recordings(const std::string& path, std::string* error,
+                                                      bool allow_other_users = false);
 
 }  // namespace vdsotrace::tools

@@ -45,7 +45,7 @@ std::optional<SegmentName> parse_segment_name(const std::string& name) {
     return s;
 }
 
-std::vector<SegmentName> list_segments(uint32_t uid) {
+std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users) {
     std::vector<SegmentName> out;
     const std::string dir = shm_dir();
     DIR* d = opendir(dir.c_str());
@@ -56,6 +56,7 @@ std::vector<SegmentName> list_segments(uint32_t uid) {
         s->path = dir + "/" + e->d_name;
         struct stat st {};
         if (lstat(s->path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (st.st_uid != uid && !allow_other_users) continue;
         s->mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
         out.push_back(std::move(*s));
     }
@@ -82,7 +83,8 @@ ProcessFate fate_of(const Recording& r) {
     }
 }
 
-std::vector<std::string> resolve_target(const std::string& target, uint32_t uid, std::string* error) {
+std::vector<std::string> resolve_target(const std::string& target, uint32_t uid, std::string* error,
+                                        bool allow_other_users) {
     std::vector<std::string> files;
     if (!target.empty() && std::filesystem::is_directory(target)) {
         // A directory of saved copies (`run --output-dir`): its segment files and archives.
@@ -99,7 +101,7 @@ std::vector<std::string> resolve_target(const std::string& target, uint32_t uid,
         files.push_back(target);
         return files;
     }
-    const std::vector<SegmentName> all = list_segments(uid);
+    const std::vector<SegmentName> all = list_segments(uid, allow_other_users);
     if (target.empty()) {
         if (all.empty()) {
             *error = fmt::format("no recordings in {}: trace something with `vdsotrace run -- CMD` first", shm_dir());

@@ -25,8 +25,9 @@ std::string shm_dir();
 // Parses "vdsotrace-<uid>-<session>-<pid>-<16 hex>".
 std::optional<SegmentName> parse_segment_name(const std::string& file_name);
 
-// The segments of user `uid` in shm_dir(), oldest first.
-std::vector<SegmentName> list_segments(uint32_t uid);
+// The segments of user `uid` in shm_dir(), oldest first: named for `uid` and owned by `uid` (a
+// file another user planted under our name is skipped unless `allow_other_users`).
+std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users = false);
 
 // What became of a recorded process, as the report says it.
 enum class ProcessFate { kRunning, kExited, kSignaled, kEndedUnknownStatus, kVanished, kExeced };
@@ -37,6 +38,7 @@ bool process_alive(const Recording& r);
 
 // Resolves the report's argument: empty = the newest session; a path to a file; a pid; a session.
 // Returns the files to read, or an error message.
-std::vector<std::string> resolve_target(const std::string& target, uint32_t uid, std::string* error);
+std::vector<std::string> resolve_target(const std::string& target, uint32_t uid, std::string* error,
+                                        bool allow_other_users = false);
 
 }  // namespace vdsotrace::tools

@@ -18,6 +18,11 @@ struct TextOptions {
 void write_text(const Report& report, const TextOptions& options, std::ostream& out);
 nlohmann::json to_json(const Report& report);
 
+// JSON text, indented. Strings from a recording (paths, argv, thread names) are whatever bytes
+// the traced process had: invalid UTF-8 is replaced (U+FFFD) rather than thrown on (found by
+// tests/fuzz: `report --json` died of an uncaught exception on a non-UTF-8 argv).
+std::string json_text(const nlohmann::json& j);
+
 // "12,345,678"
 std::string group_digits(uint64_t v);
 

@@ -26,7 +26,11 @@ std::string percent(uint64_t part, uint64_t whole) {
 }
 
 std::string rate(uint64_t calls, double seconds) {
-    return seconds > 0 ? group_digits(uint64_t(double(calls) / seconds + 0.5)) : "-";
+    if (!(seconds > 0)) return "-";
+    // A corrupt recording can claim absurd counts in no time: converting a double beyond
+    // uint64_t's range is undefined behaviour (found by tests/fuzz).
+    const double r = double(calls) / seconds + 0.5;
+    return r < 1.8e19 ? group_digits(uint64_t(r)) : fmt::format("{:.3g}", r);
 }
 
 std::string basename(const std::string& p) {

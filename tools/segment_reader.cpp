@@ -17,8 +17,6 @@ bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h,
 
 namespace {
 
-constexpr uint64_t kMaxFile = uint64_t(1) << 30;
-
 std::string bounded_string(const char* p, size_t max) { return std::string(p, strnlen(p, max)); }
 
 std::string hex(const unsigned char* p, size_t n) {
@@ -433,8 +431,9 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     return r;
 }
 
-bool read_recording_file(const std::string& path, std::vector<unsigned char>* bytes, std::string* error) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+bool read_recording_file(const std::string& path, std::vector<unsigned char>* bytes, std::string* error,
+                         bool allow_other_users) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // O_NONBLOCK: a FIFO must not hang us
     if (fd < 0) {
         *error = fmt::format("cannot open {}: {}", path, strerror(errno));
         return false;
@@ -445,7 +444,14 @@ bool read_recording_file(const std::string& path, std::vector<unsigned char>* by
         *error = fmt::format("{} is not a regular file", path);
         return false;
     }
-    if (uint64_t(st.st_size) > kMaxFile) {
+    if (st.st_uid != getuid() && !allow_other_users) {
+        close(fd);
+        *error = fmt::format("{} is owned by uid {}, not by you (uid {}): not read; pass --allow-other-users to "
+                             "read another user's recording on purpose",
+                             path, st.st_uid, getuid());
+        return false;
+    }
+    if (uint64_t(st.st_size) > f::kMaxSegmentSize) {
         close(fd);
         *error = fmt::format("{} is {} bytes, larger than any recording", path, st.st_size);
         return false;
@@ -463,9 +469,9 @@ bool read_recording_file(const std::string& path, std::vector<unsigned char>* by
     return true;
 }
 
-std::optional<Recording> load_recording(const std::string& path, std::string* error) {
+std::optional<Recording> load_recording(const std::string& path, std::string* error, bool allow_other_users) {
     std::vector<unsigned char> bytes;
-    if (!read_recording_file(path, &bytes, error)) return std::nullopt;
+    if (!read_recording_file(path, &bytes, error, allow_other_users)) return std::nullopt;
     std::string why;
     auto r = parse_recording(bytes, path, &why);
     if (!r) *error = fmt::format("{}: {}", path, why);

@@ -170,10 +170,14 @@ struct Recording {
 std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes, const std::string& source,
                                          std::string* error);
 
-// Reads a whole regular file of at most 1 GiB (a segment or an archive of them) with pread.
-bool read_recording_file(const std::string& path, std::vector<unsigned char>* bytes, std::string* error);
+// Reads a whole regular file of at most format::kMaxSegmentSize (a segment or an archive of them)
+// with pread. A file owned by another user is refused unless `allow_other_users` (root reading a
+// service's recording, on purpose): whoever owns it chose its contents. The owner is checked on
+// the opened descriptor, not the path.
+bool read_recording_file(const std::string& path, std::vector<unsigned char>* bytes, std::string* error,
+                         bool allow_other_users = false);
 
-// Reads the file (at most 1 GiB) and parses it.
-std::optional<Recording> load_recording(const std::string& path, std::string* error);
+// Reads the file and parses it (same limits and ownership rule).
+std::optional<Recording> load_recording(const std::string& path, std::string* error, bool allow_other_users = false);
 
 }  // namespace vdsotrace::tools

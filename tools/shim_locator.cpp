@@ -46,7 +46,7 @@ std::string locate_shim(const std::string& option, std::string* error) {
 
 std::string preload_with(const std::string& shim, const char* existing) {
     if (existing == nullptr || *existing == '\0') return shim;
-    return shim + ":" + existing;
+    return std::string(existing) + ":" + shim;
 }
 
 }  // namespace vdsotrace::tools

@@ -9,6 +9,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -127,11 +128,19 @@ struct Symbolizer::Impl {
         auto m = std::make_unique<Module>();
         auto image = images.find(path);
         if (image == images.end()) {
-            int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+            // The path comes from the recording: O_NONBLOCK and the S_ISREG check keep a FIFO or
+            // a device named there from hanging the reader.
+            int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
             if (fd < 0) {
                 m->problem = errno == ENOENT || errno == ENOTDIR
                                  ? "file not found"
                                  : std::string("cannot open file: ") + std::strerror(errno);
+                return m;
+            }
+            struct stat st {};
+            if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+                ::close(fd);
+                m->problem = "not a regular file";
                 return m;
             }
             m->dwfl = dwfl_begin(&callbacks);

@@ -198,11 +198,18 @@ uintptr_t stack_low_of_this_thread() {
 }
 
 unsigned char* claim_thread_slot(ThreadState& t) {
-    if (t.slot != nullptr) return t.slot;  // a signal handler on this thread got here first
-    format::Header* h = g_segment.header;
     // Between taking an index and publishing it in t.slot, a signal handler on this thread must
-    // not take a second one: in_init sends its calls to g_pending instead.
+    // not take a second one: in_init sends its calls to g_pending instead. in_init is raised
+    // before t.slot is looked at: a handler that ran before that has finished its own claim and
+    // t.slot shows it; one that runs after counts aside. (Checking t.slot first left a window in
+    // which a handler claimed a slot that this thread then claimed again.)
     t.in_init = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (t.slot != nullptr) {  // a signal handler on this thread got here first
+        t.in_init = 0;
+        return t.slot;
+    }
+    format::Header* h = g_segment.header;
     // One locked instruction per thread lifetime, not per call.
     const uint64_t index = __atomic_fetch_add(&h->threads_claimed, 1, __ATOMIC_RELAXED);
     // Slots beyond the first thread_capacity threads come from threads that exited and gave theirs
@@ -271,9 +278,10 @@ static unsigned char* claim_slot() {
     if (state == kReady) return claim_thread_slot(t);
     if (state == kDisabled) return nullptr;
     int expected = kUninit;
-    // in_init before the exchange: a signal handler on this thread arriving just after it must
-    // not wait for a creation that its own, interrupted thread is doing (it would spin forever).
-    t.in_init = 1;  // this thread's signal handlers count into g_pending meanwhile
+    // Raised before the state changes: a signal handler on this thread that found kCreating set
+    // by this very thread would wait for it forever. Meanwhile its calls count into g_pending.
+    t.in_init = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     if (__atomic_compare_exchange_n(&g_state, &expected, kCreating, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         const bool ok = create();
         __atomic_store_n(&g_state, ok ? kReady : kDisabled, __ATOMIC_RELEASE);

@@ -34,6 +34,7 @@ uint64_t random_u64() {
 }
 
 void add_section(format::Header* h, uint32_t kind, uint32_t entry_size, uint64_t offset, uint64_t count) {
+    if (h == nullptr) return;  // only the size is wanted
     format::SectionEntry& s = h->sections[h->section_count++];
     s.kind = kind;
     s.entry_size = entry_size;
@@ -66,7 +67,7 @@ uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
 
 size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h) {
-    h->section_count = 0;
+    if (h != nullptr) h->section_count = 0;
     size_t offset = format::kHeaderSize;
     add_section(h, format::kSectionModules, sizeof(format::ModuleEntry), offset, settings.modules);
     offset += size_t(settings.modules) * sizeof(format::ModuleEntry);
@@ -78,7 +79,7 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     add_section(h, format::kSectionThreads, uint32_t(slot), offset, uint64_t(settings.threads) + 1);
     offset += slot * (size_t(settings.threads) + 1);
     if (settings.sample > 0) {
-        format::Header::Sampling& s = h->sampling;
+        format::Header::Sampling s{};
         s.period = settings.sample;
         s.max_depth = settings.sample_depth;
         s.unwinder = settings.frame_pointers ? format::kUnwinderFramePointer : format::kUnwinderLibunwind;
@@ -93,6 +94,7 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
         const size_t sample_slot = align_up(format::sample_slot_size(s.count_capacity, s.ring_capacity), 64);
         add_section(h, format::kSectionSampleSlots, uint32_t(sample_slot), offset, uint64_t(settings.threads) + 1);
         offset += sample_slot * (size_t(settings.threads) + 1);
+        if (h != nullptr) h->sampling = s;
     }
     add_section(h, format::kSectionCrash, sizeof(format::CrashRecord), offset, 1);
     offset += sizeof(format::CrashRecord);
@@ -102,10 +104,11 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     offset += sizeof(format::ExitedThreadEntry) * format::kThreadLogEntries;
     add_section(h, format::kSectionHeadroom, sizeof(format::HeadroomEntry), offset, format::kHeadroomEntries);
     offset += sizeof(format::HeadroomEntry) * format::kHeadroomEntries;
+    const size_t size = align_up(offset, 4096);
+    if (h == nullptr) return size;
     h->thread_capacity = settings.threads;
     h->caller_capacity = settings.callers;
     h->module_capacity = settings.modules;
-    const size_t size = align_up(offset, 4096);
     memcpy(h->magic, format::kMagic, sizeof h->magic);
     h->major = format::kMajor;
     h->minor = format::kMinor;

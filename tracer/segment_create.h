@@ -37,8 +37,8 @@ struct Segment {
 extern format::DoctorHeader g_doctor_header;
 
 // Computes the layout for `settings` and a vDSO image of `vdso_size` bytes; fills the header's
-// identification (magic, version, sizes), section directory and capacities in `*header` and
-// returns the total size in bytes.
+// identification (magic, version, sizes), section directory and capacities in `*header` (when
+// not null: then only the size is wanted) and returns the total size in bytes.
 size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* header);
 
 // Creates, reserves and maps the segment, fills the header (identity, layout, process info)

@@ -25,6 +25,8 @@ inline constexpr uint16_t kMajor = 1;
 inline constexpr uint16_t kMinor = 0;
 inline constexpr uint32_t kByteOrderMark = 0x01020304;
 inline constexpr char kShmPrefix[] = "vdsotrace-";  // name under /dev/shm
+// The largest recording: the shim never creates a bigger one, the reader never reads one.
+inline constexpr uint64_t kMaxSegmentSize = uint64_t(1) << 30;
 
 // The interposed functions, in counter order.
 enum Function : uint8_t {

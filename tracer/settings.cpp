@@ -2,9 +2,16 @@
 
 #include <cstdlib>
 
+#include "segment_create.h"
+#include "segment_format.h"
 #include "text_util.h"
 
 namespace vdsotrace::tracer {
+
+namespace {
+// Room kept for the copy of the vDSO image (two pages on x86_64 today) when checking the size.
+constexpr size_t kVdsoAllowance = 1 << 20;
+}  // namespace
 
 bool parse_u32(const char* s, uint32_t* out) {
     if (s == nullptr || *s == '\0') return false;
@@ -87,6 +94,19 @@ void read_settings(Settings* out, char* problems, size_t problems_size) {
         if (session != nullptr)
             p.add(" VDSOTRACE_SESSION=")->add(session)->add(" is not 1 to 40 of [A-Za-z0-9._] (using solo);");
         s.add("solo");
+    }
+    // Each value in range, together too big: a recording over kMaxSegmentSize could never be read
+    // (and reserving it would fill /dev/shm, which is memory, before failing).
+    if (plan_layout(*out, kVdsoAllowance, nullptr) > format::kMaxSegmentSize) {
+        const Settings defaults;
+        p.add(" VDSOTRACE_THREADS=")->add_u64(out->threads)->add(", VDSOTRACE_CALLERS=")->add_u64(out->callers);
+        p.add(" and VDSOTRACE_MODULES=")->add_u64(out->modules)->add(" make a recording of ");
+        p.add_u64(plan_layout(*out, kVdsoAllowance, nullptr) >> 20)->add(" MiB, larger than the ");
+        p.add_u64(format::kMaxSegmentSize >> 20)->add(" MiB a recording may have (using ")->add_u64(defaults.threads);
+        p.add(", ")->add_u64(defaults.callers)->add(" and ")->add_u64(defaults.modules)->add(");");
+        out->threads = defaults.threads;
+        out->callers = defaults.callers;
+        out->modules = defaults.modules;
     }
 }
 

@@ -1,0 +1,34 @@
+// What the fuzz target and the regression test do with one input (see fuzz_recording.cpp).
+#pragma once
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "report_model.h"
+#include "report_output.h"
+#include "segment_reader.h"
+
+namespace vdsotrace::fuzz {
+
+// Returns true when the bytes were accepted as a recording; false with a message otherwise.
+// Aborts (a bug) when refused without a message.
+inline bool read_like_report(const std::vector<unsigned char>& bytes, std::string* why = nullptr) {
+    std::string error;
+    auto r = tools::parse_recording(bytes, "fuzz-input", &error);
+    if (!r) {
+        if (error.empty()) __builtin_trap();  // refused without saying why
+        if (why) *why = error;
+        return false;
+    }
+    std::vector<tools::Recording> recordings;
+    recordings.push_back(std::move(*r));
+    const tools::Report report = tools::build_report(recordings, 0);
+    std::ostringstream text;
+    tools::write_text(report, tools::TextOptions{}, text);
+    const std::string json = tools::json_text(tools::to_json(report));
+    if (text.str().empty() || json.empty()) __builtin_trap();
+    return true;
+}
+
+}  // namespace vdsotrace::fuzz
