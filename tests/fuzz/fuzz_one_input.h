@@ -5,11 +5,23 @@
 #include <string>
 #include <vector>
 
+#include "recording_archive.h"
 #include "report_model.h"
 #include "report_output.h"
 #include "segment_reader.h"
 
 namespace vdsotrace::fuzz {
+
+// The two parsers alone, as the fuzzer drives them: a segment image, or a saved archive of them.
+// Returns true when accepted; false with a message otherwise. Aborts (a bug) when refused
+// without a message.
+inline bool parse_like_reader(const std::vector<unsigned char>& bytes) {
+    std::string error;
+    const bool accepted = tools::is_archive(bytes) ? tools::parse_archive(bytes, "fuzz-input", &error).has_value()
+                                                   : tools::parse_recording(bytes, "fuzz-input", &error).has_value();
+    if (!accepted && error.empty()) __builtin_trap();  // refused without saying why
+    return accepted;
+}
 
 // Returns true when the bytes were accepted as a recording; false with a message otherwise.
 // Aborts (a bug) when refused without a message.
