@@ -64,7 +64,7 @@ unsigned char* shared_slot() { return g_segment.threads + size_t(g_segment.threa
 void add_shared(unsigned char* slot, unsigned counter, uint64_t caller, uint64_t n) {
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
     const uint64_t key = format::caller_key(counter, caller);
-    uint32_t i = uint32_t((caller >> 1) ^ (caller >> 9) ^ (counter * 0x9E37u)) & g_recorder.caller_mask;
+    uint32_t i = detail::first_probe(counter, caller);
     for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
         uint64_t seen = __atomic_load_n(&callers[i].key, __ATOMIC_RELAXED);
         if (seen == 0) {
@@ -304,8 +304,7 @@ static bool in_vfork_child() { return g_own_pid != 0 && getpid() != g_own_pid; }
 
 static void count_for_vfork_child(unsigned counter, uintptr_t caller) {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) {
-        detail::count_into<true>(g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size, counter,
-                                 caller);
+        detail::count_into<true>(shared_slot(), counter, caller);
         return;
     }
     bump_pending(counter);

@@ -71,6 +71,13 @@ inline uint64_t cas_shared(uint64_t* p, uint64_t expected, uint64_t desired) {
     return expected;
 }
 
+// Where the probe for (counter, caller) starts in a slot's caller table. Return addresses of
+// distinct call sites differ in their low bits; two shifts and xors mix them well enough for a
+// table this small, in a third of a multiply-and-shift's latency.
+__attribute__((always_inline)) inline uint32_t first_probe(unsigned counter, uintptr_t caller) {
+    return uint32_t((caller >> 1) ^ (caller >> 9) ^ (counter * 0x9E37u)) & g_recorder.caller_mask;
+}
+
 template <bool kShared>
 __attribute__((always_inline)) inline void count_into(unsigned char* slot, unsigned counter, uintptr_t caller) {
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
@@ -86,9 +93,7 @@ __attribute__((always_inline)) inline void count_into(unsigned char* slot, unsig
             return;
         }
     }
-    // Return addresses of distinct call sites differ in their low bits; two shifts and xors mix
-    // them well enough for a table this small, in a third of the multiply-and-shift's latency.
-    uint32_t i = uint32_t((caller >> 1) ^ (caller >> 9) ^ (counter * 0x9E37u)) & g_recorder.caller_mask;
+    uint32_t i = first_probe(counter, caller);
     for (unsigned probe = 0; probe < kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
         format::CallerEntry& e = callers[i];
         uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
