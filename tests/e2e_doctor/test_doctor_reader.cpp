@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "blank_recording.h"
 #include "segment_create.h"
 #include "segment_format.h"
 #include "segment_reader.h"
@@ -21,16 +22,8 @@ std::vector<unsigned char> recording_with_crash(bool written) {
     s.threads = 1;
     s.callers = 16;
     s.modules = 8;
-    f::Header plan{};
-    const size_t size = tr::plan_layout(s, 0, &plan);
-    std::vector<unsigned char> bytes(size, 0);
+    std::vector<unsigned char> bytes = vdsotrace::testing::blank_recording(s, 0);
     auto* h = reinterpret_cast<f::Header*>(bytes.data());
-    memcpy(h, &plan, sizeof plan);
-    memcpy(h->magic, f::kMagic, sizeof h->magic);
-    h->major = f::kMajor;
-    h->header_size = f::kHeaderSize;
-    h->byte_order = f::kByteOrderMark;
-    h->segment_size = size;
     h->doctor.routes[f::kGettimeofday] = f::kRouteSyscall;
     h->doctor.from_vdso[f::kClockGettime] = 1;
     h->doctor.crash_handlers = 1;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "recording_archive.h"
+#include "blank_recording.h"
 #include "segment_create.h"
 #include "segment_format.h"
 
@@ -28,16 +29,8 @@ std::vector<unsigned char> image(int pid, uint64_t calls) {
     s.threads = 1;
     s.callers = 16;
     s.modules = 8;
-    f::Header plan{};
-    const size_t size = tr::plan_layout(s, 0, &plan);
-    std::vector<unsigned char> bytes(size, 0);
+    std::vector<unsigned char> bytes = vdsotrace::testing::blank_recording(s, 0);
     auto* h = reinterpret_cast<f::Header*>(bytes.data());
-    memcpy(h, &plan, sizeof plan);
-    memcpy(h->magic, f::kMagic, sizeof h->magic);
-    h->major = f::kMajor;
-    h->header_size = f::kHeaderSize;
-    h->byte_order = f::kByteOrderMark;
-    h->segment_size = size;
     h->pid = pid;
     h->state = f::kStateExited;
     h->tree.segment_id = 0x1000 + uint64_t(pid);

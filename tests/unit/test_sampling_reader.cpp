@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "blank_recording.h"
 #include "segment_create.h"
 #include "segment_format.h"
 #include "segment_reader.h"
@@ -41,18 +42,9 @@ Image sampling_image() {
     s.stacks = 64;
     s.stack_counts = 16;
     s.sample_ring = 4;
-    f::Header plan{};
-    const size_t size = tr::plan_layout(s, 0, &plan);
     Image img;
-    img.bytes.assign(size, 0);
+    img.bytes = vdsotrace::testing::blank_recording(s, 0);
     f::Header* h = img.header();
-    memcpy(h, &plan, sizeof plan);
-    memcpy(h->magic, f::kMagic, sizeof h->magic);
-    h->major = f::kMajor;
-    h->minor = f::kMinor;
-    h->header_size = f::kHeaderSize;
-    h->byte_order = f::kByteOrderMark;
-    h->segment_size = size;
     h->threads_claimed = 1;
     tr::Segment seg;
     tr::bind_segment(h, &seg);

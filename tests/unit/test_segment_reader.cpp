@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "blank_recording.h"
 #include "segment_create.h"
 #include "segment_format.h"
 #include "segment_reader.h"
@@ -24,11 +25,8 @@ std::vector<unsigned char> valid_image() {
     s.threads = 2;
     s.callers = 16;
     s.modules = 8;
-    f::Header plan{};
-    const size_t size = tr::plan_layout(s, 64, &plan);
-    std::vector<unsigned char> bytes(size, 0);
+    std::vector<unsigned char> bytes = vdsotrace::testing::blank_recording(s, 64);
     auto* h = reinterpret_cast<f::Header*>(bytes.data());
-    memcpy(h, &plan, sizeof plan);
     h->pid = 4242;
     h->state = f::kStateExited;
     h->exit_value = 3;
