@@ -17,18 +17,6 @@ namespace vdsotrace::tools {
 
 namespace {
 
-std::string fate_word(const Recording& r) {
-    switch (fate_of(r)) {
-        case ProcessFate::kRunning: return "running";
-        case ProcessFate::kExited: return fmt::format("exit {}", r.exit_value);
-        case ProcessFate::kSignaled: return fmt::format("signal {}", r.exit_value);
-        case ProcessFate::kEndedUnknownStatus: return "ended";
-        case ProcessFate::kVanished: return "vanished";
-        case ProcessFate::kExeced: return "exec'd";
-    }
-    return "?";
-}
-
 std::string command_line(const Recording& r) {
     std::string cmd;
     for (const std::string& a : r.argv) cmd += (cmd.empty() ? "" : " ") + a;

@@ -29,18 +29,6 @@ std::string base(const std::string& p) {
     return s == std::string::npos ? p : p.substr(s + 1);
 }
 
-std::string state_word(const Recording& r) {
-    switch (fate_of(r)) {
-        case ProcessFate::kRunning: return "running";
-        case ProcessFate::kExited: return fmt::format("exit {}", r.exit_value);
-        case ProcessFate::kSignaled: return fmt::format("signal {}", r.exit_value);
-        case ProcessFate::kEndedUnknownStatus: return "ended";
-        case ProcessFate::kVanished: return "vanished";
-        case ProcessFate::kExeced: return "exec'd";
-    }
-    return "?";
-}
-
 // Per caller (counter, address) calls of one recording.
 std::map<std::pair<unsigned, uint64_t>, uint64_t> caller_counts(const Recording& r) {
     std::map<std::pair<unsigned, uint64_t>, uint64_t> m;
@@ -110,7 +98,7 @@ LiveView compute_view(const Reading& before, const Reading& after, SortKey key, 
         const std::vector<uint64_t> now = r.totals();
         const std::vector<uint64_t> then = old != before.recordings.end() ? old->second.totals()
                                                                            : std::vector<uint64_t>(f::kCounterSlots, 0);
-        ProcessRate p{r.pid, r.exe, state_word(r), 0, 0};
+        ProcessRate p{r.pid, r.exe, fate_word(r), 0, 0};
         uint64_t pdelta = 0;
         for (unsigned c = 0; c < f::kCounterSlots; ++c) {
             const uint64_t d = now[c] >= then[c] ? now[c] - then[c] : 0;

@@ -83,6 +83,18 @@ ProcessFate fate_of(const Recording& r) {
     }
 }
 
+std::string fate_word(const Recording& r) {
+    switch (fate_of(r)) {
+        case ProcessFate::kRunning: return "running";
+        case ProcessFate::kExited: return fmt::format("exit {}", r.exit_value);
+        case ProcessFate::kSignaled: return fmt::format("signal {}", r.exit_value);
+        case ProcessFate::kEndedUnknownStatus: return "ended";
+        case ProcessFate::kVanished: return "vanished";
+        case ProcessFate::kExeced: return "exec'd";
+    }
+    return "?";
+}
+
 std::vector<std::string> resolve_target(const std::string& target, uint32_t uid, std::string* error,
                                         bool allow_other_users) {
     std::vector<std::string> files;

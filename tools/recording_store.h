@@ -33,6 +33,10 @@ std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users = fa
 enum class ProcessFate { kRunning, kExited, kSignaled, kEndedUnknownStatus, kVanished, kExeced };
 ProcessFate fate_of(const Recording& r);
 
+// The fate in one word or two, as `ls` and `top` show it: "running", "exit 3", "signal 9",
+// "ended", "vanished", "exec'd".
+std::string fate_word(const Recording& r);
+
 // True when the recorded process is still alive (same pid and same start time).
 bool process_alive(const Recording& r);
 
