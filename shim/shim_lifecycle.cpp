@@ -12,6 +12,7 @@
 #include "text_util.h"
 #include "thread_state.h"
 #include "vdso_entry.h"
+#include "vdso_redirect.h"
 
 namespace {
 
@@ -23,6 +24,8 @@ __attribute__((constructor)) void vdsotrace_start() {
     vdsotrace::tracer::BusyGuard guard;
     vdsotrace::shim::resolve_entries();  // parse the vDSO now rather than on the first call
     vdsotrace::shim::resolve_libc_entries();
+    // Before the Go runtime (which starts after every constructor) looks the vDSO up itself.
+    vdsotrace::shim::redirect_vdso_symbols();
     pthread_atfork(nullptr, nullptr, child_after_fork);
     // Loads libunwind only when stack sampling is on (VDSOTRACE_SAMPLE > 0). Here, not on a call:
     // dlopen takes the loader's locks, which a call from a signal handler may interrupt.

@@ -111,6 +111,7 @@ nlohmann::json to_json(const Report& r) {
                     {"exit", exit_json(p)}, {"calls", p.calls}, {"seconds", p.seconds}, {"recording", p.source}};
         if (!p.notes.empty()) row["notes"] = p.notes;
         if (!p.routes.empty()) row["routes"] = p.routes;
+        if (!p.vdso_redirect.empty()) row["vdso_redirect"] = p.vdso_redirect;
         if (p.crash) {
             const CrashReport& c = *p.crash;
             json crash = {{"signal", c.signal}, {"where", c.in_vdso ? "vdso" : "shim"}, {"function", c.function},

@@ -171,6 +171,12 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             p.notes.push_back(fmt::format("the module table ({} entries) filled up: some callers are shown as "
                                           "bare addresses (raise VDSOTRACE_MODULES)",
                                           r.module_capacity));
+        if (r.flags & f::kFlagVdsoRedirected) p.vdso_redirect = "redirected";
+        if (r.flags & f::kFlagVdsoRedirectRefused) {
+            p.vdso_redirect = "refused";
+            p.notes.push_back("the vDSO could not be made writable, so the calls this program's runtime makes "
+                              "straight into it (Go's time.Now, nanotime) are not counted");
+        }
         if (r.crash) p.crash = explain_crash(r, *r.crash, symbolizer);
         for (const HeadroomInfo& hi : r.headroom) {
             HeadroomRow row;

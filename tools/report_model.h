@@ -81,6 +81,9 @@ struct ProcessRow {
     std::vector<std::string> notes;  // capacity problems and the like, in plain words
     std::optional<CrashReport> crash;  // a fault inside the vDSO or the shim
     std::vector<std::string> routes;   // "clock_gettime=syscall", functions not sent to the vDSO
+    // "redirected": the vDSO's symbols led to the shim, so calls that bypass libc (Go's runtime)
+    // were counted; "refused": the program needed that but the vDSO could not be changed; "".
+    std::string vdso_redirect;
     std::vector<ClockRow> counters;  // this process's calls per function and clock, by calls
     std::string segment_id;          // 16 hex digits (the end of the recording's name)
     std::string parent_segment_id;   // the forking parent's recording, "" when not known

@@ -189,6 +189,8 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
                 out << fmt::format("    {:<15} {:<26} {:>15} {:>7}\n", c.function, c.name, group_digits(c.calls),
                                    percent(c.calls, p.calls));
         }
+        if (p.vdso_redirect == "redirected")
+            out << "    calls straight into the vDSO (Go runtime) counted too: the vDSO's symbols led to vdsotrace\n";
         for (const std::string& n : p.notes) out << "    note: " << n << "\n";
         if (!p.routes.empty()) {
             std::string routes;

@@ -189,7 +189,9 @@ struct Symbolizer::Impl {
 
     // CU DIE containing `addr` (a libdwfl address), with the DWARF bias; false when none.
     static bool find_cu(Module& m, Dwarf_Addr addr, Dwarf_Die* cu_out, Dwarf_Addr* bias_out) {
-        if (Dwarf_Die* cu = dwfl_module_addrdie(m.mod, addr, bias_out)) {
+        // .debug_aranges may name a CU that does not hold the address: Go's linker writes
+        // aranges for the cgo C units only, and libdw then answers with one of those.
+        if (Dwarf_Die* cu = dwfl_module_addrdie(m.mod, addr, bias_out); cu != nullptr && dwarf_haspc(cu, addr - *bias_out) == 1) {
             *cu_out = *cu;
             return true;
         }
@@ -271,8 +273,18 @@ SymbolInfo Symbolizer::lookup(const ModuleRef& module, uint64_t elf_vaddr) {
     Dwarf_Addr cu_bias = 0;
     Dwarf_Die* cudie = Impl::find_cu(m, addr, &cu_mem, &cu_bias) ? &cu_mem : nullptr;
 
-    // Source file and line of the address itself (innermost, i.e. inside inlined code).
-    if (Dwfl_Line* line = dwfl_module_getsrc(m.mod, addr)) {
+    // Source file and line of the address itself (innermost, i.e. inside inlined code), from
+    // libdwfl when the unit it picked really holds the address (see find_cu), else from the unit
+    // find_cu found.
+    Dwfl_Line* dwfl_line = dwfl_module_getsrc(m.mod, addr);
+    if (dwfl_line != nullptr) {
+        Dwarf_Addr line_bias = 0;
+        Dwarf_Die* line_cu = dwfl_linecu(dwfl_line);
+        if (line_cu == nullptr || dwfl_module_getdwarf(m.mod, &line_bias) == nullptr ||
+            dwarf_haspc(line_cu, addr - line_bias) != 1)
+            dwfl_line = nullptr;
+    }
+    if (Dwfl_Line* line = dwfl_line) {
         int lineno = 0;
         if (const char* file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr)) {
             info.file = file;

@@ -17,12 +17,12 @@ namespace vdsotrace::tracer::go {
 
 // Go functions between a Go caller and a vDSO call (Go 1.17 and later, amd64). ".abi0" is how an
 // assembly function's symbol is named once it has an ABIInternal wrapper. Missing names are fine.
+// The functions that call the vDSO come first, those that call them after.
 inline constexpr const char* kTimePlumbing[] = {
-    "time.now",           "time.Now",           "time.Since",
-    "time.Until",         "time.runtimeNano",   "runtime.nanotime",
-    "runtime.nanotime1",  "runtime.nanotime1.abi0",  "runtime.walltime",
-    "runtime.walltime.abi0", "runtime.walltime1", "runtime.walltime1.abi0",
-    "runtime.time_now",   "runtime.vgetrandom1", "runtime.vgetrandom1.abi0",
+    "time.now",          "runtime.nanotime1", "runtime.nanotime1.abi0", "runtime.walltime",
+    "runtime.walltime.abi0", "runtime.walltime1", "runtime.walltime1.abi0", "runtime.vgetrandom1",
+    "runtime.vgetrandom1.abi0", "time.Now",     "runtime.nanotime",  "time.runtimeNano",
+    "runtime.time_now",  "time.Since",        "time.Until",
 };
 inline constexpr unsigned kMaxPlumbing = sizeof(kTimePlumbing) / sizeof(kTimePlumbing[0]);
 
@@ -32,11 +32,21 @@ struct CodeRange {
     uintptr_t end;
 };
 struct Plumbing {
-    CodeRange ranges[kMaxPlumbing];
+    CodeRange ranges[kMaxPlumbing];  // in kTimePlumbing order: the functions that call the vDSO first
     uint32_t count;  // 0: not a Go program, or no symbol table: attribute to the return address
+    CodeRange bounds;  // the smallest range holding them all: most Go code is outside it
 };
 
+// Adds a function's range (in kTimePlumbing order, for the fastest answer on the common path).
+inline void add_plumbing(Plumbing& p, CodeRange r) {
+    if (p.count == kMaxPlumbing) return;
+    if (p.count == 0 || r.begin < p.bounds.begin) p.bounds.begin = r.begin;
+    if (p.count == 0 || r.end > p.bounds.end) p.bounds.end = r.end;
+    p.ranges[p.count++] = r;
+}
+
 inline bool in_plumbing(const Plumbing& p, uintptr_t pc) {
+    if (pc < p.bounds.begin || pc >= p.bounds.end) return false;
     for (uint32_t i = 0; i < p.count; ++i)
         if (pc >= p.ranges[i].begin && pc < p.ranges[i].end) return true;
     return false;

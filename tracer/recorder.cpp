@@ -127,6 +127,7 @@ void on_thread_exit(void* slot_ptr) {
     // slot may belong to another thread, and nothing of this thread points into it any more.
     t.fast_slot = nullptr;
     t.last_entry = nullptr;
+    t.direct_entries[0] = t.direct_entries[1] = nullptr;
     t.slot = shared_slot();
     t.shared = 1;
     if (t.sample_slot != nullptr)
@@ -310,7 +311,7 @@ static void count_for_vfork_child(unsigned counter, uintptr_t caller) {
     bump_pending(counter);
 }
 
-void record_slow(unsigned counter, uintptr_t caller) {
+void record_slow(unsigned counter, uintptr_t caller, bool may_sample) {
     ThreadState& t = t_thread;
     if (t.busy != 0) return;  // the shim's own work
     if (t.in_init) {
@@ -329,13 +330,15 @@ void record_slow(unsigned counter, uintptr_t caller) {
         errno = saved_errno;
         if (slot == nullptr) return;
     }
-    const uint64_t headroom = uint64_t(stack_pointer() - t.stack_low);
-    if (headroom < format::kHeadroomWatch) note_low_headroom(counter, caller, headroom);
+    if (may_sample) {  // calls from the redirected vDSO run on the Go runtime's stacks: not ours to watch
+        const uint64_t headroom = uint64_t(stack_pointer() - t.stack_low);
+        if (headroom < format::kHeadroomWatch) note_low_headroom(counter, caller, headroom);
+    }
     if (t.shared)
         detail::count_into<true>(slot, counter, caller);
     else
         detail::count_into<false>(slot, counter, caller);
-    if (t.slow_only) sampler_on_call(t, g_segment, counter, caller);
+    if (t.slow_only && may_sample) sampler_on_call(t, g_segment, counter, caller);
 }
 
 format::CrashRecord* crash_record_for_write() {
@@ -401,6 +404,7 @@ void after_fork_in_child() {
     t_thread.slot = nullptr;
     t_thread.fast_slot = nullptr;
     t_thread.last_entry = nullptr;
+    t_thread.direct_entries[0] = t_thread.direct_entries[1] = nullptr;
     t_thread.shared = 0;
     t_thread.in_init = 0;
     t_thread.slow_only = 0;

@@ -26,7 +26,8 @@ extern RecorderState g_recorder;
 // Creates the segment if needed, hands this thread a slot, counts into the shared overflow slot,
 // or drops the shim's own calls (busy). A call made while this thread creates the segment (from
 // its signal handler) is counted aside and folded in later.
-void record_slow(unsigned counter, uintptr_t caller);
+// `may_sample` false: never take a stack sample for this call (see record_unsampled).
+void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true);
 
 // True when the shim captures crashes: threads get an alternate signal stack at slot claim.
 extern bool g_crash_capture;
@@ -143,6 +144,30 @@ __attribute__((always_inline)) inline void record(unsigned counter, uintptr_t ca
     const uint64_t headroom = uint64_t(stack_pointer() - t_thread.stack_low);
     if (__builtin_expect(headroom < format::kHeadroomWatch, 0)) note_low_headroom(counter, caller, headroom);
     detail::count_into<false>(slot, counter, caller);
+}
+
+// Counts a call that reached the shim through the vDSO's redirected symbol table (Go's runtime,
+// shim/direct_calls.cpp). Such calls run on whatever stack the runtime chose (g0, a signal
+// stack): no stack sample is taken and no headroom is noted (that watch knows only the thread's
+// own stack), so the count costs what record()'s fast path costs and a few bytes of stack.
+__attribute__((always_inline)) inline void record_unsampled(unsigned counter, uintptr_t caller) {
+    unsigned char* slot = t_thread.fast_slot;
+    if (__builtin_expect(slot == nullptr, 0)) {
+        record_slow(counter, caller, false);
+        return;
+    }
+    // Like count_into's last-entry check, with two entries (see ThreadState::direct_entries).
+    // Keys never change once set, so a signal handler replacing these pointers meanwhile is harmless.
+    const uint64_t key = format::caller_key(counter, caller);
+    for (format::CallerEntry* e : t_thread.direct_entries) {
+        if (e != nullptr && __atomic_load_n(&e->key, __ATOMIC_RELAXED) == key) {
+            detail::bump_local(&e->count);
+            return;
+        }
+    }
+    detail::count_into<false>(slot, counter, caller);
+    t_thread.direct_entries[1] = t_thread.direct_entries[0];
+    t_thread.direct_entries[0] = t_thread.last_entry;  // the entry count_into used (or an older one)
 }
 
 }  // namespace vdsotrace::tracer

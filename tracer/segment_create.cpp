@@ -13,6 +13,7 @@
 #include "process_info.h"
 #include "text_util.h"
 #include "vdso_image.h"
+#include "vdso_patch_log.h"
 
 namespace vdsotrace::tracer {
 
@@ -205,9 +206,12 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     memcpy(&h->doctor, &g_doctor_header, sizeof h->doctor);
     bind_segment(h, out);
     for (uint32_t i = 0; i < h->section_count; ++i) {
-        if (h->sections[i].kind == format::kSectionVdsoImage)
-            memcpy(reinterpret_cast<unsigned char*>(h) + h->sections[i].offset, vdso.base, vdso.size);
+        if (h->sections[i].kind != format::kSectionVdsoImage) continue;
+        unsigned char* copy = reinterpret_cast<unsigned char*>(h) + h->sections[i].offset;
+        memcpy(copy, vdso.base, vdso.size);
+        undo_vdso_patches(copy, vdso.size);  // the kernel's vDSO, not the shim's redirections
     }
+    h->flags |= vdso_redirect_flags();
     // The shared overflow slot is marked once, so readers can tell it from a thread.
     reinterpret_cast<format::ThreadSlotHeader*>(out->threads + out->slot_size * out->thread_capacity)->state =
         format::kThreadShared;

@@ -100,6 +100,12 @@ enum HeaderFlags : uint32_t {
     kFlagModulesFull = 1u << 0,     // the module table filled up: some callers have no module
     kFlagCmdlineTruncated = 1u << 1,
     kFlagThreadsFull = 1u << 2,     // some threads share the overflow slot (no per-thread split)
+    // The vDSO's own symbol table points to the shim, so code that looks the vDSO up itself (Go's
+    // runtime) is counted too; such calls are attributed past Go's time plumbing (go_callers.h).
+    kFlagVdsoRedirected = 1u << 3,
+    // The program looks the vDSO up itself (a Go program), but the vDSO could not be made
+    // writable (sealed system mappings): those calls are not counted.
+    kFlagVdsoRedirectRefused = 1u << 4,
 };
 
 // Where the shim sends each function (VDSOTRACE_ROUTE, `run --route`).

@@ -18,6 +18,9 @@ struct ThreadState {
     // such case takes the slow path.
     unsigned char* fast_slot;
     format::CallerEntry* last_entry;  // the caller entry this thread counted into last, or null
+    // The two caller entries the redirected-vDSO path (record_unsampled) used last: Go's time.Now
+    // alternates a CLOCK_REALTIME and a CLOCK_MONOTONIC call, which one entry cannot hold.
+    format::CallerEntry* direct_entries[2];
     unsigned char* slot;  // this thread's slot (private or shared); null until its first call
     uint32_t busy;        // re-entry guard: >0 while the shim does its own work (its clock reads
                           // and those of libc calls it makes are not the program's, never counted)

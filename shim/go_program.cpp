@@ -1,0 +1,106 @@
+// See go_program.h. The executable is read as untrusted input: every offset and size is checked
+// against the file's length before use.
+#include "go_program.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace vdsotrace::shim {
+namespace {
+
+using Ehdr = ElfW(Ehdr);
+using Phdr = ElfW(Phdr);
+using Shdr = ElfW(Shdr);
+using Sym = ElfW(Sym);
+
+// A read-only view of a mapped file with bounds-checked access.
+struct FileView {
+    const unsigned char* data;
+    size_t size;
+    template <typename T>
+    const T* at(uint64_t offset, uint64_t count = 1) const {
+        if (offset > size || count > (size - offset) / sizeof(T)) return nullptr;
+        return reinterpret_cast<const T*>(data + offset);
+    }
+    const char* string(const Shdr& table, uint32_t index) const {
+        if (table.sh_offset > size || table.sh_size > size - table.sh_offset || index >= table.sh_size) return nullptr;
+        const char* s = reinterpret_cast<const char*>(data + table.sh_offset + index);
+        return memchr(s, '\0', table.sh_size - index) ? s : nullptr;  // must end inside its table
+    }
+};
+
+// Runtime address minus link-time address of the executable (0 unless it is position-independent):
+// where its program headers are now (AT_PHDR) against where the file says they are.
+bool load_bias(const FileView& f, const Ehdr& eh, uintptr_t* bias) {
+    const auto* ph = f.at<Phdr>(eh.e_phoff, eh.e_phnum);
+    if (ph == nullptr || eh.e_phentsize != sizeof(Phdr)) return false;
+    for (unsigned i = 0; i < eh.e_phnum; ++i) {
+        if (ph[i].p_type != PT_LOAD || eh.e_phoff < ph[i].p_offset || eh.e_phoff >= ph[i].p_offset + ph[i].p_filesz)
+            continue;
+        *bias = getauxval(AT_PHDR) - (ph[i].p_vaddr + (eh.e_phoff - ph[i].p_offset));
+        return true;
+    }
+    return false;
+}
+
+void inspect(const FileView& f, GoProgram* out) {
+    const auto* eh = f.at<Ehdr>(0);
+    if (eh == nullptr || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shentsize != sizeof(Shdr)) return;
+    const auto* sh = f.at<Shdr>(eh->e_shoff, eh->e_shnum);
+    if (sh == nullptr || eh->e_shstrndx >= eh->e_shnum) return;
+    const Shdr* symtab = nullptr;
+    for (unsigned i = 0; i < eh->e_shnum; ++i) {
+        const char* name = f.string(sh[eh->e_shstrndx], sh[i].sh_name);
+        if (name != nullptr && (strcmp(name, ".go.buildinfo") == 0 || strcmp(name, ".note.go.buildid") == 0))
+            out->is_go = true;
+        if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_entsize == sizeof(Sym) && sh[i].sh_link < eh->e_shnum)
+            symtab = &sh[i];
+    }
+    uintptr_t bias = 0;
+    if (!out->is_go || symtab == nullptr || !load_bias(f, *eh, &bias)) return;
+    const auto* syms = f.at<Sym>(symtab->sh_offset, symtab->sh_size / sizeof(Sym));
+    if (syms == nullptr) return;
+    out->has_symbols = true;
+    const Shdr& strings = sh[symtab->sh_link];
+    // Found in symbol-table order, kept in kTimePlumbing order (go_callers.h).
+    tracer::go::CodeRange found[tracer::go::kMaxPlumbing] = {};
+    for (size_t i = 0; i < symtab->sh_size / sizeof(Sym); ++i) {
+        if (ELF64_ST_TYPE(syms[i].st_info) != STT_FUNC || syms[i].st_size == 0) continue;
+        const char* name = f.string(strings, syms[i].st_name);
+        if (name == nullptr) continue;
+        for (unsigned k = 0; k < tracer::go::kMaxPlumbing; ++k) {
+            if (strcmp(name, tracer::go::kTimePlumbing[k]) != 0) continue;
+            found[k] = {syms[i].st_value + bias, syms[i].st_value + bias + syms[i].st_size};
+            break;
+        }
+    }
+    for (const tracer::go::CodeRange& r : found)
+        if (r.end != 0) tracer::go::add_plumbing(out->plumbing, r);
+}
+
+}  // namespace
+
+GoProgram inspect_executable() {
+    GoProgram out;
+    const int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return out;  // an execute-only binary, or no /proc: treated as not Go
+    struct stat st{};
+    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+        void* p = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            inspect(FileView{static_cast<const unsigned char*>(p), size_t(st.st_size)}, &out);
+            munmap(p, size_t(st.st_size));
+        }
+    }
+    close(fd);
+    return out;
+}
+
+}  // namespace vdsotrace::shim

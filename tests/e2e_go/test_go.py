@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""End-to-end tests of Go programs under the real shim through the real `vdsotrace run`: the Go
+runtime calls the vDSO by itself, and the shim's redirection of the vDSO's symbol table must
+count those calls exactly, attributed to the Go functions that asked for the time, without
+changing what the program prints or how it exits. One test per invocation: test_go.py NAME.
+Exit 0 pass, 1 fail, 77 skipped (no Go toolchain)."""
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ENV = os.environ
+VDSOTRACE, SHIM = ENV["VDSOTRACE"], ENV["SHIM"]
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def run_native(args, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run(args, capture_output=True, text=True, env=e, timeout=100)
+
+
+def run_traced(args, tmp, env=None):
+    """vdsotrace run --json; returns (completed process, json report). Removes the recordings."""
+    report = os.path.join(tmp, "report.json")
+    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--json", report, "-o", os.path.join(tmp, "report.txt"), "--"]
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run(cmd + list(args), capture_output=True, text=True, env=e, timeout=100)
+    data = None
+    if os.path.exists(report):
+        with open(report) as f:
+            data = json.load(f)
+        for proc in data["processes"]:
+            try:
+                os.unlink(proc["recording"])
+            except OSError:
+                pass
+    return p, data
+
+
+def by_symbol(j):
+    """{(symbol, clock): calls} over every caller row."""
+    out = collections.Counter()
+    for row in j["callers"]:
+        out[(row.get("symbol", ""), row["clock"])] += row["calls"]
+    return out
+
+
+def clock_totals(j):
+    return {c["name"]: c["calls"] for c in j["clocks"]}
+
+
+def same_behaviour(native, traced, check_stderr=True):
+    check(traced.returncode == native.returncode, f"exit status {traced.returncode}, without the shim {native.returncode}")
+    check(traced.stdout == native.stdout, f"stdout {traced.stdout!r}, without the shim {native.stdout!r}")
+    if check_stderr:
+        check(traced.stderr == native.stderr, f"stderr {traced.stderr!r}, without the shim {native.stderr!r}")
+
+
+def t_hammer_counts(tmp):
+    args = [ENV["HAMMER"], "5000", "700", "0"]
+    native = run_native(args)
+    p, j = run_traced(args, tmp)
+    same_behaviour(native, p)
+    s = by_symbol(j)
+    # main.hammer: 5000 time.Now(), two vDSO calls each; main.since: 700 time.Since on a monotonic
+    # start (runtime.nanotime, one call each); main.main: one time.Now().
+    check(s[("main.hammer", "CLOCK_REALTIME")] == 5000, f"main.hammer REALTIME {s[('main.hammer', 'CLOCK_REALTIME')]}")
+    check(s[("main.hammer", "CLOCK_MONOTONIC")] == 5000, f"main.hammer MONOTONIC {s[('main.hammer', 'CLOCK_MONOTONIC')]}")
+    check(s[("main.since", "CLOCK_MONOTONIC")] == 700, f"main.since MONOTONIC {s[('main.since', 'CLOCK_MONOTONIC')]}")
+    check(s[("main.since", "CLOCK_REALTIME")] == 0, f"main.since REALTIME {s[('main.since', 'CLOCK_REALTIME')]}")
+    check(s[("main.main", "CLOCK_REALTIME")] == 1 and s[("main.main", "CLOCK_MONOTONIC")] == 1,
+          f"main.main {s[('main.main', 'CLOCK_REALTIME')]}, {s[('main.main', 'CLOCK_MONOTONIC')]}")
+    # Only time.Now reads CLOCK_REALTIME: every such call is one of the program's own.
+    check(clock_totals(j).get("CLOCK_REALTIME") == 5001, f"REALTIME in all {clock_totals(j)}")
+    # Nothing is attributed to the plumbing itself (time.now, runtime.nanotime1, time.Now, ...).
+    plumbing = {"time.now", "time.Now", "time.Since", "runtime.nanotime1.abi0", "runtime.nanotime1"}
+    check(not any(sym in plumbing for sym, _ in s), f"calls attributed to Go's time plumbing: {sorted(s)}")
+    rows = [r for r in j["callers"] if r.get("symbol") == "main.since"]
+    check(len(rows) == 1 and rows[0]["file"].endswith("hammer.go") and rows[0]["line"] == 36,
+          f"main.since's call site: {rows}")
+    check(j["processes"][0].get("vdso_redirect") == "redirected", f"process {j['processes'][0]}")
+    with open(os.path.join(tmp, "report.txt")) as f:
+        text = f.read()
+    check("calls straight into the vDSO (Go runtime) counted too" in text, "text report does not say so")
+
+
+def t_exit_status(tmp):
+    args = [ENV["HAMMER"], "10", "10", "7"]
+    native = run_native(args)
+    p, j = run_traced(args, tmp)
+    check(native.returncode == 7, f"native exit status {native.returncode}")
+    same_behaviour(native, p)
+    check(j["processes"][0]["exit"] == {"code": 7} or j["processes"][0]["exit"].get("code") == 7,
+          f"recorded exit {j['processes'][0]['exit']}")
+
+
+def t_crowd(tmp):
+    # 16 goroutines x 40000 time.Now() while the collector runs and SIGPROF lands at 1 kHz.
+    args = [ENV["CROWD"], "16", "40000"]
+    native = run_native(args)
+    p, j = run_traced(args, tmp)
+    same_behaviour(native, p)
+    s = by_symbol(j)
+    check(s[("main.worker", "CLOCK_REALTIME")] == 640000, f"main.worker REALTIME {s[('main.worker', 'CLOCK_REALTIME')]}")
+    check(s[("main.worker", "CLOCK_MONOTONIC")] == 640000, f"main.worker MONOTONIC {s[('main.worker', 'CLOCK_MONOTONIC')]}")
+    check(j["unattributed"] == [], f"unattributed {j['unattributed']}")
+    check(len(j["threads"]) >= 2, f"threads {j['threads']}")
+
+
+def t_panic(tmp):
+    native = run_native([ENV["PANICS"]])
+    p, j = run_traced([ENV["PANICS"]], tmp)
+    check(native.returncode == 2, f"native exit status {native.returncode}")
+    same_behaviour(native, p, check_stderr=False)
+    check(p.stderr.startswith("panic: boom\n") and native.stderr.startswith("panic: boom\n"),
+          f"stderr {p.stderr[:80]!r} vs {native.stderr[:80]!r}")
+    s = by_symbol(j)
+    check(s[("main.main", "CLOCK_REALTIME")] == 1, f"main.main REALTIME {s[('main.main', 'CLOCK_REALTIME')]}")
+
+
+def t_stripped(tmp):
+    args = [ENV["HAMMER_STRIPPED"], "3000", "10", "0"]
+    native = run_native(args)
+    p, j = run_traced(args, tmp)
+    same_behaviour(native, p, check_stderr=False)
+    check("no symbol table" in p.stderr, f"stderr {p.stderr!r}")
+    check(clock_totals(j).get("CLOCK_REALTIME") == 3001, f"REALTIME in all {clock_totals(j)}")
+
+
+def t_redirect_off(tmp):
+    args = [ENV["HAMMER"], "2000", "0", "0"]
+    p, j = run_traced(args, tmp, {"VDSOTRACE_VDSO_REDIRECT": "off"})
+    check(p.returncode == 0, f"exit status {p.returncode}")
+    # Nothing was counted, so there is no recording at all (the shim creates it on the first call).
+    check(j["total_calls"] == 0 and j["processes"] == [], f"{j['total_calls']} calls, {j['processes']}")
+
+
+def t_redirect_bad_value(tmp):
+    args = [ENV["HAMMER"], "2000", "0", "0"]
+    p, j = run_traced(args, tmp, {"VDSOTRACE_VDSO_REDIRECT": "maybe"})
+    check(p.returncode == 0, f"exit status {p.returncode}")
+    check(p.stderr.count("VDSOTRACE_VDSO_REDIRECT must be auto, on or off; using auto") == 1, f"stderr {p.stderr!r}")
+    check(by_symbol(j)[("main.hammer", "CLOCK_REALTIME")] == 2000, "auto not applied")
+
+
+def t_c_lookup_redirect_on(tmp):
+    # A C program that looks __vdso_clock_gettime up itself and calls it directly, as Go does.
+    args = [ENV["VDSO_LOOKUP"], "4000"]
+    native = run_native(args)
+    p, j = run_traced(args, tmp, {"VDSOTRACE_VDSO_REDIRECT": "on"})
+    same_behaviour(native, p)
+    check(native.stdout == "direct 4000\n", f"native stdout {native.stdout!r}")
+    s = by_symbol(j)
+    check(s[("direct_calls", "CLOCK_MONOTONIC")] == 4000, f"direct_calls {dict(s)}")
+    check(j["total_calls"] == 4000, f"total {j['total_calls']}")
+
+
+def t_c_lookup_auto_untouched(tmp):
+    # Not a Go program: by default the vDSO is left exactly as it is, so those calls stay unseen.
+    args = [ENV["VDSO_LOOKUP"], "4000"]
+    p, j = run_traced(args, tmp)
+    check(p.returncode == 0 and p.stdout == "direct 4000\n", f"{p.returncode} {p.stdout!r}")
+    check(j["total_calls"] == 0 and j["processes"] == [], f"{j['total_calls']} calls, {j['processes']}")
+
+
+def main():
+    name = sys.argv[1]
+    needs_go = not name.startswith("c_")
+    if needs_go and "HAMMER" not in ENV:
+        print("SKIP: no Go toolchain (package golang-go)")
+        return 77
+    with tempfile.TemporaryDirectory() as tmp:
+        globals()["t_" + name](tmp)
+    print("FAILED" if failures else "ok", name)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
