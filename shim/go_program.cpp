@@ -12,6 +12,8 @@
 
 #include <cstring>
 
+#include "go_pclntab.h"
+
 namespace vdsotrace::shim {
 namespace {
 
@@ -56,30 +58,42 @@ void inspect(const FileView& f, GoProgram* out) {
     const auto* sh = f.at<Shdr>(eh->e_shoff, eh->e_shnum);
     if (sh == nullptr || eh->e_shstrndx >= eh->e_shnum) return;
     const Shdr* symtab = nullptr;
+    const Shdr* pclntab = nullptr;
     for (unsigned i = 0; i < eh->e_shnum; ++i) {
         const char* name = f.string(sh[eh->e_shstrndx], sh[i].sh_name);
         if (name != nullptr && (strcmp(name, ".go.buildinfo") == 0 || strcmp(name, ".note.go.buildid") == 0))
             out->is_go = true;
+        if (name != nullptr && strcmp(name, ".gopclntab") == 0) pclntab = &sh[i];
         if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_entsize == sizeof(Sym) && sh[i].sh_link < eh->e_shnum)
             symtab = &sh[i];
     }
     uintptr_t bias = 0;
-    if (!out->is_go || symtab == nullptr || !load_bias(f, *eh, &bias)) return;
-    const auto* syms = f.at<Sym>(symtab->sh_offset, symtab->sh_size / sizeof(Sym));
-    if (syms == nullptr) return;
-    out->has_symbols = true;
-    const Shdr& strings = sh[symtab->sh_link];
-    // Found in symbol-table order, kept in kTimePlumbing order (go_callers.h).
+    if (!out->is_go || !load_bias(f, *eh, &bias)) return;
+    // Found in table order, kept in kTimePlumbing order (go_callers.h).
     tracer::go::CodeRange found[tracer::go::kMaxPlumbing] = {};
-    for (size_t i = 0; i < symtab->sh_size / sizeof(Sym); ++i) {
-        if (ELF64_ST_TYPE(syms[i].st_info) != STT_FUNC || syms[i].st_size == 0) continue;
-        const char* name = f.string(strings, syms[i].st_name);
-        if (name == nullptr) continue;
+    auto note = [&](const char* name, uint64_t begin, uint64_t end) {
         for (unsigned k = 0; k < tracer::go::kMaxPlumbing; ++k) {
             if (strcmp(name, tracer::go::kTimePlumbing[k]) != 0) continue;
-            found[k] = {syms[i].st_value + bias, syms[i].st_value + bias + syms[i].st_size};
+            found[k] = {begin + bias, end + bias};
             break;
         }
+    };
+    const Sym* syms = symtab ? f.at<Sym>(symtab->sh_offset, symtab->sh_size / sizeof(Sym)) : nullptr;
+    const unsigned char* tab = pclntab ? f.at<unsigned char>(pclntab->sh_offset, pclntab->sh_size) : nullptr;
+    if (syms != nullptr) {
+        out->has_symbols = true;
+        const Shdr& strings = sh[symtab->sh_link];
+        for (size_t i = 0; i < symtab->sh_size / sizeof(Sym); ++i) {
+            if (ELF64_ST_TYPE(syms[i].st_info) != STT_FUNC || syms[i].st_size == 0) continue;
+            if (const char* name = f.string(strings, syms[i].st_name))
+                note(name, syms[i].st_value, syms[i].st_value + syms[i].st_size);
+        }
+    } else if (tab != nullptr) {
+        // Stripped (-ldflags=-s): Go's own function table names every function too.
+        out->has_symbols = tracer::go::for_each_go_function(tab, pclntab->sh_size, [&](const char* name, uint64_t b, uint64_t e) {
+            note(name, b, e);
+            return true;
+        });
     }
     for (const tracer::go::CodeRange& r : found)
         if (r.end != 0) tracer::go::add_plumbing(out->plumbing, r);

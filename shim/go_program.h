@@ -9,7 +9,7 @@ namespace vdsotrace::shim {
 
 struct GoProgram {
     bool is_go = false;  // the executable has Go's build information (.go.buildinfo / .note.go.buildid)
-    bool has_symbols = false;  // it has a symbol table (not built with -ldflags=-s)
+    bool has_symbols = false;  // function names were found (.symtab, or .gopclntab when stripped)
     tracer::go::Plumbing plumbing{};  // runtime addresses of the plumbing functions found
 };
 

@@ -134,8 +134,8 @@ void redirect_vdso_symbols() {
     mprotect(reinterpret_cast<void*>(start), length, PROT_READ | PROT_EXEC);
     if (changed > 0) set_flags(fmt::kFlagVdsoRedirected);
     if (program.is_go && !program.has_symbols)
-        say("this Go program has no symbol table (built with -ldflags=-s): its clock calls are counted "
-            "but attributed to the Go runtime, not to the Go functions that asked for the time");
+        say("this Go program has neither a symbol table nor a Go function table we can read: its clock "
+            "calls are counted but attributed to the Go runtime, not to the Go functions that asked");
     errno = saved_errno;
 #endif
 }

@@ -4,6 +4,8 @@
 // (0 for files, whatever the offline layout chose for in-memory images).
 #include "symbolizer.h"
 
+#include "go_functions.h"
+
 #include <cxxabi.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -94,6 +96,10 @@ struct Symbolizer::Impl {
         };
         bool cu_ranges_built = false;
         std::vector<CuRange> cu_ranges;
+
+        // Go's own function table, for Go binaries without an ELF symbol table. Read on first need.
+        bool go_functions_read = false;
+        GoFunctionTable go_functions;
 
         Module() = default;
         Module(const Module&) = delete;
@@ -267,6 +273,17 @@ SymbolInfo Symbolizer::lookup(const ModuleRef& module, uint64_t elf_vaddr) {
     if (name != nullptr && name[0] != '\0') {
         info.symbol = demangle(name);
         info.symbol_offset = offset;
+    } else {
+        if (!m.go_functions_read) {
+            m.go_functions_read = true;
+            Dwarf_Addr elf_bias = 0;
+            m.go_functions = GoFunctionTable::from_elf(dwfl_module_getelf(m.mod, &elf_bias));
+        }
+        uint64_t go_offset = 0;
+        if (const std::string* go_name = m.go_functions.find(elf_vaddr, &go_offset)) {
+            info.symbol = *go_name;
+            info.symbol_offset = go_offset;
+        }
     }
 
     Dwarf_Die cu_mem;

@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "go_callers.h"
+#include "go_pclntab.h"
 #include "vdso_patch_log.h"
 
 namespace go = vdsotrace::tracer::go;
@@ -100,4 +103,47 @@ TEST(VdsoPatchLog, TheCopyGetsTheOriginalValuesBack) {
     EXPECT_EQ(image[15], 0xAB);
     EXPECT_EQ(image[24], 0xAB);
     EXPECT_EQ(image[60], 0xAB);
+}
+
+TEST(GoPclntab, ReadsNamesAndRangesAndRefusesWhatItDoesNotKnow) {
+    namespace go = vdsotrace::tracer::go;
+    // Header (72 bytes), names at 72 ("main.f"), functab at 80: {entry 0x20, _func at +16},
+    // {end 0x60}; the _func at 96: entryoff 0x20, nameoff 0.
+    std::vector<unsigned char> tab(104, 0);
+    const uint32_t magic = 0xfffffff0;
+    memcpy(tab.data(), &magic, 4);
+    tab[6] = 1;  // minLC
+    tab[7] = 8;  // pointer size
+    const uint64_t words[8] = {1, 0, 0x401000, 72, 0, 0, 0, 80};  // nfunc, nfiles, textStart, names, .., pcln
+    memcpy(tab.data() + 8, words, sizeof words);
+    memcpy(tab.data() + 72, "main.f", 7);
+    const uint32_t functab[4] = {0x20, 16, 0x60, 0};
+    memcpy(tab.data() + 80, functab, sizeof functab);
+    const uint32_t func[2] = {0x20, 0};
+    memcpy(tab.data() + 96, func, sizeof func);
+
+    std::vector<std::string> seen;
+    uint64_t begin = 0, end = 0;
+    auto visit = [&](const char* name, uint64_t b, uint64_t e) {
+        seen.emplace_back(name);
+        begin = b;
+        end = e;
+        return true;
+    };
+    EXPECT_TRUE(go::for_each_go_function(tab.data(), tab.size(), visit));
+    ASSERT_EQ(seen, std::vector<std::string>{"main.f"});
+    EXPECT_EQ(begin, 0x401020u);
+    EXPECT_EQ(end, 0x401060u);
+
+    seen.clear();
+    for (size_t n = 0; n < tab.size(); ++n) go::for_each_go_function(tab.data(), n, visit);  // truncations
+    EXPECT_TRUE(seen.empty());  // every truncation cuts the one _func or what precedes it
+
+    const int32_t past_the_end = 1000;
+    memcpy(tab.data() + 100, &past_the_end, 4);
+    EXPECT_FALSE(go::for_each_go_function(tab.data(), tab.size(), visit));
+    tab[7] = 4;  // a 32-bit table: not read
+    go::PclntabHeader h;
+    EXPECT_FALSE(go::read_pclntab_header(tab.data(), tab.size(), &h));
+    EXPECT_TRUE(seen.empty());
 }
