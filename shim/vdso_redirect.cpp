@@ -127,6 +127,7 @@ void redirect_vdso_symbols() {
         say("the vDSO cannot be made writable (", errno == EPERM ? "sealed mapping)" : "mprotect refused)");
         say("  calls the Go runtime makes straight into the vDSO will not be counted");
         set_flags(fmt::kFlagVdsoRedirectRefused);
+        tracer::ensure_segment();  // so the report can say so even when nothing else is counted
         errno = saved_errno;
         return;
     }

@@ -341,6 +341,12 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample) {
     if (t.slow_only && may_sample) sampler_on_call(t, g_segment, counter, caller);
 }
 
+format::Header* ensure_segment() {
+    if (t_thread.in_init) return nullptr;
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady && claim_slot() == nullptr) return nullptr;
+    return g_segment.header;
+}
+
 format::CrashRecord* crash_record_for_write() {
     ThreadState& t = t_thread;
     if (t.in_init) return nullptr;  // the fault interrupted this thread creating the segment

@@ -40,6 +40,10 @@ format::CrashRecord* crash_record_for_write();
 // Adds the module holding `address` to the module table (when there is a segment).
 void ensure_caller_module(uintptr_t address);
 
+// Creates this process's segment now if there is none (and gives this thread its slot), for a
+// recording that must exist even if no call is ever counted. Slow path: start-up only.
+format::Header* ensure_segment();
+
 // The segment's header, or null while there is none.
 format::Header* segment_header();
 

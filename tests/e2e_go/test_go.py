@@ -143,6 +143,23 @@ def t_stripped(tmp):
     check(rows and all("file" not in r for r in rows), f"no line information without DWARF: {rows}")
 
 
+def t_refused(tmp):
+    # The vDSO cannot be made writable (a seccomp filter refuses mprotect RWX, as a sealed vDSO
+    # would): one message, the program unchanged, the report says what was not counted.
+    args = [ENV["REFUSE_WX"], ENV["HAMMER"], "2000", "5", "4"]
+    native = run_native(args)
+    p, j = run_traced(args, tmp)
+    same_behaviour(native, p, check_stderr=False)
+    check(native.returncode == 4, f"native exit status {native.returncode}")
+    check(p.stderr.count("vdsotrace: the vDSO cannot be made writable (sealed mapping)") == 1, f"stderr {p.stderr!r}")
+    check(p.stderr.count("calls the Go runtime makes straight into the vDSO will not be counted") == 1,
+          f"stderr {p.stderr!r}")
+    go_rows = [q for q in j["processes"] if q["exe"].endswith("go_hammer")]
+    check(len(go_rows) == 1 and go_rows[0].get("vdso_redirect") == "refused", f"processes {j['processes']}")
+    check(go_rows and any("could not be made writable" in n for n in go_rows[0].get("notes", [])), f"notes {go_rows}")
+    check(by_symbol(j)[("main.hammer", "CLOCK_REALTIME")] == 0, "calls counted although the redirection was refused")
+
+
 def t_redirect_off(tmp):
     args = [ENV["HAMMER"], "2000", "0", "0"]
     p, j = run_traced(args, tmp, {"VDSOTRACE_VDSO_REDIRECT": "off"})
