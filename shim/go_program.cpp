@@ -99,10 +99,40 @@ void inspect(const FileView& f, GoProgram* out) {
         if (r.end != 0) tracer::go::add_plumbing(out->plumbing, r);
 }
 
+// Go's linker writes a "Go" note (NT_GO_BUILDID = 4) into a PT_NOTE segment of every
+// executable. Read in memory through AT_PHDR: no system call, so every non-Go program pays
+// nothing for the question.
+bool has_go_note() {
+    const auto* ph = reinterpret_cast<const Phdr*>(getauxval(AT_PHDR));
+    const size_t phnum = getauxval(AT_PHNUM);
+    if (ph == nullptr) return false;
+    uintptr_t bias = 0;
+    for (size_t i = 0; i < phnum; ++i)
+        if (ph[i].p_type == PT_PHDR) bias = reinterpret_cast<uintptr_t>(ph) - ph[i].p_vaddr;
+    for (size_t i = 0; i < phnum; ++i) {
+        if (ph[i].p_type != PT_NOTE) continue;
+        const auto* p = reinterpret_cast<const unsigned char*>(bias + ph[i].p_vaddr);
+        const unsigned char* end = p + ph[i].p_memsz;
+        while (end - p >= static_cast<ptrdiff_t>(sizeof(ElfW(Nhdr)))) {
+            const auto* n = reinterpret_cast<const ElfW(Nhdr)*>(p);
+            const size_t name_size = (n->n_namesz + 3) & ~size_t(3);
+            const size_t desc_size = (n->n_descsz + 3) & ~size_t(3);
+            if (name_size > size_t(end - p) - sizeof *n || desc_size > size_t(end - p) - sizeof *n - name_size) break;
+            // The owner is "Go" padded with NULs (Go writes a namesz of 4).
+            if (n->n_type == 4 && (n->n_namesz == 3 || n->n_namesz == 4) && memcmp(p + sizeof *n, "Go", 3) == 0)
+                return true;
+            p += sizeof *n + name_size + desc_size;
+        }
+    }
+    return false;
+}
+
 }  // namespace
 
 GoProgram inspect_executable() {
     GoProgram out;
+    // Without a PT_PHDR (static executables) the bias stays 0, which is right for them.
+    if (!has_go_note()) return out;
     const int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return out;  // an execute-only binary, or no /proc: treated as not Go
     struct stat st{};

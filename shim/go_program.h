@@ -1,6 +1,7 @@
 // Recognises a Go program from its executable and finds its time plumbing (tracer/go_callers.h).
 //
-// Constructor only: reads /proc/self/exe (open, mmap, munmap), so it may not run on a call.
+// Constructor only. Whether the program is Go is read from its notes in memory (no system call);
+// only a Go program's executable is then read from /proc/self/exe (open, mmap, munmap).
 #pragma once
 
 #include "go_callers.h"
