@@ -1,0 +1,148 @@
+#include "child_program.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include <fmt/format.h>
+
+namespace vdsotrace::inject {
+
+namespace {
+
+// The Go runtime's time functions found in the symbol table (a stripped program has none: its
+// calls are then attributed to the runtime function that called the vDSO).
+void find_plumbing(Elf* elf, uint64_t bias, tracer::go::Plumbing* p) {
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+        GElf_Shdr sh;
+        if (gelf_getshdr(scn, &sh) == nullptr || sh.sh_type != SHT_SYMTAB || sh.sh_entsize == 0) continue;
+        Elf_Data* data = elf_getdata(scn, nullptr);
+        if (data == nullptr) continue;
+        const size_t count = sh.sh_size / sh.sh_entsize;
+        for (size_t i = 0; i < count && p->count < tracer::go::kMaxPlumbing; ++i) {
+            GElf_Sym s;
+            if (gelf_getsym(data, int(i), &s) == nullptr || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0)
+                continue;
+            const char* name = elf_strptr(elf, sh.sh_link, s.st_name);
+            if (name == nullptr) continue;
+            for (const char* wanted : tracer::go::kTimePlumbing) {
+                if (strcmp(name, wanted) != 0) continue;
+                p->ranges[p->count++] = {uintptr_t(s.st_value + bias), uintptr_t(s.st_value + s.st_size + bias)};
+                break;
+            }
+        }
+    }
+}
+
+// The CFA of `pc` as "stack pointer + offset"; false when the CFI says otherwise (frame pointer
+// based, an expression) or has nothing for it.
+bool cfa_offset_at(Dwarf_CFI* cfi, uint64_t pc, uint32_t* offset) {
+    Dwarf_Frame* frame = nullptr;
+    if (dwarf_cfi_addrframe(cfi, pc, &frame) != 0) return false;
+    Dwarf_Op* ops = nullptr;
+    size_t nops = 0;
+    constexpr Dwarf_Word kRsp = 7;  // DWARF register number of %rsp on x86_64
+    const bool ok = dwarf_frame_cfa(frame, &ops, &nops) == 0 && nops == 1 && ops[0].atom == DW_OP_bregx &&
+                    ops[0].number == kRsp && ops[0].number2 >= 8 && ops[0].number2 < (1u << 16);
+    if (ok) *offset = uint32_t(ops[0].number2);
+    free(frame);
+    return ok;
+}
+
+// Rows of constant CFA offset covering libc's clock wrappers (see WrapperRow), from .eh_frame.
+void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
+    std::map<uint64_t, uint64_t> functions;  // start -> size, each once (aliases share code)
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+        GElf_Shdr sh;
+        if (gelf_getshdr(scn, &sh) == nullptr || sh.sh_type != SHT_SYMTAB || sh.sh_entsize == 0) continue;
+        Elf_Data* data = elf_getdata(scn, nullptr);
+        if (data == nullptr) continue;
+        for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; ++i) {
+            GElf_Sym s;
+            if (gelf_getsym(data, int(i), &s) == nullptr || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0 ||
+                s.st_size > 4096)
+                continue;
+            const char* name = elf_strptr(elf, sh.sh_link, s.st_name);
+            for (const char* wanted : kLibcWrappers)
+                if (name != nullptr && strcmp(name, wanted) == 0) functions[s.st_value] = s.st_size;
+        }
+    }
+    if (functions.empty()) return;
+    Dwarf_CFI* cfi = dwarf_getcfi_elf(elf);
+    if (cfi == nullptr) return;
+    for (const auto& [start, size] : functions) {
+        bool open = false;
+        for (uint64_t pc = start; pc < start + size; ++pc) {
+            uint32_t offset = 0;
+            if (!cfa_offset_at(cfi, pc, &offset)) {
+                open = false;
+                continue;
+            }
+            if (open && out->wrappers.back().cfa_offset == offset) {
+                ++out->wrappers.back().length;
+                continue;
+            }
+            if (out->wrappers.size() == kMaxWrapperRows) {
+                out->wrappers_truncated = true;
+                return;
+            }
+            out->wrappers.push_back({pc + bias, 1, offset});
+            open = true;
+        }
+    }
+}
+
+}  // namespace
+
+bool read_child_program(const std::string& path, uint64_t entry, ChildProgram* out, std::string* why) {
+    elf_version(EV_CURRENT);
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *why = fmt::format("cannot open {}: {}", path, strerror(errno));
+        return false;
+    }
+    Elf* elf = elf_begin(fd, ELF_C_READ, nullptr);
+    GElf_Ehdr eh;
+    bool ok = elf != nullptr && gelf_getehdr(elf, &eh) != nullptr;
+    size_t phnum = 0;
+    ok = ok && elf_getphdrnum(elf, &phnum) == 0;
+    if (!ok) {
+        *why = fmt::format("{} is not an ELF file libelf can read", path);
+    } else {
+        out->load_bias = entry - eh.e_entry;
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (size_t i = 0; i < phnum; ++i) {
+            GElf_Phdr ph;
+            if (gelf_getphdr(elf, int(i), &ph) == nullptr || ph.p_type != PT_LOAD) continue;
+            lo = std::min<uint64_t>(lo, ph.p_vaddr);
+            hi = std::max<uint64_t>(hi, ph.p_vaddr + ph.p_memsz);
+        }
+        if (lo >= hi) {
+            *why = fmt::format("{} has no loadable segment", path);
+            ok = false;
+        } else {
+            out->start = lo + out->load_bias;
+            out->end = hi + out->load_bias;
+            const void* id = nullptr;
+            const ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+            if (n > 0) out->build_id.assign(static_cast<const char*>(id), size_t(n));
+            find_plumbing(elf, out->load_bias, &out->plumbing);
+            if (out->plumbing.count == 0) find_wrappers(elf, out->load_bias, out);
+        }
+    }
+    if (elf != nullptr) elf_end(elf);
+    close(fd);
+    return ok;
+}
+
+}  // namespace vdsotrace::inject
