@@ -1,5 +1,6 @@
 #include "child_program.h"
 
+#include <capstone/capstone.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
@@ -58,7 +59,23 @@ bool cfa_offset_at(Dwarf_CFI* cfi, uint64_t pc, uint32_t* offset) {
     return ok;
 }
 
-// Rows of constant CFA offset covering libc's clock wrappers (see WrapperRow), from .eh_frame.
+// Copies `size` bytes of code at ELF address `address` from the file's sections.
+bool read_code(Elf* elf, uint64_t address, unsigned char* out, size_t size) {
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+        GElf_Shdr sh;
+        if (gelf_getshdr(scn, &sh) == nullptr || sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_EXECINSTR) ||
+            address < sh.sh_addr || address + size > sh.sh_addr + sh.sh_size)
+            continue;
+        Elf_Data* data = elf_getdata(scn, nullptr);
+        if (data == nullptr || data->d_buf == nullptr || address - sh.sh_addr + size > data->d_size) return false;
+        memcpy(out, static_cast<const unsigned char*>(data->d_buf) + (address - sh.sh_addr), size);
+        return true;
+    }
+    return false;
+}
+
+// Rows covering the return addresses of libc's clock wrappers' calls (see WrapperRow), from .eh_frame.
 void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
     std::map<uint64_t, uint64_t> functions;  // start -> size, each once (aliases share code)
     Elf_Scn* scn = nullptr;
@@ -79,27 +96,29 @@ void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
     }
     if (functions.empty()) return;
     Dwarf_CFI* cfi = dwarf_getcfi_elf(elf);
-    if (cfi == nullptr) return;
+    csh cs;
+    if (cfi == nullptr || cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) return;
+    // Only the return addresses of the wrappers' calls can be on the stack when the vDSO runs:
+    // one row each keeps the trampoline's search to a few compares.
     for (const auto& [start, size] : functions) {
-        bool open = false;
-        for (uint64_t pc = start; pc < start + size; ++pc) {
+        std::vector<unsigned char> code(size);
+        if (!read_code(elf, start, code.data(), size)) continue;
+        cs_insn* insn = nullptr;
+        const size_t n = cs_disasm(cs, code.data(), size, start, 0, &insn);
+        for (size_t i = 0; i < n; ++i) {
+            if (insn[i].id != X86_INS_CALL) continue;
+            const uint64_t ret = insn[i].address + insn[i].size;
             uint32_t offset = 0;
-            if (!cfa_offset_at(cfi, pc, &offset)) {
-                open = false;
-                continue;
-            }
-            if (open && out->wrappers.back().cfa_offset == offset) {
-                ++out->wrappers.back().length;
-                continue;
-            }
+            if (!cfa_offset_at(cfi, ret, &offset)) continue;
             if (out->wrappers.size() == kMaxWrapperRows) {
                 out->wrappers_truncated = true;
-                return;
+                break;
             }
-            out->wrappers.push_back({pc + bias, 1, offset});
-            open = true;
+            out->wrappers.push_back({ret + bias, 1, offset});
         }
+        cs_free(insn, n);
     }
+    cs_close(&cs);
 }
 
 }  // namespace

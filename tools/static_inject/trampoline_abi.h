@@ -31,8 +31,8 @@ inline constexpr unsigned kMaxWrapperRows = 48;
 // Frames skipped at most (musl: time -> __clock_gettime -> vDSO).
 inline constexpr unsigned kMaxWrapperFrames = 3;
 
-// libc functions between a C program and the vDSO (static glibc 2.36, musl 1.2). The rows cover
-// their whole code, so whichever of their call sites reaches the vDSO is known.
+// libc functions between a C program and the vDSO (static glibc 2.36, musl 1.2). There is a row
+// for the return address of each call they make, so whichever reaches the vDSO is known.
 inline constexpr const char* kLibcWrappers[] = {
     "__clock_gettime", "clock_gettime", "__clock_gettime64", "__gettimeofday", "gettimeofday",
     "__gettimeofday64", "time", "__time", "__time64", "__clock_getres", "clock_getres",
