@@ -3,8 +3,9 @@
  * A program calls an entry exactly as it would call the vDSO function it replaces (SysV ABI,
  * at most three arguments). The entry keeps the arguments, hands vt_count the function, the
  * clock id, its own return address, the caller's %rbp (untouched so far: the value Go's frame
-  * walk needs) and where the return address lies (for libc wrappers' frames), restores the arguments and tail-jumps to the original vDSO entry, which returns
- * straight to the program with its own result. Stack used: 3 pushes + the call + vt_count's 3 pushes = 56 bytes.
+ * walk needs) and where the return address lies (to step out of libc's wrappers), restores the
+ * arguments and tail-jumps to the original vDSO entry, which returns straight to the program
+ * with its own result. Stack used: 3 pushes + the call + vt_count's 3 pushes = 56 bytes.
  * %r14 and %xmm15 (Go's g and zero registers) are never touched: vt_count is compiled with
  * -mgeneral-regs-only and %r14 is callee-saved. */
 
