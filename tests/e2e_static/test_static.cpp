@@ -137,6 +137,7 @@ TEST(StaticGlibc, CountsEveryCallAndNamesItsFunction) {
     ASSERT_EQ(r.report["processes"].size(), 1u);
     EXPECT_EQ(r.report["processes"][0]["exit"], json({{"code", 3}}));
     EXPECT_EQ(r.report["processes"][0]["argv"], json(argv));
+    EXPECT_EQ(r.report["processes"][0]["exe"], std::filesystem::canonical(argv[0]).string());
 }
 
 TEST(StaticGlibc, DeathBySignalIsRecordedAndPassedOn) {

@@ -71,6 +71,11 @@ public:
         : child_(child), exe_(exe), session_(session) {}
 
     bool run(std::string* why) {
+        // The recording names the executable by its absolute path, as the shim does (readlink of
+        // /proc/self/exe), so `report` finds it from any directory.
+        char resolved[4096];
+        const ssize_t n = readlink(fmt::format("/proc/{}/exe", child_.pid()).c_str(), resolved, sizeof resolved - 1);
+        if (n > 0) exe_ = std::string(resolved, size_t(n));
         uint64_t entry = 0, vdso_base = 0;
         if (!read_auxv(child_.pid(), &entry, &vdso_base, why)) return false;
         if (!read_child_vdso(child_, vdso_base, &vdso_, why)) return false;
@@ -172,7 +177,7 @@ private:
     }
 
     TracedChild& child_;
-    const std::string& exe_;
+    std::string exe_;
     const std::string& session_;
     ChildVdso vdso_;
     ChildProgram program_;
