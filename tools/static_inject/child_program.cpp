@@ -59,6 +59,32 @@ bool cfa_offset_at(Dwarf_CFI* cfi, uint64_t pc, uint32_t* offset) {
     return ok;
 }
 
+// Without unwind tables (musl's static libc has none): the CFA offset at the return address of
+// call `call` of a function whose code runs straight from its entry to that call, adding only
+// pushes and `sub $N, %rsp` on the way (a prologue). Anything else that moves the stack pointer,
+// or a jump or return before the call (the call may then be reached with another frame), and
+// the answer is "unknown": that call site gets no row, and its calls are attributed to libc.
+bool prologue_cfa_offset(const cs_insn* insn, size_t call, uint32_t* offset) {
+    uint64_t depth = 8;  // the return address pushed by the call into the function
+    for (size_t i = 0; i < call; ++i) {
+        const std::string mnemonic = insn[i].mnemonic, operands = insn[i].op_str;
+        if (mnemonic == "push") {
+            depth += 8;
+        } else if (mnemonic == "sub" && operands.rfind("rsp, ", 0) == 0) {
+            char* end = nullptr;
+            const unsigned long long n = strtoull(operands.c_str() + 5, &end, 0);
+            if (end == nullptr || *end != '\0' || n > 4096) return false;
+            depth += n;
+        } else if (mnemonic == "ret" || mnemonic == "jmp" || mnemonic == "pop" || mnemonic == "leave" ||
+                   operands.rfind("rsp", 0) == 0 || mnemonic == "enter") {
+            return false;
+        }
+    }
+    if (depth >= (1u << 16)) return false;
+    *offset = uint32_t(depth);
+    return true;
+}
+
 // Copies `size` bytes of code at ELF address `address` from the file's sections.
 bool read_code(Elf* elf, uint64_t address, unsigned char* out, size_t size) {
     Elf_Scn* scn = nullptr;
@@ -95,9 +121,9 @@ void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
         }
     }
     if (functions.empty()) return;
-    Dwarf_CFI* cfi = dwarf_getcfi_elf(elf);
+    Dwarf_CFI* cfi = dwarf_getcfi_elf(elf);  // null without .eh_frame: then prologues only
     csh cs;
-    if (cfi == nullptr || cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) return;
+    if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) return;
     // Only the return addresses of the wrappers' calls can be on the stack when the vDSO runs:
     // one row each keeps the trampoline's search to a few compares.
     for (const auto& [start, size] : functions) {
@@ -109,7 +135,8 @@ void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
             if (insn[i].id != X86_INS_CALL) continue;
             const uint64_t ret = insn[i].address + insn[i].size;
             uint32_t offset = 0;
-            if (!cfa_offset_at(cfi, ret, &offset)) continue;
+            if (!(cfi != nullptr && cfa_offset_at(cfi, ret, &offset)) && !prologue_cfa_offset(insn, i, &offset))
+                continue;
             if (out->wrappers.size() == kMaxWrapperRows) {
                 out->wrappers_truncated = true;
                 break;
