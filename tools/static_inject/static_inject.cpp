@@ -43,24 +43,14 @@ bool read_auxv(pid_t pid, uint64_t* entry, uint64_t* vdso, std::string* why) {
 }
 
 // Waits for the child's exec stop, letting through signals that stop it earlier. False when the
-// child ended (exec failed) or cannot be waited for.
+// child ended (exec failed; it is left for run's wait loop) or cannot be waited for.
 bool wait_exec_stop(pid_t pid, std::string* why) {
     for (;;) {
-        siginfo_t info{};
-        // WNOWAIT: an ended child stays for run's own wait loop, which records its status.
-        if (waitid(P_PID, id_t(pid), &info, WEXITED | WSTOPPED | WNOWAIT) != 0) {
-            if (errno == EINTR) continue;
-            *why = fmt::format("waitid: {}", strerror(errno));
-            return false;
-        }
-        if (info.si_code == CLD_EXITED || info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) return false;
-        int status = 0;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        if (!WIFSTOPPED(status)) return false;
-        if (WSTOPSIG(status) == SIGTRAP) return true;
+        int signal = 0;
+        if (!wait_for_stop(pid, &signal, why)) return false;
+        if (signal == SIGTRAP) return true;
         // A signal sent before exec (a forwarded SIGTERM): deliver it and wait on.
-        ptrace(PTRACE_CONT, pid, nullptr, reinterpret_cast<void*>(intptr_t(WSTOPSIG(status))));
+        ptrace(PTRACE_CONT, pid, nullptr, reinterpret_cast<void*>(intptr_t(signal)));
     }
 }
 
@@ -218,7 +208,10 @@ InjectResult inject_at_exec(pid_t pid, int trace_error, const std::string& exe, 
                                  strerror(trace_error));
         return result;
     }
-    if (!wait_exec_stop(pid, &result.why)) return result;
+    if (!wait_exec_stop(pid, &result.why)) {
+        result.why.clear();  // exec failed: run says so itself, through the status
+        return result;
+    }
     TracedChild child(pid);
     if (child.open_memory(&result.why)) {
         Injection injection(child, exe, session);

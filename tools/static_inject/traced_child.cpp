@@ -13,6 +13,30 @@
 
 namespace vdsotrace::inject {
 
+bool wait_for_stop(pid_t pid, int* signal, std::string* why) {
+    for (;;) {
+        siginfo_t info{};
+        if (waitid(P_PID, id_t(pid), &info, WEXITED | WSTOPPED | WNOWAIT) != 0) {
+            if (errno == EINTR) continue;
+            *why = fmt::format("waitid: {}", strerror(errno));
+            return false;
+        }
+        if (info.si_code != CLD_TRAPPED && info.si_code != CLD_STOPPED) {
+            *why = "the program ended";
+            return false;
+        }
+        int status = 0;
+        while (waitpid(pid, &status, WUNTRACED) < 0) {
+            if (errno != EINTR) {
+                *why = fmt::format("waitpid: {}", strerror(errno));
+                return false;
+            }
+        }
+        *signal = WSTOPSIG(status);
+        return true;
+    }
+}
+
 TracedChild::~TracedChild() {
     if (mem_fd_ >= 0) close(mem_fd_);
 }
@@ -60,21 +84,12 @@ bool TracedChild::syscall(const user_regs_struct& base, uint64_t site, long nr, 
             *why = fmt::format("PTRACE_SINGLESTEP: {}", strerror(errno));
             return false;
         }
-        int status = 0;
-        while (waitpid(pid_, &status, 0) < 0) {
-            if (errno != EINTR) {
-                *why = fmt::format("waitpid: {}", strerror(errno));
-                return false;
-            }
-        }
-        if (!WIFSTOPPED(status)) {
-            *why = "the program ended during the injection";
-            return false;
-        }
-        if (WSTOPSIG(status) != SIGTRAP) {
+        int signal = 0;
+        if (!wait_for_stop(pid_, &signal, why)) return false;
+        if (signal != SIGTRAP) {
             // A signal (Ctrl-C, one vdsotrace forwards) stopped it before the instruction ran:
             // keep it for detach and step again.
-            pending_signal_ = WSTOPSIG(status);
+            pending_signal_ = signal;
             continue;
         }
         user_regs_struct after{};

@@ -12,6 +12,10 @@
 
 namespace vdsotrace::inject {
 
+// Waits until `pid` stops and consumes that stop, setting *signal. False when it ended instead
+// (the ended child is left unreaped, for `run`'s own wait loop to record) or cannot be waited for.
+bool wait_for_stop(pid_t pid, int* signal, std::string* why);
+
 class TracedChild {
 public:
     explicit TracedChild(pid_t pid) : pid_(pid) {}
