@@ -3,6 +3,7 @@
 // unchanged. Programs: static_calls.c (glibc, static and static-pie; musl), hammer.go (pure Go).
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -110,6 +111,21 @@ void expect_glibc_counts(const json& report, uint64_t extra_total = 0) {
     EXPECT_TRUE(report["unattributed"].empty());
 }
 
+// Whether this machine lets a process be traced by its parent at all (kernel.yama.ptrace_scope=3
+// or a seccomp profile may refuse it): the counting tests need it, the refusal test does not.
+bool ptrace_allowed() {
+    static const bool allowed = [] {
+        const pid_t pid = fork();
+        if (pid == 0) _exit(ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) == 0 ? 0 : 1);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }();
+    return allowed;
+}
+#define REQUIRE_PTRACE() \
+    if (!ptrace_allowed()) GTEST_SKIP() << "ptrace is refused on this machine (kernel.yama.ptrace_scope, seccomp)"
+
 constexpr const char* kNotice = "is statically linked: counting its vDSO calls through an injected trampoline";
 
 // The program's outcome and output with and without vdsotrace must be the same.
@@ -126,6 +142,7 @@ void expect_same_outcome(const Result& native, const Result& under) {
 }
 
 TEST(StaticGlibc, CountsEveryCallAndNamesItsFunction) {
+    REQUIRE_PTRACE();
     const std::vector<std::string> argv = {env("STATIC_CALLS"), "exit", "3"};
     const Result native = run(argv);
     const Result r = traced(argv);
@@ -141,6 +158,7 @@ TEST(StaticGlibc, CountsEveryCallAndNamesItsFunction) {
 }
 
 TEST(StaticGlibc, DeathBySignalIsRecordedAndPassedOn) {
+    REQUIRE_PTRACE();
     const std::vector<std::string> argv = {env("STATIC_CALLS"), "signal"};
     const Result native = run(argv);
     ASSERT_TRUE(WIFSIGNALED(native.status));
@@ -153,6 +171,7 @@ TEST(StaticGlibc, DeathBySignalIsRecordedAndPassedOn) {
 }
 
 TEST(StaticGlibc, StaticPieIsCountedToo) {
+    REQUIRE_PTRACE();
     const std::vector<std::string> argv = {env("STATIC_PIE_CALLS"), "exit", "0"};
     const Result native = run(argv);
     const Result r = traced(argv);
@@ -162,6 +181,7 @@ TEST(StaticGlibc, StaticPieIsCountedToo) {
 }
 
 TEST(StaticGlibc, ThreadsShareTheCountsExactly) {
+    REQUIRE_PTRACE();
     const std::vector<std::string> argv = {env("STATIC_CALLS"), "threads", "0"};
     const Result r = traced(argv);
     ASSERT_TRUE(r.report.is_object()) << r.err;
@@ -173,6 +193,7 @@ TEST(StaticGlibc, ThreadsShareTheCountsExactly) {
 // A forked child shares its parent's recording (the mapping is inherited): its calls are counted
 // there, under the parent's pid.
 TEST(StaticGlibc, ForkedChildCountsIntoTheParentsRecording) {
+    REQUIRE_PTRACE();
     const std::vector<std::string> argv = {env("STATIC_CALLS"), "fork", "0"};
     const Result r = traced(argv);
     ASSERT_TRUE(r.report.is_object()) << r.err;
@@ -211,6 +232,7 @@ TEST(StaticGlibc, RefusedPtraceSaysWhyAndRunsUntraced) {
 TEST(StaticMusl, CountsEveryCallAndNamesItsFunction) {
     const std::string exe = env("MUSL_STATIC_CALLS");
     if (exe.empty()) GTEST_SKIP() << "musl-gcc was not found at configure time (package musl-tools)";
+    REQUIRE_PTRACE();
     const std::vector<std::string> argv = {exe, "exit", "7"};
     const Result native = run(argv);
     const Result r = traced(argv);
@@ -226,6 +248,7 @@ TEST(StaticMusl, CountsEveryCallAndNamesItsFunction) {
 }
 
 TEST(StaticGo, TimeNowCountedAndAttributedToItsGoCaller) {
+    REQUIRE_PTRACE();
     const std::string exe = env("GO_HAMMER");
     if (exe.empty()) GTEST_SKIP() << "go was not found at configure time (package golang-go)";
     const std::vector<std::string> argv = {exe, "2500"};
