@@ -154,6 +154,7 @@ bool wants_injection(const std::string& exe, const RunOptions& o) {
                  "don't)",
                  exe);
     if (o.sample > 0) spdlog::warn("--sample: stacks are not sampled in static programs, calls are only counted");
+    if (!o.route.empty()) spdlog::warn("--route: a static program's calls always go to the vDSO");
     return true;
 }
 
