@@ -123,7 +123,10 @@ void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
     if (functions.empty()) return;
     Dwarf_CFI* cfi = dwarf_getcfi_elf(elf);  // null without .eh_frame: then prologues only
     csh cs;
-    if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) return;
+    if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
+        if (cfi != nullptr) dwarf_cfi_end(cfi);
+        return;
+    }
     // Only the return addresses of the wrappers' calls can be on the stack when the vDSO runs:
     // one row each keeps the trampoline's search to a few compares.
     for (const auto& [start, size] : functions) {
@@ -146,6 +149,7 @@ void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
         cs_free(insn, n);
     }
     cs_close(&cs);
+    if (cfi != nullptr) dwarf_cfi_end(cfi);  // dwarf_getcfi_elf's CFI is the caller's to free
 }
 
 }  // namespace
