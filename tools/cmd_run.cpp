@@ -24,6 +24,7 @@
 #include "recording_store.h"
 #include "segment_format.h"
 #include "shim_locator.h"
+#include "static_inject/static_inject.h"
 #include "target_check.h"
 
 namespace vdsotrace::tools {
@@ -137,6 +138,40 @@ void copy_file(const std::string& from, const std::string& to) {
     if (ec) spdlog::error("cannot copy {} to {}: {}", from, to, ec.message());
 }
 
+// Whether to inject the counting trampoline into `exe` (a static program); says why not, or that
+// it will, in one line.
+bool wants_injection(const std::string& exe, const RunOptions& o) {
+    if (!is_statically_linked(exe)) return false;
+    std::string why = inject::unsupported_reason(exe);
+    // Under ptrace the kernel would run a set-user-ID program without its privileges: changed
+    // behaviour, which vdsotrace never causes.
+    if (why.empty() && changes_identity(exe)) why = "it is set-user-ID or set-group-ID";
+    if (!why.empty()) {
+        spdlog::warn("{} is statically linked and its vDSO calls cannot be counted: {}; it runs untraced", exe, why);
+        return false;
+    }
+    spdlog::info("{} is statically linked: counting its vDSO calls through an injected trampoline (--no-inject: "
+                 "don't)",
+                 exe);
+    if (o.sample > 0) spdlog::warn("--sample: stacks are not sampled in static programs, calls are only counted");
+    if (!o.route.empty()) spdlog::warn("--route: a static program's calls always go to the vDSO");
+    return true;
+}
+
+// After the fork: reads whether the child could ask to be traced, then injects at its exec stop.
+void inject_into_static_child(const std::string& exe, const std::string& session, int trace_pipe[2]) {
+    close(trace_pipe[1]);
+    int trace_error = 0;
+    ssize_t n;
+    while ((n = read(trace_pipe[0], &trace_error, sizeof trace_error)) < 0 && errno == EINTR) {
+    }
+    if (n != ssize_t(sizeof trace_error)) trace_error = 0;  // EOF: traced, and exec'd (or failed to)
+    close(trace_pipe[0]);
+    const inject::InjectResult r = inject::inject_at_exec(g_child, trace_error, exe, session);
+    if (!r.counting && !r.why.empty())
+        spdlog::warn("cannot count the vDSO calls of {}: {}; it runs untraced", exe, r.why);
+}
+
 }  // namespace
 
 int cmd_run(const RunOptions& o) {
@@ -151,7 +186,8 @@ int cmd_run(const RunOptions& o) {
         spdlog::error("{}: command not found", o.command[0]);
         return 127;  // as a shell says it
     }
-    for (const std::string& w : preload_blind_spots(exe)) spdlog::warn("{}", w);
+    const bool inject_static = o.inject_static && wants_injection(exe, o);
+    for (const std::string& w : preload_blind_spots(exe, inject_static)) spdlog::warn("{}", w);
 
     const std::string session = new_session_id();
     const std::string preload = preload_with(shim, getenv("LD_PRELOAD"));
@@ -174,6 +210,12 @@ int cmd_run(const RunOptions& o) {
     // re-parented to us instead of init, so their exit statuses can be recorded too.
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) spdlog::debug("PR_SET_CHILD_SUBREAPER: {}", strerror(errno));
 
+    // A static program asks to be traced before exec and says through this pipe when it cannot.
+    int trace_pipe[2] = {-1, -1};
+    if (inject_static && pipe2(trace_pipe, O_CLOEXEC) != 0) {
+        spdlog::error("pipe: {}", strerror(errno));
+        return kExitBadInput;
+    }
     fflush(nullptr);
     g_child = fork();
     if (g_child < 0) {
@@ -192,10 +234,18 @@ int cmd_run(const RunOptions& o) {
         if (!o.unwind.empty()) setenv("VDSOTRACE_UNWIND", o.unwind.c_str(), 1);
         if (!o.route.empty()) setenv("VDSOTRACE_ROUTE", o.route.c_str(), 1);
         if (!o.follow_exec) setenv("VDSOTRACE_FOLLOW_EXEC", "0", 1);
+        if (inject_static) {
+            const int trace_error = inject::request_trace();
+            if (trace_error != 0) {
+                ssize_t ignored = write(trace_pipe[1], &trace_error, sizeof trace_error);
+                (void)ignored;
+            }
+        }
         execv(exe.c_str(), argv.data());
         fprintf(stderr, "vdsotrace: cannot run %s: %s\n", exe.c_str(), strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
     }
+    if (inject_static) inject_into_static_child(exe, session, trace_pipe);
     const int status = wait_for_tree(session, g_child, o.wait_descendants);
 
     std::vector<std::string> files;

@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
     run_cmd->add_flag("--per-process", run.per_process, "Show each process's calls per function and clock");
     run_cmd->add_flag("--no-follow-exec{false}", run.follow_exec,
                       "Do not trace programs the command (or its children) exec");
+    run_cmd->add_flag("--no-inject{false}", run.inject_static,
+                      "For a statically linked CMD, only warn instead of injecting a counting trampoline");
     run_cmd->add_flag("--no-wait{false}", run.wait_descendants,
                       "Return when CMD ends, without waiting for descendants it left running");
     run_cmd->add_option("--save", run.save_file, "Keep the session's recordings in FILE (read it with `report FILE`)");

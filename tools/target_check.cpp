@@ -47,15 +47,23 @@ int has_interpreter(const std::string& path) {
 
 }  // namespace
 
-std::vector<std::string> preload_blind_spots(const std::string& path) {
+bool is_statically_linked(const std::string& path) { return has_interpreter(path) == 0; }
+
+bool changes_identity(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)) &&
+           (st.st_uid != getuid() || st.st_gid != getgid());
+}
+
+std::vector<std::string> preload_blind_spots(const std::string& path, bool static_handled) {
     std::vector<std::string> out;
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) return out;
-    if (has_interpreter(path) == 0)
+    if (!static_handled && has_interpreter(path) == 0)
         out.push_back(fmt::format("{} is statically linked: the loader does not apply LD_PRELOAD to it, so none of "
                                   "its clock calls can be seen",
                                   path));
-    if ((st.st_mode & (S_ISUID | S_ISGID)) && (st.st_uid != getuid() || st.st_gid != getgid()))
+    if (changes_identity(path))
         out.push_back(fmt::format("{} is set-user-ID or set-group-ID: the loader ignores LD_PRELOAD for it, so "
                                   "none of its clock calls can be seen",
                                   path));

@@ -1,0 +1,148 @@
+// The injected trampoline run in this process, on a slot and data block made here: it must pass
+// every argument and the result through untouched, count into the right (function, clock)
+// counter with the right caller, read only the low half of the clock id's register, step out of
+// a "libc wrapper" row, and fall back to unattributed when its probes find no room.
+#include <sys/mman.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "segment_format.h"
+#include "trampoline_abi.h"
+#include "trampoline_blob.h"
+
+namespace f = vdsotrace::format;
+using vdsotrace::inject::kTrampolineBlob;
+using vdsotrace::inject::kTrampolineSize;
+using vdsotrace::inject::TrampolineData;
+
+namespace {
+
+using Entry = long (*)(long, long, long);
+
+long g_seen[3];
+__attribute__((noinline)) long fake_vdso(long a, long b, long c) {
+    g_seen[0] = a, g_seen[1] = b, g_seen[2] = c;
+    return a ^ b ^ c ^ 0x5a5a;
+}
+
+class Trampoline : public ::testing::Test {
+protected:
+    static constexpr uint32_t kCallers = 16;
+
+    void SetUp() override {
+        slot_.assign(f::thread_slot_size(kCallers) / 8, 0);
+        page_ = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ASSERT_NE(page_, MAP_FAILED);
+        memcpy(page_, kTrampolineBlob, kTrampolineSize);
+        data().shared_slot = reinterpret_cast<uint64_t>(slot_.data());
+        data().caller_mask = kCallers - 1;
+        for (int fn = 0; fn < f::kFunctionCount; ++fn) data().original[fn] = reinterpret_cast<uint64_t>(&fake_vdso);
+    }
+    void TearDown() override { munmap(page_, 8192); }
+
+    TrampolineData& data() { return *static_cast<TrampolineData*>(page_); }
+    void seal() { ASSERT_EQ(mprotect(page_, 8192, PROT_READ | PROT_EXEC), 0); }
+    Entry entry(int fn) {
+        return reinterpret_cast<Entry>(static_cast<unsigned char*>(page_) + data().entries[fn]);
+    }
+    const f::CallerEntry* callers() const {
+        return reinterpret_cast<const f::CallerEntry*>(reinterpret_cast<const unsigned char*>(slot_.data()) +
+                                                       f::kSlotCallersOffset);
+    }
+    uint64_t unattributed(unsigned counter) const {
+        return reinterpret_cast<const uint64_t*>(reinterpret_cast<const unsigned char*>(slot_.data()) +
+                                                 f::kSlotUnattributedOffset)[counter];
+    }
+    // Calls counted for `counter`, by caller entry, and how many distinct callers.
+    uint64_t counted(unsigned counter, int* distinct = nullptr) const {
+        uint64_t n = 0;
+        int d = 0;
+        for (uint32_t i = 0; i < kCallers; ++i)
+            if (callers()[i].key != 0 && f::caller_counter(callers()[i].key) == counter) n += callers()[i].count, ++d;
+        if (distinct) *distinct = d;
+        return n;
+    }
+
+    std::vector<uint64_t> slot_;
+    void* page_ = nullptr;
+};
+
+TEST_F(Trampoline, PassesArgumentsAndResultThroughAndCounts) {
+    seal();
+    ASSERT_EQ(data().magic, vdsotrace::inject::kTrampolineMagic);
+    for (int i = 0; i < 5; ++i) {
+        // The upper half of an int argument's register is undefined: only the low half is the id.
+        const long clock = long(0xdeadbeef00000001ull);
+        EXPECT_EQ(entry(f::kClockGettime)(clock, 222, 333), clock ^ 222 ^ 333 ^ 0x5a5a);
+        EXPECT_EQ(g_seen[0], clock);
+        EXPECT_EQ(g_seen[1], 222);
+        EXPECT_EQ(g_seen[2], 333);
+    }
+    int distinct = 0;
+    EXPECT_EQ(counted(f::counter_index(f::kClockGettime, 1), &distinct), 5u);
+    EXPECT_EQ(distinct, 1);  // one call site
+    entry(f::kClockGetres)(0xffffffffl, 0, 0);  // int -1: the dynamic CPU clocks' bucket
+    EXPECT_EQ(counted(f::counter_index(f::kClockGetres, f::kBucketDynamicCpu)), 1u);
+    entry(f::kTime)(7, 0, 0);  // no clock: bucket 0 whatever the argument
+    EXPECT_EQ(counted(f::counter_index(f::kTime, 0)), 1u);
+    entry(f::kGetcpu)(0, 0, 0);
+    entry(f::kGettimeofday)(0, 0, 0);
+    EXPECT_EQ(counted(f::counter_index(f::kGetcpu, 0)), 1u);
+    EXPECT_EQ(counted(f::counter_index(f::kGettimeofday, 0)), 1u);
+}
+
+TEST_F(Trampoline, FullProbesCountAsUnattributed) {
+    // Every entry taken by another key: after its probes the call still counts, unattributed.
+    auto* c = const_cast<f::CallerEntry*>(callers());
+    for (uint32_t i = 0; i < kCallers; ++i) c[i].key = f::caller_key(f::counter_index(f::kTime, 0), 0x1000 + i);
+    seal();
+    entry(f::kClockGettime)(4, 0, 0);
+    entry(f::kClockGettime)(4, 0, 0);
+    EXPECT_EQ(unattributed(f::counter_index(f::kClockGettime, 4)), 2u);
+    for (uint32_t i = 0; i < kCallers; ++i) EXPECT_EQ(c[i].count, 0u);
+}
+
+// A stand-in for libc's clock_gettime: calls the entry with a known word on the stack right
+// above its return address.
+extern "C" long call_via_fake_wrapper(Entry e);
+extern "C" char fake_wrapper_return[];
+asm(R"(
+        .text
+        .globl call_via_fake_wrapper
+call_via_fake_wrapper:
+        sub $8, %rsp
+        movabs $0x123456789abc, %rax
+        mov %rax, (%rsp)
+        mov %rdi, %rax
+        xor %edi, %edi
+        xor %esi, %esi
+        xor %edx, %edx
+        call *%rax
+        .globl fake_wrapper_return
+fake_wrapper_return:
+        add $8, %rsp
+        ret
+)");
+
+// A wrapper row for the call site above: the caller recorded is the word the row's CFA offset
+// names (offset 8: the word right above the return address, the marker), not the wrapper.
+TEST_F(Trampoline, StepsOutOfAWrapperRow) {
+    data().wrapper_count = 1;
+    data().wrappers[0] = {reinterpret_cast<uint64_t>(fake_wrapper_return), 1, 8};
+    seal();
+    call_via_fake_wrapper(entry(f::kTime));
+    call_via_fake_wrapper(entry(f::kTime));
+    const unsigned counter = f::counter_index(f::kTime, 0);
+    int distinct = 0;
+    EXPECT_EQ(counted(counter, &distinct), 2u);
+    EXPECT_EQ(distinct, 1);
+    bool found = false;
+    for (uint32_t i = 0; i < kCallers; ++i)
+        found |= callers()[i].key == f::caller_key(counter, 0x123456789abc) && callers()[i].count == 2;
+    EXPECT_TRUE(found);
+}
+
+}  // namespace

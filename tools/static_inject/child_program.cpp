@@ -1,0 +1,222 @@
+#include "child_program.h"
+
+#include <capstone/capstone.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "go_pclntab.h"
+
+namespace vdsotrace::inject {
+
+namespace {
+
+// The Go runtime's time functions, from the symbol table or, in a stripped program, from Go's
+// own function table (.gopclntab), kept in kTimePlumbing order (tracer/go_callers.h).
+void find_plumbing(Elf* elf, uint64_t bias, tracer::go::Plumbing* p) {
+    tracer::go::CodeRange found[tracer::go::kMaxPlumbing] = {};
+    auto note = [&](const char* name, uint64_t begin, uint64_t end) {
+        for (unsigned k = 0; k < tracer::go::kMaxPlumbing; ++k) {
+            if (strcmp(name, tracer::go::kTimePlumbing[k]) != 0) continue;
+            found[k] = {uintptr_t(begin + bias), uintptr_t(end + bias)};
+            break;
+        }
+    };
+    bool have_symtab = false;
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+        GElf_Shdr sh;
+        if (gelf_getshdr(scn, &sh) == nullptr || sh.sh_type != SHT_SYMTAB || sh.sh_entsize == 0) continue;
+        Elf_Data* data = elf_getdata(scn, nullptr);
+        if (data == nullptr) continue;
+        have_symtab = true;
+        const size_t count = sh.sh_size / sh.sh_entsize;
+        for (size_t i = 0; i < count; ++i) {
+            GElf_Sym s;
+            if (gelf_getsym(data, int(i), &s) == nullptr || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0)
+                continue;
+            if (const char* name = elf_strptr(elf, sh.sh_link, s.st_name)) note(name, s.st_value, s.st_value + s.st_size);
+        }
+    }
+    if (!have_symtab) {
+        size_t shstrndx = 0;
+        scn = nullptr;
+        while (elf_getshdrstrndx(elf, &shstrndx) == 0 && (scn = elf_nextscn(elf, scn)) != nullptr) {
+            GElf_Shdr sh;
+            const char* name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : nullptr;
+            if (name == nullptr || strcmp(name, ".gopclntab") != 0) continue;
+            if (Elf_Data* data = elf_getdata(scn, nullptr); data != nullptr && data->d_buf != nullptr)
+                tracer::go::for_each_go_function(static_cast<const unsigned char*>(data->d_buf), data->d_size,
+                                                 [&](const char* fn, uint64_t b, uint64_t e) {
+                                                     note(fn, b, e);
+                                                     return true;
+                                                 });
+            break;
+        }
+    }
+    for (const tracer::go::CodeRange& r : found)
+        if (r.end != 0) tracer::go::add_plumbing(*p, r);
+}
+
+// The CFA of `pc` as "stack pointer + offset"; false when the CFI says otherwise (frame pointer
+// based, an expression) or has nothing for it.
+bool cfa_offset_at(Dwarf_CFI* cfi, uint64_t pc, uint32_t* offset) {
+    Dwarf_Frame* frame = nullptr;
+    if (dwarf_cfi_addrframe(cfi, pc, &frame) != 0) return false;
+    Dwarf_Op* ops = nullptr;
+    size_t nops = 0;
+    constexpr Dwarf_Word kRsp = 7;  // DWARF register number of %rsp on x86_64
+    const bool ok = dwarf_frame_cfa(frame, &ops, &nops) == 0 && nops == 1 && ops[0].atom == DW_OP_bregx &&
+                    ops[0].number == kRsp && ops[0].number2 >= 8 && ops[0].number2 < (1u << 16);
+    if (ok) *offset = uint32_t(ops[0].number2);
+    free(frame);
+    return ok;
+}
+
+// Without unwind tables (musl's static libc has none): the CFA offset at the return address of
+// call `call` of a function whose code runs straight from its entry to that call, adding only
+// pushes and `sub $N, %rsp` on the way (a prologue). Anything else that moves the stack pointer,
+// or a jump or return before the call (the call may then be reached with another frame), and
+// the answer is "unknown": that call site gets no row, and its calls are attributed to libc.
+bool prologue_cfa_offset(const cs_insn* insn, size_t call, uint32_t* offset) {
+    uint64_t depth = 8;  // the return address pushed by the call into the function
+    for (size_t i = 0; i < call; ++i) {
+        const std::string mnemonic = insn[i].mnemonic, operands = insn[i].op_str;
+        if (mnemonic == "push") {
+            depth += 8;
+        } else if (mnemonic == "sub" && operands.rfind("rsp, ", 0) == 0) {
+            char* end = nullptr;
+            const unsigned long long n = strtoull(operands.c_str() + 5, &end, 0);
+            if (end == nullptr || *end != '\0' || n > 4096) return false;
+            depth += n;
+        } else if (mnemonic == "ret" || mnemonic == "jmp" || mnemonic == "pop" || mnemonic == "leave" ||
+                   operands.rfind("rsp", 0) == 0 || mnemonic == "enter") {
+            return false;
+        }
+    }
+    if (depth >= (1u << 16)) return false;
+    *offset = uint32_t(depth);
+    return true;
+}
+
+// Copies `size` bytes of code at ELF address `address` from the file's sections.
+bool read_code(Elf* elf, uint64_t address, unsigned char* out, size_t size) {
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+        GElf_Shdr sh;
+        if (gelf_getshdr(scn, &sh) == nullptr || sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_EXECINSTR) ||
+            address < sh.sh_addr || address + size > sh.sh_addr + sh.sh_size)
+            continue;
+        Elf_Data* data = elf_getdata(scn, nullptr);
+        if (data == nullptr || data->d_buf == nullptr || address - sh.sh_addr + size > data->d_size) return false;
+        memcpy(out, static_cast<const unsigned char*>(data->d_buf) + (address - sh.sh_addr), size);
+        return true;
+    }
+    return false;
+}
+
+// Rows covering the return addresses of libc's clock wrappers' calls (see WrapperRow), from .eh_frame.
+void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
+    std::map<uint64_t, uint64_t> functions;  // start -> size, each once (aliases share code)
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+        GElf_Shdr sh;
+        if (gelf_getshdr(scn, &sh) == nullptr || sh.sh_type != SHT_SYMTAB || sh.sh_entsize == 0) continue;
+        Elf_Data* data = elf_getdata(scn, nullptr);
+        if (data == nullptr) continue;
+        for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; ++i) {
+            GElf_Sym s;
+            if (gelf_getsym(data, int(i), &s) == nullptr || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0 ||
+                s.st_size > 4096)
+                continue;
+            const char* name = elf_strptr(elf, sh.sh_link, s.st_name);
+            for (const char* wanted : kLibcWrappers)
+                if (name != nullptr && strcmp(name, wanted) == 0) functions[s.st_value] = s.st_size;
+        }
+    }
+    if (functions.empty()) return;
+    Dwarf_CFI* cfi = dwarf_getcfi_elf(elf);  // null without .eh_frame: then prologues only
+    csh cs;
+    if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
+        if (cfi != nullptr) dwarf_cfi_end(cfi);
+        return;
+    }
+    // Only the return addresses of the wrappers' calls can be on the stack when the vDSO runs:
+    // one row each keeps the trampoline's search to a few compares.
+    for (const auto& [start, size] : functions) {
+        std::vector<unsigned char> code(size);
+        if (!read_code(elf, start, code.data(), size)) continue;
+        cs_insn* insn = nullptr;
+        const size_t n = cs_disasm(cs, code.data(), size, start, 0, &insn);
+        for (size_t i = 0; i < n; ++i) {
+            if (insn[i].id != X86_INS_CALL) continue;
+            const uint64_t ret = insn[i].address + insn[i].size;
+            uint32_t offset = 0;
+            if (!(cfi != nullptr && cfa_offset_at(cfi, ret, &offset)) && !prologue_cfa_offset(insn, i, &offset))
+                continue;
+            if (out->wrappers.size() == kMaxWrapperRows) {
+                out->wrappers_truncated = true;
+                break;
+            }
+            out->wrappers.push_back({ret + bias, 1, offset});
+        }
+        cs_free(insn, n);
+    }
+    cs_close(&cs);
+    if (cfi != nullptr) dwarf_cfi_end(cfi);  // dwarf_getcfi_elf's CFI is the caller's to free
+}
+
+}  // namespace
+
+bool read_child_program(const std::string& path, uint64_t entry, ChildProgram* out, std::string* why) {
+    elf_version(EV_CURRENT);
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *why = fmt::format("cannot open {}: {}", path, strerror(errno));
+        return false;
+    }
+    Elf* elf = elf_begin(fd, ELF_C_READ, nullptr);
+    GElf_Ehdr eh;
+    bool ok = elf != nullptr && gelf_getehdr(elf, &eh) != nullptr;
+    size_t phnum = 0;
+    ok = ok && elf_getphdrnum(elf, &phnum) == 0;
+    if (!ok) {
+        *why = fmt::format("{} is not an ELF file libelf can read", path);
+    } else {
+        out->load_bias = entry - eh.e_entry;
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (size_t i = 0; i < phnum; ++i) {
+            GElf_Phdr ph;
+            if (gelf_getphdr(elf, int(i), &ph) == nullptr || ph.p_type != PT_LOAD) continue;
+            lo = std::min<uint64_t>(lo, ph.p_vaddr);
+            hi = std::max<uint64_t>(hi, ph.p_vaddr + ph.p_memsz);
+        }
+        if (lo >= hi) {
+            *why = fmt::format("{} has no loadable segment", path);
+            ok = false;
+        } else {
+            out->start = lo + out->load_bias;
+            out->end = hi + out->load_bias;
+            const void* id = nullptr;
+            const ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+            if (n > 0) out->build_id.assign(static_cast<const char*>(id), size_t(n));
+            find_plumbing(elf, out->load_bias, &out->plumbing);
+            if (out->plumbing.count == 0) find_wrappers(elf, out->load_bias, out);
+        }
+    }
+    if (elf != nullptr) elf_end(elf);
+    close(fd);
+    return ok;
+}
+
+}  // namespace vdsotrace::inject

@@ -1,0 +1,68 @@
+// The contract between the counting trampoline (trampoline/, code copied into a statically linked
+// program) and the injector that copies it there and fills its data block (static_inject.cpp).
+//
+// The trampoline is one flat blob of position-independent code. It starts with this data block;
+// the entry points follow. The injector writes the blob into an executable page of the child,
+// then fills the fields marked "injector" through /proc/<pid>/mem.
+// Freestanding: included by the trampoline, which has no libc.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "go_callers.h"
+#include "segment_format.h"
+
+namespace vdsotrace::inject {
+
+inline constexpr uint64_t kTrampolineMagic = 0x31504d4152545456ull;  // "VTTRAMP1"
+
+// A static C program calls the vDSO from libc's own clock_gettime (time, gettimeofday, ...), so
+// the return address names libc. The caller worth reporting is that function's return address,
+// found through its stack frame: at a return address within [begin, begin + length) of such a
+// wrapper, the call frame address (CFA) is the stack pointer + cfa_offset, and the wrapper's
+// own return address sits at CFA - 8 (x86_64). The rows come from the program's .eh_frame.
+struct WrapperRow {
+    uint64_t begin;
+    uint32_t length;
+    uint32_t cfa_offset;
+};
+inline constexpr unsigned kMaxWrapperRows = 48;
+// Frames skipped at most (musl: time -> __clock_gettime -> vDSO).
+inline constexpr unsigned kMaxWrapperFrames = 3;
+
+// libc functions between a C program and the vDSO (static glibc 2.36, musl 1.2). There is a row
+// for the return address of each call they make, so whichever reaches the vDSO is known.
+inline constexpr const char* kLibcWrappers[] = {
+    "__clock_gettime", "clock_gettime", "__clock_gettime64", "__gettimeofday", "gettimeofday",
+    "__gettimeofday64", "time", "__time", "__time64", "__clock_getres", "clock_getres",
+    "__clock_getres64", "getcpu", "__getcpu", "sched_getcpu", "cgt_init", "__vdsosym",
+};
+
+inline constexpr size_t kTrampolineDataSize = 2048;  // entries.S reserves this much
+
+struct TrampolineData {
+    uint64_t magic;                              // kTrampolineMagic (link time)
+    uint64_t entries[format::kFunctionCount];    // entry offsets from the blob's start (link time)
+    uint64_t shared_slot;                        // injector: the shared thread slot in the child
+    uint64_t caller_mask;                        // injector: caller_capacity - 1
+    uint64_t original[format::kFunctionCount];   // injector: the vDSO entries to continue to
+    tracer::go::Plumbing plumbing;               // injector: Go time plumbing (count 0 for C)
+    uint32_t wrapper_count;                      // injector: rows used in wrappers
+    uint32_t reserved0;
+    WrapperRow wrappers[kMaxWrapperRows];        // injector: libc's clock wrappers (none for Go)
+    unsigned char reserved[kTrampolineDataSize - 112 - sizeof(tracer::go::Plumbing) -
+                           kMaxWrapperRows * sizeof(WrapperRow)];
+};
+// Fixed where the assembly reads them; the rest is laid out by the compiler for both sides (the
+// injector and the trampoline are built from this one header).
+static_assert(offsetof(TrampolineData, entries) == 8);
+static_assert(offsetof(TrampolineData, shared_slot) == 48);
+static_assert(offsetof(TrampolineData, caller_mask) == 56);
+static_assert(offsetof(TrampolineData, original) == 64);  // entries.S jumps through these
+static_assert(offsetof(TrampolineData, plumbing) == 104);
+static_assert(sizeof(tracer::go::Plumbing) % 8 == 0);
+static_assert(offsetof(TrampolineData, wrappers) == 112 + sizeof(tracer::go::Plumbing));
+static_assert(sizeof(TrampolineData) == kTrampolineDataSize);
+
+}  // namespace vdsotrace::inject
