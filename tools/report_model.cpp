@@ -171,6 +171,10 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             p.notes.push_back(fmt::format("the module table ({} entries) filled up: some callers are shown as "
                                           "bare addresses (raise VDSOTRACE_MODULES)",
                                           r.module_capacity));
+        if (r.flags & f::kFlagCpuSlots)
+            p.notes.push_back("a statically linked program, counted by the trampoline vdsotrace injected: without "
+                              "thread-local storage it cannot tell threads apart, so the Threads rows \"cpu N\" are "
+                              "the CPUs the calls ran on");
         if (r.flags & f::kFlagVdsoRedirected) p.vdso_redirect = "redirected";
         if (r.flags & f::kFlagVdsoRedirectRefused) {
             p.vdso_redirect = "refused";

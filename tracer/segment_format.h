@@ -106,6 +106,10 @@ enum HeaderFlags : uint32_t {
     // The program looks the vDSO up itself (a Go program), but the vDSO could not be made
     // writable (sealed system mappings): those calls are not counted.
     kFlagVdsoRedirectRefused = 1u << 4,
+    // A statically linked program counted by the trampoline `vdsotrace run` injected: without TLS
+    // it cannot tell threads apart, so its thread slots are per CPU (named "cpu N"): each call
+    // counts, with atomics, in the slot of the CPU it ran on.
+    kFlagCpuSlots = 1u << 5,
 };
 
 // Where the shim sends each function (VDSOTRACE_ROUTE, `run --route`).

@@ -2,6 +2,8 @@
 // every argument and the result through untouched, count into the right (function, clock)
 // counter with the right caller, read only the low half of the clock id's register, step out of
 // a "libc wrapper" row, and fall back to unattributed when its probes find no room.
+#include <cpuid.h>
+#include <sched.h>
 #include <sys/mman.h>
 
 #include <gtest/gtest.h>
@@ -146,3 +148,40 @@ TEST_F(Trampoline, StepsOutOfAWrapperRow) {
 }
 
 }  // namespace
+
+// Per-CPU slots: every call lands in the slot of the CPU it ran on, none in the shared slot, and
+// none is lost whichever way the CPU number is read. With RDPID the slot is the CPU the call ran
+// on: pinned to CPU 0, all of them land in slot 0.
+TEST_F(Trampoline, CountsInTheSlotOfItsCpu) {
+    const size_t slot_size = f::thread_slot_size(kCallers);
+    for (uint32_t mode : {vdsotrace::inject::kCpuIdRdpid, vdsotrace::inject::kCpuIdRdtscp}) {
+        unsigned a, b, c, d;
+        const bool have = mode == vdsotrace::inject::kCpuIdRdpid
+                              ? __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 22))
+                              : __get_cpuid(0x80000001, &a, &b, &c, &d) && (d & (1u << 27));
+        if (!have) continue;
+        std::vector<uint64_t> cpu_slots(2 * slot_size / 8, 0);
+        ASSERT_EQ(mprotect(page_, 8192, PROT_READ | PROT_WRITE), 0);
+        data().cpu_slots = reinterpret_cast<uint64_t>(cpu_slots.data());
+        data().slot_size = slot_size;
+        data().cpu_slot_count = 2;
+        data().cpu_id_mode = mode;
+        seal();
+        cpu_set_t one, saved;
+        ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+        CPU_ZERO(&one);
+        CPU_SET(0, &one);
+        ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+        for (int i = 0; i < 1000; ++i) entry(f::kClockGettime)(1, 0, 0);
+        ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
+        uint64_t per_slot[2] = {0, 0};
+        for (int s = 0; s < 2; ++s) {
+            const auto* callers = reinterpret_cast<const f::CallerEntry*>(
+                reinterpret_cast<const unsigned char*>(cpu_slots.data()) + s * slot_size + f::kSlotCallersOffset);
+            for (uint32_t i = 0; i < kCallers; ++i) per_slot[s] += callers[i].count;
+        }
+        EXPECT_EQ(per_slot[0], 1000u) << "mode " << mode;
+        EXPECT_EQ(per_slot[1], 0u) << "mode " << mode;
+        EXPECT_EQ(counted(f::counter_index(f::kClockGettime, 1)), 0u) << "the shared slot, mode " << mode;
+    }
+}

@@ -63,7 +63,9 @@ void fill_identity(f::Header* h, pid_t pid, const std::string& exe) {
 bool create_child_segment(pid_t pid, const std::string& session, const std::string& exe, const ChildProgram& program,
                           const ChildVdso& vdso, ChildSegment* out, std::string* why) {
     tracer::Settings settings;
-    settings.threads = 0;  // only the shared slot
+    // One slot per CPU (see child_segment.h); the shared slot stays for when no CPU number is known.
+    const long cpus = sysconf(_SC_NPROCESSORS_CONF);
+    settings.threads = uint32_t(cpus < 1 ? 1 : cpus > long(kMaxCpuSlots) ? long(kMaxCpuSlots) : cpus);
     settings.callers = kStaticCallerCapacity;
     settings.modules = 8;
     snprintf(settings.session, sizeof settings.session, "%s", session.c_str());
@@ -105,6 +107,17 @@ bool create_child_segment(pid_t pid, const std::string& session, const std::stri
     for (uint32_t i = 0; i < h->section_count; ++i)
         if (h->sections[i].kind == f::kSectionVdsoImage)
             memcpy(reinterpret_cast<unsigned char*>(h) + h->sections[i].offset, vdso.image.data(), vdso.image.size());
+    for (uint32_t cpu = 0; cpu < seg.thread_capacity; ++cpu) {
+        auto* slot = reinterpret_cast<f::ThreadSlotHeader*>(seg.threads + seg.slot_size * cpu);
+        slot->state = f::kThreadLive;
+        slot->tid = pid;
+        snprintf(slot->name, sizeof slot->name, "cpu %u", cpu);
+    }
+    h->threads_claimed = seg.thread_capacity;
+    h->flags |= f::kFlagCpuSlots;
+    out->cpu_slots_offset = uint64_t(seg.threads - static_cast<unsigned char*>(p));
+    out->cpu_slot_count = seg.thread_capacity;
+    out->slot_size = seg.slot_size;
     unsigned char* shared = seg.threads + seg.slot_size * seg.thread_capacity;
     reinterpret_cast<f::ThreadSlotHeader*>(shared)->state = f::kThreadShared;
     out->shared_slot_offset = uint64_t(shared - static_cast<unsigned char*>(p));

@@ -1,7 +1,8 @@
 // Creates the recording of a static program, on its behalf: the segment the shim would have
 // created in it (same name, layout and header), with the module table already holding the
-// executable and the vDSO. All its calls are counted in the shared overflow thread slot (no
-// private thread slots: without TLS the trampoline cannot tell threads apart).
+// executable and the vDSO. Without TLS the trampoline cannot tell threads apart, so the thread
+// slots are per CPU (format::kFlagCpuSlots), named "cpu N"; the shared slot takes calls when the
+// CPU number cannot be read.
 #pragma once
 
 #include <sys/types.h>
@@ -23,7 +24,13 @@ struct ChildSegment {
     uint64_t size = 0;
     uint64_t shared_slot_offset = 0;
     uint32_t caller_mask = 0;
+    uint64_t cpu_slots_offset = 0;  // the first per-CPU slot
+    uint32_t cpu_slot_count = 0;
+    uint64_t slot_size = 0;
 };
+
+// Per-CPU slots at most (one per configured CPU; beyond, CPUs share slots by number modulo this).
+inline constexpr uint32_t kMaxCpuSlots = 256;
 
 bool create_child_segment(pid_t pid, const std::string& session, const std::string& exe, const ChildProgram& program,
                           const ChildVdso& vdso, ChildSegment* out, std::string* why);

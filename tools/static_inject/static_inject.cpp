@@ -1,5 +1,6 @@
 #include "static_inject.h"
 
+#include <cpuid.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -28,6 +29,14 @@ namespace vdsotrace::inject {
 namespace {
 
 constexpr uint64_t kPage = 4096;
+
+// How the trampoline can read its CPU number on this machine (the child runs on the same CPUs).
+CpuIdMode cpu_id_mode() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 22))) return kCpuIdRdpid;
+    if (__get_cpuid(0x80000001, &a, &b, &c, &d) && (d & (1u << 27))) return kCpuIdRdtscp;
+    return kCpuIdNone;
+}
 
 // AT_ENTRY and AT_SYSINFO_EHDR of the child, from /proc/<pid>/auxv.
 bool read_auxv(pid_t pid, uint64_t* entry, uint64_t* vdso, std::string* why) {
@@ -155,6 +164,12 @@ private:
         TrampolineData d = data();
         d.shared_slot = segment_in_child_ + segment_.shared_slot_offset;
         d.caller_mask = segment_.caller_mask;
+        d.cpu_id_mode = cpu_id_mode();
+        if (d.cpu_id_mode != kCpuIdNone) {
+            d.cpu_slots = segment_in_child_ + segment_.cpu_slots_offset;
+            d.cpu_slot_count = segment_.cpu_slot_count;
+            d.slot_size = segment_.slot_size;
+        }
         for (int fn = 0; fn < format::kFunctionCount; ++fn) d.original[fn] = vdso_.original[fn];
         d.plumbing = program_.plumbing;
         d.wrapper_count = uint32_t(program_.wrappers.size());

@@ -51,8 +51,22 @@ struct TrampolineData {
     uint32_t wrapper_count;                      // injector: rows used in wrappers
     uint32_t reserved0;
     WrapperRow wrappers[kMaxWrapperRows];        // injector: libc's clock wrappers (none for Go)
+    // Per-CPU slots (format::kFlagCpuSlots): a call counts in the slot of the CPU it runs on, so
+    // threads on different CPUs do not fight over one cache line. 0 slots: the shared slot only.
+    uint64_t cpu_slots;                          // injector: address of the first per-CPU slot
+    uint64_t slot_size;                          // injector: bytes per thread slot
+    uint32_t cpu_slot_count;                     // injector: number of per-CPU slots
+    uint32_t cpu_id_mode;                        // injector: CpuIdMode, how to read the CPU number
     unsigned char reserved[kTrampolineDataSize - 112 - sizeof(tracer::go::Plumbing) -
-                           kMaxWrapperRows * sizeof(WrapperRow)];
+                           kMaxWrapperRows * sizeof(WrapperRow) - 24];
+};
+
+// How the trampoline learns its CPU: Linux keeps the CPU number in the low 12 bits of TSC_AUX,
+// which RDPID reads in a few cycles and RDTSCP along with the clock.
+enum CpuIdMode : uint32_t {
+    kCpuIdNone = 0,
+    kCpuIdRdpid = 1,
+    kCpuIdRdtscp = 2,
 };
 // Fixed where the assembly reads them; the rest is laid out by the compiler for both sides (the
 // injector and the trampoline are built from this one header).

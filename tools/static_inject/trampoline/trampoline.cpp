@@ -1,10 +1,11 @@
 // The counting half of the trampoline injected into statically linked programs (see
 // ../static_inject.h). Runs inside a program that owns %fs (static glibc, the Go runtime), on any
 // stack, in any thread, in signal handlers: no libc, no TLS, no globals written, a few words of
-// stack. Every call is counted in the segment's shared overflow thread slot with locked atomics,
-// the same way the shim's recorder counts threads beyond capacity (tracer/recorder.h
-// count_into<true>): without TLS no per-thread slot can be found, so the unlocked single-writer
-// path is out of reach. The cost of the `lock` prefix is measured in the README.
+// stack. Every call is counted with locked atomics, the way the shim's recorder counts threads
+// beyond capacity (tracer/recorder.h count_into<true>): without TLS no per-thread slot can be
+// found, so the unlocked single-writer path is out of reach. The slot is that of the CPU the call
+// runs on (format::kFlagCpuSlots), so threads on different CPUs do not share a cache line; the
+// cost of the `lock` prefix is measured in the README.
 #include "../trampoline_abi.h"
 
 namespace {
@@ -34,6 +35,20 @@ uintptr_t skip_wrappers(const volatile TrampolineData& d, uintptr_t ret, uintptr
     return ret;
 }
 
+// The CPU this thread runs on (it may have moved by the time the count lands: the counts are
+// atomic, so a moved thread only shares a line for that one call).
+uint32_t current_cpu(uint32_t mode) {
+    uint64_t aux = 0;
+    if (mode == vdsotrace::inject::kCpuIdRdpid) {
+        asm volatile("rdpid %0" : "=r"(aux));
+    } else if (mode == vdsotrace::inject::kCpuIdRdtscp) {
+        uint32_t lo, hi, c;
+        asm volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(c));
+        aux = c;
+    }
+    return uint32_t(aux & 0xfff);
+}
+
 }  // namespace
 
 extern "C" {
@@ -47,6 +62,11 @@ __attribute__((visibility("hidden"), used)) void vt_count(unsigned fn, int clock
                                                                 uintptr_t ret_slot) {
     auto* slot = reinterpret_cast<unsigned char*>(vt_data.shared_slot);
     if (slot == nullptr) return;
+    if (const uint32_t slots = vt_data.cpu_slot_count; slots != 0) {
+        uint32_t cpu = current_cpu(vt_data.cpu_id_mode);
+        if (cpu >= slots) cpu %= slots;  // CPUs brought online after the start
+        slot = reinterpret_cast<unsigned char*>(vt_data.cpu_slots + uint64_t(cpu) * vt_data.slot_size);
+    }
     const unsigned counter =
         format::counter_index(int(fn), format::function_takes_clock(int(fn)) ? format::clock_bucket(clock_id) : 0);
     // Go: walk past the runtime's time functions to the Go code that asked (no-op for C).
