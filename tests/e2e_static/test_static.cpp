@@ -262,4 +262,17 @@ TEST(StaticGo, TimeNowCountedAndAttributedToItsGoCaller) {
     EXPECT_EQ(r.report["processes"][0]["exit"], json({{"code", 5}}));
 }
 
+TEST(StaticGo, StrippedBinaryAttributedThroughGoFunctionTable) {
+    REQUIRE_PTRACE();
+    const std::string exe = env("GO_HAMMER_STRIPPED");
+    if (exe.empty()) GTEST_SKIP() << "go was not found at configure time (package golang-go)";
+    const std::vector<std::string> argv = {exe, "1200"};
+    const Result native = run(argv);
+    const Result r = traced(argv);
+    ASSERT_TRUE(r.report.is_object()) << r.err;
+    EXPECT_EQ(calls_from(r.report, "clock_gettime", "main.hammer", "CLOCK_REALTIME"), 1200u) << r.report.dump(1);
+    EXPECT_EQ(calls_from(r.report, "clock_gettime", "main.hammer", "CLOCK_MONOTONIC"), 1200u);
+    expect_same_outcome(native, r);
+}
+
 }  // namespace
