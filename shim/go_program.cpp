@@ -59,11 +59,13 @@ void inspect(const FileView& f, GoProgram* out) {
     if (sh == nullptr || eh->e_shstrndx >= eh->e_shnum) return;
     const Shdr* symtab = nullptr;
     const Shdr* pclntab = nullptr;
+    const Shdr* data_rel_ro = nullptr;
     for (unsigned i = 0; i < eh->e_shnum; ++i) {
         const char* name = f.string(sh[eh->e_shstrndx], sh[i].sh_name);
         if (name != nullptr && (strcmp(name, ".go.buildinfo") == 0 || strcmp(name, ".note.go.buildid") == 0))
             out->is_go = true;
         if (name != nullptr && strcmp(name, ".gopclntab") == 0) pclntab = &sh[i];
+        if (name != nullptr && strcmp(name, ".data.rel.ro") == 0) data_rel_ro = &sh[i];
         if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_entsize == sizeof(Sym) && sh[i].sh_link < eh->e_shnum)
             symtab = &sh[i];
     }
@@ -80,6 +82,22 @@ void inspect(const FileView& f, GoProgram* out) {
     };
     const Sym* syms = symtab ? f.at<Sym>(symtab->sh_offset, symtab->sh_size / sizeof(Sym)) : nullptr;
     const unsigned char* tab = pclntab ? f.at<unsigned char>(pclntab->sh_offset, pclntab->sh_size) : nullptr;
+    // Where the table lies in memory and how long it may be (the rest of its section).
+    uint64_t tab_addr = pclntab ? pclntab->sh_addr : 0;
+    uint64_t tab_size = pclntab ? pclntab->sh_size : 0;
+    bool tab_loaded = pclntab && (pclntab->sh_flags & SHF_ALLOC);
+    if (tab == nullptr && syms == nullptr && data_rel_ro != nullptr && data_rel_ro->sh_type == SHT_PROGBITS) {
+        // Stripped, position-independent and linked externally: the table sits in .data.rel.ro.
+        if (const unsigned char* d = f.at<unsigned char>(data_rel_ro->sh_offset, data_rel_ro->sh_size)) {
+            const long at = tracer::go::find_pclntab(d, data_rel_ro->sh_size);
+            if (at >= 0) {
+                tab = d + at;
+                tab_addr = data_rel_ro->sh_addr + uint64_t(at);
+                tab_size = data_rel_ro->sh_size - uint64_t(at);
+                tab_loaded = true;
+            }
+        }
+    }
     if (syms != nullptr) {
         out->has_symbols = true;
         const Shdr& strings = sh[symtab->sh_link];
@@ -89,11 +107,20 @@ void inspect(const FileView& f, GoProgram* out) {
                 note(name, syms[i].st_value, syms[i].st_value + syms[i].st_size);
         }
     } else if (tab != nullptr) {
-        // Stripped (-ldflags=-s): Go's own function table names every function too.
-        out->has_symbols = tracer::go::for_each_go_function(tab, pclntab->sh_size, [&](const char* name, uint64_t b, uint64_t e) {
-            note(name, b, e);
-            return true;
-        });
+        // Stripped (-ldflags=-s): Go's own function table names every function too. In a
+        // position-independent binary its textStart is 0 in the file and filled in by a
+        // relocation: the loaded copy has it (relocations are done before any constructor).
+        uint64_t text_start = 0;
+        if (tab_loaded)
+            memcpy(&text_start, reinterpret_cast<const void*>(tab_addr + bias + tracer::go::kPclntabTextStartOffset),
+                   sizeof text_start);
+        out->has_symbols = tracer::go::for_each_go_function(
+            tab, tab_size,
+            [&](const char* name, uint64_t b, uint64_t e) {
+                note(name, b, e);
+                return true;
+            },
+            text_start != 0 ? text_start - bias : 0);
     }
     for (const tracer::go::CodeRange& r : found)
         if (r.end != 0) tracer::go::add_plumbing(out->plumbing, r);

@@ -19,11 +19,13 @@ public:
     const std::string* find(uint64_t vaddr, uint64_t* offset) const;
     bool empty() const { return functions_.empty(); }
 
-private:
     struct Function {
-        uint64_t begin, end;
+        uint64_t begin, end;  // link-time addresses
         std::string name;
     };
+    const std::vector<Function>& functions() const { return functions_; }
+
+private:
     std::vector<Function> functions_;  // in address order (the table's own order)
 };
 

@@ -34,12 +34,30 @@ inline bool read_pclntab_header(const unsigned char* tab, size_t size, PclntabHe
     return true;
 }
 
+// Finds a pclntab inside a section that holds other data too: a position-independent Go binary
+// linked externally (cgo) keeps it in .data.rel.ro, with no .gopclntab section of its own. Scans
+// 8-byte aligned offsets for a header read_pclntab_header accepts; returns its offset or -1.
+inline long find_pclntab(const unsigned char* data, size_t size) {
+    PclntabHeader h;
+    for (size_t i = 0; i + 8 <= size; i += 8) {
+        if (data[i] < 0xf0 || data[i + 1] != 0xff || data[i + 2] != 0xff || data[i + 3] != 0xff) continue;
+        if (read_pclntab_header(data + i, size - i, &h)) return long(i);
+    }
+    return -1;
+}
+
+// Where textStart lies in the table. A position-independent binary has 0 there in the file and a
+// relocation that fills it in at load time.
+inline constexpr uint64_t kPclntabTextStartOffset = 8 + 2 * 8;
+
 // Calls visit(name, begin, end) with link-time addresses for every function, in address order.
-// Stops early when visit returns false. Returns false when the table is malformed.
+// Stops early when visit returns false. Returns false when the table is malformed. `text_start`,
+// when not 0, replaces the header's (see kPclntabTextStartOffset).
 template <typename Visit>
-bool for_each_go_function(const unsigned char* tab, size_t size, Visit visit) {
+bool for_each_go_function(const unsigned char* tab, size_t size, Visit visit, uint64_t text_start = 0) {
     PclntabHeader h;
     if (!read_pclntab_header(tab, size, &h)) return false;
+    if (text_start != 0) h.text_start = text_start;
     const unsigned char* functab = tab + h.pcln_offset;
     const size_t pcln_size = size - h.pcln_offset;
     for (uint64_t i = 0; i < h.nfunc; ++i) {

@@ -160,6 +160,19 @@ def t_refused(tmp):
     check(by_symbol(j)[("main.hammer", "CLOCK_REALTIME")] == 0, "calls counted although the redirection was refused")
 
 
+def t_stripped_pie(tmp):
+    # -buildmode=pie -ldflags='-s -w' with cgo: no .gopclntab section; the table is found inside
+    # .data.rel.ro, by the shim (plumbing) and by the symbolizer (names).
+    args = [ENV["HAMMER_STRIPPED_PIE"], "2500", "30", "0"]
+    native = run_native(args)
+    p, j = run_traced(args, tmp)
+    same_behaviour(native, p)
+    s = by_symbol(j)
+    check(s[("main.hammer", "CLOCK_REALTIME")] == 2500, f"main.hammer REALTIME {s[('main.hammer', 'CLOCK_REALTIME')]}")
+    check(s[("main.hammer", "CLOCK_MONOTONIC")] == 2500, f"main.hammer MONOTONIC {s[('main.hammer', 'CLOCK_MONOTONIC')]}")
+    check(s[("main.since", "CLOCK_MONOTONIC")] == 30, f"main.since MONOTONIC {s[('main.since', 'CLOCK_MONOTONIC')]}")
+
+
 def t_redirect_off(tmp):
     args = [ENV["HAMMER"], "2000", "0", "0"]
     p, j = run_traced(args, tmp, {"VDSOTRACE_VDSO_REDIRECT": "off"})

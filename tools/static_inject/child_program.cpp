@@ -15,11 +15,13 @@
 
 #include <fmt/format.h>
 
-#include "go_pclntab.h"
+#include "go_functions.h"
 
 namespace vdsotrace::inject {
 
 namespace {
+
+using tools::GoFunctionTable;
 
 // The Go runtime's time functions, from the symbol table or, in a stripped program, from Go's
 // own function table (.gopclntab), kept in kTimePlumbing order (tracer/go_callers.h).
@@ -49,20 +51,8 @@ void find_plumbing(Elf* elf, uint64_t bias, tracer::go::Plumbing* p) {
         }
     }
     if (!have_symtab) {
-        size_t shstrndx = 0;
-        scn = nullptr;
-        while (elf_getshdrstrndx(elf, &shstrndx) == 0 && (scn = elf_nextscn(elf, scn)) != nullptr) {
-            GElf_Shdr sh;
-            const char* name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : nullptr;
-            if (name == nullptr || strcmp(name, ".gopclntab") != 0) continue;
-            if (Elf_Data* data = elf_getdata(scn, nullptr); data != nullptr && data->d_buf != nullptr)
-                tracer::go::for_each_go_function(static_cast<const unsigned char*>(data->d_buf), data->d_size,
-                                                 [&](const char* fn, uint64_t b, uint64_t e) {
-                                                     note(fn, b, e);
-                                                     return true;
-                                                 });
-            break;
-        }
+        const GoFunctionTable table = GoFunctionTable::from_elf(elf);
+        for (const GoFunctionTable::Function& fn : table.functions()) note(fn.name.c_str(), fn.begin, fn.end);
     }
     for (const tracer::go::CodeRange& r : found)
         if (r.end != 0) tracer::go::add_plumbing(*p, r);
