@@ -134,6 +134,8 @@ fake_wrapper_return:
 TEST_F(Trampoline, StepsOutOfAWrapperRow) {
     data().wrapper_count = 1;
     data().wrappers[0] = {reinterpret_cast<uint64_t>(fake_wrapper_return), 1, 8};
+    data().wrappers_begin = data().wrappers[0].begin;
+    data().wrappers_end = data().wrappers[0].begin + 1;
     seal();
     call_via_fake_wrapper(entry(f::kTime));
     call_via_fake_wrapper(entry(f::kTime));

@@ -173,7 +173,12 @@ private:
         for (int fn = 0; fn < format::kFunctionCount; ++fn) d.original[fn] = vdso_.original[fn];
         d.plumbing = program_.plumbing;
         d.wrapper_count = uint32_t(program_.wrappers.size());
-        for (size_t i = 0; i < program_.wrappers.size(); ++i) d.wrappers[i] = program_.wrappers[i];
+        for (size_t i = 0; i < program_.wrappers.size(); ++i) {
+            const WrapperRow& w = program_.wrappers[i];
+            d.wrappers[i] = w;
+            if (i == 0 || w.begin < d.wrappers_begin) d.wrappers_begin = w.begin;
+            if (i == 0 || w.begin + w.length > d.wrappers_end) d.wrappers_end = w.begin + w.length;
+        }
         if (!child_.write(trampoline_, &d, sizeof d)) {
             *why = "cannot fill the trampoline's data through /proc/PID/mem";
             return false;

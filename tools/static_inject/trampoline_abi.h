@@ -57,8 +57,12 @@ struct TrampolineData {
     uint64_t slot_size;                          // injector: bytes per thread slot
     uint32_t cpu_slot_count;                     // injector: number of per-CPU slots
     uint32_t cpu_id_mode;                        // injector: CpuIdMode, how to read the CPU number
+    // [wrappers_begin, wrappers_end) holds every row: the program's own return addresses, which
+    // end every walk, mostly lie outside it and cost one comparison instead of a scan.
+    uint64_t wrappers_begin;                     // injector
+    uint64_t wrappers_end;                       // injector
     unsigned char reserved[kTrampolineDataSize - 112 - sizeof(tracer::go::Plumbing) -
-                           kMaxWrapperRows * sizeof(WrapperRow) - 24];
+                           kMaxWrapperRows * sizeof(WrapperRow) - 40];
 };
 
 // How the trampoline learns its CPU: Linux keeps the CPU number in the low 12 bits of TSC_AUX,

@@ -23,7 +23,9 @@ using vdsotrace::inject::TrampolineData;
 uintptr_t skip_wrappers(const volatile TrampolineData& d, uintptr_t ret, uintptr_t slot) {
     const uint32_t rows = d.wrapper_count < vdsotrace::inject::kMaxWrapperRows ? d.wrapper_count
                                                                                : vdsotrace::inject::kMaxWrapperRows;
+    const uint64_t lo = d.wrappers_begin, hi = d.wrappers_end;
     for (unsigned depth = 0; depth < vdsotrace::inject::kMaxWrapperFrames; ++depth) {
+        if (ret < lo || ret >= hi) break;
         uint32_t i = 0;
         while (i < rows && !(ret >= d.wrappers[i].begin && ret - d.wrappers[i].begin < d.wrappers[i].length)) ++i;
         if (i == rows) break;
