@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "go_pclntab.h"
+#include "go_plumbing_finder.h"
 
 namespace vdsotrace::shim {
 namespace {
@@ -38,18 +39,15 @@ struct FileView {
     }
 };
 
-// Runtime address minus link-time address of the executable (0 unless it is position-independent):
-// where its program headers are now (AT_PHDR) against where the file says they are.
-bool load_bias(const FileView& f, const Ehdr& eh, uintptr_t* bias) {
-    const auto* ph = f.at<Phdr>(eh.e_phoff, eh.e_phnum);
-    if (ph == nullptr || eh.e_phentsize != sizeof(Phdr)) return false;
-    for (unsigned i = 0; i < eh.e_phnum; ++i) {
-        if (ph[i].p_type != PT_LOAD || eh.e_phoff < ph[i].p_offset || eh.e_phoff >= ph[i].p_offset + ph[i].p_filesz)
-            continue;
-        *bias = getauxval(AT_PHDR) - (ph[i].p_vaddr + (eh.e_phoff - ph[i].p_offset));
-        return true;
-    }
-    return false;
+// Runtime address minus link-time address of the executable (0 unless it is position-
+// independent), from where its program headers are (AT_PHDR) against where PT_PHDR says they
+// are. Every dynamically linked executable (the only kind the shim is loaded into) has PT_PHDR.
+uintptr_t executable_bias() {
+    const auto* ph = reinterpret_cast<const Phdr*>(getauxval(AT_PHDR));
+    const size_t phnum = getauxval(AT_PHNUM);
+    for (size_t i = 0; ph != nullptr && i < phnum; ++i)
+        if (ph[i].p_type == PT_PHDR) return reinterpret_cast<uintptr_t>(ph) - ph[i].p_vaddr;
+    return 0;
 }
 
 void inspect(const FileView& f, GoProgram* out) {
@@ -62,24 +60,13 @@ void inspect(const FileView& f, GoProgram* out) {
     const Shdr* data_rel_ro = nullptr;
     for (unsigned i = 0; i < eh->e_shnum; ++i) {
         const char* name = f.string(sh[eh->e_shstrndx], sh[i].sh_name);
-        if (name != nullptr && (strcmp(name, ".go.buildinfo") == 0 || strcmp(name, ".note.go.buildid") == 0))
-            out->is_go = true;
         if (name != nullptr && strcmp(name, ".gopclntab") == 0) pclntab = &sh[i];
         if (name != nullptr && strcmp(name, ".data.rel.ro") == 0) data_rel_ro = &sh[i];
         if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_entsize == sizeof(Sym) && sh[i].sh_link < eh->e_shnum)
             symtab = &sh[i];
     }
-    uintptr_t bias = 0;
-    if (!out->is_go || !load_bias(f, *eh, &bias)) return;
-    // Found in table order, kept in kTimePlumbing order (go_callers.h).
-    tracer::go::CodeRange found[tracer::go::kMaxPlumbing] = {};
-    auto note = [&](const char* name, uint64_t begin, uint64_t end) {
-        for (unsigned k = 0; k < tracer::go::kMaxPlumbing; ++k) {
-            if (strcmp(name, tracer::go::kTimePlumbing[k]) != 0) continue;
-            found[k] = {begin + bias, end + bias};
-            break;
-        }
-    };
+    const uintptr_t bias = executable_bias();
+    tracer::go::PlumbingFinder finder(bias);
     const Sym* syms = symtab ? f.at<Sym>(symtab->sh_offset, symtab->sh_size / sizeof(Sym)) : nullptr;
     const unsigned char* tab = pclntab ? f.at<unsigned char>(pclntab->sh_offset, pclntab->sh_size) : nullptr;
     // Where the table lies in memory and how long it may be (the rest of its section).
@@ -104,7 +91,7 @@ void inspect(const FileView& f, GoProgram* out) {
         for (size_t i = 0; i < symtab->sh_size / sizeof(Sym); ++i) {
             if (ELF64_ST_TYPE(syms[i].st_info) != STT_FUNC || syms[i].st_size == 0) continue;
             if (const char* name = f.string(strings, syms[i].st_name))
-                note(name, syms[i].st_value, syms[i].st_value + syms[i].st_size);
+                finder.note(name, syms[i].st_value, syms[i].st_value + syms[i].st_size);
         }
     } else if (tab != nullptr) {
         // Stripped (-ldflags=-s): Go's own function table names every function too. In a
@@ -117,13 +104,12 @@ void inspect(const FileView& f, GoProgram* out) {
         out->has_symbols = tracer::go::for_each_go_function(
             tab, tab_size,
             [&](const char* name, uint64_t b, uint64_t e) {
-                note(name, b, e);
+                finder.note(name, b, e);
                 return true;
             },
             text_start != 0 ? text_start - bias : 0);
     }
-    for (const tracer::go::CodeRange& r : found)
-        if (r.end != 0) tracer::go::add_plumbing(out->plumbing, r);
+    out->plumbing = finder.result();
 }
 
 // Go's linker writes a "Go" note (NT_GO_BUILDID = 4) into a PT_NOTE segment of every
@@ -133,9 +119,7 @@ bool has_go_note() {
     const auto* ph = reinterpret_cast<const Phdr*>(getauxval(AT_PHDR));
     const size_t phnum = getauxval(AT_PHNUM);
     if (ph == nullptr) return false;
-    uintptr_t bias = 0;
-    for (size_t i = 0; i < phnum; ++i)
-        if (ph[i].p_type == PT_PHDR) bias = reinterpret_cast<uintptr_t>(ph) - ph[i].p_vaddr;
+    const uintptr_t bias = executable_bias();
     for (size_t i = 0; i < phnum; ++i) {
         if (ph[i].p_type != PT_NOTE) continue;
         const auto* p = reinterpret_cast<const unsigned char*>(bias + ph[i].p_vaddr);
@@ -158,8 +142,8 @@ bool has_go_note() {
 
 GoProgram inspect_executable() {
     GoProgram out;
-    // Without a PT_PHDR (static executables) the bias stays 0, which is right for them.
-    if (!has_go_note()) return out;
+    out.is_go = has_go_note();
+    if (!out.is_go) return out;
     const int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return out;  // an execute-only binary, or no /proc: treated as not Go
     struct stat st{};

@@ -9,12 +9,13 @@
 namespace vdsotrace::shim {
 
 struct GoProgram {
-    bool is_go = false;  // the executable has Go's build information (.go.buildinfo / .note.go.buildid)
+    bool is_go = false;  // the executable carries Go's build-id note
     bool has_symbols = false;  // function names were found (.symtab, or .gopclntab when stripped)
     tracer::go::Plumbing plumbing{};  // runtime addresses of the plumbing functions found
 };
 
-// Reads the running executable. Anything unreadable or malformed gives is_go = false.
+// Reads the running executable. When its file cannot be read or makes no sense, a Go program
+// still is one (is_go), without symbols (has_symbols false, no plumbing).
 GoProgram inspect_executable();
 
 }  // namespace vdsotrace::shim

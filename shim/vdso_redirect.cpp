@@ -44,14 +44,19 @@ Mode read_mode() {
     return Mode::kAuto;
 }
 
-// The function a vDSO symbol name stands for ("clock_gettime" and "__vdso_clock_gettime"
-// alike), or -1.
-int function_of(const char* name) {
+// The vDSO's name for a format::Function on this architecture, or null where it has none.
+const char* vdso_name(int fn) {
     const vdso::ArchNames& names = vdso::arch_names();
     const char* by_function[fmt::kFunctionCount] = {names.clock_gettime, names.gettimeofday, names.time,
                                                     names.getcpu, names.clock_getres};
+    return by_function[fn];
+}
+
+// The function a vDSO symbol name stands for ("clock_gettime" and "__vdso_clock_gettime"
+// alike), or -1.
+int function_of(const char* name) {
     for (int fn = 0; fn < fmt::kFunctionCount; ++fn) {
-        const char* full = by_function[fn];
+        const char* full = vdso_name(fn);
         if (full == nullptr) continue;
         if (strcmp(name, full) == 0) return fn;
         // The unprefixed alias x86_64's vDSO also exports (a weak "clock_gettime").
@@ -110,12 +115,9 @@ void redirect_vdso_symbols() {
         errno = saved_errno;
         return;  // no vDSO (valgrind): Go falls back to the system call, which nobody can count here
     }
-    const vdso::ArchNames& names = vdso::arch_names();
-    const char* by_function[fmt::kFunctionCount] = {names.clock_gettime, names.gettimeofday, names.time,
-                                                    names.getcpu, names.clock_getres};
     for (int fn = 0; fn < fmt::kFunctionCount; ++fn)
-        if (by_function[fn] != nullptr)
-            vdsotrace_direct_targets[fn] = reinterpret_cast<uintptr_t>(vdso::lookup(img, by_function[fn], names.version));
+        if (const char* name = vdso_name(fn))
+            vdsotrace_direct_targets[fn] = reinterpret_cast<uintptr_t>(vdso::lookup(img, name, vdso::arch_names().version));
     g_go_plumbing = program.plumbing;
 
     uintptr_t start = 0;

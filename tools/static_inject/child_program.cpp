@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "go_functions.h"
+#include "go_plumbing_finder.h"
 
 namespace vdsotrace::inject {
 
@@ -23,17 +24,9 @@ namespace {
 
 using tools::GoFunctionTable;
 
-// The Go runtime's time functions, from the symbol table or, in a stripped program, from Go's
-// own function table (.gopclntab), kept in kTimePlumbing order (tracer/go_callers.h).
-void find_plumbing(Elf* elf, uint64_t bias, tracer::go::Plumbing* p) {
-    tracer::go::CodeRange found[tracer::go::kMaxPlumbing] = {};
-    auto note = [&](const char* name, uint64_t begin, uint64_t end) {
-        for (unsigned k = 0; k < tracer::go::kMaxPlumbing; ++k) {
-            if (strcmp(name, tracer::go::kTimePlumbing[k]) != 0) continue;
-            found[k] = {uintptr_t(begin + bias), uintptr_t(end + bias)};
-            break;
-        }
-    };
+// Calls visit(name, sym) for every sized function in the ELF symbol table; false when there is none.
+template <typename Visit>
+bool for_each_function_symbol(Elf* elf, Visit visit) {
     bool have_symtab = false;
     Elf_Scn* scn = nullptr;
     while ((scn = elf_nextscn(elf, scn)) != nullptr) {
@@ -42,20 +35,27 @@ void find_plumbing(Elf* elf, uint64_t bias, tracer::go::Plumbing* p) {
         Elf_Data* data = elf_getdata(scn, nullptr);
         if (data == nullptr) continue;
         have_symtab = true;
-        const size_t count = sh.sh_size / sh.sh_entsize;
-        for (size_t i = 0; i < count; ++i) {
+        for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; ++i) {
             GElf_Sym s;
             if (gelf_getsym(data, int(i), &s) == nullptr || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0)
                 continue;
-            if (const char* name = elf_strptr(elf, sh.sh_link, s.st_name)) note(name, s.st_value, s.st_value + s.st_size);
+            if (const char* name = elf_strptr(elf, sh.sh_link, s.st_name)) visit(name, s);
         }
     }
+    return have_symtab;
+}
+
+// The Go runtime's time functions, from the symbol table or, in a stripped program, from Go's
+// own function table (.gopclntab).
+tracer::go::Plumbing find_plumbing(Elf* elf, uint64_t bias) {
+    tracer::go::PlumbingFinder finder(bias);
+    const bool have_symtab = for_each_function_symbol(
+        elf, [&](const char* name, const GElf_Sym& s) { finder.note(name, s.st_value, s.st_value + s.st_size); });
     if (!have_symtab) {
         const GoFunctionTable table = GoFunctionTable::from_elf(elf);
-        for (const GoFunctionTable::Function& fn : table.functions()) note(fn.name.c_str(), fn.begin, fn.end);
+        for (const GoFunctionTable::Function& fn : table.functions()) finder.note(fn.name.c_str(), fn.begin, fn.end);
     }
-    for (const tracer::go::CodeRange& r : found)
-        if (r.end != 0) tracer::go::add_plumbing(*p, r);
+    return finder.result();
 }
 
 // The CFA of `pc` as "stack pointer + offset"; false when the CFI says otherwise (frame pointer
@@ -118,22 +118,11 @@ bool read_code(Elf* elf, uint64_t address, unsigned char* out, size_t size) {
 // Rows covering the return addresses of libc's clock wrappers' calls (see WrapperRow), from .eh_frame.
 void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
     std::map<uint64_t, uint64_t> functions;  // start -> size, each once (aliases share code)
-    Elf_Scn* scn = nullptr;
-    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
-        GElf_Shdr sh;
-        if (gelf_getshdr(scn, &sh) == nullptr || sh.sh_type != SHT_SYMTAB || sh.sh_entsize == 0) continue;
-        Elf_Data* data = elf_getdata(scn, nullptr);
-        if (data == nullptr) continue;
-        for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; ++i) {
-            GElf_Sym s;
-            if (gelf_getsym(data, int(i), &s) == nullptr || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0 ||
-                s.st_size > 4096)
-                continue;
-            const char* name = elf_strptr(elf, sh.sh_link, s.st_name);
-            for (const char* wanted : kLibcWrappers)
-                if (name != nullptr && strcmp(name, wanted) == 0) functions[s.st_value] = s.st_size;
-        }
-    }
+    for_each_function_symbol(elf, [&](const char* name, const GElf_Sym& s) {
+        if (s.st_size > 4096) return;
+        for (const char* wanted : kLibcWrappers)
+            if (strcmp(name, wanted) == 0) functions[s.st_value] = s.st_size;
+    });
     if (functions.empty()) return;
     Dwarf_CFI* cfi = dwarf_getcfi_elf(elf);  // null without .eh_frame: then prologues only
     csh cs;
@@ -200,7 +189,7 @@ bool read_child_program(const std::string& path, uint64_t entry, ChildProgram* o
             const void* id = nullptr;
             const ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
             if (n > 0) out->build_id.assign(static_cast<const char*>(id), size_t(n));
-            find_plumbing(elf, out->load_bias, &out->plumbing);
+            out->plumbing = find_plumbing(elf, out->load_bias);
             if (out->plumbing.count == 0) find_wrappers(elf, out->load_bias, out);
         }
     }
