@@ -146,7 +146,7 @@ def t_stripped(tmp):
 def t_refused(tmp):
     # The vDSO cannot be made writable (a seccomp filter refuses mprotect RWX, as a sealed vDSO
     # would): one message, the program unchanged, the report says what was not counted.
-    args = [ENV["REFUSE_WX"], ENV["HAMMER"], "2000", "5", "4"]
+    args = [ENV["SECCOMP_REFUSE"], "mprotect-rwx", ENV["HAMMER"], "2000", "5", "4"]
     native = run_native(args)
     p, j = run_traced(args, tmp)
     same_behaviour(native, p, check_stderr=False)
