@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "jit_symbols.h"
 #include "recording_store.h"
 
 namespace vdsotrace::tools {
@@ -49,8 +50,10 @@ int cmd_clean(const CleanOptions& o) {
             const int64_t ended = r->end_realtime_ns ? int64_t(r->end_realtime_ns) : s.mtime_ns;
             if (double(now - ended) / 1e9 < o.older_than_seconds) continue;
         }
-        if (std::remove(s.path.c_str()) == 0)
+        if (std::remove(s.path.c_str()) == 0) {
             ++removed;
+            std::remove(kept_perf_map_path(s.path).c_str());  // its perf map goes with it
+        }
         else
             spdlog::warn("cannot remove {}", s.path);
     }
