@@ -216,6 +216,37 @@ def t_java_method(tmp):
     check(calls_from(again, "NanoClock.hot", "os::javaTimeNanos") == n, "named again after the exit")
 
 
+def t_node_functions_fp(tmp):
+    # The frame-pointer walk crosses V8's frames as well (node keeps frame pointers throughout).
+    p, j = node_run(tmp, ["--unwind", "fp"])
+    check(p.returncode == 0 and j["sampling"]["unwinder"] == "frame pointers", f"exit {p.returncode}: {p.stderr}")
+    check(calls_through(j, "hotA") == A and calls_through(j, "hotB") == B,
+          f"hotA {calls_through(j, 'hotA')}, hotB {calls_through(j, 'hotB')}")
+
+
+def python312():
+    """A CPython 3.12+ (PATH, else pyenv's versions), or None."""
+    candidates = [shutil.which(f"python3.{m}") for m in (12, 13, 14)]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[2-9]*/bin/python3.1[2-9]")))
+    for c in candidates:
+        if c and run([c, "-c", "pass"]).returncode == 0:
+            return c
+    return None
+
+
+def t_python_functions(tmp):
+    py = python312()
+    need(py, "CPython 3.12+")
+    p, j = traced([py, os.path.join(HERE, "two_functions.py"), str(A), str(B)], tmp)
+    check(p.returncode == 0 and p.stdout == "ok\n", f"exit {p.returncode}, stdout {p.stdout!r}: {p.stderr}")
+    check(any("PYTHONPERFSUPPORT=\"1\"" in l for l in p.stderr.splitlines()), f"notice: {p.stderr}")
+    script = os.path.join(HERE, "two_functions.py")
+    check(calls_through(j, f"py::hot_a:{script}", leaf_part="time_monotonic") == A,
+          f"hot_a: {calls_through(j, 'py::hot_a:', leaf_part='time_monotonic')}")
+    check(calls_through(j, f"py::hot_b:{script}", leaf_part="time_perf_counter") == B,
+          f"hot_b: {calls_through(j, 'py::hot_b:', leaf_part='time_perf_counter')}")
+
+
 TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
 
 
