@@ -29,7 +29,7 @@ extern RecorderState g_recorder;
 // `may_sample` false: never take a stack sample for this call (see record_unsampled).
 void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true);
 
-// True when the shim captures crashes: threads get an alternate signal stack at slot claim.
+// True when threads get an alternate signal stack at slot claim (VDSOTRACE_CRASH=stack).
 extern bool g_crash_capture;
 
 // The crash record of this process's segment, creating the segment if there is none yet (a
