@@ -1,6 +1,7 @@
 // `vdsotrace clean [--all | SESSION] [--older-than DURATION]`: removes the recordings of processes
 // that have ended. A recording whose process still runs (or whose process image was replaced by
 // exec and still runs) is never removed; nor is a file this reader cannot read.
+#include <cmath>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,7 +70,9 @@ double parse_duration(const std::string& text) {
     } catch (...) {
         return -1;
     }
-    if (v < 0) return -1;
+    // "nan" and "inf" parse as numbers: nan compares false with every age, so it removed fresh
+    // recordings (issue 12). Only a finite, non-negative amount is a duration.
+    if (!std::isfinite(v) || v < 0) return -1;
     const std::string unit = text.substr(used);
     if (unit.empty() || unit == "s") return v;
     if (unit == "m") return v * 60;
