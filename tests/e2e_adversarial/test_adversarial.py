@@ -165,6 +165,12 @@ def t_daemon_files():
         _, traced = compare(f"daemon-files {unwind}", ["daemon-files", "20"], extra=["--sample", "1", "--unwind", unwind],
                             expect_status=0, expect_out=b"")
         check(total_calls(traced.report) == 10 + 200 * 20, f"{unwind}: 4010 calls ({total_calls(traced.report)})")
+        # The stacks are whole: through the frames without unwind tables (checked address by
+        # address) up to main.
+        chains = [[f.get("symbol", "") for f in st["frames"]] for st in traced.report.get("stacks", [])]
+        through = [c for c in chains if "adv_calls_without_cfi" in c]
+        check(len(through) > 0 and all("main" in c and "daemon_files" in c for c in through),
+              f"{unwind}: sampled stacks reach main through the frames without CFI ({through[:1]})")
 
 
 def t_signals():
