@@ -61,9 +61,28 @@ struct TrampolineData {
     // end every walk, mostly lie outside it and cost one comparison instead of a scan.
     uint64_t wrappers_begin;                     // injector
     uint64_t wrappers_end;                       // injector
+    // Static glibc (2.35+) registers a restartable sequence area (rseq) for every thread, at
+    // __rseq_offset from the thread pointer once __rseq_size is non-zero; both are set at the
+    // program's start, after the exec stop, so the trampoline reads them on each call. Where a
+    // thread has one, a call counts in its CPU's slot with a plain add inside a restartable
+    // sequence (no `lock`); elsewhere (Go, musl, a stripped program, rseq off) with locked adds.
+    uint64_t rseq_offset_at;                     // injector: address of __rseq_offset (0: none)
+    uint64_t rseq_size_at;                       // injector: address of __rseq_size
     unsigned char reserved[kTrampolineDataSize - 112 - sizeof(tracer::go::Plumbing) -
-                           kMaxWrapperRows * sizeof(WrapperRow) - 40];
+                           kMaxWrapperRows * sizeof(WrapperRow) - 56];
 };
+
+// The restartable sequence's descriptor (the kernel's struct rseq_cs) follows the data block in
+// the blob, at kTrampolineDataSize (the linker script pins it). Its instruction pointers are
+// link-time offsets in the blob: the injector adds the blob's address before copying it.
+struct RseqCs {
+    uint32_t version;
+    uint32_t flags;
+    uint64_t start_ip;
+    uint64_t post_commit_offset;
+    uint64_t abort_ip;
+};
+inline constexpr size_t kRseqCsOffset = kTrampolineDataSize;
 
 // How the trampoline learns its CPU: Linux keeps the CPU number in the low 12 bits of TSC_AUX,
 // which RDPID reads in a few cycles and RDTSCP along with the clock.
