@@ -139,10 +139,14 @@ fake_wrapper_return:
 // A wrapper row for the call site above: the caller recorded is the word the row's CFA offset
 // names (offset 8: the word right above the return address, the marker), not the wrapper.
 TEST_F(Trampoline, StepsOutOfAWrapperRow) {
-    data().wrapper_count = 1;
-    data().wrappers[0] = {reinterpret_cast<uint64_t>(fake_wrapper_return), 1, 8};
-    data().wrappers_begin = data().wrappers[0].begin;
-    data().wrappers_end = data().wrappers[0].begin + 1;
+    // Rows that share its table slot come first, so the lookup has to probe past them.
+    const uint64_t ret = reinterpret_cast<uint64_t>(fake_wrapper_return);
+    for (uint64_t other = ret - 4096; other > ret - (1u << 20); --other)
+        if (vdsotrace::inject::wrapper_slot(other) == vdsotrace::inject::wrapper_slot(ret)) {
+            ASSERT_TRUE(vdsotrace::inject::add_wrapper_row(data(), {other, 1, 64}));
+            if (data().wrapper_count == 3) break;
+        }
+    ASSERT_TRUE(vdsotrace::inject::add_wrapper_row(data(), {ret, 1, 8}));
     seal();
     call_via_fake_wrapper(entry(f::kTime));
     call_via_fake_wrapper(entry(f::kTime));

@@ -184,13 +184,7 @@ private:
         d.plumbing = program_.plumbing;
         d.rseq_offset_at = program_.rseq_offset_at;
         d.rseq_size_at = program_.rseq_size_at;
-        d.wrapper_count = uint32_t(program_.wrappers.size());
-        for (size_t i = 0; i < program_.wrappers.size(); ++i) {
-            const WrapperRow& w = program_.wrappers[i];
-            d.wrappers[i] = w;
-            if (i == 0 || w.begin < d.wrappers_begin) d.wrappers_begin = w.begin;
-            if (i == 0 || w.begin + w.length > d.wrappers_end) d.wrappers_end = w.begin + w.length;
-        }
+        for (const WrapperRow& w : program_.wrappers) add_wrapper_row(d, w);
         if (!child_.write(trampoline_, &d, sizeof d)) {
             *why = "cannot fill the trampoline's data through /proc/PID/mem";
             return false;

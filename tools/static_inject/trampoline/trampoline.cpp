@@ -23,14 +23,15 @@ using vdsotrace::inject::TrampolineData;
 // Walks out of libc's clock wrappers (see WrapperRow): `ret` is a return address and `slot` where
 // it is stored on the stack; returns the first return address outside them.
 uintptr_t skip_wrappers(const volatile TrampolineData& d, uintptr_t ret, uintptr_t slot) {
-    const uint32_t rows = d.wrapper_count < vdsotrace::inject::kMaxWrapperRows ? d.wrapper_count
-                                                                               : vdsotrace::inject::kMaxWrapperRows;
+    using vdsotrace::inject::kWrapperSlots;
     const uint64_t lo = d.wrappers_begin, hi = d.wrappers_end;
     for (unsigned depth = 0; depth < vdsotrace::inject::kMaxWrapperFrames; ++depth) {
         if (ret < lo || ret >= hi) break;
-        uint32_t i = 0;
-        while (i < rows && !(ret >= d.wrappers[i].begin && ret - d.wrappers[i].begin < d.wrappers[i].length)) ++i;
-        if (i == rows) break;
+        uint32_t i = vdsotrace::inject::wrapper_slot(ret);
+        unsigned probe = 0;
+        for (; probe < kWrapperSlots && d.wrappers[i].length != 0 && d.wrappers[i].begin != ret; ++probe)
+            i = (i + 1) & (kWrapperSlots - 1);
+        if (probe == kWrapperSlots || d.wrappers[i].length == 0) break;
         // The stack pointer after `ret` returns is slot + 8, the CFA lies cfa_offset above it,
         // and the wrapper's own return address 8 below the CFA.
         slot = slot + d.wrappers[i].cfa_offset;
