@@ -240,7 +240,7 @@ unsigned char* claim_thread_slot(ThreadState& t) {
         t.stack_low = stack_low_of_this_thread();
     }
     fold_pending(slot);
-    if (!t.shared && t.busy == 0 && !t.slow_only) t.fast_slot = slot;
+    if (!t.shared && t.busy == 0) t.fast_slot = slot;
     return slot;
 }
 
@@ -341,13 +341,17 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample) {
         detail::count_into<true>(slot, counter, caller);
     else
         detail::count_into<false>(slot, counter, caller);
-    if (t.slow_only && may_sample) sampler_on_call(t, g_segment, counter, caller);
+    if (may_sample && sample_due()) sampler_on_countdown(counter, caller);
 }
 
 format::Header* ensure_segment() {
     if (t_thread.in_init) return nullptr;
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady && claim_slot() == nullptr) return nullptr;
     return g_segment.header;
+}
+
+void sampler_on_countdown(unsigned counter, uintptr_t caller) {
+    sampler_on_call(t_thread, g_segment, counter, caller);
 }
 
 format::CrashRecord* crash_record_for_write() {
@@ -416,7 +420,7 @@ void after_fork_in_child() {
     t_thread.direct_entries[0] = t_thread.direct_entries[1] = nullptr;
     t_thread.shared = 0;
     t_thread.in_init = 0;
-    t_thread.slow_only = 0;
+    t_thread.sample_countdown = 0;
     t_thread.sample_slot = nullptr;
     t_thread.in_sample = 0;
     memset(g_pending, 0, sizeof g_pending);
