@@ -34,7 +34,7 @@ def timed_export(args, out):
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - start
     assert os.waitstatus_to_exitcode(status) == 0
-    return wall, usage.ru_maxrss / 1024.0  # MiB
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0  # MiB
 
 
 def main():
@@ -63,15 +63,17 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "vdsotrace.prom")
             for label, args in [("--callers 5", ["--callers", "5"]), ("--callers 0", ["--callers", "0"])]:
-                walls, rss = [], []
+                walls, cpus, rss = [], [], []
                 for _ in range(R):
-                    w, m = timed_export(args, out)
+                    w, c, m = timed_export(args, out)
                     walls.append(w)
+                    cpus.append(c)
                     rss.append(m)
                 text = open(out).read()
                 live = int(re.search(r"^vdsotrace_export_recordings (\d+)$", text, re.M).group(1))
                 print(f"export {label}: {live} live recordings exported ({len(text) / 2**20:.1f} MiB of text), "
                       f"wall min {min(walls) * 1000:.0f} ms, median {statistics.median(walls) * 1000:.0f} ms; "
+                      f"CPU (user+sys) min {min(cpus) * 1000:.0f} ms, median {statistics.median(cpus) * 1000:.0f} ms; "
                       f"peak RSS max {max(rss):.1f} MiB (R={R}, load average {os.getloadavg()[0]:.1f})")
     finally:
         os.close(write_fd)  # every clock_loop sees end of input and exits

@@ -5,7 +5,9 @@
 
 #include <time.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "export_command.h"
 #include "exposition.h"
 #include "kernel_entry.h"
+#include "live_read.h"
 #include "segment_create.h"
 #include "segment_format.h"
 #include "segment_reader.h"
@@ -118,8 +121,8 @@ struct Synthetic {
     bool route_gettimeofday_to_syscall = false;
 };
 
-// A recording image made by the writer's own layout code, read back by the real reader.
-Recording synthetic_recording(const Synthetic& in) {
+// A recording image made by the writer's own layout code.
+std::vector<unsigned char> synthetic_image(const Synthetic& in) {
     tr::Settings s;
     s.threads = 2;
     s.callers = 16;
@@ -153,6 +156,12 @@ Recording synthetic_recording(const Synthetic& in) {
     unsigned char* shared = seg.threads + size_t(s.threads) * seg.slot_size;
     auto* shared_callers = reinterpret_cast<f::CallerEntry*>(shared + f::kSlotCallersOffset);
     shared_callers[0] = {f::caller_key(tod, 0x402000), in.overflow_tod};
+    return bytes;
+}
+
+// The same, read back by the real reader.
+Recording synthetic_recording(const Synthetic& in) {
+    const std::vector<unsigned char> bytes = synthetic_image(in);
     std::string error;
     auto r = vdsotrace::tools::parse_recording(bytes, "synthetic", &error);
     EXPECT_TRUE(r) << error;
@@ -329,4 +338,61 @@ TEST(ExportOptions, BadValuesAreRefusedInOneLine) {
     EXPECT_EQ(o.callers, 0u);
     EXPECT_EQ(o.interval, 2.5);
     EXPECT_EQ(o.clean_older_than, 900);
+}
+
+// The exporter reads a live recording without its untouched thread slots: what it parses must be
+// what the whole file says (totals, callers, the shared slot at the end).
+TEST(ExportLiveRead, SameRecordingAsTheWholeFile) {
+    const std::vector<unsigned char> image = synthetic_image({});
+    const std::string path = ::testing::TempDir() + "/live_read_test.vdsotrace";
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(image.data()), std::streamsize(image.size()));
+    vdsotrace::tools::LiveReader reader;
+    std::string error;
+    const std::vector<unsigned char>* bytes = reader.read(path, &error, false);
+    ASSERT_TRUE(bytes) << error;
+    EXPECT_EQ(bytes->size(), image.size());
+    auto partial = vdsotrace::tools::parse_recording(*bytes, path, &error);
+    auto whole = vdsotrace::tools::parse_recording(image, path, &error);
+    ASSERT_TRUE(partial && whole) << error;
+    EXPECT_EQ(partial->totals(), whole->totals());
+    ASSERT_EQ(partial->threads.size(), whole->threads.size());
+    for (size_t i = 0; i < whole->threads.size(); ++i) {
+        EXPECT_EQ(partial->threads[i].shared, whole->threads[i].shared);
+        EXPECT_EQ(partial->threads[i].callers.size(), whole->threads[i].callers.size());
+        EXPECT_EQ(partial->threads[i].total(), whole->threads[i].total());
+    }
+    EXPECT_EQ(partial->totals()[f::counter_index(f::kGettimeofday, 0)], 34u);  // 4 of them in the shared slot
+    // A header claiming more slots than there are reads them all; a file that is not a recording
+    // is read as it is and refused by the parser.
+    std::vector<unsigned char> claims = image;
+    reinterpret_cast<f::Header*>(claims.data())->threads_claimed = ~0ull;
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(claims.data()), std::streamsize(claims.size()));
+    bytes = reader.read(path, &error, false);
+    ASSERT_TRUE(bytes);
+    EXPECT_EQ(*bytes, claims);
+    // What that read wrote is zero again for the next recording read into the same buffer.
+    std::vector<unsigned char> busy = image;
+    memset(busy.data() + sizeof(f::Header), 0xAB, busy.size() - sizeof(f::Header));
+    auto* bh = reinterpret_cast<f::Header*>(busy.data());
+    bh->threads_claimed = 2;
+    bh->modules_claimed = 8;
+    bh->tree.threads_logged = 1u << 20;
+    const std::string busy_path = path + ".busy";
+    std::ofstream(busy_path, std::ios::binary).write(reinterpret_cast<const char*>(busy.data()), std::streamsize(busy.size()));
+    ASSERT_TRUE(reader.read(busy_path, &error, false));
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(image.data()), std::streamsize(image.size()));
+    bytes = reader.read(path, &error, false);
+    ASSERT_TRUE(bytes);
+    EXPECT_EQ(*bytes, image);  // the parts it does not read are zero in this image
+    auto again = vdsotrace::tools::parse_recording(*bytes, path, &error);
+    ASSERT_TRUE(again) << error;
+    EXPECT_EQ(again->totals(), whole->totals());
+    std::remove(busy_path.c_str());
+    std::ofstream(path, std::ios::binary) << "not a recording";
+    bytes = reader.read(path, &error, false);
+    ASSERT_TRUE(bytes);
+    EXPECT_EQ(std::string(bytes->begin(), bytes->end()), "not a recording");  // nothing left of the last one
+    EXPECT_FALSE(vdsotrace::tools::parse_recording(*bytes, path, &error));
+    EXPECT_FALSE(reader.read(path + ".missing", &error, false));
+    std::remove(path.c_str());
 }

@@ -23,9 +23,11 @@
 #include <spdlog/spdlog.h>
 
 #include "clock_metrics.h"
+#include "live_read.h"
 #include "commands.h"
 #include "recording_store.h"
 #include "segment_format.h"
+#include "segment_reader.h"
 
 namespace vdsotrace::tools {
 
@@ -124,7 +126,8 @@ std::optional<Recording> glance(const std::string& path) {
 // One export: every live recording, read one at a time. Ended ones are cleaned when asked.
 // Only a process's current image is exported: the images it exec'd from are finished parts of
 // the same pid, and their series would carry the same pid and session.
-std::string export_once(const ExportOptions& o, ClockMetrics* metrics, size_t* removed) {
+std::string export_once(const ExportOptions& o, ClockMetrics* metrics, LiveReader* reader,
+                        size_t* removed) {
     const std::vector<SegmentName> segments = segments_to_read(o.all_users);
     metrics->begin(measure_kernel_entry());
     const int64_t now = now_realtime_ns();
@@ -136,7 +139,9 @@ std::string export_once(const ExportOptions& o, ClockMetrics* metrics, size_t* r
         }
         if (fate_of(*header) == ProcessFate::kRunning) {
             std::string error;
-            auto r = load_recording(s.path, &error, o.all_users);
+            std::optional<Recording> r;
+            if (const std::vector<unsigned char>* bytes = reader->read(s.path, &error, o.all_users))
+                r = parse_recording(*bytes, s.path, &error);
             if (!r)
                 metrics->count_unreadable();
             else if (fate_of(*r) == ProcessFate::kRunning)
@@ -235,10 +240,11 @@ int cmd_export(const ExportOptionsText& text) {
     }
     const std::string target = !o.textfile.empty() ? o.textfile + "/" + kTextfileName : o.output;
     ClockMetrics metrics(o.callers);
+    LiveReader reader;  // one recording at a time, in one buffer
     bool warned = false;
     do {
         size_t removed = 0;
-        const std::string body = export_once(o, &metrics, &removed);
+        const std::string body = export_once(o, &metrics, &reader, &removed);
         if (removed) spdlog::info("removed {} ended recording(s) older than {}", removed, text.clean_older_than);
         if (target.empty()) {
             std::cout << body << std::flush;
