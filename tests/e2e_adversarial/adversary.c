@@ -16,6 +16,7 @@
 //   disabled-strict N           recording made impossible, then the strict filter, N calls
 //   stack-call BYTES first|warm clock_gettime on a stack of BYTES over a guard page
 //   small-stack BYTES           the process's first call from a thread with BYTES of stack
+//   setuid-child N              a child that drops to uid 65534 (as root), N calls in each
 //   clone-vm N                  a clone(CLONE_VM) child (no CLONE_THREAD) and the parent call N times each
 #define _GNU_SOURCE
 #include <errno.h>
@@ -339,6 +340,22 @@ static int stack_call(long bytes, const char* when) {
 }
 #endif
 
+// A root server's worker: the child drops to nobody (65534) and calls the clock; run, as root,
+// must find its recording.
+static int setuid_child(long n) {
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0) _exit(6);
+        _exit(calls(n) == n ? 0 : 7);
+    }
+    const long mine = calls(n);
+    int status = 0;
+    waitpid(child, &status, 0);
+    printf("parent %ld child status %d\n", mine, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return 0;
+}
+
 static long g_clone_n;
 static volatile long g_child_made;
 
@@ -378,6 +395,7 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "disabled-strict") == 0) return disabled_strict(arg);
     if (strcmp(mode, "stack-call") == 0 && argc > 3) return stack_call(arg, argv[3]);
     if (strcmp(mode, "small-stack") == 0) return small_stack(arg);
+    if (strcmp(mode, "setuid-child") == 0) return setuid_child(arg);
     if (strcmp(mode, "clone-vm") == 0) return clone_vm(arg);
     return 64;
 }
