@@ -319,6 +319,26 @@ def t_clone_vm():
     check(total_calls(traced.report) == 2 * n, f"{2 * n} calls ({total_calls(traced.report)})")
 
 
+def t_other_elf_class():
+    # A 32-bit program: run says so in one line before it starts; exit status and output unchanged.
+    d = tempfile.mkdtemp(prefix="adv-cli-")
+    src, exe = os.path.join(d, "s32.c"), os.path.join(d, "s32")
+    with open(src, "w") as f:
+        f.write('void _start(void) { __asm__ volatile("mov $1, %eax\\n mov $3, %ebx\\n int $0x80"); }\n')
+    built = subprocess.run(["gcc", "-m32", "-nostartfiles", "-nostdlib", "-static", "-fno-pie", "-no-pie", src, "-o", exe],
+                           capture_output=True)
+    if built.returncode != 0 or os.uname().machine != "x86_64":
+        print("skip: cannot build a 32-bit x86 program here")
+        shutil.rmtree(d, ignore_errors=True)
+        sys.exit(77)
+    native = subprocess.run([exe], capture_output=True)
+    p = subprocess.run([VDSOTRACE, "run", "--shim", SHIM, "--", exe], capture_output=True, text=True, env=clean_env())
+    check(native.returncode == 3 and p.returncode == 3, f"exit 3 both ({native.returncode}, {p.returncode})")
+    lines = [l for l in p.stderr.splitlines() if "32-bit program" in l]
+    check(len(lines) == 1 and "cannot be loaded" in lines[0], f"one line says it is 32-bit: {lines}")
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def t_run_cli():
     # run on a file that is not executable: 126 "Permission denied", as a shell says.
     d = tempfile.mkdtemp(prefix="adv-cli-")
