@@ -241,19 +241,23 @@ int cmd_run(const RunOptions& o) {
     if (inject_static) inject_into_static_child(exe, session, trace_pipe);
     const int status = wait_for_tree(session, g_child, o.wait_descendants);
 
+    // Run as root, the tree's processes that changed user (servers dropping privileges) recorded
+    // under their own uid: the session id is ours, so their recordings are part of the report.
+    const bool other_users = geteuid() == 0;
     std::vector<std::string> files;
-    for (const SegmentName& s : list_segments(getuid()))
+    for (const SegmentName& s : list_segments(getuid(), other_users))
         if (s.session == session) files.push_back(s.path);
     if (files.empty())
         spdlog::info("no recording of session {} in {}: {} made no vDSO time call that LD_PRELOAD could see, or "
                      "the shim could not record (then it said why above)",
                      session, shm_dir(), o.command[0]);
     else
-        report_files(files, ReportOptions{false, o.output, o.top, o.stacks, o.per_process}, true);
+        report_files(files, ReportOptions{false, o.output, o.top, o.stacks, o.per_process, other_users}, true);
     // Scripts get their JSON file even when nothing was recorded: a report with zero calls.
     if (!o.json_file.empty())
         report_files(files,
-                     ReportOptions{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function}, false},
+                     ReportOptions{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function}, false,
+                                   other_users},
                      false);
     if (!files.empty() && !o.save_file.empty()) {
         std::string error;

@@ -51,7 +51,7 @@ int g_own_pid;                               // getpid() at start-up and after f
 
 void say(const char* text) {
     // One line on stderr, written in one call so it does not interleave with the program's output.
-    char line[768];
+    static char line[768];  // only while creating the segment, one thread at a time: not on the stack
     TextBuffer b(line, sizeof line);
     b.add("vdsotrace: ")->add(text)->add("\n");
     ssize_t ignored = write(STDERR_FILENO, b.c_str(), b.size());
@@ -247,16 +247,18 @@ unsigned char* claim_thread_slot(ThreadState& t) {
 // Creates the segment. Runs once per process (again in a forked child).
 bool create() {
     Settings settings;
-    char problems[512];
+    // Static: segments are created by one thread at a time, and the first call's stack need stays
+    // small (issue 12).
+    static char problems[512];
     read_settings(&settings, problems, sizeof problems);
     if (problems[0] != '\0') {
-        char line[640];
+        static char line[640];
         TextBuffer(line, sizeof line).add("ignoring bad settings:")->add(problems);
         say(line);
     }
-    char error[384];
+    static char error[384];
     if (!create_segment(settings, &g_segment, error, sizeof error)) {
-        char line[512];
+        static char line[512];
         TextBuffer(line, sizeof line).add(error)->add("; not recording, calls pass through unchanged");
         say(line);
         return false;

@@ -161,7 +161,11 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     vdso::Image vdso;
     const bool have_vdso = vdso::parse_live(&vdso) == vdso::ParseError::kNone;
 
-    format::Header plan{};
+    // Static, not on the stack: the first clock call of a process may come from a thread with a
+    // small stack (issue 12; this 4 KiB header was most of the first call's 7.6 KB). Segments are
+    // created by one thread at a time (the recorder's state machine), so it is never shared.
+    static format::Header plan;
+    plan = format::Header{};
     const size_t size = plan_layout(settings, have_vdso ? vdso.size : 0, &plan);
 
     const uint64_t segment_id = random_u64();
