@@ -24,6 +24,7 @@
 #include "recording_store.h"
 #include "segment_format.h"
 #include "shim_locator.h"
+#include "signal_forwarding.h"
 #include "static_inject/static_inject.h"
 #include "target_check.h"
 
@@ -34,10 +35,6 @@ namespace f = vdsotrace::format;
 namespace {
 
 pid_t g_child = -1;
-
-void forward_signal(int sig) {
-    if (g_child > 0) kill(g_child, sig);
-}
 
 std::string new_session_id() {
     uint64_t v = 0;
@@ -186,6 +183,10 @@ int cmd_run(const RunOptions& o) {
         spdlog::error("{}: command not found", o.command[0]);
         return 127;  // as a shell says it
     }
+    if (access(exe.c_str(), X_OK) != 0) {
+        spdlog::error("{}: {}", o.command[0], strerror(errno));
+        return 126;  // as a shell says it: found, but cannot be run
+    }
     const bool inject_static = o.inject_static && wants_injection(exe, o);
     for (const std::string& w : preload_blind_spots(exe, inject_static)) spdlog::warn("{}", w);
 
@@ -193,14 +194,9 @@ int cmd_run(const RunOptions& o) {
     const std::string preload = preload_with(shim, getenv("LD_PRELOAD"));
 
     // Like system(): while the command runs, Ctrl-C and Ctrl-\ reach it from the terminal and
-    // must not kill us, or the report would be lost. TERM and HUP sent to us are passed on.
-    struct sigaction ignore {}, old_int {}, old_quit {}, forward {};
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGINT, &ignore, &old_int);
-    sigaction(SIGQUIT, &ignore, &old_quit);
-    forward.sa_handler = forward_signal;
-    sigaction(SIGTERM, &forward, nullptr);
-    sigaction(SIGHUP, &forward, nullptr);
+    // must not kill us, or the report would be lost. Every signal another process sends us is
+    // passed on to the command (signal_forwarding.h).
+    forward_signals_to(&g_child);
 
     std::vector<char*> argv;
     for (const std::string& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
@@ -223,10 +219,7 @@ int cmd_run(const RunOptions& o) {
         return kExitBadInput;
     }
     if (g_child == 0) {
-        sigaction(SIGINT, &old_int, nullptr);
-        sigaction(SIGQUIT, &old_quit, nullptr);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
+        restore_signals_for_exec();
         setenv("LD_PRELOAD", preload.c_str(), 1);
         setenv("VDSOTRACE_SESSION", session.c_str(), 1);
         if (o.sample > 0) setenv("VDSOTRACE_SAMPLE", std::to_string(o.sample).c_str(), 1);

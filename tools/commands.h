@@ -68,6 +68,13 @@ struct CleanOptions {
 };
 int cmd_clean(const CleanOptions& options);
 
+struct Recording;
+// What `clean` keeps: the process runs, or an image it exec'd into still runs.
+bool still_running(const Recording& r);
+// True when a recording that is not still_running() ended longer than `older_than_seconds` ago
+// (its recorded end, else the file's mtime); always true for a negative age.
+bool ended_long_enough(const Recording& r, int64_t file_mtime_ns, double older_than_seconds, int64_t now_realtime_ns);
+
 // "90", "90s", "15m", "2h", "3d" in seconds; negative when malformed.
 double parse_duration(const std::string& text);
 

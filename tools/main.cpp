@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "export/export_command.h"
 
 using namespace vdsotrace::tools;
 
@@ -96,6 +97,20 @@ int main(int argc, char** argv) {
     top_cmd->add_flag("--json", top.json, "Write JSON (with --once: one object; else one per line)");
     top_cmd->add_option("--top", top.rows, "Callers shown")->check(CLI::PositiveNumber);
 
+    ExportOptionsText exp;
+    CLI::App* export_cmd = app.add_subcommand("export", "Every live recording as Prometheus/OpenMetrics counters "
+                                              "(stdout, a file, or node_exporter's textfile directory)");
+    export_cmd->add_option("--format", exp.format, "prometheus (default; what node_exporter's textfile collector reads) "
+                                                   "or openmetrics");
+    export_cmd->add_option("--callers", exp.callers, "Busiest call sites exported per process, 0 to 100 (default 5)");
+    export_cmd->add_option("--textfile", exp.textfile, "Write DIR/vdsotrace.prom atomically, for node_exporter's "
+                                                       "--collector.textfile.directory");
+    export_cmd->add_option("-o,--output", exp.output, "Write to FILE (atomically) instead of stdout (-)");
+    export_cmd->add_option("--interval", exp.interval, "Refresh every S seconds until SIGTERM/SIGINT");
+    export_cmd->add_option("--clean-older-than", exp.clean_older_than,
+                           "Also remove recordings of processes that ended longer ago than DURATION (90s, 15m, 2h, 3d)");
+    export_cmd->add_flag("--all-users", exp.all_users, "Every user's recordings (root exporting services' recordings)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -120,5 +135,6 @@ int main(int argc, char** argv) {
         return cmd_clean(clean);
     }
     if (top_cmd->parsed()) return cmd_top(top);
+    if (export_cmd->parsed()) return cmd_export(exp);
     return kExitUsage;
 }

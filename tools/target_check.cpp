@@ -15,7 +15,8 @@
 namespace vdsotrace::tools {
 
 std::string find_executable(const std::string& command) {
-    if (command.find('/') != std::string::npos) return access(command.c_str(), X_OK) == 0 ? command : "";
+    // A path is run as given: exec says why when it cannot (126 "Permission denied", as a shell).
+    if (command.find('/') != std::string::npos) return access(command.c_str(), F_OK) == 0 ? command : "";
     const char* path = getenv("PATH");
     std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
     std::string dir;

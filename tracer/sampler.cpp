@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "libunwind_shield.h"
 #include "module_map.h"
 #include "recorder.h"
 #include "settings.h"
@@ -296,7 +297,16 @@ bool sampler_start(int (*clock)(clockid_t, timespec*), char* problem, unsigned l
         return true;
     }
     // RTLD_LOCAL: libunwind's _Unwind_* and backtrace stay out of the program's symbol scope.
+    // A copy of our own (not one the program loaded) gets its system calls shielded.
+    const bool programs_own = dlopen("libunwind.so.8", RTLD_LAZY | RTLD_NOLOAD) != nullptr;
     void* lib = dlopen("libunwind.so.8", RTLD_LOCAL | RTLD_NOW);
+    if (lib != nullptr && !programs_own && !shield_libunwind(lib)) {
+        TextBuffer(problem, problem_size)
+            .add("cannot keep libunwind's address checks off the program's descriptors; sampling with "
+                 "frame pointers instead (VDSOTRACE_UNWIND=fp)");
+        __atomic_store_n(&g_unwinder, kFramePointers, __ATOMIC_RELEASE);
+        return false;
+    }
     if (lib != nullptr) g_backtrace = reinterpret_cast<BacktraceFn>(dlsym(lib, "unw_backtrace"));
     if (g_backtrace != nullptr) find_loader_lock();
     if (g_backtrace == nullptr) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -56,6 +57,7 @@ void describe_errno(TextBuffer* b, int err) {
         case EEXIST: b->add("a segment of that name exists already"); break;
         case EPERM: b->add("operation not permitted"); break;
         case ENOSYS: b->add("not supported"); break;
+        case EFBIG: b->add("file size limit exceeded"); break;
         default: b->add("error ")->add_u64(uint64_t(err)); break;
     }
 }
@@ -167,6 +169,15 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     name.add("/")->add(format::kShmPrefix)->add_u64(getuid())->add("-")->add(settings.session);
     name.add("-")->add_u64(uint64_t(getpid()))->add("-")->add_hex(segment_id, 16);
 
+    // A file size limit (ulimit -f) below the segment's size: fallocate would raise SIGXFSZ, whose
+    // default action kills the program (issue 12). Checked before anything exists, so no empty
+    // recording stays behind either.
+    rlimit fsize{};
+    if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY && fsize.rlim_cur < size) {
+        err.add("the recording needs ")->add_u64(size / 1024)->add(" KiB, more than the file size limit (ulimit -f) of ");
+        err.add_u64(uint64_t(fsize.rlim_cur) / 1024)->add(" KiB");
+        return false;
+    }
     // O_EXCL: never open a segment somebody else prepared under our name. 0600: only our user.
     int fd = shm_open(out->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
