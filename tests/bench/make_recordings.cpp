@@ -7,9 +7,9 @@
 //          frames, one stack per call site; prints its path.
 //        make_recordings live SESSION N
 //          N processes, each with its own small recording, alive until this program's stdin
-//          closes; prints "ready" when all are there.
+//          closes (then they remove their recordings); prints "ready" when all are there.
 #include <link.h>
-#include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -157,13 +157,14 @@ int big(const char* session, uint32_t threads, uint32_t sites, uint64_t samples)
 
 int live(const char* session, int n) {
     std::vector<pid_t> children;
-    int ready[2];
-    if (pipe(ready) != 0) return 1;
+    int ready[2], release[2];
+    if (pipe(ready) != 0 || pipe(release) != 0) return 1;
     for (int i = 0; i < n; ++i) {
         const pid_t pid = fork();
         if (pid < 0) break;
         if (pid == 0) {
             close(ready[0]);
+            close(release[1]);
             t::Settings s;
             set_session(&s, session);
             s.threads = 4;
@@ -180,12 +181,16 @@ int live(const char* session, int n) {
             }
             char c = ok ? 1 : 0;
             if (write(ready[1], &c, 1) != 1) _exit(1);
-            pause();
+            // Alive until the parent lets go (end of file), then the recording goes with us.
+            while (read(release[0], &c, 1) > 0) {
+            }
+            if (ok) shm_unlink(seg.name);
             _exit(0);
         }
         children.push_back(pid);
     }
     close(ready[1]);
+    close(release[0]);
     int made = 0;
     char c;
     while (made < int(children.size()) && read(ready[0], &c, 1) == 1) made += c;
@@ -193,7 +198,7 @@ int live(const char* session, int n) {
     fflush(stdout);
     while (read(STDIN_FILENO, &c, 1) > 0) {
     }
-    for (pid_t pid : children) kill(pid, SIGTERM);
+    close(release[1]);
     for (pid_t pid : children) waitpid(pid, nullptr, 0);
     return made == n ? 0 : 1;
 }
