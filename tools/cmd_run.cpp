@@ -226,6 +226,12 @@ int cmd_run(const RunOptions& o) {
         if (o.sample_depth > 0) setenv("VDSOTRACE_SAMPLE_DEPTH", std::to_string(o.sample_depth).c_str(), 1);
         if (!o.unwind.empty()) setenv("VDSOTRACE_UNWIND", o.unwind.c_str(), 1);
         if (!o.route.empty()) setenv("VDSOTRACE_ROUTE", o.route.c_str(), 1);
+        if (!o.wrappers.empty()) {
+            std::string globs;
+            if (const char* own = getenv("VDSOTRACE_WRAPPERS"); own != nullptr && *own != '\0') globs = own;
+            for (const std::string& g : o.wrappers) globs += (globs.empty() ? "" : ",") + g;
+            setenv("VDSOTRACE_WRAPPERS", globs.c_str(), 1);
+        }
         if (!o.follow_exec) setenv("VDSOTRACE_FOLLOW_EXEC", "0", 1);
         if (inject_static) {
             const int trace_error = inject::request_trace();

@@ -46,6 +46,15 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--route", run.route,
                         "Send functions elsewhere than the vDSO, e.g. clock_gettime=syscall,gettimeofday=libc "
                         "(targets: vdso, syscall, libc; FUNCTION may be all)");
+    run_cmd->add_option("--wrapper", run.wrappers,
+                        "Count calls made through the function(s) GLOB names (e.g. 'myapp::Clock::*') at their "
+                        "callers, like std::chrono's now() (repeatable; also VDSOTRACE_WRAPPERS=GLOB,GLOB)")
+        ->check([](const std::string& g) {
+            if (g.empty()) return std::string("an empty GLOB names no function");
+            if (g.find(',') != std::string::npos) return std::string("GLOB must not contain ',' (give --wrapper again)");
+            if (g.size() > 255) return std::string("GLOB is longer than 255 characters");
+            return std::string();
+        });
     run_cmd->add_flag("--per-process", run.per_process, "Show each process's calls per function and clock");
     run_cmd->add_flag("--no-follow-exec{false}", run.follow_exec,
                       "Do not trace programs the command (or its children) exec");
