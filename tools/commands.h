@@ -45,6 +45,7 @@ struct RunOptions {
     bool per_process = false;   // --per-process
     bool follow_exec = true;    // --no-follow-exec turns it off: programs the command execs are not traced
     bool inject_static = true;  // --no-inject turns it off: a static program is only warned about
+    bool runtime_help = true;   // --no-runtime-help turns it off: node/java/python get no perf-map settings
     bool wait_descendants = true;  // --no-wait: return when CMD ends, leaving orphaned descendants running
     std::string save_file;      // --save FILE: the session's recordings in one archive
     std::string output_dir;     // --output-dir DIR: a copy of each recording

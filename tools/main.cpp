@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
                       "For a statically linked CMD, only warn instead of injecting a counting trampoline");
     run_cmd->add_flag("--no-wait{false}", run.wait_descendants,
                       "Return when CMD ends, without waiting for descendants it left running");
+    run_cmd->add_flag("--no-runtime-help{false}", run.runtime_help,
+                      "Leave the environment alone for node, java and python3.12+ (by default perf maps are "
+                      "turned on, so that JIT-compiled frames are named)");
     run_cmd->add_option("--save", run.save_file, "Keep the session's recordings in FILE (read it with `report FILE`)");
     run_cmd->add_option("--output-dir", run.output_dir, "Keep a copy of each recording in DIR (`report DIR`)");
     run_cmd->add_option("command", run.command, "The command and its arguments, after --")->required();

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "jit_symbols.h"
 #include "symbolizer.h"
 
 namespace vdsotrace::tools {
@@ -130,8 +131,14 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             }
             for (const CallerCount& cc : t.callers) {
                 const ModuleInfo* m = cc.address ? module_of(r, cc.address) : nullptr;
-                const std::string path = m ? module_path(r, *m) : "";
-                const uint64_t offset = m ? cc.address - m->load_bias : cc.address;
+                std::string path = m ? module_path(r, *m) : "";
+                uint64_t offset = m ? cc.address - m->load_bias : cc.address;
+                // A call site in JIT-compiled code, named by the process's perf map.
+                const std::string* jit_name = nullptr;
+                if (m == nullptr && cc.address != 0 && (jit_name = jit_symbol(r, cc.address - 1, &offset)) != nullptr) {
+                    ++offset;
+                    path = std::string(kJitModule) + " " + *jit_name;
+                }
                 const WrapperSiteInfo* site = cc.via != 0 && cc.via <= r.wrapper_sites.size() &&
                                                       !r.wrapper_sites[cc.via - 1].name.empty()
                                                   ? &r.wrapper_sites[cc.via - 1]
@@ -162,9 +169,10 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                         row.clock = clock_name(bucket);
                         row.clock_id = clock_id_of_bucket(bucket);
                     }
-                    row.module = path;
+                    row.module = jit_name ? kJitModule : path;
                     row.offset = offset;
                     row.address = cc.address;
+                    if (jit_name) row.symbol = *jit_name;
                     if (m) {
                         // The return address follows the call: name the call instruction.
                         SymbolInfo s = symbolizer.lookup({path, m->build_id}, offset - 1);
