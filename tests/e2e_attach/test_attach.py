@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `vdsotrace attach PID`: the real command attaches to programs started
+without the shim. One test per invocation: test_attach.py NAME. Exit 0 pass, 1 fail, 77 skip."""
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ENV = os.environ
+VDSOTRACE, SHIM = ENV["VDSOTRACE"], ENV["SHIM"]
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def start_window(n):
+    """attach_window N, stopped at its 'ready' line."""
+    p = subprocess.Popen([ENV["ATTACH_WINDOW"], str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    check(p.stdout.readline() == "ready\n", "attach_window said ready")
+    return p
+
+
+def attach(pid, tmp, *extra, wait_for_attached=True):
+    """Starts `vdsotrace attach PID --json`; returns (process, report path) once it says attached."""
+    report = os.path.join(tmp, "report.json")
+    a = subprocess.Popen([VDSOTRACE, "attach", "--shim", SHIM, "--json", "-o", report, str(pid)] + list(extra),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if wait_for_attached:
+        line = a.stderr.readline()
+        check("attached to pid" in line, f"attach says it attached: {line!r}")
+    return a, report
+
+
+def finish(a, report):
+    out, err = a.communicate(timeout=60)
+    data = None
+    if os.path.exists(report):
+        with open(report) as f:
+            data = json.load(f)
+        for proc in data.get("processes", []):
+            try:
+                os.unlink(proc["recording"])
+            except OSError:
+                pass
+    return a.returncode, err, data
+
+
+def by_symbol(j):
+    out = collections.Counter()
+    for row in j["callers"]:
+        out[(row.get("symbol", ""), row["function"])] += row["calls"]
+    return out
+
+
+def test_window_exact():
+    """The program's marked window, counted exactly; calls before and after it not at all."""
+    n = 1000
+    with tempfile.TemporaryDirectory() as tmp:
+        p = start_window(n)
+        a, report = attach(p.pid, tmp, "--duration", "3")
+        p.stdin.write("g")
+        p.stdin.flush()
+        check(p.stdout.readline() == "done\n", "the window ran")
+        code, err, data = finish(a, report)
+        check(code == 0, f"attach exit status {code}: {err}")
+        check("detached from pid" in err, f"attach says it detached: {err}")
+        out, perr = p.communicate("q", timeout=30)
+        check(p.returncode == 0, f"the program exits 0 (no spurious EINTR): {p.returncode} {perr}")
+        check(out == "bye\n", f"the program's output: {out!r}")
+        if data is None:
+            check(False, "a JSON report")
+            return
+        check(data["total_calls"] == 3 * n, f"total {data['total_calls']} == {3 * n}")
+        s = by_symbol(data)
+        check(s[("window_calls", "clock_gettime")] == n, f"window_calls {s}")
+        check(s[("window_libc", "clock_gettime")] == n, f"window_libc (timespec_get inside libc) {s}")
+        check(s[("worker_calls", "gettimeofday")] == n, f"worker_calls {s}")
+        check(s[("outside_calls", "clock_gettime")] == 0, f"nothing outside the window {s}")
+        threads = sorted(t["calls"] for t in data["threads"])
+        check(threads == [n, 2 * n], f"per thread {threads}")
+
+
+def test_refusals():
+    """One-line reasons, the target untouched and running on."""
+    with tempfile.TemporaryDirectory() as tmp:
+        # A process of another user: vdsotrace runs as nobody, the target as root.
+        if os.geteuid() == 0:
+            p = start_window(10)
+            r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", VDSOTRACE, "attach",
+                                "--shim", SHIM, str(p.pid)], capture_output=True, text=True)
+            check(r.returncode == 1 and r.stderr.count("\n") == 1 and "belongs to another user" in r.stderr,
+                  f"other user: {r.returncode} {r.stderr!r}")
+            out, err = p.communicate("gq", timeout=30)
+            check(p.returncode == 0 and out == "done\nbye\n", f"the other user's program ran on: {out!r} {err}")
+        # A statically linked program.
+        p = subprocess.Popen([ENV["ATTACH_WINDOW_STATIC"], "10"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+        check(p.stdout.readline() == "ready\n", "the static program is ready")
+        r = subprocess.run([VDSOTRACE, "attach", "--shim", SHIM, str(p.pid)], capture_output=True, text=True)
+        check(r.returncode == 1 and r.stderr.count("\n") == 1 and "is statically linked" in r.stderr,
+              f"static: {r.returncode} {r.stderr!r}")
+        out, _ = p.communicate("gq", timeout=30)
+        check(p.returncode == 0 and out == "done\nbye\n", f"the static program ran on: {out!r}")
+        # A process already traced (by a tracer that stops nothing: strace -e trace=none).
+        p = start_window(10)
+        tracer = subprocess.Popen(["strace", "-qq", "-e", "trace=none", "-p", str(p.pid)], stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            with open(f"/proc/{p.pid}/status") as f:
+                if any(l.startswith("TracerPid:") and l.split()[1] != "0" for l in f):
+                    break
+            time.sleep(0.05)
+        r = subprocess.run([VDSOTRACE, "attach", "--shim", SHIM, str(p.pid)], capture_output=True, text=True)
+        check(r.returncode == 1 and r.stderr.count("\n") == 1 and "already traced by pid" in r.stderr,
+              f"traced: {r.returncode} {r.stderr!r}")
+        tracer.terminate()
+        tracer.wait()
+        # No such process.
+        r = subprocess.run([VDSOTRACE, "attach", "--shim", SHIM, "999999999"], capture_output=True, text=True)
+        check(r.returncode != 0 and r.stderr.count("\n") == 1, f"no such pid: {r.returncode} {r.stderr!r}")
+        out, err = p.communicate("gq", timeout=30)
+        check(p.returncode == 0 and out == "done\nbye\n", f"the traced program ran on: {p.returncode} {out!r} {err}")
+        # ptrace refused (Yama-like): a seccomp filter in vdsotrace makes ptrace fail with EPERM.
+        p = start_window(10)
+        r = subprocess.run([ENV["SECCOMP_REFUSE"], "ptrace", VDSOTRACE, "attach", "--shim", SHIM, str(p.pid)],
+                           capture_output=True, text=True)
+        check(r.returncode == 1 and r.stderr.count("\n") == 1 and "not allowed" in r.stderr,
+              f"ptrace refused: {r.returncode} {r.stderr!r}")
+        out, err = p.communicate("gq", timeout=30)
+        check(p.returncode == 0 and out == "done\nbye\n", f"after a refused attach: {p.returncode} {out!r} {err}")
+
+
+TESTS = {"window_exact": test_window_exact, "refusals": test_refusals}
+
+if __name__ == "__main__":
+    TESTS[sys.argv[1]]()
+    sys.exit(1 if failures else 0)
