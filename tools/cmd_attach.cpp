@@ -117,15 +117,28 @@ struct PointerSwitch {
     uint64_t address, original, replacement;
 };
 
+// Module files read so far, by path: read before the process is stopped, so that only modules
+// it loaded meanwhile are read while it is.
+using ElfCache = std::map<std::string, ElfFile>;
+
+const ElfFile& elf_of(ElfCache* cache, const std::string& path) {
+    auto it = cache->find(path);
+    if (it == cache->end()) {
+        ElfFile elf;
+        std::string why;
+        if (!read_elf_file(path, kInterposed, &elf, &why)) elf = ElfFile{};
+        it = cache->emplace(path, std::move(elf)).first;
+    }
+    return it->second;
+}
+
 // The GOT slots of every module but the shim through which it calls an interposed function.
-std::vector<PointerSwitch> plan_got(const StoppedProcess& p, const std::vector<Mapping>& modules,
+std::vector<PointerSwitch> plan_got(const StoppedProcess& p, const std::vector<Mapping>& modules, ElfCache* cache,
                                     const std::string& shim, const std::map<std::string, uint64_t>& shim_entries) {
     std::vector<PointerSwitch> out;
     for (const Mapping& m : modules) {
         if (m.path == shim) continue;
-        ElfFile elf;
-        std::string why;
-        if (!read_elf_file(m.path, kInterposed, &elf, &why)) continue;
+        const ElfFile& elf = elf_of(cache, m.path);
         const uint64_t bias = m.start - elf.first_load_vaddr;
         for (const ElfFile::Import& imp : elf.imports) {
             uint64_t value = 0;
@@ -185,6 +198,8 @@ int cmd_attach(const AttachOptions& o) {
         return kExitBadInput;
     }
     const std::string session = new_session_id();
+    ElfCache cache;
+    for (const Mapping& m : module_starts(pid)) elf_of(&cache, m.path);
 
     // 1. Load the shim (or find it loaded by an earlier attach).
     const auto t_first = std::chrono::steady_clock::now();
@@ -232,7 +247,7 @@ int cmd_attach(const AttachOptions& o) {
     // 2. Switch the pointers, every thread stopped.
     std::map<std::string, uint64_t> entries;
     for (const std::string& name : kInterposed) entries[name] = shim_bias + shim_elf.symbols.at(name);
-    std::vector<PointerSwitch> plan = plan_got(p, module_starts(pid), shim, entries);
+    std::vector<PointerSwitch> plan = plan_got(p, module_starts(pid), &cache, shim, entries);
     for (uint32_t i = 0; i < block.libc_slot_count && i < attach::kMaxLibcSlots; ++i)
         plan.push_back({block.libc_slots[i], block.libc_original[i], block.libc_entry[i]});
     char session_field[attach::kSessionSize] = {};

@@ -138,7 +138,61 @@ def test_refusals():
         check(p.returncode == 0 and out == "done\nbye\n", f"after a refused attach: {p.returncode} {out!r} {err}")
 
 
-TESTS = {"window_exact": test_window_exact, "refusals": test_refusals}
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_redis_twenty_times():
+    """redis-server under redis-benchmark, attached and detached 20 times in a row: every INCR the
+    benchmark sent lands, the server's keyspace and exit status are what they would have been."""
+    import shutil
+    if not shutil.which("redis-server") or not shutil.which("redis-benchmark"):
+        print("SKIP: redis-server / redis-benchmark not installed (.ci/packages)")
+        sys.exit(77)
+    port = str(free_port())
+    with tempfile.TemporaryDirectory() as tmp:
+        server = subprocess.Popen(["redis-server", "--port", port, "--save", "", "--appendonly", "no",
+                                   "--dir", tmp], stdout=subprocess.DEVNULL)
+        cli = ["redis-cli", "-p", port]
+        for _ in range(100):
+            if subprocess.run(cli + ["ping"], capture_output=True, text=True).stdout.strip() == "PONG":
+                break
+            time.sleep(0.05)
+        requests = 100000
+        bench = subprocess.Popen(["redis-benchmark", "-p", port, "-n", str(requests), "-c", "8", "-q",
+                                  "INCR", "counter"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        attached, deadline = 0, time.monotonic() + 90
+        while attached < 20 and time.monotonic() < deadline:
+            r = subprocess.run([VDSOTRACE, "attach", "--shim", SHIM, "--duration", "0.2", "--json", "-o",
+                                os.path.join(tmp, "r.json"), str(server.pid)], capture_output=True, text=True)
+            check(r.returncode == 0, f"attach {attached}: {r.returncode} {r.stderr}")
+            if r.returncode != 0:
+                break
+            attached += 1
+        check(attached == 20, f"20 attaches in the time bound, got {attached}")
+        with open(os.path.join(tmp, "r.json")) as f:
+            data = json.load(f)
+        check(data["total_calls"] > 0, "redis-server's clock calls were counted")
+        out, err = bench.communicate(timeout=120)
+        check(bench.returncode == 0, f"redis-benchmark exit {bench.returncode}: {err}")
+        got = subprocess.run(cli + ["get", "counter"], capture_output=True, text=True).stdout.strip()
+        # (Attaches after the benchmark has ended find an idle server: still attached and detached.)
+        check(got == str(requests), f"every INCR landed: counter={got}, sent {requests}")
+        keyspace = subprocess.run(cli + ["info", "keyspace"], capture_output=True, text=True).stdout
+        check("db0:keys=1," in keyspace, f"INFO keyspace: {keyspace!r}")
+        subprocess.run(cli + ["shutdown", "nosave"], capture_output=True)
+        check(server.wait(timeout=30) == 0, f"redis-server exit status {server.returncode}")
+        for proc in data.get("processes", []):
+            try:
+                os.unlink(proc["recording"])
+            except OSError:
+                pass
+
+
+TESTS = {"window_exact": test_window_exact, "refusals": test_refusals, "redis": test_redis_twenty_times}
 
 if __name__ == "__main__":
     TESTS[sys.argv[1]]()
