@@ -192,7 +192,36 @@ def test_redis_twenty_times():
                 pass
 
 
-TESTS = {"window_exact": test_window_exact, "refusals": test_refusals, "redis": test_redis_twenty_times}
+def test_python_mid_run():
+    """A Python process attached mid-run: its clock reads counted and named (python's own code)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stop = os.path.join(tmp, "stop")
+        script = ("import os, sys, time\n"
+                  "def poll():\n"
+                  "    return time.time() + time.monotonic()\n"
+                  "print('ready', flush=True)\n"
+                  "i = 0\n"
+                  "while i % 1000 or not os.path.exists(sys.argv[1]):\n"
+                  "    poll(); i += 1\n"
+                  "print('bye', i > 0)\n")
+        p = subprocess.Popen([sys.executable, "-c", script, stop], stdout=subprocess.PIPE, text=True)
+        check(p.stdout.readline() == "ready\n", "python is ready")
+        a, report = attach(p.pid, tmp, "--duration", "0.5")
+        code, err, data = finish(a, report)
+        check(code == 0, f"attach exit status {code}: {err}")
+        open(stop, "w").close()
+        out, _ = p.communicate(timeout=30)
+        check(p.returncode == 0 and out == "bye True\n", f"python ran on: {p.returncode} {out!r}")
+        if data is None:
+            check(False, "a JSON report")
+            return
+        fns = {f["name"]: f["calls"] for f in data["functions"]}
+        check(fns.get("clock_gettime", 0) > 1000, f"python's clock_gettime calls counted: {fns}")
+        named = [c for c in data["callers"] if "python3" in c.get("module", "") and c.get("symbol")]
+        check(bool(named), f"callers named in python3: {data['callers'][:3]}")
+
+
+TESTS = {"python": test_python_mid_run, "window_exact": test_window_exact, "refusals": test_refusals, "redis": test_redis_twenty_times}
 
 if __name__ == "__main__":
     TESTS[sys.argv[1]]()
