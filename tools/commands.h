@@ -58,7 +58,15 @@ struct VdsoOptions {
     bool no_clocks = false;     // skip the clock service measurement
 };
 
+struct AttachOptions {
+    int pid = 0;
+    double duration = 0;        // --duration S; 0: until Ctrl-C (or the process ends)
+    std::string shim;           // --shim
+    ReportOptions report;       // the report's options (json, output, top, per-process)
+};
+
 int cmd_run(const RunOptions& options);
+int cmd_attach(const AttachOptions& options);
 int cmd_vdso(const VdsoOptions& options);
 int cmd_report(const std::string& target, const ReportOptions& options);
 int cmd_ls(bool json);

@@ -70,6 +70,17 @@ int main(int argc, char** argv) {
     run_cmd->add_option("command", run.command, "The command and its arguments, after --")->required();
     run_cmd->positionals_at_end();
 
+    AttachOptions attach;
+    CLI::App* attach_cmd = app.add_subcommand("attach", "Count the calls of a running process for a while, then report");
+    attach_cmd->add_option("pid", attach.pid, "The process")->required()->check(CLI::Range(1, 1 << 30));
+    attach_cmd->add_option("--duration", attach.duration, "Seconds to count (default: until Ctrl-C)")
+        ->check(CLI::Range(0.001, 1e7));
+    attach_cmd->add_option("--shim", attach.shim, "Path of libvdsotrace.so (default: next to vdsotrace, or $VDSOTRACE_SHIM)");
+    attach_cmd->add_flag("--json", attach.report.json, "Write the report as JSON instead of text");
+    attach_cmd->add_option("-o,--output", attach.report.output, "Write the report to FILE instead of stdout");
+    attach_cmd->add_option("--top", attach.report.top, "Callers shown in the text report")->check(CLI::PositiveNumber);
+    attach_cmd->add_flag("--per-process", attach.report.per_process, "Show each process's calls per function and clock");
+
     ReportOptions report;
     std::string target;
     CLI::App* report_cmd = app.add_subcommand("report", "Report on a recording: SESSION, PID or PATH (default: the newest session)");
@@ -136,6 +147,7 @@ int main(int argc, char** argv) {
         return kExitUsage;
     }
     if (run_cmd->parsed()) return cmd_run(run);
+    if (attach_cmd->parsed()) return cmd_attach(attach);
     if (report_cmd->parsed()) return cmd_report(target, report);
     if (ls_cmd->parsed()) return cmd_ls(ls_json);
     if (vdso_cmd->parsed()) return cmd_vdso(vdso);
