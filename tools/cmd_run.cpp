@@ -26,6 +26,7 @@
 #include "runtime_help.h"
 #include "segment_format.h"
 #include "shim_locator.h"
+#include "signal_forwarding.h"
 #include "static_inject/static_inject.h"
 #include "target_check.h"
 
@@ -36,10 +37,6 @@ namespace f = vdsotrace::format;
 namespace {
 
 pid_t g_child = -1;
-
-void forward_signal(int sig) {
-    if (g_child > 0) kill(g_child, sig);
-}
 
 std::string new_session_id() {
     uint64_t v = 0;
@@ -194,6 +191,10 @@ int cmd_run(const RunOptions& o) {
         spdlog::error("{}: command not found", o.command[0]);
         return 127;  // as a shell says it
     }
+    if (access(exe.c_str(), X_OK) != 0) {
+        spdlog::error("{}: {}", o.command[0], strerror(errno));
+        return 126;  // as a shell says it: found, but cannot be run
+    }
     const bool inject_static = o.inject_static && wants_injection(exe, o);
     for (const std::string& w : preload_blind_spots(exe, inject_static)) spdlog::warn("{}", w);
 
@@ -207,14 +208,9 @@ int cmd_run(const RunOptions& o) {
     }
 
     // Like system(): while the command runs, Ctrl-C and Ctrl-\ reach it from the terminal and
-    // must not kill us, or the report would be lost. TERM and HUP sent to us are passed on.
-    struct sigaction ignore {}, old_int {}, old_quit {}, forward {};
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGINT, &ignore, &old_int);
-    sigaction(SIGQUIT, &ignore, &old_quit);
-    forward.sa_handler = forward_signal;
-    sigaction(SIGTERM, &forward, nullptr);
-    sigaction(SIGHUP, &forward, nullptr);
+    // must not kill us, or the report would be lost. Every signal another process sends us is
+    // passed on to the command (signal_forwarding.h).
+    forward_signals_to(&g_child);
 
     std::vector<char*> argv;
     for (const std::string& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
@@ -237,16 +233,19 @@ int cmd_run(const RunOptions& o) {
         return kExitBadInput;
     }
     if (g_child == 0) {
-        sigaction(SIGINT, &old_int, nullptr);
-        sigaction(SIGQUIT, &old_quit, nullptr);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
+        restore_signals_for_exec();
         setenv("LD_PRELOAD", preload.c_str(), 1);
         setenv("VDSOTRACE_SESSION", session.c_str(), 1);
         if (o.sample > 0) setenv("VDSOTRACE_SAMPLE", std::to_string(o.sample).c_str(), 1);
         if (o.sample_depth > 0) setenv("VDSOTRACE_SAMPLE_DEPTH", std::to_string(o.sample_depth).c_str(), 1);
         if (!o.unwind.empty()) setenv("VDSOTRACE_UNWIND", o.unwind.c_str(), 1);
         if (!o.route.empty()) setenv("VDSOTRACE_ROUTE", o.route.c_str(), 1);
+        if (!o.wrappers.empty()) {
+            std::string globs;
+            if (const char* own = getenv("VDSOTRACE_WRAPPERS"); own != nullptr && *own != '\0') globs = own;
+            for (const std::string& g : o.wrappers) globs += (globs.empty() ? "" : ",") + g;
+            setenv("VDSOTRACE_WRAPPERS", globs.c_str(), 1);
+        }
         if (!o.follow_exec) setenv("VDSOTRACE_FOLLOW_EXEC", "0", 1);
         for (const auto& [var, value] : help.env) setenv(var.c_str(), value.c_str(), 1);
         if (inject_static) {
@@ -264,8 +263,11 @@ int cmd_run(const RunOptions& o) {
     const int status = wait_for_tree(session, g_child, o.wait_descendants, help.maps_requested);
     std::vector<int> pids;
 
+    // Run as root, the tree's processes that changed user (servers dropping privileges) recorded
+    // under their own uid: the session id is ours, so their recordings are part of the report.
+    const bool other_users = geteuid() == 0;
     std::vector<std::string> files;
-    for (const SegmentName& s : list_segments(getuid())) {
+    for (const SegmentName& s : list_segments(getuid(), other_users)) {
         if (s.session != session) continue;
         files.push_back(s.path);
         pids.push_back(s.pid);
@@ -282,11 +284,12 @@ int cmd_run(const RunOptions& o) {
                      "the shim could not record (then it said why above)",
                      session, shm_dir(), o.command[0]);
     else
-        report_files(files, ReportOptions{false, o.output, o.top, o.stacks, o.per_process}, true);
+        report_files(files, ReportOptions{false, o.output, o.top, o.stacks, o.per_process, other_users}, true);
     // Scripts get their JSON file even when nothing was recorded: a report with zero calls.
     if (!o.json_file.empty())
         report_files(files,
-                     ReportOptions{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function}, false},
+                     ReportOptions{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function}, false,
+                                   other_users},
                      false);
     if (!files.empty() && !o.save_file.empty()) {
         std::string error;

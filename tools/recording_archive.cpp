@@ -1,5 +1,9 @@
 #include "recording_archive.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 
@@ -55,7 +59,15 @@ bool write_archive(const std::vector<std::string>& files, const std::string& pat
         images.push_back(std::move(bytes));
     }
     // Written beside the target and renamed: a reader never sees half an archive.
+    // Private, like the segments it copies (mode 0600): a command line may hold a secret.
     const std::string tmp = path + ".partial";
+    {
+        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            ::fchmod(fd, 0600);  // an existing .partial keeps its old mode otherwise
+            ::close(fd);
+        }
+    }
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) {
         *error = fmt::format("cannot write {}", tmp);
