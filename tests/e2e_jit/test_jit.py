@@ -172,7 +172,17 @@ def t_no_runtime_help(tmp):
     script = os.path.join(tmp, "show.js")
     with open(script, "w") as f:
         f.write("console.log(process.env.NODE_OPTIONS); performance.now();\n")
-    base = [VDSOTRACE, "run", "--shim", SHIM, "-o", os.path.join(tmp, "r.txt")]
+    report = os.path.join(tmp, "r.json")
+    base = [VDSOTRACE, "run", "--shim", SHIM, "-o", os.path.join(tmp, "r.txt"), "--json", report]
+
+    def run(cmd, env=None):  # and remember the recordings, to remove them at the end
+        p = globals()["run"](cmd, env)
+        if os.path.exists(report):
+            with open(report) as f:
+                RECORDINGS.extend(proc["recording"] for proc in json.load(f)["processes"])
+            os.unlink(report)
+        return p
+
     p = run(base + ["--no-runtime-help", "--", NODE, script], {"NODE_OPTIONS": "--max-old-space-size=200"})
     check(p.returncode == 0 and p.stdout == "--max-old-space-size=200\n", f"left alone: {p.stdout!r} {p.stderr}")
     check("recognised" not in p.stderr, f"no notice: {p.stderr}")
