@@ -1,6 +1,7 @@
 // `vdsotrace clean [--all | SESSION] [--older-than DURATION]`: removes the recordings of processes
 // that have ended. A recording whose process still runs (or whose process image was replaced by
 // exec and still runs) is never removed; nor is a file this reader cannot read.
+#include <cmath>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "jit_symbols.h"
 #include "recording_store.h"
 
 namespace vdsotrace::tools {
@@ -56,8 +58,10 @@ int cmd_clean(const CleanOptions& o) {
             continue;
         }
         if (!ended_long_enough(*r, s.mtime_ns, o.older_than_seconds, now)) continue;
-        if (std::remove(s.path.c_str()) == 0)
+        if (std::remove(s.path.c_str()) == 0) {
             ++removed;
+            std::remove(kept_perf_map_path(s.path).c_str());  // its perf map goes with it
+        }
         else
             spdlog::warn("cannot remove {}", s.path);
     }
@@ -76,7 +80,9 @@ double parse_duration(const std::string& text) {
     } catch (...) {
         return -1;
     }
-    if (v < 0) return -1;
+    // "nan" and "inf" parse as numbers: nan compares false with every age, so it removed fresh
+    // recordings (issue 12). Only a finite, non-negative amount is a duration.
+    if (!std::isfinite(v) || v < 0) return -1;
     const std::string unit = text.substr(used);
     if (unit.empty() || unit == "s") return v;
     if (unit == "m") return v * 60;
