@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "jit_symbols.h"
 #include "symbolizer.h"
 
 namespace vdsotrace::tools {
@@ -137,9 +138,15 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                 }
                 const ModuleInfo* m = cc.address && !python ? module_of(r, cc.address) : nullptr;
                 // Python sites merge by function, file and line (keyed as a module path and offset).
-                const std::string path = ps ? fmt::format("python:{}:{}", ps->file, ps->function)
-                                         : m ? module_path(r, *m) : "";
-                const uint64_t offset = ps ? uint64_t(ps->line) : m ? cc.address - m->load_bias : cc.address;
+                std::string path = ps ? fmt::format("python:{}:{}", ps->file, ps->function) : m ? module_path(r, *m) : "";
+                uint64_t offset = ps ? uint64_t(ps->line) : m ? cc.address - m->load_bias : cc.address;
+                // A call site in JIT-compiled code, named by the process's perf map.
+                const std::string* jit_name = nullptr;
+                if (m == nullptr && !python && cc.address != 0 &&
+                    (jit_name = jit_symbol(r, cc.address - 1, &offset)) != nullptr) {
+                    ++offset;
+                    path = std::string(kJitModule) + " " + *jit_name;
+                }
                 const WrapperSiteInfo* site = cc.via != 0 && cc.via <= r.wrapper_sites.size() &&
                                                       r.wrapper_sites[cc.via - 1].address != 0
                                                   ? &r.wrapper_sites[cc.via - 1]
@@ -183,9 +190,10 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                         row.clock_id = clock_id_of_bucket(bucket);
                     }
                     if (!row.python) {
-                        row.module = path;
+                        row.module = jit_name ? kJitModule : path;
                         row.offset = offset;
                         row.address = cc.address;
+                        if (jit_name) row.symbol = *jit_name;
                     }
                     if (m) {
                         // The return address follows the call: name the call instruction.

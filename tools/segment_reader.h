@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,8 @@
 #include "segment_format.h"
 
 namespace vdsotrace::tools {
+
+class PerfMap;  // perf_map.h
 
 struct ModuleInfo {
     std::string path;
@@ -190,6 +193,9 @@ struct Recording {
     std::vector<PythonSiteInfo> python_sites;    // CallerCount addresses tagged format::kPythonSiteTag
     std::vector<RuntimeInfo> runtimes;           // interpreters found (CPython), readable or not  // indexed by CallerCount::via - 1 (empty names: unused)
     format::DoctorHeader doctor{};       // routes, vDSO functions, crash handlers
+    // Names of the JIT-compiled code the process listed in its perf map (jit_symbols.h): the copy
+    // kept with the recording, else the live /tmp/perf-PID.map; null when there is none.
+    std::shared_ptr<const PerfMap> perf_map;
 
     std::vector<uint64_t> totals() const;  // per counter, summed over threads
 };

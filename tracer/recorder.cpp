@@ -53,7 +53,7 @@ int g_own_pid;                               // getpid() at start-up and after f
 
 void say(const char* text) {
     // One line on stderr, written in one call so it does not interleave with the program's output.
-    char line[768];
+    static char line[768];  // only while creating the segment, one thread at a time: not on the stack
     TextBuffer b(line, sizeof line);
     b.add("vdsotrace: ")->add(text)->add("\n");
     ssize_t ignored = write(STDERR_FILENO, b.c_str(), b.size());
@@ -250,23 +250,25 @@ unsigned char* claim_thread_slot(ThreadState& t) {
         t.stack_low = stack_low_of_this_thread();
     }
     fold_pending(slot);
-    if (!t.shared && t.busy == 0 && !t.slow_only) t.fast_slot = slot;
+    if (!t.shared && t.busy == 0) t.fast_slot = slot;
     return slot;
 }
 
 // Creates the segment. Runs once per process (again in a forked child).
 bool create() {
     Settings settings;
-    char problems[512];
+    // Static: segments are created by one thread at a time, and the first call's stack need stays
+    // small (issue 12).
+    static char problems[512];
     read_settings(&settings, problems, sizeof problems);
     if (problems[0] != '\0') {
-        char line[640];
+        static char line[640];
         TextBuffer(line, sizeof line).add("ignoring bad settings:")->add(problems);
         say(line);
     }
-    char error[384];
+    static char error[384];
     if (!create_segment(settings, &g_segment, error, sizeof error)) {
-        char line[512];
+        static char line[512];
         TextBuffer(line, sizeof line).add(error)->add("; not recording, calls pass through unchanged");
         say(line);
         return false;
@@ -333,6 +335,9 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample, wrappers::
     }
     unsigned char* slot = t.slot;
     if (slot == nullptr) {
+        // Recording impossible (said once on stderr): every call passes through at about native
+        // cost, with no system call (in_vfork_child's getpid cost 286 ns a call; issue 12).
+        if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled) return;
         if (in_vfork_child()) {
             count_for_vfork_child(counter, caller);
             return;
@@ -350,13 +355,17 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample, wrappers::
         detail::count_into<true>(slot, counter, caller, frame);
     else
         detail::count_into<false>(slot, counter, caller, frame);
-    if (t.slow_only && may_sample) sampler_on_call(t, g_segment, counter, caller);
+    if (may_sample && sample_due()) sampler_on_countdown(counter, caller);
 }
 
 format::Header* ensure_segment() {
     if (t_thread.in_init) return nullptr;
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady && claim_slot() == nullptr) return nullptr;
     return g_segment.header;
+}
+
+void sampler_on_countdown(unsigned counter, uintptr_t caller) {
+    sampler_on_call(t_thread, g_segment, counter, caller);
 }
 
 format::CrashRecord* crash_record_for_write() {
@@ -428,7 +437,7 @@ void after_fork_in_child() {
     wrappers::forget_sites_after_fork();
     t_thread.shared = 0;
     t_thread.in_init = 0;
-    t_thread.slow_only = 0;
+    t_thread.sample_countdown = 0;
     t_thread.sample_slot = nullptr;
     t_thread.in_sample = 0;
     memset(g_pending, 0, sizeof g_pending);

@@ -31,7 +31,11 @@ extern RecorderState g_recorder;
 // `frame`: the caller's frame, for stepping out of clock wrappers (cfa 0: unknown, no stepping).
 void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true, wrappers::CallFrame frame = {});
 
-// True when the shim captures crashes: threads get an alternate signal stack at slot claim.
+// A counted call brought this thread's sample countdown to zero (ThreadState::sample_countdown):
+// takes a stack sample when sampling is on, re-arms the countdown either way. Cold.
+__attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller);
+
+// True when threads get an alternate signal stack at slot claim (VDSOTRACE_CRASH=stack).
 extern bool g_crash_capture;
 
 // The crash record of this process's segment, creating the segment if there is none yet (a
@@ -161,6 +165,20 @@ __attribute__((always_inline)) inline uintptr_t stack_pointer() {
     return sp;
 }
 
+// Counts a call towards this thread's next stack sample; true when it is due. Signed, so that a
+// signal handler's call that lands between a decrement to zero and the sampler's re-arming goes
+// below zero and is sampled too (every call is sampled with VDSOTRACE_SAMPLE=1).
+// On x86_64 one `subl` on memory: a signal handler cannot land between its load and its store.
+__attribute__((always_inline)) inline bool sample_due() {
+#if defined(__x86_64__)
+    bool due;
+    asm volatile("subl $1, %0" : "+m"(t_thread.sample_countdown), "=@ccle"(due));
+    return due;
+#else
+    return --t_thread.sample_countdown <= 0;
+#endif
+}
+
 // Counts one call of counter `counter` (format::counter_index) made from return address `caller`
 // in the frame `frame` (wrappers::CallFrame).
 __attribute__((always_inline)) inline void record(unsigned counter, uintptr_t caller, wrappers::CallFrame frame = {}) {
@@ -174,6 +192,8 @@ __attribute__((always_inline)) inline void record(unsigned counter, uintptr_t ca
     const uint64_t headroom = uint64_t(stack_pointer() - t_thread.stack_low);
     if (__builtin_expect(headroom < format::kHeadroomWatch, 0)) note_low_headroom(counter, caller, headroom);
     detail::count_into<false>(slot, counter, caller, frame);
+    // Stack sampling costs the fast path one decrement: the sampler runs only when it hits zero.
+    if (__builtin_expect(sample_due(), 0)) sampler_on_countdown(counter, caller);
 }
 
 // Counts a call that reached the shim through the vDSO's redirected symbol table (Go's runtime,

@@ -22,7 +22,7 @@ namespace vdsotrace::format {
 
 inline constexpr char kMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'C', '\0'};
 inline constexpr uint16_t kMajor = 1;
-inline constexpr uint16_t kMinor = 1;  // 1: calls through clock wrappers (kSectionWrapperSites)
+inline constexpr uint16_t kMinor = 2;  // 1: calls through clock wrappers (kSectionWrapperSites); 2: Python sites
 inline constexpr uint32_t kByteOrderMark = 0x01020304;
 inline constexpr char kShmPrefix[] = "vdsotrace-";  // name under /dev/shm
 // The largest recording: the shim never creates a bigger one, the reader never reads one.
@@ -73,7 +73,8 @@ enum SectionKind : uint32_t {
     kSectionExitedThreads = 12,  // one thread slot (entry_size as kSectionThreads), updated with atomics
     kSectionThreadLog = 13,      // ExitedThreadEntry[count]: who exited, named, with how many calls
     // Kinds 7-8 (sampling), 11 (vDSO doctor) and 14 (process trees) are set aside.
-    // Minor 1: the clock wrappers calls were made through (CallerEntry "via", see below).
+    // Minor 1: the clock wrappers calls were made through (CallerEntry "via", see below); minor 2:
+    // Python call sites and the interpreters found.
     kSectionWrapperSites = 20,   // WrapperSiteEntry[count]
     kSectionPythonSites = 21,    // PythonSiteEntry[count]: Python call sites (CallerEntry address tag)
     kSectionRuntimes = 22,       // RuntimeEntry[count]: interpreters found, and whether they could be read
