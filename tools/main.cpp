@@ -133,6 +133,7 @@ int main(int argc, char** argv) {
     export_cmd->add_option("--clean-older-than", exp.clean_older_than,
                            "Also remove recordings of processes that ended longer ago than DURATION (90s, 15m, 2h, 3d)");
     export_cmd->add_flag("--all-users", exp.all_users, "Every user's recordings (root exporting services' recordings)");
+    export_cmd->add_option("--session", exp.sessions, "Only this session's recordings (repeat for more)");
 
     try {
         app.parse(argc, argv);

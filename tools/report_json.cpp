@@ -46,6 +46,7 @@ nlohmann::json to_json(const Report& r) {
             row["line"] = c.line;
         }
         if (!c.inlined.empty()) row["inlined"] = c.inlined;
+        if (c.python) row["python"] = true;
         if (c.via) {
             json via = {{"name", c.via->name}, {"module", c.via->module}, {"offset", c.via->offset},
                         {"depth", c.via->depth}};

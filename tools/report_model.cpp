@@ -130,17 +130,25 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                 unattributed[c] += t.unattributed[c];
             }
             for (const CallerCount& cc : t.callers) {
-                const ModuleInfo* m = cc.address ? module_of(r, cc.address) : nullptr;
-                std::string path = m ? module_path(r, *m) : "";
-                uint64_t offset = m ? cc.address - m->load_bias : cc.address;
+                const bool python = cc.via != 0 && (cc.address & f::kPythonSiteTag);
+                const PythonSiteInfo* ps = nullptr;
+                if (python) {
+                    const uint64_t index = cc.address & ~f::kPythonSiteTag;
+                    if (index < r.python_sites.size() && r.python_sites[index].ready) ps = &r.python_sites[index];
+                }
+                const ModuleInfo* m = cc.address && !python ? module_of(r, cc.address) : nullptr;
+                // Python sites merge by function, file and line (keyed as a module path and offset).
+                std::string path = ps ? fmt::format("python:{}:{}", ps->file, ps->function) : m ? module_path(r, *m) : "";
+                uint64_t offset = ps ? uint64_t(ps->line) : m ? cc.address - m->load_bias : cc.address;
                 // A call site in JIT-compiled code, named by the process's perf map.
                 const std::string* jit_name = nullptr;
-                if (m == nullptr && cc.address != 0 && (jit_name = jit_symbol(r, cc.address - 1, &offset)) != nullptr) {
+                if (m == nullptr && !python && cc.address != 0 &&
+                    (jit_name = jit_symbol(r, cc.address - 1, &offset)) != nullptr) {
                     ++offset;
                     path = std::string(kJitModule) + " " + *jit_name;
                 }
                 const WrapperSiteInfo* site = cc.via != 0 && cc.via <= r.wrapper_sites.size() &&
-                                                      !r.wrapper_sites[cc.via - 1].name.empty()
+                                                      r.wrapper_sites[cc.via - 1].address != 0
                                                   ? &r.wrapper_sites[cc.via - 1]
                                                   : nullptr;
                 const ModuleInfo* wm = site ? module_of(r, site->address) : nullptr;
@@ -158,8 +166,20 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                         if (!s.symbol.empty()) v.name = s.symbol;
                         v.file = s.file;
                         v.line = s.line;
+                        if (v.name.empty()) {
+                            const size_t slash = via_path.rfind('/');
+                            v.name = fmt::format("{}+{:#x}", slash == std::string::npos ? via_path : via_path.substr(slash + 1),
+                                                 via_offset);
+                        }
                     }
                     row.via = std::move(v);
+                }
+                if (row.calls == 0 && ps) {
+                    row.python = true;
+                    row.symbol = ps->function;
+                    row.file = ps->file;
+                    row.line = ps->line;
+                    row.address = cc.address;
                 }
                 if (row.calls == 0) {
                     const int fn = f::counter_function(cc.counter);
@@ -169,10 +189,12 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                         row.clock = clock_name(bucket);
                         row.clock_id = clock_id_of_bucket(bucket);
                     }
-                    row.module = jit_name ? kJitModule : path;
-                    row.offset = offset;
-                    row.address = cc.address;
-                    if (jit_name) row.symbol = *jit_name;
+                    if (!row.python) {
+                        row.module = jit_name ? kJitModule : path;
+                        row.offset = offset;
+                        row.address = cc.address;
+                        if (jit_name) row.symbol = *jit_name;
+                    }
                     if (m) {
                         // The return address follows the call: name the call instruction.
                         SymbolInfo s = symbolizer.lookup({path, m->build_id}, offset - 1);
@@ -206,6 +228,11 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             p.notes.push_back("a statically linked program, counted by the trampoline vdsotrace injected: without "
                               "thread-local storage it cannot tell threads apart, so the Threads rows \"cpu N\" are "
                               "the CPUs the calls ran on");
+        for (const RuntimeInfo& rt : r.runtimes)
+            if (!rt.readable)
+                p.notes.push_back(fmt::format("{}: its Python frames were not read ({}); its clock calls are counted "
+                                              "at the interpreter's C call sites instead",
+                                              rt.name, rt.reason));
         if (r.flags & f::kFlagVdsoRedirected) p.vdso_redirect = "redirected";
         if (r.flags & f::kFlagVdsoRedirectRefused) {
             p.vdso_redirect = "refused";

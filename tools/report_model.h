@@ -51,6 +51,7 @@ struct CallerRow {
         uint32_t depth = 0;  // wrapper frames stepped out of
     };
     std::optional<Via> via;
+    bool python = false;  // a Python call site: symbol is the function, file and line the call's
 };
 
 // A call site that ran the clock close to the end of its thread's stack.

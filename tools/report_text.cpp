@@ -65,6 +65,11 @@ std::string fate_text(const ProcessRow& p) {
 }
 
 std::string caller_name(const CallerRow& c) {
+    if (c.python) {  // a Python function: its file and the line of the call
+        std::string name = fmt::format("{}  {}:{}", c.symbol, basename(c.file), c.line);
+        if (c.via) name += fmt::format("  via {}", c.via->name);
+        return name;
+    }
     std::string where;
     if (!c.module.empty())
         where = fmt::format("{}+{:#x}", basename(c.module), c.offset);

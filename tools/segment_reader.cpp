@@ -367,6 +367,26 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                 if (e.state != f::kWrapperSiteReady) continue;
                 r.wrapper_sites[i] = {e.address, e.depth, std::string(e.name, strnlen(e.name, sizeof e.name))};
             }
+        } else if (s.kind == f::kSectionPythonSites) {
+            if (!section_fits(s, size, sizeof(f::PythonSiteEntry), error, "Python site")) return std::nullopt;
+            const uint64_t n = std::min<uint64_t>(s.count, 1u << 20);
+            r.python_sites.resize(n);
+            for (uint64_t i = 0; i < n; ++i) {
+                f::PythonSiteEntry e;
+                memcpy(&e, bytes.data() + s.offset + i * s.entry_size, sizeof e);
+                if (e.state != f::kWrapperSiteReady) continue;
+                r.python_sites[i] = {true, std::string(e.function, strnlen(e.function, sizeof e.function)),
+                                     std::string(e.file, strnlen(e.file, sizeof e.file)), e.line, e.first_line};
+            }
+        } else if (s.kind == f::kSectionRuntimes) {
+            if (!section_fits(s, size, sizeof(f::RuntimeEntry), error, "runtime")) return std::nullopt;
+            for (uint64_t i = 0; i < std::min<uint64_t>(s.count, 64); ++i) {
+                f::RuntimeEntry e;
+                memcpy(&e, bytes.data() + s.offset + i * s.entry_size, sizeof e);
+                if (e.state != f::kRuntimeRead && e.state != f::kRuntimeUnreadable) continue;
+                r.runtimes.push_back({std::string(e.name, strnlen(e.name, sizeof e.name)), e.version,
+                                      e.state == f::kRuntimeRead, std::string(e.reason, strnlen(e.reason, sizeof e.reason))});
+            }
         } else if (s.kind == f::kSectionHeadroom) {
             if (!section_fits(s, size, sizeof(f::HeadroomEntry), error, "stack headroom")) return std::nullopt;
             for (uint64_t i = 0; i < s.count; ++i) {

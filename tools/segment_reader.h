@@ -34,6 +34,23 @@ struct CallerCount {
 };
 
 // A call site inside a clock wrapper (format::WrapperSiteEntry).
+// A Python call site (format::PythonSiteEntry).
+struct PythonSiteInfo {
+    bool ready = false;
+    std::string function;
+    std::string file;
+    int line = 0;
+    int first_line = 0;
+};
+
+// An interpreter the shim found (format::RuntimeEntry).
+struct RuntimeInfo {
+    std::string name;
+    uint32_t version = 0;
+    bool readable = false;
+    std::string reason;  // when not readable
+};
+
 struct WrapperSiteInfo {
     uint64_t address = 0;  // return address of the wrapper's call of the clock function
     uint32_t depth = 0;    // wrapper frames stepped out of
@@ -172,7 +189,9 @@ struct Recording {
     SamplingInfo sampling;
     std::optional<CrashInfo> crash;
     std::vector<HeadroomInfo> headroom;
-    std::vector<WrapperSiteInfo> wrapper_sites;  // indexed by CallerCount::via - 1 (empty names: unused)
+    std::vector<WrapperSiteInfo> wrapper_sites;
+    std::vector<PythonSiteInfo> python_sites;    // CallerCount addresses tagged format::kPythonSiteTag
+    std::vector<RuntimeInfo> runtimes;           // interpreters found (CPython), readable or not  // indexed by CallerCount::via - 1 (empty names: unused)
     format::DoctorHeader doctor{};       // routes, vDSO functions, crash handlers
     // Names of the JIT-compiled code the process listed in its perf map (jit_symbols.h): the copy
     // kept with the recording, else the live /tmp/perf-PID.map; null when there is none.

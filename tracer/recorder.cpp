@@ -22,6 +22,7 @@
 #include "segment_create.h"
 #include "settings.h"
 #include "text_util.h"
+#include "python/cpython_frames.h"
 #include "wrappers/wrapper_sites.h"
 
 namespace vdsotrace::tracer {
@@ -61,11 +62,16 @@ void say(const char* text) {
 
 unsigned char* shared_slot() { return g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size; }
 
+// Where the probe for a whole caller key starts, off the hot path: a multiplicative hash, since
+// Python sites (format::kPythonSiteTag | index) are small consecutive numbers that first_probe's
+// shifts would pile into one run of entries.
+uint32_t probe_of_key(uint64_t key) { return uint32_t((key * 0x9E3779B97F4A7C15ull) >> 40) & g_recorder.caller_mask; }
+
 // Adds `n` calls of caller key `key` to a slot other threads update too (atomics).
 void add_shared(unsigned char* slot, uint64_t key, uint64_t n) {
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
     const unsigned counter = format::caller_counter(key);
-    uint32_t i = detail::first_probe(counter, format::caller_address(key));
+    uint32_t i = probe_of_key(key);
     for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
         uint64_t seen = __atomic_load_n(&callers[i].key, __ATOMIC_RELAXED);
         if (seen == 0) {
@@ -498,14 +504,14 @@ format::CallerEntry* count_key(unsigned char* slot, uint64_t key) {
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
     const unsigned counter = format::caller_counter(key);
     const uintptr_t address = format::caller_address(key);
-    uint32_t i = detail::first_probe(counter, address ^ (key >> 45));
+    uint32_t i = probe_of_key(key);
     for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
         format::CallerEntry& e = callers[i];
         uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
         if (seen == 0) {
             seen = kShared ? detail::cas_shared(&e.key, 0, key) : detail::cas_local(&e.key, 0, key);
             if (seen == 0) {
-                if (address != 0) note_caller_address(address);
+                if (address != 0 && !(address & format::kPythonSiteTag)) note_caller_address(address);
                 seen = key;
             }
         }
@@ -536,12 +542,16 @@ __attribute__((noinline)) void detail::count_through_wrapper(unsigned char* slot
     if (stack_end == 0) t.wrap_stack_end = stack_end = stack_end_of_this_thread();
     unsigned via = 0;
     uintptr_t outer = 0;
-    if (stack_end > 1 && frame.cfa != 0) {
+    bool python = false;
+    if (frame.cfa != 0) {
         const int saved_errno = errno;  // a decision made now may read files
-        outer = wrappers::step_out(site, frame, stack_end, &via);
+        outer = wrappers::step_out(site, frame, stack_end > 1 ? stack_end : 0, &via, &python);
+        // A call from CPython: the Python call site of this thread's current frame; without one
+        // (no Python code running on this thread, a check failed) counted at the C site.
+        if (python && (outer = python::current_site()) == 0) via = 0;
         errno = saved_errno;
     }
-    // No room for the wrapper site in the segment (or no stack bounds): counted at the site itself.
+    // No room for the wrapper site in the segment: counted at the site itself.
     const uint64_t key = via != 0 ? format::caller_key(counter, outer, via) : format::caller_key(counter, site);
     if (!kShared) {
         t.wrap_key = format::caller_key(counter, site);

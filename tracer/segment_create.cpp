@@ -109,6 +109,10 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     offset += sizeof(format::HeadroomEntry) * format::kHeadroomEntries;
     add_section(h, format::kSectionWrapperSites, sizeof(format::WrapperSiteEntry), offset, format::kWrapperSiteCapacity);
     offset += sizeof(format::WrapperSiteEntry) * format::kWrapperSiteCapacity;
+    add_section(h, format::kSectionPythonSites, sizeof(format::PythonSiteEntry), offset, format::kPythonSiteCapacity);
+    offset += sizeof(format::PythonSiteEntry) * format::kPythonSiteCapacity;
+    add_section(h, format::kSectionRuntimes, sizeof(format::RuntimeEntry), offset, format::kRuntimeCapacity);
+    offset += sizeof(format::RuntimeEntry) * format::kRuntimeCapacity;
     const size_t size = align_up(offset, 4096);
     if (h == nullptr) return size;
     h->thread_capacity = settings.threads;
@@ -156,6 +160,12 @@ void bind_segment(format::Header* h, Segment* seg) {
         } else if (s.kind == format::kSectionWrapperSites) {
             seg->wrapper_sites = reinterpret_cast<format::WrapperSiteEntry*>(base + s.offset);
             seg->wrapper_site_capacity = uint32_t(s.count);
+        } else if (s.kind == format::kSectionPythonSites) {
+            seg->python_sites = reinterpret_cast<format::PythonSiteEntry*>(base + s.offset);
+            seg->python_site_capacity = uint32_t(s.count);
+        } else if (s.kind == format::kSectionRuntimes) {
+            seg->runtimes = reinterpret_cast<format::RuntimeEntry*>(base + s.offset);
+            seg->runtime_capacity = uint32_t(s.count);
         }
     }
 }

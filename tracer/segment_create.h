@@ -31,6 +31,10 @@ struct Segment {
     uint32_t headroom_capacity = 0;
     format::WrapperSiteEntry* wrapper_sites = nullptr;  // null in segments without the section
     uint32_t wrapper_site_capacity = 0;
+    format::PythonSiteEntry* python_sites = nullptr;
+    uint32_t python_site_capacity = 0;
+    format::RuntimeEntry* runtimes = nullptr;
+    uint32_t runtime_capacity = 0;
     char name[128] = {};  // shm name, "/vdsotrace-..."
 };
 

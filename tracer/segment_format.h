@@ -22,7 +22,7 @@ namespace vdsotrace::format {
 
 inline constexpr char kMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'C', '\0'};
 inline constexpr uint16_t kMajor = 1;
-inline constexpr uint16_t kMinor = 1;  // 1: calls through clock wrappers (kSectionWrapperSites)
+inline constexpr uint16_t kMinor = 2;  // 1: calls through clock wrappers (kSectionWrapperSites); 2: Python sites
 inline constexpr uint32_t kByteOrderMark = 0x01020304;
 inline constexpr char kShmPrefix[] = "vdsotrace-";  // name under /dev/shm
 // The largest recording: the shim never creates a bigger one, the reader never reads one.
@@ -73,8 +73,11 @@ enum SectionKind : uint32_t {
     kSectionExitedThreads = 12,  // one thread slot (entry_size as kSectionThreads), updated with atomics
     kSectionThreadLog = 13,      // ExitedThreadEntry[count]: who exited, named, with how many calls
     // Kinds 7-8 (sampling), 11 (vDSO doctor) and 14 (process trees) are set aside.
-    // Minor 1: the clock wrappers calls were made through (CallerEntry "via", see below).
+    // Minor 1: the clock wrappers calls were made through (CallerEntry "via", see below); minor 2:
+    // Python call sites and the interpreters found.
     kSectionWrapperSites = 20,   // WrapperSiteEntry[count]
+    kSectionPythonSites = 21,    // PythonSiteEntry[count]: Python call sites (CallerEntry address tag)
+    kSectionRuntimes = 22,       // RuntimeEntry[count]: interpreters found, and whether they could be read
 };
 
 struct SectionEntry {
@@ -335,6 +338,32 @@ struct WrapperSiteEntry {
     char name[kWrapperNameMax];  // the wrapper's name as the shim matched it (no parameters), NUL-terminated
 };
 static_assert(sizeof(WrapperSiteEntry) == 128);
+
+// A call made from Python code (CPython 3.11-3.13) through the interpreter's clock functions is
+// counted at the Python call site: its CallerEntry address is kPythonSiteTag | index into
+// kSectionPythonSites (bit 47 is never set in a user-space x86_64 address), and its via is the
+// interpreter's C call site. Names are copied once per site, so the report needs no process.
+inline constexpr uint64_t kPythonSiteTag = uint64_t(1) << 47;
+inline constexpr uint32_t kPythonSiteCapacity = 512;
+struct PythonSiteEntry {
+    uint32_t state;       // kWrapperSiteEmpty / Writing / Ready
+    int32_t line;         // of the calling instruction (0: unknown)
+    int32_t first_line;   // of the function (code object)
+    uint32_t reserved;
+    char function[112];   // the code object's qualified name, NUL-terminated
+    char file[128];       // co_filename (the end, when longer), NUL-terminated
+};
+static_assert(sizeof(PythonSiteEntry) == 256);
+
+enum RuntimeState : uint32_t { kRuntimeEmpty = 0, kRuntimeRead = 1, kRuntimeUnreadable = 2 };
+inline constexpr uint32_t kRuntimeCapacity = 4;
+struct RuntimeEntry {
+    uint32_t state;    // RuntimeState
+    uint32_t version;  // the runtime's own version number (CPython: Py_Version, 0x030b02f0 = 3.11.2)
+    char name[56];     // "CPython 3.11.2 (/usr/bin/python3.11)", NUL-terminated
+    char reason[192];  // kRuntimeUnreadable: why its frames are not read (calls count at the C site)
+};
+static_assert(sizeof(RuntimeEntry) == 256);
 
 constexpr size_t thread_slot_size(uint32_t caller_capacity) {
     return sizeof(ThreadSlotHeader) + kCounterSlots * sizeof(uint64_t) +

@@ -123,6 +123,11 @@ class Started:
             subprocess.run(["systemctl", "kill", "--signal=SIGCONT", unit], capture_output=True)
             subprocess.run(["systemctl", "stop", unit], capture_output=True)
         for name, p in reversed(self.procs):
+            if p.stdin:
+                try:
+                    p.stdin.close()  # clock_loop ends at the end of its input
+                except OSError:
+                    pass
             if p.poll() is not None:
                 continue
             try:
@@ -185,7 +190,10 @@ def main():
         sessions_to_clean.append(loop_session)
 
         # 3. The exporter, node_exporter and Prometheus.
+        # This test's sessions only: other tests' traced processes on a shared machine would make
+        # the file (and node_exporter's parsing of it) as large as they please.
         exporter = started.popen("exporter", [VDSOTRACE, "export", "--all-users", "--callers", "3",
+                                              "--session", redis_session, "--session", loop_session,
                                               "--textfile", textdir, "--interval", "0.5"],
                                  stderr=subprocess.PIPE, text=True)
         wait_for("the first textfile", lambda: os.path.exists(prom_file))
@@ -254,11 +262,23 @@ def main():
                 want[str(p["pid"])] = p["calls"]
         assert want.get(str(redis_pid), 0) > 20000, f"redis-server made too few calls: {want}"
 
+        seen = {}
+
         def totals():
             got = {r["metric"]["pid"]: int(float(r["value"][1])) for r in query(
                 f'sum by (pid) (vdsotrace_calls_total{{session=~"{redis_session}|{loop_session}"}})')}
+            seen["prometheus"] = got
+            seen["textfile"] = {}
+            for (name, labels), v in parse_exposition(open(prom_file).read()).items():
+                pid = labels_of(labels)["pid"] if name == "vdsotrace_calls_total" else None
+                if pid in want:
+                    seen["textfile"][pid] = seen["textfile"].get(pid, 0) + int(v)
             return got if got == want else None
-        wait_for(f"Prometheus's per-process totals to equal report --json {want}", totals, timeout=30, step=0.5)
+        try:
+            wait_for(f"Prometheus's per-process totals to equal report --json {want}", totals, timeout=30, step=0.5)
+        except AssertionError:
+            print(f"last seen: {seen}", file=sys.stderr)
+            raise
         print(f"per-process totals, Prometheus = report --json: {want}")
 
         # Rates over a window that holds the whole load (the final values are scraped by now).
@@ -294,6 +314,8 @@ def main():
         callers = [k for k in parse_exposition(text) if k[0] == "vdsotrace_caller_calls_total"
                    and labels_of(k[1])["pid"] == str(redis_pid)]
         assert 1 <= len(callers) <= 3, callers
+        sessions = {labels_of(k[1])["session"] for k in parse_exposition(text) if "session=" in k[1]}
+        assert sessions == {redis_session, loop_session}, f"--session let through {sessions}"
         check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True)
         assert check.returncode == 0, f"promtool check metrics: {check.stdout}{check.stderr}"
 

@@ -117,6 +117,75 @@ def t_same_behaviour(tmp):
     check(p.returncode == native.returncode and p.stdout == native.stdout, "same output and exit status")
 
 
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "two_functions.py")
+
+
+def line_of(marker):
+    with open(SCRIPT) as f:
+        for n, text in enumerate(f, 1):
+            if text.rstrip().endswith("# " + marker):
+                return n
+    raise RuntimeError(marker)
+
+
+def python_or_skip(path, want):
+    """The interpreter at `path` if it is version `want` ("3.11"), else exit 77."""
+    path = os.path.expanduser(path)
+    if not os.access(path, os.X_OK):
+        print(f"SKIP: {path} not installed")
+        sys.exit(77)
+    v = subprocess.run([path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True,
+                       text=True).stdout.strip()
+    if v != want:
+        print(f"SKIP: {path} is Python {v}, not {want}")
+        sys.exit(77)
+    return path
+
+
+def python_callers(path, tmp, n=3000, m=5000):
+    p, j, text = run_traced([path, SCRIPT, str(n), str(m)], tmp)
+    check(p.returncode == 0 and p.stdout == "done\n", f"exit status {p.returncode}, stdout {p.stdout!r}: {p.stderr}")
+    got = {}
+    for r in j["callers"]:
+        if r.get("python"):
+            key = (r["symbol"], os.path.basename(r.get("file", "")), r.get("line"), r.get("clock"))
+            got[key] = got.get(key, 0) + r["calls"]
+    poll = ("poll_events", "two_functions.py", line_of("POLL"), "CLOCK_MONOTONIC")
+    handle = ("handle_request", "two_functions.py", line_of("HANDLE"), "CLOCK_MONOTONIC")
+    check(got.get(poll) == n, f"poll_events: {got.get(poll)} calls, expected {n}; Python callers: {got}")
+    check(got.get(handle) == m, f"handle_request: {got.get(handle)} calls, expected {m}; Python callers: {got}")
+    check(f"handle_request  two_functions.py:{line_of('HANDLE')}  via" in text, f"text names the Python caller:\n{text}")
+    notes = [n for proc in j["processes"] for n in proc.get("notes", [])]
+    check(not any("not read" in n for n in notes), f"no runtime left unread: {notes}")
+    return j
+
+
+def t_python_debian(tmp):
+    python_callers(python_or_skip("/usr/bin/python3", "3.11"), tmp)
+
+
+def t_python_312(tmp):
+    python_callers(python_or_skip("~/.pyenv/versions/3.12.1/bin/python3.12", "3.12"), tmp)
+
+
+def t_python_313(tmp):
+    python_callers(python_or_skip("~/.pyenv/versions/3.13.0/bin/python3.13", "3.13"), tmp)
+
+
+def t_python_unreadable(tmp):
+    # CPython 3.10 keeps other frame structures: named in the report with why, every call counted
+    # at the interpreter's C call site.
+    path = python_or_skip("~/.pyenv/versions/3.10.13/bin/python3.10", "3.10")
+    p, j, text = run_traced([path, SCRIPT, "3000", "5000"], tmp)
+    check(p.returncode == 0, f"exit status {p.returncode}")
+    notes = [n for proc in j["processes"] for n in proc.get("notes", [])]
+    check(any(n.startswith("CPython 3.10.13") and "before 3.11" in n for n in notes), f"3.10 named with why: {notes}")
+    check("CPython 3.10.13: its Python frames were not read" in text, f"text report says so:\n{text}")
+    mono = sorted((r["calls"] for r in j["callers"] if r.get("clock") == "CLOCK_MONOTONIC"), reverse=True)
+    check(mono and mono[0] == 8000, f"time.monotonic's C call site has all 8000 calls: {mono}")
+    check(not any(r.get("python") for r in j["callers"]), "no Python caller claimed")
+
+
 def main():
     name = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:

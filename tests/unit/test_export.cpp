@@ -323,6 +323,9 @@ TEST(ExportOptions, BadValuesAreRefusedInOneLine) {
     t.clean_older_than = "5x";
     EXPECT_EQ(refusal(t), "--clean-older-than 5x: not a duration (like 90s, 15m, 2h, 3d)");
     t = {};
+    t.sessions = {"redis", "a-b"};
+    EXPECT_EQ(refusal(t), "--session a-b: not a session id (letters, digits, '.' and '_', up to 40)");
+    t = {};
     t.output = "/nonexistent/x.prom";
     EXPECT_EQ(refusal(t), "--output /nonexistent/x.prom: its directory does not exist or is not writable");
 

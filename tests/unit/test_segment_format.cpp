@@ -10,7 +10,7 @@ namespace f = vdsotrace::format;
 
 TEST(SegmentFormat, VersionAndMagic) {
     EXPECT_EQ(f::kMajor, 1);
-    EXPECT_EQ(f::kMinor, 1);
+    EXPECT_EQ(f::kMinor, 2);
     EXPECT_EQ(std::string(f::kMagic, 7), "VDSOTRC");
     EXPECT_EQ(f::kByteOrderMark, 0x01020304u);
 }
@@ -112,6 +112,18 @@ TEST(SegmentFormat, WrapperSites) {
     EXPECT_EQ(offsetof(f::WrapperSiteEntry, depth), 4u);
     EXPECT_EQ(offsetof(f::WrapperSiteEntry, address), 8u);
     EXPECT_EQ(offsetof(f::WrapperSiteEntry, name), 16u);
+    EXPECT_EQ(f::kSectionPythonSites, 21u);
+    EXPECT_EQ(f::kSectionRuntimes, 22u);
+    EXPECT_EQ(f::kPythonSiteTag, uint64_t(1) << 47);
+    EXPECT_EQ(sizeof(f::PythonSiteEntry), 256u);
+    EXPECT_EQ(offsetof(f::PythonSiteEntry, line), 4u);
+    EXPECT_EQ(offsetof(f::PythonSiteEntry, first_line), 8u);
+    EXPECT_EQ(offsetof(f::PythonSiteEntry, function), 16u);
+    EXPECT_EQ(offsetof(f::PythonSiteEntry, file), 128u);
+    EXPECT_EQ(sizeof(f::RuntimeEntry), 256u);
+    EXPECT_EQ(offsetof(f::RuntimeEntry, version), 4u);
+    EXPECT_EQ(offsetof(f::RuntimeEntry, name), 8u);
+    EXPECT_EQ(offsetof(f::RuntimeEntry, reason), 64u);
 }
 
 TEST(SegmentFormat, CounterAndCallerKeys) {

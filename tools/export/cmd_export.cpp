@@ -1,5 +1,5 @@
 // `vdsotrace export [--format prometheus|openmetrics] [--callers N] [--textfile DIR | -o FILE|-]
-//                   [--interval S] [--clean-older-than AGE] [--all-users]`
+//                   [--interval S] [--clean-older-than AGE] [--all-users] [--session S]...`
 // Wires the pieces: list the live recordings, read each (one at a time), build the metric
 // families (clock_metrics.h), render them (exposition.h), write them atomically.
 #include "export_command.h"
@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -132,6 +133,8 @@ std::string export_once(const ExportOptions& o, ClockMetrics* metrics, LiveReade
     metrics->begin(measure_kernel_entry());
     const int64_t now = now_realtime_ns();
     for (const SegmentName& s : segments) {
+        if (!o.sessions.empty() && std::find(o.sessions.begin(), o.sessions.end(), s.session) == o.sessions.end())
+            continue;
         const std::optional<Recording> header = glance(s.path);
         if (!header) {
             metrics->count_unreadable();
@@ -221,6 +224,15 @@ bool validate_export_options(const ExportOptionsText& t, ExportOptions* o, std::
         *error = fmt::format("--clean-older-than {}: not a duration (like 90s, 15m, 2h, 3d)", t.clean_older_than);
         return false;
     }
+    for (const std::string& session : t.sessions) {
+        if (session.empty() || session.size() > 40 ||
+            session.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._") !=
+                std::string::npos) {
+            *error = fmt::format("--session {}: not a session id (letters, digits, '.' and '_', up to 40)", session);
+            return false;
+        }
+    }
+    o->sessions = t.sessions;
     o->all_users = t.all_users;
     return true;
 }

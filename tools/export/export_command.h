@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace vdsotrace::tools {
 
@@ -17,6 +18,7 @@ struct ExportOptionsText {
     std::string interval;               // seconds between refreshes; empty: export once
     std::string clean_older_than;       // DURATION: also remove ended recordings older than this
     bool all_users = false;             // every user's recordings (root, reading services')
+    std::vector<std::string> sessions;  // only these sessions (--session, repeatable); empty: all
 };
 
 struct ExportOptions {
@@ -27,6 +29,7 @@ struct ExportOptions {
     double interval = 0;       // 0: once
     double clean_older_than = -1;  // < 0: no cleaning
     bool all_users = false;
+    std::vector<std::string> sessions;
 };
 
 // The options checked and converted; on error returns false with a one-line message in *error.

@@ -4,6 +4,8 @@
 #include <elf.h>
 #include <link.h>
 
+#include <cstring>
+
 namespace vdsotrace::tracer::wrappers {
 
 namespace {
@@ -26,15 +28,17 @@ uint32_t symbol_count(const ElfW(Word)* sysv_hash, const uint32_t* gnu_hash) {
     return 0;
 }
 
-}  // namespace
+struct DynamicTables {
+    const ElfW(Sym)* symtab = nullptr;
+    const char* strtab = nullptr;
+    uint64_t strsz = 0;
+    uint32_t count = 0;
+    uintptr_t bias = 0;
+};
 
-bool code_site_at(uintptr_t pc, CodeSite* out) {
-    dl_find_object found;
-    if (_dl_find_object(reinterpret_cast<void*>(pc), &found) != 0) return false;
-    out->eh_frame_hdr = found.dlfo_eh_frame;
-    out->symbol = nullptr;
+bool dynamic_tables(const dl_find_object& found, DynamicTables* t) {
     const link_map* lm = found.dlfo_link_map;
-    if (lm == nullptr || lm->l_ld == nullptr) return true;
+    if (lm == nullptr || lm->l_ld == nullptr) return false;
     const uintptr_t start = uintptr_t(found.dlfo_map_start), end = uintptr_t(found.dlfo_map_end);
     // The loader relocates these entries in place on most architectures; the vDSO's are not.
     auto addr = [&](ElfW(Addr) p) -> uintptr_t { return p >= start && p < end ? p : p + lm->l_addr; };
@@ -53,9 +57,30 @@ bool code_site_at(uintptr_t pc, CodeSite* out) {
             default: break;
         }
     }
-    if (symtab == nullptr || strtab == nullptr) return true;
-    const uint32_t count = symbol_count(sysv_hash, gnu_hash);
-    const uintptr_t link_pc = pc - lm->l_addr;
+    if (symtab == nullptr || strtab == nullptr) return false;
+    t->symtab = symtab;
+    t->strtab = strtab;
+    t->strsz = strsz;
+    t->count = symbol_count(sysv_hash, gnu_hash);
+    t->bias = lm->l_addr;
+    return true;
+}
+
+}  // namespace
+
+bool code_site_at(uintptr_t pc, CodeSite* out) {
+    dl_find_object found;
+    if (_dl_find_object(reinterpret_cast<void*>(pc), &found) != 0) return false;
+    out->eh_frame_hdr = found.dlfo_eh_frame;
+    out->map_start = found.dlfo_map_start;
+    out->symbol = nullptr;
+    DynamicTables t;
+    if (!dynamic_tables(found, &t)) return true;
+    const ElfW(Sym)* symtab = t.symtab;
+    const char* strtab = t.strtab;
+    const uint64_t strsz = t.strsz;
+    const uint32_t count = t.count;
+    const uintptr_t link_pc = pc - t.bias;
     for (uint32_t i = 0; i < count; ++i) {
         const ElfW(Sym)& s = symtab[i];
         const unsigned type = ELF64_ST_TYPE(s.st_info);
@@ -66,6 +91,18 @@ bool code_site_at(uintptr_t pc, CodeSite* out) {
         }
     }
     return true;
+}
+
+const void* module_symbol(uintptr_t pc, const char* name) {
+    dl_find_object found;
+    DynamicTables t;
+    if (_dl_find_object(reinterpret_cast<void*>(pc), &found) != 0 || !dynamic_tables(found, &t)) return nullptr;
+    for (uint32_t i = 0; i < t.count; ++i) {
+        const ElfW(Sym)& s = t.symtab[i];
+        if (s.st_shndx == SHN_UNDEF || s.st_name >= t.strsz || s.st_value == 0) continue;
+        if (strcmp(t.strtab + s.st_name, name) == 0) return reinterpret_cast<const void*>(t.bias + s.st_value);
+    }
+    return nullptr;
 }
 
 }  // namespace vdsotrace::tracer::wrappers

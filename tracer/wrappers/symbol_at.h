@@ -10,9 +10,13 @@ namespace vdsotrace::tracer::wrappers {
 struct CodeSite {
     const char* symbol = nullptr;         // the exported function containing the address, or null
     const void* eh_frame_hdr = nullptr;   // the module's PT_GNU_EH_FRAME, or null
+    const void* map_start = nullptr;      // where the module's mapping begins (identifies it)
 };
 
 // Returns false when no loaded module holds `pc`.
 bool code_site_at(uintptr_t pc, CodeSite* out);
+
+// The address of the exported symbol `name` defined in the module that holds `pc`, or null.
+const void* module_symbol(uintptr_t pc, const char* name);
 
 }  // namespace vdsotrace::tracer::wrappers

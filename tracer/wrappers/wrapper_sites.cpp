@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "eh_frame_cfa.h"
+#include "python/cpython_frames.h"
 #include "symbol_at.h"
 #include "text_util.h"
 #include "wrapper_names.h"
@@ -16,13 +17,15 @@ enum : uint32_t { kFree = 0, kWriting = 1, kReady = 2 };
 struct Decision {
     uint64_t ret;          // the return address decided about; 0: free entry
     uint32_t state;        // kFree, kWriting, kReady
-    uint8_t wrapper;       // 1: a call site inside a wrapper, steppable with the rule below
+    uint8_t wrapper;       // 1: a call site inside a wrapper, steppable with the rule below;
+                           // kPythonSite: inside a CPython runtime (its caller is a Python frame)
     uint8_t from_fp;
     uint16_t via;          // 1 + its index in the segment's wrapper-site table; 0: not registered yet
     int32_t cfa_off;
     int32_t fp_saved_at;
 };
 
+constexpr uint8_t kPythonSite = 2;
 constexpr uint32_t kDecisions = 4096;  // return addresses near wrappers, process-wide
 constexpr unsigned kProbes = 32;
 Decision g_decisions[kDecisions];
@@ -36,7 +39,12 @@ Decision compute(uint64_t ret) {
     Decision d{};
     d.ret = ret;
     CodeSite site;
-    if (ret < 4096 || !code_site_at(ret - 1, &site) || site.symbol == nullptr) return d;
+    if (ret < 4096 || !code_site_at(ret - 1, &site)) return d;
+    if (python::in_cpython(ret - 1)) {
+        d.wrapper = kPythonSite;
+        return d;
+    }
+    if (site.symbol == nullptr) return d;
     char name[format::kWrapperNameMax];
     if (!qualified_name(site.symbol, name, sizeof name) || !is_clock_wrapper(name)) return d;
     CfaRule rule;
@@ -99,16 +107,17 @@ bool is_wrapper_site(uintptr_t ret) {
     return decide(ret, &local)->wrapper != 0;
 }
 
-uintptr_t step_out(uintptr_t ret, CallFrame frame, uintptr_t stack_end, unsigned* via) {
+uintptr_t step_out(uintptr_t ret, CallFrame frame, uintptr_t stack_end, unsigned* via, bool* python) {
     Decision first_local, local;
     Decision* const first = decide(ret, &first_local);
     Decision* d = first;
     *via = 0;
+    *python = first->wrapper == kPythonSite;
     if (!d->wrapper) return ret;
     uintptr_t cfa = frame.cfa, fp = frame.fp;
     uintptr_t outer = 0;
-    uint32_t depth = 0;
-    for (; depth < 8 && d->wrapper; ++depth) {
+    uint32_t depth = *python ? 1 : 0;
+    for (; !*python && depth < 8 && d->wrapper == 1; ++depth) {
         const uintptr_t next = (d->from_fp ? fp : cfa) + uintptr_t(int64_t(d->cfa_off));
         // Frames lie above one another on the thread's stack: anything else is a wrong rule.
         if (next <= cfa || next > stack_end || next - cfa > (uintptr_t(1) << 20)) {
@@ -127,7 +136,7 @@ uintptr_t step_out(uintptr_t ret, CallFrame frame, uintptr_t stack_end, unsigned
         cfa = next;
         d = decide(outer, &local);
     }
-    if (d->wrapper) outer = 0;  // deeper than any wrapper chain known: not trusted
+    if (d->wrapper == 1) outer = 0;  // deeper than any wrapper chain known: not trusted
     unsigned v = __atomic_load_n(&first->via, __ATOMIC_ACQUIRE);
     if (v == 0 && first != &first_local) {
         // One registration per site: the thread that sets `via` first wins; a loser's entry stays
@@ -147,9 +156,11 @@ uintptr_t step_out(uintptr_t ret, CallFrame frame, uintptr_t stack_end, unsigned
 void bind_segment(Segment* seg) {
     __atomic_store_n(&g_sites_claimed, 0u, __ATOMIC_RELAXED);
     __atomic_store_n(&g_segment, seg, __ATOMIC_RELEASE);
+    python::bind_segment(seg);
 }
 
 void forget_sites_after_fork() {
+    python::forget_after_fork();
     // Only the forking thread runs in the child: plain stores are enough.
     for (Decision& d : g_decisions) d.via = 0;
     g_sites_claimed = 0;

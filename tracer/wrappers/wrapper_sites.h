@@ -27,8 +27,9 @@ bool is_wrapper_site(uintptr_t ret);
 // From the wrapper call site `ret` (whose frame is `frame`), the first return address outside the
 // chain of wrappers, or 0 when it cannot be found safely (every stack read stays within
 // [frame.cfa, stack_end)). `*via`: 1 + the site's index in the segment's wrapper-site table, or 0
-// when the table is full or the segment has none.
-uintptr_t step_out(uintptr_t ret, CallFrame frame, uintptr_t stack_end, unsigned* via);
+// when the table is full or the segment has none. `*python`: the site is inside a CPython
+// runtime, whose caller is a Python frame (tracer/python/), not a C one (then 0 is returned).
+uintptr_t step_out(uintptr_t ret, CallFrame frame, uintptr_t stack_end, unsigned* via, bool* python);
 
 // The segment wrapper sites are registered in (recorder.cpp, after creating it).
 void bind_segment(Segment* seg);
