@@ -209,8 +209,10 @@ int cmd_attach(const AttachOptions& o) {
         return kExitBadInput;
     }
     const size_t threads = p.thread_count();
+    // The modules as they are while stopped (read once more after loading the shim).
+    std::vector<Mapping> modules = module_starts(pid);
     auto find_shim = [&]() -> uint64_t {
-        for (const Mapping& m : module_starts(pid))
+        for (const Mapping& m : modules)
             if (m.path == shim) return m.start - shim_elf.first_load_vaddr;
         return 0;
     };
@@ -228,6 +230,7 @@ int cmd_attach(const AttachOptions& o) {
             return kExitBadInput;
         }
         loaded_now = true;
+        modules = module_starts(pid);
         shim_bias = find_shim();
     }
     const auto t_second = std::chrono::steady_clock::now();
@@ -247,7 +250,7 @@ int cmd_attach(const AttachOptions& o) {
     // 2. Switch the pointers, every thread stopped.
     std::map<std::string, uint64_t> entries;
     for (const std::string& name : kInterposed) entries[name] = shim_bias + shim_elf.symbols.at(name);
-    std::vector<PointerSwitch> plan = plan_got(p, module_starts(pid), &cache, shim, entries);
+    std::vector<PointerSwitch> plan = plan_got(p, modules, &cache, shim, entries);
     for (uint32_t i = 0; i < block.libc_slot_count && i < attach::kMaxLibcSlots; ++i)
         plan.push_back({block.libc_slots[i], block.libc_original[i], block.libc_entry[i]});
     char session_field[attach::kSessionSize] = {};
