@@ -39,6 +39,7 @@ struct ThreadState {
     void* alt_stack;        // the alternate signal stack the shim gave this thread (alt_stack.h)
     unsigned long alt_stack_size;
     int32_t tid;                 // this thread's id, kept for the sampler (no syscall per sample)
+    uint32_t exit_rounds;        // thread-key destructor rounds the shim's exit handler let pass
 };
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));

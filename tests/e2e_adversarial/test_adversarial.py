@@ -299,6 +299,16 @@ def t_first_call_stack():
     check(total_calls(traced.report) == 2, f"2 calls ({total_calls(traced.report)})")
 
 
+def t_key_destructor():
+    # Calls from a thread-key destructor that runs after the shim's own: counted, and no bogus
+    # "shared overflow slot" row.
+    _, traced = compare("key destructor", ["key-destructor"], expect_status=0, expect_out=b"thread calls 100\n")
+    check(total_calls(traced.report) == 201, f"201 calls ({total_calls(traced.report)})")
+    threads = (traced.report or {}).get("threads", [])
+    check(not any(t.get("shared") for t in threads), f"no shared overflow slot: {threads}")
+    check(any(t.get("calls") == 200 and t.get("exited") for t in threads), f"the thread has its 200 calls: {threads}")
+
+
 def t_setuid_child():
     # A root server whose worker setuids to nobody: its recording (owned by nobody) is in run's report.
     if os.geteuid() != 0:
