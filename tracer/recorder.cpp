@@ -2,6 +2,7 @@
 // thread and process exit. The hot path is inline in recorder.h.
 #include "recorder.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/auxv.h>
@@ -130,15 +131,24 @@ void on_thread_exit(void* slot_ptr) {
     auto* h = reinterpret_cast<format::ThreadSlotHeader*>(slot);
     ThreadState& t = t_thread;
     if (t.slot != slot) return;  // not this segment's slot (cannot happen; never write blindly)
+    // Let the program's own key destructors run first: they may read the clock (issue 12). Setting
+    // the key again asks glibc for another round; the last round the loader allows is ours.
+    if (t.exit_rounds + 1 < PTHREAD_DESTRUCTOR_ITERATIONS && g_have_exit_key) {
+        ++t.exit_rounds;
+        pthread_setspecific(g_exit_key, slot_ptr);
+        return;
+    }
     // Calls this thread still makes (later TLS destructors, a signal handler right now) go to the
-    // shared slot (and, when sampling, the shared sample slot), with atomics: from here on the
-    // slot may belong to another thread, and nothing of this thread points into it any more.
+    // exited threads' slot, where its other calls are about to go too (or, in a segment without
+    // one, the shared slot), and when sampling to the shared sample slot, with atomics: from here
+    // on the slot may belong to another thread, and nothing of this thread points into it any
+    // more. (The shared overflow slot showed such calls as a bogus "shared overflow slot" row.)
     t.fast_slot = nullptr;
     t.last_entry = nullptr;
     t.direct_entries[0] = t.direct_entries[1] = nullptr;
     t.wrap_key = 0;
     t.wrap_entry = nullptr;
-    t.slot = shared_slot();
+    t.slot = g_segment.exited_slot != nullptr ? g_segment.exited_slot : shared_slot();
     t.shared = 1;
     if (t.sample_slot != nullptr)
         t.sample_slot = g_segment.sample_slots + size_t(g_segment.thread_capacity) * g_segment.sample_slot_size;

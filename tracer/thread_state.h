@@ -40,6 +40,7 @@ struct ThreadState {
     void* alt_stack;        // the alternate signal stack the shim gave this thread (alt_stack.h)
     unsigned long alt_stack_size;
     int32_t tid;                 // this thread's id, kept for the sampler (no syscall per sample)
+    uint32_t exit_rounds;        // thread-key destructor rounds the shim's exit handler let pass
     // Calls through clock wrappers (tracer/wrappers/): the caller key of the wrapper call site this
     // thread called through last (0: none), the entry that call was counted in, and the end of the
     // mapping that holds this thread's stack (0: not looked up yet; 1: unknown), which bounds every

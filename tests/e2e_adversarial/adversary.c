@@ -16,6 +16,7 @@
 //   disabled-strict N           recording made impossible, then the strict filter, N calls
 //   stack-call BYTES first|warm clock_gettime on a stack of BYTES over a guard page
 //   small-stack BYTES           the process's first call from a thread with BYTES of stack
+//   key-destructor              a thread whose key destructor (run after the shim's) makes 100 calls
 //   setuid-child N              a child that drops to uid 65534 (as root), N calls in each
 //   clone-vm N                  a clone(CLONE_VM) child (no CLONE_THREAD) and the parent call N times each
 #define _GNU_SOURCE
@@ -356,6 +357,32 @@ static int setuid_child(long n) {
     return 0;
 }
 
+// A thread-specific-data destructor that reads the clock, run after the shim's own (its key was
+// created later): those calls count, and no overflow slot appears.
+static pthread_key_t g_late_key;
+
+static void late_destructor(void* arg) {
+    (void)arg;
+    calls(100);
+}
+
+static void* keyed_thread(void* arg) {
+    (void)arg;
+    pthread_setspecific(g_late_key, (void*)1);
+    return (void*)calls(100);
+}
+
+static int key_destructor(void) {
+    calls(1);  // the shim's thread-exit key exists from here on
+    pthread_key_create(&g_late_key, late_destructor);
+    pthread_t t;
+    void* r;
+    pthread_create(&t, NULL, keyed_thread, NULL);
+    pthread_join(t, &r);
+    printf("thread calls %ld\n", (long)r);
+    return 0;
+}
+
 static long g_clone_n;
 static volatile long g_child_made;
 
@@ -395,6 +422,7 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "disabled-strict") == 0) return disabled_strict(arg);
     if (strcmp(mode, "stack-call") == 0 && argc > 3) return stack_call(arg, argv[3]);
     if (strcmp(mode, "small-stack") == 0) return small_stack(arg);
+    if (strcmp(mode, "key-destructor") == 0) return key_destructor();
     if (strcmp(mode, "setuid-child") == 0) return setuid_child(arg);
     if (strcmp(mode, "clone-vm") == 0) return clone_vm(arg);
     return 64;

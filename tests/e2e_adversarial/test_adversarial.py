@@ -290,13 +290,24 @@ def t_small_stack():
 def t_first_call_stack():
     # The process's first clock call (which creates the recording) on 3 KiB of stack over a guard
     # page, the doctor's method: it needed 7.6 KB (a 4 KiB header and buffers on the stack), now
-    # under 2 KiB; later calls need 152 bytes (the vDSO alone 48, measured the same way).
+    # about 2 KiB; a later call from a new call site 688 bytes (the vDSO alone 48, measured the
+    # same way).
     if os.uname().machine != "x86_64":
         sys.exit(77)
     _, traced = compare("first call on 3 KiB", ["stack-call", "3072", "first"], expect_status=0, expect_out=b"ok 0\n")
     check(total_calls(traced.report) == 1, f"1 call ({total_calls(traced.report)})")
-    _, traced = compare("later call on 512 B", ["stack-call", "512", "warm"], expect_status=0, expect_out=b"ok 0\n")
+    _, traced = compare("later call on 1 KiB", ["stack-call", "1024", "warm"], expect_status=0, expect_out=b"ok 0\n")
     check(total_calls(traced.report) == 2, f"2 calls ({total_calls(traced.report)})")
+
+
+def t_key_destructor():
+    # Calls from a thread-key destructor that runs after the shim's own: counted, and no bogus
+    # "shared overflow slot" row.
+    _, traced = compare("key destructor", ["key-destructor"], expect_status=0, expect_out=b"thread calls 100\n")
+    check(total_calls(traced.report) == 201, f"201 calls ({total_calls(traced.report)})")
+    threads = (traced.report or {}).get("threads", [])
+    check(not any(t.get("shared") for t in threads), f"no shared overflow slot: {threads}")
+    check(any(t.get("calls") == 200 and t.get("exited") for t in threads), f"the thread has its 200 calls: {threads}")
 
 
 def t_setuid_child():
