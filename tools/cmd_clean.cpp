@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "jit_symbols.h"
 #include "recording_store.h"
 
 namespace vdsotrace::tools {
@@ -57,8 +58,10 @@ int cmd_clean(const CleanOptions& o) {
             continue;
         }
         if (!ended_long_enough(*r, s.mtime_ns, o.older_than_seconds, now)) continue;
-        if (std::remove(s.path.c_str()) == 0)
+        if (std::remove(s.path.c_str()) == 0) {
             ++removed;
+            std::remove(kept_perf_map_path(s.path).c_str());  // its perf map goes with it
+        }
         else
             spdlog::warn("cannot remove {}", s.path);
     }

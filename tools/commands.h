@@ -36,6 +36,7 @@ struct RunOptions {
     std::string output;         // write the text report here instead of stderr
     std::string shim;           // --shim
     std::string route;          // --route: VDSOTRACE_ROUTE for the command
+    std::vector<std::string> wrappers;  // --wrapper GLOB (repeatable): VDSOTRACE_WRAPPERS, comma-separated
     size_t top = 20;
     uint32_t sample = 0;        // --sample N: VDSOTRACE_SAMPLE
     uint32_t sample_depth = 0;  // --sample-depth D: VDSOTRACE_SAMPLE_DEPTH (0: the shim's default)
@@ -44,6 +45,7 @@ struct RunOptions {
     bool per_process = false;   // --per-process
     bool follow_exec = true;    // --no-follow-exec turns it off: programs the command execs are not traced
     bool inject_static = true;  // --no-inject turns it off: a static program is only warned about
+    bool runtime_help = true;   // --no-runtime-help turns it off: node/java/python get no perf-map settings
     bool wait_descendants = true;  // --no-wait: return when CMD ends, leaving orphaned descendants running
     std::string save_file;      // --save FILE: the session's recordings in one archive
     std::string output_dir;     // --output-dir DIR: a copy of each recording
@@ -56,7 +58,15 @@ struct VdsoOptions {
     bool no_clocks = false;     // skip the clock service measurement
 };
 
+struct AttachOptions {
+    int pid = 0;
+    double duration = 0;        // --duration S; 0: until Ctrl-C (or the process ends)
+    std::string shim;           // --shim
+    ReportOptions report;       // the report's options (json, output, top, per-process)
+};
+
 int cmd_run(const RunOptions& options);
+int cmd_attach(const AttachOptions& options);
 int cmd_vdso(const VdsoOptions& options);
 int cmd_report(const std::string& target, const ReportOptions& options);
 int cmd_ls(bool json);

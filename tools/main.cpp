@@ -46,6 +46,15 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--route", run.route,
                         "Send functions elsewhere than the vDSO, e.g. clock_gettime=syscall,gettimeofday=libc "
                         "(targets: vdso, syscall, libc; FUNCTION may be all)");
+    run_cmd->add_option("--wrapper", run.wrappers,
+                        "Count calls made through the function(s) GLOB names (e.g. 'myapp::Clock::*') at their "
+                        "callers, like std::chrono's now() (repeatable; also VDSOTRACE_WRAPPERS=GLOB,GLOB)")
+        ->check([](const std::string& g) {
+            if (g.empty()) return std::string("an empty GLOB names no function");
+            if (g.find(',') != std::string::npos) return std::string("GLOB must not contain ',' (give --wrapper again)");
+            if (g.size() > 255) return std::string("GLOB is longer than 255 characters");
+            return std::string();
+        });
     run_cmd->add_flag("--per-process", run.per_process, "Show each process's calls per function and clock");
     run_cmd->add_flag("--no-follow-exec{false}", run.follow_exec,
                       "Do not trace programs the command (or its children) exec");
@@ -53,10 +62,24 @@ int main(int argc, char** argv) {
                       "For a statically linked CMD, only warn instead of injecting a counting trampoline");
     run_cmd->add_flag("--no-wait{false}", run.wait_descendants,
                       "Return when CMD ends, without waiting for descendants it left running");
+    run_cmd->add_flag("--no-runtime-help{false}", run.runtime_help,
+                      "Leave the environment alone for node, java and python3.12+ (by default perf maps are "
+                      "turned on, so that JIT-compiled frames are named)");
     run_cmd->add_option("--save", run.save_file, "Keep the session's recordings in FILE (read it with `report FILE`)");
     run_cmd->add_option("--output-dir", run.output_dir, "Keep a copy of each recording in DIR (`report DIR`)");
     run_cmd->add_option("command", run.command, "The command and its arguments, after --")->required();
     run_cmd->positionals_at_end();
+
+    AttachOptions attach;
+    CLI::App* attach_cmd = app.add_subcommand("attach", "Count the calls of a running process for a while, then report");
+    attach_cmd->add_option("pid", attach.pid, "The process")->required()->check(CLI::Range(1, 1 << 30));
+    attach_cmd->add_option("--duration", attach.duration, "Seconds to count (default: until Ctrl-C)")
+        ->check(CLI::Range(0.001, 1e7));
+    attach_cmd->add_option("--shim", attach.shim, "Path of libvdsotrace.so (default: next to vdsotrace, or $VDSOTRACE_SHIM)");
+    attach_cmd->add_flag("--json", attach.report.json, "Write the report as JSON instead of text");
+    attach_cmd->add_option("-o,--output", attach.report.output, "Write the report to FILE instead of stdout");
+    attach_cmd->add_option("--top", attach.report.top, "Callers shown in the text report")->check(CLI::PositiveNumber);
+    attach_cmd->add_flag("--per-process", attach.report.per_process, "Show each process's calls per function and clock");
 
     ReportOptions report;
     std::string target;
@@ -124,6 +147,7 @@ int main(int argc, char** argv) {
         return kExitUsage;
     }
     if (run_cmd->parsed()) return cmd_run(run);
+    if (attach_cmd->parsed()) return cmd_attach(attach);
     if (report_cmd->parsed()) return cmd_report(target, report);
     if (ls_cmd->parsed()) return cmd_ls(ls_json);
     if (vdso_cmd->parsed()) return cmd_vdso(vdso);

@@ -68,11 +68,14 @@ std::string caller_name(const CallerRow& c) {
     std::string where;
     if (!c.module.empty())
         where = fmt::format("{}+{:#x}", basename(c.module), c.offset);
+    else if (c.via && c.address == 0)
+        where = "caller not found";
     else
         where = fmt::format("{:#x} (in no known module)", c.address);
     std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", c.symbol, where);
     if (!c.inlined.empty()) name += fmt::format("  [inlined: {}]", c.inlined.front());
     if (!c.file.empty()) name += fmt::format("  {}:{}", basename(c.file), c.line);
+    if (c.via) name += fmt::format("  via {}", c.via->name);
     return name;
 }
 

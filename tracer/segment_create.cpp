@@ -107,6 +107,8 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     offset += sizeof(format::ExitedThreadEntry) * format::kThreadLogEntries;
     add_section(h, format::kSectionHeadroom, sizeof(format::HeadroomEntry), offset, format::kHeadroomEntries);
     offset += sizeof(format::HeadroomEntry) * format::kHeadroomEntries;
+    add_section(h, format::kSectionWrapperSites, sizeof(format::WrapperSiteEntry), offset, format::kWrapperSiteCapacity);
+    offset += sizeof(format::WrapperSiteEntry) * format::kWrapperSiteCapacity;
     const size_t size = align_up(offset, 4096);
     if (h == nullptr) return size;
     h->thread_capacity = settings.threads;
@@ -151,6 +153,9 @@ void bind_segment(format::Header* h, Segment* seg) {
         } else if (s.kind == format::kSectionHeadroom) {
             seg->headroom = reinterpret_cast<format::HeadroomEntry*>(base + s.offset);
             seg->headroom_capacity = uint32_t(s.count);
+        } else if (s.kind == format::kSectionWrapperSites) {
+            seg->wrapper_sites = reinterpret_cast<format::WrapperSiteEntry*>(base + s.offset);
+            seg->wrapper_site_capacity = uint32_t(s.count);
         }
     }
 }
@@ -161,7 +166,11 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     vdso::Image vdso;
     const bool have_vdso = vdso::parse_live(&vdso) == vdso::ParseError::kNone;
 
-    format::Header plan{};
+    // Static, not on the stack: the first clock call of a process may come from a thread with a
+    // small stack (issue 12; this 4 KiB header was most of the first call's 7.6 KB). Segments are
+    // created by one thread at a time (the recorder's state machine), so it is never shared.
+    static format::Header plan;
+    plan = format::Header{};
     const size_t size = plan_layout(settings, have_vdso ? vdso.size : 0, &plan);
 
     const uint64_t segment_id = random_u64();

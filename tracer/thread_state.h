@@ -40,6 +40,13 @@ struct ThreadState {
     void* alt_stack;        // the alternate signal stack the shim gave this thread (alt_stack.h)
     unsigned long alt_stack_size;
     int32_t tid;                 // this thread's id, kept for the sampler (no syscall per sample)
+    // Calls through clock wrappers (tracer/wrappers/): the caller key of the wrapper call site this
+    // thread called through last (0: none), the entry that call was counted in, and the end of the
+    // mapping that holds this thread's stack (0: not looked up yet; 1: unknown), which bounds every
+    // stack read made to step out of a wrapper.
+    uint64_t wrap_key;
+    format::CallerEntry* wrap_entry;
+    uintptr_t wrap_stack_end;
 };
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));

@@ -6,9 +6,14 @@ calls from two call sites and then waiting on a shared pipe, so N recordings are
 the exporter R times (`export -o FILE`, top 5 callers, and again with --callers 0) and prints wall
 time (min and median) and peak RSS. Stops every process it started and removes their recordings.
 
+Run as root, the processes and the exporter run as user `nobody`, so that the export holds this
+benchmark's recordings only (other users' are not read without --all-users), whatever else runs
+traced on the machine.
+
 Usage: run_export_bench.py VDSOTRACE SHIM CLOCK_LOOP [N=1000] [R=7]
 """
 import os
+import pwd
 import re
 import resource
 import statistics
@@ -21,6 +26,17 @@ VDSOTRACE, SHIM, CLOCK_LOOP = sys.argv[1:4]
 N = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
 R = int(sys.argv[5]) if len(sys.argv) > 5 else 7
 SESSION = f"i17bench{os.getpid()}"
+try:
+    NOBODY = pwd.getpwnam("nobody") if os.geteuid() == 0 else None
+except KeyError:
+    NOBODY = None
+
+
+def as_user():
+    if NOBODY:
+        os.setgid(NOBODY.pw_gid)
+        os.setgroups([])
+        os.setuid(NOBODY.pw_uid)
 
 
 def session_files():
@@ -30,7 +46,7 @@ def session_files():
 
 def timed_export(args, out):
     start = time.perf_counter()
-    p = subprocess.Popen([VDSOTRACE, "export", "-o", out] + args)
+    p = subprocess.Popen([VDSOTRACE, "export", "-o", out] + args, preexec_fn=as_user)
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - start
     assert os.waitstatus_to_exitcode(status) == 0
@@ -46,7 +62,8 @@ def main():
         t0 = time.perf_counter()
         for i in range(N):
             procs.append(subprocess.Popen([CLOCK_LOOP, str(200 + i % 7), str(i % 3)], env=env,
-                                          stdin=read_fd, stdout=ready_w, close_fds=True))
+                                          stdin=read_fd, stdout=ready_w, close_fds=True,
+                                          preexec_fn=as_user))
         os.close(ready_w)
         ready_w = -1
         seen = 0
@@ -56,11 +73,12 @@ def main():
                 seen += line.startswith("ready")
                 if seen == N:
                     break
-        print(f"{N} traced processes live after {time.perf_counter() - t0:.1f} s; "
+        print(f"{N} traced processes{' (user nobody)' if NOBODY else ''} live after {time.perf_counter() - t0:.1f} s; "
               f"{len(session_files())} recordings, "
               f"{sum(os.stat(f).st_blocks * 512 for f in session_files()) / 2**20:.0f} MiB resident in /dev/shm, "
               f"{sum(os.stat(f).st_size for f in session_files()) / 2**20:.0f} MiB apparent")
         with tempfile.TemporaryDirectory() as tmp:
+            os.chmod(tmp, 0o777)
             out = os.path.join(tmp, "vdsotrace.prom")
             for label, args in [("--callers 5", ["--callers", "5"]), ("--callers 0", ["--callers", "0"])]:
                 walls, cpus, rss = [], [], []

@@ -14,7 +14,9 @@
 //   fsize-limit                 RLIMIT_FSIZE of 64 KiB, then calls and a 32 KiB file
 //   seccomp-strict N            one call, then a filter killing every syscall it does not make, N calls
 //   disabled-strict N           recording made impossible, then the strict filter, N calls
+//   stack-call BYTES first|warm clock_gettime on a stack of BYTES over a guard page
 //   small-stack BYTES           the process's first call from a thread with BYTES of stack
+//   setuid-child N              a child that drops to uid 65534 (as root), N calls in each
 //   clone-vm N                  a clone(CLONE_VM) child (no CLONE_THREAD) and the parent call N times each
 #define _GNU_SOURCE
 #include <errno.h>
@@ -307,6 +309,53 @@ static int small_stack(long bytes) {
     return 0;
 }
 
+// clock_gettime (the shim's when preloaded, else libc's) on a stack of BYTES over a guard page,
+// the doctor's method (tools/vdso_doctor/stack_need.cpp): `first` makes it the process's first
+// clock call, `warm` makes one call before on the normal stack. Prints "ok" or dies of SIGSEGV.
+#if defined(__x86_64__)
+long adv_call_on_stack(void* fn, void* sp, long a0, long a1);
+__asm__(".text\n.globl adv_call_on_stack\n.type adv_call_on_stack, @function\nadv_call_on_stack:\n"
+        "push %rbp\nmov %rsp, %rbp\nmov %rdi, %rax\nmov %rsi, %rsp\nmov %rdx, %rdi\nmov %rcx, %rsi\n"
+        "call *%rax\nmov %rbp, %rsp\npop %rbp\nret\n.size adv_call_on_stack, .-adv_call_on_stack\n");
+
+static int stack_call(long bytes, const char* when) {
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    static struct timespec ts;
+    if (strcmp(when, "warm") == 0) clock_gettime(CLOCK_MONOTONIC, &ts);
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t size = ((size_t)bytes + page - 1) / page * page;
+    unsigned char* region = mmap(NULL, size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mprotect(region, page, PROT_NONE);
+    unsigned char* top = region + page + size;
+    // 16-byte aligned, BYTES below it before the guard page (the call pushes the return address).
+    long r = adv_call_on_stack((void*)clock_gettime, top - (size - (size_t)bytes), CLOCK_MONOTONIC, (long)&ts);
+    printf("ok %ld\n", r);
+    return 0;
+}
+#else
+static int stack_call(long bytes, const char* when) {
+    (void)bytes, (void)when;
+    return 77;
+}
+#endif
+
+// A root server's worker: the child drops to nobody (65534) and calls the clock; run, as root,
+// must find its recording.
+static int setuid_child(long n) {
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0) _exit(6);
+        _exit(calls(n) == n ? 0 : 7);
+    }
+    const long mine = calls(n);
+    int status = 0;
+    waitpid(child, &status, 0);
+    printf("parent %ld child status %d\n", mine, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return 0;
+}
+
 static long g_clone_n;
 static volatile long g_child_made;
 
@@ -344,7 +393,9 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "fsize-limit") == 0) return fsize_limit();
     if (strcmp(mode, "seccomp-strict") == 0) return seccomp_strict(arg);
     if (strcmp(mode, "disabled-strict") == 0) return disabled_strict(arg);
+    if (strcmp(mode, "stack-call") == 0 && argc > 3) return stack_call(arg, argv[3]);
     if (strcmp(mode, "small-stack") == 0) return small_stack(arg);
+    if (strcmp(mode, "setuid-child") == 0) return setuid_child(arg);
     if (strcmp(mode, "clone-vm") == 0) return clone_vm(arg);
     return 64;
 }
