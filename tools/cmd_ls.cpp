@@ -38,7 +38,7 @@ int cmd_ls(bool json) {
     std::vector<std::string> order;
     for (const SegmentName& s : list_segments(getuid())) {
         Row row{s, std::nullopt, ""};
-        row.recording = load_recording(s.path, &row.error);
+        row.recording = load_recording_summary(s.path, &row.error);
         if (!sessions.count(s.session)) order.push_back(s.session);
         sessions[s.session].push_back(std::move(row));
     }

@@ -56,7 +56,7 @@ bool take_reading(const std::string& target, Reading* out, std::string* error) {
     const std::vector<std::string> files = resolve_target(target, getuid(), error);
     for (const std::string& file : files) {
         std::string why;
-        if (auto r = load_recording(file, &why)) out->recordings.emplace(file, std::move(*r));
+        if (auto r = load_recording_summary(file, &why)) out->recordings.emplace(file, std::move(*r));
         // A recording removed or half-written between listing and reading is skipped this round.
     }
     if (out->recordings.empty() && error->empty()) *error = "no readable recording";

@@ -510,4 +510,73 @@ std::optional<Recording> load_recording(const std::string& path, std::string* er
     return r;
 }
 
+namespace {
+
+bool is_sampling_section(uint32_t kind) {
+    return kind == f::kSectionStacks || kind == f::kSectionStackFrames || kind == f::kSectionSampleSlots;
+}
+
+// A compact copy of the recording at `fd` without its sampling sections: the header (its section
+// directory and size rewritten to match), then every other section, each read at its own offset.
+// False when the header does not allow it (then the whole file is read, and parse_recording says
+// what is wrong with it).
+bool read_without_samples(int fd, uint64_t file_size, std::vector<unsigned char>* bytes) {
+    f::Header h;
+    if (file_size < sizeof h || pread(fd, &h, sizeof h, 0) != ssize_t(sizeof h)) return false;
+    if (memcmp(h.magic, f::kMagic, sizeof h.magic) != 0 || h.byte_order != f::kByteOrderMark || h.major != f::kMajor ||
+        h.header_size < sizeof h || h.header_size > file_size || h.segment_size != file_size ||
+        h.section_count > f::kMaxSections)
+        return false;
+    uint64_t total = h.header_size;
+    for (uint32_t i = 0; i < h.section_count; ++i) {
+        const f::SectionEntry& e = h.sections[i];
+        if (e.kind == 0 || is_sampling_section(e.kind)) continue;
+        if (e.offset > file_size || e.entry_size == 0 || e.count > (file_size - e.offset) / e.entry_size) return false;
+        total += e.entry_size * e.count;
+    }
+    bytes->assign(total, 0);
+    uint64_t at = 0;
+    auto read_at = [&](uint64_t from, uint64_t n) {
+        for (uint64_t got = 0; got < n;) {
+            const ssize_t r = pread(fd, bytes->data() + at + got, n - got, off_t(from + got));
+            if (r <= 0) return false;
+            got += uint64_t(r);
+        }
+        at += n;
+        return true;
+    };
+    if (!read_at(0, h.header_size)) return false;
+    auto* copy = reinterpret_cast<f::Header*>(bytes->data());
+    for (uint32_t i = 0; i < h.section_count; ++i) {
+        f::SectionEntry& e = copy->sections[i];
+        if (e.kind == 0) continue;
+        if (is_sampling_section(e.kind)) {
+            e = f::SectionEntry{};
+            continue;
+        }
+        const uint64_t from = e.offset;
+        e.offset = at;
+        if (!read_at(from, e.entry_size * e.count)) return false;
+    }
+    copy->sampling = f::Header::Sampling{};
+    copy->segment_size = total;
+    return true;
+}
+
+}  // namespace
+
+std::optional<Recording> load_recording_summary(const std::string& path, std::string* error) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st {};
+    std::vector<unsigned char> bytes;
+    const bool compact = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == getuid() &&
+                         read_without_samples(fd, uint64_t(st.st_size), &bytes);
+    if (fd >= 0) close(fd);
+    if (!compact) return load_recording(path, error);  // its checks and messages, on the whole file
+    std::string why;
+    auto r = parse_recording(bytes, path, &why);
+    if (!r) *error = fmt::format("{}: {}", path, why);
+    return r;
+}
+
 }  // namespace vdsotrace::tools

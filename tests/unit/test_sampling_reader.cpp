@@ -1,6 +1,8 @@
 // The reader on the stack-sampling sections (kinds 4-6): exact stacks, counts and ring contents
 // from a recording laid out by the writer's own code, torn and lapped ring entries counted as
 // missed, and hostile sizes and offsets refused with a message rather than read.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -197,4 +199,37 @@ TEST(SamplingReader, SurvivesRandomCorruptionOfTheSamplingSections) {
         accepted += parse_recording(b, "fuzz", &error).has_value();
     }
     EXPECT_GT(accepted, 0);
+}
+
+// `ls` and `top` read recordings without their sampled stacks: the same process, threads and
+// counts, no stacks; a file that is not a recording gets the full reader's message.
+TEST(SamplingReader, SummaryLeavesOutOnlyTheSampledStacks) {
+    Image img = sampling_image();
+    char path[] = "/tmp/vdsotrace-summary-XXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, img.bytes.data(), img.bytes.size()), ssize_t(img.bytes.size()));
+    close(fd);
+    std::string error;
+    auto full = vdsotrace::tools::load_recording(path, &error);
+    auto summary = vdsotrace::tools::load_recording_summary(path, &error);
+    ASSERT_TRUE(full.has_value() && summary.has_value()) << error;
+    EXPECT_TRUE(full->sampling.enabled);
+    EXPECT_FALSE(summary->sampling.enabled);
+    EXPECT_TRUE(summary->sampling.stacks.empty());
+    ASSERT_EQ(summary->threads.size(), 1u);
+    EXPECT_EQ(summary->threads[0].tid, 77);
+    EXPECT_EQ(summary->totals(), full->totals());
+    EXPECT_EQ(summary->totals()[kCounter], 46u);
+    EXPECT_EQ(summary->pid, full->pid);
+    EXPECT_EQ(summary->exe, full->exe);
+    EXPECT_EQ(summary->modules.size(), full->modules.size());
+    EXPECT_EQ(summary->vdso_image, full->vdso_image);
+
+    ASSERT_EQ(truncate(path, 100), 0);
+    std::string full_error, summary_error;
+    EXPECT_FALSE(vdsotrace::tools::load_recording(path, &full_error).has_value());
+    EXPECT_FALSE(vdsotrace::tools::load_recording_summary(path, &summary_error).has_value());
+    EXPECT_EQ(summary_error, full_error);
+    unlink(path);
 }

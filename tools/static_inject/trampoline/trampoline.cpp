@@ -95,6 +95,9 @@ __attribute__((always_inline)) inline void count_once(RseqArea* rs, int32_t cpu,
         "incq (%[count])\n"  // the commit: the sequence's last instruction
         ".globl vt_rseq_commit\n\t.hidden vt_rseq_commit\n"
         "vt_rseq_commit:\n\t"
+        // Done: the kernel must not read the descriptor again (a test unmaps it; so might a
+        // program that unmaps our page, e.g. closing every mapping it does not know).
+        "movq $0, 8(%[rs])\n\t"
         ".pushsection .text.vt_rseq_abort, \"ax\"\n\t"
         // The abort handler must follow the signature glibc registered (RSEQ_SIG, 0x53053053),
         // here inside a harmless ud1 instruction, as librseq does.
