@@ -1,6 +1,7 @@
 #include "crash_capture.h"
 
 #include <link.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
@@ -119,6 +120,34 @@ bool frame_fits_below(uintptr_t sp) {
     return at.end != 0 && at.accessible && at.start <= sp - need;
 }
 
+// Hands the signal to the program's handler `old` the way the kernel would have delivered it
+// (issue 12): SA_RESETHAND resets the disposition first, so a one-shot crash reporter runs once
+// and the retried fault then kills the process; the handler runs with its own sa_mask blocked and
+// with the signal unblocked under SA_NODEFER. The stack is already right: ours was installed with
+// the program's SA_ONSTACK (see install), so the kernel chose the stack it would have chosen.
+void call_program_handler(int sig, siginfo_t* info, void* context, const struct sigaction& old) {
+    if (old.sa_flags & SA_RESETHAND) {
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        sigaction(sig, &dfl, nullptr);
+    }
+    sigset_t mask = old.sa_mask;
+    if (!(old.sa_flags & SA_NODEFER)) sigaddset(&mask, sig);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    if (old.sa_flags & SA_NODEFER) {
+        sigset_t self;
+        sigemptyset(&self);
+        sigaddset(&self, sig);
+        pthread_sigmask(SIG_UNBLOCK, &self, nullptr);
+    }
+    // Returning from here returns through the kernel's sigreturn, which restores the interrupted
+    // mask from the context, as after the program's own handler.
+    if (old.sa_flags & SA_SIGINFO)
+        old.sa_sigaction(sig, info, context);
+    else
+        old.sa_handler(sig);
+}
+
 void on_fault(int sig, siginfo_t* info, void* context) {
     const int saved_errno = errno;
     const auto* uc = static_cast<const ucontext_t*>(context);
@@ -130,7 +159,7 @@ void on_fault(int sig, siginfo_t* info, void* context) {
         tr::BusyGuard guard;  // the shim's own work: clock reads made here are not counted
         if (f::CrashRecord* rec = tr::crash_record_for_write()) write_record(rec, sig, info, pc, context_sp(uc));
     }
-    const struct sigaction& old = sig == SIGSEGV ? g_old_segv : g_old_bus;
+    const struct sigaction old = sig == SIGSEGV ? g_old_segv : g_old_bus;
     if (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN) {
         // Put the program's disposition back. A fault then happens again when this handler
         // returns (the instruction is retried) and the kernel ends the process exactly as without
@@ -150,26 +179,43 @@ void on_fault(int sig, siginfo_t* info, void* context) {
         return;
     }
     errno = saved_errno;
-    if (old.sa_flags & SA_SIGINFO)
-        old.sa_sigaction(sig, info, context);
-    else
-        old.sa_handler(sig);
+    call_program_handler(sig, info, context, old);
 }
 
-void install(int sig, struct sigaction* old) {
+// Installs on_fault for `sig`, keeping the program's previous action in `old`. Delivered as the
+// kernel would deliver the program's own handler: with its mask and its SA_ONSTACK, SA_NODEFER and
+// SA_RESTART, so the shim's handler runs on the stack the program's would have run on (a handler
+// without SA_ONSTACK on the thread's stack even when the program has an alternate stack; one with
+// SA_ONSTACK on the program's alternate stack, or, on a stack overflow with none, not at all).
+// SA_ONSTACK is added for the shim's own crash capture only where the shim gives threads an
+// alternate stack (VDSOTRACE_CRASH=stack) and the program had no handler of its own.
+void install(int sig, struct sigaction* old, bool own_alt_stack) {
+    sigaction(sig, nullptr, old);
     struct sigaction sa {};
     sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(sig, &sa, old);
+    const bool program_handler = old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN;
+    if (program_handler) {
+        sa.sa_mask = old->sa_mask;
+        sa.sa_flags = SA_SIGINFO | (old->sa_flags & (SA_ONSTACK | SA_NODEFER | SA_RESTART));
+        if (own_alt_stack) sa.sa_flags |= SA_ONSTACK;  // frame_fits_below keeps overflows fatal
+    } else {
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_SIGINFO | SA_RESTART | (own_alt_stack ? SA_ONSTACK : 0);
+    }
+    sigaction(sig, &sa, nullptr);
 }
 
 }  // namespace
 
 void install_crash_capture() {
     if (!kSupported) return;
+    // VDSOTRACE_CRASH: 0 = no capture; stack = also give every thread without one an alternate
+    // signal stack, so a stack overflow inside the vDSO is recorded too. Off by default: the
+    // kernel runs every SA_ONSTACK handler of the program on it, which changes where those
+    // handlers run and how a stack overflow ends (issue 12).
     const char* setting = getenv("VDSOTRACE_CRASH");
     if (setting != nullptr && strcmp(setting, "0") == 0) return;
+    const bool own_alt_stack = setting != nullptr && strcmp(setting, "stack") == 0;
     vdso::Image img;
     if (vdso::parse_live(&img) == vdso::ParseError::kNone) {
         g_vdso_start = reinterpret_cast<uintptr_t>(img.base);
@@ -180,11 +226,11 @@ void install_crash_capture() {
         g_shim_start = reinterpret_cast<uintptr_t>(self.dlfo_map_start);
         g_shim_end = reinterpret_cast<uintptr_t>(self.dlfo_map_end);
     }
-    install(SIGSEGV, &g_old_segv);
-    install(SIGBUS, &g_old_bus);
-    tr::g_crash_capture = true;
+    install(SIGSEGV, &g_old_segv, own_alt_stack);
+    install(SIGBUS, &g_old_bus, own_alt_stack);
+    tr::g_crash_capture = own_alt_stack;  // threads get an alternate stack at slot claim
     tr::g_doctor_header.crash_handlers = 1;
-    tr::ensure_alt_stack();
+    if (own_alt_stack) tr::ensure_alt_stack();
 }
 
 }  // namespace vdsotrace::shim

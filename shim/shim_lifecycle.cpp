@@ -1,29 +1,74 @@
 // Start-up and shutdown of the preloaded library. Nothing here is needed for correctness of the
 // first call (that path initialises itself lazily); this only moves work off the first call and
 // hooks fork and exit.
+#include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
 
+#include <cstring>
+
 #include <unistd.h>
 
+#include "attach_abi.h"
 #include "crash_capture.h"
+#include "libc_internal.h"
 #include "lifecycle.h"
 #include "sampler.h"
+#include "settings.h"
 #include "text_util.h"
 #include "thread_state.h"
 #include "vdso_entry.h"
 #include "vdso_redirect.h"
 
+// Read and written by `vdsotrace attach` (shim/attach_abi.h).
+extern "C" __attribute__((visibility("default"))) vdsotrace::attach::AttachBlock vdsotrace_attach;
+vdsotrace::attach::AttachBlock vdsotrace_attach;
+
 namespace {
+
+void child_after_fork();
+
+// A preloaded library comes before libc in the link map; one dlopen'ed by `vdsotrace attach` into
+// a running program comes after it.
+bool loaded_after_libc() {
+    dl_find_object self;
+    if (_dl_find_object(reinterpret_cast<void*>(&loaded_after_libc), &self) != 0 || self.dlfo_link_map == nullptr)
+        return false;
+    for (const link_map* m = self.dlfo_link_map->l_prev; m != nullptr; m = m->l_prev)
+        if (m->l_name != nullptr && strstr(m->l_name, "/libc.so") != nullptr) return true;
+    return false;
+}
+
+// Loaded by `vdsotrace attach`: find what is to be switched and change nothing. The program's
+// signal handlers, exit handlers and pointers stay as they are; the injector switches the
+// pointers itself while every thread is stopped, and back at the end.
+void start_attached() {
+    vdsotrace::tracer::BusyGuard guard;
+    vdsotrace::shim::resolve_entries();
+    vdsotrace::shim::find_libc_internal_pointers();
+    vdsotrace::attach::AttachBlock& b = vdsotrace_attach;
+    vdsotrace::shim::describe_libc_internal_pointers(&b);
+    b.session_address = reinterpret_cast<uintptr_t>(&vdsotrace::tracer::g_attach_session[0]);
+    b.late = 1;
+    pthread_atfork(nullptr, nullptr, child_after_fork);
+    vdsotrace::tracer::at_process_start();
+    __atomic_store_n(&b.magic, vdsotrace::attach::kAttachMagic, __ATOMIC_RELEASE);
+}
 
 void child_after_fork() { vdsotrace::tracer::after_fork_in_child(); }
 
 void on_process_exit(int status, void*) { vdsotrace::tracer::at_process_exit(status); }
 
 __attribute__((constructor)) void vdsotrace_start() {
+    if (loaded_after_libc()) {
+        start_attached();
+        return;
+    }
     vdsotrace::tracer::BusyGuard guard;
     vdsotrace::shim::resolve_entries();  // parse the vDSO now rather than on the first call
     vdsotrace::shim::resolve_libc_entries();
+    // libc's own calls into the vDSO (timespec_get, clock(), ...); before the vDSO's symbols change.
+    vdsotrace::shim::redirect_libc_internal_pointers();
     // Before the Go runtime (which starts after every constructor) looks the vDSO up itself.
     vdsotrace::shim::redirect_vdso_symbols();
     pthread_atfork(nullptr, nullptr, child_after_fork);
@@ -42,6 +87,7 @@ __attribute__((constructor)) void vdsotrace_start() {
     // exit code, not only those `vdsotrace run` reaps itself.
     on_exit(on_process_exit, nullptr);
     vdsotrace::tracer::at_process_start();
+    __atomic_store_n(&vdsotrace_attach.magic, vdsotrace::attach::kAttachMagic, __ATOMIC_RELEASE);  // late = 0
 }
 
 __attribute__((destructor)) void vdsotrace_stop() { vdsotrace::tracer::at_process_end(); }

@@ -10,6 +10,7 @@
 
 #include "route_spec.h"
 #include "segment_create.h"
+#include "thread_state.h"
 #include "vdso_image.h"
 
 namespace vdsotrace::shim {
@@ -77,12 +78,29 @@ struct LibcEntries {
 };
 LibcEntries g_libc;
 
-// libc's results (-1 and errno) in the vDSO's convention (-errno).
-int libc_clock_gettime(clockid_t id, timespec* ts) { return int(as_vdso_result(g_libc.clock_gettime(id, ts))); }
-int libc_gettimeofday(timeval* tv, void* tz) { return int(as_vdso_result(g_libc.gettimeofday(tv, tz))); }
-time_t libc_time(time_t* t) { return g_libc.time(t); }
-long libc_getcpu(unsigned* cpu, unsigned* node, void*) { return as_vdso_result(g_libc.getcpu(cpu, node)); }
-int libc_clock_getres(clockid_t id, timespec* ts) { return int(as_vdso_result(g_libc.clock_getres(id, ts))); }
+// libc's results (-1 and errno) in the vDSO's convention (-errno). Busy meanwhile: libc reaches
+// the vDSO through its internal pointers, which lead to the shim too (libc_internal.h), and the
+// call is counted once, by the interposed function.
+int libc_clock_gettime(clockid_t id, timespec* ts) {
+    tracer::BusyGuard busy;
+    return int(as_vdso_result(g_libc.clock_gettime(id, ts)));
+}
+int libc_gettimeofday(timeval* tv, void* tz) {
+    tracer::BusyGuard busy;
+    return int(as_vdso_result(g_libc.gettimeofday(tv, tz)));
+}
+time_t libc_time(time_t* t) {
+    tracer::BusyGuard busy;
+    return g_libc.time(t);
+}
+long libc_getcpu(unsigned* cpu, unsigned* node, void*) {
+    tracer::BusyGuard busy;
+    return as_vdso_result(g_libc.getcpu(cpu, node));
+}
+int libc_clock_getres(clockid_t id, timespec* ts) {
+    tracer::BusyGuard busy;
+    return int(as_vdso_result(g_libc.clock_getres(id, ts)));
+}
 
 int g_route_warned;
 

@@ -1,6 +1,7 @@
 // `vdsotrace clean [--all | SESSION] [--older-than DURATION]`: removes the recordings of processes
 // that have ended. A recording whose process still runs (or whose process image was replaced by
 // exec and still runs) is never removed; nor is a file this reader cannot read.
+#include <cmath>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "jit_symbols.h"
 #include "recording_store.h"
 
 namespace vdsotrace::tools {
@@ -24,6 +26,17 @@ int64_t now_realtime_ns() {
 }
 
 }  // namespace
+
+bool still_running(const Recording& r) {
+    const ProcessFate fate = fate_of(r);
+    return fate == ProcessFate::kRunning || (fate == ProcessFate::kExeced && process_alive(r));
+}
+
+bool ended_long_enough(const Recording& r, int64_t file_mtime_ns, double older_than_seconds, int64_t now_realtime_ns) {
+    if (older_than_seconds < 0) return true;
+    const int64_t ended = r.end_realtime_ns ? int64_t(r.end_realtime_ns) : file_mtime_ns;
+    return double(now_realtime_ns - ended) / 1e9 >= older_than_seconds;
+}
 
 int cmd_clean(const CleanOptions& o) {
     if (!o.all && o.session.empty() && o.older_than_seconds < 0) {
@@ -40,17 +53,15 @@ int cmd_clean(const CleanOptions& o) {
             spdlog::warn("left alone: {}", error);
             continue;
         }
-        const ProcessFate fate = fate_of(*r);
-        if (fate == ProcessFate::kRunning || (fate == ProcessFate::kExeced && process_alive(*r))) {
+        if (still_running(*r)) {
             ++kept_running;
             continue;
         }
-        if (o.older_than_seconds >= 0) {
-            const int64_t ended = r->end_realtime_ns ? int64_t(r->end_realtime_ns) : s.mtime_ns;
-            if (double(now - ended) / 1e9 < o.older_than_seconds) continue;
-        }
-        if (std::remove(s.path.c_str()) == 0)
+        if (!ended_long_enough(*r, s.mtime_ns, o.older_than_seconds, now)) continue;
+        if (std::remove(s.path.c_str()) == 0) {
             ++removed;
+            std::remove(kept_perf_map_path(s.path).c_str());  // its perf map goes with it
+        }
         else
             spdlog::warn("cannot remove {}", s.path);
     }
@@ -69,7 +80,9 @@ double parse_duration(const std::string& text) {
     } catch (...) {
         return -1;
     }
-    if (v < 0) return -1;
+    // "nan" and "inf" parse as numbers: nan compares false with every age, so it removed fresh
+    // recordings (issue 12). Only a finite, non-negative amount is a duration.
+    if (!std::isfinite(v) || v < 0) return -1;
     const std::string unit = text.substr(used);
     if (unit.empty() || unit == "s") return v;
     if (unit == "m") return v * 60;

@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "recording_store.h"
 #include "report_output.h"
+#include "terminal_safe.h"
 
 namespace vdsotrace::tools {
 
@@ -22,7 +23,7 @@ namespace {
 std::string command_line(const Recording& r) {
     std::string cmd;
     for (const std::string& a : r.argv) cmd += (cmd.empty() ? "" : " ") + a;
-    return cmd.empty() ? r.exe : cmd;
+    return terminal_safe(cmd.empty() ? r.exe : cmd);  // argv may hold terminal escapes
 }
 
 struct Row {

@@ -20,11 +20,14 @@
 
 #include "cli_checks.h"
 #include "commands.h"
+#include "jit_symbols.h"
 #include "recording_archive.h"
 #include "process_info.h"
 #include "recording_store.h"
+#include "runtime_help.h"
 #include "segment_format.h"
 #include "shim_locator.h"
+#include "signal_forwarding.h"
 #include "static_inject/static_inject.h"
 #include "target_check.h"
 
@@ -35,10 +38,6 @@ namespace f = vdsotrace::format;
 namespace {
 
 pid_t g_child = -1;
-
-void forward_signal(int sig) {
-    if (g_child > 0) kill(g_child, sig);
-}
 
 std::string new_session_id() {
     uint64_t v = 0;
@@ -55,8 +54,8 @@ uint64_t now_ns(clockid_t id) {
 // Writes how process `pid` (started at `start_ticks`, 0 if unknown) ended into the recording of
 // its last image: the one of that pid and start time in the session that no later image replaced
 // by exec. A recording that already holds a status, or belongs to another process that had the
-// pid before, is left alone.
-void record_exit(const std::string& session, pid_t pid, uint64_t start_ticks, int status) {
+// pid before, is left alone. Returns the recording's path ("" when none was found).
+std::string record_exit(const std::string& session, pid_t pid, uint64_t start_ticks, int status) {
     std::string target;
     uint64_t newest_start = 0;
     for (const SegmentName& s : list_segments(getuid())) {
@@ -73,13 +72,13 @@ void record_exit(const std::string& session, pid_t pid, uint64_t start_ticks, in
             newest_start = h.start_monotonic_ns;
         }
     }
-    if (target.empty()) return;
+    if (target.empty()) return target;
     int fd = open(target.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return;
+    if (fd < 0) return "";
     struct stat st {};
     if (fstat(fd, &st) != 0 || st.st_uid != getuid()) {  // never write into another user's file
         close(fd);
-        return;
+        return "";
     }
     f::Header h;
     if (pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0) {
@@ -100,11 +99,15 @@ void record_exit(const std::string& session, pid_t pid, uint64_t start_ticks, in
             spdlog::warn("could not record the exit status in {}", target);
     }
     close(fd);
+    return target;
 }
 
+bool has_live_perf_map(int pid) { return access(fmt::format("/tmp/perf-{}.map", pid).c_str(), F_OK) == 0; }
+
 // Waits for the command, and (as the subreaper of its tree) for descendants orphaned to us,
-// recording each one's status. Returns the command's status.
-int wait_for_tree(const std::string& session, pid_t child, bool wait_descendants) {
+// recording each one's status and keeping its perf map (removing /tmp's when `remove_maps`).
+// Returns the command's status.
+int wait_for_tree(const std::string& session, pid_t child, bool wait_descendants, bool remove_maps) {
     int child_status = 0;
     bool child_done = false;
     for (;;) {
@@ -124,7 +127,9 @@ int wait_for_tree(const std::string& session, pid_t child, bool wait_descendants
         int status = 0;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
-        record_exit(session, pid, start_ticks, status);
+        const std::string recording = record_exit(session, pid, start_ticks, status);
+        // Now, before another process can get the pid and rewrite the map.
+        if (!recording.empty() && has_live_perf_map(pid)) keep_perf_map(recording, remove_maps);
         if (pid == child) {
             child_status = status;
             child_done = true;
@@ -187,21 +192,26 @@ int cmd_run(const RunOptions& o) {
         spdlog::error("{}: {}", o.command[0], why_not);
         return code;  // 127 or 126, as a shell says it
     }
+    if (access(exe.c_str(), X_OK) != 0) {
+        spdlog::error("{}: {}", o.command[0], strerror(errno));
+        return 126;  // as a shell says it: found, but cannot be run
+    }
     const bool inject_static = o.inject_static && wants_injection(exe, o);
     for (const std::string& w : preload_blind_spots(exe, inject_static)) spdlog::warn("{}", w);
 
     const std::string session = o.session.empty() ? new_session_id() : o.session;
     const std::string preload = preload_with(shim, getenv("LD_PRELOAD"));
+    RuntimeHelp help;
+    const int64_t started_realtime_ns = int64_t(now_ns(CLOCK_REALTIME));
+    if (o.runtime_help && !inject_static) {
+        help = runtime_help_for(exe, [](const char* name) -> const char* { return getenv(name); });
+        if (!help.notice.empty()) spdlog::info("{}", help.notice);
+    }
 
     // Like system(): while the command runs, Ctrl-C and Ctrl-\ reach it from the terminal and
-    // must not kill us, or the report would be lost. TERM and HUP sent to us are passed on.
-    struct sigaction ignore {}, old_int {}, old_quit {}, forward {};
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGINT, &ignore, &old_int);
-    sigaction(SIGQUIT, &ignore, &old_quit);
-    forward.sa_handler = forward_signal;
-    sigaction(SIGTERM, &forward, nullptr);
-    sigaction(SIGHUP, &forward, nullptr);
+    // must not kill us, or the report would be lost. Every signal another process sends us is
+    // passed on to the command (signal_forwarding.h).
+    forward_signals_to(&g_child);
 
     std::vector<char*> argv;
     for (const std::string& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
@@ -224,17 +234,21 @@ int cmd_run(const RunOptions& o) {
         return kExitBadInput;
     }
     if (g_child == 0) {
-        sigaction(SIGINT, &old_int, nullptr);
-        sigaction(SIGQUIT, &old_quit, nullptr);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
+        restore_signals_for_exec();
         setenv("LD_PRELOAD", preload.c_str(), 1);
         setenv("VDSOTRACE_SESSION", session.c_str(), 1);
         if (o.sample > 0) setenv("VDSOTRACE_SAMPLE", std::to_string(o.sample).c_str(), 1);
         if (o.sample_depth > 0) setenv("VDSOTRACE_SAMPLE_DEPTH", std::to_string(o.sample_depth).c_str(), 1);
         if (!o.unwind.empty()) setenv("VDSOTRACE_UNWIND", o.unwind.c_str(), 1);
         if (!o.route.empty()) setenv("VDSOTRACE_ROUTE", o.route.c_str(), 1);
+        if (!o.wrappers.empty()) {
+            std::string globs;
+            if (const char* own = getenv("VDSOTRACE_WRAPPERS"); own != nullptr && *own != '\0') globs = own;
+            for (const std::string& g : o.wrappers) globs += (globs.empty() ? "" : ",") + g;
+            setenv("VDSOTRACE_WRAPPERS", globs.c_str(), 1);
+        }
         if (!o.follow_exec) setenv("VDSOTRACE_FOLLOW_EXEC", "0", 1);
+        for (const auto& [var, value] : help.env) setenv(var.c_str(), value.c_str(), 1);
         if (inject_static) {
             const int trace_error = inject::request_trace();
             if (trace_error != 0) {
@@ -247,21 +261,36 @@ int cmd_run(const RunOptions& o) {
         _exit(errno == ENOENT ? 127 : 126);
     }
     if (inject_static) inject_into_static_child(exe, session, trace_pipe);
-    const int status = wait_for_tree(session, g_child, o.wait_descendants);
+    const int status = wait_for_tree(session, g_child, o.wait_descendants, help.maps_requested);
+    std::vector<int> pids;
 
+    // Run as root, the tree's processes that changed user (servers dropping privileges) recorded
+    // under their own uid: the session id is ours, so their recordings are part of the report.
+    const bool other_users = geteuid() == 0;
     std::vector<std::string> files;
-    for (const SegmentName& s : list_segments(getuid()))
-        if (s.session == session) files.push_back(s.path);
+    for (const SegmentName& s : list_segments(getuid(), other_users)) {
+        if (s.session != session) continue;
+        files.push_back(s.path);
+        pids.push_back(s.pid);
+        // Processes reaped by their own parents, or still running (--no-wait): their maps too.
+        // (One still running keeps writing its map: the report reads that one.)
+        if (has_live_perf_map(s.pid) && access(kept_perf_map_path(s.path).c_str(), F_OK) != 0 &&
+            tracer::read_start_ticks(s.pid) == 0)
+            keep_perf_map(s.path, help.maps_requested);
+    }
+    if (help.runtime == "node" && help.maps_requested)
+        remove_v8_logs(".", pids, started_realtime_ns, o.command);
     if (files.empty())
         spdlog::info("no recording of session {} in {}: {} made no vDSO time call that LD_PRELOAD could see, or "
                      "the shim could not record (then it said why above)",
                      session, shm_dir(), o.command[0]);
     else
-        report_files(files, ReportOptions{false, o.output, o.top, o.stacks, o.per_process}, true);
+        report_files(files, ReportOptions{false, o.output, o.top, o.stacks, o.per_process, other_users}, true);
     // Scripts get their JSON file even when nothing was recorded: a report with zero calls.
     if (!o.json_file.empty())
         report_files(files,
-                     ReportOptions{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function}, false},
+                     ReportOptions{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function}, false,
+                                   other_users},
                      false);
     if (!files.empty() && !o.save_file.empty()) {
         std::string error;
@@ -274,8 +303,11 @@ int cmd_run(const RunOptions& o) {
     if (!files.empty() && !o.output_dir.empty()) {
         std::error_code ec;
         std::filesystem::create_directories(o.output_dir, ec);
-        for (const std::string& f : files)
-            copy_file(f, o.output_dir + "/" + std::filesystem::path(f).filename().string());
+        for (const std::string& f : files) {
+            const std::string copy = o.output_dir + "/" + std::filesystem::path(f).filename().string();
+            copy_file(f, copy);
+            if (access(kept_perf_map_path(f).c_str(), F_OK) == 0) copy_file(kept_perf_map_path(f), kept_perf_map_path(copy));
+        }
     }
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }

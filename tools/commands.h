@@ -37,6 +37,7 @@ struct RunOptions {
     std::string shim;           // --shim
     std::string route;          // --route: VDSOTRACE_ROUTE for the command
     std::string session;        // --session NAME: the session id (default: a fresh random one)
+    std::vector<std::string> wrappers;  // --wrapper GLOB (repeatable): VDSOTRACE_WRAPPERS, comma-separated
     size_t top = 20;
     uint32_t sample = 0;        // --sample N: VDSOTRACE_SAMPLE
     uint32_t sample_depth = 0;  // --sample-depth D: VDSOTRACE_SAMPLE_DEPTH (0: the shim's default)
@@ -45,6 +46,7 @@ struct RunOptions {
     bool per_process = false;   // --per-process
     bool follow_exec = true;    // --no-follow-exec turns it off: programs the command execs are not traced
     bool inject_static = true;  // --no-inject turns it off: a static program is only warned about
+    bool runtime_help = true;   // --no-runtime-help turns it off: node/java/python get no perf-map settings
     bool wait_descendants = true;  // --no-wait: return when CMD ends, leaving orphaned descendants running
     std::string save_file;      // --save FILE: the session's recordings in one archive
     std::string output_dir;     // --output-dir DIR: a copy of each recording
@@ -57,7 +59,15 @@ struct VdsoOptions {
     bool no_clocks = false;     // skip the clock service measurement
 };
 
+struct AttachOptions {
+    int pid = 0;
+    double duration = 0;        // --duration S; 0: until Ctrl-C (or the process ends)
+    std::string shim;           // --shim
+    ReportOptions report;       // the report's options (json, output, top, per-process)
+};
+
 int cmd_run(const RunOptions& options);
+int cmd_attach(const AttachOptions& options);
 int cmd_vdso(const VdsoOptions& options);
 int cmd_report(const std::string& target, const ReportOptions& options);
 int cmd_ls(bool json);
@@ -68,6 +78,13 @@ struct CleanOptions {
     double older_than_seconds = -1;  // < 0: any age
 };
 int cmd_clean(const CleanOptions& options);
+
+struct Recording;
+// What `clean` keeps: the process runs, or an image it exec'd into still runs.
+bool still_running(const Recording& r);
+// True when a recording that is not still_running() ended longer than `older_than_seconds` ago
+// (its recorded end, else the file's mtime); always true for a negative age.
+bool ended_long_enough(const Recording& r, int64_t file_mtime_ns, double older_than_seconds, int64_t now_realtime_ns);
 
 // "90", "90s", "15m", "2h", "3d" in seconds; negative when malformed.
 double parse_duration(const std::string& text);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +14,7 @@
 
 #include "cli_checks.h"
 #include "commands.h"
+#include "export/export_command.h"
 
 using namespace vdsotrace::tools;
 
@@ -96,6 +98,15 @@ int main(int argc, char** argv) {
                         "(targets: vdso, syscall, libc; FUNCTION may be all)");
     run_cmd->add_option("--session", run.session,
                         "Name the run's session (1 to 40 of A-Z a-z 0-9 . _; default: a fresh random id)");
+    run_cmd->add_option("--wrapper", run.wrappers,
+                        "Count calls made through the function(s) GLOB names (e.g. 'myapp::Clock::*') at their "
+                        "callers, like std::chrono's now() (repeatable; also VDSOTRACE_WRAPPERS=GLOB,GLOB)")
+        ->check([](const std::string& g) {
+            if (g.empty()) return std::string("an empty GLOB names no function");
+            if (g.find(',') != std::string::npos) return std::string("GLOB must not contain ',' (give --wrapper again)");
+            if (g.size() > 255) return std::string("GLOB is longer than 255 characters");
+            return std::string();
+        });
     run_cmd->add_flag("--per-process", run.per_process, "Show each process's calls per function and clock");
     run_cmd->add_flag("--no-follow-exec{false}", run.follow_exec,
                       "Do not trace programs the command (or its children) exec");
@@ -103,10 +114,24 @@ int main(int argc, char** argv) {
                       "For a statically linked CMD, only warn instead of injecting a counting trampoline");
     run_cmd->add_flag("--no-wait{false}", run.wait_descendants,
                       "Return when CMD ends, without waiting for descendants it left running");
+    run_cmd->add_flag("--no-runtime-help{false}", run.runtime_help,
+                      "Leave the environment alone for node, java and python3.12+ (by default perf maps are "
+                      "turned on, so that JIT-compiled frames are named)");
     run_cmd->add_option("--save", run.save_file, "Keep the session's recordings in FILE (read it with `report FILE`)");
     run_cmd->add_option("--output-dir", run.output_dir, "Keep a copy of each recording in DIR (`report DIR`)");
     run_cmd->add_option("command", run.command, "The command and its arguments, after --")->required();
     run_cmd->positionals_at_end();
+
+    AttachOptions attach;
+    CLI::App* attach_cmd = app.add_subcommand("attach", "Count the calls of a running process for a while, then report");
+    attach_cmd->add_option("pid", attach.pid, "The process")->required()->check(CLI::Range(1, 1 << 30));
+    attach_cmd->add_option("--duration", attach.duration, "Seconds to count (default: until Ctrl-C)")
+        ->check(CLI::Range(0.001, 1e7));
+    attach_cmd->add_option("--shim", attach.shim, "Path of libvdsotrace.so (default: next to vdsotrace, or $VDSOTRACE_SHIM)");
+    attach_cmd->add_flag("--json", attach.report.json, "Write the report as JSON instead of text");
+    attach_cmd->add_option("-o,--output", attach.report.output, "Write the report to FILE instead of stdout");
+    attach_cmd->add_option("--top", attach.report.top, "Callers shown in the text report")->check(kAtLeastOne);
+    attach_cmd->add_flag("--per-process", attach.report.per_process, "Show each process's calls per function and clock");
 
     ReportOptions report;
     std::string target;
@@ -147,6 +172,21 @@ int main(int argc, char** argv) {
     top_cmd->add_flag("--json", top.json, "Write JSON (with --once: one object; else one per line)");
     top_cmd->add_option("--top", top.rows, "Callers shown")->check(kAtLeastOne);
 
+
+    ExportOptionsText exp;
+    CLI::App* export_cmd = app.add_subcommand("export", "Every live recording as Prometheus/OpenMetrics counters "
+                                              "(stdout, a file, or node_exporter's textfile directory)");
+    export_cmd->add_option("--format", exp.format, "prometheus (default; what node_exporter's textfile collector reads) "
+                                                   "or openmetrics");
+    export_cmd->add_option("--callers", exp.callers, "Busiest call sites exported per process, 0 to 100 (default 5)");
+    export_cmd->add_option("--textfile", exp.textfile, "Write DIR/vdsotrace.prom atomically, for node_exporter's "
+                                                       "--collector.textfile.directory");
+    export_cmd->add_option("-o,--output", exp.output, "Write to FILE (atomically) instead of stdout (-)");
+    export_cmd->add_option("--interval", exp.interval, "Refresh every S seconds until SIGTERM/SIGINT");
+    export_cmd->add_option("--clean-older-than", exp.clean_older_than,
+                           "Also remove recordings of processes that ended longer ago than DURATION (90s, 15m, 2h, 3d)");
+    export_cmd->add_flag("--all-users", exp.all_users, "Every user's recordings (root exporting services' recordings)");
+
     // A first word that is no subcommand: name the nearest one instead of CLI11's "A subcommand
     // is required".
     std::vector<std::string> names;
@@ -154,7 +194,7 @@ int main(int argc, char** argv) {
     if (argc >= 2 && argv[1][0] != '-' && std::find(names.begin(), names.end(), argv[1]) == names.end()) {
         const std::string near = nearest_name(argv[1], names);
         if (near.empty())
-            spdlog::error("unknown command '{}' (commands: run, report, ls, top, clean, vdso; see --help)", argv[1]);
+            spdlog::error("unknown command '{}' (commands: {}; see --help)", argv[1], fmt::join(names, ", "));
         else
             spdlog::error("unknown command '{}': did you mean '{}'?", argv[1], near);
         return kExitUsage;
@@ -206,6 +246,7 @@ int main(int argc, char** argv) {
         }
         return cmd_run(run);
     }
+    if (attach_cmd->parsed()) return cmd_attach(attach);
     if (report_cmd->parsed()) {
         auto outputs = stack_outputs(report.stacks);
         outputs.push_back({"-o", &report.output});
@@ -225,5 +266,6 @@ int main(int argc, char** argv) {
         return cmd_clean(clean);
     }
     if (top_cmd->parsed()) return cmd_top(top);
+    if (export_cmd->parsed()) return cmd_export(exp);
     return kExitUsage;
 }

@@ -1,9 +1,15 @@
 #include "recording_archive.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 
 #include <fmt/format.h>
+
+#include "jit_symbols.h"
 
 namespace vdsotrace::tools {
 
@@ -36,14 +42,32 @@ std::string base_name(const std::string& p) {
 }  // namespace
 
 bool write_archive(const std::vector<std::string>& files, const std::string& path, std::string* error) {
+    std::vector<std::string> names;
     std::vector<std::vector<unsigned char>> images;
     for (const std::string& f : files) {
         std::vector<unsigned char> bytes;
         if (!read_recording_file(f, &bytes, error)) return false;
+        names.push_back(base_name(f));
+        images.push_back(std::move(bytes));
+    }
+    // Each recording's kept perf map follows as an entry of its own, named after it.
+    for (const std::string& f : files) {
+        std::ifstream map(kept_perf_map_path(f), std::ios::binary);
+        if (!map) continue;
+        std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(map)), std::istreambuf_iterator<char>());
+        names.push_back(base_name(f) + kPerfMapEntrySuffix);
         images.push_back(std::move(bytes));
     }
     // Written beside the target and renamed: a reader never sees half an archive.
+    // Private, like the segments it copies (mode 0600): a command line may hold a secret.
     const std::string tmp = path + ".partial";
+    {
+        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            ::fchmod(fd, 0600);  // an existing .partial keeps its old mode otherwise
+            ::close(fd);
+        }
+    }
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) {
         *error = fmt::format("cannot write {}", tmp);
@@ -54,10 +78,10 @@ bool write_archive(const std::vector<std::string>& files, const std::string& pat
     h.major = kArchiveMajor;
     h.minor = kArchiveMinor;
     h.byte_order = format::kByteOrderMark;
-    h.count = uint32_t(files.size());
+    h.count = uint32_t(names.size());
     out.write(reinterpret_cast<const char*>(&h), sizeof h);
-    for (size_t i = 0; i < files.size(); ++i) {
-        const std::string name = base_name(files[i]);
+    for (size_t i = 0; i < names.size(); ++i) {
+        const std::string& name = names[i];
         EntryHeader e{uint32_t(name.size()), 0, images[i].size()};
         out.write(reinterpret_cast<const char*>(&e), sizeof e);
         out.write(name.data(), std::streamsize(name.size()));
@@ -98,6 +122,8 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
         return std::nullopt;
     }
     std::vector<Recording> out;
+    std::vector<std::string> out_names;
+    std::vector<std::pair<std::string, std::string>> maps;  // recording name, perf map text
     size_t at = sizeof h;
     for (uint32_t i = 0; i < h.count; ++i) {
         EntryHeader e{};
@@ -118,6 +144,11 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
         at += e.name_size;
         std::vector<unsigned char> image(bytes.begin() + long(at), bytes.begin() + long(at + e.image_size));
         at += e.image_size;
+        const size_t suffix = sizeof kPerfMapEntrySuffix - 1;
+        if (name.size() > suffix && name.compare(name.size() - suffix, suffix, kPerfMapEntrySuffix) == 0) {
+            maps.emplace_back(name.substr(0, name.size() - suffix), std::string(image.begin(), image.end()));
+            continue;
+        }
         std::string why;
         const std::string where = fmt::format("{}:{}", source, name);
         auto r = parse_recording(image, where, &why);
@@ -126,7 +157,11 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
             return std::nullopt;
         }
         out.push_back(std::move(*r));
+        out_names.push_back(name);
     }
+    for (const auto& [name, text] : maps)
+        for (size_t i = 0; i < out.size(); ++i)
+            if (out_names[i] == name) out[i].perf_map = perf_map_from_text(text);
     if (at != bytes.size()) {
         *error = fmt::format("{}: {} bytes follow the last recording: corrupt", source, bytes.size() - at);
         return std::nullopt;
@@ -145,6 +180,7 @@ std::optional<std::vector<Recording>> load_recordings(const std::string& path, s
         *error = fmt::format("{}: {}", path, why);
         return std::nullopt;
     }
+    r->perf_map = load_perf_map(*r);
     return std::vector<Recording>{std::move(*r)};
 }
 

@@ -18,7 +18,9 @@ namespace vdsotrace::tools {
 
 inline constexpr char kArchiveMagic[8] = {'V', 'D', 'S', 'O', 'T', 'A', 'R', 'C'};
 inline constexpr uint16_t kArchiveMajor = 1;
-inline constexpr uint16_t kArchiveMinor = 0;
+// Minor 1: an entry named "<recording>.perf-map" holds that recording's kept perf map (text).
+inline constexpr uint16_t kArchiveMinor = 1;
+inline constexpr char kPerfMapEntrySuffix[] = ".perf-map";
 inline constexpr uint32_t kArchiveMaxEntries = 1u << 20;
 
 // Writes the files (segment images) into one archive at `path`. False with a message on failure.

@@ -57,7 +57,9 @@ std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users) {
     if (d == nullptr) return out;
     while (dirent* e = readdir(d)) {
         auto s = parse_segment_name(e->d_name);
-        if (!s || s->uid != uid) continue;
+        // Other users' names too when asked: a root server's children that setuid record under
+        // the uid they run as (issue 12).
+        if (!s || (s->uid != uid && !allow_other_users)) continue;
         s->path = dir + "/" + e->d_name;
         struct stat st {};
         if (lstat(s->path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;

@@ -195,9 +195,19 @@ CrashReport explain_crash(const Recording& r, const CrashInfo& c, Symbolizer& sy
     else
         t = fmt::format("{} inside vdsotrace's shim (pc {:#x})", out.signal, c.pc);
     t += fmt::format(" in thread {}, at address {:#x}", c.tid, c.fault_address);
-    if (out.below_sp >= 0)
+    // A fault far from the stack pointer (address 8, a heap or code address) is a bad pointer
+    // handed to the function, not a stack overflow: saying "140729884420088 bytes below the stack
+    // pointer" would send the reader looking for a stack problem (issue 12).
+    const bool near_sp = out.below_sp >= -int64_t(64 * 1024) && out.below_sp <= int64_t(1024 * 1024);
+    // (The shim flags any fault outside an accessible mapping as "in a guard": address 8 too.)
+    const bool bad_pointer = !near_sp;
+    const bool fault_in_guard = c.fault_in_guard && !bad_pointer;
+    if (bad_pointer)
+        t += fmt::format(": a bad pointer passed to {} (the address is nowhere near the stack)",
+                         out.function.empty() || !c.in_vdso ? "the clock function" : out.function);
+    else if (out.below_sp >= 0)
         t += fmt::format(", {} bytes below the stack pointer", out.below_sp);
-    if (out.stack_left) {
+    if (out.stack_left && !bad_pointer) {
         if (*out.stack_left >= 0)
             t += fmt::format(", with {} bytes of stack left", *out.stack_left);
         else
@@ -208,21 +218,21 @@ CrashReport explain_crash(const Recording& r, const CrashInfo& c, Symbolizer& sy
     t += ".";
     if (out.need) {
         const std::string how = out.need_measured ? "measured on this machine" : "estimated from its code";
-        if (out.caller_room && *out.caller_room < int64_t(*out.need) && c.fault_in_guard)
+        if (out.caller_room && *out.caller_room < int64_t(*out.need) && fault_in_guard)
             t += fmt::format("\nThe caller's stack is too small for this vDSO, whose {} needs {} bytes ({}): {} "
                              "bytes short. Give that code a larger stack, or switch to a larger one before calling "
                              "the vDSO (as Go does since 1.9).",
                              out.function, *out.need, how, int64_t(*out.need) - *out.caller_room);
-        else if (c.fault_in_guard)
+        else if (fault_in_guard)
             t += fmt::format("\nThe fault hit the end of the stack; this vDSO's {} needs {} bytes below the caller's "
                              "stack pointer ({}).",
                              out.function, *out.need, how);
-        else
+        else if (!bad_pointer)
             t += fmt::format("\nThe fault address is not at the end of a stack: a bad pointer passed to {} rather "
                              "than a stack too small (it needs {} bytes of stack, {}).",
                              out.function, *out.need, how);
     }
-    if (!c.in_vdso && c.fault_in_guard)
+    if (!c.in_vdso && fault_in_guard)
         t += "\nThe fault hit the end of the stack inside vdsotrace's own clock function, which needs stack of its "
              "own on top of the vDSO's: this stack is too small for either (`vdsotrace vdso` shows what the vDSO "
              "alone needs).";

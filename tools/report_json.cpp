@@ -46,6 +46,15 @@ nlohmann::json to_json(const Report& r) {
             row["line"] = c.line;
         }
         if (!c.inlined.empty()) row["inlined"] = c.inlined;
+        if (c.via) {
+            json via = {{"name", c.via->name}, {"module", c.via->module}, {"offset", c.via->offset},
+                        {"depth", c.via->depth}};
+            if (!c.via->file.empty()) {
+                via["file"] = c.via->file;
+                via["line"] = c.via->line;
+            }
+            row["via"] = std::move(via);
+        }
         j["callers"].push_back(std::move(row));
     }
     j["unattributed"] = json::array();

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include <fmt/format.h>
 
+#include "jit_symbols.h"
 #include "symbolizer.h"
 
 namespace vdsotrace::tools {
@@ -69,7 +71,8 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
 
     // Callers merge across threads and processes by (counter, module, offset): the same call site
     // in two processes of one executable is one code path.
-    using CallerKey = std::tuple<unsigned, std::string, uint64_t>;
+    // Calls through a wrapper also by the wrapper's call site (module, offset).
+    using CallerKey = std::tuple<unsigned, std::string, uint64_t, std::string, uint64_t>;
     std::map<CallerKey, CallerRow> callers;
     Symbolizer symbolizer;
     bool vdso_added = false;
@@ -127,10 +130,37 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                 unattributed[c] += t.unattributed[c];
             }
             for (const CallerCount& cc : t.callers) {
-                const ModuleInfo* m = module_of(r, cc.address);
-                const std::string path = m ? module_path(r, *m) : "";
-                const uint64_t offset = m ? cc.address - m->load_bias : cc.address;
-                CallerRow& row = callers[{cc.counter, path, offset}];
+                const ModuleInfo* m = cc.address ? module_of(r, cc.address) : nullptr;
+                std::string path = m ? module_path(r, *m) : "";
+                uint64_t offset = m ? cc.address - m->load_bias : cc.address;
+                // A call site in JIT-compiled code, named by the process's perf map.
+                const std::string* jit_name = nullptr;
+                if (m == nullptr && cc.address != 0 && (jit_name = jit_symbol(r, cc.address - 1, &offset)) != nullptr) {
+                    ++offset;
+                    path = std::string(kJitModule) + " " + *jit_name;
+                }
+                const WrapperSiteInfo* site = cc.via != 0 && cc.via <= r.wrapper_sites.size() &&
+                                                      !r.wrapper_sites[cc.via - 1].name.empty()
+                                                  ? &r.wrapper_sites[cc.via - 1]
+                                                  : nullptr;
+                const ModuleInfo* wm = site ? module_of(r, site->address) : nullptr;
+                const std::string via_path = wm ? module_path(r, *wm) : site ? site->name : "";
+                const uint64_t via_offset = wm ? site->address - wm->load_bias : site ? site->address : 0;
+                CallerRow& row = callers[{cc.counter, path, offset, via_path, via_offset}];
+                if (row.calls == 0 && site) {
+                    CallerRow::Via v;
+                    v.name = site->name;
+                    v.module = wm ? via_path : "";
+                    v.offset = via_offset;
+                    v.depth = site->depth;
+                    if (wm) {
+                        SymbolInfo s = symbolizer.lookup({via_path, wm->build_id}, via_offset - 1);
+                        if (!s.symbol.empty()) v.name = s.symbol;
+                        v.file = s.file;
+                        v.line = s.line;
+                    }
+                    row.via = std::move(v);
+                }
                 if (row.calls == 0) {
                     const int fn = f::counter_function(cc.counter);
                     const int bucket = f::counter_bucket(cc.counter);
@@ -139,9 +169,10 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                         row.clock = clock_name(bucket);
                         row.clock_id = clock_id_of_bucket(bucket);
                     }
-                    row.module = path;
+                    row.module = jit_name ? kJitModule : path;
                     row.offset = offset;
                     row.address = cc.address;
+                    if (jit_name) row.symbol = *jit_name;
                     if (m) {
                         // The return address follows the call: name the call instruction.
                         SymbolInfo s = symbolizer.lookup({path, m->build_id}, offset - 1);

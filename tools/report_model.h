@@ -39,6 +39,18 @@ struct CallerRow {
     int line = 0;
     std::vector<std::string> inlined;  // inline chain at the call site, innermost first
     uint64_t calls = 0;
+    // The call came through a clock wrapper (std::chrono's now(), _PyTime_*, ...): the fields above
+    // name the first call site outside the wrapper chain (symbol and module empty when it could
+    // not be found), these the wrapper's own call of the clock function.
+    struct Via {
+        std::string name;    // the wrapper, demangled when the symbolizer knows it
+        std::string module;
+        uint64_t offset = 0;
+        std::string file;
+        int line = 0;
+        uint32_t depth = 0;  // wrapper frames stepped out of
+    };
+    std::optional<Via> via;
 };
 
 // A call site that ran the clock close to the end of its thread's stack.

@@ -1,11 +1,13 @@
 #include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <sstream>
 
 #include <fmt/format.h>
 
 #include "call_tree.h"
 #include "report_output.h"
+#include "terminal_safe.h"
 
 namespace vdsotrace::tools {
 
@@ -66,11 +68,14 @@ std::string caller_name(const CallerRow& c) {
     std::string where;
     if (!c.module.empty())
         where = fmt::format("{}+{:#x}", basename(c.module), c.offset);
+    else if (c.via && c.address == 0)
+        where = "caller not found";
     else
         where = fmt::format("{:#x} (in no known module)", c.address);
     std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", c.symbol, where);
     if (!c.inlined.empty()) name += fmt::format("  [inlined: {}]", c.inlined.front());
     if (!c.file.empty()) name += fmt::format("  {}:{}", basename(c.file), c.line);
+    if (c.via) name += fmt::format("  via {}", c.via->name);
     return name;
 }
 
@@ -102,7 +107,23 @@ void write_stacks(const StackReport& s, size_t top, std::ostream& out) {
 
 }  // namespace
 
+namespace {
+
+void write_text_unfiltered(const Report& r, const TextOptions& options, std::ostream& out);
+
+}  // namespace
+
+// Rendered whole, then every control character but the line breaks escaped: whatever a recording
+// holds (thread names, argv, paths, symbols from module files) reaches the terminal as text.
 void write_text(const Report& r, const TextOptions& options, std::ostream& out) {
+    std::ostringstream text;
+    write_text_unfiltered(r, options, text);
+    out << terminal_safe(text.str(), true);
+}
+
+namespace {
+
+void write_text_unfiltered(const Report& r, const TextOptions& options, std::ostream& out) {
     const std::string who = r.processes.size() == 1
                                 ? fmt::format("{} (pid {})", basename(r.processes[0].exe), r.processes[0].pid)
                                 : fmt::format("{} processes", r.processes.size());
@@ -173,14 +194,15 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
     out << "\nThreads\n";
     out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", "pid", "tid", "name", "calls", "state");
     for (const ThreadRow& t : r.threads)
-        out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", t.pid, t.shared ? "-" : std::to_string(t.tid), t.name,
+        out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", t.pid, t.shared ? "-" : std::to_string(t.tid),
+                           terminal_safe(t.name),
                            group_digits(t.calls), t.shared ? "shared overflow slot" : t.exited ? "exited" : "");
 
     out << "\nProcesses\n";
     for (const ProcessRow& p : r.processes) {
         std::string cmd;
         for (const std::string& a : p.argv) cmd += (cmd.empty() ? "" : " ") + a;
-        out << fmt::format("  pid {} (parent {}): {}\n", p.pid, p.ppid, cmd.empty() ? p.exe : cmd);
+        out << fmt::format("  pid {} (parent {}): {}\n", p.pid, p.ppid, terminal_safe(cmd.empty() ? p.exe : cmd));
         out << fmt::format("    {}, {} calls over {}\n", fate_text(p), group_digits(p.calls), duration(p.seconds));
         if (options.per_process) {
             out << fmt::format("    executable {}\n", p.exe);
@@ -207,5 +229,7 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
         }
     }
 }
+
+}  // namespace
 
 }  // namespace vdsotrace::tools

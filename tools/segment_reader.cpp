@@ -115,9 +115,11 @@ bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::stri
             *error = fmt::format("corrupt caller entry in thread slot {}", index);
             return false;
         }
+        const unsigned via = f::caller_via(key);
+        if (via == f::kViaWrapperMark) continue;  // the writer's note, not a count
         const uint64_t calls = load_u64(e + 8);
         t->counts[counter] += calls;  // a thread's count is callers + unattributed
-        t->callers.push_back({counter, f::caller_address(key), calls});
+        t->callers.push_back({counter, f::caller_address(key), calls, via});
     }
     return true;
 }
@@ -355,6 +357,16 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
             }
             ci.stack_words.assign(c.stack_words, c.stack_words + std::min<uint32_t>(c.stack_word_count, f::kCrashStackWords));
             r.crash = std::move(ci);
+        } else if (s.kind == f::kSectionWrapperSites) {
+            if (!section_fits(s, size, sizeof(f::WrapperSiteEntry), error, "wrapper site")) return std::nullopt;
+            const uint64_t n = std::min<uint64_t>(s.count, f::kWrapperSiteCapacity);
+            r.wrapper_sites.resize(n);
+            for (uint64_t i = 0; i < n; ++i) {
+                f::WrapperSiteEntry e;
+                memcpy(&e, bytes.data() + s.offset + i * s.entry_size, sizeof e);
+                if (e.state != f::kWrapperSiteReady) continue;
+                r.wrapper_sites[i] = {e.address, e.depth, std::string(e.name, strnlen(e.name, sizeof e.name))};
+            }
         } else if (s.kind == f::kSectionHeadroom) {
             if (!section_fits(s, size, sizeof(f::HeadroomEntry), error, "stack headroom")) return std::nullopt;
             for (uint64_t i = 0; i < s.count; ++i) {

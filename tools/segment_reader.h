@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,8 @@
 #include "segment_format.h"
 
 namespace vdsotrace::tools {
+
+class PerfMap;  // perf_map.h
 
 struct ModuleInfo {
     std::string path;
@@ -25,8 +28,16 @@ struct ModuleInfo {
 
 struct CallerCount {
     unsigned counter = 0;   // format::counter_index
-    uint64_t address = 0;   // return address in the traced process
+    uint64_t address = 0;   // return address in the traced process (0: not found, through a wrapper)
     uint64_t calls = 0;
+    unsigned via = 0;       // 0: a direct call; else 1 + index in Recording::wrapper_sites
+};
+
+// A call site inside a clock wrapper (format::WrapperSiteEntry).
+struct WrapperSiteInfo {
+    uint64_t address = 0;  // return address of the wrapper's call of the clock function
+    uint32_t depth = 0;    // wrapper frames stepped out of
+    std::string name;      // the wrapper as the shim matched it
 };
 
 // Calls of one (function+clock counter, stack) sampled on one thread.
@@ -161,7 +172,11 @@ struct Recording {
     SamplingInfo sampling;
     std::optional<CrashInfo> crash;
     std::vector<HeadroomInfo> headroom;
+    std::vector<WrapperSiteInfo> wrapper_sites;  // indexed by CallerCount::via - 1 (empty names: unused)
     format::DoctorHeader doctor{};       // routes, vDSO functions, crash handlers
+    // Names of the JIT-compiled code the process listed in its perf map (jit_symbols.h): the copy
+    // kept with the recording, else the live /tmp/perf-PID.map; null when there is none.
+    std::shared_ptr<const PerfMap> perf_map;
 
     std::vector<uint64_t> totals() const;  // per counter, summed over threads
 };

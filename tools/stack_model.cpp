@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "jit_symbols.h"
 #include "report_model.h"
 
 namespace vdsotrace::tools {
@@ -40,6 +41,21 @@ public:
     // Appends the frames of one return address, outermost first.
     void append(const Recording& r, uint64_t address, std::vector<StackFrame>* out) {
         const ModuleInfo* m = module_of(r, address);
+        if (m == nullptr) {
+            // Code in no module: JIT-compiled, named by the process's perf map when it has one.
+            // Not cached: the same address means different code in another process.
+            StackFrame fr;
+            fr.address = address;
+            fr.offset = address;
+            uint64_t in_function = 0;
+            if (const std::string* name = jit_symbol(r, address - 1, &in_function)) {
+                fr.symbol = *name;
+                fr.module = kJitModule;
+                fr.offset = in_function + 1;
+            }
+            out->push_back(std::move(fr));
+            return;
+        }
         const std::string path = m ? (m->main_program ? r.exe : m->path) : "";
         const uint64_t offset = m ? address - m->load_bias : address;
         auto key = std::make_pair(path, offset);
@@ -131,8 +147,10 @@ StackReport build_stack_report(const std::vector<Recording>& recordings, const S
                     it = named.emplace(sc.stack, std::move(frames)).first;
                 }
                 Key key{sc.counter, {}};
+                // JIT frames by name: their addresses differ from process to process.
                 for (const StackFrame& fr : it->second)
-                    if (!fr.inlined) key.second.emplace_back(fr.module, fr.offset);
+                    if (!fr.inlined)
+                        key.second.emplace_back(fr.module == kJitModule ? fr.module + fr.symbol : fr.module, fr.offset);
                 StackRow& row = merged[key];
                 if (row.calls == 0) {
                     const int fn = f::counter_function(sc.counter);

@@ -5,6 +5,7 @@
 #include "symbolizer.h"
 
 #include "go_functions.h"
+#include "symbol_index.h"
 
 #include <cxxabi.h>
 #include <dwarf.h>
@@ -96,6 +97,9 @@ struct Symbolizer::Impl {
         };
         bool cu_ranges_built = false;
         std::vector<CuRange> cu_ranges;
+
+        // The ELF symbol table sorted by address (dwfl_module_addrinfo scans it on every call).
+        std::unique_ptr<SymbolIndex> symbols;
 
         // Go's own function table, for Go binaries without an ELF symbol table. Read on first need.
         bool go_functions_read = false;
@@ -269,7 +273,9 @@ SymbolInfo Symbolizer::lookup(const ModuleRef& module, uint64_t elf_vaddr) {
     // Enclosing function from the ELF symbol table (.symtab when present, else .dynsym).
     GElf_Off offset = 0;
     GElf_Sym sym;
-    const char* name = dwfl_module_addrinfo(m.mod, addr, &offset, &sym, nullptr, nullptr, nullptr);
+    if (m.symbols == nullptr) m.symbols = std::make_unique<SymbolIndex>(m.mod);
+    const char* name = m.symbols->find(addr, &offset);
+    if (name == nullptr) name = dwfl_module_addrinfo(m.mod, addr, &offset, &sym, nullptr, nullptr, nullptr);
     if (name != nullptr && name[0] != '\0') {
         info.symbol = demangle(name);
         info.symbol_offset = offset;

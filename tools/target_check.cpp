@@ -15,7 +15,8 @@
 namespace vdsotrace::tools {
 
 std::string find_executable(const std::string& command) {
-    if (command.find('/') != std::string::npos) return access(command.c_str(), X_OK) == 0 ? command : "";
+    // A path is run as given: exec says why when it cannot (126 "Permission denied", as a shell).
+    if (command.find('/') != std::string::npos) return access(command.c_str(), F_OK) == 0 ? command : "";
     const char* path = getenv("PATH");
     std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
     std::string dir;
@@ -63,6 +64,17 @@ std::vector<std::string> preload_blind_spots(const std::string& path, bool stati
         out.push_back(fmt::format("{} is statically linked: the loader does not apply LD_PRELOAD to it, so none of "
                                   "its clock calls can be seen",
                                   path));
+    // A program of the other ELF class: the loader cannot load the (64-bit) shim into it and says
+    // only "wrong ELF class ... ignored" on the program's stderr (issue 12).
+    {
+        std::ifstream in(path, std::ios::binary);
+        unsigned char ident[EI_NIDENT] = {};
+        if (in.read(reinterpret_cast<char*>(ident), sizeof ident) && memcmp(ident, ELFMAG, SELFMAG) == 0 &&
+            ident[EI_CLASS] != (sizeof(void*) == 8 ? ELFCLASS64 : ELFCLASS32))
+            out.push_back(fmt::format("{} is a {}-bit program: the {}-bit shim cannot be loaded into it, so none of "
+                                      "its clock calls can be seen",
+                                      path, ident[EI_CLASS] == ELFCLASS32 ? 32 : 64, sizeof(void*) * 8));
+    }
     if (changes_identity(path))
         out.push_back(fmt::format("{} is set-user-ID or set-group-ID: the loader ignores LD_PRELOAD for it, so "
                                   "none of its clock calls can be seen",

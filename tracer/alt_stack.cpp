@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "thread_state.h"
 
@@ -20,6 +21,12 @@ size_t alt_stack_size() {
     return size;
 }
 
+// Unmaps a stack ensure_alt_stack made, with its guard page.
+void unmap(void* stack, size_t size) {
+    const size_t guard = size_t(getpagesize());
+    munmap(static_cast<char*>(stack) - guard, guard + size);
+}
+
 }  // namespace
 
 void ensure_alt_stack() {
@@ -28,13 +35,21 @@ void ensure_alt_stack() {
     stack_t current{};
     if (sigaltstack(nullptr, &current) != 0 || !(current.ss_flags & SS_DISABLE)) return;  // it has one
     const size_t size = alt_stack_size();
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (p == MAP_FAILED) return;
+    // A guard page below: a handler frame larger than the stack faults there instead of writing
+    // through into whatever is mapped below (a recording, issue 12).
+    const size_t guard = size_t(getpagesize());
+    void* base = mmap(nullptr, guard + size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (base == MAP_FAILED) return;
+    if (mprotect(base, guard, PROT_NONE) != 0) {
+        munmap(base, guard + size);
+        return;
+    }
+    void* p = static_cast<char*>(base) + guard;
     stack_t ss{};
     ss.ss_sp = p;
     ss.ss_size = size;
     if (sigaltstack(&ss, nullptr) != 0) {
-        munmap(p, size);
+        munmap(base, guard + size);
         return;
     }
     t.alt_stack = p;
@@ -49,11 +64,11 @@ void release_alt_stack() {
         stack_t off{};
         off.ss_flags = SS_DISABLE;
         sigaltstack(&off, nullptr);
-        munmap(t.alt_stack, t.alt_stack_size);
+        unmap(t.alt_stack, t.alt_stack_size);
     }
     // If the program replaced it, it is not in use: still ours to free.
     else if (current.ss_sp != t.alt_stack) {
-        munmap(t.alt_stack, t.alt_stack_size);
+        unmap(t.alt_stack, t.alt_stack_size);
     }
     t.alt_stack = nullptr;
     t.alt_stack_size = 0;

@@ -1,6 +1,8 @@
 // An alternate signal stack for each thread that has none, so the shim's SIGSEGV handler can still
 // run when a thread has overflowed its stack (a handler on the exhausted stack would fault again
-// and the kernel would kill the process without a record). Set up on cold paths only: in the
+// and the kernel would kill the process without a record). Only with VDSOTRACE_CRASH=stack: the
+// kernel runs the program's SA_ONSTACK handlers on it too, which changes where they run (issue 12).
+// Guarded by a PROT_NONE page below it. Set up on cold paths only: in the
 // shim's constructor for the main thread, when a thread claims its slot for the others; the
 // memory comes from mmap, not malloc.
 #pragma once

@@ -26,6 +26,7 @@ bool parse_line(const char* p, const char* end, MapRange* out) {
     out->start = v[0];
     out->end = v[1];
     out->readable = p[0] == 'r';
+    out->writable = p[1] == 'w';
     out->accessible = p[0] == 'r' || p[1] == 'w' || p[2] == 'x';
     return true;
 }

@@ -11,6 +11,7 @@ struct MapRange {
     uint64_t start = 0;
     uint64_t end = 0;   // 0: none found
     bool readable = false;
+    bool writable = false;
     bool accessible = false;  // any of r, w, x (PROT_NONE guard pages are not)
 };
 

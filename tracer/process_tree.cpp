@@ -86,7 +86,9 @@ uint64_t find_previous_image(const format::Header* self) {
     int dir = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) return 0;
     uint64_t found = 0;
-    alignas(8) char buf[4096];
+    // Static: runs only while this process creates its segment, one thread at a time, and a
+    // 4 KiB buffer on the stack of the first clock call would need that much stack (issue 12).
+    alignas(8) static char buf[4096];
     for (;;) {
         long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
         if (n <= 0) break;

@@ -22,6 +22,7 @@
 #include "segment_create.h"
 #include "settings.h"
 #include "text_util.h"
+#include "wrappers/wrapper_sites.h"
 
 namespace vdsotrace::tracer {
 
@@ -51,7 +52,7 @@ int g_own_pid;                               // getpid() at start-up and after f
 
 void say(const char* text) {
     // One line on stderr, written in one call so it does not interleave with the program's output.
-    char line[768];
+    static char line[768];  // only while creating the segment, one thread at a time: not on the stack
     TextBuffer b(line, sizeof line);
     b.add("vdsotrace: ")->add(text)->add("\n");
     ssize_t ignored = write(STDERR_FILENO, b.c_str(), b.size());
@@ -60,11 +61,11 @@ void say(const char* text) {
 
 unsigned char* shared_slot() { return g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size; }
 
-// Adds `n` calls of (counter, caller) to a slot other threads update too (atomics).
-void add_shared(unsigned char* slot, unsigned counter, uint64_t caller, uint64_t n) {
+// Adds `n` calls of caller key `key` to a slot other threads update too (atomics).
+void add_shared(unsigned char* slot, uint64_t key, uint64_t n) {
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
-    const uint64_t key = format::caller_key(counter, caller);
-    uint32_t i = detail::first_probe(counter, caller);
+    const unsigned counter = format::caller_counter(key);
+    uint32_t i = detail::first_probe(counter, format::caller_address(key));
     for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
         uint64_t seen = __atomic_load_n(&callers[i].key, __ATOMIC_RELAXED);
         if (seen == 0) {
@@ -91,8 +92,9 @@ void recycle_slot(unsigned char* slot, const char* name) {
     uint64_t total = 0;
     for (uint32_t i = 0; i <= g_recorder.caller_mask; ++i) {
         const uint64_t key = callers[i].key;
+        // Wrapper marks (format::kViaWrapperMark) have no count: skipped here too.
         if (key == 0 || callers[i].count == 0) continue;
-        add_shared(g_segment.exited_slot, format::caller_counter(key), format::caller_address(key), callers[i].count);
+        add_shared(g_segment.exited_slot, key, callers[i].count);
         total += callers[i].count;
     }
     auto* exited_unattributed = reinterpret_cast<uint64_t*>(g_segment.exited_slot + format::kSlotUnattributedOffset);
@@ -128,6 +130,8 @@ void on_thread_exit(void* slot_ptr) {
     t.fast_slot = nullptr;
     t.last_entry = nullptr;
     t.direct_entries[0] = t.direct_entries[1] = nullptr;
+    t.wrap_key = 0;
+    t.wrap_entry = nullptr;
     t.slot = shared_slot();
     t.shared = 1;
     if (t.sample_slot != nullptr)
@@ -240,23 +244,25 @@ unsigned char* claim_thread_slot(ThreadState& t) {
         t.stack_low = stack_low_of_this_thread();
     }
     fold_pending(slot);
-    if (!t.shared && t.busy == 0 && !t.slow_only) t.fast_slot = slot;
+    if (!t.shared && t.busy == 0) t.fast_slot = slot;
     return slot;
 }
 
 // Creates the segment. Runs once per process (again in a forked child).
 bool create() {
     Settings settings;
-    char problems[512];
+    // Static: segments are created by one thread at a time, and the first call's stack need stays
+    // small (issue 12).
+    static char problems[512];
     read_settings(&settings, problems, sizeof problems);
     if (problems[0] != '\0') {
-        char line[640];
+        static char line[640];
         TextBuffer(line, sizeof line).add("ignoring bad settings:")->add(problems);
         say(line);
     }
-    char error[384];
+    static char error[384];
     if (!create_segment(settings, &g_segment, error, sizeof error)) {
-        char line[512];
+        static char line[512];
         TextBuffer(line, sizeof line).add(error)->add("; not recording, calls pass through unchanged");
         say(line);
         return false;
@@ -267,6 +273,8 @@ bool create() {
     const char* headroom = getenv("VDSOTRACE_HEADROOM");
     g_headroom_threads = headroom != nullptr && headroom[0] == 't';
     if (!g_have_exit_key) g_have_exit_key = pthread_key_create(&g_exit_key, on_thread_exit) == 0;
+    wrappers::load_user_wrappers();
+    wrappers::bind_segment(&g_segment);
     return true;
 }
 
@@ -311,7 +319,7 @@ static void count_for_vfork_child(unsigned counter, uintptr_t caller) {
     bump_pending(counter);
 }
 
-void record_slow(unsigned counter, uintptr_t caller, bool may_sample) {
+void record_slow(unsigned counter, uintptr_t caller, bool may_sample, wrappers::CallFrame frame) {
     ThreadState& t = t_thread;
     if (t.busy != 0) return;  // the shim's own work
     if (t.in_init) {
@@ -321,6 +329,9 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample) {
     }
     unsigned char* slot = t.slot;
     if (slot == nullptr) {
+        // Recording impossible (said once on stderr): every call passes through at about native
+        // cost, with no system call (in_vfork_child's getpid cost 286 ns a call; issue 12).
+        if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled) return;
         if (in_vfork_child()) {
             count_for_vfork_child(counter, caller);
             return;
@@ -335,16 +346,20 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample) {
         if (headroom < format::kHeadroomWatch) note_low_headroom(counter, caller, headroom);
     }
     if (t.shared)
-        detail::count_into<true>(slot, counter, caller);
+        detail::count_into<true>(slot, counter, caller, frame);
     else
-        detail::count_into<false>(slot, counter, caller);
-    if (t.slow_only && may_sample) sampler_on_call(t, g_segment, counter, caller);
+        detail::count_into<false>(slot, counter, caller, frame);
+    if (may_sample && sample_due()) sampler_on_countdown(counter, caller);
 }
 
 format::Header* ensure_segment() {
     if (t_thread.in_init) return nullptr;
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady && claim_slot() == nullptr) return nullptr;
     return g_segment.header;
+}
+
+void sampler_on_countdown(unsigned counter, uintptr_t caller) {
+    sampler_on_call(t_thread, g_segment, counter, caller);
 }
 
 format::CrashRecord* crash_record_for_write() {
@@ -411,9 +426,12 @@ void after_fork_in_child() {
     t_thread.fast_slot = nullptr;
     t_thread.last_entry = nullptr;
     t_thread.direct_entries[0] = t_thread.direct_entries[1] = nullptr;
+    t_thread.wrap_key = 0;
+    t_thread.wrap_entry = nullptr;
+    wrappers::forget_sites_after_fork();
     t_thread.shared = 0;
     t_thread.in_init = 0;
-    t_thread.slow_only = 0;
+    t_thread.sample_countdown = 0;
     t_thread.sample_slot = nullptr;
     t_thread.in_sample = 0;
     memset(g_pending, 0, sizeof g_pending);
@@ -458,6 +476,88 @@ void at_process_exit(int status) {
         __atomic_compare_exchange_n(&h->state, &seen, uint32_t(format::kStateExited), false, __ATOMIC_RELEASE,
                                     __ATOMIC_RELAXED);
 }
+
+// ---- Calls through clock wrappers -------------------------------------------------------------
+
+namespace {
+
+// The end of the mapping holding this thread's stack (1: unknown). Cold: once per thread that
+// calls through a wrapper, a read of /proc/self/maps with plain system calls.
+uintptr_t stack_end_of_this_thread() {
+    const int saved_errno = errno;
+    MapRange at, above;
+    const uintptr_t sp = stack_pointer();
+    const bool ok = sp != 0 && lookup_mappings(sp, &at, &above) && at.end != 0;
+    errno = saved_errno;
+    return ok ? uintptr_t(at.end) : 1;
+}
+
+// Counts one call of `key` exactly (wrapper marks play no part): returns the entry, or null when
+// the table had no room (the call went to `unattributed`).
+template <bool kShared>
+format::CallerEntry* count_key(unsigned char* slot, uint64_t key) {
+    auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
+    const unsigned counter = format::caller_counter(key);
+    const uintptr_t address = format::caller_address(key);
+    uint32_t i = detail::first_probe(counter, address ^ (key >> 45));
+    for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
+        format::CallerEntry& e = callers[i];
+        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
+        if (seen == 0) {
+            seen = kShared ? detail::cas_shared(&e.key, 0, key) : detail::cas_local(&e.key, 0, key);
+            if (seen == 0) {
+                if (address != 0) note_caller_address(address);
+                seen = key;
+            }
+        }
+        if (seen == key) {
+            kShared ? detail::bump_shared(&e.count) : detail::bump_local(&e.count);
+            return &e;
+        }
+    }
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
+    kShared ? detail::bump_shared(&unattributed[counter]) : detail::bump_local(&unattributed[counter]);
+    return nullptr;
+}
+
+}  // namespace
+
+bool detail::wrapper_site_for_table(uintptr_t caller) {
+    const int saved_errno = errno;
+    const bool wrapper = wrappers::is_wrapper_site(caller);
+    errno = saved_errno;
+    return wrapper;
+}
+
+template <bool kShared>
+__attribute__((noinline)) void detail::count_through_wrapper(unsigned char* slot, unsigned counter, uintptr_t site,
+                                                             wrappers::CallFrame frame) {
+    ThreadState& t = t_thread;
+    uintptr_t stack_end = t.wrap_stack_end;
+    if (stack_end == 0) t.wrap_stack_end = stack_end = stack_end_of_this_thread();
+    unsigned via = 0;
+    uintptr_t outer = 0;
+    if (stack_end > 1 && frame.cfa != 0) {
+        const int saved_errno = errno;  // a decision made now may read files
+        outer = wrappers::step_out(site, frame, stack_end, &via);
+        errno = saved_errno;
+    }
+    // No room for the wrapper site in the segment (or no stack bounds): counted at the site itself.
+    const uint64_t key = via != 0 ? format::caller_key(counter, outer, via) : format::caller_key(counter, site);
+    if (!kShared) {
+        t.wrap_key = format::caller_key(counter, site);
+        format::CallerEntry* e = t.wrap_entry;
+        if (e != nullptr && __atomic_load_n(&e->key, __ATOMIC_RELAXED) == key) {
+            bump_local(&e->count);
+            return;
+        }
+        if ((e = count_key<false>(slot, key)) != nullptr) t.wrap_entry = e;
+        return;
+    }
+    count_key<true>(slot, key);
+}
+template void detail::count_through_wrapper<false>(unsigned char*, unsigned, uintptr_t, wrappers::CallFrame);
+template void detail::count_through_wrapper<true>(unsigned char*, unsigned, uintptr_t, wrappers::CallFrame);
 
 const char* segment_name() {
     return __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady ? g_segment.name : nullptr;

@@ -12,6 +12,7 @@
 
 #include "segment_format.h"
 #include "thread_state.h"
+#include "wrappers/wrapper_sites.h"
 
 namespace vdsotrace::tracer {
 
@@ -27,9 +28,14 @@ extern RecorderState g_recorder;
 // or drops the shim's own calls (busy). A call made while this thread creates the segment (from
 // its signal handler) is counted aside and folded in later.
 // `may_sample` false: never take a stack sample for this call (see record_unsampled).
-void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true);
+// `frame`: the caller's frame, for stepping out of clock wrappers (cfa 0: unknown, no stepping).
+void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true, wrappers::CallFrame frame = {});
 
-// True when the shim captures crashes: threads get an alternate signal stack at slot claim.
+// A counted call brought this thread's sample countdown to zero (ThreadState::sample_countdown):
+// takes a stack sample when sampling is on, re-arms the countdown either way. Cold.
+__attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller);
+
+// True when threads get an alternate signal stack at slot claim (VDSOTRACE_CRASH=stack).
 extern bool g_crash_capture;
 
 // The crash record of this process's segment, creating the segment if there is none yet (a
@@ -83,8 +89,18 @@ __attribute__((always_inline)) inline uint32_t first_probe(unsigned counter, uin
     return uint32_t((caller >> 1) ^ (caller >> 9) ^ (counter * 0x9E37u)) & g_recorder.caller_mask;
 }
 
+// A call whose return address is a call site inside a clock wrapper (recorder.cpp): counted per
+// (first call site outside the wrapper chain, wrapper site). Out of line: only such calls pay.
 template <bool kShared>
-__attribute__((always_inline)) inline void count_into(unsigned char* slot, unsigned counter, uintptr_t caller) {
+void count_through_wrapper(unsigned char* slot, unsigned counter, uintptr_t site, wrappers::CallFrame frame);
+
+// Whether a call site newly seen by this thread lies inside a clock wrapper (cold: once per
+// thread and site; the decision itself is made once per process).
+bool wrapper_site_for_table(uintptr_t caller);
+
+template <bool kShared>
+__attribute__((always_inline)) inline void count_into(unsigned char* slot, unsigned counter, uintptr_t caller,
+                                                      wrappers::CallFrame frame = {}) {
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
 
     const uint64_t key = format::caller_key(counter, caller);
@@ -97,21 +113,34 @@ __attribute__((always_inline)) inline void count_into(unsigned char* slot, unsig
             bump_local(&last->count);
             return;
         }
+        // The wrapper site this thread called through last (counting it never moves last_entry).
+        if (t_thread.wrap_key == key) {
+            count_through_wrapper<false>(slot, counter, caller, frame);
+            return;
+        }
     }
+    // In a thread's table a wrapper call site holds a mark (its key with via kViaWrapperMark)
+    // instead of a count, so the decision is looked up once per thread and site.
+    const uint64_t mark = format::caller_key(counter, caller, format::kViaWrapperMark);
     uint32_t i = first_probe(counter, caller);
     for (unsigned probe = 0; probe < kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
         format::CallerEntry& e = callers[i];
         uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
         if (seen == 0) {
-            seen = kShared ? cas_shared(&e.key, 0, key) : cas_local(&e.key, 0, key);
+            const uint64_t claim = frame.cfa != 0 && wrapper_site_for_table(caller) ? mark : key;
+            seen = kShared ? cas_shared(&e.key, 0, claim) : cas_local(&e.key, 0, claim);
             if (seen == 0) {
                 note_caller_address(caller);
-                seen = key;
+                seen = claim;
             }
         }
         if (seen == key) {
             if (!kShared) t_thread.last_entry = &e;
             kShared ? bump_shared(&e.count) : bump_local(&e.count);
+            return;
+        }
+        if (seen == mark) {
+            count_through_wrapper<kShared>(slot, counter, caller, frame);
             return;
         }
     }
@@ -136,18 +165,35 @@ __attribute__((always_inline)) inline uintptr_t stack_pointer() {
     return sp;
 }
 
-// Counts one call of counter `counter` (format::counter_index) made from return address `caller`.
-__attribute__((always_inline)) inline void record(unsigned counter, uintptr_t caller) {
+// Counts a call towards this thread's next stack sample; true when it is due. Signed, so that a
+// signal handler's call that lands between a decrement to zero and the sampler's re-arming goes
+// below zero and is sampled too (every call is sampled with VDSOTRACE_SAMPLE=1).
+// On x86_64 one `subl` on memory: a signal handler cannot land between its load and its store.
+__attribute__((always_inline)) inline bool sample_due() {
+#if defined(__x86_64__)
+    bool due;
+    asm volatile("subl $1, %0" : "+m"(t_thread.sample_countdown), "=@ccle"(due));
+    return due;
+#else
+    return --t_thread.sample_countdown <= 0;
+#endif
+}
+
+// Counts one call of counter `counter` (format::counter_index) made from return address `caller`
+// in the frame `frame` (wrappers::CallFrame).
+__attribute__((always_inline)) inline void record(unsigned counter, uintptr_t caller, wrappers::CallFrame frame = {}) {
     unsigned char* slot = t_thread.fast_slot;
     if (__builtin_expect(slot == nullptr, 0)) {
-        record_slow(counter, caller);
+        record_slow(counter, caller, true, frame);
         return;
     }
     // Headroom watch: one subtraction and compare. A stack pointer below stack_low (another stack)
     // wraps to a huge difference, as does an unknown stack_low (0): neither is noted.
     const uint64_t headroom = uint64_t(stack_pointer() - t_thread.stack_low);
     if (__builtin_expect(headroom < format::kHeadroomWatch, 0)) note_low_headroom(counter, caller, headroom);
-    detail::count_into<false>(slot, counter, caller);
+    detail::count_into<false>(slot, counter, caller, frame);
+    // Stack sampling costs the fast path one decrement: the sampler runs only when it hits zero.
+    if (__builtin_expect(sample_due(), 0)) sampler_on_countdown(counter, caller);
 }
 
 // Counts a call that reached the shim through the vDSO's redirected symbol table (Go's runtime,

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "libunwind_shield.h"
 #include "module_map.h"
 #include "recorder.h"
 #include "settings.h"
@@ -296,7 +297,16 @@ bool sampler_start(int (*clock)(clockid_t, timespec*), char* problem, unsigned l
         return true;
     }
     // RTLD_LOCAL: libunwind's _Unwind_* and backtrace stay out of the program's symbol scope.
+    // A copy of our own (not one the program loaded) gets its system calls shielded.
+    const bool programs_own = dlopen("libunwind.so.8", RTLD_LAZY | RTLD_NOLOAD) != nullptr;
     void* lib = dlopen("libunwind.so.8", RTLD_LOCAL | RTLD_NOW);
+    if (lib != nullptr && !programs_own && !shield_libunwind(lib)) {
+        TextBuffer(problem, problem_size)
+            .add("cannot keep libunwind's address checks off the program's descriptors; sampling with "
+                 "frame pointers instead (VDSOTRACE_UNWIND=fp)");
+        __atomic_store_n(&g_unwinder, kFramePointers, __ATOMIC_RELEASE);
+        return false;
+    }
     if (lib != nullptr) g_backtrace = reinterpret_cast<BacktraceFn>(dlsym(lib, "unw_backtrace"));
     if (g_backtrace != nullptr) find_loader_lock();
     if (g_backtrace == nullptr) {
@@ -319,10 +329,8 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
     if (seg.sample_slots == nullptr || period == 0) return;
     const uint64_t i = shared ? seg.thread_capacity : index;
     t.sample_slot = seg.sample_slots + i * seg.sample_slot_size;
-    t.sample_countdown = period;
+    t.sample_countdown = int32_t(period);
     t.tid = int(gettid());
-    t.slow_only = 1;
-    t.fast_slot = nullptr;
     // The frame-pointer walk's upper bound: the TCB sits right above a glibc thread's stack; the
     // main thread's frames all lie below the executable's name the kernel put at its stack's top
     // (AT_EXECFN; __libc_stack_end would add ld.so to the shim's NEEDED entries).
@@ -341,15 +349,14 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
 }
 
 void sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller) {
-    if (t.sample_slot == nullptr) return;
-    // Read once, written once: a signal handler running in between costs at most one sample
-    // early or late, never a wrap-around of the countdown.
-    const uint32_t left = t.sample_countdown;
-    if (left > 1) {
-        t.sample_countdown = left - 1;
+    // Sampling off (or no sample slot): back in 2^31 calls.
+    if (t.sample_slot == nullptr) {
+        t.sample_countdown = INT32_MAX;
         return;
     }
-    t.sample_countdown = seg.header->sampling.period;
+    // A signal handler that counted in between took a sample of its own (the countdown went
+    // below zero): every call is still sampled at period 1, at most one early or late otherwise.
+    t.sample_countdown = int32_t(seg.header->sampling.period);
     if (t.shared)
         take_sample<true>(t, seg, counter, caller);
     else

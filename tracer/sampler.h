@@ -1,7 +1,7 @@
 // Stack sampling: one call in N per thread also records the stack that led to it (VDSOTRACE_SAMPLE).
 //
-// Off by default, and then nothing here runs: threads keep the one-load fast path of recorder.h.
-// When on, every call takes record_slow() (a call, a countdown) and the N-th also takes a stack.
+// Off by default, and then nothing here runs. When on, calls keep the fast path of recorder.h,
+// which decrements a per-thread countdown; the N-th call calls in here and takes a stack.
 // Stacks come from libunwind's unw_backtrace, loaded with dlopen(RTLD_LOCAL) by the shim's
 // constructor only when sampling is on (linked normally, its _Unwind_* exports would take over the
 // program's C++ exception handling, and loading it costs ~0.5 ms of start-up), or from a
@@ -27,7 +27,7 @@ bool sampler_start(int (*clock)(clockid_t, timespec*), char* problem, unsigned l
 // Hands a newly claimed thread slot its sample slot (index `index`, or the shared one).
 void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, bool shared, uint32_t period);
 
-// Counts a call towards this thread's next sample and takes it when its turn has come.
+// Called when this thread's sample countdown reached zero: re-arms it and takes the sample.
 void sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller);
 
 // Whether an unwinder is loaded (for the segment header).

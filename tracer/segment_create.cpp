@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -56,6 +57,7 @@ void describe_errno(TextBuffer* b, int err) {
         case EEXIST: b->add("a segment of that name exists already"); break;
         case EPERM: b->add("operation not permitted"); break;
         case ENOSYS: b->add("not supported"); break;
+        case EFBIG: b->add("file size limit exceeded"); break;
         default: b->add("error ")->add_u64(uint64_t(err)); break;
     }
 }
@@ -105,6 +107,8 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     offset += sizeof(format::ExitedThreadEntry) * format::kThreadLogEntries;
     add_section(h, format::kSectionHeadroom, sizeof(format::HeadroomEntry), offset, format::kHeadroomEntries);
     offset += sizeof(format::HeadroomEntry) * format::kHeadroomEntries;
+    add_section(h, format::kSectionWrapperSites, sizeof(format::WrapperSiteEntry), offset, format::kWrapperSiteCapacity);
+    offset += sizeof(format::WrapperSiteEntry) * format::kWrapperSiteCapacity;
     const size_t size = align_up(offset, 4096);
     if (h == nullptr) return size;
     h->thread_capacity = settings.threads;
@@ -149,6 +153,9 @@ void bind_segment(format::Header* h, Segment* seg) {
         } else if (s.kind == format::kSectionHeadroom) {
             seg->headroom = reinterpret_cast<format::HeadroomEntry*>(base + s.offset);
             seg->headroom_capacity = uint32_t(s.count);
+        } else if (s.kind == format::kSectionWrapperSites) {
+            seg->wrapper_sites = reinterpret_cast<format::WrapperSiteEntry*>(base + s.offset);
+            seg->wrapper_site_capacity = uint32_t(s.count);
         }
     }
 }
@@ -159,7 +166,11 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     vdso::Image vdso;
     const bool have_vdso = vdso::parse_live(&vdso) == vdso::ParseError::kNone;
 
-    format::Header plan{};
+    // Static, not on the stack: the first clock call of a process may come from a thread with a
+    // small stack (issue 12; this 4 KiB header was most of the first call's 7.6 KB). Segments are
+    // created by one thread at a time (the recorder's state machine), so it is never shared.
+    static format::Header plan;
+    plan = format::Header{};
     const size_t size = plan_layout(settings, have_vdso ? vdso.size : 0, &plan);
 
     const uint64_t segment_id = random_u64();
@@ -167,6 +178,15 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     name.add("/")->add(format::kShmPrefix)->add_u64(getuid())->add("-")->add(settings.session);
     name.add("-")->add_u64(uint64_t(getpid()))->add("-")->add_hex(segment_id, 16);
 
+    // A file size limit (ulimit -f) below the segment's size: fallocate would raise SIGXFSZ, whose
+    // default action kills the program (issue 12). Checked before anything exists, so no empty
+    // recording stays behind either.
+    rlimit fsize{};
+    if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY && fsize.rlim_cur < size) {
+        err.add("the recording needs ")->add_u64(size / 1024)->add(" KiB, more than the file size limit (ulimit -f) of ");
+        err.add_u64(uint64_t(fsize.rlim_cur) / 1024)->add(" KiB");
+        return false;
+    }
     // O_EXCL: never open a segment somebody else prepared under our name. 0600: only our user.
     int fd = shm_open(out->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {

@@ -29,6 +29,8 @@ struct Segment {
     uint32_t thread_log_capacity = 0;
     format::HeadroomEntry* headroom = nullptr;
     uint32_t headroom_capacity = 0;
+    format::WrapperSiteEntry* wrapper_sites = nullptr;  // null in segments without the section
+    uint32_t wrapper_site_capacity = 0;
     char name[128] = {};  // shm name, "/vdsotrace-..."
 };
 

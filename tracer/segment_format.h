@@ -22,7 +22,7 @@ namespace vdsotrace::format {
 
 inline constexpr char kMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'C', '\0'};
 inline constexpr uint16_t kMajor = 1;
-inline constexpr uint16_t kMinor = 0;
+inline constexpr uint16_t kMinor = 1;  // 1: calls through clock wrappers (kSectionWrapperSites)
 inline constexpr uint32_t kByteOrderMark = 0x01020304;
 inline constexpr char kShmPrefix[] = "vdsotrace-";  // name under /dev/shm
 // The largest recording: the shim never creates a bigger one, the reader never reads one.
@@ -73,6 +73,8 @@ enum SectionKind : uint32_t {
     kSectionExitedThreads = 12,  // one thread slot (entry_size as kSectionThreads), updated with atomics
     kSectionThreadLog = 13,      // ExitedThreadEntry[count]: who exited, named, with how many calls
     // Kinds 7-8 (sampling), 11 (vDSO doctor) and 14 (process trees) are set aside.
+    // Minor 1: the clock wrappers calls were made through (CallerEntry "via", see below).
+    kSectionWrapperSites = 20,   // WrapperSiteEntry[count]
 };
 
 struct SectionEntry {
@@ -296,19 +298,43 @@ struct ExitedThreadEntry {
 static_assert(sizeof(ExitedThreadEntry) == 32);
 inline constexpr uint32_t kThreadLogEntries = 4096;
 
-// key: (counter index + 1) << 56 | return address. 0 = empty. Written once, by one store.
+// key: (counter index + 1) << 56 | via << 48 | return address. 0 = empty. Written once, by one
+// store. User-space code addresses fit in 48 bits (x86_64 and aarch64 with 4-level tables).
+//  via 0: a direct call; `address` is its return address (minor 0 recordings have only these).
+//  via 1..kWrapperSiteCapacity: the call came through a clock wrapper (std::chrono's now(),
+//      _PyTime_*, uv_hrtime, ...): `address` is the return address of the first call site outside
+//      the wrapper chain (0: it could not be found), and WrapperSiteEntry[via - 1] is the call site
+//      inside the wrapper that called the clock function.
+//  via kViaWrapperMark: not a count. The writer's note that `address` is a call site inside a
+//      wrapper (decided once per thread and site); its count stays 0. Readers skip it.
 struct CallerEntry {
     uint64_t key;
     uint64_t count;
 };
 static_assert(sizeof(CallerEntry) == 16);
 
-inline constexpr uint64_t kCallerAddressMask = (uint64_t(1) << 56) - 1;
-constexpr uint64_t caller_key(unsigned counter, uint64_t address) {
-    return (uint64_t(counter + 1) << 56) | (address & kCallerAddressMask);
+inline constexpr uint64_t kCallerAddressMask = (uint64_t(1) << 48) - 1;
+inline constexpr unsigned kViaWrapperMark = 255;
+constexpr uint64_t caller_key(unsigned counter, uint64_t address, unsigned via = 0) {
+    return (uint64_t(counter + 1) << 56) | (uint64_t(via & 0xff) << 48) | (address & kCallerAddressMask);
 }
 constexpr unsigned caller_counter(uint64_t key) { return unsigned(key >> 56) - 1; }
 constexpr uint64_t caller_address(uint64_t key) { return key & kCallerAddressMask; }
+constexpr unsigned caller_via(uint64_t key) { return unsigned(key >> 48) & 0xff; }
+
+// ---- Clock wrappers (minor 1) ------------------------------------------------------------------
+// Call sites inside recognised clock wrappers, process-wide, claimed in order (state 0 -> 1 -> 2).
+// A caller entry with via = i + 1 counts calls made through entry i.
+inline constexpr uint32_t kWrapperSiteCapacity = 254;
+inline constexpr size_t kWrapperNameMax = 112;
+enum WrapperSiteState : uint32_t { kWrapperSiteEmpty = 0, kWrapperSiteWriting = 1, kWrapperSiteReady = 2 };
+struct WrapperSiteEntry {
+    uint32_t state;          // WrapperSiteState
+    uint32_t depth;          // wrapper frames stepped out of the first time (1: the wrapper alone)
+    uint64_t address;        // return address of the wrapper's call of the clock function
+    char name[kWrapperNameMax];  // the wrapper's name as the shim matched it (no parameters), NUL-terminated
+};
+static_assert(sizeof(WrapperSiteEntry) == 128);
 
 constexpr size_t thread_slot_size(uint32_t caller_capacity) {
     return sizeof(ThreadSlotHeader) + kCounterSlots * sizeof(uint64_t) +

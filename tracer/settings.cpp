@@ -103,6 +103,8 @@ void read_sampling_settings(Settings* out) {
     read_sampling(out, &p);
 }
 
+char g_attach_session[48];
+
 void read_settings(Settings* out, char* problems, size_t problems_size) {
     TextBuffer p(problems, problems_size);
     read_number("VDSOTRACE_THREADS", 1, 65536, false, &out->threads, &p);
@@ -112,7 +114,7 @@ void read_settings(Settings* out, char* problems, size_t problems_size) {
     read_number("VDSOTRACE_STACKS", 64, 1048576, true, &out->stacks, &p);
     read_number("VDSOTRACE_STACK_COUNTS", 16, 65536, true, &out->stack_counts, &p);
     read_number("VDSOTRACE_SAMPLE_RING", 1, 65536, false, &out->sample_ring, &p);
-    const char* session = getenv("VDSOTRACE_SESSION");
+    const char* session = g_attach_session[0] != '\0' ? g_attach_session : getenv("VDSOTRACE_SESSION");
     TextBuffer s(out->session, sizeof out->session);
     if (session != nullptr && valid_session(session)) {
         s.add(session);

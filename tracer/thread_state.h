@@ -26,11 +26,12 @@ struct ThreadState {
                           // and those of libc calls it makes are not the program's, never counted)
     uint32_t shared;      // 1 when `slot` is the shared overflow slot (atomic updates needed)
     uint32_t in_init;     // 1 while this thread creates the segment (see recorder.cpp)
-    uint32_t slow_only;   // 1 when every call must take the slow path (stack sampling is on), so
-                          // the fast path stays exactly what it is without sampling
     // Stack sampling (tracer/sampler.h); unused while sampling is off.
     unsigned char* sample_slot;  // this thread's sample slot, same index as `slot`
-    uint32_t sample_countdown;   // calls left until the next sample
+    // Calls left until the next sample. Every counted call decrements it, on the fast path too
+    // (one `sub` on TLS); only reaching zero or below calls the sampler. Without sampling the
+    // sampler sets it to INT32_MAX on a thread's first call and is asked again 2^31 calls later.
+    int32_t sample_countdown;
     uint32_t in_sample;          // 1 while this thread takes a stack (a signal handler's calls are
                                  // counted but not sampled then)
     uintptr_t stack_top;         // frame-pointer walks stay below this (0: unknown)
@@ -39,6 +40,13 @@ struct ThreadState {
     void* alt_stack;        // the alternate signal stack the shim gave this thread (alt_stack.h)
     unsigned long alt_stack_size;
     int32_t tid;                 // this thread's id, kept for the sampler (no syscall per sample)
+    // Calls through clock wrappers (tracer/wrappers/): the caller key of the wrapper call site this
+    // thread called through last (0: none), the entry that call was counted in, and the end of the
+    // mapping that holds this thread's stack (0: not looked up yet; 1: unknown), which bounds every
+    // stack read made to step out of a wrapper.
+    uint64_t wrap_key;
+    format::CallerEntry* wrap_entry;
+    uintptr_t wrap_stack_end;
 };
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));
@@ -52,7 +60,7 @@ public:
         t_thread.fast_slot = nullptr;
     }
     ~BusyGuard() {
-        if (--t_thread.busy == 0 && !t_thread.shared && !t_thread.slow_only) t_thread.fast_slot = t_thread.slot;
+        if (--t_thread.busy == 0 && !t_thread.shared) t_thread.fast_slot = t_thread.slot;
     }
     BusyGuard(const BusyGuard&) = delete;
     BusyGuard& operator=(const BusyGuard&) = delete;

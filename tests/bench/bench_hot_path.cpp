@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -94,6 +95,21 @@ void traced_getcpu(benchmark::State& state) {
     }
 }
 
+// A call through a clock wrapper (tracer/wrappers/): libstdc++'s steady_clock::now(), counted at
+// this loop's call site via now(). Natively: the same wrapper shape (a function that calls libc's
+// clock_gettime and converts), so the difference is the shim's cost, stepping out included.
+__attribute__((noinline)) std::chrono::steady_clock::time_point native_now() {
+    timespec ts;
+    native().clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::chrono::steady_clock::time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
+void native_steady_clock_now(benchmark::State& state) {
+    for (auto _ : state) benchmark::DoNotOptimize(native_now());
+}
+void traced_steady_clock_now(benchmark::State& state) {
+    for (auto _ : state) benchmark::DoNotOptimize(std::chrono::steady_clock::now());
+}
+
 double min_of(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
 
 // Interleaved registration, so native and traced of one function run back to back. The minimum
@@ -107,6 +123,7 @@ PAIR(clock_gettime);
 PAIR(gettimeofday);
 PAIR(time);
 PAIR(getcpu);
+PAIR(steady_clock_now);
 
 }  // namespace
 

@@ -39,7 +39,7 @@ def main():
     for kind in ("median", "min"):
         print(f"{kind} of {reps} repetitions")
         print(f"{'function':<15} {'threads':>7} {'native ns':>10} {'traced ns':>10} {'ratio':>7} {'extra ns':>9}")
-        for fn in ["clock_gettime", "gettimeofday", "time", "getcpu"]:
+        for fn in ["clock_gettime", "gettimeofday", "time", "getcpu", "steady_clock_now"]:
             for threads in (1, 2):
                 n = stats[kind].get(f"native_{fn}/threads:{threads}")
                 t = stats[kind].get(f"traced_{fn}/threads:{threads}")

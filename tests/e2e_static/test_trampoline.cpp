@@ -1,14 +1,21 @@
 // The injected trampoline run in this process, on a slot and data block made here: it must pass
 // every argument and the result through untouched, count into the right (function, clock)
 // counter with the right caller, read only the low half of the clock id's register, step out of
-// a "libc wrapper" row, and fall back to unattributed when its probes find no room.
+// a "libc wrapper" row, fall back to unattributed when its probes find no room, and count per CPU
+// (by RDPID/RDTSCP, or exactly in a restartable sequence where the thread has an rseq area).
 #include <cpuid.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/rseq.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "segment_format.h"
@@ -132,10 +139,14 @@ fake_wrapper_return:
 // A wrapper row for the call site above: the caller recorded is the word the row's CFA offset
 // names (offset 8: the word right above the return address, the marker), not the wrapper.
 TEST_F(Trampoline, StepsOutOfAWrapperRow) {
-    data().wrapper_count = 1;
-    data().wrappers[0] = {reinterpret_cast<uint64_t>(fake_wrapper_return), 1, 8};
-    data().wrappers_begin = data().wrappers[0].begin;
-    data().wrappers_end = data().wrappers[0].begin + 1;
+    // Rows that share its table slot come first, so the lookup has to probe past them.
+    const uint64_t ret = reinterpret_cast<uint64_t>(fake_wrapper_return);
+    for (uint64_t other = ret - 4096; other > ret - (1u << 20); --other)
+        if (vdsotrace::inject::wrapper_slot(other) == vdsotrace::inject::wrapper_slot(ret)) {
+            ASSERT_TRUE(vdsotrace::inject::add_wrapper_row(data(), {other, 1, 64}));
+            if (data().wrapper_count == 3) break;
+        }
+    ASSERT_TRUE(vdsotrace::inject::add_wrapper_row(data(), {ret, 1, 8}));
     seal();
     call_via_fake_wrapper(entry(f::kTime));
     call_via_fake_wrapper(entry(f::kTime));
@@ -186,4 +197,74 @@ TEST_F(Trampoline, CountsInTheSlotOfItsCpu) {
         EXPECT_EQ(per_slot[1], 0u) << "mode " << mode;
         EXPECT_EQ(counted(f::counter_index(f::kClockGettime, 1)), 0u) << "the shared slot, mode " << mode;
     }
+}
+
+// Where the thread has an rseq area (glibc 2.35+ registers one for this test's threads as it does
+// for a static program's), the slot is the CPU that area names, and each count is a plain add
+// inside a restartable sequence. Pinned to CPU 1 with no other way to read the CPU number, every
+// call lands in slot 1: the sequence was used. Then two threads, preempted by each other and by a
+// 20 kHz SIGALRM whose handler calls the trampoline too (so sequences abort and take the locked
+// add instead), must still count every call exactly once.
+TEST_F(Trampoline, CountsPerCpuInARestartableSequenceExactly) {
+    if (__rseq_size == 0) GTEST_SKIP() << "glibc did not register rseq here (kernel < 4.18, or glibc.pthread.rseq=0)";
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs two CPUs";
+    const size_t slot_size = f::thread_slot_size(kCallers);
+    constexpr uint32_t kSlots = 64;
+    std::vector<uint64_t> cpu_slots(kSlots * slot_size / 8, 0);
+    ASSERT_EQ(mprotect(page_, 8192, PROT_READ | PROT_WRITE), 0);
+    data().cpu_slots = reinterpret_cast<uint64_t>(cpu_slots.data());
+    data().slot_size = slot_size;
+    data().cpu_slot_count = kSlots;
+    data().cpu_id_mode = vdsotrace::inject::kCpuIdNone;
+    data().rseq_offset_at = reinterpret_cast<uint64_t>(&__rseq_offset);
+    data().rseq_size_at = reinterpret_cast<uint64_t>(&__rseq_size);
+    auto* cs = reinterpret_cast<vdsotrace::inject::RseqCs*>(static_cast<unsigned char*>(page_) +
+                                                             vdsotrace::inject::kRseqCsOffset);
+    cs->start_ip += reinterpret_cast<uint64_t>(page_);  // what the injector does
+    cs->abort_ip += reinterpret_cast<uint64_t>(page_);
+    seal();
+    auto slot_total = [&](uint32_t s) {
+        const auto* callers = reinterpret_cast<const f::CallerEntry*>(
+            reinterpret_cast<const unsigned char*>(cpu_slots.data()) + s * slot_size + f::kSlotCallersOffset);
+        uint64_t n = 0;
+        for (uint32_t i = 0; i < kCallers; ++i) n += callers[i].count;
+        return n;
+    };
+
+    cpu_set_t one, saved;
+    ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+    CPU_ZERO(&one);
+    CPU_SET(1, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    for (int i = 0; i < 1000; ++i) entry(f::kClockGettime)(1, 0, 0);
+    ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
+    EXPECT_EQ(slot_total(1), 1000u);
+    EXPECT_EQ(slot_total(0), 0u);
+
+    static Entry s_entry;
+    static std::atomic<uint64_t> s_in_handler;
+    s_entry = entry(f::kClockGettime);
+    s_in_handler = 0;
+    struct sigaction sa {}, old {};
+    sa.sa_handler = [](int) {
+        s_entry(1, 0, 0);
+        s_in_handler.fetch_add(1, std::memory_order_relaxed);
+    };
+    sa.sa_flags = SA_RESTART;
+    ASSERT_EQ(sigaction(SIGALRM, &sa, &old), 0);
+    itimerval fast{{0, 50}, {0, 50}}, off{};
+    ASSERT_EQ(setitimer(ITIMER_REAL, &fast, nullptr), 0);
+    constexpr int kCalls = 2'000'000;
+    auto hammer = [&] {
+        for (int i = 0; i < kCalls; ++i) entry(f::kClockGettime)(1, 0, 0);
+    };
+    std::thread a(hammer), b(hammer);
+    a.join();
+    b.join();
+    ASSERT_EQ(setitimer(ITIMER_REAL, &off, nullptr), 0);
+    sigaction(SIGALRM, &old, nullptr);
+    uint64_t total = 0;
+    for (uint32_t s = 0; s < kSlots; ++s) total += slot_total(s);
+    EXPECT_GT(s_in_handler.load(), 0u);
+    EXPECT_EQ(total, 1000u + 2u * kCalls + s_in_handler.load());
 }

@@ -10,7 +10,7 @@ namespace f = vdsotrace::format;
 
 TEST(SegmentFormat, VersionAndMagic) {
     EXPECT_EQ(f::kMajor, 1);
-    EXPECT_EQ(f::kMinor, 0);
+    EXPECT_EQ(f::kMinor, 1);
     EXPECT_EQ(std::string(f::kMagic, 7), "VDSOTRC");
     EXPECT_EQ(f::kByteOrderMark, 0x01020304u);
 }
@@ -104,6 +104,16 @@ TEST(SegmentFormat, SectionModuleThreadLayouts) {
     EXPECT_EQ(f::thread_slot_size(256), 64u + 90 * 8 + 256 * 16);
 }
 
+TEST(SegmentFormat, WrapperSites) {
+    EXPECT_EQ(f::kSectionWrapperSites, 20u);
+    EXPECT_EQ(f::kWrapperSiteCapacity, 254u);
+    EXPECT_EQ(sizeof(f::WrapperSiteEntry), 128u);
+    EXPECT_EQ(offsetof(f::WrapperSiteEntry, state), 0u);
+    EXPECT_EQ(offsetof(f::WrapperSiteEntry, depth), 4u);
+    EXPECT_EQ(offsetof(f::WrapperSiteEntry, address), 8u);
+    EXPECT_EQ(offsetof(f::WrapperSiteEntry, name), 16u);
+}
+
 TEST(SegmentFormat, CounterAndCallerKeys) {
     EXPECT_EQ(f::counter_index(f::kClockGettime, 1), 1u);
     EXPECT_EQ(f::counter_index(f::kGettimeofday, 0), 18u);
@@ -118,6 +128,15 @@ TEST(SegmentFormat, CounterAndCallerKeys) {
     EXPECT_EQ(f::caller_counter(key), 89u);
     EXPECT_EQ(f::caller_address(key), 0x7fffdeadbeefull);
     EXPECT_NE(f::caller_key(0, 0), 0u);  // 0 means "empty entry"
+    EXPECT_EQ(f::caller_via(key), 0u);
+    // Minor 1: the wrapper site a call came through sits in bits 48-55.
+    const uint64_t via = f::caller_key(5, 0x7fffdeadbeefull, 3);
+    EXPECT_EQ(via, (uint64_t(6) << 56) | (uint64_t(3) << 48) | 0x7fffdeadbeefull);
+    EXPECT_EQ(f::caller_counter(via), 5u);
+    EXPECT_EQ(f::caller_via(via), 3u);
+    EXPECT_EQ(f::caller_address(via), 0x7fffdeadbeefull);
+    EXPECT_EQ(f::caller_via(f::caller_key(5, 1, f::kViaWrapperMark)), 255u);
+    EXPECT_EQ(f::kCallerAddressMask, (uint64_t(1) << 48) - 1);
     EXPECT_STREQ(f::kClockNames[11], "CLOCK_TAI");
     EXPECT_STREQ(f::kFunctionNames[f::kGetcpu], "getcpu");
 }

@@ -98,6 +98,7 @@ TEST(SegmentReader, RefusesGarbageAndShortInput) {
 TEST(SegmentReader, RefusesOtherMajorVersionsNamingBoth) {
     auto b = valid_image();
     header(b)->major = 9;
+    header(b)->minor = 0;
     const std::string e = refusal(b);
     EXPECT_NE(e.find("version 9.0"), std::string::npos) << e;
     EXPECT_NE(e.find("version 1.x"), std::string::npos) << e;

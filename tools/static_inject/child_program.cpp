@@ -155,6 +155,33 @@ void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
     if (cfi != nullptr) dwarf_cfi_end(cfi);  // dwarf_getcfi_elf's CFI is the caller's to free
 }
 
+// glibc's __rseq_offset and __rseq_size (objects, not functions), which tell where each
+// thread's rseq area lies once the program has registered it (see TrampolineData).
+void find_rseq_variables(Elf* elf, uint64_t bias, ChildProgram* out) {
+    uint64_t offset_at = 0, size_at = 0;
+    Elf_Scn* scn = nullptr;
+    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+        GElf_Shdr sh;
+        if (gelf_getshdr(scn, &sh) == nullptr || sh.sh_type != SHT_SYMTAB || sh.sh_entsize == 0) continue;
+        Elf_Data* data = elf_getdata(scn, nullptr);
+        if (data == nullptr) continue;
+        for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; ++i) {
+            GElf_Sym s;
+            if (gelf_getsym(data, int(i), &s) == nullptr || GELF_ST_TYPE(s.st_info) != STT_OBJECT ||
+                s.st_shndx == SHN_UNDEF)
+                continue;
+            const char* name = elf_strptr(elf, sh.sh_link, s.st_name);
+            if (name == nullptr) continue;
+            if (strcmp(name, "__rseq_offset") == 0 && s.st_size == 8) offset_at = s.st_value + bias;
+            if (strcmp(name, "__rseq_size") == 0 && s.st_size == 4) size_at = s.st_value + bias;
+        }
+    }
+    if (offset_at != 0 && size_at != 0) {
+        out->rseq_offset_at = offset_at;
+        out->rseq_size_at = size_at;
+    }
+}
+
 }  // namespace
 
 bool read_child_program(const std::string& path, uint64_t entry, ChildProgram* out, std::string* why) {
@@ -190,7 +217,10 @@ bool read_child_program(const std::string& path, uint64_t entry, ChildProgram* o
             const ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
             if (n > 0) out->build_id.assign(static_cast<const char*>(id), size_t(n));
             out->plumbing = find_plumbing(elf, out->load_bias);
-            if (out->plumbing.count == 0) find_wrappers(elf, out->load_bias, out);
+            if (out->plumbing.count == 0) {
+                find_wrappers(elf, out->load_bias, out);
+                find_rseq_variables(elf, out->load_bias, out);
+            }
         }
     }
     if (elf != nullptr) elf_end(elf);

@@ -21,6 +21,8 @@ struct ChildProgram {
     tracer::go::Plumbing plumbing{};  // runtime addresses; count 0 for C programs
     std::vector<WrapperRow> wrappers; // libc's clock wrappers, runtime addresses (C programs)
     bool wrappers_truncated = false;  // more rows than the trampoline holds: some are left out
+    uint64_t rseq_offset_at = 0;      // runtime addresses of glibc's __rseq_offset and __rseq_size
+    uint64_t rseq_size_at = 0;        // (static glibc 2.35+ with a symbol table; else 0)
 };
 
 // Reads `path` (the child's executable). `entry` is the child's AT_ENTRY: it gives the load

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstring>
 #include <fstream>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -157,7 +158,16 @@ private:
     }
 
     bool install_trampoline(std::string* why) {
-        if (!child_.write(trampoline_, kTrampolineBlob, kTrampolineSize)) {
+        // The blob is position independent but for the rseq descriptor's absolute addresses.
+        std::vector<unsigned char> blob(kTrampolineBlob, kTrampolineBlob + kTrampolineSize);
+        if (blob.size() >= kRseqCsOffset + sizeof(RseqCs)) {
+            RseqCs cs;
+            memcpy(&cs, blob.data() + kRseqCsOffset, sizeof cs);
+            cs.start_ip += trampoline_;
+            cs.abort_ip += trampoline_;
+            memcpy(blob.data() + kRseqCsOffset, &cs, sizeof cs);
+        }
+        if (!child_.write(trampoline_, blob.data(), blob.size())) {
             *why = "cannot write the trampoline through /proc/PID/mem";
             return false;
         }
@@ -172,13 +182,9 @@ private:
         }
         for (int fn = 0; fn < format::kFunctionCount; ++fn) d.original[fn] = vdso_.original[fn];
         d.plumbing = program_.plumbing;
-        d.wrapper_count = uint32_t(program_.wrappers.size());
-        for (size_t i = 0; i < program_.wrappers.size(); ++i) {
-            const WrapperRow& w = program_.wrappers[i];
-            d.wrappers[i] = w;
-            if (i == 0 || w.begin < d.wrappers_begin) d.wrappers_begin = w.begin;
-            if (i == 0 || w.begin + w.length > d.wrappers_end) d.wrappers_end = w.begin + w.length;
-        }
+        d.rseq_offset_at = program_.rseq_offset_at;
+        d.rseq_size_at = program_.rseq_size_at;
+        for (const WrapperRow& w : program_.wrappers) add_wrapper_row(d, w);
         if (!child_.write(trampoline_, &d, sizeof d)) {
             *why = "cannot fill the trampoline's data through /proc/PID/mem";
             return false;

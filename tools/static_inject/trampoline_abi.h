@@ -28,6 +28,14 @@ struct WrapperRow {
     uint32_t cfa_offset;
 };
 inline constexpr unsigned kMaxWrapperRows = 48;
+// The rows are kept in a table of this many entries, each at wrapper_slot() of its address (then
+// the next free one): the trampoline finds a row in one or two probes instead of a scan. Rows are
+// single return addresses (length 1); an entry of length 0 is free.
+inline constexpr unsigned kWrapperSlots = 64;
+static_assert((kWrapperSlots & (kWrapperSlots - 1)) == 0 && kWrapperSlots > kMaxWrapperRows);
+constexpr uint32_t wrapper_slot(uint64_t address) {
+    return uint32_t((address * 0x9E3779B97F4A7C15ull) >> 58) & (kWrapperSlots - 1);
+}
 // Frames skipped at most (musl: time -> __clock_gettime -> vDSO).
 inline constexpr unsigned kMaxWrapperFrames = 3;
 
@@ -50,7 +58,7 @@ struct TrampolineData {
     tracer::go::Plumbing plumbing;               // injector: Go time plumbing (count 0 for C)
     uint32_t wrapper_count;                      // injector: rows used in wrappers
     uint32_t reserved0;
-    WrapperRow wrappers[kMaxWrapperRows];        // injector: libc's clock wrappers (none for Go)
+    WrapperRow wrappers[kWrapperSlots];          // injector: libc's clock wrappers (none for Go), by wrapper_slot()
     // Per-CPU slots (format::kFlagCpuSlots): a call counts in the slot of the CPU it runs on, so
     // threads on different CPUs do not fight over one cache line. 0 slots: the shared slot only.
     uint64_t cpu_slots;                          // injector: address of the first per-CPU slot
@@ -61,9 +69,28 @@ struct TrampolineData {
     // end every walk, mostly lie outside it and cost one comparison instead of a scan.
     uint64_t wrappers_begin;                     // injector
     uint64_t wrappers_end;                       // injector
+    // Static glibc (2.35+) registers a restartable sequence area (rseq) for every thread, at
+    // __rseq_offset from the thread pointer once __rseq_size is non-zero; both are set at the
+    // program's start, after the exec stop, so the trampoline reads them on each call. Where a
+    // thread has one, a call counts in its CPU's slot with a plain add inside a restartable
+    // sequence (no `lock`); elsewhere (Go, musl, a stripped program, rseq off) with locked adds.
+    uint64_t rseq_offset_at;                     // injector: address of __rseq_offset (0: none)
+    uint64_t rseq_size_at;                       // injector: address of __rseq_size
     unsigned char reserved[kTrampolineDataSize - 112 - sizeof(tracer::go::Plumbing) -
-                           kMaxWrapperRows * sizeof(WrapperRow) - 40];
+                           kWrapperSlots * sizeof(WrapperRow) - 56];
 };
+
+// The restartable sequence's descriptor (the kernel's struct rseq_cs) follows the data block in
+// the blob, at kTrampolineDataSize (the linker script pins it). Its instruction pointers are
+// link-time offsets in the blob: the injector adds the blob's address before copying it.
+struct RseqCs {
+    uint32_t version;
+    uint32_t flags;
+    uint64_t start_ip;
+    uint64_t post_commit_offset;
+    uint64_t abort_ip;
+};
+inline constexpr size_t kRseqCsOffset = kTrampolineDataSize;
 
 // How the trampoline learns its CPU: Linux keeps the CPU number in the low 12 bits of TSC_AUX,
 // which RDPID reads in a few cycles and RDTSCP along with the clock.
@@ -82,5 +109,17 @@ static_assert(offsetof(TrampolineData, plumbing) == 104);
 static_assert(sizeof(tracer::go::Plumbing) % 8 == 0);
 static_assert(offsetof(TrampolineData, wrappers) == 112 + sizeof(tracer::go::Plumbing));
 static_assert(sizeof(TrampolineData) == kTrampolineDataSize);
+
+// Puts `row` (length 1) into the table at its slot or the next free one; false when full.
+inline bool add_wrapper_row(TrampolineData& d, const WrapperRow& row) {
+    if (d.wrapper_count >= kMaxWrapperRows) return false;
+    uint32_t i = wrapper_slot(row.begin);
+    while (d.wrappers[i].length != 0) i = (i + 1) & (kWrapperSlots - 1);
+    d.wrappers[i] = row;
+    if (d.wrapper_count == 0 || row.begin < d.wrappers_begin) d.wrappers_begin = row.begin;
+    if (d.wrapper_count == 0 || row.begin + row.length > d.wrappers_end) d.wrappers_end = row.begin + row.length;
+    ++d.wrapper_count;
+    return true;
+}
 
 }  // namespace vdsotrace::inject

@@ -1,11 +1,13 @@
 // The counting half of the trampoline injected into statically linked programs (see
 // ../static_inject.h). Runs inside a program that owns %fs (static glibc, the Go runtime), on any
-// stack, in any thread, in signal handlers: no libc, no TLS, no globals written, a few words of
-// stack. Every call is counted with locked atomics, the way the shim's recorder counts threads
-// beyond capacity (tracer/recorder.h count_into<true>): without TLS no per-thread slot can be
-// found, so the unlocked single-writer path is out of reach. The slot is that of the CPU the call
-// runs on (format::kFlagCpuSlots), so threads on different CPUs do not share a cache line; the
-// cost of the `lock` prefix is measured in the README.
+// stack, in any thread, in signal handlers: no libc, no TLS of its own, no globals written, a few
+// words of stack. Without TLS no per-thread slot can be found, so calls count in the slot of the
+// CPU they run on (format::kFlagCpuSlots): threads on different CPUs do not share a cache line.
+// Where the thread has an rseq area (static glibc 2.35+), the count is a plain add inside a
+// restartable sequence that the kernel restarts if the thread is preempted, migrated or
+// signalled before it (librseq's per-CPU counter); elsewhere a locked add, the way the shim's
+// recorder counts threads beyond capacity (tracer/recorder.h count_into<true>). Caller entries are
+// claimed with a locked cmpxchg either way (once per call site and CPU).
 #include "../trampoline_abi.h"
 
 namespace {
@@ -21,14 +23,15 @@ using vdsotrace::inject::TrampolineData;
 // Walks out of libc's clock wrappers (see WrapperRow): `ret` is a return address and `slot` where
 // it is stored on the stack; returns the first return address outside them.
 uintptr_t skip_wrappers(const volatile TrampolineData& d, uintptr_t ret, uintptr_t slot) {
-    const uint32_t rows = d.wrapper_count < vdsotrace::inject::kMaxWrapperRows ? d.wrapper_count
-                                                                               : vdsotrace::inject::kMaxWrapperRows;
+    using vdsotrace::inject::kWrapperSlots;
     const uint64_t lo = d.wrappers_begin, hi = d.wrappers_end;
     for (unsigned depth = 0; depth < vdsotrace::inject::kMaxWrapperFrames; ++depth) {
         if (ret < lo || ret >= hi) break;
-        uint32_t i = 0;
-        while (i < rows && !(ret >= d.wrappers[i].begin && ret - d.wrappers[i].begin < d.wrappers[i].length)) ++i;
-        if (i == rows) break;
+        uint32_t i = vdsotrace::inject::wrapper_slot(ret);
+        unsigned probe = 0;
+        for (; probe < kWrapperSlots && d.wrappers[i].length != 0 && d.wrappers[i].begin != ret; ++probe)
+            i = (i + 1) & (kWrapperSlots - 1);
+        if (probe == kWrapperSlots || d.wrappers[i].length == 0) break;
         // The stack pointer after `ret` returns is slot + 8, the CFA lies cfa_offset above it,
         // and the wrapper's own return address 8 below the CFA.
         slot = slot + d.wrappers[i].cfa_offset;
@@ -51,6 +54,68 @@ uint32_t current_cpu(uint32_t mode) {
     return uint32_t(aux & 0xfff);
 }
 
+// The kernel's struct rseq, as far as the trampoline reads and writes it.
+struct RseqArea {
+    uint32_t cpu_id_start;
+    int32_t cpu_id;  // negative: not registered (-1) or registration failed (-2)
+    uint64_t rseq_cs;
+};
+
+// This thread's rseq area, or null when the program has none (not static glibc 2.35+, rseq
+// turned off by GLIBC_TUNABLES, or called before glibc registered it: both variables are 0
+// until then, and so is the thread pointer, which is not read before).
+RseqArea* rseq_area(const volatile vdsotrace::inject::TrampolineData& d) {
+    const uint64_t offset_at = d.rseq_offset_at;
+    if (offset_at == 0) return nullptr;
+    const uint32_t size = *reinterpret_cast<const volatile uint32_t*>(d.rseq_size_at);
+    const int64_t offset = *reinterpret_cast<const volatile int64_t*>(offset_at);
+    if (size == 0 || offset == 0) return nullptr;
+    uintptr_t tp;  // x86_64 TCB: its first word points to itself
+    asm volatile("mov %%fs:0, %0" : "=r"(tp));
+    return reinterpret_cast<RseqArea*>(tp + uint64_t(offset));
+}
+
+// Adds 1 to `*count` exactly once. With `rs`: a plain `incq` that commits the restartable
+// sequence, started with the CPU number `cpu` the slot was chosen by; if the thread runs on
+// another CPU by then, or the kernel aborts the sequence (preemption, migration, a signal), the
+// add is made with `lock` instead. Without `rs`: a locked add. One call site only: its labels
+// are global (the descriptor after the data block names them; see trampoline.ld).
+__attribute__((always_inline)) inline void count_once(RseqArea* rs, int32_t cpu, uint64_t* count) {
+    if (rs == nullptr) {
+        __atomic_fetch_add(count, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    asm volatile(
+        "lea vt_rseq_cs(%%rip), %%rax\n\t"
+        "mov %%rax, 8(%[rs])\n\t"  // rs->rseq_cs = &descriptor: the sequence begins
+        ".globl vt_rseq_start\n\t.hidden vt_rseq_start\n"
+        "vt_rseq_start:\n\t"
+        "cmpl %[cpu], 4(%[rs])\n\t"  // still on the CPU whose slot holds `count`?
+        "jne vt_rseq_abort\n\t"
+        "incq (%[count])\n"  // the commit: the sequence's last instruction
+        ".globl vt_rseq_commit\n\t.hidden vt_rseq_commit\n"
+        "vt_rseq_commit:\n\t"
+        ".pushsection .text.vt_rseq_abort, \"ax\"\n\t"
+        // The abort handler must follow the signature glibc registered (RSEQ_SIG, 0x53053053),
+        // here inside a harmless ud1 instruction, as librseq does.
+        ".byte 0x0f, 0xb9, 0x3d\n\t.long 0x53053053\n"
+        ".globl vt_rseq_abort\n\t.hidden vt_rseq_abort\n"
+        "vt_rseq_abort:\n\t"
+        "lock incq (%[count])\n\t"
+        "jmp vt_rseq_commit\n\t"
+        ".popsection\n\t"
+        ".pushsection .tramp.rseq, \"a\"\n\t"
+        ".balign 32\n"
+        ".globl vt_rseq_cs\n\t.hidden vt_rseq_cs\n"
+        "vt_rseq_cs:\n\t"
+        ".long 0, 0\n\t"
+        ".quad vt_rseq_start, vt_rseq_commit - vt_rseq_start, vt_rseq_abort\n\t"
+        ".popsection"
+        :
+        : [rs] "r"(rs), [cpu] "r"(cpu), [count] "r"(count)
+        : "rax", "memory", "cc");
+}
+
 }  // namespace
 
 extern "C" {
@@ -64,9 +129,19 @@ __attribute__((visibility("hidden"), used)) void vt_count(unsigned fn, int clock
                                                                 uintptr_t ret_slot) {
     auto* slot = reinterpret_cast<unsigned char*>(vt_data.shared_slot);
     if (slot == nullptr) return;
+    RseqArea* rs = nullptr;
+    int32_t rseq_cpu = -1;
     if (const uint32_t slots = vt_data.cpu_slot_count; slots != 0) {
-        uint32_t cpu = current_cpu(vt_data.cpu_id_mode);
-        if (cpu >= slots) cpu %= slots;  // CPUs brought online after the start
+        uint32_t cpu;
+        rs = rseq_area(vt_data);
+        if (rs != nullptr && (rseq_cpu = __atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED)) >= 0 &&
+            uint32_t(rseq_cpu) < slots) {
+            cpu = uint32_t(rseq_cpu);
+        } else {
+            rs = nullptr;
+            cpu = current_cpu(vt_data.cpu_id_mode);
+            if (cpu >= slots) cpu %= slots;  // CPUs brought online after the start
+        }
         slot = reinterpret_cast<unsigned char*>(vt_data.cpu_slots + uint64_t(cpu) * vt_data.slot_size);
     }
     const unsigned counter =
@@ -79,6 +154,8 @@ __attribute__((visibility("hidden"), used)) void vt_count(unsigned fn, int clock
 
     auto* callers = reinterpret_cast<CallerEntry*>(slot + format::kSlotCallersOffset);
     const uint64_t key = format::caller_key(counter, caller);
+    // Calls from call sites beyond the table's room are counted as unattributed.
+    uint64_t* count = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset) + counter;
     // The recorder's first_probe(): the reader scans the whole table, any start would do.
     uint64_t i = ((caller >> 1) ^ (caller >> 9) ^ (counter * 0x9E37u)) & mask;
     for (unsigned probe = 0; probe < kMaxProbes; ++probe, i = (i + 1) & mask) {
@@ -91,12 +168,11 @@ __attribute__((visibility("hidden"), used)) void vt_count(unsigned fn, int clock
                        : expected;
         }
         if (seen == key) {
-            __atomic_fetch_add(&e.count, 1, __ATOMIC_RELAXED);
-            return;
+            count = &e.count;
+            break;
         }
     }
-    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
-    __atomic_fetch_add(&unattributed[counter], 1, __ATOMIC_RELAXED);
+    count_once(rs, rseq_cpu, count);
 }
 
 }  // extern "C"

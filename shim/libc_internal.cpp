@@ -1,0 +1,316 @@
+// See libc_internal.h.
+#include "libc_internal.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sched.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "cfa_step.h"
+#include "maps_lookup.h"
+#include "recorder.h"
+#include "text_util.h"
+#include "vdso_image.h"
+
+namespace vdsotrace::shim {
+namespace {
+
+namespace fmt = vdsotrace::format;
+
+// The original vDSO entries the pointers held, by format::Function (0: that function had none).
+uintptr_t g_original[fmt::kFunctionCount];
+
+struct Slot {
+    uintptr_t* address;
+    uintptr_t original;
+};
+constexpr int kMaxSlots = 16;
+Slot g_slots[kMaxSlots];
+int g_slot_count;
+
+// libc's code range and call-frame table, where the walk to the program's caller happens.
+struct Module {
+    uintptr_t start, end;
+    const void* eh_frame_hdr;
+};
+Module g_libc;
+
+// Return address in libc -> CFA offset (cfa_step.h), filled on first sight of each address and
+// read lock-free: an entry is one word, (offset in libc + 1) << 24 | CFA offset, 0 when empty.
+constexpr unsigned kCacheSize = 256;
+constexpr uint64_t kUnknown = 0xffffff;
+uint64_t g_cfa_cache[kCacheSize];
+
+long cfa_offset(uintptr_t ret) {
+    const uint64_t key = ret - g_libc.start + 1;
+    unsigned i = unsigned((key >> 1) ^ (key >> 9)) & (kCacheSize - 1);
+    for (unsigned probe = 0; probe < 8; ++probe, i = (i + 1) & (kCacheSize - 1)) {
+        const uint64_t seen = __atomic_load_n(&g_cfa_cache[i], __ATOMIC_RELAXED);
+        if (seen != 0 && seen >> 24 == key) return (seen & kUnknown) == kUnknown ? -1 : long(seen & kUnknown);
+        if (seen == 0) {
+            const long off = cfa_offset_at(g_libc.eh_frame_hdr, ret);
+            const uint64_t value = key << 24 | (off < 0 || uint64_t(off) >= kUnknown ? kUnknown : uint64_t(off));
+            uint64_t expected = 0;
+            // A racing thread stores the same value for the same key, or takes the next entry.
+            __atomic_compare_exchange_n(&g_cfa_cache[i], &expected, value, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+            return off;
+        }
+    }
+    return cfa_offset_at(g_libc.eh_frame_hdr, ret);  // table full: computed every time
+}
+
+// The first return address outside libc above a call libc made from `ret` (stack pointer `sp`
+// once returned there). Stops inside libc where its frames cannot be stepped through.
+uintptr_t caller_outside_libc(uintptr_t ret, uintptr_t sp) {
+    for (int step = 0; step < 8 && ret - g_libc.start < g_libc.end - g_libc.start; ++step) {
+        const long off = cfa_offset(ret);
+        if (off < 0) break;
+        const uintptr_t cfa = sp + uintptr_t(off);
+        const uintptr_t next = *reinterpret_cast<const uintptr_t*>(cfa - sizeof(uintptr_t));
+        if (next == 0) break;
+        ret = next;
+        sp = cfa;
+    }
+    return ret;
+}
+
+#define CALL_SITE caller_outside_libc(reinterpret_cast<uintptr_t>(__builtin_return_address(0)), \
+                                      reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()))
+
+template <class Fn>
+Fn original(int fn) {
+    return reinterpret_cast<Fn>(g_original[fn]);
+}
+
+// The entries the pointers lead to: the vDSO's convention in and out.
+int entry_clock_gettime(clockid_t id, timespec* ts) {
+    const int r = original<int (*)(clockid_t, timespec*)>(fmt::kClockGettime)(id, ts);
+    tracer::record(fmt::counter_index(fmt::kClockGettime, fmt::clock_bucket(id)), CALL_SITE);
+    return r;
+}
+int entry_gettimeofday(timeval* tv, void* tz) {
+    const int r = original<int (*)(timeval*, void*)>(fmt::kGettimeofday)(tv, tz);
+    tracer::record(fmt::counter_index(fmt::kGettimeofday, 0), CALL_SITE);
+    return r;
+}
+time_t entry_time(time_t* t) {
+    const time_t r = original<time_t (*)(time_t*)>(fmt::kTime)(t);
+    tracer::record(fmt::counter_index(fmt::kTime, 0), CALL_SITE);
+    return r;
+}
+long entry_getcpu(unsigned* cpu, unsigned* node, void* cache) {
+    const long r = original<long (*)(unsigned*, unsigned*, void*)>(fmt::kGetcpu)(cpu, node, cache);
+    tracer::record(fmt::counter_index(fmt::kGetcpu, 0), CALL_SITE);
+    return r;
+}
+int entry_clock_getres(clockid_t id, timespec* ts) {
+    const int r = original<int (*)(clockid_t, timespec*)>(fmt::kClockGetres)(id, ts);
+    tracer::record(fmt::counter_index(fmt::kClockGetres, fmt::clock_bucket(id)), CALL_SITE);
+    return r;
+}
+
+uintptr_t entry_for(int fn) {
+    switch (fn) {
+        case fmt::kClockGettime: return reinterpret_cast<uintptr_t>(&entry_clock_gettime);
+        case fmt::kGettimeofday: return reinterpret_cast<uintptr_t>(&entry_gettimeofday);
+        case fmt::kTime: return reinterpret_cast<uintptr_t>(&entry_time);
+        case fmt::kGetcpu: return reinterpret_cast<uintptr_t>(&entry_getcpu);
+        case fmt::kClockGetres: return reinterpret_cast<uintptr_t>(&entry_clock_getres);
+        default: return 0;
+    }
+}
+
+void say(const char* what) {
+    char line[400];
+    tracer::TextBuffer b(line, sizeof line);
+    b.add("vdsotrace: ")->add(what)->add(": calls libc makes to the vDSO inside itself (timespec_get, clock(), ...) "
+                                         "are not counted\n");
+    ssize_t ignored = write(STDERR_FILENO, b.c_str(), b.size());
+    (void)ignored;
+}
+
+// The loader's own `_rtld_global_ro` (not a copy-relocated duplicate in the executable, which
+// glibc never reads) and its size. dlsym refuses GLIBC_PRIVATE symbols, so the loader's file
+// (named by the executable's PT_INTERP) is read for its dynamic symbol, and placed where the
+// loader lies in memory (its link map's l_addr).
+struct FoundSymbol {
+    const char* name;
+    uintptr_t value;
+    size_t size;
+};
+
+bool find_rtld_global_ro(uintptr_t* start, size_t* size) {
+    const auto* ph = reinterpret_cast<const ElfW(Phdr)*>(getauxval(AT_PHDR));
+    const size_t phnum = getauxval(AT_PHNUM);
+    uintptr_t bias = 0;
+    const char* interp = nullptr;
+    for (size_t i = 0; ph != nullptr && i < phnum; ++i)
+        if (ph[i].p_type == PT_PHDR) bias = reinterpret_cast<uintptr_t>(ph) - ph[i].p_vaddr;
+    for (size_t i = 0; ph != nullptr && i < phnum; ++i)
+        if (ph[i].p_type == PT_INTERP) interp = reinterpret_cast<const char*>(bias + ph[i].p_vaddr);
+    if (interp == nullptr) return false;
+    void* loader = dlopen(interp, RTLD_LAZY | RTLD_NOLOAD);
+    if (loader == nullptr) return false;
+    link_map* map = nullptr;
+    const bool have_map = dlinfo(loader, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr;
+    const uintptr_t loader_bias = have_map ? map->l_addr : 0;
+    dlclose(loader);
+    if (!have_map) return false;
+
+    FoundSymbol found{"_rtld_global_ro", 0, 0};
+    const int fd = open(interp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st{};
+    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+        void* p = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            vdso::Image img;
+            if (vdso::parse(p, size_t(st.st_size), &img) == vdso::ParseError::kNone) {
+                vdso::for_each_symbol(
+                    img,
+                    [](const vdso::Symbol& sym, void* ctx) {
+                        auto* f = static_cast<FoundSymbol*>(ctx);
+                        if (sym.type == STT_OBJECT && strcmp(sym.name, f->name) == 0) {
+                            f->value = sym.address;
+                            f->size = sym.size;
+                        }
+                    },
+                    &found);
+                if (found.value != 0) found.value -= img.load_offset;  // back to st_value
+            }
+            munmap(p, size_t(st.st_size));
+        }
+    }
+    close(fd);
+    if (found.value == 0 || found.size == 0 || found.size > 65536) return false;
+    *start = loader_bias + found.value;
+    *size = found.size;
+    // The file must be the one that is loaded: the object lies in a readable mapping.
+    tracer::MapRange here, above;
+    return tracer::lookup_mappings(*start, &here, &above) && here.readable && here.end >= *start + *size;
+}
+
+// libc's object, by its handle: not through one of its functions' addresses, which another
+// preloaded library may interpose (libfaketime defines timespec_get, clock_gettime, ...).
+bool find_libc(dl_find_object* out) {
+    void* handle = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == nullptr) return false;
+    link_map* map = nullptr;
+    const bool found = dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr &&
+                       _dl_find_object(map->l_ld, out) == 0 && out->dlfo_eh_frame != nullptr;
+    dlclose(handle);
+    return found;
+}
+
+// Writes `value` into every slot, making each page writable for the moment it takes.
+bool write_slots(bool redirect) {
+    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+    for (int i = 0; i < g_slot_count; ++i) {
+        const uintptr_t at = reinterpret_cast<uintptr_t>(g_slots[i].address) & ~(page - 1);
+        bool done_before = false;
+        for (int j = 0; j < i; ++j)
+            done_before |= (reinterpret_cast<uintptr_t>(g_slots[j].address) & ~(page - 1)) == at;
+        if (done_before) continue;
+        tracer::MapRange here, above;
+        if (!tracer::lookup_mappings(at, &here, &above) || here.end == 0) return false;
+        if (!here.writable && mprotect(reinterpret_cast<void*>(at), page, PROT_READ | PROT_WRITE) != 0) return false;
+        for (int j = i; j < g_slot_count; ++j) {
+            if ((reinterpret_cast<uintptr_t>(g_slots[j].address) & ~(page - 1)) != at) continue;
+            uintptr_t value = g_slots[j].original;
+            if (redirect) {
+                for (int fn = 0; fn < fmt::kFunctionCount; ++fn)
+                    if (g_original[fn] == value) value = entry_for(fn);
+            }
+            __atomic_store_n(g_slots[j].address, value, __ATOMIC_RELEASE);
+        }
+        if (!here.writable) mprotect(reinterpret_cast<void*>(at), page, here.readable ? PROT_READ : PROT_NONE);
+    }
+    return true;
+}
+
+}  // namespace
+
+int find_libc_internal_pointers() {
+#if defined(__x86_64__)
+    if (g_slot_count > 0) return g_slot_count;
+    const int saved_errno = errno;
+    vdso::Image img;
+    if (vdso::parse_live(&img) != vdso::ParseError::kNone) {
+        errno = saved_errno;
+        return 0;  // no vDSO: libc uses system calls, which nobody counts here
+    }
+    const vdso::ArchNames& n = vdso::arch_names();
+    const char* names[fmt::kFunctionCount] = {n.clock_gettime, n.gettimeofday, n.time, n.getcpu, n.clock_getres};
+    for (int fn = 0; fn < fmt::kFunctionCount; ++fn)
+        if (names[fn] != nullptr) g_original[fn] = reinterpret_cast<uintptr_t>(vdso::lookup(img, names[fn], n.version));
+
+    dl_find_object libc{};
+    uintptr_t start = 0;
+    size_t size = 0;
+    if (!find_libc(&libc)) {
+        say("libc's call-frame table was not found");
+    } else if (!find_rtld_global_ro(&start, &size)) {
+        say("the loader's _rtld_global_ro was not found (not glibc?)");
+    } else {
+        g_libc = {reinterpret_cast<uintptr_t>(libc.dlfo_map_start), reinterpret_cast<uintptr_t>(libc.dlfo_map_end),
+                  libc.dlfo_eh_frame};
+        for (size_t off = 0; off + sizeof(uintptr_t) <= size && g_slot_count < kMaxSlots; off += sizeof(uintptr_t)) {
+            auto* word = reinterpret_cast<uintptr_t*>(start + off);
+            for (int fn = 0; fn < fmt::kFunctionCount; ++fn)
+                if (g_original[fn] != 0 && *word == g_original[fn]) g_slots[g_slot_count++] = {word, *word};
+        }
+        if (g_slot_count == 0) say("no vDSO pointer was found in the loader's _rtld_global_ro");
+    }
+    errno = saved_errno;
+    return g_slot_count;
+#else
+    return 0;
+#endif
+}
+
+int redirect_libc_internal_pointers() {
+    if (find_libc_internal_pointers() == 0) return 0;
+    const int saved_errno = errno;
+    if (!write_slots(true)) {
+        write_slots(false);
+        g_slot_count = 0;
+        say("the loader's _rtld_global_ro cannot be made writable");
+    }
+    errno = saved_errno;
+    return g_slot_count;
+}
+
+void describe_libc_internal_pointers(attach::AttachBlock* block) {
+    unsigned n = 0;
+    for (int i = 0; i < g_slot_count && n < attach::kMaxLibcSlots; ++i) {
+        uintptr_t entry = 0;
+        for (int fn = 0; fn < fmt::kFunctionCount; ++fn)
+            if (g_original[fn] == g_slots[i].original) entry = entry_for(fn);
+        if (entry == 0) continue;
+        block->libc_slots[n] = reinterpret_cast<uintptr_t>(g_slots[i].address);
+        block->libc_original[n] = g_slots[i].original;
+        block->libc_entry[n] = entry;
+        ++n;
+    }
+    block->libc_slot_count = n;
+}
+
+void restore_libc_internal_pointers() {
+    if (g_slot_count == 0) return;
+    const int saved_errno = errno;
+    write_slots(false);
+    g_slot_count = 0;
+    errno = saved_errno;
+}
+
+}  // namespace vdsotrace::shim

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""The reader at scale: wall time and peak memory of `vdsotrace report` on a synthetic recording
+of 1,000,000 sampled stacks over 10,000 call sites and 1,000 threads, and of `vdsotrace ls` and
+`vdsotrace top --once` over 1,000 live recordings (tests/bench/make_recordings writes both with the
+engine's own layout code). Best of ROUNDS runs. As root it runs in a private mount namespace with
+its own empty /dev/shm (unshare), so that other recordings on the machine do not count.
+
+usage: reader_bench.py BUILD_DIR [--rounds N] [--live N]
+"""
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+SESSION = f"readerbench{os.getpid()}"
+
+
+def timed(cmd):
+    """(seconds, peak resident MB) of one run of cmd."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.monotonic()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds = time.monotonic() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest of any child so far: only an upper bound after the first.
+    return seconds, max(peak, before) / 1024
+
+
+def cleanup():
+    prefix = f"vdsotrace-{os.getuid()}-{SESSION}"
+    for name in os.listdir("/dev/shm"):
+        if name.startswith(prefix):
+            try:
+                os.unlink(os.path.join("/dev/shm", name))
+            except OSError:
+                pass
+
+
+def private_shm():
+    """Re-runs this script in a private mount namespace with an empty tmpfs on /dev/shm."""
+    if os.environ.get("READER_BENCH_PRIVATE") or os.geteuid() != 0 or not shutil.which("unshare"):
+        return None
+    script = "mount -t tmpfs -o size=4g vdsotrace-bench /dev/shm && exec \"$@\""
+    env = dict(os.environ, READER_BENCH_PRIVATE="1")
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                        sys.executable] + sys.argv, env=env)
+    return r.returncode
+
+
+def main():
+    code = private_shm()
+    if code is not None:
+        return code
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--live", type=int, default=1000)
+    a = ap.parse_args()
+    vt = os.path.join(a.build, "tools", "vdsotrace")
+    others = len(os.listdir("/dev/shm"))
+    print(f"/dev/shm: {'a private, empty tmpfs' if os.environ.get('READER_BENCH_PRIVATE') else 'shared'} "
+          f"({others} files before the benchmark's)")
+    make = os.path.join(a.build, "tests", "bench", "make_recordings")
+    try:
+        path = subprocess.run([make, "big", SESSION + "big", "1000", "10000", "1000000"], check=True,
+                              capture_output=True, text=True).stdout.strip()
+        runs = [timed([vt, "report", path]) for _ in range(a.rounds)]
+        print(f"report, 1,000,000 samples / 10,000 call sites / 1,000 threads: "
+              f"{min(s for s, _ in runs):.2f} s (best of {a.rounds}), peak {runs[0][1]:.0f} MB")
+        os.unlink(path)
+
+        live = subprocess.Popen([make, "live", SESSION + "live", str(a.live)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        line = live.stdout.readline().strip()
+        if line != "ready":
+            print(f"could not make {a.live} live recordings: {line}")
+        else:
+            # top measures rates over one interval: 0.1 s of the time below is that wait.
+            for label, cmd in (("ls", [vt, "ls"]), ("top --once --interval 0.1", [vt, "top", "--once", "--interval", "0.1"])):
+                runs = [timed(cmd)[0] for _ in range(a.rounds)]
+                print(f"{label} over {a.live} live recordings: {min(runs):.2f} s (best of {a.rounds})")
+        live.stdin.close()
+        live.wait()
+    finally:
+        cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""Adversarial programs (issue 12): each scenario runs the program natively and under
+`vdsotrace run`, and asserts the same stdout, the same files and the same exit status, and that
+the recording is readable (`vdsotrace report --json` on every segment of the session).
+One scenario per invocation: test_adversarial.py NAME. Exit 0 pass, 1 fail, 77 skip."""
+import filecmp
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ENV = os.environ
+VDSOTRACE, SHIM, ADVERSARY = ENV["VDSOTRACE"], ENV["SHIM"], ENV["ADVERSARY"]
+failures = []
+
+
+def check(cond, what):
+    print(("ok:   " if cond else "FAIL: ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def status_of(returncode):
+    """A shell's view of an exit status: 128+N for a signal."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def clean_env(extra=None):
+    e = {k: v for k, v in ENV.items() if k != "LD_PRELOAD" and not k.startswith("VDSOTRACE_")}
+    e.update(extra or {})
+    return e
+
+
+class Run:
+    def __init__(self, status, out, err, files, report=None):
+        self.status, self.out, self.err, self.files, self.report = status, out, err, files, report
+
+
+def run_group(cmd, env, timeout):
+    """Runs cmd in its own process group; on timeout kills the group: status "timeout"."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        return "timeout", out[:4096], err[-4096:]
+    return p.returncode, out, err
+
+
+def run_native(args, env=None, timeout=30):
+    d = tempfile.mkdtemp(prefix="adv-native-")
+    rc, out, err = run_group([ADVERSARY] + args, clean_env(dict(env or {}, ADV_DIR=d)), timeout)
+    return Run(rc if rc == "timeout" else status_of(rc), out, err, d)
+
+
+def run_traced(args, env=None, extra=(), timeout=30):
+    d = tempfile.mkdtemp(prefix="adv-traced-")
+    report = os.path.join(d, ".report.json")
+    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--json", report] + list(extra) + ["--", ADVERSARY] + args
+    rc, out, err = run_group(cmd, clean_env(dict(env or {}, ADV_DIR=d)), timeout)
+    data = None
+    if os.path.exists(report):
+        with open(report) as f:
+            data = json.load(f)
+        os.unlink(report)
+    return Run(rc, out, err, d, data)
+
+
+def recordings(report):
+    return [p["recording"] for p in (report or {}).get("processes", []) if p.get("recording")]
+
+
+def check_readable_and_remove(r, expect_recording=True):
+    files = recordings(r.report)
+    check(r.report is not None, "run wrote its JSON report")
+    if expect_recording:
+        check(len(files) >= 1, f"a recording was made ({len(files)})")
+    for path in files:
+        # Root reads recordings of processes that setuid'd (t_setuid_child) with --allow-other-users.
+        others = ["--allow-other-users"] if os.stat(path).st_uid != os.geteuid() else []
+        p = subprocess.run([VDSOTRACE, "report", "--json"] + others + [path], capture_output=True, text=True)
+        check(p.returncode == 0, f"recording {os.path.basename(path)} readable ({p.stderr.strip()[:200]})")
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def same_files(a, b):
+    names_a = sorted(n for n in os.listdir(a) if not n.startswith("."))
+    names_b = sorted(n for n in os.listdir(b) if not n.startswith("."))
+    if names_a != names_b:
+        return False, f"{names_a} != {names_b}"
+    for n in names_a:
+        if not filecmp.cmp(os.path.join(a, n), os.path.join(b, n), shallow=False):
+            return False, f"{n} differs"
+    return True, ", ".join(names_a) or "none"
+
+
+def compare(name, args, env=None, extra=(), expect_status=None, expect_out=None, expect_recording=True,
+            native_env=None):
+    native = run_native(args, env=dict(env or {}, **(native_env or {})))
+    traced = run_traced(args, env=env, extra=extra)
+    try:
+        if expect_status is not None:
+            check(native.status == expect_status, f"{name}: native exit status {native.status} == {expect_status}")
+        check(traced.status == native.status, f"{name}: exit status {traced.status} under run == {native.status} native")
+        if expect_out is not None:
+            check(native.out == expect_out, f"{name}: native stdout {native.out!r} == {expect_out!r}")
+        check(traced.out == native.out, f"{name}: stdout {traced.out!r} == native {native.out!r}")
+        same, what = same_files(native.files, traced.files)
+        check(same, f"{name}: files equal ({what})")
+        check_readable_and_remove(traced, expect_recording)
+    finally:
+        shutil.rmtree(native.files, ignore_errors=True)
+        shutil.rmtree(traced.files, ignore_errors=True)
+    return native, traced
+
+
+def total_calls(report):
+    return (report or {}).get("total_calls", -1)
+
+
+# ---- scenarios ----------------------------------------------------------------------------------
+
+def t_reporter_resethand():
+    # A one-shot crash reporter (SA_RESETHAND) installed before the shim: it reports once, then
+    # the retried fault kills the process: 139, one report (the shim looped it 25,000 times).
+    compare("resethand", ["reporter-crash"], env={"ADV_HANDLER": "resethand"}, expect_status=139,
+            expect_out=b"calls 500\ncrash report (one-shot)\n")
+
+
+def t_reporter_flags():
+    # The chained handler runs with its own mask, its SA_NODEFER, on the stack it asked for.
+    for how, out in (("mask", b"handler: SIGSEGV blocked yes, SIGUSR2 blocked yes, on alternate stack no\n"),
+                     ("nodefer", b"handler: SIGSEGV blocked no, SIGUSR2 blocked no, on alternate stack no\n"),
+                     ("onstack", b"handler: SIGSEGV blocked yes, SIGUSR2 blocked no, on alternate stack yes\n"),
+                     ("thread", b"handler: SIGSEGV blocked yes, SIGUSR2 blocked no, on alternate stack no\n"),
+                     ("plain", b"plain handler\n")):
+        compare(how, ["reporter-crash"], env={"ADV_HANDLER": how}, expect_status=3, expect_out=b"calls 500\n" + out)
+    compare("ignore", ["reporter-crash"], env={"ADV_HANDLER": "ignore"}, expect_status=139,
+            expect_out=b"calls 500\n")
+
+
+def t_onstack_bigframe():
+    # No alternate stack of the program's: its SA_ONSTACK handler runs on the thread's stack, as
+    # natively, and its 200 KiB frame writes nothing into the recording.
+    _, traced = compare("onstack-bigframe", ["onstack-bigframe"], expect_status=0,
+                        expect_out=b"handler: on alternate stack no, near main's frame yes, frame[7] 90\ncalls 100\n")
+    check(total_calls(traced.report) == 200, f"200 calls counted ({total_calls(traced.report)})")
+
+
+def t_onstack_overflow():
+    # A stack overflow dies of SIGSEGV (139) as natively: the SA_ONSTACK handler cannot run.
+    compare("onstack-overflow", ["onstack-overflow"], expect_status=139, expect_out=b"overflowing\n")
+
+
+def t_daemon_files():
+    # A daemon that closes every descriptor and opens its own files on 3 and 4, sampled: its files
+    # hold exactly what it wrote (libunwind's validation pipe wrote process memory into them).
+    for unwind in ("libunwind", "fp"):
+        _, traced = compare(f"daemon-files {unwind}", ["daemon-files", "20"], extra=["--sample", "1", "--unwind", unwind],
+                            expect_status=0, expect_out=b"")
+        check(total_calls(traced.report) == 10 + 200 * 20, f"{unwind}: 4010 calls ({total_calls(traced.report)})")
+        # The stacks are whole: through the frames without unwind tables (checked address by
+        # address) up to main.
+        chains = [[f.get("symbol", "") for f in st["frames"]] for st in traced.report.get("stacks", [])]
+        through = [c for c in chains if "adv_calls_without_cfi" in c]
+        check(len(through) > 0 and all("main" in c and "daemon_files" in c for c in through),
+              f"{unwind}: sampled stacks reach main through the frames without CFI ({through[:1]})")
+
+
+def t_signals():
+    # Every signal a user may send to `vdsotrace run` reaches the program, once.
+    names = ["SIGUSR1", "SIGUSR2", "SIGALRM", "SIGPIPE", "SIGWINCH", "SIGCONT", "SIGHUP", "SIGINT", "SIGQUIT",
+             "SIGTERM", "SIGRTMIN+1"]
+
+    def drive(cmd, env):
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+        lines = [p.stdout.readline()]
+        for n in names:
+            sig = signal.SIGRTMIN + 1 if n == "SIGRTMIN+1" else getattr(signal, n)
+            os.kill(p.pid, sig)
+            lines.append(p.stdout.readline())
+        try:
+            rest, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            rest, err = p.communicate()
+        return status_of(p.returncode), b"".join(lines) + rest, err
+
+    expected = b"ready\n" + b"".join(f"got {n[3:] if n.startswith('SIG') and n != 'SIGRTMIN+1' else n}\n".encode()
+                                     for n in names)
+    native = drive([ADVERSARY, "signals"], clean_env())
+    check(native == (0, expected, b""), f"native: {native}")
+    d = tempfile.mkdtemp(prefix="adv-traced-")
+    report = os.path.join(d, "r.json")
+    status, out, err = drive([VDSOTRACE, "run", "--shim", SHIM, "--json", report, "--", ADVERSARY, "signals"],
+                             clean_env())
+    check(status == 0 and out == expected, f"under run: status {status}, stdout {out!r}")
+    with open(report) as f:
+        rep = json.load(f)
+    check(total_calls(rep) == 100, f"100 calls ({total_calls(rep)})")
+    check_readable_and_remove(Run(status, out, err, d, rep))
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def t_bad_pointer():
+    # A bad pointer handed to clock_gettime: SIGSEGV in the vDSO, explained as a bad pointer.
+    _, traced = compare("bad-pointer", ["bad-pointer"], expect_status=139, expect_out=b"calls 100\n")
+    crash = traced.report["processes"][0].get("crash", {})
+    check(crash.get("where") == "vdso", f"crash recorded in the vDSO ({crash.get('where')})")
+    text = crash.get("text", "")
+    check("bad pointer" in text and "0x8" in text, f"explained as a bad pointer: {text!r}")
+    check("below the stack pointer" not in text and "stack left" not in text,
+          "not as a stack overflow")
+
+
+def t_escapes():
+    # Terminal escapes in a thread name and in argv are shown escaped by report and ls.
+    evil = "\x1b]0;owned\x07\x1b[2J"
+    d = tempfile.mkdtemp(prefix="adv-traced-")
+    report = os.path.join(d, "r.json")
+    session_dir = os.path.join(d, "out")
+    p = subprocess.run([VDSOTRACE, "run", "--shim", SHIM, "--json", report, "--output-dir", session_dir, "--",
+                        ADVERSARY, "name", evil], capture_output=True, env=clean_env())
+    check(p.returncode == 0 and p.stdout == b"thread calls 300\n", f"runs ({p.returncode}, {p.stdout!r})")
+    check(b"\x1b" not in p.stderr and b"\x07" not in p.stderr, "run's report has no raw escape")
+    check(b"\\x1b" in p.stderr or b"\\e" in p.stderr or b"\\033" in p.stderr, "run's report shows the escape escaped")
+    with open(report) as f:
+        rep = json.load(f)
+    for path in recordings(rep):
+        r = subprocess.run([VDSOTRACE, "report", path], capture_output=True)
+        check(r.returncode == 0 and b"\x1b" not in r.stdout + r.stderr, "report: no raw escape")
+        ls = subprocess.run([VDSOTRACE, "ls"], capture_output=True)
+        check(b"\x1b" not in ls.stdout + ls.stderr and b"\x07" not in ls.stdout, "ls: no raw escape")
+        os.unlink(path)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def t_fsize_limit():
+    # RLIMIT_FSIZE below the recording's size: no SIGXFSZ, one line, no recording left behind.
+    native, traced = None, None
+    native = run_native(["fsize-limit"])
+    traced = run_traced(["fsize-limit"])
+    check(native.status == 0 and traced.status == 0, f"exit 0 both ({native.status}, {traced.status})")
+    check(traced.out == native.out == b"calls 1000\nwrote 32768\n", f"stdout {traced.out!r}")
+    same, what = same_files(native.files, traced.files)
+    check(same, f"files equal ({what})")
+    lines = [l for l in traced.err.decode().splitlines() if l.startswith("vdsotrace: ") and "not recording" in l]
+    check(len(lines) == 1 and "file size limit" in lines[0], f"one line about the limit: {lines}")
+    check(recordings(traced.report) == [], "no recording (none left half made)")
+    shutil.rmtree(native.files, ignore_errors=True)
+    shutil.rmtree(traced.files, ignore_errors=True)
+
+
+def t_seccomp_strict():
+    # A filter that kills every syscall the program does not make itself, installed after its
+    # first call: the calls after it make no syscall in the shim.
+    _, traced = compare("seccomp-strict", ["seccomp-strict", "1000"], expect_status=0, expect_out=b"calls 1000\n")
+    check(total_calls(traced.report) == 1001, f"1001 calls ({total_calls(traced.report)})")
+
+
+def t_seccomp_strict_sampled():
+    _, traced = compare("seccomp-strict sampled", ["seccomp-strict", "1000"], extra=["--sample", "10"],
+                        expect_status=0, expect_out=b"calls 1000\n")
+    check(total_calls(traced.report) == 1001, f"1001 calls ({total_calls(traced.report)})")
+
+
+def t_disabled_no_syscalls():
+    # Recording impossible: the shim says so once, then passes calls through with no syscall of its
+    # own (it made a getpid per call: 286 ns instead of 31, and SIGSYS under this filter).
+    native, traced = compare("disabled", ["disabled-strict", "1000"], expect_status=0, expect_out=b"calls 1000\n",
+                             expect_recording=False)
+    lines = [l for l in traced.err.decode().splitlines() if l.startswith("vdsotrace: ") and "not recording" in l]
+    check(len(lines) == 1 and "file size limit" in lines[0], f"one line saying why: {lines}")
+
+
+def t_small_stack():
+    # The process's first call from a thread with a 16 KiB stack.
+    _, traced = compare("small-stack", ["small-stack", "16384"], expect_status=0, expect_out=b"calls 10\n")
+    check(total_calls(traced.report) == 10, f"10 calls ({total_calls(traced.report)})")
+
+
+def t_first_call_stack():
+    # The process's first clock call (which creates the recording) on 3 KiB of stack over a guard
+    # page, the doctor's method: it needed 7.6 KB (a 4 KiB header and buffers on the stack), now
+    # under 2 KiB; later calls need 152 bytes (the vDSO alone 48, measured the same way).
+    if os.uname().machine != "x86_64":
+        sys.exit(77)
+    _, traced = compare("first call on 3 KiB", ["stack-call", "3072", "first"], expect_status=0, expect_out=b"ok 0\n")
+    check(total_calls(traced.report) == 1, f"1 call ({total_calls(traced.report)})")
+    _, traced = compare("later call on 512 B", ["stack-call", "512", "warm"], expect_status=0, expect_out=b"ok 0\n")
+    check(total_calls(traced.report) == 2, f"2 calls ({total_calls(traced.report)})")
+
+
+def t_setuid_child():
+    # A root server whose worker setuids to nobody: its recording (owned by nobody) is in run's report.
+    if os.geteuid() != 0:
+        print("skip: needs root (setuid to nobody)")
+        sys.exit(77)
+    _, traced = compare("setuid child", ["setuid-child", "300"], expect_status=0,
+                        expect_out=b"parent 300 child status 0\n")
+    procs = (traced.report or {}).get("processes", [])
+    check(len(procs) == 2, f"both processes reported ({len(procs)})")
+    check(total_calls(traced.report) == 600, f"600 calls ({total_calls(traced.report)})")
+
+
+def t_clone_vm():
+    # clone(CLONE_VM) without CLONE_THREAD: parent and child share memory and TLS; counts stay exact.
+    n = 200000
+    _, traced = compare("clone-vm", ["clone-vm", str(n)], expect_status=0,
+                        expect_out=f"parent {n} child {n} status 0\n".encode())
+    check(total_calls(traced.report) == 2 * n, f"{2 * n} calls ({total_calls(traced.report)})")
+
+
+def t_other_elf_class():
+    # A 32-bit program: run says so in one line before it starts; exit status and output unchanged.
+    d = tempfile.mkdtemp(prefix="adv-cli-")
+    src, exe = os.path.join(d, "s32.c"), os.path.join(d, "s32")
+    with open(src, "w") as f:
+        f.write('void _start(void) { __asm__ volatile("mov $1, %eax\\n mov $3, %ebx\\n int $0x80"); }\n')
+    built = subprocess.run(["gcc", "-m32", "-nostartfiles", "-nostdlib", "-static", "-fno-pie", "-no-pie", src, "-o", exe],
+                           capture_output=True)
+    if built.returncode != 0 or os.uname().machine != "x86_64":
+        print("skip: cannot build a 32-bit x86 program here")
+        shutil.rmtree(d, ignore_errors=True)
+        sys.exit(77)
+    native = subprocess.run([exe], capture_output=True)
+    p = subprocess.run([VDSOTRACE, "run", "--shim", SHIM, "--", exe], capture_output=True, text=True, env=clean_env())
+    check(native.returncode == 3 and p.returncode == 3, f"exit 3 both ({native.returncode}, {p.returncode})")
+    lines = [l for l in p.stderr.splitlines() if "32-bit program" in l]
+    check(len(lines) == 1 and "cannot be loaded" in lines[0], f"one line says it is 32-bit: {lines}")
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def t_run_cli():
+    # run on a file that is not executable: 126 "Permission denied", as a shell says.
+    d = tempfile.mkdtemp(prefix="adv-cli-")
+    plain = os.path.join(d, "notexec")
+    with open(plain, "w") as f:
+        f.write("#!/bin/sh\necho hi\n")
+    os.chmod(plain, 0o644)
+    p = subprocess.run([VDSOTRACE, "run", "--shim", SHIM, "--", plain], capture_output=True, text=True,
+                       env=clean_env())
+    check(p.returncode == 126 and "Permission denied" in p.stderr, f"not executable: {p.returncode} {p.stderr!r}")
+    # clean --older-than nan: refused before any work.
+    p = subprocess.run([VDSOTRACE, "clean", "--older-than", "nan"], capture_output=True, text=True)
+    check(p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1, f"--older-than nan refused: {p.returncode} {p.stderr!r}")
+    # --save archives are private, like the segments (argv may hold secrets).
+    archive = os.path.join(d, "saved.vdsotrace")
+    p = subprocess.run([VDSOTRACE, "run", "--shim", SHIM, "--save", archive, "--json", os.path.join(d, "r.json"),
+                        "--", ADVERSARY, "calls", "10"], capture_output=True, env=clean_env())
+    check(p.returncode == 0 and os.path.exists(archive), "--save wrote the archive")
+    if os.path.exists(archive):
+        check(os.stat(archive).st_mode & 0o777 == 0o600, f"archive mode {oct(os.stat(archive).st_mode & 0o777)} == 0o600")
+    with open(os.path.join(d, "r.json")) as f:
+        check_readable_and_remove(Run(p.returncode, p.stdout, p.stderr, d, json.load(f)))
+    shutil.rmtree(d, ignore_errors=True)
+
+
+TESTS = {name[2:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("t_")}
+
+if __name__ == "__main__":
+    name = sys.argv[1]
+    TESTS[name]()
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        sys.exit(1)

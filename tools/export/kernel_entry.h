@@ -1,0 +1,34 @@
+// Which recorded calls entered the kernel instead of being answered in user space by the vDSO,
+// decided per (function, clock) the way the vDSO doctor's report does (report_fallback.h), but
+// without timing costs: an exporter runs every few seconds and must stay cheap.
+//
+// Every live recording was made on this machine, so one measurement of this machine's vDSO (the
+// doctor's seccomp probe: exact, one short-lived child process) serves all of them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "segment_format.h"
+#include "vdso_doctor/clock_service.h"
+
+namespace vdsotrace::tools {
+
+struct KernelEntryRules {
+    std::vector<doctor::ServiceRow> rows;  // this machine's vDSO, per function and clock id
+    std::string method;                    // "seccomp" (exact), "timing", or "" when not measured
+    // The clocksource has no vDSO mode (hpet, acpi_pm, older Xen): every clock enters the kernel.
+    bool clocksource_fallback = false;
+};
+
+// Measures this machine's vDSO (a forked probe; timing only when seccomp is not available).
+KernelEntryRules measure_kernel_entry();
+
+// Why calls of `function` on clock `bucket` (format counter buckets), recorded with the doctor
+// fields `d`, entered the kernel: "route" (sent to the system call by --route/VDSOTRACE_ROUTE),
+// "no_vdso_function" (the vDSO lacks the function), "cpu_clock" (CPU-time clocks, always the
+// kernel), "invalid_clock", "clocksource" (no vDSO clock mode on this machine), "not_in_vdso" (a
+// clock this vDSO passes on, like the alarm clocks); "" when the vDSO served them.
+std::string kernel_entry_reason(const format::DoctorHeader& d, int function, int bucket, const KernelEntryRules& rules);
+
+}  // namespace vdsotrace::tools

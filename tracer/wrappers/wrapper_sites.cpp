@@ -1,0 +1,161 @@
+#include "wrapper_sites.h"
+
+#include <cstring>
+
+#include "eh_frame_cfa.h"
+#include "symbol_at.h"
+#include "text_util.h"
+#include "wrapper_names.h"
+
+namespace vdsotrace::tracer::wrappers {
+
+namespace {
+
+enum : uint32_t { kFree = 0, kWriting = 1, kReady = 2 };
+
+struct Decision {
+    uint64_t ret;          // the return address decided about; 0: free entry
+    uint32_t state;        // kFree, kWriting, kReady
+    uint8_t wrapper;       // 1: a call site inside a wrapper, steppable with the rule below
+    uint8_t from_fp;
+    uint16_t via;          // 1 + its index in the segment's wrapper-site table; 0: not registered yet
+    int32_t cfa_off;
+    int32_t fp_saved_at;
+};
+
+constexpr uint32_t kDecisions = 4096;  // return addresses near wrappers, process-wide
+constexpr unsigned kProbes = 32;
+Decision g_decisions[kDecisions];
+
+Segment* g_segment;
+uint32_t g_sites_claimed;  // entries of the segment's wrapper-site table handed out
+
+uint32_t slot_of(uint64_t ret) { return uint32_t((ret >> 1) ^ (ret >> 13) ^ (ret >> 25)) & (kDecisions - 1); }
+
+Decision compute(uint64_t ret) {
+    Decision d{};
+    d.ret = ret;
+    CodeSite site;
+    if (ret < 4096 || !code_site_at(ret - 1, &site) || site.symbol == nullptr) return d;
+    char name[format::kWrapperNameMax];
+    if (!qualified_name(site.symbol, name, sizeof name) || !is_clock_wrapper(name)) return d;
+    CfaRule rule;
+    if (!cfa_rule_at(site.eh_frame_hdr, ret - 1, &rule)) return d;  // not steppable: counted at the site
+    d.wrapper = 1;
+    d.from_fp = rule.from_fp;
+    d.cfa_off = rule.offset;
+    d.fp_saved_at = rule.fp_saved_at;
+    return d;
+}
+
+// The decision for `ret`, from the table or made now (and kept). Never waits: an entry another
+// thread (or an interrupted frame of this one) is writing is decided again, locally.
+Decision* decide(uint64_t ret, Decision* local) {
+    uint32_t i = slot_of(ret);
+    for (unsigned probe = 0; probe < kProbes; ++probe, i = (i + 1) & (kDecisions - 1)) {
+        Decision& e = g_decisions[i];
+        uint64_t seen = __atomic_load_n(&e.ret, __ATOMIC_ACQUIRE);
+        if (seen == 0) {
+            if (__atomic_compare_exchange_n(&e.ret, &seen, ret, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                const Decision d = compute(ret);
+                e.wrapper = d.wrapper;
+                e.from_fp = d.from_fp;
+                e.cfa_off = d.cfa_off;
+                e.fp_saved_at = d.fp_saved_at;
+                __atomic_store_n(&e.state, kReady, __ATOMIC_RELEASE);
+                return &e;
+            }
+        }
+        if (seen == ret) {
+            if (__atomic_load_n(&e.state, __ATOMIC_ACQUIRE) == kReady) return &e;
+            break;
+        }
+    }
+    *local = compute(ret);  // table full, or being written
+    return local;
+}
+
+// Registers wrapper site `ret` in the segment's table; returns its via (0: no room).
+unsigned register_site(uint64_t ret, uint32_t depth) {
+    Segment* seg = __atomic_load_n(&g_segment, __ATOMIC_ACQUIRE);
+    if (seg == nullptr || seg->wrapper_sites == nullptr) return 0;
+    const uint32_t index = __atomic_fetch_add(&g_sites_claimed, 1u, __ATOMIC_RELAXED);
+    if (index >= seg->wrapper_site_capacity || index >= format::kWrapperSiteCapacity) return 0;
+    format::WrapperSiteEntry& w = seg->wrapper_sites[index];
+    __atomic_store_n(&w.state, uint32_t(format::kWrapperSiteWriting), __ATOMIC_RELAXED);
+    w.address = ret;
+    w.depth = depth;
+    CodeSite site;
+    if (code_site_at(ret - 1, &site) && site.symbol != nullptr && !qualified_name(site.symbol, w.name, sizeof w.name))
+        TextBuffer(w.name, sizeof w.name).add(site.symbol);  // cut to fit
+    __atomic_store_n(&w.state, uint32_t(format::kWrapperSiteReady), __ATOMIC_RELEASE);
+    return index + 1;
+}
+
+}  // namespace
+
+bool is_wrapper_site(uintptr_t ret) {
+    Decision local;
+    return decide(ret, &local)->wrapper != 0;
+}
+
+uintptr_t step_out(uintptr_t ret, CallFrame frame, uintptr_t stack_end, unsigned* via) {
+    Decision first_local, local;
+    Decision* const first = decide(ret, &first_local);
+    Decision* d = first;
+    *via = 0;
+    if (!d->wrapper) return ret;
+    uintptr_t cfa = frame.cfa, fp = frame.fp;
+    uintptr_t outer = 0;
+    uint32_t depth = 0;
+    for (; depth < 8 && d->wrapper; ++depth) {
+        const uintptr_t next = (d->from_fp ? fp : cfa) + uintptr_t(int64_t(d->cfa_off));
+        // Frames lie above one another on the thread's stack: anything else is a wrong rule.
+        if (next <= cfa || next > stack_end || next - cfa > (uintptr_t(1) << 20)) {
+            outer = 0;
+            break;
+        }
+        if (d->fp_saved_at != kFpNotSaved) {
+            const uintptr_t at = next + uintptr_t(int64_t(d->fp_saved_at));
+            if (at < cfa || at + 8 > stack_end) {
+                outer = 0;
+                break;
+            }
+            fp = *reinterpret_cast<const uintptr_t*>(at);
+        }
+        outer = *reinterpret_cast<const uintptr_t*>(next - 8);  // x86_64: the return address below the CFA
+        cfa = next;
+        d = decide(outer, &local);
+    }
+    if (d->wrapper) outer = 0;  // deeper than any wrapper chain known: not trusted
+    unsigned v = __atomic_load_n(&first->via, __ATOMIC_ACQUIRE);
+    if (v == 0 && first != &first_local) {
+        // One registration per site: the thread that sets `via` first wins; a loser's entry stays
+        // unused (the reader ignores entries no count refers to).
+        const unsigned mine = register_site(ret, depth);
+        uint16_t expected = 0;
+        if (mine != 0 && __atomic_compare_exchange_n(&first->via, &expected, uint16_t(mine), false, __ATOMIC_ACQ_REL,
+                                                     __ATOMIC_ACQUIRE))
+            v = mine;
+        else
+            v = expected;
+    }
+    *via = v;
+    return outer;
+}
+
+void bind_segment(Segment* seg) {
+    __atomic_store_n(&g_sites_claimed, 0u, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_segment, seg, __ATOMIC_RELEASE);
+}
+
+void forget_sites_after_fork() {
+    // Only the forking thread runs in the child: plain stores are enough.
+    for (Decision& d : g_decisions) d.via = 0;
+    g_sites_claimed = 0;
+    g_segment = nullptr;
+}
+
+void load_user_wrappers() { is_clock_wrapper(""); }
+
+}  // namespace vdsotrace::tracer::wrappers
