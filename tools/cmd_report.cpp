@@ -41,14 +41,17 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
     if (!write_stack_files(report.stacks, options.stacks)) return kExitBadInput;
 
     std::ofstream file;
-    if (!options.output.empty()) {
+    if (!options.output.empty() && options.output != "-") {
         file.open(options.output);
         if (!file) {
             spdlog::error("cannot write {}", options.output);
             return kExitBadInput;
         }
     }
-    std::ostream& out = file.is_open() ? file : text_to_stderr && !options.json ? std::cerr : std::cout;
+    std::ostream& out = file.is_open()                                  ? file
+                        : options.output == "-"                         ? std::cout
+                        : text_to_stderr && !options.json               ? std::cerr
+                                                                        : std::cout;
     if (options.json)
         out << json_text(to_json(report)) << "\n";
     else
@@ -57,8 +60,13 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
     return out ? kExitOk : kExitBadInput;
 }
 
-int cmd_report(const std::string& target, const ReportOptions& options) {
-    std::string error;
+int cmd_report(const std::string& given, const ReportOptions& options) {
+    std::string error, target = given;
+    if (target.empty()) {
+        std::string note;
+        target = newest_session(getuid(), &note);
+        if (!target.empty()) spdlog::info("{}", note);  // on stderr: stdout stays the report
+    }
     std::vector<std::string> files = resolve_target(target, getuid(), &error, options.allow_other_users);
     if (files.empty()) {
         spdlog::error("{}", error);

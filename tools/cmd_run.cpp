@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cli_checks.h"
 #include "commands.h"
 #include "jit_symbols.h"
 #include "recording_archive.h"
@@ -186,10 +187,10 @@ int cmd_run(const RunOptions& o) {
         spdlog::error("{}", error);
         return kExitUsage;
     }
-    const std::string exe = find_executable(o.command[0]);
-    if (exe.empty()) {
-        spdlog::error("{}: command not found", o.command[0]);
-        return 127;  // as a shell says it
+    std::string exe, why_not;
+    if (const int code = resolve_command(o.command[0], &exe, &why_not); code != 0) {
+        spdlog::error("{}: {}", o.command[0], why_not);
+        return code;  // 127 or 126, as a shell says it
     }
     if (access(exe.c_str(), X_OK) != 0) {
         spdlog::error("{}: {}", o.command[0], strerror(errno));
@@ -198,7 +199,7 @@ int cmd_run(const RunOptions& o) {
     const bool inject_static = o.inject_static && wants_injection(exe, o);
     for (const std::string& w : preload_blind_spots(exe, inject_static)) spdlog::warn("{}", w);
 
-    const std::string session = new_session_id();
+    const std::string session = o.session.empty() ? new_session_id() : o.session;
     const std::string preload = preload_with(shim, getenv("LD_PRELOAD"));
     RuntimeHelp help;
     const int64_t started_realtime_ns = int64_t(now_ns(CLOCK_REALTIME));
@@ -293,7 +294,7 @@ int cmd_run(const RunOptions& o) {
                      false);
     if (!files.empty() && !o.save_file.empty()) {
         std::string error;
-        if (write_archive(files, o.save_file, &error))
+        if (write_archive(files, o.save_file == "-" ? "/dev/stdout" : o.save_file, &error))
             spdlog::info("saved {} recording(s) to {} (`vdsotrace report {}` reads it)", files.size(), o.save_file,
                          o.save_file);
         else

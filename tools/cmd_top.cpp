@@ -107,7 +107,15 @@ int interactive(const TopOptions& o, Reading before) {
 
 }  // namespace
 
-int cmd_top(const TopOptions& o) {
+int cmd_top(const TopOptions& given) {
+    // No target: the newest session, chosen once (a session started meanwhile must not replace it)
+    // and named on stderr.
+    TopOptions o = given;
+    if (o.target.empty()) {
+        std::string note;
+        o.target = newest_session(getuid(), &note);
+        if (!o.target.empty()) spdlog::info("{}", note);
+    }
     Reading before;
     std::string error;
     if (!take_reading(o.target, &before, &error)) {

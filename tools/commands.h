@@ -36,6 +36,7 @@ struct RunOptions {
     std::string output;         // write the text report here instead of stderr
     std::string shim;           // --shim
     std::string route;          // --route: VDSOTRACE_ROUTE for the command
+    std::string session;        // --session NAME: the session id (default: a fresh random one)
     std::vector<std::string> wrappers;  // --wrapper GLOB (repeatable): VDSOTRACE_WRAPPERS, comma-separated
     size_t top = 20;
     uint32_t sample = 0;        // --sample N: VDSOTRACE_SAMPLE

@@ -1,11 +1,16 @@
 #include "recording_store.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <algorithm>
+#include <map>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -95,6 +100,55 @@ std::string fate_word(const Recording& r) {
         case ProcessFate::kExeced: return "exec'd";
     }
     return "?";
+}
+
+namespace {
+
+// The header alone (4 KiB), enough to tell when a recording began and what it ran: choosing a
+// session must not read every recording in full (a busy /dev/shm holds gigabytes).
+std::optional<format::Header> read_header(const std::string& path) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return std::nullopt;
+    format::Header h;
+    const bool ok = pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, format::kMagic, sizeof h.magic) == 0;
+    close(fd);
+    if (!ok) return std::nullopt;
+    return h;
+}
+
+}  // namespace
+
+std::string newest_session(uint32_t uid, std::string* note) {
+    const std::vector<SegmentName> all = list_segments(uid);
+    if (all.empty()) return "";
+    // The newest session is the one whose first recording began last (mtimes change while a
+    // long session runs, start times do not).
+    std::map<std::string, std::pair<uint64_t, std::string>> first;  // session -> start, first file
+    for (const SegmentName& s : all) {
+        const std::optional<format::Header> h = read_header(s.path);
+        const uint64_t start = h ? h->start_realtime_ns : uint64_t(s.mtime_ns);
+        auto [it, added] = first.try_emplace(s.session, start, s.path);
+        if (!added && start < it->second.first) it->second = {start, s.path};
+    }
+    auto newest = first.begin();
+    for (auto it = first.begin(); it != first.end(); ++it)
+        if (it->second.first > newest->second.first) newest = it;
+    std::string what;
+    if (const std::optional<format::Header> h = read_header(newest->second.second)) {
+        std::string cmd;
+        const size_t n = std::min<size_t>(h->cmdline_size, sizeof h->cmdline);
+        for (size_t i = 0; i < n; ++i) cmd += h->cmdline[i] == '\0' ? (i + 1 < n ? ' ' : '\0') : h->cmdline[i];
+        while (!cmd.empty() && cmd.back() == '\0') cmd.pop_back();
+        const time_t t = time_t(h->start_realtime_ns / 1000000000ull);
+        tm local{};
+        localtime_r(&t, &local);
+        char when[16];
+        strftime(when, sizeof when, "%H:%M:%S", &local);
+        what = fmt::format(" (started {}: {})", when, cmd.empty() ? std::string(h->exe, strnlen(h->exe, sizeof h->exe)) : cmd);
+    }
+    *note = fmt::format("reading session {}{}, the newest of {} in {}; `vdsotrace ls` lists them", newest->first, what,
+                        first.size(), shm_dir());
+    return newest->first;
 }
 
 std::vector<std::string> resolve_target(const std::string& target, uint32_t uid, std::string* error,

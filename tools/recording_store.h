@@ -40,6 +40,11 @@ std::string fate_word(const Recording& r);
 // True when the recorded process is still alive (same pid and same start time).
 bool process_alive(const Recording& r);
 
+// The session `report` and `top` read when given none: the newest of user `uid`'s (never another
+// user's). "" when there is none. `note` says which it is, the newest of how many, when it began
+// and with what command, so a reader never gets another program's recording unawares.
+std::string newest_session(uint32_t uid, std::string* note);
+
 // Resolves the report's argument: empty = the newest session; a path to a file; a pid; a session.
 // Returns the files to read, or an error message.
 std::vector<std::string> resolve_target(const std::string& target, uint32_t uid, std::string* error,

@@ -1,6 +1,7 @@
 #include "stack_export.h"
 
 #include <fstream>
+#include <iostream>
 
 #include <spdlog/spdlog.h>
 
@@ -10,10 +11,23 @@ namespace vdsotrace::tools {
 
 bool write_stack_files(const StackReport& stacks, const StackOutputs& o) {
     if (o.folded.empty() && o.flamegraph.empty() && o.pprof.empty()) return true;
-    if (!stacks.enabled)
-        spdlog::warn("the recording has no sampled stacks (run with --sample N, or set VDSOTRACE_SAMPLE=N): "
-                     "the stack files are empty");
+    // Empty stack files written without a word looked like a broken tool: say why, write none.
+    if (!stacks.enabled) {
+        spdlog::error("no stack files written: the recording has no sampled stacks (`vdsotrace run --sample N`, "
+                      "or VDSOTRACE_SAMPLE=N, takes them)");
+        return false;
+    }
+    if (stacks.stacks.empty()) {
+        spdlog::error("no stack files written: sampling was on, but no stack was sampled{}",
+                      stacks.totals.sampled == 0 ? "" : " that passes --thread/--function");
+        return false;
+    }
     auto open = [](const std::string& path, std::ios::openmode mode, std::ofstream* f) {
+        // "-" is standard output: the file's buffer is swapped for std::cout's.
+        if (path == "-") {
+            f->basic_ios<char>::rdbuf(std::cout.rdbuf());
+            return true;
+        }
         f->open(path, mode);
         if (!*f) spdlog::error("cannot write {}", path);
         return bool(*f);

@@ -456,6 +456,7 @@ void after_fork_in_child() {
 
 void at_process_start() {
     g_own_pid = getpid();
+    settle_own_session();
     apply_follow_exec_setting();
 }
 

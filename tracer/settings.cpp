@@ -2,6 +2,9 @@
 
 #include <cstdlib>
 
+#include <unistd.h>
+
+#include "process_info.h"
 #include "segment_create.h"
 #include "segment_format.h"
 #include "text_util.h"
@@ -9,9 +12,32 @@
 namespace vdsotrace::tracer {
 
 namespace {
+// This process's own session when VDSOTRACE_SESSION names none: "pid<PID>.<start ticks>", made
+// once. A forked child inherits it (memory is copied), so a fork tree shares one session; an
+// exec'd image of the same process computes the same name (same pid, same start time); an
+// unrelated program never lands in it.
+char g_own_session[format::kSessionMax];
+
+void fill_own_session() {
+    if (g_own_session[0] == '\0') {
+        const int pid = int(getpid());
+        TextBuffer b(g_own_session, sizeof g_own_session);
+        b.add("pid")->add_u64(uint64_t(pid))->add(".")->add_u64(read_start_ticks(pid));
+    }
+}
+
+void own_session(TextBuffer* out) {
+    fill_own_session();
+    out->add(g_own_session);
+}
+
 // Room kept for the copy of the vDSO image (two pages on x86_64 today) when checking the size.
 constexpr size_t kVdsoAllowance = 1 << 20;
 }  // namespace
+
+void settle_own_session() {
+    if (getenv("VDSOTRACE_SESSION") == nullptr) fill_own_session();
+}
 
 bool parse_u32(const char* s, uint32_t* out) {
     if (s == nullptr || *s == '\0') return false;
@@ -94,8 +120,8 @@ void read_settings(Settings* out, char* problems, size_t problems_size) {
         s.add(session);
     } else {
         if (session != nullptr)
-            p.add(" VDSOTRACE_SESSION=")->add(session)->add(" is not 1 to 40 of [A-Za-z0-9._] (using solo);");
-        s.add("solo");
+            p.add(" VDSOTRACE_SESSION=")->add(session)->add(" is not 1 to 40 of [A-Za-z0-9._] (using the process's own);");
+        own_session(&s);
     }
     // Each value in range, together too big: a recording over kMaxSegmentSize could never be read
     // (and reserving it would fill /dev/shm, which is memory, before failing).

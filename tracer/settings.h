@@ -12,7 +12,7 @@ struct Settings {
     uint32_t threads = 256;   // VDSOTRACE_THREADS: private thread slots (1..65536)
     uint32_t callers = 256;   // VDSOTRACE_CALLERS: caller entries per thread (16..65536, power of 2)
     uint32_t modules = 128;   // VDSOTRACE_MODULES: module entries (8..65536)
-    char session[48] = {};    // VDSOTRACE_SESSION: [A-Za-z0-9._-]{1,40}; "solo" when unset
+    char session[48] = {};    // VDSOTRACE_SESSION: [A-Za-z0-9._-]{1,40}; unset: the process's own, pid<PID>.<start ticks>
     // Stack sampling (see segment_format.h "Sampled stacks").
     uint32_t sample = 0;          // VDSOTRACE_SAMPLE: one call in N per thread has its stack taken; 0 = never
     uint32_t sample_depth = 64;   // VDSOTRACE_SAMPLE_DEPTH: frames kept per stack (1..256)
@@ -39,5 +39,9 @@ inline constexpr uint32_t kMaxSampleDepth = 256;
 
 // Parses a decimal unsigned integer; false on anything else (sign, spaces, overflow, empty).
 bool parse_u32(const char* s, uint32_t* out);
+
+// At start-up (the shim's constructor): names this process's own session now, before it forks,
+// so children forked before its first recorded call share it.
+void settle_own_session();
 
 }  // namespace vdsotrace::tracer

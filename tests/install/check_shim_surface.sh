@@ -5,13 +5,14 @@
 # `vdsotrace attach`), nothing else that could take over a program's symbol.
 #   check_shim_surface.sh LIBVDSOTRACE
 set -euo pipefail
+export LC_ALL=C  # one sort order for the names below
 lib=$1
 needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
 if [ "$needed" != "libc.so.6 " ]; then
   echo "libvdsotrace.so needs: $needed(expected only libc.so.6)"; exit 1
 fi
 exported=$(nm -D --defined-only "$lib" | awk '{print $3}' | sort | tr '\n' ' ')
-expected="clock_getres clock_gettime getcpu gettimeofday time vdsotrace_attach "
+expected="_Exit _exit clock_getres clock_gettime getcpu gettimeofday time vdsotrace_attach "
 if [ "$exported" != "$expected" ]; then
   echo "libvdsotrace.so exports: $exported(expected: $expected)"; exit 1
 fi

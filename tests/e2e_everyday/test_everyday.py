@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Everyday use (issue 14) through the real `vdsotrace` and shim, with exact expectations.
+
+  test_everyday.py VDSOTRACE LIBVDSOTRACE EXIT_PATHS
+
+Every recording made here belongs to a session named by this test (or to the pid<PID>.<ticks>
+session of a process it started) and is removed at the end; nobody else's are touched.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+VDSOTRACE, SHIM, EXIT_PATHS = (os.path.abspath(a) for a in sys.argv[1:4])
+TAG = f"ev{os.getpid()}"
+failures = []
+made_sessions = set()
+
+
+def check(cond, what, detail=""):
+    if not cond:
+        failures.append(f"{what}: {detail}")
+        print(f"FAIL {what}: {detail}")
+    else:
+        print(f"ok   {what}")
+
+
+def run(args, env=None, cwd=None, timeout=300):  # a busy /dev/shm makes `ls` slow
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run(args, capture_output=True, text=True, env=e, cwd=cwd, timeout=timeout)
+
+
+def one_line(p):
+    return p.stderr.count("\n") == 1 and p.stderr.endswith("\n")
+
+
+# ---- (b) the command line ----------------------------------------------------------------------
+def test_command_line(tmp):
+    cases = [
+        (["reprot"], 2, "vdsotrace: unknown command 'reprot': did you mean 'report'?"),
+        (["lss"], 2, "vdsotrace: unknown command 'lss': did you mean 'ls'?"),
+        (["report", "--bogus"], 2, "vdsotrace: unknown option --bogus (see `vdsotrace report --help`)"),
+        (["run", "--bogus", "--", "true"], 2, "vdsotrace: unknown option --bogus (see `vdsotrace run --help`)"),
+        (["report", "--top", "0"], 2, "vdsotrace: --top: expected a count from 1 to 1000000, not '0'"),
+        (["run", "--top", "0", "--", "true"], 2, "vdsotrace: --top: expected a count from 1 to 1000000, not '0'"),
+        (["run", "--route", "clock_gettime=banana", "--", "true"], 2,
+         "vdsotrace: --route clock_gettime=banana: expected FUNCTION=TARGET[,...] with FUNCTION one of "
+         "clock_gettime, gettimeofday, time, getcpu, clock_getres, all and TARGET one of vdso, syscall, libc"),
+        (["run", "--json", "/nonexistent/x.json", "--", "true"], 2,
+         "vdsotrace: --json /nonexistent/x.json: cannot write there: /nonexistent does not exist"),
+        (["run", "-o", "/nonexistent/x.txt", "--", "true"], 2,
+         "vdsotrace: -o /nonexistent/x.txt: cannot write there: /nonexistent does not exist"),
+        (["run", "--save", "/tmp", "--", "true"], 2, "vdsotrace: --save /tmp: cannot write there: is a directory"),
+        (["run", "--flamegraph", "/nonexistent/f.svg", "--", "true"], 2,
+         "vdsotrace: --flamegraph /nonexistent/f.svg: cannot write there: /nonexistent does not exist"),
+        (["report", "-o", "/tmp", "--pprof", "x.pb"], 2, "vdsotrace: -o /tmp: cannot write there: is a directory"),
+        (["report", "--folded", "/etc/passwd/x"], 2,
+         "vdsotrace: --folded /etc/passwd/x: cannot write there: /etc/passwd is not a directory"),
+        (["run", "--session", "bad-name", "--", "true"], 2,
+         "vdsotrace: --session bad-name: expected 1 to 40 of A-Z a-z 0-9 . _"),
+        (["run", "--", "/etc/passwd"], 126, "vdsotrace: /etc/passwd: Permission denied"),
+        (["run", "--", "/tmp"], 126, "vdsotrace: /tmp: Is a directory"),
+        (["run", "--", "no-such-command-" + TAG], 127, f"vdsotrace: no-such-command-{TAG}: command not found"),
+    ]
+    for args, code, line in cases:
+        p = run([VDSOTRACE] + args, cwd=tmp)
+        check(p.returncode == code and p.stderr == line + "\n",
+              "vdsotrace " + " ".join(args), f"exit {p.returncode}, stderr {p.stderr!r}, expected {code} {line!r}")
+    # Checked before the program starts: a bad --json path never costs a run.
+    marker = os.path.join(tmp, "ran")
+    p = run([VDSOTRACE, "run", "--json", "/nonexistent/x.json", "--", "touch", marker])
+    check(p.returncode == 2 and not os.path.exists(marker), "bad --json: the command never ran",
+          f"exit {p.returncode}, marker exists: {os.path.exists(marker)}")
+    # "-" is standard output: the JSON report comes after the program's own output, no file "-".
+    p = run([VDSOTRACE, "run", "--session", TAG + "dash", "--json", "-", "--", EXIT_PATHS, "fork-exit"], cwd=tmp)
+    made_sessions.add(TAG + "dash")
+    ok = p.returncode == 0 and not os.path.exists(os.path.join(tmp, "-"))
+    try:
+        j = json.loads(p.stdout)
+        ok = ok and j["total_calls"] == 9 and j["session"] == TAG + "dash"
+    except ValueError as e:
+        ok, j = False, str(e)
+    check(ok, "run --json - writes the JSON to stdout", f"exit {p.returncode}, stdout {p.stdout[:300]!r}")
+    # A session name in use is refused (its report would mix two runs).
+    p = run([VDSOTRACE, "run", "--session", TAG + "dash", "--", "true"])
+    check(p.returncode == 2 and one_line(p) and "recordings of that session exist already" in p.stderr,
+          "run --session NAME in use", f"exit {p.returncode}, {p.stderr!r}")
+
+
+# ---- (c) exit statuses -------------------------------------------------------------------------
+def processes(report):
+    return sorted(report["processes"], key=lambda p: p["pid"])
+
+
+def test_fork_exit(tmp):
+    out = os.path.join(tmp, "fork.json")
+    p = run([VDSOTRACE, "run", "--session", TAG + "fork", "--json", out, "--", EXIT_PATHS, "fork-exit"])
+    made_sessions.add(TAG + "fork")
+    check(p.returncode == 0, "fork-exit ran", p.stderr)
+    r = json.load(open(out))
+    got = sorted((q["calls"], q["exit"]) for q in r["processes"])
+    want = sorted([(1, {"code": 0}), (5, {"code": 7}), (3, {"code": 9})])
+    check(got == want, "fork + _exit(7) and _Exit(9) children reported as exited with their codes", str(got))
+    # Plain LD_PRELOAD, nobody but the program's own parent reaps: the same.
+    p = run([EXIT_PATHS, "fork-exit"], env={"LD_PRELOAD": SHIM, "VDSOTRACE_SESSION": TAG + "forkpre"})
+    made_sessions.add(TAG + "forkpre")
+    r = json.loads(run([VDSOTRACE, "report", "--json", TAG + "forkpre"]).stdout)
+    got = sorted((q["calls"], q["exit"]) for q in r["processes"])
+    check(got == want, "the same under plain LD_PRELOAD", str(got))
+
+
+PY_POOL = r"""
+import multiprocessing as mp, sys, time
+def work(n):
+    for _ in range(n): time.time()
+    return n
+def leave():
+    for _ in range(10): time.time()
+    sys.exit(3)
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    with mp.Pool(2) as pool:
+        assert sum(pool.map(work, [100] * 8)) == 800
+        pool.close(); pool.join()
+    p = mp.Process(target=leave); p.start(); p.join()
+    assert p.exitcode == 3
+"""
+
+
+def test_python_pool(tmp):
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if python is None:
+        print("skip python pool: no /usr/bin/python3")
+        return
+    script = os.path.join(tmp, "pool.py")
+    open(script, "w").write(PY_POOL)
+    out = os.path.join(tmp, "pool.json")
+    p = run([VDSOTRACE, "run", "--session", TAG + "pool", "--json", out, "--", python, script], timeout=120)
+    made_sessions.add(TAG + "pool")
+    check(p.returncode == 0, "python pool ran", p.stderr[-2000:])
+    r = json.load(open(out))
+    procs = processes(r)
+    fates = sorted(json.dumps(q["exit"], sort_keys=True) for q in procs)
+    # The main process, two pool workers (os._exit(0)) and the Process that called sys.exit(3).
+    want = sorted(['{"code": 0}'] * 3 + ['{"code": 3}'])
+    check(fates == want, "python multiprocessing: 3 exited 0 (main, 2 workers), 1 exited 3, none vanished",
+          str([(q["pid"], q["exit"], q["calls"]) for q in procs]))
+
+
+# ---- (d) sessions ------------------------------------------------------------------------------
+def test_sessions(tmp):
+    # Plain LD_PRELOAD without VDSOTRACE_SESSION: each program gets its own session pid<PID>.<ticks>.
+    env = {"LD_PRELOAD": SHIM}
+    env_clean = {k: v for k, v in os.environ.items() if k != "VDSOTRACE_SESSION"}
+    sessions = []
+    for _ in range(2):
+        proc = subprocess.run([EXIT_PATHS, "fork-exit"], env={**env_clean, **env}, capture_output=True, text=True)
+        check(proc.returncode == 0, "plain LD_PRELOAD run", proc.stderr)
+    # Find the sessions of the two runs by their pids: pid<PID>.* and the children share it.
+    ls = json.loads(run([VDSOTRACE, "ls", "--json"]).stdout)
+    mine = [row for row in ls if row.get("exe") == os.path.realpath(EXIT_PATHS) and row["session"].startswith("pid")]
+    by_session = {}
+    for row in mine:
+        by_session.setdefault(row["session"], []).append(row)
+        made_sessions.add(row["session"])
+    own = [s for s, rows in by_session.items() if len(rows) == 3 and any(s == f"pid{r['pid']}." + s.split(".")[1] for r in rows)]
+    check(len(own) >= 2, "two plain LD_PRELOAD programs: two sessions, each parent with its 2 forked children",
+          str({s: [(r["pid"], r["ppid"]) for r in rows] for s, rows in by_session.items()}))
+
+    # ls: newest first, with start time, duration and command.
+    run([VDSOTRACE, "run", "--session", TAG + "first", "--", EXIT_PATHS, "fork-exit"])
+    time.sleep(1.1)
+    run([VDSOTRACE, "run", "--session", TAG + "second", "--", EXIT_PATHS, "fork-exit"])
+    made_sessions.update([TAG + "first", TAG + "second"])
+    text = run([VDSOTRACE, "ls"]).stdout
+    a, b = text.find(f"session {TAG}second "), text.find(f"session {TAG}first ")
+    check(0 <= a < b, "ls lists the newer session first", text[:1500])
+    line = re.search(rf"session {TAG}second  started (\S+ \S+), lasted ([0-9.]+ (us|ms|s)): (.*)\n", text)
+    check(line is not None and line.group(4) == f"{EXIT_PATHS} fork-exit", "ls: start time, duration, command",
+          text[a:a + 300])
+
+    # report and top without argument say which session they read, and read that one.
+    p = run([VDSOTRACE, "report", "--json"])
+    m = re.search(r"^vdsotrace: reading session (\S+) \(started [0-9:]+: .*\), the newest of [0-9]+ in /dev/shm; "
+                  r"`vdsotrace ls` lists them$", p.stderr, re.M)
+    ok = m is not None
+    if ok:
+        ok = json.loads(p.stdout)["session"] == m.group(1)
+    check(ok, "report without argument names the session it read", p.stderr)
+
+
+def cleanup():
+    for s in made_sessions:
+        run([VDSOTRACE, "clean", s])
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="vdsotrace-everyday-")
+    try:
+        test_command_line(tmp)
+        test_fork_exit(tmp)
+        test_python_pool(tmp)
+        test_sessions(tmp)
+    finally:
+        cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{len(failures)} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
