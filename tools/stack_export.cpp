@@ -11,16 +11,17 @@ namespace vdsotrace::tools {
 
 bool write_stack_files(const StackReport& stacks, const StackOutputs& o) {
     if (o.folded.empty() && o.flamegraph.empty() && o.pprof.empty()) return true;
-    // Empty stack files written without a word looked like a broken tool: say why, write none.
+    // Empty stack files written without a word looked like a broken tool: say why, write none. The
+    // report itself still follows (a run's report must never be lost to a stack option).
     if (!stacks.enabled) {
-        spdlog::error("no stack files written: the recording has no sampled stacks (`vdsotrace run --sample N`, "
+        spdlog::warn("no stack files written: the recording has no sampled stacks (`vdsotrace run --sample N`, "
                       "or VDSOTRACE_SAMPLE=N, takes them)");
-        return false;
+        return true;
     }
     if (stacks.stacks.empty()) {
-        spdlog::error("no stack files written: sampling was on, but no stack was sampled{}",
-                      stacks.totals.sampled == 0 ? "" : " that passes --thread/--function");
-        return false;
+        spdlog::warn("no stack files written: sampling was on, but no stack was sampled{}",
+                     stacks.totals.sampled == 0 ? "" : " that passes --thread/--function");
+        return true;
     }
     auto open = [](const std::string& path, std::ios::openmode mode, std::ofstream* f) {
         // "-" is standard output: the file's buffer is swapped for std::cout's.

@@ -183,8 +183,7 @@ with tempfile.TemporaryDirectory() as tmp:
             ("", "clock_gettime=vdso gettimeofday=vdso", None),
             ("clock_gettime=syscall", "clock_gettime=kernel gettimeofday=vdso", ["clock_gettime=syscall"]),
             ("gettimeofday=syscall,clock_gettime=libc", "clock_gettime=vdso gettimeofday=kernel",
-             ["clock_gettime=libc", "gettimeofday=syscall"]),
-            ("clock_gettime=rdtsc", "clock_gettime=vdso gettimeofday=vdso", None)):
+             ["clock_gettime=libc", "gettimeofday=syscall"])):
         out = os.path.join(tmp, "route.json")
         run = subprocess.run([VDSOTRACE, "run", "--json", out, "--route", spec, "--", ROUTE_PROBE],
                              capture_output=True, text=True)
@@ -192,11 +191,24 @@ with tempfile.TemporaryDirectory() as tmp:
         with open(out) as f:
             rep = json.load(f)
         check(rep["processes"][0].get("routes") == routes, f"route '{spec}': report lists {routes}")
-        bad = spec == "clock_gettime=rdtsc"
-        check(run.stderr.count("ignoring VDSOTRACE_ROUTE") == (1 if bad else 0),
-              f"route '{spec}': {'one message' if bad else 'no message'} about the spec")
+        check(run.stderr.count("ignoring VDSOTRACE_ROUTE") == 0, f"route '{spec}': no message about the spec")
         for p in session_files(rep):
             os.unlink(p)
+    # A bad spec: `run` refuses it in one line before the program starts (exit 2); the shim alone
+    # (plain LD_PRELOAD) says so once and sends every call to the vDSO.
+    run = subprocess.run([VDSOTRACE, "run", "--route", "clock_gettime=rdtsc", "--", ROUTE_PROBE],
+                         capture_output=True, text=True)
+    check(run.returncode == 2 and run.stdout == "" and run.stderr.count("\n") == 1 and
+          run.stderr.startswith("vdsotrace: --route clock_gettime=rdtsc: expected FUNCTION=TARGET"),
+          f"run --route rdtsc refused: {run.returncode} {run.stderr!r}")
+    shim = os.path.join(os.path.dirname(VDSOTRACE), "..", "shim", "libvdsotrace.so")  # the build tree's
+    env = dict(os.environ, LD_PRELOAD=shim, VDSOTRACE_ROUTE="clock_gettime=rdtsc",
+               VDSOTRACE_SESSION="doctor_bad_route")
+    plain = subprocess.run([ROUTE_PROBE], capture_output=True, text=True, env=env)
+    check(plain.returncode == 0 and plain.stdout.strip() == "clock_gettime=vdso gettimeofday=vdso",
+          f"bad VDSOTRACE_ROUTE: every call to the vDSO: {plain.stdout.strip()}")
+    check(plain.stderr.count("ignoring VDSOTRACE_ROUTE") == 1, f"bad VDSOTRACE_ROUTE: one message: {plain.stderr!r}")
+    subprocess.run([VDSOTRACE, "clean", "doctor_bad_route"], capture_output=True)
 
     # --- Fallback flagged in the report: CPU-time clock yes (exact count), MONOTONIC no.
     for route, expect in (("", {("clock_gettime", 2): 1000}),

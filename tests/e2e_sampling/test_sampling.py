@@ -184,8 +184,11 @@ def t_filters(tmp):
     p, j = run_traced([ENV["CHAINS"], "1000", "500"], tmp, ["--sample", "1", "--function", "y", "--folded", folded])
     check(folded_lines(folded) == [LIBC_ROOT + "x;y;gettimeofday 500"], f"--function y: {folded_lines(folded)}")
     pid = j["processes"][0]["pid"]
+    os.unlink(folded)
     p, j = run_traced([ENV["CHAINS"], "1000", "500"], tmp, ["--sample", "1", "--thread", "1", "--folded", folded])
-    check(folded_lines(folded) == [], "--thread of no thread: nothing")
+    check(not os.path.exists(folded), "--thread of no thread: no file")
+    check("no stack files written: sampling was on, but no stack was sampled that passes --thread/--function"
+          [:-len(" that passes --thread/--function")] in p.stderr, f"--thread of no thread: says why: {p.stderr}")
     check(j["total_calls"] == 1500, "filters leave the counts alone")
     with open(os.path.join(tmp, "report.txt")) as f:
         text = f.read()
