@@ -489,7 +489,10 @@ TEST(Top, OnceJsonShowsAPositiveRateForTheFunctionARunningProgramCalls) {
     EXPECT_EQ(view["processes"][0]["state"], "running");
     ASSERT_FALSE(view["callers"].empty());
     EXPECT_GT(view["callers"][0]["rate"].get<double>(), 0.0);
-    EXPECT_NE(view["callers"][0]["caller"].get<std::string>().find("tree_calls.h"), std::string::npos) << r.out;
+    // The call site is inlined from tree_calls.h into main: with debug information (the default
+    // debugoptimized build) it is named by its source; without (a plain release build) by main.
+    const std::string caller = view["callers"][0]["caller"].get<std::string>();
+    EXPECT_TRUE(caller.find("tree_calls.h") != std::string::npos || caller == "main") << r.out;
 }
 
 TEST(Top, PlainTextWhenNotATerminal) {
