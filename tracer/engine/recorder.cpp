@@ -30,7 +30,13 @@ namespace vdsotrace::tracer {
 
 __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));
 RecorderState g_recorder;
-bool g_crash_capture;
+// True when threads get an alternate signal stack at slot claim (VDSOTRACE_CRASH=stack).
+static bool g_crash_capture;
+
+void note_crash_handlers(bool alt_stacks) {
+    g_crash_capture = alt_stacks;
+    note_crash_handlers_in_header();
+}
 
 namespace {
 

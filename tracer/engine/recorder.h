@@ -35,8 +35,6 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true, wra
 // takes a stack sample when sampling is on, re-arms the countdown either way. Cold.
 __attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller);
 
-// True when threads get an alternate signal stack at slot claim (VDSOTRACE_CRASH=stack).
-extern bool g_crash_capture;
 
 // The crash record of this process's segment, creating the segment if there is none yet (a
 // program may crash in the vDSO before it ever called through the shim). Null when nothing can

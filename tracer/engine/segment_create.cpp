@@ -14,6 +14,7 @@
 #include "tracer/common/process_info.h"
 #include "tracer/common/text_util.h"
 #include "tracer/common/vdso_image.h"
+#include "tracer/engine/lifecycle.h"
 #include "tracer/engine/vdso_patch_log.h"
 
 namespace vdsotrace::tracer {
@@ -51,9 +52,22 @@ void describe_errno(TextBuffer* b, int err) {
     }
 }
 
+// The doctor's header fields (routes, which functions the vDSO provides, crash handlers), noted
+// by the shim (lifecycle.h) and copied into every segment created afterwards.
+format::DoctorHeader g_doctor_header;
+
 }  // namespace
 
-format::DoctorHeader g_doctor_header;
+void note_clock_routes(const uint8_t (&routes)[format::kFunctionCount],
+                       const uint8_t (&from_vdso)[format::kFunctionCount]) {
+    for (int fn = 0; fn < format::kFunctionCount; ++fn) {
+        g_doctor_header.routes[fn] = routes[fn];
+        g_doctor_header.from_vdso[fn] = from_vdso[fn];
+    }
+    g_doctor_header.filled = 1;
+}
+
+void note_crash_handlers_in_header() { g_doctor_header.crash_handlers = 1; }
 
 uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }

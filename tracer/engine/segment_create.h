@@ -15,9 +15,9 @@ namespace vdsotrace::tracer {
 using format::Segment;
 using format::bind_segment;
 
-// The doctor's header fields (routes, which functions the vDSO provides, crash handlers), filled
-// by the shim and copied into every segment created afterwards.
-extern format::DoctorHeader g_doctor_header;
+// Segments created from now on say the shim's crash handlers are installed (DoctorHeader::
+// crash_handlers). The routes are noted through note_clock_routes (lifecycle.h).
+void note_crash_handlers_in_header();
 
 // The capacities `settings` ask for.
 inline format::LayoutSizes layout_sizes(const Settings& settings) {
