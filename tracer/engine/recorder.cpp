@@ -70,25 +70,19 @@ void say(const char* text) {
 unsigned char* shared_slot() { return g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size; }
 
 // Where the probe for a whole caller key starts, off the hot path: a multiplicative hash, since
-// Python sites (format::kPythonSiteTag | index) are small consecutive numbers that first_probe's
-// shifts would pile into one run of entries.
+// Python sites (format::kPythonSiteTag | index) are small consecutive numbers that
+// format::caller_first_probe's shifts would pile into one run of entries.
 uint32_t probe_of_key(uint64_t key) { return uint32_t((key * 0x9E3779B97F4A7C15ull) >> 40) & g_recorder.caller_mask; }
 
 // Adds `n` calls of caller key `key` to a slot other threads update too (atomics).
 void add_shared(unsigned char* slot, uint64_t key, uint64_t n) {
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
     const unsigned counter = format::caller_counter(key);
-    uint32_t i = probe_of_key(key);
-    for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
-        uint64_t seen = __atomic_load_n(&callers[i].key, __ATOMIC_RELAXED);
-        if (seen == 0) {
-            seen = detail::cas_shared(&callers[i].key, 0, key);
-            if (seen == 0) seen = key;
-        }
-        if (seen == key) {
-            __atomic_fetch_add(&callers[i].count, n, __ATOMIC_RELAXED);
-            return;
-        }
+    const format::CallerMatch found = format::find_caller_entry(
+        callers, g_recorder.caller_mask, probe_of_key(key), key, key, detail::Cas<true>{}, [key] { return key; }, [] {});
+    if (found.entry != nullptr) {
+        __atomic_fetch_add(&found.entry->count, n, __ATOMIC_RELAXED);
+        return;
     }
     auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
     __atomic_fetch_add(&unattributed[counter], n, __ATOMIC_RELAXED);
@@ -529,21 +523,14 @@ format::CallerEntry* count_key(unsigned char* slot, uint64_t key) {
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
     const unsigned counter = format::caller_counter(key);
     const uintptr_t address = format::caller_address(key);
-    uint32_t i = probe_of_key(key);
-    for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
-        format::CallerEntry& e = callers[i];
-        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
-        if (seen == 0) {
-            seen = kShared ? detail::cas_shared(&e.key, 0, key) : detail::cas_local(&e.key, 0, key);
-            if (seen == 0) {
-                if (address != 0 && !(address & format::kPythonSiteTag)) note_caller_address(address);
-                seen = key;
-            }
-        }
-        if (seen == key) {
-            kShared ? detail::bump_shared(&e.count) : detail::bump_local(&e.count);
-            return &e;
-        }
+    const format::CallerMatch found = format::find_caller_entry(
+        callers, g_recorder.caller_mask, probe_of_key(key), key, key, detail::Cas<kShared>{}, [key] { return key; },
+        [address] {
+            if (address != 0 && !(address & format::kPythonSiteTag)) note_caller_address(address);
+        });
+    if (found.entry != nullptr) {
+        kShared ? detail::bump_shared(&found.entry->count) : detail::bump_local(&found.entry->count);
+        return found.entry;
     }
     auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
     kShared ? detail::bump_shared(&unattributed[counter]) : detail::bump_local(&unattributed[counter]);

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "tracer/format/caller_table.h"
 #include "tracer/format/segment_format.h"
 #include "tracer/engine/thread_state.h"
 #include "tracer/wrappers/wrapper_sites.h"
@@ -35,7 +36,6 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true, wra
 // takes a stack sample when sampling is on, re-arms the countdown either way. Cold.
 __attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller);
 
-
 // The crash record of this process's segment, creating the segment if there is none yet (a
 // program may crash in the vDSO before it ever called through the shim). Null when nothing can
 // be recorded. Called from the crash handler.
@@ -55,9 +55,6 @@ format::Header* segment_header();
 void note_caller_address(uintptr_t address);
 
 namespace detail {
-
-// Probe this many entries before giving up on attribution (the call is still counted).
-inline constexpr unsigned kMaxProbes = 8;
 
 #if defined(__x86_64__)
 inline void bump_local(uint64_t* p) { asm volatile("incq %0" : "+m"(*p)); }
@@ -79,13 +76,14 @@ inline uint64_t cas_shared(uint64_t* p, uint64_t expected, uint64_t desired) {
     __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     return expected;
 }
-
-// Where the probe for (counter, caller) starts in a slot's caller table. Return addresses of
-// distinct call sites differ in their low bits; two shifts and xors mix them well enough for a
-// table this small, in a third of a multiply-and-shift's latency.
-__attribute__((always_inline)) inline uint32_t first_probe(unsigned counter, uintptr_t caller) {
-    return uint32_t((caller >> 1) ^ (caller >> 9) ^ (counter * 0x9E37u)) & g_recorder.caller_mask;
-}
+// The claim a caller-table walk (format::find_caller_entry) makes in a private or the shared slot.
+// A function object, not a function pointer: it is inlined into the walk for certain.
+template <bool kShared>
+struct Cas {
+    __attribute__((always_inline)) uint64_t operator()(uint64_t* p, uint64_t expected, uint64_t desired) const {
+        return kShared ? cas_shared(p, expected, desired) : cas_local(p, expected, desired);
+    }
+};
 
 // A call whose return address is a call site inside a clock wrapper (recorder.cpp): counted per
 // (first call site outside the wrapper chain, wrapper site). Out of line: only such calls pay.
@@ -120,27 +118,19 @@ __attribute__((always_inline)) inline void count_into(unsigned char* slot, unsig
     // In a thread's table a wrapper call site holds a mark (its key with via kViaWrapperMark)
     // instead of a count, so the decision is looked up once per thread and site.
     const uint64_t mark = format::caller_key(counter, caller, format::kViaWrapperMark);
-    uint32_t i = first_probe(counter, caller);
-    for (unsigned probe = 0; probe < kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
-        format::CallerEntry& e = callers[i];
-        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
-        if (seen == 0) {
-            const uint64_t claim = frame.cfa != 0 && wrapper_site_for_table(caller) ? mark : key;
-            seen = kShared ? cas_shared(&e.key, 0, claim) : cas_local(&e.key, 0, claim);
-            if (seen == 0) {
-                note_caller_address(caller);
-                seen = claim;
-            }
-        }
-        if (seen == key) {
-            if (!kShared) t_thread.last_entry = &e;
-            kShared ? bump_shared(&e.count) : bump_local(&e.count);
-            return;
-        }
-        if (seen == mark) {
-            count_through_wrapper<kShared>(slot, counter, caller, frame);
-            return;
-        }
+    const uint64_t mask = g_recorder.caller_mask;
+    const format::CallerMatch found = format::find_caller_entry(
+        callers, mask, format::caller_first_probe(counter, caller, mask), key, mark, Cas<kShared>{},
+        [caller, cfa = frame.cfa, mark, key] { return cfa != 0 && wrapper_site_for_table(caller) ? mark : key; },
+        [caller] { note_caller_address(caller); });
+    if (found.key == key) {
+        if (!kShared) t_thread.last_entry = found.entry;
+        kShared ? bump_shared(&found.entry->count) : bump_local(&found.entry->count);
+        return;
+    }
+    if (found.key == mark) {
+        count_through_wrapper<kShared>(slot, counter, caller, frame);
+        return;
     }
     auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
     kShared ? bump_shared(&unattributed[counter]) : bump_local(&unattributed[counter]);
