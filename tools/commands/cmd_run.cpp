@@ -82,20 +82,16 @@ std::string record_exit(const std::string& session, pid_t pid, uint64_t start_ti
     }
     f::Header h;
     if (pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0) {
-        struct {
-            uint32_t state;
-            int32_t exit_value;
-            uint64_t end_monotonic_ns;
-            uint64_t end_realtime_ns;
-        } end{};
-        static_assert(offsetof(f::Header, exit_value) == offsetof(f::Header, state) + 4);
-        static_assert(offsetof(f::Header, end_realtime_ns) == offsetof(f::Header, state) + 16);
-        end.state = WIFSIGNALED(status) ? f::kStateSignaled : f::kStateExited;
-        end.exit_value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
+        h.state = WIFSIGNALED(status) ? f::kStateSignaled : f::kStateExited;
+        h.exit_value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
         // Keep the shim's own end time when it wrote one (normal exit); a killed process has none.
-        end.end_monotonic_ns = h.end_monotonic_ns ? h.end_monotonic_ns : now_ns(CLOCK_MONOTONIC);
-        end.end_realtime_ns = h.end_realtime_ns ? h.end_realtime_ns : now_ns(CLOCK_REALTIME);
-        if (pwrite(fd, &end, sizeof end, offsetof(f::Header, state)) != ssize_t(sizeof end))
+        if (h.end_monotonic_ns == 0) h.end_monotonic_ns = now_ns(CLOCK_MONOTONIC);
+        if (h.end_realtime_ns == 0) h.end_realtime_ns = now_ns(CLOCK_REALTIME);
+        // Only these four fields, contiguous in the header (segment_format.h), are written back.
+        constexpr size_t from = offsetof(f::Header, state);
+        constexpr size_t to = offsetof(f::Header, end_realtime_ns) + sizeof h.end_realtime_ns;
+        static_assert(offsetof(f::Header, exit_value) > from && offsetof(f::Header, end_monotonic_ns) < to);
+        if (pwrite(fd, reinterpret_cast<const char*>(&h) + from, to - from, from) != ssize_t(to - from))
             spdlog::warn("could not record the exit status in {}", target);
     }
     close(fd);
