@@ -118,19 +118,30 @@ __attribute__((always_inline)) inline void count_into(unsigned char* slot, unsig
     // In a thread's table a wrapper call site holds a mark (its key with via kViaWrapperMark)
     // instead of a count, so the decision is looked up once per thread and site.
     const uint64_t mark = format::caller_key(counter, caller, format::kViaWrapperMark);
-    const uint64_t mask = g_recorder.caller_mask;
-    const format::CallerMatch found = format::find_caller_entry(
-        callers, mask, format::caller_first_probe(counter, caller, mask), key, mark, Cas<kShared>{},
-        [caller, cfa = frame.cfa, mark, key] { return cfa != 0 && wrapper_site_for_table(caller) ? mark : key; },
-        [caller] { note_caller_address(caller); });
-    if (found.key == key) {
-        if (!kShared) t_thread.last_entry = found.entry;
-        kShared ? bump_shared(&found.entry->count) : bump_local(&found.entry->count);
-        return;
-    }
-    if (found.key == mark) {
-        count_through_wrapper<kShared>(slot, counter, caller, frame);
-        return;
+    // format::find_caller_entry's walk, written out: through the routine GCC 12 keeps one more
+    // value on the stack of every interposed call (16 bytes more frame, a store), so the hot path
+    // keeps its own loop over the format's start (caller_first_probe) and limit (kCallerMaxProbes).
+    uint32_t i = format::caller_first_probe(counter, caller, g_recorder.caller_mask);
+    for (unsigned probe = 0; probe < format::kCallerMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
+        format::CallerEntry& e = callers[i];
+        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
+        if (seen == 0) {
+            const uint64_t claim = frame.cfa != 0 && wrapper_site_for_table(caller) ? mark : key;
+            seen = kShared ? cas_shared(&e.key, 0, claim) : cas_local(&e.key, 0, claim);
+            if (seen == 0) {
+                note_caller_address(caller);
+                seen = claim;
+            }
+        }
+        if (seen == key) {
+            if (!kShared) t_thread.last_entry = &e;
+            kShared ? bump_shared(&e.count) : bump_local(&e.count);
+            return;
+        }
+        if (seen == mark) {
+            count_through_wrapper<kShared>(slot, counter, caller, frame);
+            return;
+        }
     }
     auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
     kShared ? bump_shared(&unattributed[counter]) : bump_local(&unattributed[counter]);

@@ -1,7 +1,10 @@
-// Finding or claiming a call site's entry in a thread slot's caller table: the one routine every
-// writer uses (the engine's recorder, tracer/engine/recorder.h, and the trampoline injected into
-// statically linked programs, tools/static_inject/trampoline/), so where an entry lives and how
-// far a writer looks for it cannot differ between them. Readers scan the whole table.
+// Finding or claiming a call site's entry in a thread slot's caller table, for every writer: the
+// engine's cold paths (tracer/engine/recorder.cpp) and the trampoline injected into statically
+// linked programs (tools/static_inject/trampoline/) call find_caller_entry; the engine's hot path
+// (recorder.h count_into) writes the same walk out over caller_first_probe and kCallerMaxProbes,
+// because through the routine GCC 12 gives every interposed call 16 bytes more frame. So where an
+// entry lives and how far a writer looks for it cannot differ between writers. Readers scan the
+// whole table.
 //
 // Header-only and freestanding (no libc, no globals, no TLS): the trampoline is built with
 // -ffreestanding -nostdlib and runs inside programs that own %fs.
