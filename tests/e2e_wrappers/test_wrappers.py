@@ -7,38 +7,18 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import uuid
 
-ENV = os.environ
-VDSOTRACE, SHIM, PROGRAM = ENV["VDSOTRACE"], ENV["SHIM"], ENV["CHRONO_CALLERS"]
-failures = []
+import vdsotrace_test
+from vdsotrace_test import ENV, SHIM, VDSOTRACE, check, main, remove_recordings
 
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def remove_recordings(j):
-    for proc in j["processes"]:
-        try:
-            os.unlink(proc["recording"])
-        except OSError:
-            pass
+PROGRAM = ENV["CHRONO_CALLERS"]
 
 
 def run_traced(args, tmp, options=(), env=None):
-    report = os.path.join(tmp, "report.json")
+    """(completed process, JSON report, text report) of `vdsotrace run`; recordings removed."""
+    p, j = vdsotrace_test.run_traced(args, tmp, options, env)
     text = os.path.join(tmp, "report.txt")
-    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--json", report, "-o", text, *options, "--", *args]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **(env or {})), timeout=100)
-    j = None
-    if os.path.exists(report):
-        with open(report) as f:
-            j = json.load(f)
-        remove_recordings(j)
     return p, j, open(text).read() if os.path.exists(text) else ""
 
 
@@ -186,13 +166,5 @@ def t_python_unreadable(tmp):
     check(not any(r.get("python") for r in j["callers"]), "no Python caller claimed")
 
 
-def main():
-    name = sys.argv[1]
-    with tempfile.TemporaryDirectory() as tmp:
-        globals()["t_" + name](tmp)
-    print("PASS" if not failures else f"{len(failures)} failure(s)")
-    return 1 if failures else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(globals()))
