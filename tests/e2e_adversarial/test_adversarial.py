@@ -13,20 +13,10 @@ import sys
 import tempfile
 import time
 
-ENV = os.environ
-VDSOTRACE, SHIM, ADVERSARY = ENV["VDSOTRACE"], ENV["SHIM"], ENV["ADVERSARY"]
-failures = []
+import vdsotrace_test
+from vdsotrace_test import ENV, SHIM, VDSOTRACE, check, recordings, status_of
 
-
-def check(cond, what):
-    print(("ok:   " if cond else "FAIL: ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def status_of(returncode):
-    """A shell's view of an exit status: 128+N for a signal."""
-    return 128 - returncode if returncode < 0 else returncode
+ADVERSARY = ENV["ADVERSARY"]
 
 
 def clean_env(extra=None):
@@ -42,14 +32,11 @@ class Run:
 
 def run_group(cmd, env, timeout):
     """Runs cmd in its own process group; on timeout kills the group: status "timeout"."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        return "timeout", out[:4096], err[-4096:]
-    return p.returncode, out, err
+    p = vdsotrace_test.run(cmd, env, timeout, unset=[k for k in ENV if k not in env], text=False,
+                           timeout_status="timeout")
+    if p.returncode == "timeout":
+        return "timeout", p.stdout[:4096], p.stderr[-4096:]
+    return p.returncode, p.stdout, p.stderr
 
 
 def run_native(args, env=None, timeout=30):
@@ -69,10 +56,6 @@ def run_traced(args, env=None, extra=(), timeout=30):
             data = json.load(f)
         os.unlink(report)
     return Run(rc, out, err, d, data)
-
-
-def recordings(report):
-    return [p["recording"] for p in (report or {}).get("processes", []) if p.get("recording")]
 
 
 def check_readable_and_remove(r, expect_recording=True):
@@ -378,8 +361,4 @@ def t_run_cli():
 TESTS = {name[2:].replace("_", "-"): fn for name, fn in globals().items() if name.startswith("t_")}
 
 if __name__ == "__main__":
-    name = sys.argv[1]
-    TESTS[name]()
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        sys.exit(1)
+    sys.exit(vdsotrace_test.main(TESTS))

@@ -30,7 +30,7 @@ SHIM = ENV.get("SHIM", "")
 
 failures = []
 KEPT_RECORDINGS = []
-_sessions = []
+SESSIONS = set()  # named sessions this test made, cleaned at the end
 
 
 class Skip(Exception):
@@ -71,17 +71,20 @@ def environment(env=None, unset=()):
     return e
 
 
-def run(cmd, env=None, timeout=300, cwd=None, unset=(), stdin=None):
+def run(cmd, env=None, timeout=300, cwd=None, unset=(), stdin=None, text=True, timeout_status=None):
     """Runs cmd in its own process group (a hung program is killed with everything it started)
-    and returns the CompletedProcess; on timeout kills the group and raises TimeoutExpired."""
-    p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    and returns the CompletedProcess. On timeout it kills the group, then raises TimeoutExpired,
+    or, given timeout_status, returns that as the status with what the group wrote until then."""
+    p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text,
                          env=environment(env, unset), cwd=cwd, start_new_session=True)
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
-        raise
+        out, err = p.communicate()
+        if timeout_status is None:
+            raise
+        return subprocess.CompletedProcess(cmd, timeout_status, out, err)
     return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
@@ -129,7 +132,7 @@ def run_traced(args, tmp, extra=(), env=None, timeout=100, keep=False, unset=(),
 def unique_session(tag):
     """A session name nobody else uses; its recordings are removed (`vdsotrace clean`) at the end."""
     name = f"{tag}{os.getpid()}{uuid.uuid4().hex[:6]}"
-    _sessions.append(name)
+    SESSIONS.add(name)
     return name
 
 
@@ -148,9 +151,9 @@ def cleanup():
             except OSError:
                 pass
     KEPT_RECORDINGS.clear()
-    for s in _sessions:
+    for s in sorted(SESSIONS):
         subprocess.run([VDSOTRACE, "clean", s], capture_output=True)
-    _sessions.clear()
+    SESSIONS.clear()
 
 
 def verdict():
