@@ -139,12 +139,14 @@ pid_t start(const std::vector<std::string>& argv, const std::string& out_path, c
     if (pid == 0) {
         if (new_group) setpgid(0, 0);
         int in = open("/dev/null", O_RDONLY);
-        int out = stdout_fd >= 0 ? stdout_fd : open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int out = stdout_fd >= 0        ? stdout_fd
+                  : out_path.empty() ? 1
+                                     : open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int err = err_path.empty() ? 2 : open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (in < 0 || out < 0 || err < 0) _exit(250);
         dup2(in, 0);
-        dup2(out, 1);
-        dup2(err, 2);
+        if (out != 1) dup2(out, 1);
+        if (err != 2) dup2(err, 2);
         execvpe(cargv[0], cargv.data(), cenv.data());
         _exit(127);
     }

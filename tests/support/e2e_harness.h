@@ -54,7 +54,8 @@ struct Result {
 };
 
 // Starts argv (PATH is searched) with stdin from /dev/null, stdout to `out_path` (or to
-// `stdout_fd` when >= 0) and stderr to `err_path`; `new_group` puts it in its own process group.
+// `stdout_fd` when >= 0) and stderr to `err_path` (an empty path keeps the driver's own);
+// `new_group` puts it in its own process group.
 // The caller waits for it.
 pid_t start(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path,
             const EnvOverrides& overrides = {}, bool new_group = false, int stdout_fd = -1);
