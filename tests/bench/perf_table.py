@@ -20,14 +20,9 @@ import subprocess
 import sys
 import tempfile
 
+from bench_util import per_call, remove_session
+
 SESSION = f"perftable{os.getpid()}"
-
-
-def per_call(cmd, env=None):
-    """Runs cmd and returns the last number it printed on stdout (ns per call)."""
-    out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         text=True).stdout
-    return float(out.strip().splitlines()[-1])
 
 
 def find_faketime():
@@ -77,13 +72,7 @@ def rows(build, calls):
 
 
 def cleanup():
-    prefix = f"vdsotrace-{os.getuid()}-{SESSION}-"
-    for name in os.listdir("/dev/shm"):
-        if name.startswith(prefix):
-            try:
-                os.unlink(os.path.join("/dev/shm", name))
-            except OSError:
-                pass
+    remove_session(SESSION)
 
 
 def main():
