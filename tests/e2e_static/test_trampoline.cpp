@@ -203,8 +203,8 @@ TEST_F(Trampoline, CountsInTheSlotOfItsCpu) {
 // for a static program's), the slot is the CPU that area names, and each count is a plain add
 // inside a restartable sequence. Pinned to CPU 1 with no other way to read the CPU number, every
 // call lands in slot 1: the sequence was used. Then two threads, preempted by each other and by a
-// 20 kHz SIGALRM whose handler calls the trampoline too (so sequences abort and take the locked
-// add instead), must still count every call exactly once.
+// 20 kHz SIGALRM whose handler calls the trampoline too (so sequences abort and start over),
+// must still count every call exactly once.
 TEST_F(Trampoline, CountsPerCpuInARestartableSequenceExactly) {
     if (__rseq_size == 0) GTEST_SKIP() << "glibc did not register rseq here (kernel < 4.18, or glibc.pthread.rseq=0)";
     if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs two CPUs";
