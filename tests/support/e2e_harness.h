@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tracer/segment_format.h"
+#include "tracer/format/segment_format.h"
 
 namespace vdsotrace::test {
 
