@@ -5,6 +5,7 @@ function exactly, with the wrapper it came through. One test per invocation: tes
 NAME. Exit 0 pass, 1 fail."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -12,6 +13,7 @@ import uuid
 
 ENV = os.environ
 VDSOTRACE, SHIM, PROGRAM = ENV["VDSOTRACE"], ENV["SHIM"], ENV["CHRONO_CALLERS"]
+HIDDEN, JIT_HERE = ENV["CHRONO_CALLERS_HIDDEN"], ENV["JIT_HERE"]
 failures = []
 
 
@@ -184,6 +186,109 @@ def t_python_unreadable(tmp):
     mono = sorted((r["calls"] for r in j["callers"] if r.get("clock") == "CLOCK_MONOTONIC"), reverse=True)
     check(mono and mono[0] == 8000, f"time.monotonic's C call site has all 8000 calls: {mono}")
     check(not any(r.get("python") for r in j["callers"]), "no Python caller claimed")
+
+
+def skip(why):
+    print(f"SKIP: {why}")
+    sys.exit(77)
+
+
+def t_hidden_wrapper(tmp):
+    # Built without -rdynamic: app_clock is not in the dynamic symbols, only in the file's .symtab.
+    p, j, text = run_traced([HIDDEN, "10", "20", "300"], tmp, ["--wrapper", "app_clock"])
+    check(p.returncode == 0 and p.stdout == "done 1\n", f"exit status {p.returncode}: {p.stderr}")
+    r = rows(j)
+    check(r.get(("tick", "app_clock", "CLOCK_MONOTONIC")) == 300, f"tick via app_clock from .symtab: {r}")
+    check(r.get(("handle_request", STEADY, "CLOCK_MONOTONIC")) == 20, f"handle_request: {r}")
+    check(sum(c["calls"] for c in j["callers"]) == 331 and j["unattributed"] == [], "every call attributed")
+    check("via app_clock" in text, f"text:\n{text}")
+    # Without --wrapper the same function is counted where it calls clock_gettime, as before.
+    p, j, _ = run_traced([HIDDEN, "10", "20", "300"], tmp)
+    check(rows(j).get(("app_clock", None, "CLOCK_MONOTONIC")) == 300, f"app_clock direct: {rows(j)}")
+
+
+def t_debug_file_wrapper(tmp):
+    # Stripped (no .symtab at all), its symbols in a separate file named by .gnu_debuglink.
+    objcopy, strip = shutil.which("objcopy"), shutil.which("strip")
+    if not objcopy or not strip:
+        skip("objcopy/strip (binutils) not installed")
+    prog, debug = os.path.join(tmp, "chrono_stripped"), os.path.join(tmp, "chrono_stripped.debug")
+    subprocess.run([objcopy, "--only-keep-debug", HIDDEN, debug], check=True)
+    subprocess.run([strip, "--strip-all", "-o", prog, HIDDEN], check=True)
+    subprocess.run([objcopy, "--add-gnu-debuglink=" + debug, prog], check=True)
+    symtab = subprocess.run(["readelf", "-S", prog], capture_output=True, text=True).stdout
+    check(".symtab" not in symtab and ".gnu_debuglink" in symtab, "the program has no .symtab, a debug link")
+    p, j, _ = run_traced([prog, "10", "20", "300"], tmp, ["--wrapper", "app_clock"])
+    check(p.returncode == 0, f"exit status {p.returncode}: {p.stderr}")
+    check(rows(j).get(("tick", "app_clock", "CLOCK_MONOTONIC")) == 300, f"tick via app_clock from the debug file: "
+          f"{rows(j)}")
+    # Without the debug file nothing names it: counted at app_clock's own call site.
+    os.unlink(debug)
+    p, j, _ = run_traced([prog, "10", "20", "300"], tmp, ["--wrapper", "app_clock"])
+    got = [c for c in j["callers"] if "via" not in c and c.get("clock") == "CLOCK_MONOTONIC" and c["calls"] == 300]
+    check(p.returncode == 0 and len(got) == 1, f"300 calls at app_clock's call site: {j['callers']}")
+
+
+def callers_by(j, via):
+    """{caller function name without parameters: calls} for the callers through the wrapper `via`."""
+    out = {}
+    for r in j["callers"]:
+        if r.get("via", {}).get("name") == via:
+            name = r.get("symbol", "")
+            out[name] = out.get(name, 0) + r["calls"]
+    return out
+
+
+def t_node_hidden_wrapper(tmp):
+    # uv__hrtime is a local symbol of the node executable: found in its .symtab, stepped out of.
+    node = shutil.which("node")
+    if node is None:
+        skip("node is not installed")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    if not version.startswith("v20."):
+        # Debian's node 18 links a stripped shared libuv (uv__hrtime then has no symbol anywhere).
+        skip(f"node {version}: this test knows node 20's bindings (one executable with its .symtab)")
+    script = os.path.join(tmp, "clocks.js")
+    with open(script, "w") as f:
+        f.write("let s = 0;\n"
+                "for (let i = 0; i < 3000; i++) s += performance.now();\n"
+                "for (let i = 0; i < 2000; i++) s += process.hrtime()[1];\n"
+                "for (let i = 0; i < 700; i++) s += Number(process.hrtime.bigint() & 1n);\n"
+                "console.log(s > 0 ? 'ok' : 'zero');\n")
+    p, j, text = run_traced([node, script], tmp)
+    check(p.returncode == 0 and p.stdout == "ok\n", f"exit status {p.returncode}, stdout {p.stdout!r}: {p.stderr}")
+    by = callers_by(j, "uv__hrtime")
+    # JavaScript reaches performance.now() through V8's slow call or its fast API call.
+    perf = sum(n for name, n in by.items()
+               if name.startswith(("node::performance::SlowPerformanceNow", "node::performance::FastPerformanceNow")))
+    hrtime = sum(n for name, n in by.items() if name.startswith("node::process::BindingData::SlowNumber"))
+    bigint = sum(n for name, n in by.items() if name.startswith("node::process::BindingData::SlowBigInt"))
+    check(perf == 3000, f"performance.now(): {perf} calls through uv__hrtime from PerformanceNow, not 3000: {by}")
+    check(hrtime == 2000, f"process.hrtime(): {hrtime} calls from BindingData::SlowNumber, not 2000: {by}")
+    check(bigint == 700, f"process.hrtime.bigint(): {bigint} calls from BindingData::SlowBigInt, not 700: {by}")
+    check("node::performance::" in text and "via uv__hrtime" in text, f"text:\n{text}")
+    check(not any(r.get("symbol") == "uv__hrtime" for r in j["callers"] if r["calls"] >= 700),
+          "uv__hrtime is no longer named as the caller")
+
+
+def t_java_hidden_wrapper(tmp):
+    # os::javaTimeNanos is a hidden symbol of libjvm.so (in its .symtab only); its caller here is
+    # the JIT-compiled NanoClock.hot, named from the JVM's perf map.
+    java, javac = shutil.which("java"), shutil.which("javac")
+    if java is None or javac is None:
+        skip("java/javac (default-jdk-headless) not installed")
+    c = subprocess.run([javac, "-d", tmp, os.path.join(JIT_HERE, "NanoClock.java")], capture_output=True, text=True)
+    check(c.returncode == 0, f"javac: {c.stderr}")
+    n = 5000
+    env = {k: "" for k in ("JAVA_TOOL_OPTIONS",)}
+    p, j, text = run_traced([java, "-Xcomp", "-XX:CompileCommand=quiet", "-XX:CompileCommand=compileonly,NanoClock::hot",
+                             "-cp", tmp, "NanoClock", str(n)], tmp, env=env)
+    check(p.returncode == 0 and p.stdout == "ok\n", f"exit status {p.returncode}, stdout {p.stdout!r}: {p.stderr}")
+    by = callers_by(j, "os::javaTimeNanos()")
+    check(by.get("long NanoClock.hot(int)") == n, f"NanoClock.hot through os::javaTimeNanos: {by}")
+    hot = [r for r in j["callers"] if r.get("symbol") == "long NanoClock.hot(int)"]
+    check(hot and all(r["module"] == "[jit]" for r in hot), f"a JIT frame named from the perf map: {hot}")
+    check("long NanoClock.hot(int)" in text and "via os::javaTimeNanos()" in text, f"text:\n{text}")
 
 
 def main():

@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "file_symbols.h"
+
 namespace vdsotrace::tracer::wrappers {
 
 namespace {
@@ -91,6 +93,13 @@ bool code_site_at(uintptr_t pc, CodeSite* out) {
         }
     }
     return true;
+}
+
+void name_from_file(uintptr_t pc, CodeSite* site, char* name, size_t size) {
+    if (site->symbol != nullptr) return;
+    dl_find_object found;
+    if (_dl_find_object(reinterpret_cast<void*>(pc), &found) == 0 && file_function_at(found, pc, name, size))
+        site->symbol = name;
 }
 
 const void* module_symbol(uintptr_t pc, const char* name) {

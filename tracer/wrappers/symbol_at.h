@@ -3,6 +3,7 @@
 // that are not exported (static functions, most of an executable's) have no name here.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace vdsotrace::tracer::wrappers {
@@ -15,6 +16,11 @@ struct CodeSite {
 
 // Returns false when no loaded module holds `pc`.
 bool code_site_at(uintptr_t pc, CodeSite* out);
+
+// When the dynamic symbols did not name the function at `pc` (site->symbol null), its name from
+// the module's file (file_symbols.h: .symtab or the debug file's), copied into `name` and pointed
+// to by site->symbol. Slow path only (reads files).
+void name_from_file(uintptr_t pc, CodeSite* site, char* name, size_t size);
 
 // The address of the exported symbol `name` defined in the module that holds `pc`, or null.
 const void* module_symbol(uintptr_t pc, const char* name);

@@ -39,11 +39,13 @@ Decision compute(uint64_t ret) {
     Decision d{};
     d.ret = ret;
     CodeSite site;
+    char file_name[512];
     if (ret < 4096 || !code_site_at(ret - 1, &site)) return d;
     if (python::in_cpython(ret - 1)) {
         d.wrapper = kPythonSite;
         return d;
     }
+    name_from_file(ret - 1, &site, file_name, sizeof file_name);  // hidden wrappers: uv__hrtime, os::javaTimeNanos
     if (site.symbol == nullptr) return d;
     char name[format::kWrapperNameMax];
     if (!qualified_name(site.symbol, name, sizeof name) || !is_clock_wrapper(name)) return d;
@@ -94,8 +96,12 @@ unsigned register_site(uint64_t ret, uint32_t depth) {
     w.address = ret;
     w.depth = depth;
     CodeSite site;
-    if (code_site_at(ret - 1, &site) && site.symbol != nullptr && !qualified_name(site.symbol, w.name, sizeof w.name))
-        TextBuffer(w.name, sizeof w.name).add(site.symbol);  // cut to fit
+    char file_name[512];
+    if (code_site_at(ret - 1, &site)) {
+        name_from_file(ret - 1, &site, file_name, sizeof file_name);
+        if (site.symbol != nullptr && !qualified_name(site.symbol, w.name, sizeof w.name))
+            TextBuffer(w.name, sizeof w.name).add(site.symbol);  // cut to fit
+    }
     __atomic_store_n(&w.state, uint32_t(format::kWrapperSiteReady), __ATOMIC_RELEASE);
     return index + 1;
 }
