@@ -188,6 +188,66 @@ def t_python_unreadable(tmp):
     check(not any(r.get("python") for r in j["callers"]), "no Python caller claimed")
 
 
+NESTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nested_functions.py")
+
+
+def python_stacks(path, tmp, options=()):
+    """Every call sampled; returns {folded stack: calls} and the JSON report."""
+    n, m = 700, 400
+    folded = os.path.join(tmp, "stacks.folded")
+    # Room for every distinct stack of the interpreter's start-up (each import path is one now).
+    roomy = {"VDSOTRACE_STACKS": "65536", "VDSOTRACE_STACK_COUNTS": "65536"}
+    p, j, _ = run_traced([path, NESTED, str(n), str(m)], tmp, ["--sample", "1", "--folded", folded, *options], roomy)
+    check(p.returncode == 0 and p.stdout == "done\n", f"exit status {p.returncode}, stdout {p.stdout!r}: {p.stderr}")
+    check(sum(j["sampling"]["lost"].values()) == 0, f"no sample lost: {j['sampling']}")
+    stacks = {}
+    with open(folded) as f:
+        for line in f:
+            stack, calls = line.rsplit(" ", 1)
+            stacks[stack] = stacks.get(stack, 0) + int(calls)
+    return stacks, j, n, m
+
+
+def check_interleaved(stacks, j, n, m):
+    def through(part):
+        return sum(c for s, c in stacks.items() if part in s and s.endswith(";clock_gettime"))
+    # The Python functions in call order, where the interpreter's frame was, the C frames around.
+    check(through(";<module>;outer;inner;PyObject_Vectorcall;") == n,
+          f"<module>;outer;inner: {through(';<module>;outer;inner;')} sampled calls, not {n}")
+    check(through(";<module>;other;inner;PyObject_Vectorcall;") == m,
+          f"<module>;other;inner: {through(';<module>;other;inner;')} sampled calls, not {m}")
+    check(not any(";inner;_PyEval_EvalFrameDefault;" in s for s in stacks), "no interpreter frame left beside them")
+    frames = [f for s in j["stacks"] for f in s["frames"] if f["module"] == "[python]" and f["symbol"] == "inner"]
+    check(frames and all(os.path.basename(f["file"]) == "nested_functions.py" and f["line"] == line_of_in(NESTED, "INNER")
+                         for f in frames), f"inner's file and line: {frames[:2]}")
+
+
+def line_of_in(path, marker):
+    with open(path) as f:
+        for number, text in enumerate(f, 1):
+            if text.rstrip().endswith("# " + marker):
+                return number
+    raise RuntimeError(marker)
+
+
+def t_python_stacks_debian(tmp):
+    check_interleaved(*python_stacks(python_or_skip("/usr/bin/python3", "3.11"), tmp))
+
+
+def t_python_stacks_312(tmp):
+    path = python_or_skip("~/.pyenv/versions/3.12.1/bin/python3.12", "3.12")
+    # Without the runtime's perf trampolines: the frames read from the interpreter name them.
+    check_interleaved(*python_stacks(path, tmp, ["--no-runtime-help"]))
+    # With them (run sets PYTHONPERFSUPPORT=1) the perf map names each function, once.
+    stacks, j, n, m = python_stacks(path, tmp)
+    # (Start-up code that ran before the trampolines were on is named from the frames read.)
+    twice = [s for s in j["stacks"] if any(f["symbol"].startswith("py::") for f in s["frames"]) and
+             any(f["module"] == "[python]" for f in s["frames"])]
+    check(twice == [], f"no function named twice: {twice[:1]}")
+    got = sum(c for s, c in stacks.items() if f"py::inner:{NESTED}" in s and s.endswith(";clock_gettime"))
+    check(got == n + m, f"py::inner: {got} sampled calls, not {n + m}")
+
+
 def skip(why):
     print(f"SKIP: {why}")
     sys.exit(77)

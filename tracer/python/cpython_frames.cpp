@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "settings.h"
 #include "text_util.h"
 #include "wrappers/symbol_at.h"
 
@@ -24,10 +25,14 @@ struct Layout {
     int owner_cstack;          // FRAME_OWNED_BY_CSTACK (3.12+: the interpreter's entry frames), -1
     int code_filename, code_qualname, code_linetable, code_firstlineno, code_adaptive;
     int ascii_size;            // sizeof(PyASCIIObject): where a compact ASCII string's characters are
+    int frame_is_entry;        // 3.11: _PyInterpreterFrame.is_entry (the first frame of an
+                               // _PyEval_EvalFrameDefault call); -1 (3.12+ mark it with a CSTACK frame)
 };
-constexpr Layout kLayout311 = {56, 8, -1, 152, 32, 48, 56, 69, -1, 112, 128, 136, 72, 184, 48};
-constexpr Layout kLayout312 = {56, 0, -1, 136, 0, 8, 56, 70, 3, 112, 128, 136, 68, 192, 40};
-constexpr Layout kLayout313 = {-1, -1, 72, 152, 0, 8, 56, 70, 3, 112, 128, 136, 68, 200, 40};
+constexpr Layout kLayout311 = {56, 8, -1, 152, 32, 48, 56, 69, -1, 112, 128, 136, 72, 184, 48, 68};
+constexpr Layout kLayout312 = {56, 0, -1, 136, 0, 8, 56, 70, 3, 112, 128, 136, 68, 192, 40, -1};
+constexpr Layout kLayout313 = {-1, -1, 72, 152, 0, 8, 56, 70, 3, 112, 128, 136, 68, 200, 40, -1};
+// Every field of a frame's header the layouts above name lies in its first 72 bytes.
+constexpr size_t kFrameHeader = 72;
 
 enum : int { kUnknown = 0, kChecking = 1, kReady = 2, kUnreadable = 3 };
 
@@ -38,6 +43,7 @@ struct Runtime {
     Layout layout;
     void* (*get_tstate)();
     uintptr_t code_type;       // &PyCode_Type
+    uintptr_t eval_start, eval_end;  // _PyEval_EvalFrameDefault's code (sampled stacks)
     const char* reason;        // why it cannot be read (kUnreadable)
 };
 Runtime g_rt;
@@ -324,6 +330,9 @@ bool in_cpython(uintptr_t pc) {
     if (getter == nullptr) getter = const_cast<void*>(wrappers::module_symbol(pc, "PyThreadState_GetUnchecked"));
     g_rt.get_tstate = reinterpret_cast<void* (*)()>(getter);
     g_rt.code_type = uintptr_t(wrappers::module_symbol(pc, "PyCode_Type"));
+    uint64_t eval_size = 0;
+    g_rt.eval_start = uintptr_t(wrappers::module_symbol(pc, "_PyEval_EvalFrameDefault", &eval_size));
+    g_rt.eval_end = g_rt.eval_start + eval_size;
 #if !defined(__x86_64__)
     give_up("its frames are read on x86_64 only");
     return false;
@@ -374,6 +383,78 @@ uint64_t current_site() {
         if (read_frame<false>(ts, &code, &instr) != Read::kOk) return 0;
     }
     return site_of(code, instr);
+}
+
+namespace {
+
+// The calling thread's Python frames, innermost first, as sites; `group_end[i]`: frame i is the
+// first (outermost) of its _PyEval_EvalFrameDefault call. Every frame is read fault-free: a stack
+// may be taken from a signal handler that interrupted the interpreter while it pushed a frame.
+uint32_t python_frames(uintptr_t ts, uint64_t* sites, bool* group_end, uint32_t max) {
+    const Layout& l = g_rt.layout;
+    uintptr_t frame = 0, cframe = 0;
+    if (l.tstate_current_frame >= 0) {
+        if (!safe_read(ts + uintptr_t(l.tstate_current_frame), &frame, sizeof frame)) return 0;
+    } else if (!safe_read(ts + uintptr_t(l.tstate_cframe), &cframe, sizeof cframe) || cframe == 0 ||
+               !safe_read(cframe + uintptr_t(l.cframe_current), &frame, sizeof frame)) {
+        return 0;
+    }
+    uint32_t count = 0;
+    for (unsigned hops = 0; frame != 0 && count < max && hops < 4 * kMaxSampleDepth; ++hops) {
+        unsigned char header[kFrameHeader];
+        if ((frame & 7) != 0 || !safe_read(frame, header, sizeof header)) break;
+        uintptr_t previous, code, instr, units = 0, type = 0;
+        memcpy(&previous, header + l.frame_previous, 8);
+        memcpy(&code, header + l.frame_code, 8);
+        memcpy(&instr, header + l.frame_instr, 8);
+        if (l.owner_cstack >= 0 && header[l.frame_owner] == l.owner_cstack) {
+            if (count > 0) group_end[count - 1] = true;  // 3.12+: the entry frame of the call below
+            frame = previous;
+            continue;
+        }
+        if (!safe_read(code + 8, &type, sizeof type) || type != g_rt.code_type || !safe_read(code + 16, &units, 8))
+            break;
+        const uintptr_t base = code + uintptr_t(l.code_adaptive);
+        // A frame being set up has no instruction yet: no line to name, skipped.
+        if (instr >= base && (instr - base) / 2 < units) {
+            const uint64_t site = site_of(code, instr);
+            if (site == 0) break;  // the site table is full
+            sites[count] = site;
+            group_end[count] = l.frame_is_entry >= 0 && header[l.frame_is_entry] != 0;
+            ++count;
+        }
+        frame = previous;
+    }
+    if (count > 0) group_end[count - 1] = true;
+    return count;
+}
+
+}  // namespace
+
+uint32_t interleave(uintptr_t* frames, uint32_t n, uint32_t max) {
+    if (__atomic_load_n(&g_rt.state, __ATOMIC_ACQUIRE) != kReady || g_rt.eval_start == 0) return n;
+    const uintptr_t ts = uintptr_t(g_rt.get_tstate());
+    uintptr_t tid = 0;
+    if (ts == 0 || !safe_read(ts + uintptr_t(g_rt.layout.tstate_thread_id), &tid, sizeof tid) ||
+        tid != uintptr_t(pthread_self()))
+        return n;
+    uint64_t sites[kMaxSampleDepth];
+    bool group_end[kMaxSampleDepth];
+    const uint32_t count = python_frames(ts, sites, group_end, max < kMaxSampleDepth ? max : kMaxSampleDepth);
+    if (count == 0) return n;
+    // The k-th _PyEval_EvalFrameDefault frame from the leaf runs the k-th group of Python frames.
+    uintptr_t out[kMaxSampleDepth];
+    uint32_t m = 0, p = 0;
+    for (uint32_t i = 0; i < n && m < max && m < kMaxSampleDepth; ++i) {
+        out[m++] = frames[i];
+        if (p >= count || frames[i] - 1 < g_rt.eval_start || frames[i] - 1 >= g_rt.eval_end) continue;
+        while (p < count && m < max && m < kMaxSampleDepth) {
+            out[m++] = uintptr_t(sites[p]);
+            if (group_end[p++]) break;
+        }
+    }
+    memcpy(frames, out, m * sizeof *out);
+    return m;
 }
 
 void bind_segment(Segment* seg) {

@@ -102,14 +102,16 @@ void name_from_file(uintptr_t pc, CodeSite* site, char* name, size_t size) {
         site->symbol = name;
 }
 
-const void* module_symbol(uintptr_t pc, const char* name) {
+const void* module_symbol(uintptr_t pc, const char* name, uint64_t* size) {
     dl_find_object found;
     DynamicTables t;
     if (_dl_find_object(reinterpret_cast<void*>(pc), &found) != 0 || !dynamic_tables(found, &t)) return nullptr;
     for (uint32_t i = 0; i < t.count; ++i) {
         const ElfW(Sym)& s = t.symtab[i];
         if (s.st_shndx == SHN_UNDEF || s.st_name >= t.strsz || s.st_value == 0) continue;
-        if (strcmp(t.strtab + s.st_name, name) == 0) return reinterpret_cast<const void*>(t.bias + s.st_value);
+        if (strcmp(t.strtab + s.st_name, name) != 0) continue;
+        if (size != nullptr) *size = s.st_size;
+        return reinterpret_cast<const void*>(t.bias + s.st_value);
     }
     return nullptr;
 }

@@ -22,7 +22,8 @@ bool code_site_at(uintptr_t pc, CodeSite* out);
 // to by site->symbol. Slow path only (reads files).
 void name_from_file(uintptr_t pc, CodeSite* site, char* name, size_t size);
 
-// The address of the exported symbol `name` defined in the module that holds `pc`, or null.
-const void* module_symbol(uintptr_t pc, const char* name);
+// The address of the exported symbol `name` defined in the module that holds `pc`, or null;
+// `*size` (when given) its size.
+const void* module_symbol(uintptr_t pc, const char* name, uint64_t* size = nullptr);
 
 }  // namespace vdsotrace::tracer::wrappers
