@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "settings.h"
+#include "thread_state.h"
 #include "text_util.h"
 #include "wrappers/symbol_at.h"
 
@@ -382,7 +383,24 @@ uint64_t current_site() {
         if (load<uintptr_t>(ts + uintptr_t(l.tstate_thread_id)) != uintptr_t(pthread_self())) return 0;
         if (read_frame<false>(ts, &code, &instr) != Read::kOk) return 0;
     }
-    return site_of(code, instr);
+    // The same Python call site as this thread's last (a loop): no table lookup.
+    ThreadState& t = t_thread;
+    const uintptr_t names = load<uintptr_t>(code + uintptr_t(l.code_qualname)) ^
+                            (load<uintptr_t>(code + uintptr_t(l.code_filename)) << 1);
+    if (code == t.py_code && instr == t.py_instr && names == t.py_names) return t.py_site;
+    const uint64_t site = site_of(code, instr);
+    if (site != 0) {
+        // Written code last, so that a signal handler's call between these stores (which writes
+        // all four) leaves them consistent: the interrupted writes that follow are all this call's.
+        t.py_code = 0;
+        asm volatile("" ::: "memory");
+        t.py_instr = instr;
+        t.py_names = names;
+        t.py_site = site;
+        asm volatile("" ::: "memory");
+        t.py_code = code;
+    }
+    return site;
 }
 
 namespace {
@@ -468,6 +486,8 @@ void bind_segment(Segment* seg) {
 
 void forget_after_fork() {
     memset(g_sites, 0, sizeof g_sites);
+    t_thread.py_code = 0;  // its site tag indexes the parent's table
+    t_thread.py_c_site = 0;
     g_sites_claimed = 0;
     g_rt_noted = 0;
     g_segment = nullptr;
