@@ -174,18 +174,38 @@ def t_python_313(tmp):
     python_callers(python_or_skip("~/.pyenv/versions/3.13.0/bin/python3.13", "3.13"), tmp)
 
 
-def t_python_unreadable(tmp):
-    # CPython 3.10 keeps other frame structures: named in the report with why, every call counted
-    # at the interpreter's C call site.
-    path = python_or_skip("~/.pyenv/versions/3.10.13/bin/python3.10", "3.10")
+def python_unreadable(path, want, tmp):
+    """A CPython whose frames are not read (before 3.11): the report names it once with why, and
+    counts every call, time.monotonic()'s at the time module's function via the _PyTime wrapper."""
+    path = python_or_skip(path, want)
+    version = subprocess.run([path, "-c", "import platform; print(platform.python_version())"], capture_output=True,
+                             text=True).stdout.strip()
     p, j, text = run_traced([path, SCRIPT, "3000", "5000"], tmp)
-    check(p.returncode == 0, f"exit status {p.returncode}")
+    check(p.returncode == 0 and p.stdout == "done\n", f"exit status {p.returncode}, stdout {p.stdout!r}")
     notes = [n for proc in j["processes"] for n in proc.get("notes", [])]
-    check(any(n.startswith("CPython 3.10.13") and "before 3.11" in n for n in notes), f"3.10 named with why: {notes}")
-    check("CPython 3.10.13: its Python frames were not read" in text, f"text report says so:\n{text}")
-    mono = sorted((r["calls"] for r in j["callers"] if r.get("clock") == "CLOCK_MONOTONIC"), reverse=True)
-    check(mono and mono[0] == 8000, f"time.monotonic's C call site has all 8000 calls: {mono}")
+    said = f"CPython {version}: its Python frames were not read (versions before 3.11 keep other frame structures"
+    check(len(notes) == 1 and notes[0].startswith(said), f"{version} named once with why: {notes}")
+    check(text.count(f"CPython {version}: its Python frames were not read") == 1, f"text report says so once:\n{text}")
+    mono = {(r.get("symbol"), r.get("via", {}).get("name", "")): r["calls"] for r in j["callers"]
+            if r.get("clock") == "CLOCK_MONOTONIC" and r["calls"] >= 1000}
+    check(len(mono) == 1 and list(mono.values()) == [8000] and list(mono)[0][0] == "time_monotonic" and
+          list(mono)[0][1].startswith("_PyTime_GetMonotonicClock"),
+          f"all 8000 time.monotonic() calls at the time module's function, via _PyTime_*: {mono}")
+    check(sum(r["calls"] for r in j["callers"]) == j["total_calls"] and j["unattributed"] == [],
+          f"every call counted: {j['total_calls']} in all, {sum(r['calls'] for r in j['callers'])} by caller")
     check(not any(r.get("python") for r in j["callers"]), "no Python caller claimed")
+
+
+def t_python_unreadable(tmp):
+    python_unreadable("~/.pyenv/versions/3.10.13/bin/python3.10", "3.10", tmp)
+
+
+def t_python_unreadable_38(tmp):
+    python_unreadable("~/.pyenv/versions/3.8.18/bin/python3.8", "3.8", tmp)
+
+
+def t_python_unreadable_36(tmp):
+    python_unreadable("~/.pyenv/versions/3.6.15/bin/python3.6", "3.6", tmp)
 
 
 NESTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nested_functions.py")
