@@ -219,7 +219,9 @@ def python_stacks(path, tmp, options=()):
     roomy = {"VDSOTRACE_STACKS": "65536", "VDSOTRACE_STACK_COUNTS": "65536"}
     p, j, _ = run_traced([path, NESTED, str(n), str(m)], tmp, ["--sample", "1", "--folded", folded, *options], roomy)
     check(p.returncode == 0 and p.stdout == "done\n", f"exit status {p.returncode}, stdout {p.stdout!r}: {p.stderr}")
-    check(sum(j["sampling"]["lost"].values()) == 0, f"no sample lost: {j['sampling']}")
+    # (3.13 reads the clock before the shim's constructor ran: those calls are counted, not sampled.)
+    lost = j["sampling"]["lost"]
+    check(lost["counts_full"] == 0 and lost["stacks_full"] == 0, f"no stack lost: {j['sampling']}")
     stacks = {}
     with open(folded) as f:
         for line in f:
@@ -252,6 +254,11 @@ def line_of_in(path, marker):
 
 def t_python_stacks_debian(tmp):
     check_interleaved(*python_stacks(python_or_skip("/usr/bin/python3", "3.11"), tmp))
+
+
+def t_python_stacks_313(tmp):
+    path = python_or_skip("~/.pyenv/versions/3.13.0/bin/python3.13", "3.13")
+    check_interleaved(*python_stacks(path, tmp, ["--no-runtime-help"]))
 
 
 def t_python_stacks_312(tmp):
