@@ -358,6 +358,32 @@ def t_node_hidden_wrapper(tmp):
           "uv__hrtime is no longer named as the caller")
 
 
+def nano_clock(tmp, options=()):
+    java, javac = shutil.which("java"), shutil.which("javac")
+    if java is None or javac is None:
+        skip("java/javac (default-jdk-headless) not installed")
+    c = subprocess.run([javac, "-d", tmp, os.path.join(JIT_HERE, "NanoClock.java")], capture_output=True, text=True)
+    check(c.returncode == 0, f"javac: {c.stderr}")
+    return run_traced([java, "-Xcomp", "-XX:CompileCommand=quiet", "-XX:CompileCommand=compileonly,NanoClock::hot",
+                       "-cp", tmp, "NanoClock", "5000"], tmp, options, env={"JAVA_TOOL_OPTIONS": ""})
+
+
+def t_java_without_map(tmp):
+    # --no-runtime-help: the JVM writes no perf map, so its JIT-compiled caller is a bare address;
+    # the report says which calls and why, and still counts each one.
+    p, j, text = nano_clock(tmp, ["--no-runtime-help"])
+    check(p.returncode == 0 and p.stdout == "ok\n", f"exit status {p.returncode}, stdout {p.stdout!r}: {p.stderr}")
+    bare = [r for r in j["callers"] if r.get("module", "") == "" and r.get("address", 0) != 0 and not r.get("python")]
+    hot = [r for r in bare if r.get("via", {}).get("name") == "os::javaTimeNanos()" and r["calls"] == 5000]
+    check(len(hot) == 1 and hot[0].get("symbol", "") == "", f"NanoClock.hot's 5000 calls at one bare address: {bare}")
+    notes = [n for proc in j["processes"] for n in proc.get("notes", [])]
+    said = f"{sum(r['calls'] for r in bare)} calls come from code in no module (JIT-compiled or generated"
+    check(len(notes) == 1 and notes[0].startswith(said) and "left no perf map" in notes[0] and
+          "--no-runtime-help" in notes[0], f"one note saying which and why ({said!r}): {notes}")
+    check(said in text, f"text report:\n{text}")
+    check(sum(r["calls"] for r in j["callers"]) == j["total_calls"], "every call counted")
+
+
 def t_java_hidden_wrapper(tmp):
     # os::javaTimeNanos is a hidden symbol of libjvm.so (in its .symtab only); its caller here is
     # the JIT-compiled NanoClock.hot, named from the JVM's perf map.

@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -28,10 +28,12 @@ enum : uint32_t { kFree = 0, kWriting = 1, kReady = 2 };
 struct ModuleFile {
     const void* map_start;  // the module (dlfo_map_start); null: free entry
     uint32_t state;
+    int32_t filler;         // the thread reading the file (kWriting)
     SymbolTable table;      // syms == nullptr: the module has no symbol table to read
+    char path[2][256];      // scratch for the filler's paths (not on its stack: see the header)
 };
 
-constexpr unsigned kModules = 128;
+constexpr unsigned kModules = 256;
 ModuleFile g_modules[kModules];
 
 struct Mapping {
@@ -39,17 +41,18 @@ struct Mapping {
     uint64_t size = 0;
 };
 
+// O_NONBLOCK: a FIFO at that path must not block the program; lseek (not fstat, whose struct
+// is 144 bytes of stack) gives the size, and fails on anything but a file.
 bool map_file(const char* path, Mapping* m) {
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return false;
-    struct stat st;
+    const off_t size = lseek(fd, 0, SEEK_END);
     void* p = MAP_FAILED;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && uint64_t(st.st_size) >= sizeof(Elf64_Ehdr))
-        p = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (size >= off_t(sizeof(Elf64_Ehdr))) p = mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED) return false;
     m->base = static_cast<const unsigned char*>(p);
-    m->size = uint64_t(st.st_size);
+    m->size = uint64_t(size);
     return true;
 }
 
@@ -132,8 +135,7 @@ bool build_id_debug_path(const Mapping& m, char* out, size_t size) {
 
 // The separate debug file's symbol table, mapped into `*debug` (build id first, then the
 // .gnu_debuglink name next to the file, in .debug/ beside it, and under /usr/lib/debug).
-bool debug_symbol_table(const Mapping& m, const char* path, Mapping* debug, SymbolTable* t) {
-    char candidate[512];
+bool debug_symbol_table(const Mapping& m, const char* path, Mapping* debug, SymbolTable* t, char (&candidate)[256]) {
     if (build_id_debug_path(m, candidate, sizeof candidate) && map_file(candidate, debug)) {
         if (symbol_table(*debug, t)) return true;
         unmap(debug);
@@ -144,15 +146,16 @@ bool debug_symbol_table(const Mapping& m, const char* path, Mapping* debug, Symb
     const char* name = reinterpret_cast<const char*>(link);
     const char* slash = strrchr(path, '/');
     if (slash == nullptr || strchr(name, '/') != nullptr) return false;
-    char dir[400];
     const size_t dir_len = size_t(slash - path);
-    if (dir_len + 1 > sizeof dir) return false;
-    memcpy(dir, path, dir_len);
-    dir[dir_len] = '\0';
-    const char* const forms[][3] = {{"", "/", ""}, {"", "/.debug/", ""}, {"/usr/lib/debug", "/", ""}};
+    const char* const forms[][2] = {{"", "/"}, {"", "/.debug/"}, {"/usr/lib/debug", "/"}};
     for (const auto& f : forms) {
         TextBuffer b(candidate, sizeof candidate);
-        b.add(f[0])->add(dir)->add(f[1])->add(name);
+        b.add(f[0]);
+        for (size_t i = 0; i < dir_len; ++i) {
+            const char c[2] = {path[i], '\0'};
+            b.add(c);
+        }
+        b.add(f[1])->add(name);
         if (b.size() + 1 >= sizeof candidate || strcmp(candidate, path) == 0 || !map_file(candidate, debug)) continue;
         if (symbol_table(*debug, t)) return true;
         unmap(debug);
@@ -162,14 +165,13 @@ bool debug_symbol_table(const Mapping& m, const char* path, Mapping* debug, Symb
 
 // Maps the module's file and finds its symbol table, keeping the mapping that holds it.
 // Returns false when there is none (the mappings are then released).
-bool open_symbols(const link_map* lm, SymbolTable* t, Mapping* kept) {
-    char self[400];
+bool open_symbols(const link_map* lm, SymbolTable* t, Mapping* kept, char (&scratch)[2][256]) {
     const char* path = lm->l_name;
     if (path == nullptr || path[0] == '\0') {  // the program itself
-        const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        const ssize_t n = readlink("/proc/self/exe", scratch[0], sizeof scratch[0] - 1);
         if (n <= 0) return false;
-        self[n] = '\0';
-        path = self;
+        scratch[0][n] = '\0';
+        path = scratch[0];
     }
     if (path[0] != '/') return false;  // the vDSO ("linux-vdso.so.1"): no file
     Mapping file;
@@ -179,13 +181,13 @@ bool open_symbols(const link_map* lm, SymbolTable* t, Mapping* kept) {
         return true;
     }
     Mapping debug;
-    const bool found = debug_symbol_table(file, path, &debug, t);
+    const bool found = debug_symbol_table(file, path, &debug, t, scratch[1]);
     unmap(&file);
     if (found) *kept = debug;
     return found;
 }
 
-bool lookup(const SymbolTable& t, uint64_t link_pc, char* out, size_t size) {
+const char* lookup(const SymbolTable& t, uint64_t link_pc) {
     for (uint64_t i = 0; i < t.count; ++i) {
         const Elf64_Sym& s = t.syms[i];
         const unsigned type = ELF64_ST_TYPE(s.st_info);
@@ -193,49 +195,60 @@ bool lookup(const SymbolTable& t, uint64_t link_pc, char* out, size_t size) {
         if (link_pc < s.st_value || link_pc - s.st_value >= s.st_size) continue;
         const char* name = t.strtab + s.st_name;
         const size_t len = strnlen(name, t.strsz - s.st_name);
-        if (len == 0 || len + 1 > size || len == t.strsz - s.st_name) return false;
-        memcpy(out, name, len + 1);
-        return true;
+        return len == 0 || len == t.strsz - s.st_name ? nullptr : name;  // unterminated: not trusted
     }
-    return false;
+    return nullptr;
 }
 
-// This module's entry, claimed and filled now if it is new; null when the table is full or
-// another thread (or an interrupted frame of this one) is filling it.
-ModuleFile* module_entry(const dl_find_object& found) {
+int32_t this_thread() { return int32_t(syscall(SYS_gettid)); }
+
+// This module's entry, read now if it is new; null when the table is full (then the module counts
+// as having no symbols). *not_now: its file is being read by a frame this one interrupted.
+ModuleFile* module_entry(const dl_find_object& found, bool* not_now) {
+    *not_now = false;
     for (ModuleFile& e : g_modules) {
         const void* seen = __atomic_load_n(&e.map_start, __ATOMIC_ACQUIRE);
         if (seen == nullptr) {
-            if (!__atomic_compare_exchange_n(&e.map_start, &seen, found.dlfo_map_start, false, __ATOMIC_ACQ_REL,
-                                             __ATOMIC_ACQUIRE)) {
-                if (seen != found.dlfo_map_start) continue;
-            } else {
+            if (__atomic_compare_exchange_n(&e.map_start, &seen, found.dlfo_map_start, false, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE)) {
+                __atomic_store_n(&e.filler, this_thread(), __ATOMIC_RELEASE);
                 Mapping kept;
-                if (!open_symbols(found.dlfo_link_map, &e.table, &kept)) e.table = SymbolTable{};
+                if (!open_symbols(found.dlfo_link_map, &e.table, &kept, e.path)) e.table = SymbolTable{};
                 __atomic_store_n(&e.state, uint32_t(kReady), __ATOMIC_RELEASE);
                 return &e;
             }
         }
-        if (seen == found.dlfo_map_start)
-            return __atomic_load_n(&e.state, __ATOMIC_ACQUIRE) == kReady ? &e : nullptr;
+        if (seen != found.dlfo_map_start) continue;
+        // Another thread is reading it (an open and a few page faults): wait, boundedly. This
+        // thread, interrupted while reading it: not now.
+        // (No system call when it is ready: a program may have forbidden them since, seccomp.)
+        if (__atomic_load_n(&e.state, __ATOMIC_ACQUIRE) == kReady) return &e;
+        const int32_t me = this_thread();
+        for (uint32_t spin = 0; __atomic_load_n(&e.state, __ATOMIC_ACQUIRE) != kReady; ++spin) {
+            if (__atomic_load_n(&e.filler, __ATOMIC_ACQUIRE) == me || spin > (1u << 22)) {
+                *not_now = true;
+                return nullptr;
+            }
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+        return &e;
     }
     return nullptr;
 }
 
 }  // namespace
 
-bool file_function_at(const dl_find_object& found, uintptr_t pc, char* out, size_t size) {
+FileName file_function_at(const dl_find_object& found, uintptr_t pc, const char** name) {
     const link_map* lm = found.dlfo_link_map;
-    if (lm == nullptr || size == 0) return false;
-    const uint64_t link_pc = pc - lm->l_addr;
-    if (const ModuleFile* e = module_entry(found)) return e->table.syms != nullptr && lookup(e->table, link_pc, out, size);
-    // Being read by another thread, or no room to keep it: read it for this lookup alone.
-    SymbolTable t;
-    Mapping kept;
-    if (!open_symbols(lm, &t, &kept)) return false;
-    const bool named = lookup(t, link_pc, out, size);
-    unmap(&kept);
-    return named;
+    if (lm == nullptr) return FileName::kNone;
+    bool not_now = false;
+    const ModuleFile* e = module_entry(found, &not_now);
+    if (not_now) return FileName::kNotNow;
+    if (e == nullptr || e->table.syms == nullptr) return FileName::kNone;
+    *name = lookup(e->table, pc - lm->l_addr);
+    return *name != nullptr ? FileName::kFound : FileName::kNone;
 }
 
 }  // namespace vdsotrace::tracer::wrappers

@@ -95,11 +95,14 @@ bool code_site_at(uintptr_t pc, CodeSite* out) {
     return true;
 }
 
-void name_from_file(uintptr_t pc, CodeSite* site, char* name, size_t size) {
-    if (site->symbol != nullptr) return;
+bool name_from_file(uintptr_t pc, CodeSite* site) {
+    if (site->symbol != nullptr) return true;
     dl_find_object found;
-    if (_dl_find_object(reinterpret_cast<void*>(pc), &found) == 0 && file_function_at(found, pc, name, size))
-        site->symbol = name;
+    if (_dl_find_object(reinterpret_cast<void*>(pc), &found) != 0) return true;
+    const char* name = nullptr;
+    const FileName got = file_function_at(found, pc, &name);
+    if (got == FileName::kFound) site->symbol = name;
+    return got != FileName::kNotNow;
 }
 
 const void* module_symbol(uintptr_t pc, const char* name, uint64_t* size) {

@@ -18,9 +18,10 @@ struct CodeSite {
 bool code_site_at(uintptr_t pc, CodeSite* out);
 
 // When the dynamic symbols did not name the function at `pc` (site->symbol null), its name from
-// the module's file (file_symbols.h: .symtab or the debug file's), copied into `name` and pointed
-// to by site->symbol. Slow path only (reads files).
-void name_from_file(uintptr_t pc, CodeSite* site, char* name, size_t size);
+// the module's file (file_symbols.h: .symtab or the debug file's), pointed to by site->symbol.
+// Slow path only (reads files). Returns false when the file cannot be read now (a frame this one
+// interrupted is reading it): the caller must not keep a decision made without it.
+bool name_from_file(uintptr_t pc, CodeSite* site);
 
 // The address of the exported symbol `name` defined in the module that holds `pc`, or null;
 // `*size` (when given) its size.
