@@ -453,23 +453,44 @@ uint32_t interleave(uintptr_t* frames, uint32_t n, uint32_t max) {
     if (__atomic_load_n(&g_rt.state, __ATOMIC_ACQUIRE) != kReady || g_rt.eval_start == 0) return n;
     const uintptr_t ts = uintptr_t(g_rt.get_tstate());
     if (ts == 0 || load<uintptr_t>(ts + uintptr_t(g_rt.layout.tstate_thread_id)) != uintptr_t(pthread_self())) return n;
-    uint64_t sites[kMaxSampleDepth];
-    bool group_end[kMaxSampleDepth];
-    const uint32_t count = python_frames(ts, sites, group_end, max < kMaxSampleDepth ? max : kMaxSampleDepth);
+    // A sampled call may run on a small stack: Python frames beyond these are not shown.
+    constexpr uint32_t kMaxPythonFrames = 64;
+    uint64_t sites[kMaxPythonFrames];
+    bool group_end[kMaxPythonFrames];
+    const uint32_t count = python_frames(ts, sites, group_end, kMaxPythonFrames);
     if (count == 0) return n;
-    // The k-th _PyEval_EvalFrameDefault frame from the leaf runs the k-th group of Python frames.
-    uintptr_t out[kMaxSampleDepth];
-    uint32_t m = 0, p = 0;
-    for (uint32_t i = 0; i < n && m < max && m < kMaxSampleDepth; ++i) {
-        out[m++] = frames[i];
-        if (p >= count || frames[i] - 1 < g_rt.eval_start || frames[i] - 1 >= g_rt.eval_end) continue;
-        while (p < count && m < max && m < kMaxSampleDepth) {
-            out[m++] = uintptr_t(sites[p]);
-            if (group_end[p++]) break;
+    uint8_t group_size[kMaxPythonFrames], group_begin[kMaxPythonFrames];
+    uint32_t groups = 0;
+    for (uint32_t q = 0, begin = 0; q < count; ++q)
+        if (group_end[q]) {
+            group_begin[groups] = uint8_t(begin);
+            group_size[groups++] = uint8_t(q + 1 - begin);
+            begin = q + 1;
         }
+    // The k-th _PyEval_EvalFrameDefault frame from the leaf runs the k-th group of Python frames.
+    // Merged in place: first how far the merged stack reaches within the cap, then from its root
+    // end down, so that every frame is read before its position is written.
+    auto is_eval = [](uintptr_t pc) { return pc - 1 >= g_rt.eval_start && pc - 1 < g_rt.eval_end; };
+    const uint32_t cap = max < kMaxSampleDepth ? max : kMaxSampleDepth;
+    uint32_t len = 0, given = 0, evals = 0, read = 0;
+    for (; read < n && len < cap; ++read) {
+        ++len;
+        if (!is_eval(frames[read])) continue;
+        if (given < groups) len += group_size[given++];
+        ++evals;
     }
-    memcpy(frames, out, m * sizeof *out);
-    return m;
+    const uint32_t cut = len > cap ? len - cap : 0;  // the root end of the last group given
+    len -= cut;
+    uint32_t w = len;
+    for (uint32_t j = read; j-- > 0;) {
+        const uintptr_t pc = frames[j];
+        if (is_eval(pc) && --evals < given) {
+            const uint32_t size = group_size[evals] - (evals == given - 1 ? cut : 0);
+            for (uint32_t k = size; k-- > 0;) frames[--w] = uintptr_t(sites[group_begin[evals] + k]);
+        }
+        frames[--w] = pc;
+    }
+    return len;
 }
 
 void bind_segment(Segment* seg) {
