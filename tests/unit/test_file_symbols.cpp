@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "wrappers/symbol_at.h"
+#include "tracer/wrappers/symbol_at.h"
 
 namespace w = vdsotrace::tracer::wrappers;
 

@@ -1,4 +1,4 @@
-#include "cpython_frames.h"
+#include "tracer/python/cpython_frames.h"
 
 #include <pthread.h>
 #include <sys/uio.h>
@@ -6,10 +6,10 @@
 
 #include <cstring>
 
-#include "settings.h"
-#include "thread_state.h"
-#include "text_util.h"
-#include "wrappers/symbol_at.h"
+#include "tracer/common/text_util.h"
+#include "tracer/engine/settings.h"
+#include "tracer/engine/thread_state.h"
+#include "tracer/wrappers/symbol_at.h"
 
 namespace vdsotrace::tracer::python {
 

@@ -1,4 +1,4 @@
-#include "file_symbols.h"
+#include "tracer/wrappers/file_symbols.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 
 #include <cstring>
 
-#include "text_util.h"
+#include "tracer/common/text_util.h"
 
 namespace vdsotrace::tracer::wrappers {
 

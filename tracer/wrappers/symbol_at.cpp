@@ -1,4 +1,4 @@
-#include "symbol_at.h"
+#include "tracer/wrappers/symbol_at.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "file_symbols.h"
+#include "tracer/wrappers/file_symbols.h"
 
 namespace vdsotrace::tracer::wrappers {
 
