@@ -562,9 +562,23 @@ __attribute__((noinline)) void detail::count_through_wrapper(unsigned char* slot
     unsigned via = 0;
     uintptr_t outer = 0;
     bool python = false;
-    if (frame.cfa != 0) {
+    if (frame.cfa != 0 && site == t.py_c_site) {
+        // The interpreter's C call site this thread called through last (time.monotonic() in a
+        // loop): decided already; only the Python frame is read.
+        const int saved_errno = errno;  // (the runtime's first reads are system calls)
+        via = t.py_c_via;
+        if ((outer = python::current_site()) == 0) via = 0;
+        errno = saved_errno;
+    } else if (frame.cfa != 0) {
         const int saved_errno = errno;  // a decision made now may read files
         outer = wrappers::step_out(site, frame, stack_end > 1 ? stack_end : 0, &via, &python);
+        if (python && via != 0) {
+            t.py_c_site = 0;  // (a signal handler's call in between sees no half-written pair)
+            asm volatile("" ::: "memory");
+            t.py_c_via = via;
+            asm volatile("" ::: "memory");
+            t.py_c_site = site;
+        }
         // A call from CPython: the Python call site of this thread's current frame; without one
         // (no Python code running on this thread, a check failed) counted at the C site.
         if (python && (outer = python::current_site()) == 0) via = 0;

@@ -19,6 +19,7 @@
 #include "tracer/engine/recorder.h"
 #include "tracer/engine/settings.h"
 #include "tracer/common/text_util.h"
+#include "tracer/python/cpython_frames.h"
 
 namespace vdsotrace::tracer {
 
@@ -175,7 +176,8 @@ uint32_t intern(const Segment& seg, const uintptr_t* frames, uint32_t n) {
                 __atomic_store_n(&e.state, uint32_t(format::kStackReady), __ATOMIC_RELEASE);
                 // Record every module that contributed a frame while it is still loaded, so the
                 // stack can be named after a dlclose or the program's exit.
-                for (uint32_t f = 0; f < n; ++f) ensure_module(const_cast<Segment*>(&seg), frames[f]);
+                for (uint32_t f = 0; f < n; ++f)
+                    if (!(frames[f] & format::kPythonSiteTag)) ensure_module(const_cast<Segment*>(&seg), frames[f]);
                 return i;
             }
             // Another thread claimed this entry meanwhile: its frames' room stays unused.
@@ -265,9 +267,10 @@ void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t
     const int saved_errno = errno;  // libunwind and the module lookup must not change the program's errno
     const format::Header::Sampling& cfg = seg.header->sampling;
     uintptr_t frames[kMaxSampleDepth];
-    const uint32_t n = unwinder == kLibunwind && !in_loader(t)
+    uint32_t n = unwinder == kLibunwind && !in_loader(t)
                            ? capture_libunwind(frames, cfg.max_depth, caller)
                            : capture_frame_pointers(frames, cfg.max_depth, caller, t.stack_top);
+    n = python::interleave(frames, n, cfg.max_depth);  // Python functions beside the interpreter's frames
     const uint32_t id = intern(seg, frames, n);
     if (id == kNoStack) {
         bump<kShared>(&h->lost_stacks_full);
