@@ -376,6 +376,27 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample, wrappers::
     if (may_sample && sample_due()) sampler_on_countdown(counter, caller);
 }
 
+void share_thread_state_with_clone() {
+    ThreadState& t = t_thread;
+    if (t.busy != 0 || t.in_init) return;  // the shim's own work, or a handler inside a claim: never
+    const int saved_errno = errno;  // creating the segment must not change the program's errno
+    // The slot is claimed now, while one process runs on this TLS: two claiming at once would
+    // both write it.
+    if (t.slot == nullptr && __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kDisabled && !in_vfork_child())
+        claim_slot();
+    errno = saved_errno;
+    if (t.slot == nullptr) return;  // nothing recorded: nothing to share
+    // From here on every call of this thread and of the clone takes the slow path, which counts
+    // with locked atomics into the same slot (count_into<true>): exact, at the cost of the
+    // slow path for this one thread. Other threads keep their own TLS and fast path.
+    t.shared = 1;
+    t.fast_slot = nullptr;
+    t.last_entry = nullptr;
+    t.direct_entries[0] = t.direct_entries[1] = nullptr;
+    t.wrap_key = 0;
+    t.wrap_entry = nullptr;
+}
+
 format::Header* ensure_segment() {
     if (t_thread.in_init) return nullptr;
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady && claim_slot() == nullptr) return nullptr;
@@ -470,6 +491,8 @@ void at_process_start() {
 
 void at_process_end() {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
+    // exit() in a vfork child, or in a clone(CLONE_VM) child: the recording is the parent's.
+    if (in_vfork_child()) return;
     format::Header* h = g_segment.header;
     if (h->end_monotonic_ns == 0) {
         h->end_monotonic_ns = monotonic_ns();

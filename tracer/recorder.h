@@ -50,6 +50,12 @@ void ensure_caller_module(uintptr_t address);
 // recording that must exist even if no call is ever counted. Slow path: start-up only.
 format::Header* ensure_segment();
 
+// Before clone(CLONE_VM) without CLONE_SETTLS (and without CLONE_VFORK, whose parent waits): the
+// child will run on this thread's TLS in the same memory, so both would bump this thread's slot
+// with plain increments and lose counts. Claims the slot now if needed and switches this thread
+// to counting with atomics on the slow path, for the rest of its life. Slow path, syscalls allowed.
+void share_thread_state_with_clone();
+
 // The segment's header, or null while there is none.
 format::Header* segment_header();
 

@@ -18,7 +18,7 @@
 //   small-stack BYTES           the process's first call from a thread with BYTES of stack
 //   key-destructor              a thread whose key destructor (run after the shim's) makes 100 calls
 //   setuid-child N              a child that drops to uid 65534 (as root), N calls in each
-//   clone-vm N                  a clone(CLONE_VM) child (no CLONE_THREAD) and the parent call N times each
+//   clone-vm N M first|fresh    a clone(CLONE_VM) child (no CLONE_THREAD) calls M times, the parent N
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -383,21 +383,34 @@ static int key_destructor(void) {
     return 0;
 }
 
-static long g_clone_n;
+static long g_clone_m;
 static volatile long g_child_made;
+static volatile int g_clone_ready[2];
+
+// Both processes wait for each other, so their calls overlap on the two CPUs.
+static void clone_meet(int me) {
+    __atomic_store_n(&g_clone_ready[me], 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&g_clone_ready[1 - me], __ATOMIC_ACQUIRE)) {
+    }
+}
 
 static int clone_child(void* arg) {
     (void)arg;
-    g_child_made = calls(g_clone_n);
+    clone_meet(1);
+    g_child_made = calls(g_clone_m);
     return 0;
 }
 
-static int clone_vm(long n) {
-    g_clone_n = n;
+// Parent and child share memory and the parent's TLS (no CLONE_SETTLS); both call from calls().
+// `first` makes the parent's first clock call before the clone (its slot exists), `fresh` not.
+static int clone_vm(long n, long m, const char* when) {
+    g_clone_m = m;
+    if (strcmp(when, "first") == 0) calls(1);
     const size_t size = 1 << 20;
     char* stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     pid_t child = clone(clone_child, stack + size, CLONE_VM | SIGCHLD, NULL);
     if (child < 0) return 7;
+    clone_meet(0);
     const long mine = calls(n);
     int status = 0;
     waitpid(child, &status, 0);
@@ -424,6 +437,6 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "small-stack") == 0) return small_stack(arg);
     if (strcmp(mode, "key-destructor") == 0) return key_destructor();
     if (strcmp(mode, "setuid-child") == 0) return setuid_child(arg);
-    if (strcmp(mode, "clone-vm") == 0) return clone_vm(arg);
+    if (strcmp(mode, "clone-vm") == 0 && argc > 4) return clone_vm(arg, atol(argv[3]), argv[4]);
     return 64;
 }
