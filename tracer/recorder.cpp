@@ -23,6 +23,7 @@
 #include "segment_create.h"
 #include "settings.h"
 #include "text_util.h"
+#include "thread_identity.h"
 #include "python/cpython_frames.h"
 #include "wrappers/wrapper_sites.h"
 
@@ -161,8 +162,11 @@ void on_thread_exit(void* slot_ptr) {
     if (t.sample_slot != nullptr)
         t.sample_slot = g_segment.sample_slots + size_t(g_segment.thread_capacity) * g_segment.sample_slot_size;
     release_alt_stack();
-    char name[16] = {};
-    prctl(PR_GET_NAME, name);  // names are often set after the first call: take the final one
+    // Names are often set after the first call: the final one, kept in the slot by the shim's
+    // pthread_setname_np and prctl (no system call here: the thread may run under a sandbox).
+    char name[16];
+    memcpy(name, h->name, sizeof name);
+    name[15] = '\0';
     if (g_segment.exited_slot == nullptr) {
         memcpy(h->name, name, sizeof h->name);
         __atomic_store_n(&h->state, uint32_t(format::kThreadExited), __ATOMIC_RELEASE);
@@ -212,7 +216,7 @@ unsigned char* reuse_recycled_slot() {
 bool g_headroom_threads;
 
 uintptr_t stack_low_of_this_thread() {
-    if (gettid() == getpid()) {
+    if (current_tid() == process_id()) {
         const uintptr_t top = getauxval(AT_EXECFN);
         rlimit lim{};
         if (top == 0 || getrlimit(RLIMIT_STACK, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur >= top)
@@ -259,8 +263,10 @@ unsigned char* claim_thread_slot(ThreadState& t) {
         __atomic_fetch_or(&h->flags, uint32_t(format::kFlagThreadsFull), __ATOMIC_RELAXED);
     } else {
         auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
-        sh->tid = gettid();
-        prctl(PR_GET_NAME, sh->name);
+        // No system call (thread_identity.h): a thread started under a strict seccomp filter must
+        // survive its first clock call.
+        sh->tid = current_tid();
+        known_thread_name(t, sh->name);
         sh->claimed_monotonic_ns = monotonic_ns();
         __atomic_store_n(&sh->state, uint32_t(format::kThreadLive), __ATOMIC_RELEASE);
         if (g_have_exit_key) pthread_setspecific(g_exit_key, slot);
@@ -335,6 +341,26 @@ static unsigned char* claim_slot() {
 // until the parent creates its segment.
 static bool in_vfork_child() { return g_own_pid != 0 && getpid() != g_own_pid; }
 
+// Renames the slot of thread `tid` (the shim's pthread_setname_np on another thread). Cold.
+void rename_thread_slot(int32_t tid, const char* name) {
+    if (tid <= 0 || __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
+    for (uint32_t i = 0; i < g_segment.thread_capacity; ++i) {
+        auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(g_segment.threads + size_t(i) * g_segment.slot_size);
+        if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == format::kThreadLive && sh->tid == tid) {
+            copy_thread_name(sh->name, name);
+            return;
+        }
+    }
+}
+
+void note_own_thread_name(const char* name) {
+    ThreadState& t = t_thread;
+    copy_thread_name(t.name, name);
+    if (current_tid() == process_id()) set_main_thread_name(name);
+    if (t.slot != nullptr && !t.shared && __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady)
+        copy_thread_name(reinterpret_cast<format::ThreadSlotHeader*>(t.slot)->name, name);
+}
+
 static void count_for_vfork_child(unsigned counter, uintptr_t caller) {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) {
         detail::count_into<true>(shared_slot(), counter, caller);
@@ -355,8 +381,14 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample, wrappers::
     if (slot == nullptr) {
         // Recording impossible (said once on stderr): every call passes through at about native
         // cost, with no system call (in_vfork_child's getpid cost 286 ns a call; issue 12).
-        if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled) return;
-        if (in_vfork_child()) {
+        const int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
+        if (state == kDisabled) return;
+        // Only before the segment exists does a vfork child need telling apart (it must not
+        // create one under its own pid): a thread's first call in a recording process makes no
+        // system call, and survives a strict seccomp filter installed before the thread began. A
+        // vfork child claiming a slot for the suspended thread whose TLS it runs on claims it
+        // for that thread (the id comes from its descriptor), where its calls belong.
+        if (state != kReady && in_vfork_child()) {
             count_for_vfork_child(counter, caller);
             return;
         }
@@ -464,7 +496,8 @@ void after_fork_in_child() {
     remember_fork_parent(parent_recorded ? g_segment.header : nullptr);
     if (parent_recorded) munmap(g_segment.header, g_segment.size);
     g_segment = Segment{};
-    g_own_pid = getpid();
+    thread_identity_after_fork(t_thread);
+    g_own_pid = process_id();
     // The forking thread's exit handler would otherwise fold the parent's slot, now unmapped here.
     if (g_have_exit_key) pthread_setspecific(g_exit_key, nullptr);
     t_thread.slot = nullptr;
@@ -484,7 +517,8 @@ void after_fork_in_child() {
 }
 
 void at_process_start() {
-    g_own_pid = getpid();
+    learn_thread_identity();
+    g_own_pid = process_id();
     settle_own_session();
     apply_follow_exec_setting();
 }

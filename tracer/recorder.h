@@ -56,6 +56,11 @@ format::Header* ensure_segment();
 // to counting with atomics on the slow path, for the rest of its life. Slow path, syscalls allowed.
 void share_thread_state_with_clone();
 
+// The calling thread named itself (the shim's pthread_setname_np / prctl(PR_SET_NAME)); and
+// another thread, by its kernel id, was named. Cold; no system call.
+void note_own_thread_name(const char* name);
+void rename_thread_slot(int32_t tid, const char* name);
+
 // The segment's header, or null while there is none.
 format::Header* segment_header();
 

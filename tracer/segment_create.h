@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <time.h>
 
 #include "segment_format.h"
 #include "settings.h"
@@ -54,8 +55,10 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
 // Fills `seg`'s pointers from a mapped header (used after create, and by tests).
 void bind_segment(format::Header* header, Segment* seg);
 
-// Monotonic and realtime clocks read with a raw syscall: the shim must not call its own
-// interposed functions, and these are read only on slow paths.
+// Monotonic and realtime clocks for the engine's timestamps, read through the vDSO entry the shim
+// gave set_engine_clock (the raw vDSO function, -errno convention), else with a raw syscall: the
+// shim must not call its own interposed functions, and these are read only on slow paths.
+void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*));
 uint64_t monotonic_ns();
 uint64_t realtime_ns();
 

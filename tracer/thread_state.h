@@ -48,6 +48,9 @@ struct ThreadState {
     uint64_t wrap_key;
     format::CallerEntry* wrap_entry;
     uintptr_t wrap_stack_end;
+    // The name this thread gave itself through the shim's pthread_setname_np or prctl(PR_SET_NAME)
+    // (empty: none seen; thread_identity.h), kept until and after it claims its slot.
+    char name[16];
 };
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));

@@ -18,6 +18,7 @@
 //   small-stack BYTES           the process's first call from a thread with BYTES of stack
 //   key-destructor              a thread whose key destructor (run after the shim's) makes 100 calls
 //   setuid-child N              a child that drops to uid 65534 (as root), N calls in each
+//   seccomp-threads N T         one call, a filter allowing only what starting threads needs, T threads of N calls
 //   clone-vm N M first|fresh    a clone(CLONE_VM) child (no CLONE_THREAD) calls M times, the parent N
 #define _GNU_SOURCE
 #include <errno.h>
@@ -418,6 +419,56 @@ static int clone_vm(long n, long m, const char* when) {
     return 0;
 }
 
+// Threads started under a strict filter (issue 12, scenario 5): the filter allows what this
+// program needs natively to start and join threads and to read the clock, nothing else (no
+// gettid, getpid, prctl, sigaltstack, openat). The main thread names itself first, so the threads
+// inherit its name.
+static int install_thread_filter(void) {
+    static const int allowed[] = {SYS_write, SYS_exit_group, SYS_exit, SYS_rt_sigreturn, SYS_clock_gettime,
+                                  SYS_mmap, SYS_munmap, SYS_mprotect, SYS_clone, SYS_clone3, SYS_rt_sigprocmask,
+                                  SYS_set_robust_list, SYS_rseq, SYS_futex, SYS_madvise, SYS_brk, SYS_rt_sigaction,
+                                  SYS_getrandom};
+    enum { n = sizeof allowed / sizeof allowed[0] };
+    struct sock_filter filter[n + 3];
+    filter[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (int i = 0; i < n; ++i)
+        filter[1 + i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)allowed[i], (unsigned char)(n - i), 0);
+    filter[n + 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+    filter[n + 2] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {n + 3, filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static long g_sandbox_calls;
+
+static void* sandboxed_thread(void* arg) {
+    (void)arg;
+    return (void*)calls(g_sandbox_calls);
+}
+
+static int seccomp_threads(long n, long threads) {
+    if (threads < 1 || threads > 64) return 64;
+    pthread_setname_np(pthread_self(), "sandbox-main");
+    calls(1);
+    g_sandbox_calls = n;
+    if (install_thread_filter() != 0) return 9;
+    pthread_t t[64];
+    long made = 0;
+    for (long i = 0; i < threads; ++i)
+        if (pthread_create(&t[i], NULL, sandboxed_thread, NULL) != 0) return 8;
+    for (long i = 0; i < threads; ++i) {
+        void* r;
+        pthread_join(t[i], &r);
+        made += (long)r;
+    }
+    char line[64];
+    snprintf(line, sizeof line, "threads %ld calls %ld\n", threads, made);
+    say(1, line);
+    syscall(SYS_exit_group, 0);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) return 64;
     const char* mode = argv[1];
@@ -437,6 +488,7 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "small-stack") == 0) return small_stack(arg);
     if (strcmp(mode, "key-destructor") == 0) return key_destructor();
     if (strcmp(mode, "setuid-child") == 0) return setuid_child(arg);
+    if (strcmp(mode, "seccomp-threads") == 0 && argc > 3) return seccomp_threads(arg, atol(argv[3]));
     if (strcmp(mode, "clone-vm") == 0 && argc > 4) return clone_vm(arg, atol(argv[3]), argv[4]);
     return 64;
 }

@@ -281,6 +281,24 @@ def t_disabled_no_syscalls():
     check(len(lines) == 1 and "file size limit" in lines[0], f"one line saying why: {lines}")
 
 
+def t_seccomp_threads():
+    # Threads started after a strict filter that allows only what starting threads needs natively
+    # (no gettid, getpid, prctl, sigaltstack, openat): each thread's first clock call claims its
+    # slot with no system call (its id from glibc's thread descriptor, its name the one the main
+    # thread gave itself), and its exit folds the slot with none. Also sampled, both unwinders.
+    for extra in ([], ["--sample", "10"], ["--sample", "10", "--unwind", "fp"]):
+        what = " ".join(["seccomp-threads"] + extra)
+        _, traced = compare(what, ["seccomp-threads", "1000", "4"], extra=extra, expect_status=0,
+                            expect_out=b"threads 4 calls 4000\n")
+        check(total_calls(traced.report) == 4001, f"{what}: 4001 calls ({total_calls(traced.report)})")
+        threads = (traced.report or {}).get("threads", [])
+        workers = [t for t in threads if t.get("tid") != t.get("pid")]
+        check(len(workers) == 4 and all(t["calls"] == 1000 and t["exited"] for t in workers),
+              f"{what}: four exited threads of 1000 calls ({threads})")
+        check(all(t.get("name") == "sandbox-main" for t in threads), f"{what}: named as the kernel names them ({threads})")
+        check(all(t.get("tid", 0) > 0 for t in threads), f"{what}: thread ids known")
+
+
 def t_small_stack():
     # The process's first call from a thread with a 16 KiB stack.
     _, traced = compare("small-stack", ["small-stack", "16384"], expect_status=0, expect_out=b"calls 10\n")
