@@ -51,6 +51,7 @@ uint64_t g_pending[format::kCounterSlots];  // see bump_pending()
 int g_pending_any;
 pthread_key_t g_exit_key;                    // its destructor marks a thread's slot exited
 bool g_have_exit_key;
+uint32_t g_retired_claimed;                  // entries of the segment's retired-callers table handed out
 int g_own_pid;                               // getpid() at start-up and after fork; 0 = not known yet
 
 void say(const char* text) {
@@ -513,6 +514,7 @@ void after_fork_in_child() {
     t_thread.sample_slot = nullptr;
     t_thread.in_sample = 0;
     memset(g_pending, 0, sizeof g_pending);
+    g_retired_claimed = 0;
     __atomic_store_n(&g_state, kUninit, __ATOMIC_RELEASE);
 }
 
@@ -562,15 +564,20 @@ void at_process_exit(int status) {
 
 namespace {
 
-// The end of the mapping holding this thread's stack (1: unknown). Cold: once per thread that
-// calls through a wrapper, a read of /proc/self/maps with plain system calls.
+// The upper end of this thread's stack (1: unknown), without a system call: a thread started under
+// a strict seccomp filter must survive its first call through a wrapper (this read
+// /proc/self/maps). The main thread's stack mapping ends with the page holding AT_EXECFN; a glibc
+// thread's stack (and its static TLS above it) ends at its descriptor, also for a stack the program
+// gave it (glibc carves the descriptor from the top of that stack).
 uintptr_t stack_end_of_this_thread() {
-    const int saved_errno = errno;
-    MapRange at, above;
     const uintptr_t sp = stack_pointer();
-    const bool ok = sp != 0 && lookup_mappings(sp, &at, &above) && at.end != 0;
-    errno = saved_errno;
-    return ok ? uintptr_t(at.end) : 1;
+    uintptr_t end = uintptr_t(pthread_self());
+    if (current_tid() == process_id()) {
+        const uintptr_t page = getauxval(AT_PAGESZ) != 0 ? getauxval(AT_PAGESZ) : 4096;
+        const uintptr_t execfn = getauxval(AT_EXECFN);
+        end = execfn != 0 ? (execfn + page - 1) & ~(page - 1) : 0;
+    }
+    return sp != 0 && end > sp ? end : 1;
 }
 
 // Counts one call of `key` exactly (wrapper marks play no part): returns the entry, or null when
@@ -643,6 +650,87 @@ __attribute__((noinline)) void detail::count_through_wrapper(unsigned char* slot
 }
 template void detail::count_through_wrapper<false>(unsigned char*, unsigned, uintptr_t, wrappers::CallFrame);
 template void detail::count_through_wrapper<true>(unsigned char*, unsigned, uintptr_t, wrappers::CallFrame);
+
+// ---- Unloaded libraries (format: RetiredCallerEntry) -------------------------------------------
+
+namespace {
+
+// Adds `n` calls of `key`, counted by thread `tid` in module `module` before it was unloaded, to
+// the retired-callers table; when it is full, to the exited threads' (else the shared) slot's
+// unattributed calls, which every thread updates with atomics.
+void add_retired(uint64_t key, uint64_t n, int32_t tid, uint32_t module) {
+    format::RetiredCallerEntry* table = g_segment.retired;
+    uint32_t claimed = __atomic_load_n(&g_retired_claimed, __ATOMIC_ACQUIRE);
+    if (claimed > g_segment.retired_capacity) claimed = g_segment.retired_capacity;
+    for (uint32_t i = 0; table != nullptr && i < claimed; ++i) {
+        format::RetiredCallerEntry& e = table[i];
+        if (__atomic_load_n(&e.state, __ATOMIC_ACQUIRE) == 2 && e.key == key && e.tid == tid && e.module == module) {
+            __atomic_fetch_add(&e.count, n, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+    const uint32_t index = table != nullptr ? __atomic_fetch_add(&g_retired_claimed, 1u, __ATOMIC_ACQ_REL) : UINT32_MAX;
+    if (index < g_segment.retired_capacity) {
+        format::RetiredCallerEntry& e = table[index];
+        __atomic_store_n(&e.state, 1u, __ATOMIC_RELAXED);
+        e.tid = tid;
+        e.module = module;
+        e.key = key;
+        __atomic_store_n(&e.count, n, __ATOMIC_RELAXED);
+        __atomic_store_n(&e.state, 2u, __ATOMIC_RELEASE);
+        return;
+    }
+    unsigned char* bucket = g_segment.exited_slot != nullptr ? g_segment.exited_slot : shared_slot();
+    auto* unattributed = reinterpret_cast<uint64_t*>(bucket + format::kSlotUnattributedOffset);
+    __atomic_fetch_add(&unattributed[format::caller_counter(key)], n, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&g_segment.header->flags, format::kFlagRetiredFull, __ATOMIC_RELAXED);
+}
+
+// Retires every caller entry of `slot` whose call site lies in [start, end): a tombstone takes the
+// key's place, so the next library loaded there counts into fresh entries (and gets its module
+// noted and its wrapper sites decided again), and the count moves to the retired table. The
+// slot's owner may count meanwhile, but never at these addresses: the library is gone, and a
+// library loaded in its place can be called only after dlclose returned.
+void retire_slot_range(unsigned char* slot, int32_t tid, uintptr_t start, uintptr_t end, uint32_t module) {
+    auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
+    for (uint32_t i = 0; i <= g_recorder.caller_mask; ++i) {
+        format::CallerEntry& e = callers[i];
+        const uint64_t key = __atomic_load_n(&e.key, __ATOMIC_ACQUIRE);
+        const uint64_t address = format::caller_address(key);
+        if (key == 0 || (address & format::kPythonSiteTag) || address == 0 || address - 1 < start ||
+            address - 1 >= end)
+            continue;
+        __atomic_store_n(&e.key, format::retired_tombstone(key), __ATOMIC_RELEASE);
+        if (format::caller_via(key) == format::kViaWrapperMark) continue;  // a note, no count
+        const uint64_t n = __atomic_exchange_n(&e.count, 0, __ATOMIC_ACQ_REL);
+        if (n != 0) add_retired(key, n, tid, module);
+    }
+}
+
+}  // namespace
+
+void forget_unloaded_modules() {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
+    BusyGuard busy;
+    const int saved_errno = errno;
+    uint32_t unloaded[64];
+    uint32_t n;
+    while ((n = mark_unloaded_modules(&g_segment, unloaded, 64)) != 0) {
+        for (uint32_t u = 0; u < n; ++u) {
+            const format::ModuleEntry& m = g_segment.modules[unloaded[u]];
+            const uintptr_t start = uintptr_t(m.start), end = uintptr_t(m.end);
+            wrappers::forget_decisions_in(start, end);
+            for (uint32_t i = 0; i <= g_segment.thread_capacity; ++i) {  // the private slots and the shared one
+                unsigned char* slot = g_segment.threads + size_t(i) * g_segment.slot_size;
+                const auto* sh = reinterpret_cast<const format::ThreadSlotHeader*>(slot);
+                const int32_t tid = i < g_segment.thread_capacity ? __atomic_load_n(&sh->tid, __ATOMIC_ACQUIRE) : 0;
+                retire_slot_range(slot, tid, start, end, unloaded[u]);
+            }
+            if (g_segment.exited_slot != nullptr) retire_slot_range(g_segment.exited_slot, 0, start, end, unloaded[u]);
+        }
+    }
+    errno = saved_errno;
+}
 
 const char* segment_name() {
     return __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady ? g_segment.name : nullptr;

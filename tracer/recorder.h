@@ -61,6 +61,11 @@ void share_thread_state_with_clone();
 void note_own_thread_name(const char* name);
 void rename_thread_slot(int32_t tid, const char* name);
 
+// After a successful dlclose: modules of the table no longer loaded are marked unloaded and the
+// calls counted in them move to the retired-callers table (format::RetiredCallerEntry), so a
+// library loaded later at the same addresses is not credited with them. Cold; no system call.
+void forget_unloaded_modules();
+
 // The segment's header, or null while there is none.
 format::Header* segment_header();
 

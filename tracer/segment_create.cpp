@@ -122,6 +122,9 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     offset += sizeof(format::PythonSiteEntry) * format::kPythonSiteCapacity;
     add_section(h, format::kSectionRuntimes, sizeof(format::RuntimeEntry), offset, format::kRuntimeCapacity);
     offset += sizeof(format::RuntimeEntry) * format::kRuntimeCapacity;
+    add_section(h, format::kSectionRetiredCallers, sizeof(format::RetiredCallerEntry), offset,
+                format::kRetiredCallerCapacity);
+    offset += sizeof(format::RetiredCallerEntry) * format::kRetiredCallerCapacity;
     const size_t size = align_up(offset, 4096);
     if (h == nullptr) return size;
     h->thread_capacity = settings.threads;
@@ -175,6 +178,9 @@ void bind_segment(format::Header* h, Segment* seg) {
         } else if (s.kind == format::kSectionRuntimes) {
             seg->runtimes = reinterpret_cast<format::RuntimeEntry*>(base + s.offset);
             seg->runtime_capacity = uint32_t(s.count);
+        } else if (s.kind == format::kSectionRetiredCallers) {
+            seg->retired = reinterpret_cast<format::RetiredCallerEntry*>(base + s.offset);
+            seg->retired_capacity = uint32_t(s.count);
         }
     }
 }

@@ -19,9 +19,12 @@
 //   key-destructor              a thread whose key destructor (run after the shim's) makes 100 calls
 //   setuid-child N              a child that drops to uid 65534 (as root), N calls in each
 //   seccomp-threads N T         one call, a filter allowing only what starting threads needs, T threads of N calls
+//   dl-reuse N M K              library A calls N times, unloaded; B at its address M; A again K (ADV_PLUGIN_A/B)
 //   clone-vm N M first|fresh    a clone(CLONE_VM) child (no CLONE_THREAD) calls M times, the parent N
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -469,6 +472,56 @@ static int seccomp_threads(long n, long threads) {
     return 0;
 }
 
+// dlclose then dlopen of another library at the same address (issue 12, scenario 9): library A
+// (a worker thread that then exits and the main thread call it), unloaded; library B, the same code
+// under another function name, loaded where A was; B unloaded, A loaded again. Prints how many
+// calls each made and whether the addresses were really reused (else the test is skipped).
+typedef long (*PluginFn)(long);
+
+static void* open_plugin(const char* env, PluginFn* fn, uintptr_t* base) {
+    const char* path = getenv(env);
+    void* h = path != NULL ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (h == NULL) return NULL;
+    *fn = (PluginFn)dlsym(h, "plugin_calls");
+    struct link_map* lm = NULL;
+    dlinfo(h, RTLD_DI_LINKMAP, &lm);
+    *base = lm != NULL ? (uintptr_t)lm->l_addr : 0;
+    return *fn != NULL ? h : NULL;
+}
+
+static PluginFn g_plugin;
+static long g_plugin_n;
+
+static void* plugin_thread(void* arg) {
+    (void)arg;
+    return (void*)g_plugin(g_plugin_n);
+}
+
+static int dl_reuse(long n, long m, long k) {
+    PluginFn fn;
+    uintptr_t base_a, base_b, base_a2;
+    void* a = open_plugin("ADV_PLUGIN_A", &fn, &base_a);
+    if (a == NULL) return 5;
+    g_plugin = fn;
+    g_plugin_n = n / 2;
+    pthread_t t;
+    void* r;
+    if (pthread_create(&t, NULL, plugin_thread, NULL) != 0) return 8;
+    pthread_join(t, &r);
+    long made_a = (long)r + fn(n - n / 2);
+    dlclose(a);
+    void* b = open_plugin("ADV_PLUGIN_B", &fn, &base_b);
+    if (b == NULL) return 6;
+    const long made_b = fn(m);
+    dlclose(b);
+    a = open_plugin("ADV_PLUGIN_A", &fn, &base_a2);
+    if (a == NULL) return 5;
+    made_a += fn(k);
+    dlclose(a);
+    printf("a %ld b %ld reused %s\n", made_a, made_b, base_a == base_b && base_b == base_a2 ? "yes" : "no");
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) return 64;
     const char* mode = argv[1];
@@ -489,6 +542,7 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "key-destructor") == 0) return key_destructor();
     if (strcmp(mode, "setuid-child") == 0) return setuid_child(arg);
     if (strcmp(mode, "seccomp-threads") == 0 && argc > 3) return seccomp_threads(arg, atol(argv[3]));
+    if (strcmp(mode, "dl-reuse") == 0 && argc > 4) return dl_reuse(arg, atol(argv[3]), atol(argv[4]));
     if (strcmp(mode, "clone-vm") == 0 && argc > 4) return clone_vm(arg, atol(argv[3]), argv[4]);
     return 64;
 }

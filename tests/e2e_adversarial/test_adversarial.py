@@ -299,6 +299,29 @@ def t_seccomp_threads():
         check(all(t.get("tid", 0) > 0 for t in threads), f"{what}: thread ids known")
 
 
+def t_dl_reuse():
+    # Library A called N times (half on a thread that exits first), unloaded; library B (the same
+    # code, its function named differently) loaded at A's address, M calls; B unloaded, A loaded
+    # there again, K calls. B's calls were credited to A; now each library keeps its own.
+    n, m, k = 3000, 2000, 500
+    native = run_native(["dl-reuse", str(n), str(m), str(k)])
+    shutil.rmtree(native.files, ignore_errors=True)
+    if native.out == f"a {n + k} b {m} reused no\n".encode():
+        print("skip: the loader did not put library B at library A's address here")
+        sys.exit(77)
+    _, traced = compare("dl-reuse", ["dl-reuse", str(n), str(m), str(k)], expect_status=0,
+                        expect_out=f"a {n + k} b {m} reused yes\n".encode())
+    check(total_calls(traced.report) == n + m + k, f"{n + m + k} calls ({total_calls(traced.report)})")
+    a = callers_named(traced.report, "plugin_a_clock")
+    b = callers_named(traced.report, "plugin_b_clock")
+    check(sum(c["calls"] for c in a) == n + k and all(c["module"].endswith("libadv_plugin_a.so") for c in a),
+          f"library A's function: {n + k} calls, in A ({a})")
+    check(sum(c["calls"] for c in b) == m and all(c["module"].endswith("libadv_plugin_b.so") for c in b),
+          f"library B's function: {m} calls, in B ({b})")
+    check(len(a) == 1 and len(b) == 1 and a[0]["offset"] == b[0]["offset"],
+          f"one call site each, at the same offset (the same return address): {a} {b}")
+
+
 def t_small_stack():
     # The process's first call from a thread with a 16 KiB stack.
     _, traced = compare("small-stack", ["small-stack", "16384"], expect_status=0, expect_out=b"calls 10\n")
