@@ -11,7 +11,7 @@
 
 #include <cstdarg>
 
-#include "recorder.h"
+#include "tracer/engine/recorder.h"
 
 // glibc exports the implementation under this name too: no dlsym needed.
 extern "C" int __clone(int (*fn)(void*), void* stack, int flags, void* arg, ...);

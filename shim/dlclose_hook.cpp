@@ -7,7 +7,7 @@
 // dlclose) and by a raw munmap.
 #include <dlfcn.h>
 
-#include "recorder.h"
+#include "tracer/engine/recorder.h"
 
 namespace {
 

@@ -15,8 +15,8 @@
 #include <cerrno>
 #include <cstdarg>
 
-#include "recorder.h"
-#include "thread_identity.h"
+#include "tracer/engine/recorder.h"
+#include "tracer/engine/thread_identity.h"
 
 namespace {
 
