@@ -137,7 +137,11 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                     const uint64_t index = cc.address & ~f::kPythonSiteTag;
                     if (index < r.python_sites.size() && r.python_sites[index].ready) ps = &r.python_sites[index];
                 }
-                const ModuleInfo* m = cc.address && !python ? module_of(r, cc.address) : nullptr;
+                // Calls made in a library since unloaded name that library, not the one there now.
+                const ModuleInfo* m = cc.address == 0 || python ? nullptr
+                                      : cc.module >= 0 && size_t(cc.module) < r.modules.size()
+                                          ? &r.modules[size_t(cc.module)]
+                                          : module_of(r, cc.address);
                 // Python sites merge by function, file and line (keyed as a module path and offset).
                 std::string path = ps ? fmt::format("python:{}:{}", ps->file, ps->function) : m ? module_path(r, *m) : "";
                 uint64_t offset = ps ? uint64_t(ps->line) : m ? cc.address - m->load_bias : cc.address;
@@ -227,6 +231,11 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             p.notes.push_back(fmt::format("the module table ({} entries) filled up: some callers are shown as "
                                           "bare addresses (raise VDSOTRACE_MODULES)",
                                           r.module_capacity));
+        if (r.flags & f::kFlagRetiredFull)
+            p.notes.push_back(fmt::format("libraries were unloaded after more call sites than the table of "
+                                          "unloaded libraries' callers holds ({}): the rest of their calls are "
+                                          "counted without a caller",
+                                          f::kRetiredCallerCapacity));
         if (r.flags & f::kFlagCpuSlots)
             p.notes.push_back("a statically linked program, counted by the trampoline vdsotrace injected: without "
                               "thread-local storage it cannot tell threads apart, so the Threads rows \"cpu N\" are "

@@ -20,6 +20,7 @@
 #include "tracer/engine/settings.h"
 #include "tracer/common/text_util.h"
 #include "tracer/python/cpython_frames.h"
+#include "tracer/engine/thread_identity.h"
 
 namespace vdsotrace::tracer {
 
@@ -333,12 +334,12 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
     const uint64_t i = shared ? seg.thread_capacity : index;
     t.sample_slot = seg.sample_slots + i * seg.sample_slot_size;
     t.sample_countdown = int32_t(period);
-    t.tid = int(gettid());
+    t.tid = int(current_tid());  // no system call: thread_identity.h
     // The frame-pointer walk's upper bound: the TCB sits right above a glibc thread's stack; the
     // main thread's frames all lie below the executable's name the kernel put at its stack's top
     // (AT_EXECFN; __libc_stack_end would add ld.so to the shim's NEEDED entries).
     const uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-    uintptr_t top = gettid() == getpid() ? uintptr_t(getauxval(AT_EXECFN)) : uintptr_t(pthread_self());
+    uintptr_t top = t.tid == process_id() ? uintptr_t(getauxval(AT_EXECFN)) : uintptr_t(pthread_self());
     t.stack_top = top > here ? top : 0;
     // libunwind allocates its per-thread trace cache (and glibc this thread's copy of libunwind's
     // TLS, with malloc) on a thread's first unw_backtrace. Do that now, at the thread's first

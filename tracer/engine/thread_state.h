@@ -58,6 +58,9 @@ struct ThreadState {
     uintptr_t py_instr;
     uintptr_t py_names;
     uint64_t py_site;
+    // The name this thread gave itself through the shim's pthread_setname_np or prctl(PR_SET_NAME)
+    // (empty: none seen; thread_identity.h), kept until and after it claims its slot.
+    char name[16];
 };
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));

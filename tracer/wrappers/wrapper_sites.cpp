@@ -183,6 +183,17 @@ void forget_sites_after_fork() {
     g_segment = nullptr;
 }
 
+void forget_decisions_in(uintptr_t start, uintptr_t end) {
+    // A tombstone (bit 63: never a user-space return address) neither matches a lookup nor frees
+    // the entry, so probe chains through it stay whole; the next library at these addresses is
+    // decided afresh.
+    for (Decision& d : g_decisions) {
+        const uint64_t ret = __atomic_load_n(&d.ret, __ATOMIC_ACQUIRE);
+        if (ret != 0 && !(ret >> 63) && ret - 1 >= start && ret - 1 < end)
+            __atomic_store_n(&d.ret, ret | (uint64_t(1) << 63), __ATOMIC_RELEASE);
+    }
+}
+
 void load_user_wrappers() { is_clock_wrapper(""); }
 
 }  // namespace vdsotrace::tracer::wrappers
