@@ -21,9 +21,14 @@ namespace vdsotrace::tracer {
 
 namespace {
 
+// The vDSO's clock_gettime, when the shim found one (set_engine_clock): reading it is no system
+// call, so a thread's first call and the exit handlers make none a sandbox could refuse.
+int (*g_engine_clock)(clockid_t, timespec*);
+
 uint64_t clock_ns(clockid_t id) {
     timespec ts{};
-    syscall(SYS_clock_gettime, id, &ts);
+    auto* clock = __atomic_load_n(&g_engine_clock, __ATOMIC_RELAXED);
+    if (clock == nullptr || clock(id, &ts) != 0) syscall(SYS_clock_gettime, id, &ts);
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
@@ -68,6 +73,10 @@ void note_clock_routes(const uint8_t (&routes)[format::kFunctionCount],
 }
 
 void note_crash_handlers_in_header() { g_doctor_header.crash_handlers = 1; }
+
+void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*)) {
+    __atomic_store_n(&g_engine_clock, vdso_clock_gettime, __ATOMIC_RELAXED);
+}
 
 uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <time.h>
 
 #include "tracer/format/segment_format.h"
 #include "tracer/format/segment_layout.h"
@@ -43,8 +44,10 @@ inline size_t plan_layout(const Settings& settings, size_t vdso_size, format::He
 // and copies the vDSO image into it. On failure returns false with a message in `error`.
 bool create_segment(const Settings& settings, Segment* out, char* error, size_t error_size);
 
-// Monotonic and realtime clocks read with a raw syscall: the shim must not call its own
-// interposed functions, and these are read only on slow paths.
+// Monotonic and realtime clocks for the engine's timestamps, read through the vDSO entry the shim
+// gave set_engine_clock (the raw vDSO function, -errno convention), else with a raw syscall: the
+// shim must not call its own interposed functions, and these are read only on slow paths.
+void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*));
 uint64_t monotonic_ns();
 uint64_t realtime_ns();
 

@@ -63,6 +63,8 @@ size_t plan_layout(const LayoutSizes& sizes, size_t vdso_size, Header* h) {
     offset += sizeof(PythonSiteEntry) * kPythonSiteCapacity;
     add_section(h, kSectionRuntimes, sizeof(RuntimeEntry), offset, kRuntimeCapacity);
     offset += sizeof(RuntimeEntry) * kRuntimeCapacity;
+    add_section(h, kSectionRetiredCallers, sizeof(RetiredCallerEntry), offset, kRetiredCallerCapacity);
+    offset += sizeof(RetiredCallerEntry) * kRetiredCallerCapacity;
     const size_t size = align_up(offset, 4096);
     if (h == nullptr) return size;
     h->thread_capacity = sizes.threads;
@@ -116,6 +118,9 @@ void bind_segment(Header* h, Segment* seg) {
         } else if (s.kind == kSectionRuntimes) {
             seg->runtimes = reinterpret_cast<RuntimeEntry*>(base + s.offset);
             seg->runtime_capacity = uint32_t(s.count);
+        } else if (s.kind == kSectionRetiredCallers) {
+            seg->retired = reinterpret_cast<RetiredCallerEntry*>(base + s.offset);
+            seg->retired_capacity = uint32_t(s.count);
         }
     }
 }

@@ -51,6 +51,8 @@ struct Segment {
     uint32_t python_site_capacity = 0;
     RuntimeEntry* runtimes = nullptr;
     uint32_t runtime_capacity = 0;
+    RetiredCallerEntry* retired = nullptr;  // null in segments without the section
+    uint32_t retired_capacity = 0;
     char name[128] = {};  // shm name, "/vdsotrace-..."
 };
 
