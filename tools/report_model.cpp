@@ -75,6 +75,7 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
     using CallerKey = std::tuple<unsigned, std::string, uint64_t, std::string, uint64_t>;
     std::map<CallerKey, CallerRow> callers;
     Symbolizer symbolizer;
+    for (const Recording& r : recordings) symbolizer.use_table(r.symbols);
     bool vdso_added = false;
 
     // Processes in the order they started: a tree reads top-down, an exec chain in order.

@@ -6,6 +6,7 @@
 
 #include "go_functions.h"
 #include "symbol_index.h"
+#include "symbols/symbol_table.h"
 
 #include <cxxabi.h>
 #include <dwarf.h>
@@ -255,7 +256,23 @@ void Symbolizer::add_image(const std::string& path, const std::vector<unsigned c
     impl_->images[path] = bytes;
 }
 
+void Symbolizer::use_table(std::shared_ptr<SymbolTable> table) {
+    for (const auto& t : tables_)
+        if (t == table) return;
+    if (table) tables_.push_back(std::move(table));
+}
+
 SymbolInfo Symbolizer::lookup(const ModuleRef& module, uint64_t elf_vaddr) {
+    for (const auto& t : tables_)
+        if (!t->collect)
+            if (const SymbolInfo* known = t->find(module, elf_vaddr)) return *known;
+    SymbolInfo info = lookup_file(module, elf_vaddr);
+    for (const auto& t : tables_)
+        if (t->collect) t->add(module, elf_vaddr, info);
+    return info;
+}
+
+SymbolInfo Symbolizer::lookup_file(const ModuleRef& module, uint64_t elf_vaddr) {
     SymbolInfo info;
     Impl::Module& m = impl_->get(module.path);
     if (!m.problem.empty()) {

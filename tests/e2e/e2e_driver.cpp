@@ -252,7 +252,7 @@ struct Traced {
 Traced vdsotrace_run(const std::vector<std::string>& command, const EnvOverrides& env = {}) {
     static int counter = 0;
     const std::string json_path = temp_dir_root() + "/report" + std::to_string(++counter) + ".json";
-    std::vector<std::string> argv = {vdsotrace_bin(), "run", "--json", json_path, "--"};
+    std::vector<std::string> argv = {vdsotrace_bin(), "run", "--keep-live", "-o", "/dev/null", "--json", json_path, "--"};
     argv.insert(argv.end(), command.begin(), command.end());
     Traced t;
     t.result = run(argv, env);

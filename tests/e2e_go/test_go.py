@@ -31,7 +31,7 @@ def run_native(args, env=None):
 def run_traced(args, tmp, env=None):
     """vdsotrace run --json; returns (completed process, json report). Removes the recordings."""
     report = os.path.join(tmp, "report.json")
-    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--json", report, "-o", os.path.join(tmp, "report.txt"), "--"]
+    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--keep-live", "-o", os.devnull, "--json", report, "--text", os.path.join(tmp, "report.txt"), "--"]
     e = dict(os.environ)
     e.update(env or {})
     p = subprocess.run(cmd + list(args), capture_output=True, text=True, env=e, timeout=100)

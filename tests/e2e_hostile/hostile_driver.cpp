@@ -264,7 +264,7 @@ struct Traced {
 Traced vdsotrace_run(const std::vector<std::string>& command, const EnvOverrides& env = {}, int timeout_s = 120) {
     static int counter = 0;
     const std::string json_path = temp_dir_root() + "/report" + std::to_string(++counter) + ".json";
-    std::vector<std::string> argv = {vdsotrace_bin(), "run", "--json", json_path, "--"};
+    std::vector<std::string> argv = {vdsotrace_bin(), "run", "--keep-live", "-o", "/dev/null", "--json", json_path, "--"};
     argv.insert(argv.end(), command.begin(), command.end());
     Traced t;
     t.result = run(argv, env, timeout_s);
@@ -401,7 +401,7 @@ void check_shm_setup(const std::string& setup, const std::string& reason) {
     expect_one_pass_through_line(pre, plain, reason);
 
     // Through `vdsotrace run` too: the command's status and output come through, and the one line.
-    std::vector<std::string> run_cmd = {vdsotrace_bin(), "run", "--"};
+    std::vector<std::string> run_cmd = {vdsotrace_bin(), "run", "--keep-live", "-o", "/dev/null", "--"};
     run_cmd.insert(run_cmd.end(), cmd.begin(), cmd.end());
     Result via_run = run(in_namespace(setup, run_cmd));
     EXPECT_EQ(via_run.code, plain.code) << describe(via_run);

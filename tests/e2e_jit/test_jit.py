@@ -49,7 +49,7 @@ def run(cmd, env=None, timeout=280, cwd=None):
 def traced(args, tmp, extra=(), env=None):
     """vdsotrace run --sample 1 --json; returns (process, report). The recordings stay (removed at exit)."""
     report = os.path.join(tmp, "report.json")
-    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--sample", "1", "--json", report, "-o", os.path.join(tmp, "report.txt")]
+    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--keep-live", "-o", os.devnull, "--sample", "1", "--json", report, "--text", os.path.join(tmp, "report.txt")]
     p = run(cmd + list(extra) + ["--"] + list(args), dict(ROOMY, **(env or {})), cwd=tmp)
     data = None
     if os.path.exists(report):
@@ -173,7 +173,7 @@ def t_no_runtime_help(tmp):
     with open(script, "w") as f:
         f.write("console.log(process.env.NODE_OPTIONS); performance.now();\n")
     report = os.path.join(tmp, "r.json")
-    base = [VDSOTRACE, "run", "--shim", SHIM, "-o", os.path.join(tmp, "r.txt"), "--json", report]
+    base = [VDSOTRACE, "run", "--shim", SHIM, "--keep-live", "-o", os.devnull, "--text", os.path.join(tmp, "r.txt"), "--json", report]
 
     def run(cmd, env=None):  # and remember the recordings, to remove them at the end
         p = globals()["run"](cmd, env)

@@ -40,7 +40,7 @@ def main():
             svg, png, zoom_checks = os.path.join(tmp, "fg.svg"), os.path.join(tmp, "fg.png"), True
             report = os.path.join(tmp, "r.json")
             subprocess.run([os.environ["VDSOTRACE"], "run", "--shim", os.environ["SHIM"], "--sample", "1",
-                            "--flamegraph", svg, "--json", report, "-o", os.devnull, "--",
+                            "--flamegraph", svg, "--json", report, "--text", os.devnull, "-o", os.devnull, "--",
                             os.environ["CHAINS"], "1000", "500"], check=True, timeout=60)
             for p in json.load(open(report))["processes"]:
                 os.unlink(p["recording"])

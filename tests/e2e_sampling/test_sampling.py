@@ -25,7 +25,7 @@ def check(cond, what):
 def run_traced(args, tmp, extra=(), env=None, timeout=100):
     """vdsotrace run with --json; returns (completed process, json report). Removes the recordings."""
     report = os.path.join(tmp, "report.json")
-    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--json", report, "-o", os.path.join(tmp, "report.txt")]
+    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--keep-live", "-o", os.devnull, "--json", report, "--text", os.path.join(tmp, "report.txt")]
     cmd += list(extra) + ["--"] + list(args)
     e = dict(os.environ)
     e.update(env or {})

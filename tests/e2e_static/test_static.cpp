@@ -71,7 +71,7 @@ Result run(const std::vector<std::string>& argv) {
 // session are removed (--output-dir keeps nothing in /dev/shm's way: `clean` is not ours).
 Result traced(const std::vector<std::string>& argv, const std::vector<std::string>& extra = {}) {
     const std::string json_file = temp_path("report.json");
-    std::vector<std::string> cmd = {env("VDSOTRACE_BIN"), "run", "--json", json_file};
+    std::vector<std::string> cmd = {env("VDSOTRACE_BIN"), "run", "--keep-live", "-o", "/dev/null", "--json", json_file};
     cmd.insert(cmd.end(), extra.begin(), extra.end());
     cmd.push_back("--");
     cmd.insert(cmd.end(), argv.begin(), argv.end());
@@ -218,7 +218,7 @@ TEST(StaticGlibc, NoInjectKeepsTheWarning) {
 TEST(StaticGlibc, RefusedPtraceSaysWhyAndRunsUntraced) {
     const std::vector<std::string> argv = {env("STATIC_CALLS"), "exit", "6"};
     const Result native = run(argv);
-    std::vector<std::string> cmd = {env("SECCOMP_REFUSE"), "ptrace", env("VDSOTRACE_BIN"), "run", "--", argv[0], argv[1], argv[2]};
+    std::vector<std::string> cmd = {env("SECCOMP_REFUSE"), "ptrace", env("VDSOTRACE_BIN"), "run", "--keep-live", "-o", "/dev/null", "--", argv[0], argv[1], argv[2]};
     const Result r = run(cmd);
     EXPECT_NE(r.err.find("cannot count the vDSO calls of " + argv[0] + ": ptrace is not allowed here"),
               std::string::npos)

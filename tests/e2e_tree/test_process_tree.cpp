@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -101,7 +102,10 @@ struct Traced {
 void trace(Traced* t, const std::vector<std::string>& options, const std::vector<std::string>& argv,
            const std::vector<std::pair<std::string, std::string>>& extra_env = {}) {
     const std::string json_file = temp_path("report.json");
-    std::vector<std::string> a = {env("VDSOTRACE_BIN"), "run", "--json", json_file};
+    // These tests read the session in /dev/shm after the run: it is kept (--keep-live), and the
+    // recording file goes nowhere unless a test names it (--save).
+    std::vector<std::string> a = {env("VDSOTRACE_BIN"), "run", "--keep-live", "--json", json_file};
+    if (std::find(options.begin(), options.end(), "--save") == options.end()) a.insert(a.end(), {"-o", "/dev/null"});
     a.insert(a.end(), options.begin(), options.end());
     a.push_back("--");
     a.insert(a.end(), argv.begin(), argv.end());
@@ -321,7 +325,7 @@ TEST(ProcessTree, SigkilledProgramKeepsEveryCallAndIsReportedKilled) {
     const std::string json_file = temp_path("kill.json"), err = temp_path("kill.err");
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
-    pid_t vt = start({env("VDSOTRACE_BIN"), "run", "--json", json_file, "--", env("TREE_SLEEPER"), "real", "500"}, "",
+    pid_t vt = start({env("VDSOTRACE_BIN"), "run", "--keep-live", "-o", "/dev/null", "--json", json_file, "--", env("TREE_SLEEPER"), "real", "500"}, "",
                      err, {}, false, fds[1]);
     close(fds[1]);
     const int pid = wait_ready(fds[0]);
@@ -377,7 +381,7 @@ TEST(ProcessTree, CtrlCReachesTheCommandAndTheReportStillComes) {
     const std::string json_file = temp_path("int.json"), err = temp_path("int.err");
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
-    pid_t vt = start({env("VDSOTRACE_BIN"), "run", "--json", json_file, "--", env("TREE_SLEEPER"), "mono", "300"}, "",
+    pid_t vt = start({env("VDSOTRACE_BIN"), "run", "--keep-live", "-o", "/dev/null", "--json", json_file, "--", env("TREE_SLEEPER"), "mono", "300"}, "",
                      err, {}, true, fds[1]);
     close(fds[1]);
     ASSERT_GT(wait_ready(fds[0]), 0);

@@ -32,7 +32,7 @@ def remove_recordings(j):
 def run_traced(args, tmp, options=(), env=None):
     report = os.path.join(tmp, "report.json")
     text = os.path.join(tmp, "report.txt")
-    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--json", report, "-o", text, *options, "--", *args]
+    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--keep-live", "-o", os.devnull, "--json", report, "--text", text, *options, "--", *args]
     p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **(env or {})), timeout=100)
     j = None
     if os.path.exists(report):
@@ -105,7 +105,7 @@ def t_no_wrapper_option(tmp):
 
 def t_bad_wrapper_option(tmp):
     for bad in ["", "a,b"]:
-        p = subprocess.run([VDSOTRACE, "run", "--shim", SHIM, "--wrapper", bad, "--", PROGRAM, "1", "1", "1"],
+        p = subprocess.run([VDSOTRACE, "run", "--shim", SHIM, "-o", os.devnull, "--wrapper", bad, "--", PROGRAM, "1", "1", "1"],
                            capture_output=True, text=True, timeout=60)
         check(p.returncode != 0, f"--wrapper {bad!r} refused (exit {p.returncode})")
         check("GLOB" in p.stderr and p.stdout == "", f"--wrapper {bad!r}: one clear message, no run: {p.stderr!r}")
