@@ -202,6 +202,7 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                         row.symbol = s.symbol;
                         row.file = s.file;
                         row.line = s.line;
+                        row.unnamed_because = unnamed_because(s);
                         for (const InlineFrame& fr : s.inlined) row.inlined.push_back(fr.function);
                     }
                 }

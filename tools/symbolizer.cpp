@@ -68,6 +68,14 @@ std::string die_function_name(Dwarf_Die* die) {
 
 }  // namespace
 
+std::string unnamed_because(const SymbolInfo& info) {
+    if (!info.symbol.empty() || info.problem.empty()) return "";
+    if (info.problem == "build id mismatch") return "module changed since the run (build id differs)";
+    if (info.problem == "file not found") return "module file deleted or moved";
+    if (info.problem == "no symbol") return "no symbols in the module";
+    return info.problem;
+}
+
 std::string demangle(const std::string& name) {
     if (name.size() < 2 || name[0] != '_' || name[1] != 'Z') return name;
     int status = 0;

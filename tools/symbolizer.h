@@ -64,6 +64,11 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// Why an address was not named, in the report's words, from SymbolInfo::problem: "module changed
+// since the run (build id differs)", "module file deleted or moved", "no symbols in the module";
+// "" when it was named.
+std::string unnamed_because(const SymbolInfo& info);
+
 // Demangles a C++ (Itanium ABI) symbol name; returns it unchanged when it is not mangled.
 std::string demangle(const std::string& name);
 

@@ -134,6 +134,31 @@ def main():
         p = run([VDSOTRACE, "report", "--json", out])
         check(p.returncode == 0 and json.loads(p.stdout)["total_calls"] == 62200, "report of the -o file", p.stderr)
 
+        # ---- without a recording file: what cannot be named says why ----------------------------
+        session = TAG + "c"
+        sessions.append(session)
+        bindir2 = os.path.join(tmp, "bin2")
+        os.mkdir(bindir2)
+        program2 = os.path.join(bindir2, "clock-demo")
+        shutil.copy2(DEMO, program2)
+        p = run([VDSOTRACE, "run", "--shim", SHIM, "--session", session, "--keep-live", "-o", os.devnull, "--",
+                 program2])
+        check(p.returncode == 0, "a live session of a copy of the demo", p.stderr[-300:])
+        for change, why in (("delete", "module file deleted or moved"),
+                            ("replace", "module changed since the run (build id differs)")):
+            if change == "delete":
+                os.unlink(program2)
+            else:
+                shutil.copy2("/bin/true", program2)
+            p = run([VDSOTRACE, "report", "--json", session])
+            rows = [c for c in json.loads(p.stdout)["callers"] if c["module"] == program2] if p.returncode == 0 else []
+            check(sum(c["calls"] for c in rows) == 62200 and
+                  all(c["symbol"] == "" and c.get("unnamed_because") == why for c in rows),
+                  f"binary {change}d: every caller says why it is unnamed ({why})",
+                  str([(c["symbol"], c.get("unnamed_because")) for c in rows]))
+            p = run([VDSOTRACE, "report", session])
+            check(p.stdout.count(f"(unnamed: {why})") == len(rows), f"... in text too ({change})", p.stdout[:1500])
+
         # ---- refusals --------------------------------------------------------------------------
         marker = os.path.join(tmp, "ran")
         p = run([VDSOTRACE, "run", "--shim", SHIM, "-o", "/nonexistent/x.vdsotrace", "--", "touch", marker])
