@@ -14,14 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "jit_symbols.h"
-#include "perf_map.h"
-#include "recording_archive.h"
-#include "recordings/recording_file.h"
-#include "symbols/symbol_table.h"
-#include "blank_recording.h"
-#include "segment_create.h"
-#include "segment_format.h"
+#include "tools/recordings/jit_symbols.h"
+#include "tools/symbols/perf_map.h"
+#include "tools/recordings/recording_archive.h"
+#include "tools/recordings/recording_file.h"
+#include "tools/symbols/symbol_table.h"
+#include "tests/unit/blank_recording.h"
+#include "tracer/engine/segment_create.h"
+#include "tracer/format/segment_format.h"
 
 namespace f = vdsotrace::format;
 namespace tr = vdsotrace::tracer;

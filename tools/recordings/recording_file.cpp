@@ -1,4 +1,4 @@
-#include "recordings/recording_file.h"
+#include "tools/recordings/recording_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 #include <zstd.h>
 
-#include "recording_archive.h"
-#include "symbols/symbol_table.h"
+#include "tools/recordings/recording_archive.h"
+#include "tools/symbols/symbol_table.h"
 
 namespace vdsotrace::tools {
 

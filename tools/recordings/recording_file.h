@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "segment_reader.h"
+#include "tools/recordings/segment_reader.h"
 
 namespace vdsotrace::tools {
 

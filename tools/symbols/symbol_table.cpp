@@ -1,4 +1,4 @@
-#include "symbols/symbol_table.h"
+#include "tools/symbols/symbol_table.h"
 
 #include <limits>
 

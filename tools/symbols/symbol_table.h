@@ -13,7 +13,7 @@
 #include <string>
 #include <tuple>
 
-#include "symbolizer.h"
+#include "tools/symbols/symbolizer.h"
 
 namespace vdsotrace::tools {
 

@@ -1,0 +1,89 @@
+#include <time.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "tools/commands/commands.h"
+#include "tools/recordings/recording_archive.h"
+#include "tools/recordings/recording_store.h"
+#include "tools/report/report_model.h"
+#include "tools/render/report_output.h"
+#include "tools/render/stack_export.h"
+
+namespace vdsotrace::tools {
+
+namespace {
+
+uint64_t now_monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+}  // namespace
+
+bool load_files(const std::vector<std::string>& files, bool allow_other_users, std::vector<Recording>* out) {
+    for (const std::string& f : files) {
+        std::string error;
+        auto r = load_recordings(f, &error, allow_other_users);
+        if (!r) {
+            spdlog::error("{}", error);
+            return false;
+        }
+        for (Recording& one : *r) out->push_back(std::move(one));
+    }
+    return true;
+}
+
+int report_files(const std::vector<std::string>& files, const ReportOptions& options, bool text_to_stderr) {
+    std::vector<Recording> recordings;
+    if (!load_files(files, options.allow_other_users, &recordings)) return kExitBadInput;
+    return report_recordings(recordings, options, text_to_stderr);
+}
+
+int report_recordings(const std::vector<Recording>& recordings, const ReportOptions& options, bool text_to_stderr) {
+    const Report report =
+        build_report(recordings, now_monotonic_ns(), StackFilter{options.stacks.thread, options.stacks.function});
+    if (!write_stack_files(report.stacks, options.stacks)) return kExitBadInput;
+
+    std::ofstream file;
+    if (!options.output.empty() && options.output != "-") {
+        file.open(options.output);
+        if (!file) {
+            spdlog::error("cannot write {}", options.output);
+            return kExitBadInput;
+        }
+    }
+    std::ostream& out = file.is_open()                                  ? file
+                        : options.output == "-"                         ? std::cout
+                        : text_to_stderr && !options.json               ? std::cerr
+                                                                        : std::cout;
+    if (options.json)
+        out << json_text(to_json(report)) << "\n";
+    else
+        write_text(report, TextOptions{options.top, options.per_process, 10, options.all}, out);
+    out.flush();
+    return out ? kExitOk : kExitBadInput;
+}
+
+int cmd_report(const std::string& given, const ReportOptions& options) {
+    std::string error, target = given;
+    if (target.empty()) {
+        // The newest recording file here (what `run` leaves behind), else the newest live session.
+        std::string note;
+        target = newest_recording_file(".", getuid(), &note);
+        if (target.empty()) target = newest_session(getuid(), &note);
+        if (!target.empty()) spdlog::info("{}", note);  // on stderr: stdout stays the report
+    }
+    std::vector<std::string> files = resolve_target(target, getuid(), &error, options.allow_other_users);
+    if (files.empty()) {
+        spdlog::error("{}", error);
+        return kExitBadInput;
+    }
+    return report_files(files, options, false);
+}
+
+}  // namespace vdsotrace::tools
