@@ -14,7 +14,6 @@
 #include <cstring>
 #include <string>
 #include <filesystem>
-#include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -179,12 +178,6 @@ void remove_segments(const std::vector<std::string>& files, const std::vector<Re
                      "them live)",
                      running, running == 1 ? "" : "es", running == 1 ? "s" : "", running == 1 ? "its" : "their",
                      running == 1 ? "" : "s", running == 1 ? "s" : "", shm_dir());
-}
-
-size_t distinct_pids(const std::vector<Recording>& recordings) {
-    std::set<int> pids;
-    for (const Recording& r : recordings) pids.insert(r.pid);
-    return pids.size();
 }
 
 std::string human_size(uint64_t bytes) {
@@ -369,8 +362,8 @@ int cmd_run(const RunOptions& o) {
             saved = write_recording_file(files, names.get(), recording_path, &error, &size);
             if (saved)
                 spdlog::info("recording: {} ({}, {} process{}; `vdsotrace report {}` reads it anywhere)",
-                             recording_path, human_size(size), distinct_pids(recordings),
-                             distinct_pids(recordings) == 1 ? "" : "es", recording_path);
+                             recording_path, human_size(size), recordings.size(), recordings.size() == 1 ? "" : "es",
+                             recording_path);
             else
                 spdlog::error("{}; the recordings stay in {}", error, shm_dir());
         }

@@ -173,7 +173,7 @@ void write_thread_groups(const Report& r, const TextOptions& options, std::ostre
 void write_process_groups(const Report& r, const TextOptions& options, std::ostream& out) {
     struct Group {
         std::string exe;
-        size_t processes = 0, exited = 0, running = 0;
+        size_t processes = 0, exited = 0, running = 0, execed = 0;
         uint64_t calls = 0;
     };
     std::vector<Group> groups;
@@ -183,6 +183,7 @@ void write_process_groups(const Report& r, const TextOptions& options, std::ostr
         ++it->processes;
         it->exited += p.fate == ProcessFate::kExited;
         it->running += p.fate == ProcessFate::kRunning;
+        it->execed += p.fate == ProcessFate::kExeced;
         it->calls += p.calls;
     }
     std::stable_sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) { return a.calls > b.calls; });
@@ -193,8 +194,10 @@ void write_process_groups(const Report& r, const TextOptions& options, std::ostr
         std::string fates;
         if (g.exited) fates += fmt::format("{} exited", g.exited);
         if (g.running) fates += fmt::format("{}{} running", fates.empty() ? "" : ", ", g.running);
-        if (g.processes > g.exited + g.running)
-            fates += fmt::format("{}{} ended otherwise", fates.empty() ? "" : ", ", g.processes - g.exited - g.running);
+        if (g.execed) fates += fmt::format("{}{} replaced by exec", fates.empty() ? "" : ", ", g.execed);
+        if (g.processes > g.exited + g.running + g.execed)
+            fates += fmt::format("{}{} ended otherwise", fates.empty() ? "" : ", ",
+                                 g.processes - g.exited - g.running - g.execed);
         out << fmt::format("  {}: {}, {} ({})\n", terminal_safe(g.exe), count_of(g.processes, "process", "processes"),
                            count_of(g.calls, "call"), fates);
     }
