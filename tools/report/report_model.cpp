@@ -75,6 +75,7 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
     using CallerKey = std::tuple<unsigned, std::string, uint64_t, std::string, uint64_t>;
     std::map<CallerKey, CallerRow> callers;
     Symbolizer symbolizer;
+    for (const Recording& r : recordings) symbolizer.use_table(r.symbols);
     bool vdso_added = false;
 
     // Processes in the order they started: a tree reads top-down, an exec chain in order.
@@ -208,6 +209,7 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                         row.symbol = s.symbol;
                         row.file = s.file;
                         row.line = s.line;
+                        row.unnamed_because = unnamed_because(s);
                         for (const InlineFrame& fr : s.inlined) row.inlined.push_back(fr.function);
                     }
                 }
