@@ -71,6 +71,19 @@ std::string process_note_text(const ProcessNote& n) {
             return fmt::format("the module table ({} entries) filled up: some callers are shown as "
                                "bare addresses (raise VDSOTRACE_MODULES)",
                                n.capacity);
+        case ProcessNote::kRetiredFull:
+            return fmt::format("libraries were unloaded after more call sites than the table of "
+                               "unloaded libraries' callers holds ({}): the rest of their calls are "
+                               "counted without a caller",
+                               n.capacity);
+        case ProcessNote::kUnnamedJit:
+            return fmt::format(
+                "{} calls come from code in no module (JIT-compiled or generated, as node's and a JVM's), shown as "
+                "bare addresses: {}; "
+                "`vdsotrace run` asks node and java for one unless --no-runtime-help (or run node with "
+                "--perf-basic-prof, java with -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit)",
+                n.calls,
+                n.perf_map ? "the process's perf map does not name them" : "the process left no perf map (/tmp/perf-PID.map)");
         case ProcessNote::kCpuSlots:
             return "a statically linked program, counted by the trampoline vdsotrace injected: without "
                    "thread-local storage it cannot tell threads apart, so the Threads rows \"cpu N\" are "

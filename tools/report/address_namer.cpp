@@ -17,12 +17,15 @@ std::string module_offset_text(const std::string& path, uint64_t offset) {
 }
 
 CallSite locate_call_site(const Recording& r, uint64_t return_address, Symbolizer& symbolizer) {
+    if (const ModuleInfo* m = module_of(r, return_address)) return locate_call_site(r, *m, return_address, symbolizer);
     CallSite site;
-    site.module = module_of(r, return_address);
-    if (site.module == nullptr) {
-        site.offset = return_address;
-        return site;
-    }
+    site.offset = return_address;
+    return site;
+}
+
+CallSite locate_call_site(const Recording& r, const ModuleInfo& m, uint64_t return_address, Symbolizer& symbolizer) {
+    CallSite site;
+    site.module = &m;
     site.path = module_path(r, *site.module);
     site.offset = return_address - site.module->load_bias;
     site.symbol = symbolizer.lookup({site.path, site.module->build_id}, site.offset - 1);

@@ -28,6 +28,8 @@ struct CallSite {
 
 // Finds and names the call site of a return address (the instruction before it made the call).
 CallSite locate_call_site(const Recording& r, uint64_t return_address, Symbolizer& symbolizer);
+// The same in a module known otherwise (a library unloaded since, whose range another one holds now).
+CallSite locate_call_site(const Recording& r, const ModuleInfo& m, uint64_t return_address, Symbolizer& symbolizer);
 
 // `symbol (module+offset) file:line`, parts missing where unknown; the bare address without module.
 std::string describe_call_site(const Recording& r, uint64_t return_address, Symbolizer& symbolizer);

@@ -97,6 +97,7 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
             vdso_added = true;
         }
         uint64_t shared_calls = 0, recycled_calls = 0;
+        uint64_t unnamed_jit_calls = 0;  // callers in no module that no perf map names
         for (const ThreadInfo& t : r.threads) {
             const uint64_t calls = t.total();
             p.calls += calls;
@@ -125,7 +126,11 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
                     const uint64_t index = cc.address & ~f::kPythonSiteTag;
                     if (index < r.python_sites.size() && r.python_sites[index].ready) ps = &r.python_sites[index];
                 }
-                const ModuleInfo* m = cc.address && !python ? module_of(r, cc.address) : nullptr;
+                // Calls made in a library since unloaded name that library, not the one there now.
+                const ModuleInfo* m = cc.address == 0 || python ? nullptr
+                                      : cc.module >= 0 && size_t(cc.module) < r.modules.size()
+                                          ? &r.modules[size_t(cc.module)]
+                                          : module_of(r, cc.address);
                 // Python sites merge by function, file and line (keyed as a module path and offset).
                 std::string path = ps ? fmt::format("python:{}:{}", ps->file, ps->function) : m ? module_path(r, *m) : "";
                 uint64_t offset = ps ? uint64_t(ps->line) : m ? cc.address - m->load_bias : cc.address;
@@ -135,6 +140,8 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
                     (jit_name = jit_symbol(r, cc.address - 1, &offset)) != nullptr) {
                     ++offset;
                     path = std::string(kJitModule) + " " + *jit_name;
+                } else if (m == nullptr && !python && cc.address != 0) {
+                    unnamed_jit_calls += cc.calls;
                 }
                 const WrapperSiteInfo* site = cc.via != 0 && cc.via <= r.wrapper_sites.size() &&
                                                       r.wrapper_sites[cc.via - 1].address != 0
@@ -182,7 +189,7 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
                     }
                     if (m) {
                         // The return address follows the call: name the call instruction.
-                        const CallSite s = locate_call_site(r, cc.address, symbolizer);
+                        const CallSite s = locate_call_site(r, *m, cc.address, symbolizer);
                         row.symbol = s.symbol.symbol;
                         row.file = s.symbol.file;
                         row.line = s.symbol.line;
@@ -205,9 +212,17 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
             p.notes.push_back({ProcessNote::kThreadsFull, r.thread_capacity, shared_calls, "", ""});
         if (r.flags & f::kFlagModulesFull)
             p.notes.push_back({ProcessNote::kModulesFull, r.module_capacity, 0, "", ""});
+        if (r.flags & f::kFlagRetiredFull)
+            p.notes.push_back({ProcessNote::kRetiredFull, f::kRetiredCallerCapacity, 0, "", ""});
         if (r.flags & f::kFlagCpuSlots) p.notes.push_back({ProcessNote::kCpuSlots, 0, 0, "", ""});
         for (const RuntimeInfo& rt : r.runtimes)
             if (!rt.readable) p.notes.push_back({ProcessNote::kRuntimeUnread, 0, 0, rt.name, rt.reason});
+        // JIT-compiled callers (node, java) without names: say which and why, once.
+        if (unnamed_jit_calls != 0 && !(r.flags & f::kFlagModulesFull)) {
+            ProcessNote n{ProcessNote::kUnnamedJit, 0, unnamed_jit_calls, "", ""};
+            n.perf_map = r.perf_map != nullptr;
+            p.notes.push_back(n);
+        }
         if (r.flags & f::kFlagVdsoRedirected) p.vdso_redirect = "redirected";
         if (r.flags & f::kFlagVdsoRedirectRefused) {
             p.vdso_redirect = "refused";

@@ -88,13 +88,16 @@ struct ProcessNote {
     enum Kind {
         kThreadsFull,          // every thread slot was busy: `calls` counted together
         kModulesFull,          // the module table filled up: some callers are bare addresses
+        kRetiredFull,          // more call sites of unloaded libraries than their table (`capacity`) holds
         kCpuSlots,             // a static program counted per CPU, not per thread
         kRuntimeUnread,        // a runtime (`name`) whose frames were not read, and why (`reason`)
         kVdsoRedirectRefused,  // the vDSO could not be redirected: direct calls not counted
+        kUnnamedJit,           // `calls` from code in no module, unnamed (`perf_map`: the process left one)
     } kind;
     uint64_t capacity = 0;
     uint64_t calls = 0;
     std::string name, reason;
+    bool perf_map = false;
 };
 
 struct ProcessRow {
