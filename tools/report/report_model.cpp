@@ -60,6 +60,7 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
     using CallerKey = std::tuple<unsigned, std::string, uint64_t, std::string, uint64_t>;
     std::map<CallerKey, CallerRow> callers;
     Symbolizer symbolizer;
+    for (const Recording& r : recordings) symbolizer.use_table(r.symbols);
     bool vdso_added = false;
 
     // Processes in the order they started: a tree reads top-down, an exec chain in order.
@@ -193,6 +194,7 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
                         row.symbol = s.symbol.symbol;
                         row.file = s.symbol.file;
                         row.line = s.symbol.line;
+                        row.unnamed_because = unnamed_because(s.symbol);
                         for (const InlineFrame& fr : s.symbol.inlined) row.inlined.push_back(fr.function);
                     }
                 }

@@ -69,6 +69,7 @@ public:
                 base.symbol = s.symbol.substr(0, s.symbol.find('@'));
                 base.file = s.file;
                 base.line = s.line;
+                base.unnamed_because = unnamed_because(s);
                 if (!s.inlined.empty()) {
                     // s.inlined is innermost first; s.file:line is the innermost's location, and
                     // each inlined frame's file:line is where it was called from its parent.
