@@ -95,7 +95,7 @@ namespace {
 // clock passed to the kernel.
 KernelEntryRules vdso_rules(bool clocksource_fallback) {
     KernelEntryRules rules;
-    rules.method = "seccomp";
+    rules.service.method = "seccomp";
     rules.clocksource_fallback = clocksource_fallback;
     vdsotrace::doctor::ServiceRow mono;
     mono.function = "clock_gettime";
@@ -109,7 +109,7 @@ KernelEntryRules vdso_rules(bool clocksource_fallback) {
     tod.function = "gettimeofday";
     tod.in_vdso = true;
     tod.fallback = clocksource_fallback;
-    rules.rows = {mono, alarm, tod};
+    rules.service.rows = {mono, alarm, tod};
     return rules;
 }
 

@@ -33,6 +33,7 @@
 #include "tools/run/signal_forwarding.h"
 #include "tools/static_inject/static_inject.h"
 #include "tools/run/target_check.h"
+#include "tracer/common/clock_now.h"
 
 namespace vdsotrace::tools {
 
@@ -46,12 +47,6 @@ std::string new_session_id() {
     uint64_t v = 0;
     if (getrandom(&v, sizeof v, 0) != ssize_t(sizeof v)) v = uint64_t(getpid()) * 0x9E3779B97F4A7C15ull ^ uint64_t(time(nullptr));
     return fmt::format("{:012x}", v & 0xffffffffffffull);
-}
-
-uint64_t now_ns(clockid_t id) {
-    timespec ts{};
-    clock_gettime(id, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
 // Writes how process `pid` (started at `start_ticks`, 0 if unknown) ended into the recording of
@@ -347,7 +342,7 @@ int cmd_run(const RunOptions& o) {
         auto names = std::make_shared<SymbolTable>();
         names->collect = true;
         for (Recording& r : recordings) r.symbols = names;
-        (void)build_report(recordings, now_ns(CLOCK_MONOTONIC));
+        (void)build_report(recordings);
         names->collect = false;
         report_recordings(recordings, text_options, true);
         if (!o.json_file.empty()) report_recordings(recordings, json_options, false);
