@@ -21,13 +21,20 @@ public:
     StoppedProcess(const StoppedProcess&) = delete;
     StoppedProcess& operator=(const StoppedProcess&) = delete;
 
-    // Seizes and stops every thread (again until no new thread appears). False with a one-line
-    // reason; then nothing stays attached.
+    // Seizes every thread without stopping it (PTRACE_SEIZE): done before the work that needs no
+    // stopped process, so that stop_all() only has to interrupt. False with a one-line reason;
+    // then nothing stays attached.
+    bool seize_all(std::string* why);
+    // Stops every thread, seizing those not seized yet (again until no new thread appears).
+    // False with a one-line reason; then nothing stays attached.
     bool stop_all(std::string* why);
     // Lets every thread go; signals that arrived while stopped are delivered.
     void detach_all();
 
     bool read(uint64_t address, void* out, size_t size) const;
+    // Reads one 8-byte word at each address in one system call (process_vm_readv); a word that
+    // cannot be read is left as `missing`.
+    std::vector<uint64_t> read_words(const std::vector<uint64_t>& addresses, uint64_t missing = 0) const;
     bool write(uint64_t address, const void* data, size_t size) const;
 
     // Calls `function(args...)` (up to 6 integer arguments) in a thread chosen as a safe point
@@ -40,18 +47,27 @@ public:
               std::string* why);
 
     size_t thread_count() const { return threads_.size(); }
+    // How long the threads have been stopped so far (from the first interrupt to the detach, not
+    // counting the time they ran during call()), in milliseconds.
+    double stopped_ms() const;
 
 private:
     struct Thread {
         int pending_signal = 0;  // to deliver at detach
+        bool stopped = false;    // interrupted and seen stopped (seize_all leaves it running)
     };
-    bool seize_new_threads(bool* found_new, std::string* why);
+    void start_stop_clock();
+    void stop_stop_clock();
+    bool seize_new_threads(bool* found_new, std::string* why, bool stop);
+    bool open_memory(std::string* why);
     bool wait_stopped(pid_t tid, std::string* why);
     pid_t choose_thread();
 
     pid_t pid_;
     int mem_fd_ = -1;
     std::map<pid_t, Thread> threads_;
+    int64_t stopped_ns_ = 0;        // accumulated
+    int64_t stopped_since_ns_ = 0;  // 0 while no thread is stopped by us
 };
 
 }  // namespace vdsotrace::attach
