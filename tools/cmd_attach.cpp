@@ -17,6 +17,7 @@
 // reports its own window only (tools/attach/window_recording.h). A Go program's own pointers to
 // the vDSO (runtime.vdsoClockgettimeSym, ...) are switched to the shim's direct entries too.
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -217,6 +218,20 @@ bool read_block(pid_t pid, uint64_t address, AttachBlock* block) {
     return block->magic == attach::kAttachMagic;
 }
 
+// The process's virtual size (field 23 of /proc/PID/stat), 0 when unreadable.
+uint64_t virtual_size(pid_t pid) {
+    char buf[1024];
+    const int fd = open(fmt::format("/proc/{}/stat", pid).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char* p = strrchr(buf, ')');  // the command name may hold spaces and parentheses
+    for (int field = 2; p != nullptr && field < 23; ++field) p = strchr(p + 1, ' ');
+    return p != nullptr ? strtoull(p + 1, nullptr, 10) : 0;
+}
+
 // Phase timings for the attach benchmark (VDSOTRACE_ATTACH_PHASES=1).
 bool g_phases = getenv("VDSOTRACE_ATTACH_PHASES") != nullptr;
 void phase(const char* what, std::chrono::steady_clock::time_point since) {
@@ -295,6 +310,13 @@ int cmd_attach(const AttachOptions& o) {
     const std::string session = new_session_id();
     ElfCache cache(exe);
     for (const ModuleStart& m : maps.modules) cache.get(m.path);
+    // Reading the module files takes a while: the maps once more, with the process's size, to
+    // which the size while stopped is compared.
+    uint64_t size_at_maps = virtual_size(pid);
+    if (ProcessMaps fresh; read_process_maps(pid, &fresh)) {
+        maps = std::move(fresh);
+        for (const ModuleStart& m : maps.modules) cache.get(m.path);
+    }
     phase("maps and module files", t_prepare);
 
     // The shim, when an earlier attach loaded it: its block, and the recording it keeps (quiet
@@ -327,23 +349,7 @@ int cmd_attach(const AttachOptions& o) {
     }
     phase("plan and seize", t_plan);
 
-    // 1. Stop; load the shim if no earlier attach did.
-    const auto t_stop = std::chrono::steady_clock::now();
-    if (!p.stop_all(&error)) {
-        spdlog::error("cannot attach: {}", error);
-        return kExitBadInput;
-    }
-    phase("stop threads", t_stop);
-    const size_t threads = p.thread_count();
-    // Modules loaded or unloaded since the maps were read: plan again (rare).
-    const auto t_check = std::chrono::steady_clock::now();
-    ProcessMaps now;
-    if (read_process_maps(pid, &now) && now.modules != maps.modules) {
-        maps = now;
-        shim_bias = module_bias(maps.modules, shim, shim_elf);
-        if (shim_bias != 0) plan = plan_pointers(maps.modules, &cache, shim, exe, shim_bias, shim_elf, block);
-    }
-    phase("check maps", t_check);
+    // 1. Load the shim if no earlier attach did: only the thread that makes the call is stopped.
     if (shim_bias == 0) {
         const auto t_load = std::chrono::steady_clock::now();
         uint64_t handle = 0;
@@ -362,10 +368,38 @@ int cmd_attach(const AttachOptions& o) {
             return kExitBadInput;
         }
         plan = plan_pointers(maps.modules, &cache, shim, exe, shim_bias, shim_elf, block);
-        phase("load the shim (threads running)", t_load);
+        // The shim is mapped now: the size to compare with while stopped is the size with it.
+        size_at_maps = virtual_size(pid);
+        if (ProcessMaps fresh; read_process_maps(pid, &fresh) && fresh.modules != maps.modules) {
+            maps = std::move(fresh);
+            for (const ModuleStart& m : maps.modules) cache.get(m.path);
+            plan = plan_pointers(maps.modules, &cache, shim, exe, shim_bias, shim_elf, block);
+        }
+        phase("load the shim (one thread stopped)", t_load);
     }
 
-    // 2. Switch the pointers, every thread stopped.
+    // 2. Stop every thread.
+    const auto t_stop = std::chrono::steady_clock::now();
+    if (!p.stop_all(&error)) {
+        spdlog::error("cannot attach: {}", error);
+        return kExitBadInput;
+    }
+    phase("stop threads", t_stop);
+    const size_t threads = p.thread_count();
+    // Modules loaded or unloaded since the maps were read: plan again (rare). Reading the maps
+    // again costs 2-20 ms with 100 modules on a loaded machine, most of the stop; the process's
+    // size (/proc/PID/stat) changes with every mapping made or removed and costs a few µs, so the
+    // maps are read again only when it changed.
+    const auto t_check = std::chrono::steady_clock::now();
+    ProcessMaps now;
+    if (virtual_size(pid) != size_at_maps && read_process_maps(pid, &now) && now.modules != maps.modules) {
+        maps = now;
+        shim_bias = module_bias(maps.modules, shim, shim_elf);
+        if (shim_bias != 0) plan = plan_pointers(maps.modules, &cache, shim, exe, shim_bias, shim_elf, block);
+    }
+    phase("check maps", t_check);
+
+    // 3. Switch the pointers, every thread stopped.
     const auto t_switch = std::chrono::steady_clock::now();
     char session_field[attach::kSessionSize] = {};
     memcpy(session_field, session.c_str(), session.size());
@@ -377,7 +411,7 @@ int cmd_attach(const AttachOptions& o) {
                  threads, switched, p.stopped_ms(),
                  o.duration > 0 ? fmt::format("; counting for {} s", o.duration) : "; counting until Ctrl-C");
 
-    // 3. Wait: the duration, Ctrl-C, or the end of the process.
+    // 4. Wait: the duration, Ctrl-C, or the end of the process.
     struct sigaction sa{};
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, nullptr);
@@ -392,7 +426,7 @@ int cmd_attach(const AttachOptions& o) {
         usleep(20000);
     }
 
-    // 4. Switch back, every thread stopped.
+    // 5. Switch back, every thread stopped.
     if (!ended) {
         StoppedProcess q(pid);
         if (q.seize_all(&error) && q.stop_all(&error)) {

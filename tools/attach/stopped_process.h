@@ -4,6 +4,7 @@
 // system call restarts it: its registers are put back with the call's restart state).
 #pragma once
 
+#include <sched.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
@@ -38,10 +39,11 @@ public:
     bool write(uint64_t address, const void* data, size_t size) const;
 
     // Calls `function(args...)` (up to 6 integer arguments) in a thread chosen as a safe point
-    // (one blocked in a system call, else one running the program's own code, else any), with
+    // (one blocked in a system call on its own stack, else one blocked in any, else any), with
     // every other thread running meanwhile so that no lock another thread holds can block it.
-    // Every thread is stopped again on return. `stack_data` is copied below the thread's stack
-    // and its address replaces any argument equal to kStackData.
+    // Works on seized threads, stopping only the chosen one; on return every thread runs (the
+    // chosen one with its registers back) and stop_all() stops them. `stack_data` is copied below the thread's
+    // stack and its address replaces any argument equal to kStackData.
     static constexpr uint64_t kStackData = ~uint64_t(0) - 0x5a5a;
     bool call(uint64_t function, std::vector<uint64_t> args, const std::string& stack_data, uint64_t* result,
               std::string* why);
@@ -68,6 +70,9 @@ private:
     std::map<pid_t, Thread> threads_;
     int64_t stopped_ns_ = 0;        // accumulated
     int64_t stopped_since_ns_ = 0;  // 0 while no thread is stopped by us
+    bool boosted_ = false;          // running SCHED_FIFO while the process is stopped
+    int saved_policy_ = 0;
+    sched_param saved_param_{};
 };
 
 }  // namespace vdsotrace::attach
