@@ -249,6 +249,9 @@ std::string window_recording(pid_t pid, bool ended, const attach::RecordingMappi
     ProcessMaps maps;
     attach::RecordingMapping m = before_map;
     if (!ended && read_process_maps(pid, &maps) && !maps.recordings.empty()) m = maps.recordings.back();
+    if (m.path.empty() && ended)  // the process ended: the recording this window made, by its name
+        for (const SegmentName& seg : list_segments(getuid()))
+            if (seg.session == session && seg.pid == pid) return seg.path;
     if (m.path.empty()) return "";
     if (baseline.empty() && !m.deleted) return m.path;  // the first window: the shim's own recording
     std::vector<unsigned char> bytes;
