@@ -7,7 +7,7 @@
 // "auto" (the default: only for Go programs), "on" (any program), "off".
 #pragma once
 
-#include "vdso_image.h"
+#include "tracer/common/vdso_image.h"
 
 namespace vdsotrace::shim {
 

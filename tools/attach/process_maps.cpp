@@ -1,4 +1,4 @@
-#include "process_maps.h"
+#include "tools/attach/process_maps.h"
 
 #include <fcntl.h>
 #include <unistd.h>

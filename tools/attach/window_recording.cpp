@@ -1,4 +1,4 @@
-#include "window_recording.h"
+#include "tools/attach/window_recording.h"
 
 #include <fcntl.h>
 #include <sys/random.h>
@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "segment_format.h"
+#include "tracer/format/segment_format.h"
 
 namespace vdsotrace::attach {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "process_maps.h"
+#include "tools/attach/process_maps.h"
 
 namespace vdsotrace::attach {
 
