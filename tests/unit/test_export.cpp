@@ -119,7 +119,7 @@ struct Synthetic {
     uint64_t cpu_unattributed = 5;   // CLOCK_PROCESS_CPUTIME_ID, caller table full
     uint64_t overflow_tod = 4;       // gettimeofday in the shared overflow slot
     bool route_gettimeofday_to_syscall = false;
-    uint64_t getrandom_calls = 0;        // the vDSO's getrandom (format minor 3), at one call site
+    uint64_t getrandom_calls = 0;        // the vDSO's getrandom (format minor 4), at one call site
     uint64_t getrandom_unattributed = 0; // ... and in the slot header's own unattributed counter
 };
 
@@ -231,7 +231,7 @@ TEST(ExportModel, SyntheticRecordingExactText) {
               "vdsotrace_clocksource_kernel_fallback 0\n");
 }
 
-// The vDSO's getrandom (format minor 3): its own series, no clock label, never a kernel entry; its
+// The vDSO's getrandom (format minor 4): its own series, no clock label, never a kernel entry; its
 // unattributed calls (kept in the slot header) count as unattributed.
 TEST(ExportModel, GetrandomHasItsOwnSeries) {
     ClockMetrics m(5);

@@ -10,7 +10,7 @@ namespace f = vdsotrace::format;
 
 TEST(SegmentFormat, VersionAndMagic) {
     EXPECT_EQ(f::kMajor, 1);
-    EXPECT_EQ(f::kMinor, 3);
+    EXPECT_EQ(f::kMinor, 4);
     EXPECT_EQ(std::string(f::kMagic, 7), "VDSOTRC");
     EXPECT_EQ(f::kByteOrderMark, 0x01020304u);
 }
@@ -98,7 +98,7 @@ TEST(SegmentFormat, SectionModuleThreadLayouts) {
     EXPECT_EQ(offsetof(f::ThreadSlotHeader, tid), 4u);
     EXPECT_EQ(offsetof(f::ThreadSlotHeader, name), 8u);
     EXPECT_EQ(offsetof(f::ThreadSlotHeader, claimed_monotonic_ns), 24u);
-    EXPECT_EQ(offsetof(f::ThreadSlotHeader, unattributed_getrandom), 32u);  // minor 3
+    EXPECT_EQ(offsetof(f::ThreadSlotHeader, unattributed_getrandom), 32u);  // minor 4
     EXPECT_EQ(offsetof(f::ThreadSlotHeader, reserved), 40u);
     EXPECT_EQ(f::kSlotUnattributedCounters, 90);
     EXPECT_EQ(f::kCounterSlots, 91);
@@ -132,6 +132,28 @@ TEST(SegmentFormat, WrapperSites) {
     EXPECT_EQ(offsetof(f::RuntimeEntry, reason), 64u);
 }
 
+TEST(SegmentFormat, RetiredCallers) {
+    EXPECT_EQ(f::kSectionRetiredCallers, 23u);
+    EXPECT_EQ(f::kModuleUnloaded, 4u);
+    EXPECT_EQ(f::kFlagRetiredFull, 1u << 9);
+    EXPECT_EQ(f::kRetiredCallerCapacity, 1024u);
+    EXPECT_EQ(sizeof(f::RetiredCallerEntry), 32u);
+    EXPECT_EQ(offsetof(f::RetiredCallerEntry, state), 0u);
+    EXPECT_EQ(offsetof(f::RetiredCallerEntry, tid), 4u);
+    EXPECT_EQ(offsetof(f::RetiredCallerEntry, module), 8u);
+    EXPECT_EQ(offsetof(f::RetiredCallerEntry, key), 16u);
+    EXPECT_EQ(offsetof(f::RetiredCallerEntry, count), 24u);
+    // A tombstone is a wrapper mark (readers of every minor skip it) whose address has the
+    // Python tag: no live key, direct, through a wrapper or a mark, ever equals it.
+    const uint64_t key = f::caller_key(1, 0x7f00deadbeefull);
+    const uint64_t tomb = f::retired_tombstone(key);
+    EXPECT_EQ(f::caller_via(tomb), f::kViaWrapperMark);
+    EXPECT_EQ(f::caller_counter(tomb), 1u);
+    EXPECT_EQ(f::caller_address(tomb), 0x7f00deadbeefull | f::kPythonSiteTag);
+    EXPECT_EQ(f::retired_tombstone(f::caller_key(1, 0x7f00deadbeefull, 3)), tomb);
+    EXPECT_NE(tomb, f::caller_key(1, 0x7f00deadbeefull, f::kViaWrapperMark));
+}
+
 TEST(SegmentFormat, CounterAndCallerKeys) {
     EXPECT_EQ(f::counter_index(f::kClockGettime, 1), 1u);
     EXPECT_EQ(f::counter_index(f::kGettimeofday, 0), 18u);
@@ -157,7 +179,7 @@ TEST(SegmentFormat, CounterAndCallerKeys) {
     EXPECT_EQ(f::kCallerAddressMask, (uint64_t(1) << 48) - 1);
     EXPECT_STREQ(f::kClockNames[11], "CLOCK_TAI");
     EXPECT_STREQ(f::kFunctionNames[f::kGetcpu], "getcpu");
-    // Minor 3: getrandom, one counter after the clock functions' 90, no clock id.
+    // Minor 4: getrandom, one counter after the clock functions' 90, no clock id.
     EXPECT_EQ(int(f::kGetrandom), 5);
     EXPECT_EQ(int(f::kFunctionCount), 5);
     EXPECT_EQ(int(f::kCountedFunctions), 6);

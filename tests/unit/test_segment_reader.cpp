@@ -116,7 +116,7 @@ TEST(SegmentReader, AcceptsNewerMinorAndSkipsUnknownSections) {
     EXPECT_EQ(r->threads[0].total(), 77u);
 }
 
-// Minor 3: getrandom's calls, by caller and unattributed (kept in the slot header).
+// Minor 4: getrandom's calls, by caller and unattributed (kept in the slot header).
 TEST(SegmentReader, ReadsGetrandomCalls) {
     auto b = valid_image();
     tr::Segment seg;

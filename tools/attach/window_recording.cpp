@@ -130,6 +130,13 @@ bool subtract_baseline(const std::vector<unsigned char>& before, std::vector<uns
     if (const f::SectionEntry* log = section(ha, f::kSectionThreadLog, size, sizeof(f::ExitedThreadEntry)))
         for (uint64_t i = 0; i < log->count && i < hb.tree.threads_logged; ++i)
             reinterpret_cast<f::ExitedThreadEntry*>(a + log->offset)[i].calls = 0;  // exited before the window
+    // Calls counted in libraries unloaded before the window (minor 3): entries keep their index.
+    if (const f::SectionEntry* retired = section(ha, f::kSectionRetiredCallers, size, sizeof(f::RetiredCallerEntry)))
+        for (uint64_t i = 0; i < retired->count; ++i) {
+            auto& ea = reinterpret_cast<f::RetiredCallerEntry*>(a + retired->offset)[i];
+            const auto& eb = reinterpret_cast<const f::RetiredCallerEntry*>(b + retired->offset)[i];
+            if (eb.state == 2 && ea.key == eb.key) take(&ea.count, eb.count);
+        }
     if (const f::SectionEntry* room = section(ha, f::kSectionHeadroom, size, sizeof(f::HeadroomEntry)))
         for (uint64_t i = 0; i < room->count; ++i) {
             auto& ea = reinterpret_cast<f::HeadroomEntry*>(a + room->offset)[i];

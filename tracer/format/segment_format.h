@@ -22,15 +22,16 @@ namespace vdsotrace::format {
 
 inline constexpr char kMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'C', '\0'};
 inline constexpr uint16_t kMajor = 1;
-// 1: calls through clock wrappers (kSectionWrapperSites); 2: Python sites; 3: the vDSO's getrandom
-inline constexpr uint16_t kMinor = 3;
+// 1: calls through clock wrappers (kSectionWrapperSites); 2: Python sites; 3: unloaded modules
+// (kModuleUnloaded, kSectionRetiredCallers); 4: the vDSO's getrandom (kGetrandom)
+inline constexpr uint16_t kMinor = 4;
 inline constexpr uint32_t kByteOrderMark = 0x01020304;
 inline constexpr char kShmPrefix[] = "vdsotrace-";  // name under /dev/shm
 // The largest recording: the shim never creates a bigger one, the reader never reads one.
 inline constexpr uint64_t kMaxSegmentSize = uint64_t(1) << 30;
 
 // The counted functions, in counter order. The first kFunctionCount are the clock functions the
-// shim interposes and routes (arrays of routes, entries and vDSO names are that long); minor 3
+// shim interposes and routes (arrays of routes, entries and vDSO names are that long); minor 4
 // adds the vDSO's getrandom, counted only where a program calls it through the vDSO (the vDSO's
 // own symbol table or libc's internal pointer lead to the shim), never interposed as a symbol.
 enum Function : uint8_t {
@@ -40,7 +41,7 @@ enum Function : uint8_t {
     kGetcpu = 3,
     kClockGetres = 4,
     kFunctionCount = 5,
-    kGetrandom = 5,          // minor 3
+    kGetrandom = 5,          // minor 4
     kCountedFunctions = 6,   // kFunctionNames, report rows
 };
 
@@ -52,7 +53,7 @@ inline constexpr int kBucketDynamicCpu = 16;
 inline constexpr int kBucketInvalid = 17;
 inline constexpr int kClockBuckets = 18;
 // Counter indexes: fn * kClockBuckets + bucket for the clock functions (0..89), then one for
-// getrandom (90, minor 3: it takes no clock id).
+// getrandom (90, minor 4: it takes no clock id).
 inline constexpr int kSlotUnattributedCounters = kFunctionCount * kClockBuckets;  // 90: the slot's array
 inline constexpr int kCounterSlots = kSlotUnattributedCounters + 1;              // 91
 
@@ -87,6 +88,8 @@ enum SectionKind : uint32_t {
     kSectionWrapperSites = 20,   // WrapperSiteEntry[count]
     kSectionPythonSites = 21,    // PythonSiteEntry[count]: Python call sites (CallerEntry address tag)
     kSectionRuntimes = 22,       // RuntimeEntry[count]: interpreters found, and whether they could be read
+    // Minor 3: calls counted in a library before it was unloaded (see RetiredCallerEntry).
+    kSectionRetiredCallers = 23,  // RetiredCallerEntry[count]
 };
 
 struct SectionEntry {
@@ -252,6 +255,10 @@ enum ModuleState : uint32_t { kModuleEmpty = 0, kModuleWriting = 1, kModuleReady
 enum ModuleFlags : uint32_t {
     kModuleMainProgram = 1u << 0,  // path is the header's exe
     kModuleVdso = 1u << 1,         // the vDSO: its image is in kSectionVdsoImage
+    // Minor 3: the module was unloaded (dlclose); its range may hold another module since. Calls
+    // counted in it while it was loaded are in kSectionRetiredCallers; caller entries in thread
+    // slots belong to the module loaded there now (a reader looks them up among the others).
+    kModuleUnloaded = 1u << 2,
 };
 
 inline constexpr size_t kModulePathMax = 440;
@@ -295,7 +302,7 @@ struct ThreadSlotHeader {
     int32_t tid;
     char name[16];    // the thread's name when it claimed the slot (and when it exited)
     uint64_t claimed_monotonic_ns;
-    // Minor 3: the unattributed count of getrandom (counter kSlotUnattributedCounters), which has
+    // Minor 4: the unattributed count of getrandom (counter kSlotUnattributedCounters), which has
     // no room in the slot's unattributed array (its length is part of the v1.0 layout).
     uint64_t unattributed_getrandom;
     uint64_t reserved[3];
@@ -336,6 +343,29 @@ constexpr uint64_t caller_key(unsigned counter, uint64_t address, unsigned via =
 constexpr unsigned caller_counter(uint64_t key) { return unsigned(key >> 56) - 1; }
 constexpr uint64_t caller_address(uint64_t key) { return key & kCallerAddressMask; }
 constexpr unsigned caller_via(uint64_t key) { return unsigned(key >> 48) & 0xff; }
+
+// ---- Unloaded modules (minor 3) ----------------------------------------------------------------
+// When a library is unloaded, every caller entry whose return address lies in its range is
+// retired: its count moves here, with the module it was counted in, and the entry's key becomes a
+// tombstone (kViaWrapperMark with kPythonSiteTag set in the address: never a live key; readers
+// skip marks) so the next library loaded at the same address counts into fresh entries. Entries
+// are claimed in order and published with state = 2; a retired caller of the same thread, key
+// and module is added to its existing entry. When the table is full the counts go to the exited
+// threads' slot (else the shared slot) as unattributed calls and kFlagRetiredFull is set.
+inline constexpr uint32_t kRetiredCallerCapacity = 1024;
+inline constexpr uint32_t kFlagRetiredFull = 1u << 9;  // HeaderFlags bit for the table above
+struct RetiredCallerEntry {
+    uint32_t state;   // 0: free, 1: being written, 2: ready
+    int32_t tid;      // the thread whose slot counted them; 0: the shared or exited-threads slot
+    uint32_t module;  // index in kSectionModules of the unloaded module
+    uint32_t reserved;
+    uint64_t key;     // the caller key (caller_key) the calls were counted under
+    uint64_t count;
+};
+static_assert(sizeof(RetiredCallerEntry) == 32);
+constexpr uint64_t retired_tombstone(uint64_t key) {
+    return (key & ~(uint64_t(0xff) << 48)) | (uint64_t(kViaWrapperMark) << 48) | (uint64_t(1) << 47);
+}
 
 // ---- Clock wrappers (minor 1) ------------------------------------------------------------------
 // Call sites inside recognised clock wrappers, process-wide, claimed in order (state 0 -> 1 -> 2).
