@@ -99,11 +99,12 @@ bool parse_sample_slot(const unsigned char* slot, const f::Header::Sampling& cfg
 }
 
 // Reads one thread slot's counters and caller entries into `t`.
-bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::string* error, uint64_t index) {
+bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::string* error, uint64_t index,
+               uint16_t minor) {
     t->counts.resize(f::kCounterSlots);
     t->unattributed.resize(f::kCounterSlots);
     for (unsigned c = 0; c < f::kCounterSlots; ++c) {
-        t->unattributed[c] = load_u64(slot + f::kSlotUnattributedOffset + c * 8);
+        t->unattributed[c] = load_u64(slot + f::slot_unattributed_offset(c));
         t->counts[c] = t->unattributed[c];
     }
     for (uint32_t c = 0; c < cap; ++c) {
@@ -111,6 +112,7 @@ bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::stri
         uint64_t key = load_u64(e);
         if (key == 0) continue;
         unsigned counter = f::caller_counter(key);
+        if (counter >= f::kCounterSlots && minor > f::kMinor) continue;  // a function a newer minor added
         if (counter >= f::kCounterSlots) {
             *error = fmt::format("corrupt caller entry in thread slot {}", index);
             return false;
@@ -465,7 +467,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                 if (!shared_slot && (sh.state == f::kThreadRecycled || sh.state == f::kThreadFree)) continue;
                 ThreadInfo t;
                 t.slot_index = i;
-                if (!read_slot(slot, cap, &t, error, i)) return std::nullopt;
+                if (!read_slot(slot, cap, &t, error, i, h.minor)) return std::nullopt;
                 t.tid = shared_slot ? 0 : sh.tid;
                 t.name = shared_slot ? "(threads beyond capacity)" : bounded_string(sh.name, sizeof sh.name);
                 t.exited = sh.state == f::kThreadExited;
@@ -481,7 +483,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
             }
             if (!section_fits(s, size, f::thread_slot_size(cap), error, "exited-threads")) return std::nullopt;
             ThreadInfo t;
-            if (!read_slot(bytes.data() + s.offset, cap, &t, error, 0)) return std::nullopt;
+            if (!read_slot(bytes.data() + s.offset, cap, &t, error, 0, h.minor)) return std::nullopt;
             t.name = "(exited threads, slots reused)";
             t.exited = true;
             t.recycled = true;

@@ -253,9 +253,10 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
     }
     rep.seconds = last_end > first_start && first_start != UINT64_MAX ? double(last_end - first_start) / 1e9 : 0;
 
-    for (int fn = 0; fn < f::kFunctionCount; ++fn) {
+    for (int fn = 0; fn < f::kCountedFunctions; ++fn) {
         FunctionRow row{f::kFunctionNames[fn], 0};
-        for (int b = 0; b < f::kClockBuckets; ++b) row.calls += totals[f::counter_index(fn, b)];
+        const int buckets = fn < f::kFunctionCount ? f::kClockBuckets : 1;  // getrandom has one counter
+        for (int b = 0; b < buckets; ++b) row.calls += totals[f::counter_index(fn, b)];
         rep.functions.push_back(row);
         if (!f::function_takes_clock(fn)) continue;
         for (int b = 0; b < f::kClockBuckets; ++b) {

@@ -159,8 +159,8 @@ __attribute__((always_inline)) inline void count_into(unsigned char* slot, unsig
             return;
         }
     }
-    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
-    kShared ? bump_shared(&unattributed[counter]) : bump_local(&unattributed[counter]);
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::slot_unattributed_offset(counter));
+    kShared ? bump_shared(unattributed) : bump_local(unattributed);
 }
 
 }  // namespace detail
