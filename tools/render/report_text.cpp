@@ -30,6 +30,11 @@ std::string count_of(uint64_t n, const char* noun, const char* plural = nullptr)
     return fmt::format("{} {}", group_digits(n), n == 1 ? noun : plural ? plural : fmt::format("{}s", noun));
 }
 
+// "1 more call site", "3 more call sites".
+std::string more_of(uint64_t n, const char* noun) {
+    return fmt::format("{} more {}{}", group_digits(n), noun, n == 1 ? "" : "s");
+}
+
 std::string percent(uint64_t part, uint64_t whole) {
     return whole ? fmt::format("{:.1f}%", 100.0 * double(part) / double(whole)) : "-";
 }
@@ -160,7 +165,7 @@ void write_thread_groups(const Report& r, const TextOptions& options, std::ostre
     if (groups.size() > options.rows) {
         uint64_t calls = 0;
         for (size_t i = options.rows; i < groups.size(); ++i) calls += groups[i].calls;
-        out << fmt::format("  ... {} more ({}; --all shows them)\n", count_of(groups.size() - options.rows, "name"),
+        out << fmt::format("  ... {} ({}; --all shows them)\n", more_of(groups.size() - options.rows, "name"),
                            count_of(calls, "call"));
     }
 }
@@ -201,8 +206,8 @@ void write_process_groups(const Report& r, const TextOptions& options, std::ostr
     if (groups.size() > options.rows) {
         uint64_t calls = 0;
         for (size_t i = options.rows; i < groups.size(); ++i) calls += groups[i].calls;
-        out << fmt::format("  ... {} more ({}; --all shows them)\n",
-                           count_of(groups.size() - options.rows, "executable"), count_of(calls, "call"));
+        out << fmt::format("  ... {} ({}; --all shows them)\n",
+                           more_of(groups.size() - options.rows, "executable"), count_of(calls, "call"));
     }
     // What needs a reader's attention is never cut: crashes.
     for (const ProcessRow& p : r.processes)
@@ -270,8 +275,8 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
         size_t shown = 0;
         for (const CallerRow& c : r.callers) {
             if (shown++ == options.top_callers) {
-                out << fmt::format("{:>15}          ... {} more (--top N shows more)\n", "",
-                                   count_of(r.callers.size() - options.top_callers, "call site"));
+                out << fmt::format("{:>15}          ... {} (--top N shows more)\n", "",
+                                   more_of(r.callers.size() - options.top_callers, "call site"));
                 break;
             }
             out << fmt::format("{:>15} {:>7}  {:<15} {:<24} {}\n", group_digits(c.calls),
