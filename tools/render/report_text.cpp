@@ -213,7 +213,7 @@ void write_process_groups(const Report& r, const TextOptions& options, std::ostr
     for (const ProcessRow& p : r.processes)
         if (p.crash) {
             out << fmt::format("\n  CRASH in pid {}: ", p.pid);
-            for (char ch : p.crash->text) {
+            for (char ch : crash_text(*p.crash)) {
                 out << ch;
                 if (ch == '\n') out << "  ";
             }
