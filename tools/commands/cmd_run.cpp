@@ -347,7 +347,9 @@ int cmd_run(const RunOptions& o) {
         report_recordings(recordings, text_options, true);
         if (!o.json_file.empty()) report_recordings(recordings, json_options, false);
         bool saved = false;
-        if (!recording_path.empty()) {
+        if (recording_path == "/dev/null") {
+            saved = true;  // `-o /dev/null`: no recording file wanted (as with perf), nothing to say
+        } else if (!recording_path.empty()) {
             std::string error;
             uint64_t size = 0;
             saved = write_recording_file(files, names.get(), recording_path, &error, &size);
