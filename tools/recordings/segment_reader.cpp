@@ -17,6 +17,20 @@ bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h,
 
 namespace {
 
+// The row of threads whose slots were recycled: the engine folds an exiting thread's counts into
+// the exited-threads slot, so they can no longer be told apart.
+constexpr const char* kRecycledThreadsName = "(exited threads, slots reused)";
+
+// An empty such row, for counts found after the exited-threads slot was read (or absent).
+ThreadInfo empty_recycled_threads() {
+    ThreadInfo t;
+    t.name = kRecycledThreadsName;
+    t.exited = t.recycled = true;
+    t.counts.assign(f::kCounterSlots, 0);
+    t.unattributed.assign(f::kCounterSlots, 0);
+    return t;
+}
+
 std::string bounded_string(const char* p, size_t max) { return std::string(p, strnlen(p, max)); }
 
 std::string hex(const unsigned char* p, size_t n) {
@@ -149,12 +163,7 @@ void add_retired_callers(Recording* r, const std::vector<TableModule>& table,
         for (ThreadInfo& t : r->threads)
             if (owner == nullptr && t.recycled) owner = &t;
         if (owner == nullptr) {
-            ThreadInfo t;
-            t.name = "(exited threads, slots reused)";
-            t.exited = t.recycled = true;
-            t.counts.assign(f::kCounterSlots, 0);
-            t.unattributed.assign(f::kCounterSlots, 0);
-            r->threads.push_back(std::move(t));
+            r->threads.push_back(empty_recycled_threads());
             owner = &r->threads.back();
         }
         const unsigned counter = f::caller_counter(e.key);
@@ -228,14 +237,8 @@ bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h,
     std::vector<uint64_t> orphans;
     for (uint64_t i = 0; i < slots->count; ++i)
         if (!owned[i] && load_u64(slot_at(i)) != 0) orphans.push_back(i);  // SampleSlotHeader::sampled
-    if (!orphans.empty() && std::none_of(r->threads.begin(), r->threads.end(), [](auto& t) { return t.recycled; })) {
-        ThreadInfo exited;
-        exited.name = "(exited threads, slots reused)";
-        exited.exited = exited.recycled = true;
-        exited.counts.assign(f::kCounterSlots, 0);
-        exited.unattributed.assign(f::kCounterSlots, 0);
-        r->threads.push_back(std::move(exited));
-    }
+    if (!orphans.empty() && std::none_of(r->threads.begin(), r->threads.end(), [](auto& t) { return t.recycled; }))
+        r->threads.push_back(empty_recycled_threads());
     for (ThreadInfo& t : r->threads) {
         if (t.recycled) {
             for (uint64_t i : orphans)
@@ -484,7 +487,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
             if (!section_fits(s, size, f::thread_slot_size(cap), error, "exited-threads")) return std::nullopt;
             ThreadInfo t;
             if (!read_slot(bytes.data() + s.offset, cap, &t, error, 0, h.minor)) return std::nullopt;
-            t.name = "(exited threads, slots reused)";
+            t.name = kRecycledThreadsName;
             t.exited = true;
             t.recycled = true;
             if (t.total() != 0) r.threads.push_back(std::move(t));
