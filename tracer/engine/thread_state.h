@@ -26,6 +26,10 @@ struct ThreadState {
                           // and those of libc calls it makes are not the program's, never counted)
     uint32_t shared;      // 1 when `slot` is the shared overflow slot (atomic updates needed)
     uint32_t in_init;     // 1 while this thread creates the segment (see recorder.cpp)
+    // The unload generation (unload_log.h) this thread's caller entries are up to date with: a call
+    // made while it differs from RecorderState::module_generation takes the slow path, which
+    // retires this thread's entries at the addresses of libraries unloaded since.
+    uint32_t module_generation;
     // Stack sampling (tracer/sampler.h); unused while sampling is off.
     unsigned char* sample_slot;  // this thread's sample slot, same index as `slot`
     // Calls left until the next sample. Every counted call decrements it, on the fast path too
