@@ -24,6 +24,7 @@
 #include "tracer/engine/settings.h"
 #include "tracer/common/text_util.h"
 #include "tracer/python/cpython_frames.h"
+#include "tracer/wrappers/file_symbols.h"
 #include "tracer/wrappers/wrapper_sites.h"
 #include "tracer/engine/thread_identity.h"
 #include "tracer/engine/unload_log.h"
@@ -441,6 +442,18 @@ void share_thread_state_with_clone() {
     t.direct_entries[0] = t.direct_entries[1] = nullptr;
     t.wrap_key = 0;
     t.wrap_entry = nullptr;
+}
+
+void prepare_for_sandbox() {
+    ThreadState& t = t_thread;
+    if (t.busy != 0 || t.in_init) return;  // the shim's own work, or a handler inside a claim
+    if (t.slot != nullptr || __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled || in_vfork_child()) return;
+    const int saved_errno = errno;  // the program's prctl sets errno itself
+    claim_slot();
+    // New call sites are decided (is it inside a clock wrapper?) from the modules' files: read
+    // them now, and none after.
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) wrappers::read_files_before_sandbox();
+    errno = saved_errno;
 }
 
 format::Header* ensure_segment() {

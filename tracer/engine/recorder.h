@@ -77,6 +77,12 @@ void rename_thread_slot(int32_t tid, const char* name);
 // exit, or at the process's end. Cold; no system call.
 void forget_unloaded_modules();
 
+// The program is about to install a sandbox (prctl PR_SET_NO_NEW_PRIVS or PR_SET_SECCOMP): after
+// it, the system calls that create the recording may be refused, or kill the process. Creates the
+// recording now, and this thread's slot, if there is none yet, so that the first clock call needs
+// no system call (other threads' first calls make none). Slow path, system calls allowed.
+void prepare_for_sandbox();
+
 // The segment's header, or null while there is none.
 format::Header* segment_header();
 
