@@ -353,7 +353,22 @@ static unsigned char* claim_slot() {
 // recording. Here it has none: it must neither claim a slot nor create a segment the parent would
 // then record into under the child's pid. Its calls go to the shared overflow slot, or wait aside
 // until the parent creates its segment.
-static bool in_vfork_child() { return g_own_pid != 0 && getpid() != g_own_pid; }
+// Told without a system call where the shim saw the child made: its vfork marks the TLS the child
+// runs on (ThreadState::vfork_child). Only after a clone(CLONE_VM) without CLONE_SETTLS, whose
+// child shares the TLS while both run, is getpid() asked (and everywhere but x86_64, where the
+// shim has no vfork of its own): exit() made a getpid on every process, which a sandbox may kill.
+static bool g_tls_shared_by_clone;
+static bool in_vfork_child() {
+    if (t_thread.vfork_child != 0) return true;
+#if defined(__x86_64__)
+    if (!__atomic_load_n(&g_tls_shared_by_clone, __ATOMIC_ACQUIRE)) return false;
+#endif
+    return g_own_pid != 0 && getpid() != g_own_pid;
+}
+
+void note_vfork_child(bool child) { t_thread.vfork_child = child ? 1 : 0; }
+
+void note_tls_shared_by_clone() { __atomic_store_n(&g_tls_shared_by_clone, true, __ATOMIC_RELEASE); }
 
 // Renames the slot of thread `tid` (the shim's pthread_setname_np on another thread). Cold.
 void rename_thread_slot(int32_t tid, const char* name) {

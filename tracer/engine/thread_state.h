@@ -45,6 +45,9 @@ struct ThreadState {
     unsigned long alt_stack_size;
     int32_t tid;                 // this thread's id, kept for the sampler (no syscall per sample)
     uint32_t exit_rounds;        // thread-key destructor rounds the shim's exit handler let pass
+    // 1 while a vfork child runs on this thread's TLS (the shim's vfork sets it in the child and
+    // clears it in the parent, which resumes once the child has exec'd or exited).
+    uint32_t vfork_child;
     // Calls through clock wrappers (tracer/wrappers/): the caller key of the wrapper call site this
     // thread called through last (0: none), the entry that call was counted in, and the end of the
     // mapping that holds this thread's stack (0: not looked up yet; 1: unknown), which bounds every
