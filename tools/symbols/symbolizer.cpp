@@ -5,6 +5,7 @@
 #include "tools/symbols/symbolizer.h"
 
 #include "tools/symbols/go_functions.h"
+#include "tools/symbols/symbol_cache.h"
 #include "tools/symbols/symbol_index.h"
 #include "tools/symbols/symbol_table.h"
 
@@ -126,6 +127,7 @@ struct Symbolizer::Impl {
     Dwfl_Callbacks callbacks{};
     std::map<std::string, std::unique_ptr<Module>> modules;          // by path
     std::map<std::string, std::vector<unsigned char>> images;        // add_image() bytes, by path
+    SymbolCache cache;  // every answer of this symbolizer, by build id (or path) and address
 
     Impl() {
         callbacks.find_elf = dwfl_build_id_find_elf;
@@ -262,6 +264,7 @@ void Symbolizer::add_image(const std::string& path, const std::vector<unsigned c
     // A session opened on the old bytes (or a failed open) must not outlive them.
     impl_->modules.erase(path);
     impl_->images[path] = bytes;
+    impl_->cache = SymbolCache();  // names read from the old bytes
 }
 
 void Symbolizer::use_table(std::shared_ptr<SymbolTable> table) {
@@ -274,7 +277,9 @@ SymbolInfo Symbolizer::lookup(const ModuleRef& module, uint64_t elf_vaddr) {
     for (const auto& t : tables_)
         if (!t->collect)
             if (const SymbolInfo* known = t->find(module, elf_vaddr)) return *known;
-    SymbolInfo info = lookup_file(module, elf_vaddr);
+    const SymbolInfo* cached = impl_->cache.find(module, elf_vaddr);
+    SymbolInfo info = cached ? *cached : lookup_file(module, elf_vaddr);
+    if (!cached) impl_->cache.add(module, elf_vaddr, info);
     for (const auto& t : tables_)
         if (t->collect) t->add(module, elf_vaddr, info);
     return info;
