@@ -177,12 +177,19 @@ StackReport build_stack_report(const std::vector<Recording>& recordings, const S
         rep.unwinder_missing |= (s.flags & f::kSamplingUnwinderMissing) != 0;
         rep.distinct_stacks += s.stacks_claimed;
         std::map<uint32_t, std::vector<StackFrame>> named;  // stack id -> frames, root first
+        // (counter, stack id) -> its merged row: threads share stacks, and the merge key (every
+        // frame's module and offset) is built once per stack of this recording, not per thread.
+        std::map<std::pair<unsigned, uint32_t>, StackRow*> rows;
         for (const ThreadInfo& t : r.threads) {
             if (filter.tid != 0 && t.tid != filter.tid) continue;
             rep.totals.add(t.samples);
             rep.ring_samples += t.ring.size();
             rep.ring_missed += t.ring_missed;
             for (const StackCountInfo& sc : t.stack_counts) {
+                if (auto known = rows.find({sc.counter, sc.stack}); known != rows.end()) {
+                    known->second->calls += sc.calls;
+                    continue;
+                }
                 auto it = named.find(sc.stack);
                 if (it == named.end()) {
                     std::vector<StackFrame> frames;
@@ -206,6 +213,7 @@ StackReport build_stack_report(const std::vector<Recording>& recordings, const S
                     row.frames = it->second;
                 }
                 row.calls += sc.calls;
+                rows.emplace(std::make_pair(sc.counter, sc.stack), &row);
             }
         }
     }
