@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <tuple>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -116,8 +117,14 @@ private:
         out->push_back(std::move(fr));
     }
 
+    struct KeyHash {
+        size_t operator()(const std::pair<std::string, uint64_t>& k) const {
+            return std::hash<std::string>()(k.first) ^ (k.second * 0x9e3779b97f4a7c15ull);
+        }
+    };
     Symbolizer& symbolizer_;
-    std::map<std::pair<std::string, uint64_t>, std::vector<StackFrame>> cache_;
+    // Hashed: a million samples' frames look up here (an ordered map compared paths char by char).
+    std::unordered_map<std::pair<std::string, uint64_t>, std::vector<StackFrame>, KeyHash> cache_;
 };
 
 bool is_python(const StackFrame& fr) { return fr.module == kPythonModule; }
