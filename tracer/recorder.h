@@ -32,8 +32,10 @@ extern RecorderState g_recorder;
 void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true, wrappers::CallFrame frame = {});
 
 // A counted call brought this thread's sample countdown to zero (ThreadState::sample_countdown):
-// takes a stack sample when sampling is on, re-arms the countdown either way. Cold.
-__attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller);
+// takes a stack sample when sampling is on, re-arms the countdown either way. Cold. `frame`: the
+// caller's, where the stack walk starts (cfa 0: unknown, the walk starts in the sampler).
+__attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller,
+                                                          wrappers::CallFrame frame);
 
 // True when threads get an alternate signal stack at slot claim (VDSOTRACE_CRASH=stack).
 extern bool g_crash_capture;
@@ -193,7 +195,7 @@ __attribute__((always_inline)) inline void record(unsigned counter, uintptr_t ca
     if (__builtin_expect(headroom < format::kHeadroomWatch, 0)) note_low_headroom(counter, caller, headroom);
     detail::count_into<false>(slot, counter, caller, frame);
     // Stack sampling costs the fast path one decrement: the sampler runs only when it hits zero.
-    if (__builtin_expect(sample_due(), 0)) sampler_on_countdown(counter, caller);
+    if (__builtin_expect(sample_due(), 0)) sampler_on_countdown(counter, caller, frame);
 }
 
 // Counts a call that reached the shim through the vDSO's redirected symbol table (Go's runtime,

@@ -85,7 +85,9 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
         format::Header::Sampling s{};
         s.period = settings.sample;
         s.max_depth = settings.sample_depth;
-        s.unwinder = settings.frame_pointers ? format::kUnwinderFramePointer : format::kUnwinderLibunwind;
+        s.unwinder = settings.frame_pointers   ? format::kUnwinderFramePointer
+                     : settings.libunwind_only ? format::kUnwinderLibunwind
+                                               : format::kUnwinderCfi;
         s.stack_capacity = settings.stacks;
         s.count_capacity = settings.stack_counts;
         s.ring_capacity = settings.sample_ring;
