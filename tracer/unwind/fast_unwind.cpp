@@ -24,30 +24,49 @@ struct Module {
     uint32_t state;  // kFree, kWriting, kReady
 };
 enum : uint32_t { kFree = 0, kWriting = 1, kReady = 2 };
-constexpr unsigned kModuleSlots = 256;
+constexpr unsigned kModuleSlots = 255;  // index + 1 fits the 8 bits a rule entry has for it
 constexpr unsigned kModuleProbes = 16;
 constexpr uint32_t kNoIndex = ~0u;
 Module g_modules[kModuleSlots];
 
-// Rules, by (module index + 1) << 48 | offset << 1 | exact; the value packs the rule.
-struct RuleEntry {
-    uint64_t key;  // 0: free; kClaimed: being written
-    uint64_t value;
-};
-constexpr unsigned kRuleBits = 15;  // 32768 return addresses, 512 KiB
+// Rules: one 64-bit word each, so that a walk touches few cache lines and pages (a 16-byte entry
+// in a 512 KiB table cost ~8 ns a frame in cache and TLB misses): the key (module index + 1: 8
+// bits, offset in the module: 32 bits, exact: 1 bit) above the packed rule (23 bits: kind, CFA
+// offset / 8, saved frame pointer's offset / 8 + 128, or 0 when not saved). Written once with a
+// compare-and-swap from 0; a rule that does not fit is worked out on every use instead.
+constexpr unsigned kRuleBits = 13;  // 8192 return addresses, 64 KiB
 constexpr uint64_t kRuleMask = (uint64_t(1) << kRuleBits) - 1;
 constexpr unsigned kRuleProbes = 8;
-constexpr uint64_t kClaimed = ~uint64_t(0);
-RuleEntry* g_rules;
+constexpr unsigned kValueBits = 23;
+uint64_t* g_rules;
 
-enum Kind : uint64_t { kCannot = 0, kFromSp = 1, kFromFp = 2, kSignal = 3, kOutermost = 4 };
+enum Kind : uint32_t { kCannot = 0, kFromSp = 1, kFromFp = 2, kSignal = 3, kOutermost = 4 };
 
-constexpr uint64_t pack(Kind kind, int32_t cfa_offset, int32_t fp_saved_at) {
-    return uint64_t(kind) | uint64_t(uint32_t(cfa_offset) & 0x0fffffff) << 4 | uint64_t(uint32_t(fp_saved_at)) << 32;
+struct Rule {
+    Kind kind;
+    int32_t cfa_offset;
+    int32_t fp_saved_at;
+};
+
+// The 23-bit form of `r`, or false when it does not fit.
+bool pack(const Rule& r, uint64_t* out) {
+    uint64_t v = r.kind;
+    if (r.kind == kFromSp || r.kind == kFromFp) {
+        if (r.cfa_offset % 8 != 0 || r.cfa_offset < 0 || r.cfa_offset / 8 > 0xfff) return false;
+        v |= uint64_t(r.cfa_offset / 8) << 3;
+        if (r.fp_saved_at != kFpNotSaved) {
+            if (r.fp_saved_at % 8 != 0 || r.fp_saved_at / 8 < -127 || r.fp_saved_at / 8 > 127) return false;
+            v |= uint64_t(r.fp_saved_at / 8 + 128) << 15;
+        }
+    }
+    *out = v;
+    return true;
 }
-constexpr Kind kind_of(uint64_t v) { return Kind(v & 15); }
-constexpr int32_t cfa_offset_of(uint64_t v) { return int32_t((v >> 4) & 0x0fffffff); }
-constexpr int32_t fp_saved_at_of(uint64_t v) { return int32_t(uint32_t(v >> 32)); }
+
+Rule unpack(uint64_t v) {
+    const uint32_t fp = uint32_t(v >> 15) & 0xff;
+    return {Kind(v & 7), int32_t((v >> 3) & 0xfff) * 8, fp == 0 ? kFpNotSaved : (int32_t(fp) - 128) * 8};
+}
 
 // Where the walk is: the module holding the current address.
 struct Current {
@@ -57,7 +76,7 @@ struct Current {
 };
 
 uint32_t module_index(uintptr_t start, uintptr_t end, const void* hdr) {
-    uint32_t i = uint32_t((start >> 12) * 0x9E3779B1u) >> 24;
+    uint32_t i = (uint32_t((start >> 12) * 0x9E3779B1u) >> 16) % kModuleSlots;
     for (unsigned probe = 0; probe < kModuleProbes; ++probe, i = (i + 1) % kModuleSlots) {
         Module& m = g_modules[i];
         uint32_t state = __atomic_load_n(&m.state, __ATOMIC_ACQUIRE);
@@ -92,42 +111,40 @@ bool enter_module(uintptr_t address, Current* m) {
 // mov $15, %rax; syscall.
 constexpr unsigned char kSigreturn[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
 
-uint64_t compute(const Current& m, uintptr_t address, uintptr_t pc) {
+Rule compute(const Current& m, uintptr_t address, uintptr_t pc) {
     FrameRule r;
-    if (!frame_rule_at(m.eh_frame_hdr, address, &r)) return kCannot;
+    if (!frame_rule_at(m.eh_frame_hdr, address, &r)) return {kCannot, 0, 0};
     if (r.signal_frame) {
         // The FDE covers the trampoline's code (from the byte before it, for return-address
         // lookups), so these bytes are mapped.
         const bool sigreturn = pc >= m.start && pc + sizeof kSigreturn <= m.end &&
                                memcmp(reinterpret_cast<const void*>(pc), kSigreturn, sizeof kSigreturn) == 0;
-        return sigreturn ? kSignal : kCannot;
+        return {sigreturn ? kSignal : kCannot, 0, 0};
     }
-    if (r.outermost) return kOutermost;
-    if (!r.ra_known || !r.fp_known) return kCannot;
-    return pack(r.cfa_from_fp ? kFromFp : kFromSp, r.cfa_offset, r.fp_saved_at);
+    if (r.outermost) return {kOutermost, 0, 0};
+    if (!r.ra_known || !r.fp_known) return {kCannot, 0, 0};
+    return {r.cfa_from_fp ? kFromFp : kFromSp, r.cfa_offset, r.fp_saved_at};
 }
 
 // The rule for `address` (pc, or pc - 1 for a return address) in module `m`.
-uint64_t rule_for(const Current& m, uintptr_t address, uintptr_t pc, bool exact) {
-    RuleEntry* rules = __atomic_load_n(&g_rules, __ATOMIC_ACQUIRE);
+Rule rule_for(const Current& m, uintptr_t address, uintptr_t pc, bool exact) {
+    uint64_t* rules = __atomic_load_n(&g_rules, __ATOMIC_ACQUIRE);
     const uint64_t offset = address - m.start;
-    if (rules == nullptr || m.index == kNoIndex || offset >= (uint64_t(1) << 47)) return compute(m, address, pc);
-    const uint64_t key = (uint64_t(m.index) + 1) << 48 | offset << 1 | uint64_t(exact);
-    uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> (64 - kRuleBits);
+    if (rules == nullptr || m.index == kNoIndex || offset >> 32 != 0) return compute(m, address, pc);
+    const uint64_t key = (uint64_t(m.index) + 1) << 33 | offset << 1 | uint64_t(exact);
+    // Shifts and xors, not a multiply: this lookup is on every frame's critical path.
+    uint64_t i = ((key >> 1) ^ (key >> 12) ^ (key >> 33)) & kRuleMask;
     for (unsigned probe = 0; probe < kRuleProbes; ++probe, i = (i + 1) & kRuleMask) {
-        RuleEntry& e = rules[i];
-        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_ACQUIRE);
-        if (seen == key) return __atomic_load_n(&e.value, __ATOMIC_RELAXED);
+        uint64_t seen = __atomic_load_n(&rules[i], __ATOMIC_RELAXED);
+        if (seen >> kValueBits == key) return unpack(seen);
         if (seen == 0) {
-            if (__atomic_compare_exchange_n(&e.key, &seen, kClaimed, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-                const uint64_t value = compute(m, address, pc);
-                __atomic_store_n(&e.value, value, __ATOMIC_RELAXED);
-                __atomic_store_n(&e.key, key, __ATOMIC_RELEASE);
-                return value;
-            }
-            if (seen == key) return __atomic_load_n(&e.value, __ATOMIC_RELAXED);
+            const Rule r = compute(m, address, pc);
+            uint64_t packed;
+            // Taken by another thread meanwhile (perhaps with this very key): the next call looks again.
+            if (pack(r, &packed)) __atomic_compare_exchange_n(&rules[i], &seen, key << kValueBits | packed, false,
+                                                              __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+            return r;
         }
-        if (seen == kClaimed) break;  // being written (perhaps by the frame this handler interrupted)
     }
     return compute(m, address, pc);
 }
@@ -141,10 +158,10 @@ constexpr uintptr_t kMaxFrame = uintptr_t(1) << 20;
 
 bool prepare() {
     if (__atomic_load_n(&g_rules, __ATOMIC_ACQUIRE) != nullptr) return true;
-    void* p = mmap(nullptr, sizeof(RuleEntry) << kRuleBits, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = mmap(nullptr, sizeof(uint64_t) << kRuleBits, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
     if (p == MAP_FAILED) return false;
-    __atomic_store_n(&g_rules, static_cast<RuleEntry*>(p), __ATOMIC_RELEASE);
+    __atomic_store_n(&g_rules, static_cast<uint64_t*>(p), __ATOMIC_RELEASE);
     return true;
 }
 
@@ -156,20 +173,29 @@ int backtrace(StartFrame start, uintptr_t stack_low, uintptr_t stack_high, uintp
     uintptr_t pc = start.pc, sp = start.sp, fp = start.fp;
     bool exact = false;  // pc is a return address: its call is at pc - 1
     Current m;
+    uintptr_t last_address = 0;
+    bool last_exact = false;
+    Rule last_rule{};
     uint32_t n = 0;
     out[n++] = pc;
     while (n < depth) {
         const uintptr_t address = exact ? pc : pc - 1;
         if (address - m.start >= m.end - m.start && !enter_module(address, &m)) return kNeedsLibunwind;
-        const uint64_t rule = rule_for(m, address, pc, exact);
-        switch (kind_of(rule)) {
+        // A recursion returns to one address frame after frame: its rule is the one just used.
+        if (address != last_address || exact != last_exact) {
+            last_rule = rule_for(m, address, pc, exact);
+            last_address = address;
+            last_exact = exact;
+        }
+        const Rule rule = last_rule;
+        switch (rule.kind) {
             case kOutermost: return int(n);
             case kFromSp:
             case kFromFp: {
-                const uintptr_t cfa = (kind_of(rule) == kFromFp ? fp : sp) + uintptr_t(cfa_offset_of(rule));
+                const uintptr_t cfa = (rule.kind == kFromFp ? fp : sp) + uintptr_t(rule.cfa_offset);
                 // Each caller's frame lies above its callee's, on the same stack.
                 if (cfa <= sp || cfa - sp > kMaxFrame || !on_stack(cfa - 8)) return kNeedsLibunwind;
-                if (const int32_t at = fp_saved_at_of(rule); at != kFpNotSaved) {
+                if (const int32_t at = rule.fp_saved_at; at != kFpNotSaved) {
                     const uintptr_t slot = cfa + uintptr_t(intptr_t(at));
                     if (!on_stack(slot)) return kNeedsLibunwind;
                     fp = load(slot);
