@@ -18,9 +18,9 @@
 #include <thread>
 #include <vector>
 
-#include "segment_format.h"
-#include "trampoline_abi.h"
-#include "trampoline_blob.h"
+#include "tracer/format/segment_format.h"
+#include "tools/static_inject/trampoline_abi.h"
+#include "tools/static_inject/trampoline_blob.h"
 
 namespace f = vdsotrace::format;
 using vdsotrace::inject::kTrampolineBlob;

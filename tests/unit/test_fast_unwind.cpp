@@ -18,9 +18,9 @@
 #include <string>
 #include <thread>
 
-#include "fixtures/unwind_fixture.h"
-#include "unwind/eh_frame_rules.h"
-#include "unwind/fast_unwind.h"
+#include "tests/unit/fixtures/unwind_fixture.h"
+#include "tracer/unwind/eh_frame_rules.h"
+#include "tracer/unwind/fast_unwind.h"
 
 namespace unwind = vdsotrace::tracer::unwind;
 

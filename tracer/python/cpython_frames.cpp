@@ -1,4 +1,4 @@
-#include "cpython_frames.h"
+#include "tracer/python/cpython_frames.h"
 
 #include <pthread.h>
 #include <sys/uio.h>
@@ -6,8 +6,8 @@
 
 #include <cstring>
 
-#include "text_util.h"
-#include "wrappers/symbol_at.h"
+#include "tracer/common/text_util.h"
+#include "tracer/wrappers/symbol_at.h"
 
 namespace vdsotrace::tracer::python {
 

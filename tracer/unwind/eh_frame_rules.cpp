@@ -1,7 +1,7 @@
 // See eh_frame_rules.h. The format is the LSB's "Exception Frames" and DWARF 4's call frame
 // information (section 6.4); libgcc's unwind-dw2-fde.c and unwind-dw2.c read it the same way.
 // (This reader replaced two: the clock wrappers' and the one for libc's internal calls.)
-#include "eh_frame_rules.h"
+#include "tracer/unwind/eh_frame_rules.h"
 
 #include <cstring>
 

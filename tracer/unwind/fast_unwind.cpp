@@ -1,12 +1,12 @@
 // See fast_unwind.h.
-#include "fast_unwind.h"
+#include "tracer/unwind/fast_unwind.h"
 
 #include <dlfcn.h>
 #include <sys/mman.h>
 
 #include <cstring>
 
-#include "eh_frame_rules.h"
+#include "tracer/unwind/eh_frame_rules.h"
 
 namespace vdsotrace::tracer::unwind {
 

@@ -1,12 +1,12 @@
-#include "wrapper_sites.h"
+#include "tracer/wrappers/wrapper_sites.h"
 
 #include <cstring>
 
-#include "unwind/eh_frame_rules.h"
-#include "python/cpython_frames.h"
-#include "symbol_at.h"
-#include "text_util.h"
-#include "wrapper_names.h"
+#include "tracer/unwind/eh_frame_rules.h"
+#include "tracer/python/cpython_frames.h"
+#include "tracer/wrappers/symbol_at.h"
+#include "tracer/common/text_util.h"
+#include "tracer/wrappers/wrapper_names.h"
 
 namespace vdsotrace::tracer::wrappers {
 

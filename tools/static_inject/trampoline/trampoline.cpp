@@ -8,7 +8,7 @@
 // signalled before it (librseq's per-CPU counter); elsewhere a locked add, the way the shim's
 // recorder counts threads beyond capacity (tracer/recorder.h count_into<true>). Caller entries are
 // claimed with a locked cmpxchg either way (once per call site and CPU).
-#include "../trampoline_abi.h"
+#include "tools/static_inject/trampoline_abi.h"
 
 namespace {
 
