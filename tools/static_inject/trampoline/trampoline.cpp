@@ -125,7 +125,8 @@ aborted:
 
 // The counter of (counter, caller) in `slot`: its caller entry, claimed with a locked cmpxchg the
 // first time, or the slot's unattributed counter when the probes find no room.
-uint64_t* counter_in(unsigned char* slot, unsigned counter, uintptr_t caller, uint64_t mask) {
+__attribute__((always_inline)) inline uint64_t* counter_in(unsigned char* slot, unsigned counter, uintptr_t caller,
+                                                          uint64_t mask) {
     auto* callers = reinterpret_cast<CallerEntry*>(slot + format::kSlotCallersOffset);
     const uint64_t key = format::caller_key(counter, caller);
     // The recorder's first_probe(): the reader scans the whole table, any start would do.
