@@ -8,13 +8,9 @@ thread and for two threads sharing the counters (the trampoline's locked increme
 contend on one cache line). The machine is noisy: compare ratios, not absolute numbers.
 """
 import os
-import subprocess
 import sys
 
-
-def per_call(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return float(out.strip().splitlines()[-1])
+from bench_util import per_call
 
 
 def main():
@@ -28,7 +24,7 @@ def main():
         for threads in ('1', '2'):
             argv = [bench, function, calls, threads]
             native = min(per_call(argv) for _ in range(runs))
-            traced = min(per_call([vdsotrace, 'run', '--output', os.devnull, '--'] + argv) for _ in range(runs))
+            traced = min(per_call([vdsotrace, 'run', '--text', os.devnull, '-o', os.devnull, '--'] + argv) for _ in range(runs))
             print(f'{function:<14} {threads:>7} {native:>10.2f} {traced:>10.2f} {traced / native:>7.2f} '
                   f'{traced - native:>7.2f}')
 

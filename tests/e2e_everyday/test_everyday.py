@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Everyday use (issue 14) through the real `vdsotrace` and shim, with exact expectations.
 
-  test_everyday.py VDSOTRACE LIBVDSOTRACE EXIT_PATHS
+  VDSOTRACE=... SHIM=... EXIT_PATHS=... test_everyday.py
 
 Every recording made here belongs to a session named by this test (or to the pid<PID>.<ticks>
 session of a process it started) and is removed at the end; nobody else's are touched.
@@ -10,30 +10,24 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-VDSOTRACE, SHIM, EXIT_PATHS = (os.path.abspath(a) for a in sys.argv[1:4])
+from vdsotrace_test import ENV, SHIM, VDSOTRACE, SESSIONS as made_sessions, check, cleanup, verdict
+from vdsotrace_test import run as run_command
+
+
+def run(args, *a, **kw):
+    # These cases read the sessions `run` leaves in /dev/shm: keep them, and no recording file
+    # (tests/e2e_everyday/test_recording_file.py is about that file).
+    if args[1:2] == ["run"] and not {"-o", "--save"} & set(args):
+        args = args[:2] + ["--keep-live", "-o", os.devnull] + args[2:]
+    return run_command(args, *a, **kw)
+
+EXIT_PATHS = os.path.abspath(ENV["EXIT_PATHS"])
 TAG = f"ev{os.getpid()}"
-failures = []
-made_sessions = set()
-
-
-def check(cond, what, detail=""):
-    if not cond:
-        failures.append(f"{what}: {detail}")
-        print(f"FAIL {what}: {detail}")
-    else:
-        print(f"ok   {what}")
-
-
-def run(args, env=None, cwd=None, timeout=300):  # a busy /dev/shm makes `ls` slow
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run(args, capture_output=True, text=True, env=e, cwd=cwd, timeout=timeout)
 
 
 def one_line(p):
@@ -186,18 +180,13 @@ def test_sessions(tmp):
           text[a:a + 300])
 
     # report and top without argument say which session they read, and read that one.
-    p = run([VDSOTRACE, "report", "--json"])
+    p = run([VDSOTRACE, "report", "--json"], cwd=tmp)  # no recording file there: the newest session
     m = re.search(r"^vdsotrace: reading session (\S+) \(started [0-9:]+: .*\), the newest of [0-9]+ in /dev/shm; "
                   r"`vdsotrace ls` lists them$", p.stderr, re.M)
     ok = m is not None
     if ok:
         ok = json.loads(p.stdout)["session"] == m.group(1)
     check(ok, "report without argument names the session it read", p.stderr)
-
-
-def cleanup():
-    for s in made_sessions:
-        run([VDSOTRACE, "clean", s])
 
 
 def main():
@@ -210,8 +199,7 @@ def main():
     finally:
         cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{len(failures)} failure(s)")
-    return 1 if failures else 0
+    return verdict()
 
 
 if __name__ == "__main__":

@@ -45,6 +45,10 @@ bool process_alive(const Recording& r);
 // and with what command, so a reader never gets another program's recording unawares.
 std::string newest_session(uint32_t uid, std::string* note);
 
+// The newest recording file `run` wrote in `dir` (vdsotrace.*.vdsotrace, a regular file of user
+// `uid`), "" when there is none; `note` says which it is, when it was written, of how many.
+std::string newest_recording_file(const std::string& dir, uint32_t uid, std::string* note);
+
 // Resolves the report's argument: empty = the newest session; a path to a file; a pid; a session.
 // Returns the files to read, or an error message.
 std::vector<std::string> resolve_target(const std::string& target, uint32_t uid, std::string* error,

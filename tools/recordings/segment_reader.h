@@ -14,7 +14,8 @@
 
 namespace vdsotrace::tools {
 
-class PerfMap;  // perf_map.h
+class PerfMap;      // perf_map.h
+class SymbolTable;  // symbols/symbol_table.h
 
 struct ModuleInfo {
     std::string path;
@@ -24,6 +25,9 @@ struct ModuleInfo {
     std::string build_id;  // lower-case hex
     bool main_program = false;
     bool vdso = false;
+    // Unloaded (dlclose) while recording: its range may hold another module. Unloaded modules come
+    // last in Recording::modules, so a lookup by address finds the module loaded there now first.
+    bool unloaded = false;
 };
 
 struct CallerCount {
@@ -31,6 +35,9 @@ struct CallerCount {
     uint64_t address = 0;   // return address in the traced process (0: not found, through a wrapper)
     uint64_t calls = 0;
     unsigned via = 0;       // 0: a direct call; else 1 + index in Recording::wrapper_sites
+    // Index in Recording::modules of the module these calls were made in, for calls made in a
+    // library since unloaded (format::RetiredCallerEntry); -1: the module holding `address`.
+    int module = -1;
 };
 
 // A call site inside a clock wrapper (format::WrapperSiteEntry).
@@ -196,6 +203,9 @@ struct Recording {
     // Names of the JIT-compiled code the process listed in its perf map (jit_symbols.h): the copy
     // kept with the recording, else the live /tmp/perf-PID.map; null when there is none.
     std::shared_ptr<const PerfMap> perf_map;
+    // Names of its call sites and sampled frames resolved at the end of `run` (a recording file
+    // carries them, recording_file.h), used before the module files; null when there are none.
+    std::shared_ptr<SymbolTable> symbols;
 
     std::vector<uint64_t> totals() const;  // per counter, summed over threads
 };

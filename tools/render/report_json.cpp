@@ -46,6 +46,7 @@ nlohmann::json to_json(const Report& r) {
             row["line"] = c.line;
         }
         if (!c.inlined.empty()) row["inlined"] = c.inlined;
+        if (!c.unnamed_because.empty()) row["unnamed_because"] = c.unnamed_because;
         if (c.python) row["python"] = true;
         if (c.via) {
             json via = {{"name", c.via->name}, {"module", c.via->module}, {"offset", c.via->offset},
@@ -108,6 +109,7 @@ nlohmann::json to_json(const Report& r) {
                     jf["line"] = fr.line;
                 }
                 if (fr.inlined) jf["inlined"] = true;
+                if (!fr.unnamed_because.empty()) jf["unnamed_because"] = fr.unnamed_because;
                 frames.push_back(std::move(jf));
             }
             json js = {{"function", row.function}, {"calls", row.calls}, {"frames", std::move(frames)}};

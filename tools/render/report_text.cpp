@@ -23,6 +23,11 @@ std::string group_digits(uint64_t v) {
 
 namespace {
 
+// "1 call", "2 calls", "62,200 calls": a count and its noun, plural when it is not one.
+std::string count_of(uint64_t n, const char* noun, const char* plural = nullptr) {
+    return fmt::format("{} {}", group_digits(n), n == 1 ? noun : plural ? plural : fmt::format("{}s", noun));
+}
+
 std::string percent(uint64_t part, uint64_t whole) {
     return whole ? fmt::format("{:.1f}%", 100.0 * double(part) / double(whole)) : "-";
 }
@@ -78,6 +83,7 @@ std::string caller_name(const CallerRow& c) {
     else
         where = fmt::format("{:#x} (in no known module)", c.address);
     std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", c.symbol, where);
+    if (c.symbol.empty() && !c.unnamed_because.empty()) name += fmt::format("  (unnamed: {})", c.unnamed_because);
     if (!c.inlined.empty()) name += fmt::format("  [inlined: {}]", c.inlined.front());
     if (!c.file.empty()) name += fmt::format("  {}:{}", basename(c.file), c.line);
     if (c.via) name += fmt::format("  via {}", c.via->name);
@@ -88,10 +94,10 @@ void write_stacks(const StackReport& s, size_t top, std::ostream& out) {
     out << fmt::format("\nSampled stacks: one call in {} per thread, {}, up to {} frames\n", s.period, s.unwinder,
                        s.max_depth);
     const SampleTotals& t = s.totals;
-    out << fmt::format("  {} calls sampled; {} of them in the {} stacks below\n", group_digits(t.sampled),
-                       group_digits(s.stack_calls), group_digits(s.stacks.size()));
+    out << fmt::format("  {} sampled; {} of them in the {} below\n", count_of(t.sampled, "call"),
+                       group_digits(s.stack_calls), count_of(s.stacks.size(), "stack"));
     auto lost = [&](uint64_t n, const char* why) {
-        if (n) out << fmt::format("  {} sampled calls have no stack: {}\n", group_digits(n), why);
+        if (n) out << fmt::format("  {} no stack: {}\n", count_of(n, "sampled call has", "sampled calls have"), why);
     };
     lost(t.lost_no_unwinder, s.unwinder_missing ? "libunwind could not be loaded (install libunwind8, or use "
                                                   "VDSOTRACE_UNWIND=fp)"
@@ -128,12 +134,97 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
 
 namespace {
 
+// Many threads: one row per thread name (a pool of 64 "worker" threads is one row), the busiest
+// `rows` of them, and how many more.
+void write_thread_groups(const Report& r, const TextOptions& options, std::ostream& out) {
+    struct Group {
+        std::string name;
+        size_t threads = 0, exited = 0;
+        uint64_t calls = 0;
+    };
+    std::vector<Group> groups;
+    for (const ThreadRow& t : r.threads) {
+        const std::string name = t.shared ? "(shared overflow slot)" : t.name;
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.name == name; });
+        if (it == groups.end()) it = groups.insert(groups.end(), Group{name});
+        ++it->threads;
+        it->exited += t.exited;
+        it->calls += t.calls;
+    }
+    std::stable_sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) { return a.calls > b.calls; });
+    out << fmt::format("  {} threads by name, busiest first (--all lists each)\n", group_digits(r.threads.size()));
+    out << fmt::format("  {:<24} {:>9} {:>15}  {}\n", "name", "threads", "calls", "state");
+    for (size_t i = 0; i < groups.size() && i < options.rows; ++i) {
+        const Group& g = groups[i];
+        out << fmt::format("  {:<24} {:>9} {:>15}  {}\n", terminal_safe(g.name), group_digits(g.threads),
+                           group_digits(g.calls),
+                           g.exited == g.threads ? "exited" : g.exited ? fmt::format("{} exited", g.exited) : "");
+    }
+    if (groups.size() > options.rows) {
+        uint64_t calls = 0;
+        for (size_t i = options.rows; i < groups.size(); ++i) calls += groups[i].calls;
+        out << fmt::format("  ... {} more ({}; --all shows them)\n", count_of(groups.size() - options.rows, "name"),
+                           count_of(calls, "call"));
+    }
+}
+
+// Many processes: one row per executable (a shell script's dozen `bash` processes are one row),
+// the busiest `rows` of them, and how many more.
+void write_process_groups(const Report& r, const TextOptions& options, std::ostream& out) {
+    struct Group {
+        std::string exe;
+        size_t processes = 0, exited = 0, running = 0, execed = 0;
+        uint64_t calls = 0;
+    };
+    std::vector<Group> groups;
+    for (const ProcessRow& p : r.processes) {
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.exe == p.exe; });
+        if (it == groups.end()) it = groups.insert(groups.end(), Group{p.exe});
+        ++it->processes;
+        it->exited += p.fate == ProcessFate::kExited;
+        it->running += p.fate == ProcessFate::kRunning;
+        it->execed += p.fate == ProcessFate::kExeced;
+        it->calls += p.calls;
+    }
+    std::stable_sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) { return a.calls > b.calls; });
+    out << fmt::format("  {} by executable, busiest first (--all lists each with how it ended)\n",
+                       count_of(r.processes.size(), "process", "processes"));
+    for (size_t i = 0; i < groups.size() && i < options.rows; ++i) {
+        const Group& g = groups[i];
+        std::string fates;
+        if (g.exited) fates += fmt::format("{} exited", g.exited);
+        if (g.running) fates += fmt::format("{}{} running", fates.empty() ? "" : ", ", g.running);
+        if (g.execed) fates += fmt::format("{}{} replaced by exec", fates.empty() ? "" : ", ", g.execed);
+        if (g.processes > g.exited + g.running + g.execed)
+            fates += fmt::format("{}{} ended otherwise", fates.empty() ? "" : ", ",
+                                 g.processes - g.exited - g.running - g.execed);
+        out << fmt::format("  {}: {}, {} ({})\n", terminal_safe(g.exe), count_of(g.processes, "process", "processes"),
+                           count_of(g.calls, "call"), fates);
+    }
+    if (groups.size() > options.rows) {
+        uint64_t calls = 0;
+        for (size_t i = options.rows; i < groups.size(); ++i) calls += groups[i].calls;
+        out << fmt::format("  ... {} more ({}; --all shows them)\n",
+                           count_of(groups.size() - options.rows, "executable"), count_of(calls, "call"));
+    }
+    // What needs a reader's attention is never cut: crashes.
+    for (const ProcessRow& p : r.processes)
+        if (p.crash) {
+            out << fmt::format("\n  CRASH in pid {}: ", p.pid);
+            for (char ch : p.crash->text) {
+                out << ch;
+                if (ch == '\n') out << "  ";
+            }
+            out << "\n";
+        }
+}
+
 void write_text_unfiltered(const Report& r, const TextOptions& options, std::ostream& out) {
     const std::string who = r.processes.size() == 1
                                 ? fmt::format("{} (pid {})", basename(r.processes[0].exe), r.processes[0].pid)
                                 : fmt::format("{} processes", r.processes.size());
     out << fmt::format("vdsotrace report: {}, session {}\n", who, r.session);
-    out << fmt::format("{} vDSO time calls in {}\n\n", group_digits(r.total_calls), duration(r.seconds));
+    out << fmt::format("{} in {}\n\n", count_of(r.total_calls, "vDSO time call"), duration(r.seconds));
 
     if (r.total_calls == 0) {
         out << "No calls to clock_gettime, gettimeofday, time, getcpu or clock_getres were seen.\n"
@@ -160,8 +251,8 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
         if (!r.fallbacks.rows.empty()) {
             out << fmt::format("\nCalls that entered the kernel instead of the vDSO\n  ({})\n", r.fallbacks.note);
             for (const FallbackRow& fb : r.fallbacks.rows) {
-                out << fmt::format("  {}{}{}: {} calls", fb.function, fb.clock.empty() ? "" : " " + fb.clock,
-                                   fb.clock.empty() ? "" : fmt::format(" ({})", fb.clock_id), group_digits(fb.calls));
+                out << fmt::format("  {}{}{}: {}", fb.function, fb.clock.empty() ? "" : " " + fb.clock,
+                                   fb.clock.empty() ? "" : fmt::format(" ({})", fb.clock_id), count_of(fb.calls, "call"));
                 if (fb.ns_per_call > 0)
                     out << fmt::format(", {:.0f} ns each here, {} in all", fb.ns_per_call,
                                        duration(double(fb.calls) * fb.ns_per_call / 1e9));
@@ -181,8 +272,8 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
         size_t shown = 0;
         for (const CallerRow& c : r.callers) {
             if (shown++ == options.top_callers) {
-                out << fmt::format("{:>15}          ... {} more call sites (--top N shows more)\n", "",
-                                   r.callers.size() - options.top_callers);
+                out << fmt::format("{:>15}          ... {} more (--top N shows more)\n", "",
+                                   count_of(r.callers.size() - options.top_callers, "call site"));
                 break;
             }
             out << fmt::format("{:>15} {:>7}  {:<15} {:<24} {}\n", group_digits(c.calls),
@@ -197,18 +288,26 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
     if (r.stacks.enabled) write_stacks(r.stacks, options.top_callers, out);
 
     out << "\nThreads\n";
-    out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", "pid", "tid", "name", "calls", "state");
-    for (const ThreadRow& t : r.threads)
-        out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", t.pid, t.shared ? "-" : std::to_string(t.tid),
-                           terminal_safe(t.name),
-                           group_digits(t.calls), t.shared ? "shared overflow slot" : t.exited ? "exited" : "");
+    if (!options.all && r.threads.size() > options.rows) {
+        write_thread_groups(r, options, out);
+    } else {
+        out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", "pid", "tid", "name", "calls", "state");
+        for (const ThreadRow& t : r.threads)
+            out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", t.pid, t.shared ? "-" : std::to_string(t.tid),
+                               terminal_safe(t.name),
+                               group_digits(t.calls), t.shared ? "shared overflow slot" : t.exited ? "exited" : "");
+    }
 
     out << "\nProcesses\n";
+    if (!options.all && r.processes.size() > options.rows) {
+        write_process_groups(r, options, out);
+        return;
+    }
     for (const ProcessRow& p : r.processes) {
         std::string cmd;
         for (const std::string& a : p.argv) cmd += (cmd.empty() ? "" : " ") + a;
         out << fmt::format("  pid {} (parent {}): {}\n", p.pid, p.ppid, terminal_safe(cmd.empty() ? p.exe : cmd));
-        out << fmt::format("    {}, {} calls over {}\n", fate_text(p), group_digits(p.calls), duration(p.seconds));
+        out << fmt::format("    {}, {} over {}\n", fate_text(p), count_of(p.calls, "call"), duration(p.seconds));
         if (options.per_process) {
             out << fmt::format("    executable {}\n", p.exe);
             if (!p.previous_image_id.empty()) out << "    exec'd by the image before it (same pid)\n";

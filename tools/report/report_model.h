@@ -38,6 +38,7 @@ struct CallerRow {
     std::string file;
     int line = 0;
     std::vector<std::string> inlined;  // inline chain at the call site, innermost first
+    std::string unnamed_because;       // why `symbol` is empty (symbolizer.h unnamed_because)
     uint64_t calls = 0;
     // The call came through a clock wrapper (std::chrono's now(), _PyTime_*, ...): the fields above
     // name the first call site outside the wrapper chain (symbol and module empty when it could

@@ -11,6 +11,10 @@
 
 namespace vdsotrace::tools {
 
+// The module of a Python function's frame in a sampled stack (the shim reads the interpreter's
+// frames and puts them beside each _PyEval_EvalFrameDefault frame; see tracer/python/).
+inline constexpr char kPythonModule[] = "[python]";
+
 struct StackFrame {
     std::string symbol;   // demangled function, "" when unknown
     std::string module;   // path of the module, "" when unknown
@@ -19,6 +23,7 @@ struct StackFrame {
     uint64_t address = 0; // return address in the process
     uint64_t offset = 0;  // address relative to the module's load bias
     bool inlined = false; // inlined into the frame before it (towards the root), at the same address
+    std::string unnamed_because;  // why `symbol` is empty (symbolizer.h unnamed_because)
     // Display name: the symbol, else "module+0xoffset", else "0xaddress".
     std::string name() const;
 };

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <time.h>
 
 #include "tracer/format/segment_format.h"
 #include "tracer/engine/settings.h"
@@ -35,6 +36,8 @@ struct Segment {
     uint32_t python_site_capacity = 0;
     format::RuntimeEntry* runtimes = nullptr;
     uint32_t runtime_capacity = 0;
+    format::RetiredCallerEntry* retired = nullptr;  // null in segments without the section
+    uint32_t retired_capacity = 0;
     char name[128] = {};  // shm name, "/vdsotrace-..."
 };
 
@@ -54,8 +57,10 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
 // Fills `seg`'s pointers from a mapped header (used after create, and by tests).
 void bind_segment(format::Header* header, Segment* seg);
 
-// Monotonic and realtime clocks read with a raw syscall: the shim must not call its own
-// interposed functions, and these are read only on slow paths.
+// Monotonic and realtime clocks for the engine's timestamps, read through the vDSO entry the shim
+// gave set_engine_clock (the raw vDSO function, -errno convention), else with a raw syscall: the
+// shim must not call its own interposed functions, and these are read only on slow paths.
+void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*));
 uint64_t monotonic_ns();
 uint64_t realtime_ns();
 
