@@ -409,8 +409,13 @@ def t_run_cli():
     check(p.returncode == 0 and os.path.exists(archive), "--save wrote the archive")
     if os.path.exists(archive):
         check(os.stat(archive).st_mode & 0o777 == 0o600, f"archive mode {oct(os.stat(archive).st_mode & 0o777)} == 0o600")
+    # run --save moves the recordings into the archive (unless --keep-live): the archive is read.
+    r = subprocess.run([VDSOTRACE, "report", "--json", archive], capture_output=True, text=True)
+    check(r.returncode == 0 and json.loads(r.stdout or "{}").get("total_calls") == 10,
+          f"the archive is readable, 10 calls ({r.returncode} {r.stderr.strip()[:200]})")
     with open(os.path.join(d, "r.json")) as f:
-        check_readable_and_remove(Run(p.returncode, p.stdout, p.stderr, d, json.load(f)))
+        left = [path for path in recordings(json.load(f)) if os.path.exists(path)]
+    check(left == [], f"no live recording left behind ({left})")
     shutil.rmtree(d, ignore_errors=True)
 
 

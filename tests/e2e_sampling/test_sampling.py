@@ -2,6 +2,7 @@
 """End-to-end tests of stack sampling: `vdsotrace run --sample` on programs with known call
 chains, checked with exact counts and names. One test per invocation: test_sampling.py NAME.
 Paths come from the environment (see meson.build). Exit 0 pass, 1 fail."""
+import json
 import os
 import re
 import subprocess

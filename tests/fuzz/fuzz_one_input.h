@@ -46,7 +46,7 @@ inline bool read_like_report(const std::vector<unsigned char>& bytes, std::strin
         return false;
     }
     std::vector<tools::Recording> recordings = std::move(*r);
-    const tools::Report report = tools::build_report(recordings, 0);
+    const tools::Report report = tools::build_report(recordings);
     std::ostringstream text;
     tools::write_text(report, tools::TextOptions{}, text);
     const std::string json = tools::json_text(tools::to_json(report));

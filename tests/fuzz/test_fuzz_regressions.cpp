@@ -106,7 +106,7 @@ TEST(FuzzRegressions, InvalidUtf8InJson) {
     auto r = vdsotrace::tools::parse_recording(bytes, "test", &error);
     ASSERT_TRUE(r) << error;
     std::vector<vdsotrace::tools::Recording> rs{*r};
-    const std::string text = vdsotrace::tools::json_text(vdsotrace::tools::to_json(vdsotrace::tools::build_report(rs, 0)));
+    const std::string text = vdsotrace::tools::json_text(vdsotrace::tools::to_json(vdsotrace::tools::build_report(rs)));
     EXPECT_NE(text.find("\xEF\xBF\xBD"), std::string::npos);  // U+FFFD in place of the bad byte
 }
 

@@ -10,7 +10,7 @@ namespace f = vdsotrace::format;
 
 TEST(SegmentFormat, VersionAndMagic) {
     EXPECT_EQ(f::kMajor, 1);
-    EXPECT_EQ(f::kMinor, 4);
+    EXPECT_EQ(f::kMinor, 5);
     EXPECT_EQ(std::string(f::kMagic, 7), "VDSOTRC");
     EXPECT_EQ(f::kByteOrderMark, 0x01020304u);
 }
@@ -98,10 +98,16 @@ TEST(SegmentFormat, SectionModuleThreadLayouts) {
     EXPECT_EQ(offsetof(f::ThreadSlotHeader, tid), 4u);
     EXPECT_EQ(offsetof(f::ThreadSlotHeader, name), 8u);
     EXPECT_EQ(offsetof(f::ThreadSlotHeader, claimed_monotonic_ns), 24u);
-    EXPECT_EQ(f::kCounterSlots, 90);
+    EXPECT_EQ(offsetof(f::ThreadSlotHeader, unattributed_getrandom), 32u);  // minor 4
+    EXPECT_EQ(offsetof(f::ThreadSlotHeader, reserved), 40u);
+    EXPECT_EQ(f::kSlotUnattributedCounters, 90);
+    EXPECT_EQ(f::kCounterSlots, 91);
     EXPECT_EQ(f::kSlotUnattributedOffset, 64u);
     EXPECT_EQ(f::kSlotCallersOffset, 64u + 90 * 8);
     EXPECT_EQ(f::thread_slot_size(256), 64u + 90 * 8 + 256 * 16);
+    EXPECT_EQ(f::slot_unattributed_offset(0), 64u);
+    EXPECT_EQ(f::slot_unattributed_offset(89), 64u + 89 * 8);
+    EXPECT_EQ(f::slot_unattributed_offset(90), 32u);  // getrandom: in the slot header
 }
 
 TEST(SegmentFormat, WrapperSites) {
@@ -173,4 +179,14 @@ TEST(SegmentFormat, CounterAndCallerKeys) {
     EXPECT_EQ(f::kCallerAddressMask, (uint64_t(1) << 48) - 1);
     EXPECT_STREQ(f::kClockNames[11], "CLOCK_TAI");
     EXPECT_STREQ(f::kFunctionNames[f::kGetcpu], "getcpu");
+    // Minor 4: getrandom, one counter after the clock functions' 90, no clock id.
+    EXPECT_EQ(int(f::kGetrandom), 5);
+    EXPECT_EQ(int(f::kFunctionCount), 5);
+    EXPECT_EQ(int(f::kCountedFunctions), 6);
+    EXPECT_EQ(f::counter_index(f::kGetrandom, 0), 90u);
+    EXPECT_EQ(f::counter_function(90), f::kGetrandom);
+    EXPECT_EQ(f::counter_bucket(90), 0);
+    EXPECT_FALSE(f::function_takes_clock(f::kGetrandom));
+    EXPECT_EQ(f::caller_counter(f::caller_key(90, 0x401000)), 90u);
+    EXPECT_STREQ(f::kFunctionNames[f::kGetrandom], "getrandom");
 }

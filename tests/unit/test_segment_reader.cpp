@@ -116,6 +116,42 @@ TEST(SegmentReader, AcceptsNewerMinorAndSkipsUnknownSections) {
     EXPECT_EQ(r->threads[0].total(), 77u);
 }
 
+// Minor 4: getrandom's calls, by caller and unattributed (kept in the slot header).
+TEST(SegmentReader, ReadsGetrandomCalls) {
+    auto b = valid_image();
+    tr::Segment seg;
+    tr::bind_segment(header(b), &seg);
+    auto* sh = reinterpret_cast<f::ThreadSlotHeader*>(seg.threads);
+    sh->unattributed_getrandom = 5;
+    auto* callers = reinterpret_cast<f::CallerEntry*>(seg.threads + f::kSlotCallersOffset);
+    callers[9] = {f::caller_key(f::counter_index(f::kGetrandom, 0), 0x401300), 40};
+    std::string error;
+    auto r = parse_recording(b, "test", &error);
+    ASSERT_TRUE(r.has_value()) << error;
+    const unsigned c = f::counter_index(f::kGetrandom, 0);
+    EXPECT_EQ(r->threads[0].unattributed[c], 5u);
+    EXPECT_EQ(r->threads[0].counts[c], 45u);
+    EXPECT_EQ(r->threads[0].total(), 77u + 45u);
+    EXPECT_EQ(r->totals()[c], 45u);
+}
+
+// A counter a newer minor adds (a function this reader does not know) is skipped, not refused;
+// in a recording of this reader's minor or older it is corruption.
+TEST(SegmentReader, SkipsCountersOfNewerMinorsOnly) {
+    auto b = valid_image();
+    tr::Segment seg;
+    tr::bind_segment(header(b), &seg);
+    auto* callers = reinterpret_cast<f::CallerEntry*>(seg.threads + f::kSlotCallersOffset);
+    callers[11] = {f::caller_key(f::kCounterSlots, 0x401400), 9};
+    header(b)->minor = f::kMinor + 1;
+    std::string error;
+    auto r = parse_recording(b, "test", &error);
+    ASSERT_TRUE(r.has_value()) << error;
+    EXPECT_EQ(r->threads[0].total(), 77u);
+    header(b)->minor = f::kMinor;
+    EXPECT_NE(refusal(b).find("corrupt caller entry"), std::string::npos);
+}
+
 TEST(SegmentReader, RefusesTruncationAtEveryPageBoundary) {
     const auto full = valid_image();
     for (size_t size = 0; size < full.size(); size += 512) {

@@ -14,6 +14,7 @@
 
 #include "tools/cli/cli_checks.h"
 #include "tools/commands/commands.h"
+#include "tools/config.h"
 #include "tools/export/export_command.h"
 
 using namespace vdsotrace::tools;

@@ -1,4 +1,3 @@
-#include <time.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -12,18 +11,9 @@
 #include "tools/report/report_model.h"
 #include "tools/render/report_output.h"
 #include "tools/render/stack_export.h"
+#include "tools/report/machine_facts.h"
 
 namespace vdsotrace::tools {
-
-namespace {
-
-uint64_t now_monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
-
-}  // namespace
 
 bool load_files(const std::vector<std::string>& files, bool allow_other_users, std::vector<Recording>* out) {
     for (const std::string& f : files) {
@@ -45,8 +35,10 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
 }
 
 int report_recordings(const std::vector<Recording>& recordings, const ReportOptions& options, bool text_to_stderr) {
-    const Report report =
-        build_report(recordings, now_monotonic_ns(), StackFilter{options.stacks.thread, options.stacks.function});
+    // What the report needs to know of this machine (live thread names, its clocks), gathered here
+    // so that the model reads nothing but its inputs.
+    const Report report = build_report(recordings, gather_machine_facts(recordings),
+                                       StackFilter{options.stacks.thread, options.stacks.function});
     if (!write_stack_files(report.stacks, options.stacks)) return kExitBadInput;
 
     std::ofstream file;

@@ -33,6 +33,7 @@
 #include "tools/run/signal_forwarding.h"
 #include "tools/static_inject/static_inject.h"
 #include "tools/run/target_check.h"
+#include "tracer/common/clock_now.h"
 
 namespace vdsotrace::tools {
 
@@ -46,12 +47,6 @@ std::string new_session_id() {
     uint64_t v = 0;
     if (getrandom(&v, sizeof v, 0) != ssize_t(sizeof v)) v = uint64_t(getpid()) * 0x9E3779B97F4A7C15ull ^ uint64_t(time(nullptr));
     return fmt::format("{:012x}", v & 0xffffffffffffull);
-}
-
-uint64_t now_ns(clockid_t id) {
-    timespec ts{};
-    clock_gettime(id, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
 // Writes how process `pid` (started at `start_ticks`, 0 if unknown) ended into the recording of
@@ -85,20 +80,16 @@ std::string record_exit(const std::string& session, pid_t pid, uint64_t start_ti
     }
     f::Header h;
     if (pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0) {
-        struct {
-            uint32_t state;
-            int32_t exit_value;
-            uint64_t end_monotonic_ns;
-            uint64_t end_realtime_ns;
-        } end{};
-        static_assert(offsetof(f::Header, exit_value) == offsetof(f::Header, state) + 4);
-        static_assert(offsetof(f::Header, end_realtime_ns) == offsetof(f::Header, state) + 16);
-        end.state = WIFSIGNALED(status) ? f::kStateSignaled : f::kStateExited;
-        end.exit_value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
+        h.state = WIFSIGNALED(status) ? f::kStateSignaled : f::kStateExited;
+        h.exit_value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
         // Keep the shim's own end time when it wrote one (normal exit); a killed process has none.
-        end.end_monotonic_ns = h.end_monotonic_ns ? h.end_monotonic_ns : now_ns(CLOCK_MONOTONIC);
-        end.end_realtime_ns = h.end_realtime_ns ? h.end_realtime_ns : now_ns(CLOCK_REALTIME);
-        if (pwrite(fd, &end, sizeof end, offsetof(f::Header, state)) != ssize_t(sizeof end))
+        if (h.end_monotonic_ns == 0) h.end_monotonic_ns = now_ns(CLOCK_MONOTONIC);
+        if (h.end_realtime_ns == 0) h.end_realtime_ns = now_ns(CLOCK_REALTIME);
+        // Only these four fields, contiguous in the header (segment_format.h), are written back.
+        constexpr size_t from = offsetof(f::Header, state);
+        constexpr size_t to = offsetof(f::Header, end_realtime_ns) + sizeof h.end_realtime_ns;
+        static_assert(offsetof(f::Header, exit_value) > from && offsetof(f::Header, end_monotonic_ns) < to);
+        if (pwrite(fd, reinterpret_cast<const char*>(&h) + from, to - from, from) != ssize_t(to - from))
             spdlog::warn("could not record the exit status in {}", target);
     }
     close(fd);
@@ -351,12 +342,14 @@ int cmd_run(const RunOptions& o) {
         auto names = std::make_shared<SymbolTable>();
         names->collect = true;
         for (Recording& r : recordings) r.symbols = names;
-        (void)build_report(recordings, now_ns(CLOCK_MONOTONIC));
+        (void)build_report(recordings);
         names->collect = false;
         report_recordings(recordings, text_options, true);
         if (!o.json_file.empty()) report_recordings(recordings, json_options, false);
         bool saved = false;
-        if (!recording_path.empty()) {
+        if (recording_path == "/dev/null") {
+            saved = true;  // `-o /dev/null`: no recording file wanted (as with perf), nothing to say
+        } else if (!recording_path.empty()) {
             std::string error;
             uint64_t size = 0;
             saved = write_recording_file(files, names.get(), recording_path, &error, &size);

@@ -1,4 +1,5 @@
 #include "tools/recordings/recording_archive.h"
+#include "tracer/common/path_name.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -35,11 +36,6 @@ struct EntryHeader {
 static_assert(sizeof(EntryHeader) == 16);
 
 constexpr uint32_t kNameMax = 4096;
-
-std::string base_name(const std::string& p) {
-    size_t s = p.rfind('/');
-    return s == std::string::npos ? p : p.substr(s + 1);
-}
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 #include "tools/recordings/recording_store.h"
+#include "tracer/common/clock_now.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -64,7 +65,7 @@ std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users) {
         struct stat st {};
         if (lstat(s->path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
         if (st.st_uid != uid && !allow_other_users) continue;
-        s->mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+        s->mtime_ns = int64_t(timespec_ns(st.st_mtim));
         out.push_back(std::move(*s));
     }
     closedir(d);
@@ -81,12 +82,17 @@ bool process_alive(const Recording& r) {
 }
 
 ProcessFate fate_of(const Recording& r) {
+    const ProcessFate recorded = fate_of(r, false);
+    return recorded == ProcessFate::kVanished && process_alive(r) ? ProcessFate::kRunning : recorded;
+}
+
+ProcessFate fate_of(const Recording& r, bool alive) {
     switch (r.state) {
         case format::kStateExited: return ProcessFate::kExited;
         case format::kStateSignaled: return ProcessFate::kSignaled;
         case format::kStateEnded: return ProcessFate::kEndedUnknownStatus;
         case format::kStateExeced: return ProcessFate::kExeced;
-        default: return process_alive(r) ? ProcessFate::kRunning : ProcessFate::kVanished;
+        default: return alive ? ProcessFate::kRunning : ProcessFate::kVanished;
     }
 }
 

@@ -32,6 +32,8 @@ std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users = fa
 // What became of a recorded process, as the report says it.
 enum class ProcessFate { kRunning, kExited, kSignaled, kEndedUnknownStatus, kVanished, kExeced };
 ProcessFate fate_of(const Recording& r);
+// The same, told whether the process still runs (a recording that did not say how it ended).
+ProcessFate fate_of(const Recording& r, bool alive);
 
 // The fate in one word or two, as `ls` and `top` show it: "running", "exit 3", "signal 9",
 // "ended", "vanished", "exec'd".

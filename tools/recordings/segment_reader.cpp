@@ -17,6 +17,20 @@ bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h,
 
 namespace {
 
+// The row of threads whose slots were recycled: the engine folds an exiting thread's counts into
+// the exited-threads slot, so they can no longer be told apart.
+constexpr const char* kRecycledThreadsName = "(exited threads, slots reused)";
+
+// An empty such row, for counts found after the exited-threads slot was read (or absent).
+ThreadInfo empty_recycled_threads() {
+    ThreadInfo t;
+    t.name = kRecycledThreadsName;
+    t.exited = t.recycled = true;
+    t.counts.assign(f::kCounterSlots, 0);
+    t.unattributed.assign(f::kCounterSlots, 0);
+    return t;
+}
+
 std::string bounded_string(const char* p, size_t max) { return std::string(p, strnlen(p, max)); }
 
 std::string hex(const unsigned char* p, size_t n) {
@@ -99,11 +113,12 @@ bool parse_sample_slot(const unsigned char* slot, const f::Header::Sampling& cfg
 }
 
 // Reads one thread slot's counters and caller entries into `t`.
-bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::string* error, uint64_t index) {
+bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::string* error, uint64_t index,
+               uint16_t minor) {
     t->counts.resize(f::kCounterSlots);
     t->unattributed.resize(f::kCounterSlots);
     for (unsigned c = 0; c < f::kCounterSlots; ++c) {
-        t->unattributed[c] = load_u64(slot + f::kSlotUnattributedOffset + c * 8);
+        t->unattributed[c] = load_u64(slot + f::slot_unattributed_offset(c));
         t->counts[c] = t->unattributed[c];
     }
     for (uint32_t c = 0; c < cap; ++c) {
@@ -111,6 +126,7 @@ bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::stri
         uint64_t key = load_u64(e);
         if (key == 0) continue;
         unsigned counter = f::caller_counter(key);
+        if (counter >= f::kCounterSlots && minor > f::kMinor) continue;  // a function a newer minor added
         if (counter >= f::kCounterSlots) {
             *error = fmt::format("corrupt caller entry in thread slot {}", index);
             return false;
@@ -147,12 +163,7 @@ void add_retired_callers(Recording* r, const std::vector<TableModule>& table,
         for (ThreadInfo& t : r->threads)
             if (owner == nullptr && t.recycled) owner = &t;
         if (owner == nullptr) {
-            ThreadInfo t;
-            t.name = "(exited threads, slots reused)";
-            t.exited = t.recycled = true;
-            t.counts.assign(f::kCounterSlots, 0);
-            t.unattributed.assign(f::kCounterSlots, 0);
-            r->threads.push_back(std::move(t));
+            r->threads.push_back(empty_recycled_threads());
             owner = &r->threads.back();
         }
         const unsigned counter = f::caller_counter(e.key);
@@ -226,14 +237,8 @@ bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h,
     std::vector<uint64_t> orphans;
     for (uint64_t i = 0; i < slots->count; ++i)
         if (!owned[i] && load_u64(slot_at(i)) != 0) orphans.push_back(i);  // SampleSlotHeader::sampled
-    if (!orphans.empty() && std::none_of(r->threads.begin(), r->threads.end(), [](auto& t) { return t.recycled; })) {
-        ThreadInfo exited;
-        exited.name = "(exited threads, slots reused)";
-        exited.exited = exited.recycled = true;
-        exited.counts.assign(f::kCounterSlots, 0);
-        exited.unattributed.assign(f::kCounterSlots, 0);
-        r->threads.push_back(std::move(exited));
-    }
+    if (!orphans.empty() && std::none_of(r->threads.begin(), r->threads.end(), [](auto& t) { return t.recycled; }))
+        r->threads.push_back(empty_recycled_threads());
     for (ThreadInfo& t : r->threads) {
         if (t.recycled) {
             for (uint64_t i : orphans)
@@ -465,7 +470,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                 if (!shared_slot && (sh.state == f::kThreadRecycled || sh.state == f::kThreadFree)) continue;
                 ThreadInfo t;
                 t.slot_index = i;
-                if (!read_slot(slot, cap, &t, error, i)) return std::nullopt;
+                if (!read_slot(slot, cap, &t, error, i, h.minor)) return std::nullopt;
                 t.tid = shared_slot ? 0 : sh.tid;
                 t.name = shared_slot ? "(threads beyond capacity)" : bounded_string(sh.name, sizeof sh.name);
                 t.exited = sh.state == f::kThreadExited;
@@ -481,8 +486,8 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
             }
             if (!section_fits(s, size, f::thread_slot_size(cap), error, "exited-threads")) return std::nullopt;
             ThreadInfo t;
-            if (!read_slot(bytes.data() + s.offset, cap, &t, error, 0)) return std::nullopt;
-            t.name = "(exited threads, slots reused)";
+            if (!read_slot(bytes.data() + s.offset, cap, &t, error, 0, h.minor)) return std::nullopt;
+            t.name = kRecycledThreadsName;
             t.exited = true;
             t.recycled = true;
             if (t.total() != 0) r.threads.push_back(std::move(t));

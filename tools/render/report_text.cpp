@@ -8,6 +8,8 @@
 #include "tools/report/call_tree.h"
 #include "tools/render/report_output.h"
 #include "tools/render/terminal_safe.h"
+#include "tracer/common/path_name.h"
+#include "tools/render/report_words.h"
 
 namespace vdsotrace::tools {
 
@@ -28,6 +30,11 @@ std::string count_of(uint64_t n, const char* noun, const char* plural = nullptr)
     return fmt::format("{} {}", group_digits(n), n == 1 ? noun : plural ? plural : fmt::format("{}s", noun));
 }
 
+// "1 more call site", "3 more call sites".
+std::string more_of(uint64_t n, const char* noun) {
+    return fmt::format("{} more {}{}", group_digits(n), noun, n == 1 ? "" : "s");
+}
+
 std::string percent(uint64_t part, uint64_t whole) {
     return whole ? fmt::format("{:.1f}%", 100.0 * double(part) / double(whole)) : "-";
 }
@@ -38,11 +45,6 @@ std::string rate(uint64_t calls, double seconds) {
     // uint64_t's range is undefined behaviour (found by tests/fuzz).
     const double r = double(calls) / seconds + 0.5;
     return r < 1.8e19 ? group_digits(uint64_t(r)) : fmt::format("{:.3g}", r);
-}
-
-std::string basename(const std::string& p) {
-    size_t s = p.rfind('/');
-    return s == std::string::npos ? p : p.substr(s + 1);
 }
 
 std::string duration(double seconds) {
@@ -71,13 +73,13 @@ std::string fate_text(const ProcessRow& p) {
 
 std::string caller_name(const CallerRow& c) {
     if (c.python) {  // a Python function: its file and the line of the call
-        std::string name = fmt::format("{}  {}:{}", c.symbol, basename(c.file), c.line);
+        std::string name = fmt::format("{}  {}:{}", c.symbol, base_name(c.file), c.line);
         if (c.via) name += fmt::format("  via {}", c.via->name);
         return name;
     }
     std::string where;
     if (!c.module.empty())
-        where = fmt::format("{}+{:#x}", basename(c.module), c.offset);
+        where = fmt::format("{}+{:#x}", base_name(c.module), c.offset);
     else if (c.via && c.address == 0)
         where = "caller not found";
     else
@@ -85,7 +87,7 @@ std::string caller_name(const CallerRow& c) {
     std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", c.symbol, where);
     if (c.symbol.empty() && !c.unnamed_because.empty()) name += fmt::format("  (unnamed: {})", c.unnamed_because);
     if (!c.inlined.empty()) name += fmt::format("  [inlined: {}]", c.inlined.front());
-    if (!c.file.empty()) name += fmt::format("  {}:{}", basename(c.file), c.line);
+    if (!c.file.empty()) name += fmt::format("  {}:{}", base_name(c.file), c.line);
     if (c.via) name += fmt::format("  via {}", c.via->name);
     return name;
 }
@@ -163,7 +165,7 @@ void write_thread_groups(const Report& r, const TextOptions& options, std::ostre
     if (groups.size() > options.rows) {
         uint64_t calls = 0;
         for (size_t i = options.rows; i < groups.size(); ++i) calls += groups[i].calls;
-        out << fmt::format("  ... {} more ({}; --all shows them)\n", count_of(groups.size() - options.rows, "name"),
+        out << fmt::format("  ... {} ({}; --all shows them)\n", more_of(groups.size() - options.rows, "name"),
                            count_of(calls, "call"));
     }
 }
@@ -204,14 +206,14 @@ void write_process_groups(const Report& r, const TextOptions& options, std::ostr
     if (groups.size() > options.rows) {
         uint64_t calls = 0;
         for (size_t i = options.rows; i < groups.size(); ++i) calls += groups[i].calls;
-        out << fmt::format("  ... {} more ({}; --all shows them)\n",
-                           count_of(groups.size() - options.rows, "executable"), count_of(calls, "call"));
+        out << fmt::format("  ... {} ({}; --all shows them)\n",
+                           more_of(groups.size() - options.rows, "executable"), count_of(calls, "call"));
     }
     // What needs a reader's attention is never cut: crashes.
     for (const ProcessRow& p : r.processes)
         if (p.crash) {
             out << fmt::format("\n  CRASH in pid {}: ", p.pid);
-            for (char ch : p.crash->text) {
+            for (char ch : crash_text(*p.crash)) {
                 out << ch;
                 if (ch == '\n') out << "  ";
             }
@@ -221,7 +223,7 @@ void write_process_groups(const Report& r, const TextOptions& options, std::ostr
 
 void write_text_unfiltered(const Report& r, const TextOptions& options, std::ostream& out) {
     const std::string who = r.processes.size() == 1
-                                ? fmt::format("{} (pid {})", basename(r.processes[0].exe), r.processes[0].pid)
+                                ? fmt::format("{} (pid {})", base_name(r.processes[0].exe), r.processes[0].pid)
                                 : fmt::format("{} processes", r.processes.size());
     out << fmt::format("vdsotrace report: {}, session {}\n", who, r.session);
     out << fmt::format("{} in {}\n\n", count_of(r.total_calls, "vDSO time call"), duration(r.seconds));
@@ -249,22 +251,23 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
                            rate(r.total_calls, r.seconds));
 
         if (!r.fallbacks.rows.empty()) {
-            out << fmt::format("\nCalls that entered the kernel instead of the vDSO\n  ({})\n", r.fallbacks.note);
+            out << fmt::format("\nCalls that entered the kernel instead of the vDSO\n  ({})\n",
+                               fallback_basis_text(r.fallbacks.basis));
             for (const FallbackRow& fb : r.fallbacks.rows) {
                 out << fmt::format("  {}{}{}: {}", fb.function, fb.clock.empty() ? "" : " " + fb.clock,
                                    fb.clock.empty() ? "" : fmt::format(" ({})", fb.clock_id), count_of(fb.calls, "call"));
                 if (fb.ns_per_call > 0)
                     out << fmt::format(", {:.0f} ns each here, {} in all", fb.ns_per_call,
                                        duration(double(fb.calls) * fb.ns_per_call / 1e9));
-                out << fmt::format(": {}\n", fb.reason);
-                if (!fb.suggestion.empty()) out << "    suggestion: " << fb.suggestion << "\n";
+                out << fmt::format(": {}\n", fallback_reason_text(fb));
+                if (const std::string s = fallback_suggestion_text(fb); !s.empty()) out << "    suggestion: " << s << "\n";
             }
         }
 
         if (!r.headroom.empty()) {
             out << fmt::format("\nCallers that ran the clock low on stack (less than {} KiB left)\n",
                                vdsotrace::format::kHeadroomWatch / 1024);
-            for (const HeadroomRow& h : r.headroom) out << (h.warn ? "  WARNING: " : "  ") << h.text << "\n";
+            for (const HeadroomRow& h : r.headroom) out << (h.warn ? "  WARNING: " : "  ") << headroom_text(h) << "\n";
         }
 
         out << fmt::format("\nTop callers (call site: function, module+offset, source)\n");
@@ -272,8 +275,8 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
         size_t shown = 0;
         for (const CallerRow& c : r.callers) {
             if (shown++ == options.top_callers) {
-                out << fmt::format("{:>15}          ... {} more (--top N shows more)\n", "",
-                                   count_of(r.callers.size() - options.top_callers, "call site"));
+                out << fmt::format("{:>15}          ... {} (--top N shows more)\n", "",
+                                   more_of(r.callers.size() - options.top_callers, "call site"));
                 break;
             }
             out << fmt::format("{:>15} {:>7}  {:<15} {:<24} {}\n", group_digits(c.calls),
@@ -317,7 +320,7 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
         }
         if (p.vdso_redirect == "redirected")
             out << "    calls straight into the vDSO (Go runtime) counted too: the vDSO's symbols led to vdsotrace\n";
-        for (const std::string& n : p.notes) out << "    note: " << n << "\n";
+        for (const ProcessNote& n : p.notes) out << "    note: " << process_note_text(n) << "\n";
         if (!p.routes.empty()) {
             std::string routes;
             for (const std::string& rt : p.routes) routes += (routes.empty() ? "" : ", ") + rt;
@@ -325,7 +328,7 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
         }
         if (p.crash) {
             out << "\n  CRASH: ";
-            for (char ch : p.crash->text) {
+            for (char ch : crash_text(*p.crash)) {
                 out << ch;
                 if (ch == '\n') out << "  ";
             }

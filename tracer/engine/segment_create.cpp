@@ -14,13 +14,12 @@
 #include "tracer/common/process_info.h"
 #include "tracer/common/text_util.h"
 #include "tracer/common/vdso_image.h"
+#include "tracer/engine/lifecycle.h"
 #include "tracer/engine/vdso_patch_log.h"
 
 namespace vdsotrace::tracer {
 
 namespace {
-
-size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
 // The vDSO's clock_gettime, when the shim found one (set_engine_clock): reading it is no system
 // call, so a thread's first call and the exit handlers make none a sandbox could refuse.
@@ -38,15 +37,6 @@ uint64_t random_u64() {
     if (getrandom(&v, sizeof v, GRND_NONBLOCK) == ssize_t(sizeof v)) return v;
     // No getrandom (old kernel, seccomp): still unpredictable enough to avoid collisions.
     return clock_ns(CLOCK_MONOTONIC) * 0x9E3779B97F4A7C15ull ^ uint64_t(getpid()) << 32;
-}
-
-void add_section(format::Header* h, uint32_t kind, uint32_t entry_size, uint64_t offset, uint64_t count) {
-    if (h == nullptr) return;  // only the size is wanted
-    format::SectionEntry& s = h->sections[h->section_count++];
-    s.kind = kind;
-    s.entry_size = entry_size;
-    s.offset = offset;
-    s.count = count;
 }
 
 void describe_errno(TextBuffer* b, int err) {
@@ -67,9 +57,22 @@ void describe_errno(TextBuffer* b, int err) {
     }
 }
 
+// The doctor's header fields (routes, which functions the vDSO provides, crash handlers), noted
+// by the shim (lifecycle.h) and copied into every segment created afterwards.
+format::DoctorHeader g_doctor_header;
+
 }  // namespace
 
-format::DoctorHeader g_doctor_header;
+void note_clock_routes(const uint8_t (&routes)[format::kFunctionCount],
+                       const uint8_t (&from_vdso)[format::kFunctionCount]) {
+    for (int fn = 0; fn < format::kFunctionCount; ++fn) {
+        g_doctor_header.routes[fn] = routes[fn];
+        g_doctor_header.from_vdso[fn] = from_vdso[fn];
+    }
+    g_doctor_header.filled = 1;
+}
+
+void note_crash_handlers_in_header() { g_doctor_header.crash_handlers = 1; }
 
 void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*)) {
     __atomic_store_n(&g_engine_clock, vdso_clock_gettime, __ATOMIC_RELAXED);
@@ -77,115 +80,6 @@ void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*)) {
 
 uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
-
-size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h) {
-    if (h != nullptr) h->section_count = 0;
-    size_t offset = format::kHeaderSize;
-    add_section(h, format::kSectionModules, sizeof(format::ModuleEntry), offset, settings.modules);
-    offset += size_t(settings.modules) * sizeof(format::ModuleEntry);
-    if (vdso_size > 0) {
-        add_section(h, format::kSectionVdsoImage, 1, offset, vdso_size);
-        offset = align_up(offset + vdso_size, 64);
-    }
-    const size_t slot = format::thread_slot_size(settings.callers);
-    add_section(h, format::kSectionThreads, uint32_t(slot), offset, uint64_t(settings.threads) + 1);
-    offset += slot * (size_t(settings.threads) + 1);
-    if (settings.sample > 0) {
-        format::Header::Sampling s{};
-        s.period = settings.sample;
-        s.max_depth = settings.sample_depth;
-        s.unwinder = settings.frame_pointers   ? format::kUnwinderFramePointer
-                     : settings.libunwind_only ? format::kUnwinderLibunwind
-                                               : format::kUnwinderCfi;
-        s.stack_capacity = settings.stacks;
-        s.count_capacity = settings.stack_counts;
-        s.ring_capacity = settings.sample_ring;
-        s.frame_capacity = settings.stacks * 16;  // 16 frames a stack on average
-        add_section(h, format::kSectionStacks, sizeof(format::StackEntry), offset, s.stack_capacity);
-        offset = align_up(offset + size_t(s.stack_capacity) * sizeof(format::StackEntry), 64);
-        add_section(h, format::kSectionStackFrames, sizeof(uint64_t), offset, s.frame_capacity);
-        offset += size_t(s.frame_capacity) * sizeof(uint64_t);
-        const size_t sample_slot = align_up(format::sample_slot_size(s.count_capacity, s.ring_capacity), 64);
-        add_section(h, format::kSectionSampleSlots, uint32_t(sample_slot), offset, uint64_t(settings.threads) + 1);
-        offset += sample_slot * (size_t(settings.threads) + 1);
-        if (h != nullptr) h->sampling = s;
-    }
-    add_section(h, format::kSectionCrash, sizeof(format::CrashRecord), offset, 1);
-    offset += sizeof(format::CrashRecord);
-    add_section(h, format::kSectionExitedThreads, uint32_t(slot), offset, 1);
-    offset += slot;
-    add_section(h, format::kSectionThreadLog, sizeof(format::ExitedThreadEntry), offset, format::kThreadLogEntries);
-    offset += sizeof(format::ExitedThreadEntry) * format::kThreadLogEntries;
-    add_section(h, format::kSectionHeadroom, sizeof(format::HeadroomEntry), offset, format::kHeadroomEntries);
-    offset += sizeof(format::HeadroomEntry) * format::kHeadroomEntries;
-    add_section(h, format::kSectionWrapperSites, sizeof(format::WrapperSiteEntry), offset, format::kWrapperSiteCapacity);
-    offset += sizeof(format::WrapperSiteEntry) * format::kWrapperSiteCapacity;
-    add_section(h, format::kSectionPythonSites, sizeof(format::PythonSiteEntry), offset, format::kPythonSiteCapacity);
-    offset += sizeof(format::PythonSiteEntry) * format::kPythonSiteCapacity;
-    add_section(h, format::kSectionRuntimes, sizeof(format::RuntimeEntry), offset, format::kRuntimeCapacity);
-    offset += sizeof(format::RuntimeEntry) * format::kRuntimeCapacity;
-    add_section(h, format::kSectionRetiredCallers, sizeof(format::RetiredCallerEntry), offset,
-                format::kRetiredCallerCapacity);
-    offset += sizeof(format::RetiredCallerEntry) * format::kRetiredCallerCapacity;
-    const size_t size = align_up(offset, 4096);
-    if (h == nullptr) return size;
-    h->thread_capacity = settings.threads;
-    h->caller_capacity = settings.callers;
-    h->module_capacity = settings.modules;
-    memcpy(h->magic, format::kMagic, sizeof h->magic);
-    h->major = format::kMajor;
-    h->minor = format::kMinor;
-    h->header_size = format::kHeaderSize;
-    h->byte_order = format::kByteOrderMark;
-    h->segment_size = size;
-    return size;
-}
-
-void bind_segment(format::Header* h, Segment* seg) {
-    auto* base = reinterpret_cast<unsigned char*>(h);
-    seg->header = h;
-    seg->size = h->segment_size;
-    for (uint32_t i = 0; i < h->section_count; ++i) {
-        const format::SectionEntry& s = h->sections[i];
-        if (s.kind == format::kSectionModules) {
-            seg->modules = reinterpret_cast<format::ModuleEntry*>(base + s.offset);
-            seg->module_capacity = uint32_t(s.count);
-        } else if (s.kind == format::kSectionThreads) {
-            seg->threads = base + s.offset;
-            seg->thread_capacity = uint32_t(s.count - 1);
-            seg->slot_size = s.entry_size;
-        } else if (s.kind == format::kSectionStacks) {
-            seg->stacks = reinterpret_cast<format::StackEntry*>(base + s.offset);
-        } else if (s.kind == format::kSectionStackFrames) {
-            seg->frames = reinterpret_cast<uint64_t*>(base + s.offset);
-        } else if (s.kind == format::kSectionSampleSlots) {
-            seg->sample_slots = base + s.offset;
-            seg->sample_slot_size = s.entry_size;
-        } else if (s.kind == format::kSectionCrash) {
-            seg->crash = reinterpret_cast<format::CrashRecord*>(base + s.offset);
-        } else if (s.kind == format::kSectionExitedThreads) {
-            seg->exited_slot = base + s.offset;
-        } else if (s.kind == format::kSectionThreadLog) {
-            seg->thread_log = reinterpret_cast<format::ExitedThreadEntry*>(base + s.offset);
-            seg->thread_log_capacity = uint32_t(s.count);
-        } else if (s.kind == format::kSectionHeadroom) {
-            seg->headroom = reinterpret_cast<format::HeadroomEntry*>(base + s.offset);
-            seg->headroom_capacity = uint32_t(s.count);
-        } else if (s.kind == format::kSectionWrapperSites) {
-            seg->wrapper_sites = reinterpret_cast<format::WrapperSiteEntry*>(base + s.offset);
-            seg->wrapper_site_capacity = uint32_t(s.count);
-        } else if (s.kind == format::kSectionPythonSites) {
-            seg->python_sites = reinterpret_cast<format::PythonSiteEntry*>(base + s.offset);
-            seg->python_site_capacity = uint32_t(s.count);
-        } else if (s.kind == format::kSectionRuntimes) {
-            seg->runtimes = reinterpret_cast<format::RuntimeEntry*>(base + s.offset);
-            seg->runtime_capacity = uint32_t(s.count);
-        } else if (s.kind == format::kSectionRetiredCallers) {
-            seg->retired = reinterpret_cast<format::RetiredCallerEntry*>(base + s.offset);
-            seg->retired_capacity = uint32_t(s.count);
-        }
-    }
-}
 
 bool create_segment(const Settings& settings, Segment* out, char* error, size_t error_size) {
     TextBuffer err(error, error_size);

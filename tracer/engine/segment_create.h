@@ -6,56 +6,45 @@
 #include <time.h>
 
 #include "tracer/format/segment_format.h"
+#include "tracer/format/segment_layout.h"
 #include "tracer/engine/settings.h"
 
 namespace vdsotrace::tracer {
 
-// Where things are in a mapped segment (writer side).
-struct Segment {
-    format::Header* header = nullptr;
-    size_t size = 0;
-    format::ModuleEntry* modules = nullptr;
-    uint32_t module_capacity = 0;
-    unsigned char* threads = nullptr;  // thread_capacity private slots, then the shared one
-    uint32_t thread_capacity = 0;
-    size_t slot_size = 0;
-    // Sampling (null / 0 when off).
-    format::StackEntry* stacks = nullptr;
-    uint64_t* frames = nullptr;
-    unsigned char* sample_slots = nullptr;  // one per thread slot, same index
-    size_t sample_slot_size = 0;
-    format::CrashRecord* crash = nullptr;  // null in segments without the crash section
-    unsigned char* exited_slot = nullptr;  // counts of exited threads whose slots were recycled
-    format::ExitedThreadEntry* thread_log = nullptr;
-    uint32_t thread_log_capacity = 0;
-    format::HeadroomEntry* headroom = nullptr;
-    uint32_t headroom_capacity = 0;
-    format::WrapperSiteEntry* wrapper_sites = nullptr;  // null in segments without the section
-    uint32_t wrapper_site_capacity = 0;
-    format::PythonSiteEntry* python_sites = nullptr;
-    uint32_t python_site_capacity = 0;
-    format::RuntimeEntry* runtimes = nullptr;
-    uint32_t runtime_capacity = 0;
-    format::RetiredCallerEntry* retired = nullptr;  // null in segments without the section
-    uint32_t retired_capacity = 0;
-    char name[128] = {};  // shm name, "/vdsotrace-..."
-};
+// The writer-side view of a mapped segment and its layout live in the format (shared with
+// `vdsotrace run`, which lays out the recording of a static program the same way).
+using format::Segment;
+using format::bind_segment;
 
-// The doctor's header fields (routes, which functions the vDSO provides, crash handlers), filled
-// by the shim and copied into every segment created afterwards.
-extern format::DoctorHeader g_doctor_header;
+// Segments created from now on say the shim's crash handlers are installed (DoctorHeader::
+// crash_handlers). The routes are noted through note_clock_routes (lifecycle.h).
+void note_crash_handlers_in_header();
 
-// Computes the layout for `settings` and a vDSO image of `vdso_size` bytes; fills the header's
-// identification (magic, version, sizes), section directory and capacities in `*header` (when
-// not null: then only the size is wanted) and returns the total size in bytes.
-size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* header);
+// The capacities `settings` ask for.
+inline format::LayoutSizes layout_sizes(const Settings& settings) {
+    format::LayoutSizes sizes;
+    sizes.threads = settings.threads;
+    sizes.callers = settings.callers;
+    sizes.modules = settings.modules;
+    sizes.sample = settings.sample;
+    sizes.sample_depth = settings.sample_depth;
+    sizes.unwinder = settings.frame_pointers   ? format::kUnwinderFramePointer
+                     : settings.libunwind_only ? format::kUnwinderLibunwind
+                                               : format::kUnwinderCfi;
+    sizes.stacks = settings.stacks;
+    sizes.stack_counts = settings.stack_counts;
+    sizes.sample_ring = settings.sample_ring;
+    return sizes;
+}
+
+// The layout for `settings` (format::plan_layout).
+inline size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* header) {
+    return format::plan_layout(layout_sizes(settings), vdso_size, header);
+}
 
 // Creates, reserves and maps the segment, fills the header (identity, layout, process info)
 // and copies the vDSO image into it. On failure returns false with a message in `error`.
 bool create_segment(const Settings& settings, Segment* out, char* error, size_t error_size);
-
-// Fills `seg`'s pointers from a mapped header (used after create, and by tests).
-void bind_segment(format::Header* header, Segment* seg);
 
 // Monotonic and realtime clocks for the engine's timestamps, read through the vDSO entry the shim
 // gave set_engine_clock (the raw vDSO function, -errno convention), else with a raw syscall: the

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "tracer/unwind/eh_frame_rules.h"
+#include "tracer/wrappers/file_symbols.h"
 #include "tracer/python/cpython_frames.h"
 #include "tracer/wrappers/symbol_at.h"
 #include "tracer/common/text_util.h"
@@ -195,6 +196,7 @@ void forget_decisions_in(uintptr_t start, uintptr_t end) {
         if (ret != 0 && !(ret >> 63) && ret - 1 >= start && ret - 1 < end)
             __atomic_store_n(&d.ret, ret | (uint64_t(1) << 63), __ATOMIC_RELEASE);
     }
+    forget_file_symbols_in(start, end);  // and the hidden wrappers read from its file
 }
 
 void load_user_wrappers() { is_clock_wrapper(""); }
