@@ -43,11 +43,15 @@ def rows(build, calls):
     n = str(calls)
     few = str(max(calls // 20, 20000))  # sampled calls are slower: fewer of them
     yield "counting (default)", [loop, n], run + ["--", loop, n], env
-    yield "--sample 100 (libunwind)", [loop, n], run + ["--sample", "100", "--", loop, n], env
+    yield "--sample 100 (unwind tables)", [loop, n], run + ["--sample", "100", "--", loop, n], env
+    yield ("--sample 100 --unwind libunwind", [loop, n],
+           run + ["--sample", "100", "--unwind", "libunwind", "--", loop, n], env)
     yield "--sample 100 --unwind fp", [loop, n], run + ["--sample", "100", "--unwind", "fp", "--", loop, n], env
     # 40 frames deep, 15 kept: every sampled stack has exactly 15 frames.
-    yield ("--sample 1, 15 frames (libunwind)", [loop, few, "1", "40"],
+    yield ("--sample 1, 15 frames (unwind tables)", [loop, few, "1", "40"],
            run + ["--sample", "1", "--sample-depth", "15", "--", loop, few, "1", "40"], env)
+    yield ("--sample 1, 15 frames (libunwind)", [loop, few, "1", "40"],
+           run + ["--sample", "1", "--sample-depth", "15", "--unwind", "libunwind", "--", loop, few, "1", "40"], env)
     yield ("--sample 1, 15 frames (--unwind fp)", [loop, few, "1", "40"],
            run + ["--sample", "1", "--sample-depth", "15", "--unwind", "fp", "--", loop, few, "1", "40"], env)
     yield "2 threads at once (default)", [loop, n, "2"], run + ["--", loop, n, "2"], env

@@ -179,7 +179,9 @@ StackReport build_stack_report(const std::vector<Recording>& recordings, const S
         rep.enabled = true;
         rep.period = s.period;
         rep.max_depth = s.max_depth;
-        rep.unwinder = s.unwinder == f::kUnwinderFramePointer ? "frame pointers" : "libunwind";
+        rep.unwinder = s.unwinder == f::kUnwinderFramePointer ? "frame pointers"
+                       : s.unwinder == f::kUnwinderCfi        ? "unwind tables"
+                                                              : "libunwind";
         rep.stacks_full |= (s.flags & f::kSamplingStacksFull) != 0;
         rep.unwinder_missing |= (s.flags & f::kSamplingUnwinderMissing) != 0;
         rep.distinct_stacks += s.stacks_claimed;
