@@ -8,9 +8,9 @@ native, traced, ...), so that load from other work on the machine falls on both 
 the minimum and the median of each, their ratio and the extra nanoseconds per call. The program
 is tests/bench/clock_loop (clock_gettime(CLOCK_MONOTONIC) in a loop, through the PLT) or, for
 statically linked programs, tests/bench/static_bench. Peers (perf record -g, libfaketime,
-uftrace, ltrace) are measured where installed, on the same loop. Then the reader's figures
-(tests/bench/reader_bench.py): `report` on a large synthetic recording, `ls` and `top --once`
-over 1,000 live recordings.
+uftrace, ltrace) are measured where installed, on the same loop. Then the reader's figures:
+`report` on the demo's recording (tests/bench/report_speed.py), and `report` on a large synthetic
+recording, `ls` and `top --once` over 1,000 live recordings (tests/bench/reader_bench.py).
 """
 import argparse
 import os
@@ -122,9 +122,11 @@ def main():
     finally:
         cleanup()
     if not a.no_reader and not wanted:
-        reader = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reader_bench.py")
+        here = os.path.dirname(os.path.abspath(__file__))
         print()
-        subprocess.run([sys.executable, reader, a.build], check=True)
+        subprocess.run([sys.executable, os.path.join(here, "report_speed.py"), a.build], check=True)
+        print()
+        subprocess.run([sys.executable, os.path.join(here, "reader_bench.py"), a.build], check=True)
     return 0
 
 
