@@ -17,6 +17,7 @@
 #include "tracer/engine/libunwind_shield.h"
 #include "tracer/engine/module_map.h"
 #include "tracer/engine/recorder.h"
+#include "tracer/engine/sample_stack.h"
 #include "tracer/engine/settings.h"
 #include "tracer/common/text_util.h"
 #include "tracer/python/cpython_frames.h"
@@ -248,6 +249,38 @@ void log_sample(unsigned char* sample_slot, const format::Header::Sampling& cfg,
     __atomic_store_n(&e.seq, 2 * n + 2, __ATOMIC_RELEASE);
 }
 
+// The part of a sample that needs stack (the frame buffer, libunwind: about 7 KiB): run on a
+// sample stack when libunwind takes it (sample_stack.h).
+template <bool kShared>
+struct SampleJob {
+    ThreadState* t;
+    const Segment* seg;
+    unsigned counter;
+    uintptr_t caller;
+    bool libunwind;
+};
+
+template <bool kShared>
+void capture_and_count(void* arg) {
+    const auto& job = *static_cast<SampleJob<kShared>*>(arg);
+    ThreadState& t = *job.t;
+    const Segment& seg = *job.seg;
+    auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
+    const format::Header::Sampling& cfg = seg.header->sampling;
+    uintptr_t frames[kMaxSampleDepth];
+    uint32_t n = job.libunwind ? capture_libunwind(frames, cfg.max_depth, job.caller)
+                               : capture_frame_pointers(frames, cfg.max_depth, job.caller, t.stack_top);
+    n = python::interleave(frames, n, cfg.max_depth);  // Python functions beside the interpreter's frames
+    const uint32_t id = intern(seg, frames, n);
+    if (id == kNoStack) {
+        bump<kShared>(&h->lost_stacks_full);
+    } else {
+        if (!count_stack<kShared>(t.sample_slot, cfg.count_capacity, job.counter, id))
+            bump<kShared>(&h->lost_counts_full);
+        log_sample<kShared>(t.sample_slot, cfg, job.counter, id, t.tid);
+    }
+}
+
 template <bool kShared>
 void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller) {
     auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
@@ -266,22 +299,19 @@ void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t
     }
     t.in_sample = 1;
     const int saved_errno = errno;  // libunwind and the module lookup must not change the program's errno
-    const format::Header::Sampling& cfg = seg.header->sampling;
-    uintptr_t frames[kMaxSampleDepth];
-    uint32_t n = unwinder == kLibunwind && !in_loader(t)
-                           ? capture_libunwind(frames, cfg.max_depth, caller)
-                           : capture_frame_pointers(frames, cfg.max_depth, caller, t.stack_top);
-    n = python::interleave(frames, n, cfg.max_depth);  // Python functions beside the interpreter's frames
-    const uint32_t id = intern(seg, frames, n);
-    if (id == kNoStack) {
-        bump<kShared>(&h->lost_stacks_full);
-    } else {
-        if (!count_stack<kShared>(t.sample_slot, cfg.count_capacity, counter, id))
-            bump<kShared>(&h->lost_counts_full);
-        log_sample<kShared>(t.sample_slot, cfg, counter, id, t.tid);
-    }
+    SampleJob<kShared> job{&t, &seg, counter, caller, unwinder == kLibunwind && !in_loader(t)};
+    // The frame-pointer walk reads only the thread's own stack, from its own frame up: it stays here.
+    if (job.libunwind)
+        run_on_sample_stack(capture_and_count<kShared>, &job);
+    else
+        capture_and_count<kShared>(&job);
     errno = saved_errno;
     t.in_sample = 0;
+}
+
+void warm_libunwind(void*) {
+    void* warm[4];
+    g_backtrace(warm, 4);
 }
 
 }  // namespace
@@ -313,6 +343,7 @@ bool sampler_start(int (*clock)(clockid_t, timespec*), char* problem, unsigned l
     }
     if (lib != nullptr) g_backtrace = reinterpret_cast<BacktraceFn>(dlsym(lib, "unw_backtrace"));
     if (g_backtrace != nullptr) find_loader_lock();
+    if (g_backtrace != nullptr) sample_stacks_start();
     if (g_backtrace == nullptr) {
         TextBuffer(problem, problem_size)
             .add("cannot load libunwind.so.8 (install libunwind8, or use VDSOTRACE_UNWIND=fp); calls are "
@@ -345,9 +376,8 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
     // TLS, with malloc) on a thread's first unw_backtrace. Do that now, at the thread's first
     // clock call, rather than in a signal handler that may have interrupted malloc.
     if (__atomic_load_n(&g_unwinder, __ATOMIC_ACQUIRE) == kLibunwind && !in_loader(t)) {
-        void* warm[4];
         const int saved_errno = errno;
-        g_backtrace(warm, 4);
+        run_on_sample_stack(warm_libunwind, nullptr);
         errno = saved_errno;
     }
 }
