@@ -371,8 +371,14 @@ def t_first_call_stack():
     # same way).
     if os.uname().machine != "x86_64":
         sys.exit(77)
-    _, traced = compare("first call on 3 KiB", ["stack-call", "3072", "first"], expect_status=0, expect_out=b"ok 0\n")
-    check(total_calls(traced.report) == 1, f"1 call ({total_calls(traced.report)})")
+    # Sampled too: libunwind runs on the shim's own stacks (it needed 9,424 bytes here).
+    for extra in ([], ["--sample", "1"], ["--sample", "1", "--unwind", "fp"]):
+        _, traced = compare(f"first call on 3 KiB {extra}", ["stack-call", "3072", "first"], extra=extra,
+                            expect_status=0, expect_out=b"ok 0\n")
+        check(total_calls(traced.report) == 1, f"{extra}: 1 call ({total_calls(traced.report)})")
+        if extra:
+            s = (traced.report or {}).get("sampling", {})
+            check(s.get("sampled") == 1 and s.get("in_stacks") == 1, f"{extra}: the call sampled, in a stack ({s})")
     _, traced = compare("later call on 1 KiB", ["stack-call", "1024", "warm"], expect_status=0, expect_out=b"ok 0\n")
     check(total_calls(traced.report) == 2, f"2 calls ({total_calls(traced.report)})")
 
