@@ -17,6 +17,7 @@
 #include "tracer/engine/libunwind_shield.h"
 #include "tracer/engine/module_map.h"
 #include "tracer/engine/recorder.h"
+#include "tracer/engine/sample_stack.h"
 #include "tracer/engine/settings.h"
 #include "tracer/common/text_util.h"
 #include "tracer/python/cpython_frames.h"
@@ -287,6 +288,42 @@ void log_sample(unsigned char* sample_slot, const format::Header::Sampling& cfg,
     __atomic_store_n(&e.seq, 2 * n + 2, __ATOMIC_RELEASE);
 }
 
+// The part of a sample that needs stack (the frame buffer, libunwind: about 7 KiB): run on a
+// sample stack when libunwind takes it (sample_stack.h).
+template <bool kShared>
+struct SampleJob {
+    ThreadState* t;
+    const Segment* seg;
+    unsigned counter;
+    uintptr_t caller;
+    wrappers::CallFrame frame;
+    bool cfi;        // the unwind tables first (capture_cfi walks from its own frame: the program's stack)
+    bool libunwind;  // else, or where they fall short: libunwind, loaded and not inside the loader
+};
+
+template <bool kShared>
+void capture_and_count(void* arg) {
+    const auto& job = *static_cast<SampleJob<kShared>*>(arg);
+    ThreadState& t = *job.t;
+    const Segment& seg = *job.seg;
+    auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
+    const format::Header::Sampling& cfg = seg.header->sampling;
+    uintptr_t frames[kMaxSampleDepth];
+    int n = job.cfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top) : -1;
+    if (n < 0)
+        n = int(job.libunwind ? capture_libunwind(frames, cfg.max_depth, job.caller)
+                              : capture_frame_pointers(frames, cfg.max_depth, job.caller, t.stack_top));
+    n = int(python::interleave(frames, uint32_t(n), cfg.max_depth));  // Python functions beside the interpreter's frames
+    const uint32_t id = intern(seg, frames, uint32_t(n));
+    if (id == kNoStack) {
+        bump<kShared>(&h->lost_stacks_full);
+    } else {
+        if (!count_stack<kShared>(t.sample_slot, cfg.count_capacity, job.counter, id))
+            bump<kShared>(&h->lost_counts_full);
+        log_sample<kShared>(t.sample_slot, cfg, job.counter, id, t.tid);
+    }
+}
+
 template <bool kShared>
 void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller, wrappers::CallFrame frame) {
     auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
@@ -305,24 +342,22 @@ void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t
     }
     t.in_sample = 1;
     const int saved_errno = errno;  // libunwind and the module lookup must not change the program's errno
-    const format::Header::Sampling& cfg = seg.header->sampling;
-    uintptr_t frames[kMaxSampleDepth];
-    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, caller, frame, t.stack_top) : -1;
-    if (n < 0)  // libunwind when loaded, never inside the loader (see in_loader)
-        n = int(unwinder != kFramePointers && g_backtrace != nullptr && !in_loader(t)
-                    ? capture_libunwind(frames, cfg.max_depth, caller)
-                    : capture_frame_pointers(frames, cfg.max_depth, caller, t.stack_top));
-    n = int(python::interleave(frames, uint32_t(n), cfg.max_depth));  // Python functions beside the interpreter's frames
-    const uint32_t id = intern(seg, frames, uint32_t(n));
-    if (id == kNoStack) {
-        bump<kShared>(&h->lost_stacks_full);
-    } else {
-        if (!count_stack<kShared>(t.sample_slot, cfg.count_capacity, counter, id))
-            bump<kShared>(&h->lost_counts_full);
-        log_sample<kShared>(t.sample_slot, cfg, counter, id, t.tid);
-    }
+    SampleJob<kShared> job{&t,       &seg, counter, caller, frame, unwinder == kCfi,
+                           unwinder != kFramePointers && g_backtrace != nullptr && !in_loader(t)};
+    // The unwind tables' walk and the frame-pointer walk start from this very frame, on the
+    // thread's own stack: they stay here. libunwind alone (about 7 KiB of stack) moves to a
+    // sample stack; where the tables fall short in cfi mode it runs here, as before.
+    if (job.libunwind && !job.cfi)
+        run_on_sample_stack(capture_and_count<kShared>, &job);
+    else
+        capture_and_count<kShared>(&job);
     errno = saved_errno;
     t.in_sample = 0;
+}
+
+void warm_libunwind(void*) {
+    void* warm[4];
+    g_backtrace(warm, 4);
 }
 
 }  // namespace
@@ -358,6 +393,7 @@ bool sampler_start(int (*clock)(clockid_t, timespec*), char* problem, unsigned l
     }
     if (lib != nullptr) g_backtrace = reinterpret_cast<BacktraceFn>(dlsym(lib, "unw_backtrace"));
     if (g_backtrace != nullptr) find_loader_lock();
+    if (g_backtrace != nullptr) sample_stacks_start();
     if (g_backtrace == nullptr && cfi) {
         TextBuffer(problem, problem_size)
             .add("cannot load libunwind.so.8 (install libunwind8); stacks the unwind tables cannot follow (JIT "
@@ -398,9 +434,8 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
     // clock call, rather than in a signal handler that may have interrupted malloc.
     const int unwinder = __atomic_load_n(&g_unwinder, __ATOMIC_ACQUIRE);
     if ((unwinder == kLibunwind || unwinder == kCfi) && g_backtrace != nullptr && !in_loader(t)) {
-        void* warm[4];
         const int saved_errno = errno;
-        g_backtrace(warm, 4);
+        run_on_sample_stack(warm_libunwind, nullptr);
         errno = saved_errno;
     }
 }
