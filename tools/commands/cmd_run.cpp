@@ -384,8 +384,10 @@ Command register_run(CLI::App& vdsotrace) {
     cmd->add_option("--sample", run->sample, "Take the stack of one call in N per thread (1: every call; 0: none)");
     cmd->add_option("--sample-depth", run->sample_depth, "Frames kept per stack (1..256, default 64)")
         ->check(CLI::Range(1, 256));
-    cmd->add_option("--unwind", run->unwind, "How stacks are taken: libunwind (default) or fp (frame pointers, faster)")
-        ->check(CLI::IsMember({"libunwind", "fp"}));
+    cmd->add_option("--unwind", run->unwind,
+                    "How stacks are taken: cfi (default: the unwind tables, libunwind where they fall short), "
+                    "libunwind, or fp (frame pointers)")
+        ->check(CLI::IsMember({"cfi", "libunwind", "fp"}));
     add_stack_options(cmd, &run->stacks);
     cmd->add_option("--route", run->route,
                     "Send functions elsewhere than the vDSO, e.g. clock_gettime=syscall,gettimeofday=libc "

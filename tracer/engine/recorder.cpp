@@ -435,7 +435,7 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample, wrappers::
         detail::count_into<true>(slot, counter, caller, frame);
     else
         detail::count_into<false>(slot, counter, caller, frame);
-    if (may_sample && sample_due()) sampler_on_countdown(counter, caller);
+    if (may_sample && sample_due()) sampler_on_countdown(counter, caller, frame);
 }
 
 void share_thread_state_with_clone() {
@@ -477,8 +477,8 @@ format::Header* ensure_segment() {
     return g_segment.header;
 }
 
-void sampler_on_countdown(unsigned counter, uintptr_t caller) {
-    sampler_on_call(t_thread, g_segment, counter, caller);
+void sampler_on_countdown(unsigned counter, uintptr_t caller, wrappers::CallFrame frame) {
+    sampler_on_call(t_thread, g_segment, counter, caller, frame);
 }
 
 format::CrashRecord* crash_record_for_write() {

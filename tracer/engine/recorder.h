@@ -43,8 +43,10 @@ __attribute__((always_inline)) inline bool modules_changed(const ThreadState& t)
 void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true, wrappers::CallFrame frame = {});
 
 // A counted call brought this thread's sample countdown to zero (ThreadState::sample_countdown):
-// takes a stack sample when sampling is on, re-arms the countdown either way. Cold.
-__attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller);
+// takes a stack sample when sampling is on, re-arms the countdown either way. Cold. `frame`: the
+// caller's, where the stack walk starts (cfa 0: unknown, the walk starts in the sampler).
+__attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller,
+                                                          wrappers::CallFrame frame);
 
 // The crash record of this process's segment, creating the segment if there is none yet (a
 // program may crash in the vDSO before it ever called through the shim). Null when nothing can
@@ -227,7 +229,7 @@ __attribute__((always_inline)) inline void record(unsigned counter, uintptr_t ca
     if (__builtin_expect(headroom < format::kHeadroomWatch, 0)) note_low_headroom(counter, caller, headroom);
     detail::count_into<false>(slot, counter, caller, frame);
     // Stack sampling costs the fast path one decrement: the sampler runs only when it hits zero.
-    if (__builtin_expect(sample_due(), 0)) sampler_on_countdown(counter, caller);
+    if (__builtin_expect(sample_due(), 0)) sampler_on_countdown(counter, caller, frame);
 }
 
 // Counts a call that reached the shim through the vDSO's redirected symbol table (Go's runtime,

@@ -23,8 +23,9 @@ namespace vdsotrace::format {
 inline constexpr char kMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'C', '\0'};
 inline constexpr uint16_t kMajor = 1;
 // 1: calls through clock wrappers (kSectionWrapperSites); 2: Python sites; 3: unloaded modules
-// (kModuleUnloaded, kSectionRetiredCallers); 4: the vDSO's getrandom (kGetrandom)
-inline constexpr uint16_t kMinor = 4;
+// (kModuleUnloaded, kSectionRetiredCallers); 4: the vDSO's getrandom (kGetrandom);
+// 5: stacks from the unwind tables (kUnwinderCfi)
+inline constexpr uint16_t kMinor = 5;
 inline constexpr uint32_t kByteOrderMark = 0x01020304;
 inline constexpr char kShmPrefix[] = "vdsotrace-";  // name under /dev/shm
 // The largest recording: the shim never creates a bigger one, the reader never reads one.
@@ -437,6 +438,7 @@ enum Unwinder : uint32_t {
     kUnwinderNone = 0,        // sampling off
     kUnwinderLibunwind = 1,   // libunwind's unw_backtrace (loaded with dlopen, RTLD_LOCAL)
     kUnwinderFramePointer = 2,  // frame-pointer walk within the thread's stack
+    kUnwinderCfi = 3,         // the modules' unwind tables (.eh_frame), libunwind where they fall short
 };
 
 enum SamplingFlags : uint32_t {
