@@ -71,6 +71,23 @@ def test_command_line(tmp):
     p = run([VDSOTRACE, "run", "--json", "/nonexistent/x.json", "--", "touch", marker])
     check(p.returncode == 2 and not os.path.exists(marker), "bad --json: the command never ran",
           f"exit {p.returncode}, marker exists: {os.path.exists(marker)}")
+    # Root passes access() everywhere, yet nothing can be created in /proc: the recording file (and
+    # the FILE.partial it is written as) is tried for real, before the command runs.
+    for option in ("-o", "--json"):
+        target = f"/proc/vdsotrace-{TAG}.out"
+        p = run([VDSOTRACE, "run", option, target, "--", "touch", marker])
+        check(p.returncode == 2 and one_line(p) and p.stderr.startswith(f"vdsotrace: {option} {target}: cannot write there: ")
+              and not os.path.exists(marker), f"run {option} /proc/...: refused before the command ran",
+              f"exit {p.returncode}, {p.stderr!r}, marker exists: {os.path.exists(marker)}")
+    # -o FILE where FILE may be written but not FILE.partial beside it (a directory of that name).
+    blocked = os.path.join(tmp, "blocked.vdsotrace")
+    open(blocked, "w").close()
+    os.mkdir(blocked + ".partial")
+    p = run([VDSOTRACE, "run", "-o", blocked, "--", "touch", marker])
+    check(p.returncode == 2 and p.stderr == f"vdsotrace: -o {blocked}: cannot write there: {blocked}.partial is in the way "
+          "(the file is written there first)\n" and not os.path.exists(marker),
+          "run -o FILE with a directory FILE.partial: refused before the command ran", f"exit {p.returncode}, {p.stderr!r}")
+    os.rmdir(blocked + ".partial")
     # "-" is standard output: the JSON report comes after the program's own output, no file "-".
     p = run([VDSOTRACE, "run", "--session", TAG + "dash", "--json", "-", "--", EXIT_PATHS, "fork-exit"], cwd=tmp)
     made_sessions.add(TAG + "dash")

@@ -54,10 +54,15 @@ std::string first_extra(const std::string& message) {
 
 // Output paths are checked before anything runs: finding an unwritable --json path after a long
 // traced run would lose its results.
-bool outputs_writable(const std::vector<std::pair<const char*, const std::string*>>& outputs) {
+// `recording_files`: those of `outputs` that are `run`'s recording file, written beside its place
+// and renamed (both names are checked).
+bool outputs_writable(const std::vector<std::pair<const char*, const std::string*>>& outputs,
+                      const std::vector<const std::string*>& recording_files = {}) {
     for (const auto& [option, path] : outputs) {
         if (path->empty()) continue;
-        const std::string why = output_path_problem(*path);
+        const bool recording =
+            std::find(recording_files.begin(), recording_files.end(), path) != recording_files.end();
+        const std::string why = recording ? recording_path_problem(*path) : output_path_problem(*path);
         if (!why.empty()) {
             spdlog::error("{} {}: cannot write there: {}", option, *path, why);
             return false;
@@ -239,7 +244,7 @@ int main(int argc, char** argv) {
         outputs.insert(outputs.end(),
                        {{"--json", &run.json_file}, {"--text", &run.text_file}, {"-o", &run.recording_file},
                         {"--save", &save_file}});
-        if (!outputs_writable(outputs)) return kExitUsage;
+        if (!outputs_writable(outputs, {&run.recording_file, &save_file})) return kExitUsage;
         if (!save_file.empty()) {
             if (!run.recording_file.empty() && run.recording_file != save_file) {
                 spdlog::error("-o {} and --save {} both name the recording file: choose one", run.recording_file,

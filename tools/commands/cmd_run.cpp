@@ -238,7 +238,7 @@ int cmd_run(const RunOptions& o) {
     std::string recording_path = o.recording_file;
     if (recording_path.empty()) {
         recording_path = recording_file_name(o.command[0], session);
-        if (const std::string why = output_path_problem(recording_path); !why.empty()) {
+        if (const std::string why = recording_path_problem(recording_path); !why.empty()) {
             spdlog::warn("cannot write the recording file {} here ({}): the recordings stay in {} (-o FILE puts "
                          "it elsewhere)",
                          recording_path, why, shm_dir());
