@@ -126,6 +126,40 @@ def test_fork_exit(tmp):
     check(got == want, "the same under plain LD_PRELOAD", str(got))
 
 
+def test_reaped_by_parent(tmp):
+    """Children that cannot record how they end (SIGKILL, SIGTERM, a raw exit_group): their traced
+    parent's waitpid, waitid and wait record it for them, with the parent's pid."""
+    want_children = [(2, {"signal": 15}), (4, {"signal": 9}), (6, {"code": 5})]
+    for how in ("run", "preload"):
+        session = TAG + "reap" + how
+        made_sessions.add(session)
+        if how == "run":
+            out = os.path.join(tmp, "reap.json")
+            p = run([VDSOTRACE, "run", "--session", session, "--json", out, "--", EXIT_PATHS, "fork-kill"])
+            check(p.returncode == 0, "fork-kill ran under run", p.stderr)
+            r = json.load(open(out))
+            text = p.stderr
+        else:
+            p = run([EXIT_PATHS, "fork-kill"], env={"LD_PRELOAD": SHIM, "VDSOTRACE_SESSION": session})
+            check(p.returncode == 0, "fork-kill ran under LD_PRELOAD", p.stderr)
+            r = json.loads(run([VDSOTRACE, "report", "--json", session]).stdout)
+            text = run([VDSOTRACE, "report", session]).stdout
+        procs = processes(r)
+        parent = [q for q in procs if q["calls"] == 1]
+        check(len(parent) == 1 and parent[0]["exit"] == {"code": 0}, f"{how}: the parent exited 0",
+              str([(q["pid"], q["calls"], q["exit"]) for q in procs]))
+        if not parent:
+            continue
+        ppid = parent[0]["pid"]
+        got = sorted((q["calls"], q["exit"], q.get("reaped_by")) for q in procs if q["pid"] != ppid)
+        want = [(calls, fate, ppid) for calls, fate in want_children]
+        check(got == want, f"{how}: killed and raw-exited children reported with the status their parent reaped",
+              f"{got} != {want}")
+        for line in (f"killed by SIGKILL (reaped by PID {ppid}), 4 calls", f"killed by SIGTERM (reaped by PID {ppid}), 2 calls",
+                     f"exited with code 5 (reaped by PID {ppid}), 6 calls"):
+            check(line in text, f"{how}: the text report says '{line}'", text[-1500:])
+
+
 PY_POOL = r"""
 import multiprocessing as mp, sys, time
 def work(n):
@@ -211,6 +245,7 @@ def main():
     try:
         test_command_line(tmp)
         test_fork_exit(tmp)
+        test_reaped_by_parent(tmp)
         test_python_pool(tmp)
         test_sessions(tmp)
     finally:

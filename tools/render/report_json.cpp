@@ -122,6 +122,7 @@ nlohmann::json to_json(const Report& r) {
     for (const ProcessRow& p : r.processes) {
         json row = {{"pid", p.pid}, {"ppid", p.ppid}, {"exe", p.exe}, {"argv", p.argv}, {"session", p.session},
                     {"exit", exit_json(p)}, {"calls", p.calls}, {"seconds", p.seconds}, {"recording", p.source}};
+        if (p.reaped_by != 0) row["reaped_by"] = p.reaped_by;
         if (!p.notes.empty()) {
             row["notes"] = json::array();
             for (const ProcessNote& n : p.notes) row["notes"].push_back(process_note_text(n));

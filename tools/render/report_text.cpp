@@ -58,14 +58,19 @@ std::string signal_name(int sig) {
     return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
 }
 
+// " (reaped by PID n)": the status came from the traced parent that reaped the process.
+std::string reaper(const ProcessRow& p) { return p.reaped_by ? fmt::format(" (reaped by PID {})", p.reaped_by) : ""; }
+
 std::string fate_text(const ProcessRow& p) {
     switch (p.fate) {
         case ProcessFate::kRunning: return "still running";
-        case ProcessFate::kExited: return fmt::format("exited with code {}", p.exit_value);
-        case ProcessFate::kSignaled: return fmt::format("killed by {}", signal_name(p.exit_value));
+        case ProcessFate::kExited: return fmt::format("exited with code {}{}", p.exit_value, reaper(p));
+        case ProcessFate::kSignaled: return fmt::format("killed by {}{}", signal_name(p.exit_value), reaper(p));
         case ProcessFate::kEndedUnknownStatus: return "ended normally (exit code not recorded)";
         case ProcessFate::kVanished:
-            return "vanished without ending: killed by a signal, or left through _exit/exec";
+            // _exit, _Exit, exec and every reap by a traced parent are recorded: what is left is a
+            // signal seen only by an untraced reaper, or an exec into an untraced program.
+            return "vanished without ending: killed by a signal no traced parent reaped, or exec'd an untraced program";
         case ProcessFate::kExeced: return "replaced by exec (the next image of this pid follows)";
     }
     return "?";

@@ -80,6 +80,7 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
         p.session = r.session;
         p.fate = fate_of(r, machine.running.count(r.source) != 0);
         p.exit_value = r.exit_value;
+        if (p.fate == ProcessFate::kExited || p.fate == ProcessFate::kSignaled) p.reaped_by = r.reaped_by;
         p.source = r.source;
         p.segment_id = segment_id_text(r.segment_id);
         p.parent_segment_id = segment_id_text(r.parent_segment_id);

@@ -109,6 +109,7 @@ struct ProcessRow {
     std::string session;
     ProcessFate fate = ProcessFate::kRunning;
     int exit_value = 0;
+    int reaped_by = 0;     // the traced parent whose wait() recorded how it ended (0: itself, or `run`)
     double seconds = 0;    // from the first recorded call to the end (or now)
     uint64_t calls = 0;
     std::string source;    // the file read
