@@ -10,11 +10,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 
+from vdsotrace_test import environment
 from vdsotrace_test import ENV, SHIM, VDSOTRACE, SESSIONS as made_sessions, check, cleanup, verdict
 from vdsotrace_test import run as run_command
 
@@ -160,6 +162,50 @@ def test_reaped_by_parent(tmp):
             check(line in text, f"{how}: the text report says '{line}'", text[-1500:])
 
 
+def test_killed_duration(tmp):
+    """A plain LD_PRELOAD program killed with SIGTERM after reading the clock for about 0.5 s: its
+    recording keeps the last activity it proves, and the report gives that as a lower bound
+    (before format minor 5: "11,298,704 vDSO time calls in 0 us", without rates)."""
+    # Reaped by this (untraced) test: nobody recorded the signal, the process vanished.
+    session = TAG + "term"
+    made_sessions.add(session)
+    env = environment({"LD_PRELOAD": SHIM, "VDSOTRACE_SESSION": session})
+    proc = subprocess.Popen([EXIT_PATHS, "busy"], stdout=subprocess.PIPE, env=env, text=True)
+    started = time.monotonic()
+    ready = proc.stdout.readline() == "busy\n"
+    time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
+    proc.send_signal(signal.SIGTERM)
+    proc.wait()
+    lived = time.monotonic() - started
+    r = json.loads(run([VDSOTRACE, "report", "--json", session]).stdout)
+    q = r["processes"][0] if len(r["processes"]) == 1 else {}
+    check(ready and q.get("exit") == {"vanished": True} and q.get("seconds_at_least") is True and
+          0.3 <= q.get("seconds", 0) <= lived + 0.01 and r.get("seconds_at_least") is True and r["seconds"] == q["seconds"],
+          "SIGTERM'd LD_PRELOAD program: at least ~0.5 s (its last activity), at most its real life",
+          f"lived {lived:.3f} s; {json.dumps(q)[:600]}")
+    text = run([VDSOTRACE, "report", session]).stdout
+    m = re.search(r"^[0-9,]+ vDSO time calls in at least ([0-9.]+) (ms|s)$", text, re.M)
+    check(m is not None and re.search(r", [0-9,]+ calls over at least [0-9.]+ (ms|s) \(until its last recorded "
+                                      r"activity\)$", text, re.M) is not None,
+          "the text report says 'at least' for the run and the process", text[:400] + text[-400:])
+
+    # Reaped by a traced shell: killed by SIGTERM, with the shell's pid, and the same lower bound.
+    sh = shutil.which("sh")
+    session = TAG + "termsh"
+    made_sessions.add(session)
+    p = run([sh, "-c", f'"{EXIT_PATHS}" busy >/dev/null & sleep 0.5; kill -TERM $!; wait $!; echo "$? $$"'],
+            env={"LD_PRELOAD": SHIM, "VDSOTRACE_SESSION": session})
+    r = json.loads(run([VDSOTRACE, "report", "--json", session]).stdout)
+    busy = [q for q in r["processes"] if q["exe"] == os.path.realpath(EXIT_PATHS)]
+    words = p.stdout.split()
+    shell_pid = int(words[1]) if len(words) == 2 else 0
+    check(p.returncode == 0 and words[:1] == ["143"] and len(busy) == 1 and busy[0]["exit"] == {"signal": 15} and
+          busy[0].get("reaped_by") == shell_pid and busy[0].get("seconds_at_least") is True and
+          0.2 <= busy[0]["seconds"] <= 10,
+          "SIGTERM'd child of a traced shell: killed by SIGTERM, reaped by the shell, at least its last activity",
+          f"sh exit {p.returncode}, pid {shell_pid}; {json.dumps(busy)[:600]}")
+
+
 PY_POOL = r"""
 import multiprocessing as mp, sys, time
 def work(n):
@@ -246,6 +292,7 @@ def main():
         test_command_line(tmp)
         test_fork_exit(tmp)
         test_reaped_by_parent(tmp)
+        test_killed_duration(tmp)
         test_python_pool(tmp)
         test_sessions(tmp)
     finally:

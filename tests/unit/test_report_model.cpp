@@ -236,3 +236,27 @@ TEST_F(ReportModel, OwnExitCodeHasNoReaper) {
     EXPECT_EQ(section(text_of(r), "Processes"), processes_section("exited with code 7, 1,005 calls over 0 us"));
     EXPECT_FALSE(tools::to_json(r)["processes"][0].contains("reaped_by"));
 }
+
+// Format minor 5: a process nobody saw end ran at least until the last activity its recording
+// proves; the report gives that as a lower bound, for the process and for the run it ends.
+TEST_F(ReportModel, KilledProcessRunsUntilItsLastActivity) {
+    const auto recordings = recording_on_disk(path_, vdso_, [](f::Header* h) {
+        h->last_activity_monotonic_ns = kStart + 1'500'000'000;
+    });
+    const tools::Report r = tools::build_report(recordings);  // no facts: not running, vanished
+    ASSERT_EQ(r.processes.size(), 1u);
+    EXPECT_EQ(r.processes[0].fate, tools::ProcessFate::kVanished);
+    EXPECT_EQ(r.processes[0].seconds, 1.5);
+    EXPECT_TRUE(r.processes[0].seconds_at_least);
+    EXPECT_EQ(r.seconds, 1.5);
+    EXPECT_TRUE(r.seconds_at_least);
+    const std::string text = text_of(r);
+    EXPECT_EQ(text.substr(0, text.find('\n', text.find("calls in"))).substr(text.find("1,005 vDSO")),
+              "1,005 vDSO time calls in at least 1.50 s");
+    EXPECT_EQ(section(text, "Processes"),
+              processes_section("vanished without ending: killed by a signal no traced parent reaped, or exec'd an "
+                                "untraced program, 1,005 calls over at least 1.50 s (until its last recorded activity)"));
+    const auto j = tools::to_json(r);
+    EXPECT_EQ(j["processes"][0]["seconds_at_least"], true);
+    EXPECT_EQ(j["seconds_at_least"], true);
+}

@@ -53,6 +53,13 @@ std::string duration(double seconds) {
     return fmt::format("{:.2f} s", seconds);
 }
 
+// How long a process ran: "1.23 s", or for one nobody saw end, "at least 1.23 s (until its last
+// recorded activity)".
+std::string process_time(const ProcessRow& p) {
+    return p.seconds_at_least ? fmt::format("at least {} (until its last recorded activity)", duration(p.seconds))
+                              : duration(p.seconds);
+}
+
 std::string signal_name(int sig) {
     const char* abbrev = sigabbrev_np(sig);
     return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
@@ -231,7 +238,8 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
                                 ? fmt::format("{} (pid {})", base_name(r.processes[0].exe), r.processes[0].pid)
                                 : fmt::format("{} processes", r.processes.size());
     out << fmt::format("vdsotrace report: {}, session {}\n", who, r.session);
-    out << fmt::format("{} in {}\n\n", count_of(r.total_calls, "vDSO time call"), duration(r.seconds));
+    out << fmt::format("{} in {}{}\n\n", count_of(r.total_calls, "vDSO time call"), r.seconds_at_least ? "at least " : "",
+                       duration(r.seconds));
 
     if (r.total_calls == 0) {
         out << "No calls to clock_gettime, gettimeofday, time, getcpu or clock_getres were seen.\n"
@@ -315,7 +323,7 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
         std::string cmd;
         for (const std::string& a : p.argv) cmd += (cmd.empty() ? "" : " ") + a;
         out << fmt::format("  pid {} (parent {}): {}\n", p.pid, p.ppid, terminal_safe(cmd.empty() ? p.exe : cmd));
-        out << fmt::format("    {}, {} over {}\n", fate_text(p), count_of(p.calls, "call"), duration(p.seconds));
+        out << fmt::format("    {}, {} over {}\n", fate_text(p), count_of(p.calls, "call"), process_time(p));
         if (options.per_process) {
             out << fmt::format("    executable {}\n", p.exe);
             if (!p.previous_image_id.empty()) out << "    exec'd by the image before it (same pid)\n";
