@@ -165,7 +165,7 @@ def test_reaped_by_parent(tmp):
 def test_killed_duration(tmp):
     """A plain LD_PRELOAD program killed with SIGTERM after reading the clock for about 0.5 s: its
     recording keeps the last activity it proves, and the report gives that as a lower bound
-    (before format minor 5: "11,298,704 vDSO time calls in 0 us", without rates)."""
+    (before format minor 6: "11,298,704 vDSO time calls in 0 us", without rates)."""
     # Reaped by this (untraced) test: nobody recorded the signal, the process vanished.
     session = TAG + "term"
     made_sessions.add(session)

@@ -205,7 +205,7 @@ TEST_F(ReportModel, ReportsExactlyWhatTheFactsGiven) {
     EXPECT_EQ(j["fallbacks_note"], "which calls enter the kernel was measured on this machine (exactly, with a seccomp filter)");
 }
 
-// Format minor 5: a process killed by a signal whose traced parent reaped it (the shim's wait
+// Format minor 6: a process killed by a signal whose traced parent reaped it (the shim's wait
 // hooks wrote the signal and the parent's pid): the report names the signal and the reaper.
 TEST_F(ReportModel, ReaperOfAKilledProcessIsNamed) {
     const auto recordings = recording_on_disk(path_, vdso_, [](f::Header* h) {
@@ -237,7 +237,7 @@ TEST_F(ReportModel, OwnExitCodeHasNoReaper) {
     EXPECT_FALSE(tools::to_json(r)["processes"][0].contains("reaped_by"));
 }
 
-// Format minor 5: a process nobody saw end ran at least until the last activity its recording
+// Format minor 6: a process nobody saw end ran at least until the last activity its recording
 // proves; the report gives that as a lower bound, for the process and for the run it ends.
 TEST_F(ReportModel, KilledProcessRunsUntilItsLastActivity) {
     const auto recordings = recording_on_disk(path_, vdso_, [](f::Header* h) {

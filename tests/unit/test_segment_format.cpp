@@ -10,7 +10,7 @@ namespace f = vdsotrace::format;
 
 TEST(SegmentFormat, VersionAndMagic) {
     EXPECT_EQ(f::kMajor, 1);
-    EXPECT_EQ(f::kMinor, 5);
+    EXPECT_EQ(f::kMinor, 6);
     EXPECT_EQ(std::string(f::kMagic, 7), "VDSOTRC");
     EXPECT_EQ(f::kByteOrderMark, 0x01020304u);
 }

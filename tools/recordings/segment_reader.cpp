@@ -131,11 +131,19 @@ bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::stri
             *error = fmt::format("corrupt caller entry in thread slot {}", index);
             return false;
         }
-        const unsigned via = f::caller_via(key);
-        if (via == f::kViaWrapperMark) continue;  // the writer's note, not a count
+        unsigned via = f::caller_via(key);
+        uint64_t address = f::caller_address(key);
         const uint64_t calls = load_u64(e + 8);
+        if (via == f::kViaWrapperMark) {
+            // The writer's note, not a count; or a retired entry's tombstone (its count moved to the
+            // retired callers), which holds only a call that raced with the retirement (a library
+            // reloaded at once into a slot other threads share): counted at its address.
+            if (f::retired_tombstone(key) != key || calls == 0) continue;
+            address &= ~f::kPythonSiteTag;
+            via = 0;
+        }
         t->counts[counter] += calls;  // a thread's count is callers + unattributed
-        t->callers.push_back({counter, f::caller_address(key), calls, via});
+        t->callers.push_back({counter, address, calls, via});
     }
     return true;
 }
@@ -325,7 +333,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     r.exit_value = h.exit_value;
     r.end_monotonic_ns = h.end_monotonic_ns;
     r.end_realtime_ns = h.end_realtime_ns;
-    r.reaped_by = h.reaped_by;  // minor 5; zero in older recordings
+    r.reaped_by = h.reaped_by;  // minor 6; zero in older recordings
     r.last_activity_monotonic_ns = h.last_activity_monotonic_ns;
     r.thread_capacity = h.thread_capacity;
     r.caller_capacity = h.caller_capacity;

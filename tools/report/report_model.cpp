@@ -91,7 +91,7 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
         uint64_t end = r.end_monotonic_ns;
         if (end == 0 && p.fate == ProcessFate::kExeced) end = r.exec_monotonic_ns;
         // Nobody saw it end (killed, or gone without a word): it ran at least until the last
-        // activity its recording proves (format minor 5).
+        // activity its recording proves (format minor 6).
         if (end == 0 && p.fate != ProcessFate::kRunning && r.last_activity_monotonic_ns > r.start_monotonic_ns) {
             end = r.last_activity_monotonic_ns;
             p.seconds_at_least = true;

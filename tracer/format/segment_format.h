@@ -23,9 +23,10 @@ namespace vdsotrace::format {
 inline constexpr char kMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'C', '\0'};
 inline constexpr uint16_t kMajor = 1;
 // 1: calls through clock wrappers (kSectionWrapperSites); 2: Python sites; 3: unloaded modules
-// (kModuleUnloaded, kSectionRetiredCallers); 4: the vDSO's getrandom (kGetrandom); 5: the reaper's
-// status and the last proven activity (Header::reaped_by, Header::last_activity_monotonic_ns)
-inline constexpr uint16_t kMinor = 5;
+// (kModuleUnloaded, kSectionRetiredCallers); 4: the vDSO's getrandom (kGetrandom);
+// 5: stacks from the unwind tables (kUnwinderCfi); 6: the reaper's status and the last proven
+// activity (Header::reaped_by, Header::last_activity_monotonic_ns)
+inline constexpr uint16_t kMinor = 6;
 inline constexpr uint32_t kByteOrderMark = 0x01020304;
 inline constexpr char kShmPrefix[] = "vdsotrace-";  // name under /dev/shm
 // The largest recording: the shim never creates a bigger one, the reader never reads one.
@@ -237,7 +238,7 @@ struct Header {
         uint32_t reserved[6];
     } sampling;  // the 64-byte ext_sampling block of v1.0; all zero when sampling is off
 
-    // Minor 5. The pid of the traced parent whose wait() wrote state and exit_value because the
+    // Minor 6. The pid of the traced parent whose wait() wrote state and exit_value because the
     // process could not (killed, or gone without a word); 0: the process itself, or `vdsotrace
     // run`, wrote them (or nobody did).
     int32_t reaped_by;
@@ -450,6 +451,7 @@ enum Unwinder : uint32_t {
     kUnwinderNone = 0,        // sampling off
     kUnwinderLibunwind = 1,   // libunwind's unw_backtrace (loaded with dlopen, RTLD_LOCAL)
     kUnwinderFramePointer = 2,  // frame-pointer walk within the thread's stack
+    kUnwinderCfi = 3,         // the modules' unwind tables (.eh_frame), libunwind where they fall short
 };
 
 enum SamplingFlags : uint32_t {

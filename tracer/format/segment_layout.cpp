@@ -35,7 +35,7 @@ size_t plan_layout(const LayoutSizes& sizes, size_t vdso_size, Header* h) {
         Header::Sampling s{};
         s.period = sizes.sample;
         s.max_depth = sizes.sample_depth;
-        s.unwinder = sizes.frame_pointers ? kUnwinderFramePointer : kUnwinderLibunwind;
+        s.unwinder = sizes.unwinder;
         s.stack_capacity = sizes.stacks;
         s.count_capacity = sizes.stack_counts;
         s.ring_capacity = sizes.sample_ring;
