@@ -10,7 +10,7 @@ namespace f = vdsotrace::format;
 
 TEST(SegmentFormat, VersionAndMagic) {
     EXPECT_EQ(f::kMajor, 1);
-    EXPECT_EQ(f::kMinor, 5);
+    EXPECT_EQ(f::kMinor, 6);
     EXPECT_EQ(std::string(f::kMagic, 7), "VDSOTRC");
     EXPECT_EQ(f::kByteOrderMark, 0x01020304u);
 }
@@ -77,7 +77,9 @@ TEST(SegmentFormat, HeaderOffsets) {
     EXPECT_EQ(offsetof(f::CrashRecord, stack_words), 152u);
     EXPECT_EQ(offsetof(f::Header, sampling), 3764u);
     EXPECT_EQ(sizeof(f::Header::Sampling), 64u);
-    EXPECT_EQ(offsetof(f::Header, reserved), 3828u);
+    EXPECT_EQ(offsetof(f::Header, reaped_by), 3828u);
+    EXPECT_EQ(offsetof(f::Header, last_activity_monotonic_ns), 3832u);
+    EXPECT_EQ(offsetof(f::Header, reserved), 3840u);
 }
 
 TEST(SegmentFormat, SectionModuleThreadLayouts) {

@@ -333,6 +333,8 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     r.exit_value = h.exit_value;
     r.end_monotonic_ns = h.end_monotonic_ns;
     r.end_realtime_ns = h.end_realtime_ns;
+    r.reaped_by = h.reaped_by;  // minor 6; zero in older recordings
+    r.last_activity_monotonic_ns = h.last_activity_monotonic_ns;
     r.thread_capacity = h.thread_capacity;
     r.caller_capacity = h.caller_capacity;
     r.module_capacity = h.module_capacity;

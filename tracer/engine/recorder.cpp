@@ -173,6 +173,7 @@ void on_thread_exit(void* slot_ptr) {
     if (t.sample_slot != nullptr)
         t.sample_slot = g_segment.sample_slots + size_t(g_segment.thread_capacity) * g_segment.sample_slot_size;
     release_alt_stack();
+    stamp_activity();
     // Names are often set after the first call: the final one, kept in the slot by the shim's
     // pthread_setname_np and prctl (no system call here: the thread may run under a sandbox).
     char name[16];
@@ -477,8 +478,27 @@ format::Header* ensure_segment() {
     return g_segment.header;
 }
 
+void stamp_activity() {
+    format::Header* h = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady ? g_segment.header : nullptr;
+    if (h == nullptr) return;
+    const int saved_errno = errno;  // (the clock is the vDSO's; only without one a syscall)
+    const uint64_t now = monotonic_ns();
+    errno = saved_errno;
+    // Plain loads and stores (no lock prefix), forward only and at most once a millisecond: many
+    // threads stamping at once write the line rarely. One that loses a race leaves a stamp at
+    // most a millisecond older, still a time the process was alive.
+    uint64_t* stamp = &h->last_activity_monotonic_ns;
+    if (now >= __atomic_load_n(stamp, __ATOMIC_RELAXED) + 1'000'000) __atomic_store_n(stamp, now, __ATOMIC_RELAXED);
+}
+
 void sampler_on_countdown(unsigned counter, uintptr_t caller, wrappers::CallFrame frame) {
-    sampler_on_call(t_thread, g_segment, counter, caller, frame);
+    ThreadState& t = t_thread;
+    sampler_on_call(t, g_segment, counter, caller, frame);
+    // Without sampling, the countdown every call decrements anyway comes back every
+    // kActivityStampCalls calls (the sampler would re-arm it for 2^31) to stamp the last activity:
+    // no instruction more on the hot path. With sampling it comes back every sampled call.
+    if (t.sample_slot == nullptr) t.sample_countdown = kActivityStampCalls;
+    stamp_activity();
 }
 
 format::CrashRecord* crash_record_for_write() {
@@ -529,6 +549,7 @@ void note_caller_address(uintptr_t address) {
     const int saved_errno = errno;
     ensure_module(&g_segment, address);
     errno = saved_errno;
+    stamp_activity();  // a new call site: the slow path, where a stamp costs nothing worth noting
 }
 
 void after_fork_in_child() {

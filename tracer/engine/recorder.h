@@ -48,6 +48,14 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true, wra
 __attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller,
                                                           wrappers::CallFrame frame);
 
+// Calls of a thread between two stamps of the segment's last activity (Header::
+// last_activity_monotonic_ns) when sampling is off: sampler_on_countdown stamps it.
+inline constexpr int32_t kActivityStampCalls = 65536;
+
+// Stamps the segment's last activity with the monotonic clock, now (a vDSO read and, at most once a
+// millisecond, a plain store). Slow paths only; async-signal-safe.
+void stamp_activity();
+
 // The crash record of this process's segment, creating the segment if there is none yet (a
 // program may crash in the vDSO before it ever called through the shim). Null when nothing can
 // be recorded. Called from the crash handler.
