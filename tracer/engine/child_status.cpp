@@ -76,6 +76,7 @@ bool write_field(int fd, const T& value, size_t offset) {
 void note_child_reaped(pid_t pid, bool signaled, int value) {
     if (pid <= 0) return;
     stamp_activity();  // this process reaped a child: it was alive now
+    if (sandbox_announced()) return;  // a seccomp filter may kill the scan's system calls
     // Whatever started after this moment is another process that got the pid since.
     const uint64_t reaped_at = monotonic_ns();
     const pid_t self = getpid();  // a syscall: a vfork child reaping its own children is itself

@@ -460,7 +460,15 @@ void share_thread_state_with_clone() {
     t.wrap_entry = nullptr;
 }
 
+// Set once the program announced a sandbox (prepare_for_sandbox): from then on the shim makes no
+// system call it can do without (a reaped child's status is then not written: that scan of
+// /dev/shm needs open, getdents, getpid, which a filter may kill).
+static bool g_sandbox_announced = false;
+
+bool sandbox_announced() { return __atomic_load_n(&g_sandbox_announced, __ATOMIC_ACQUIRE); }
+
 void prepare_for_sandbox() {
+    __atomic_store_n(&g_sandbox_announced, true, __ATOMIC_RELEASE);
     ThreadState& t = t_thread;
     if (t.busy != 0 || t.in_init) return;  // the shim's own work, or a handler inside a claim
     if (t.slot != nullptr || __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled || in_vfork_child()) return;

@@ -93,6 +93,9 @@ void forget_unloaded_modules();
 // no system call (other threads' first calls make none). Slow path, system calls allowed.
 void prepare_for_sandbox();
 
+// True once prepare_for_sandbox ran: optional system calls (the reaped-child scan) are skipped.
+bool sandbox_announced();
+
 // The segment's header, or null while there is none.
 format::Header* segment_header();
 
