@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tracer/common/linux_dirent.h"
 #include "tracer/engine/segment_create.h"
 #include "tracer/common/text_util.h"
 
@@ -22,14 +23,6 @@ struct ForkParent {
     uint64_t start_ticks;
 };
 ForkParent g_fork_parent;  // written in the forked child only, before its first segment exists
-
-struct LinuxDirent64 {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
 
 bool starts_with(const char* s, const char* prefix) {
     while (*prefix)
