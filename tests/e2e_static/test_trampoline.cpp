@@ -177,10 +177,8 @@ protected:
     void use_rseq() {
         data().rseq_offset_at = reinterpret_cast<uint64_t>(&__rseq_offset);
         data().rseq_size_at = reinterpret_cast<uint64_t>(&__rseq_size);
-        auto* cs = reinterpret_cast<vdsotrace::inject::RseqCs*>(static_cast<unsigned char*>(page_) +
-                                                                 vdsotrace::inject::kRseqCsOffset);
-        cs->start_ip += reinterpret_cast<uint64_t>(page_);
-        cs->abort_ip += reinterpret_cast<uint64_t>(page_);
+        vdsotrace::inject::relocate_rseq_descriptors(static_cast<unsigned char*>(page_), kTrampolineSize,
+                                                     reinterpret_cast<uint64_t>(page_));
     }
     // Calls counted in CPU slot `s`, and in all of them.
     uint64_t slot_total(uint32_t s) const {
