@@ -8,6 +8,7 @@
 #include "tools/report/call_tree.h"
 #include "tools/report/group_digits.h"
 #include "tools/render/report_output.h"
+#include "tools/render/short_symbol.h"
 #include "tools/render/terminal_safe.h"
 #include "tracer/common/path_name.h"
 #include "tools/render/report_words.h"
@@ -77,7 +78,7 @@ std::string fate_text(const ProcessRow& p) {
 std::string caller_name(const CallerRow& c) {
     if (c.python) {  // a Python function: its file and the line of the call
         std::string name = fmt::format("{}  {}:{}", c.symbol, base_name(c.file), c.line);
-        if (c.via) name += fmt::format("  via {}", c.via->name);
+        if (c.via) name += fmt::format("  via {}", short_symbol(c.via->name));
         return name;
     }
     std::string where;
@@ -87,11 +88,11 @@ std::string caller_name(const CallerRow& c) {
         where = "caller not found";
     else
         where = fmt::format("{:#x} (in no known module)", c.address);
-    std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", c.symbol, where);
+    std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", short_symbol(c.symbol), where);
     if (c.symbol.empty() && !c.unnamed_because.empty()) name += fmt::format("  (unnamed: {})", c.unnamed_because);
     if (!c.inlined.empty()) name += fmt::format("  [inlined: {}]", c.inlined.front());
     if (!c.file.empty()) name += fmt::format("  {}:{}", base_name(c.file), c.line);
-    if (c.via) name += fmt::format("  via {}", c.via->name);
+    if (c.via) name += fmt::format("  via {}", short_symbol(c.via->name));
     return name;
 }
 
