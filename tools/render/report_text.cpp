@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "tools/recordings/jit_symbols.h"
 #include "tools/report/call_tree.h"
 #include "tools/report/group_digits.h"
 #include "tools/render/report_output.h"
@@ -82,7 +83,9 @@ std::string caller_name(const CallerRow& c) {
         return name;
     }
     std::string where;
-    if (!c.module.empty())
+    if (c.module == kJitModule)
+        where = c.module;  // one row per JIT-compiled method (report_model.cpp)
+    else if (!c.module.empty())
         where = fmt::format("{}+{:#x}", base_name(c.module), c.offset);
     else if (c.via && c.address == 0)
         where = "caller not found";
