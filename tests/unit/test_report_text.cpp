@@ -67,6 +67,16 @@ TEST(ReportText, AnUnnamedCallerSaysWhy) {
     EXPECT_NE(t.find("app+0x1419  (unnamed: module file deleted or moved)"), std::string::npos) << t;
 }
 
+// The title names the program as started: Debian's redis-server is a link to redis-check-rdb.
+TEST(ReportText, TitleNamesTheProgramAsStarted) {
+    tools::Report r = one_call();
+    r.processes[0].exe = "/usr/bin/redis-check-rdb";
+    r.processes[0].argv = {"redis-server", "--port", "6399"};
+    EXPECT_EQ(text_of(r).rfind("vdsotrace report: redis-server (pid 7), session s\n", 0), 0u) << text_of(r);
+    r.processes[0].argv.clear();  // argv not recorded: the executable
+    EXPECT_EQ(text_of(r).rfind("vdsotrace report: redis-check-rdb (pid 7), session s\n", 0), 0u) << text_of(r);
+}
+
 // A long C++ caller is shortened in text, whole in JSON.
 TEST(ReportText, LongCppNamesShortenedInTextOnly) {
     tools::Report r = one_call();

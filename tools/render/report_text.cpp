@@ -229,8 +229,12 @@ void write_process_groups(const Report& r, const TextOptions& options, std::ostr
 }
 
 void write_text_unfiltered(const Report& r, const TextOptions& options, std::ostream& out) {
+    // The program as it was started (argv[0]): Debian's redis-server is a link to redis-check-rdb.
+    auto program = [](const ProcessRow& p) {
+        return base_name(!p.argv.empty() && !p.argv[0].empty() ? p.argv[0] : p.exe);
+    };
     const std::string who = r.processes.size() == 1
-                                ? fmt::format("{} (pid {})", base_name(r.processes[0].exe), r.processes[0].pid)
+                                ? fmt::format("{} (pid {})", program(r.processes[0]), r.processes[0].pid)
                                 : fmt::format("{} processes", r.processes.size());
     out << fmt::format("vdsotrace report: {}, session {}\n", who, r.session);
     out << fmt::format("{} in {}{}\n\n", count_of(r.total_calls, "vDSO time call"), r.seconds_at_least ? "at least " : "",
