@@ -34,10 +34,10 @@ inline constexpr unsigned kMaxWrapperRows = 48;
 // single return addresses (length 1); an entry of length 0 is free.
 inline constexpr unsigned kWrapperSlots = 64;
 static_assert((kWrapperSlots & (kWrapperSlots - 1)) == 0 && kWrapperSlots > kMaxWrapperRows);
-static_assert(kWrapperSlots == VT_WRAPPER_SLOTS && (uint64_t(1) << (64 - VT_WRAPPER_SLOT_SHIFT)) == kWrapperSlots);
-constexpr uint32_t wrapper_slot(uint64_t address) {
-    return uint32_t((address * uint64_t(VT_WRAPPER_HASH)) >> VT_WRAPPER_SLOT_SHIFT) & (kWrapperSlots - 1);
-}
+static_assert(kWrapperSlots == VT_WRAPPER_SLOTS);
+// The address's low bits: return addresses differ there, the table resolves what collides, and
+// the trampoline's fast path finds a row two instructions after it has the address.
+constexpr uint32_t wrapper_slot(uint64_t address) { return uint32_t(address) & (kWrapperSlots - 1); }
 // Frames skipped at most (musl: time -> __clock_gettime -> vDSO).
 inline constexpr unsigned kMaxWrapperFrames = 3;
 

@@ -21,8 +21,6 @@
 #define VT_ROW_LENGTH 8
 #define VT_ROW_CFA_OFFSET 12
 #define VT_WRAPPER_SLOTS 64          /* kWrapperSlots */
-#define VT_WRAPPER_SLOT_SHIFT 58     /* wrapper_slot(): (address * VT_WRAPPER_HASH) >> this */
-#define VT_WRAPPER_HASH 0x9E3779B97F4A7C15
 
 /* A thread slot: its caller table (format::CallerEntry: key, count) */
 #define VT_SLOT_CALLERS 784

@@ -51,11 +51,6 @@ vt_data:
         mov (%rax), %r9
         test %r9, %r9
         jz 9f
-        /* Its CPU, as the kernel last wrote it: negative when rseq is not registered for this
-           thread (glibc writes -2 when registration failed or is turned off). */
-        mov %fs:VT_RSEQ_CPU_ID(%r9), %r11d
-        cmp DATA(VT_DATA_CPU_SLOT_COUNT), %r11d
-        jae 9f
         cmpl $0, DATA(VT_DATA_PLUMBING_COUNT)     /* Go: the slow path walks its frames */
         jne 9f
         /* The caller: our return address, or, from one of libc's clock wrappers, the wrapper's
@@ -65,9 +60,8 @@ vt_data:
         jb 3f
         cmp DATA(VT_DATA_WRAPPERS_END), %r10
         jae 3f
-        movabs $VT_WRAPPER_HASH, %rcx
-        imul %r10, %rcx
-        shr $VT_WRAPPER_SLOT_SHIFT, %rcx
+        mov %r10d, %ecx                 /* wrapper_slot() */
+        and $(VT_WRAPPER_SLOTS - 1), %ecx
         lea DATA(VT_DATA_WRAPPERS), %r8
 1:      mov %rcx, %rax                  /* the rows' table (add_wrapper_row): probe from the slot */
         shl $4, %rax
@@ -84,46 +78,52 @@ vt_data:
         jb 3f
         cmp DATA(VT_DATA_WRAPPERS_END), %r10
         jb 9f                           /* a wrapper's wrapper: the slow path walks on */
-3:      /* The counter: fn * VT_CLOCK_BUCKETS + the clock's bucket (ids beyond the first
-           buckets: the slow path). Only the low half of %rdi is the int clock id. */
+3:      /* The counter, fn * VT_CLOCK_BUCKETS + the clock's bucket (ids beyond the first buckets:
+           the slow path; only the low half of %rdi is the int clock id), makes the probe's
+           start (caller_first_probe) and the key (caller_key: the counter + 1 in the top byte,
+           over the address, whose bits above 47 are 0 in user space; were they not, the key
+           would differ from the slow path's and the call go there). The start is computed x16,
+           as the entry's offset: ((c << 3) ^ (c >> 5) ^ (counter * hash << 4)) & (mask << 4) is
+           ((c >> 1) ^ (c >> 9) ^ counter * hash) & mask, times 16. */
 .if \clock
         cmp $(VT_CLOCK_ID_BUCKETS - 1), %edi
         ja 9f
         lea (\fn * VT_CLOCK_BUCKETS)(%rdi), %ecx
-.else
-        mov $(\fn * VT_CLOCK_BUCKETS), %ecx
-.endif
-        /* caller_first_probe(): ((caller >> 1) ^ (caller >> 9) ^ counter * VT_PROBE_HASH) & mask */
-        imul $VT_PROBE_HASH, %ecx, %eax
-        mov %r10, %r8
-        shr $1, %r8
-        xor %r8, %rax
-        mov %r10, %r8
-        shr $9, %r8
-        xor %r8, %rax
-        and DATA(VT_DATA_CALLER_MASK), %rax
-        shl $4, %rax
-        /* caller_key(): (counter + 1) << 56 | the address's low 48 bits */
+        imul $(VT_PROBE_HASH << 4), %ecx, %eax
         inc %ecx
         shl $56, %rcx
-        shl $(64 - VT_CALLER_ADDRESS_BITS), %r10
-        shr $(64 - VT_CALLER_ADDRESS_BITS), %r10
+.else
+        mov $((\fn * VT_CLOCK_BUCKETS * VT_PROBE_HASH) << 4), %eax
+        movabs $((\fn * VT_CLOCK_BUCKETS + 1) << 56), %rcx
+.endif
+        lea (,%r10,8), %r8
+        xor %r8, %rax
+        mov %r10, %r8
+        shr $5, %r8
+        xor %r8, %rax
+        mov DATA(VT_DATA_CALLER_MASK), %r8
+        shl $4, %r8
+        and %r8, %rax
         or %rcx, %r10
-        /* The entry in this CPU's slot: claimed for this key, or the slow path claims one. */
-        mov %r11d, %r8d
-        imul DATA(VT_DATA_SLOT_SIZE), %r8
-        add DATA(VT_DATA_CPU_SLOTS), %r8
-        add %rax, %r8
-        cmp %r10, VT_SLOT_CALLERS(%r8)
-        jne 9f
-        /* The restartable sequence: count only if still on that CPU, and not preempted,
-           migrated or signalled since the check (the kernel then sends us to the abort). */
-        lea vt_rseq_cs_\fn(%rip), %rax
-        mov %rax, %fs:VT_RSEQ_CS(%r9)
+        /* The restartable sequence, librseq's per-CPU counter: the CPU is read inside it, so the
+           kernel sends the thread to the abort handler if it is preempted, migrated or signalled
+           before the count. Registers only until the count: every exit starts over in the slow
+           path. */
+        lea vt_rseq_cs_\fn(%rip), %rcx
+        mov %rcx, %fs:VT_RSEQ_CS(%r9)
 vt_rseq_start_\fn:
-        cmp %r11d, %fs:VT_RSEQ_CPU_ID(%r9)
+        /* This thread's CPU: negative when rseq is not registered for it (glibc writes -2 when
+           registration failed or is turned off; the kernel then never aborts, and we leave). */
+        mov %fs:VT_RSEQ_CPU_ID(%r9), %r11d
+        cmp DATA(VT_DATA_CPU_SLOT_COUNT), %r11d
+        jae 8f
+        /* The entry in this CPU's slot: claimed for this key, or the slow path claims one. */
+        imul DATA(VT_DATA_SLOT_SIZE), %r11
+        add DATA(VT_DATA_CPU_SLOTS), %r11
+        add %rax, %r11
+        cmp %r10, VT_SLOT_CALLERS(%r11)
         jne 8f
-        incq (VT_SLOT_CALLERS + 8)(%r8)   /* the commit: the sequence's last instruction */
+        incq (VT_SLOT_CALLERS + VT_CALLER_ENTRY_COUNT)(%r11)   /* the commit: the sequence's last instruction */
 vt_rseq_commit_\fn:
         /* The kernel must not read the descriptor again (the program may unmap our page). */
         movq $0, %fs:VT_RSEQ_CS(%r9)
