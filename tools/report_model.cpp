@@ -212,10 +212,16 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             rep.threads.push_back({r.pid, e.tid, e.name, true, false, e.calls});
             logged_calls += e.calls;
         }
-        if (recycled_calls > logged_calls)  // the log was full: names lost, calls kept
+        if (recycled_calls > logged_calls)  // the log was full (or could not grow): names lost, calls kept
             rep.threads.push_back({r.pid, 0,
-                                   fmt::format("({} more exited threads)", r.threads_logged - r.exited_threads.size()),
+                                   (r.flags & f::kFlagGrowthFailed)
+                                       ? std::string("(threads the recording had no room for, and exited ones)")
+                                       : fmt::format("({} more exited threads)", r.threads_logged - r.exited_threads.size()),
                                    true, true, recycled_calls - logged_calls});
+        if (r.flags & f::kFlagGrowthFailed)
+            p.notes.push_back("the recording could not grow (/dev/shm full, or a file size limit): threads started "
+                              "after that are counted together, modules and call sites found after that are not "
+                              "named; every call is counted");
         if (r.flags & f::kFlagThreadsFull)
             p.notes.push_back(fmt::format("threads found all {} thread slots busy; their {} calls are counted "
                                           "together (raise VDSOTRACE_THREADS)",

@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "segment_growth.h"
 #include "text_util.h"
 
 namespace vdsotrace::tracer {
@@ -15,7 +16,9 @@ namespace {
 
 bool known(const Segment& seg, uintptr_t address) {
     uint64_t claimed = __atomic_load_n(&seg.header->modules_claimed, __ATOMIC_ACQUIRE);
-    if (claimed > seg.module_capacity) claimed = seg.module_capacity;
+    // Only entries the file backs: a claim whose reservation failed left its entry past the end.
+    const uint64_t backed = reserved_entries(seg, &seg.modules_reserved, sizeof(format::ModuleEntry), seg.module_capacity);
+    if (claimed > backed) claimed = backed;
     for (uint64_t i = 0; i < claimed; ++i) {
         const format::ModuleEntry& m = seg.modules[i];
         if (__atomic_load_n(&m.state, __ATOMIC_ACQUIRE) == format::kModuleReady && address >= m.start &&
@@ -61,6 +64,9 @@ void ensure_module(Segment* seg, uintptr_t address) {
         __atomic_fetch_or(&seg->header->flags, uint32_t(format::kFlagModulesFull), __ATOMIC_RELAXED);
         return;
     }
+    if (!reserve_entry(seg, &seg->modules_reserved, seg->modules, index, sizeof(format::ModuleEntry),
+                       seg->module_capacity))
+        return;  // the recording cannot grow (said once): callers in this module stay unnamed
     format::ModuleEntry& m = seg->modules[index];
     __atomic_store_n(&m.state, uint32_t(format::kModuleWriting), __ATOMIC_RELAXED);
     const link_map* lm = found.dlfo_link_map;

@@ -21,6 +21,7 @@
 #include "sampler.h"
 #include "process_tree.h"
 #include "segment_create.h"
+#include "segment_growth.h"
 #include "settings.h"
 #include "text_util.h"
 #include "python/cpython_frames.h"
@@ -62,6 +63,20 @@ void say(const char* text) {
 }
 
 unsigned char* shared_slot() { return g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size; }
+
+// Where a thread without a private slot counts: the shared overflow slot, reserved and marked on
+// first use; when it cannot be reserved (the recording cannot grow), the exited-threads slot,
+// which every recording has from the start and which is updated with atomics too.
+unsigned char* overflow_slot() {
+    unsigned char* slot = shared_slot();
+    if (!reserve_once(&g_segment, &g_segment.shared_slot_ready, slot, g_segment.slot_size))
+        return g_segment.exited_slot != nullptr ? g_segment.exited_slot : slot;
+    auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
+    // Marked so readers can tell it from a thread.
+    if (__atomic_load_n(&sh->state, __ATOMIC_RELAXED) != format::kThreadShared)
+        __atomic_store_n(&sh->state, uint32_t(format::kThreadShared), __ATOMIC_RELEASE);
+    return slot;
+}
 
 // Where the probe for a whole caller key starts, off the hot path: a multiplicative hash, since
 // Python sites (format::kPythonSiteTag | index) are small consecutive numbers that first_probe's
@@ -112,7 +127,10 @@ void recycle_slot(unsigned char* slot, const char* name) {
     }
     format::Header* hdr = g_segment.header;
     const uint32_t entry = __atomic_fetch_add(&hdr->tree.threads_logged, 1u, __ATOMIC_RELAXED);
-    if (entry < g_segment.thread_log_capacity) {
+    // No room to grow: the calls are kept (above), the name is not (the reader skips the entry).
+    if (entry < g_segment.thread_log_capacity &&
+        reserve_entry(&g_segment, &g_segment.thread_log_reserved, g_segment.thread_log, entry,
+                      sizeof(format::ExitedThreadEntry), g_segment.thread_log_capacity)) {
         format::ExitedThreadEntry& e = g_segment.thread_log[entry];
         e.tid = h->tid;
         e.calls = total;
@@ -156,10 +174,13 @@ void on_thread_exit(void* slot_ptr) {
     t.direct_entries[0] = t.direct_entries[1] = nullptr;
     t.wrap_key = 0;
     t.wrap_entry = nullptr;
-    t.slot = g_segment.exited_slot != nullptr ? g_segment.exited_slot : shared_slot();
+    t.slot = g_segment.exited_slot != nullptr ? g_segment.exited_slot : overflow_slot();
     t.shared = 1;
-    if (t.sample_slot != nullptr)
-        t.sample_slot = g_segment.sample_slots + size_t(g_segment.thread_capacity) * g_segment.sample_slot_size;
+    if (t.sample_slot != nullptr) {
+        unsigned char* shared_sample = g_segment.sample_slots + size_t(g_segment.thread_capacity) * g_segment.sample_slot_size;
+        const bool ok = reserve_once(&g_segment, &g_segment.shared_sample_ready, shared_sample, g_segment.sample_slot_size);
+        t.sample_slot = ok ? shared_sample : nullptr;  // null: its last calls counted, not sampled
+    }
     release_alt_stack();
     char name[16] = {};
     prctl(PR_GET_NAME, name);  // names are often set after the first call: take the final one
@@ -192,7 +213,10 @@ void fold_pending(unsigned char* slot) {
 // A slot an exited thread gave back, now this thread's; null when there is none.
 unsigned char* reuse_recycled_slot() {
     if (g_segment.exited_slot == nullptr) return nullptr;
-    for (uint32_t i = 0; i < g_segment.thread_capacity; ++i) {
+    // Only slots the file backs (an index whose reservation failed lies past the file's end).
+    const uint64_t backed = reserved_entries(g_segment, &g_segment.threads_reserved, g_segment.slot_size,
+                                             g_segment.thread_capacity);
+    for (uint32_t i = 0; i < backed; ++i) {
         unsigned char* slot = g_segment.threads + size_t(i) * g_segment.slot_size;
         auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
         uint32_t recycled = format::kThreadRecycled;
@@ -243,10 +267,16 @@ unsigned char* claim_thread_slot(ThreadState& t) {
     const uint64_t index = __atomic_fetch_add(&h->threads_claimed, 1, __ATOMIC_RELAXED);
     // Slots beyond the first thread_capacity threads come from threads that exited and gave theirs
     // back; when none is free, the shared overflow slot.
-    unsigned char* slot = index < g_segment.thread_capacity ? g_segment.threads + index * g_segment.slot_size
-                                                            : reuse_recycled_slot();
+    // A new index is backed first (the segment grows by one slot); when it cannot be, the thread
+    // counts in the overflow slot like threads beyond capacity.
+    unsigned char* slot = nullptr;
+    if (index >= g_segment.thread_capacity)
+        slot = reuse_recycled_slot();
+    else if (reserve_entry(&g_segment, &g_segment.threads_reserved, g_segment.threads, index, g_segment.slot_size,
+                           g_segment.thread_capacity))
+        slot = g_segment.threads + index * g_segment.slot_size;
     const bool shared = slot == nullptr;
-    if (shared) slot = shared_slot();
+    if (shared) slot = overflow_slot();
     t.shared = shared;
     // The sample slot goes with the thread slot (a recycled slot is not at `index`). Bound before
     // the slot is published, so no call this thread counts (from a signal handler meanwhile) goes
@@ -256,7 +286,9 @@ unsigned char* claim_thread_slot(ThreadState& t) {
     t.slot = slot;
     t.in_init = 0;  // from here on, this thread's handlers count straight into the slot
     if (shared) {
-        __atomic_fetch_or(&h->flags, uint32_t(format::kFlagThreadsFull), __ATOMIC_RELAXED);
+        // (A slot that could not be reserved is told by kFlagGrowthFailed, which growth sets.)
+        if (index >= g_segment.thread_capacity)
+            __atomic_fetch_or(&h->flags, uint32_t(format::kFlagThreadsFull), __ATOMIC_RELAXED);
     } else {
         auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
         sh->tid = gettid();
@@ -337,7 +369,7 @@ static bool in_vfork_child() { return g_own_pid != 0 && getpid() != g_own_pid; }
 
 static void count_for_vfork_child(unsigned counter, uintptr_t caller) {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) {
-        detail::count_into<true>(shared_slot(), counter, caller);
+        detail::count_into<true>(overflow_slot(), counter, caller);
         return;
     }
     bump_pending(counter);

@@ -4,6 +4,7 @@
 // Built with frame pointers (see meson.build), so that a frame-pointer walk started here passes
 // through record_slow() and reaches the program's frames.
 #include "sampler.h"
+#include "segment_growth.h"
 
 #include <dlfcn.h>
 #include <link.h>
@@ -166,6 +167,10 @@ uint32_t intern(const Segment& seg, const uintptr_t* frames, uint32_t n) {
                 if (uint64_t(first) + n > cfg.frame_capacity) goto full;
             } while (!__atomic_compare_exchange_n(&cfg.frames_claimed, &first, first + n, true, __ATOMIC_RELAXED,
                                                   __ATOMIC_RELAXED));
+            // The pool grows with the frames claimed (segment_growth.h); no room: a full pool.
+            if (!reserve_prefix(const_cast<Segment*>(&seg), &const_cast<Segment&>(seg).frames_reserved, seg.frames,
+                                (uint64_t(first) + n) * sizeof(uint64_t), uint64_t(cfg.frame_capacity) * sizeof(uint64_t)))
+                goto full;
             seen = detail::cas_shared(&e.hash, 0, hash);
             if (seen == 0) {
                 __atomic_fetch_add(&cfg.stacks_claimed, 1, __ATOMIC_RELAXED);
@@ -328,7 +333,18 @@ bool sampler_ready() {
 void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, bool shared, uint32_t period) {
     if (seg.sample_slots == nullptr || period == 0) return;
     const uint64_t i = shared ? seg.thread_capacity : index;
-    t.sample_slot = seg.sample_slots + i * seg.sample_slot_size;
+    // The stack table (hashed: reserved whole) and this thread's sample slot are backed before the
+    // thread may sample; when the recording cannot grow, the thread's calls are counted unsampled.
+    Segment& grow = const_cast<Segment&>(seg);
+    const format::Header::Sampling& cfg = seg.header->sampling;
+    if (!reserve_once(&grow, &grow.stacks_ready, seg.stacks, uint64_t(cfg.stack_capacity) * sizeof(format::StackEntry)))
+        return;
+    unsigned char* sample_slot = seg.sample_slots + i * seg.sample_slot_size;
+    if (shared ? !reserve_once(&grow, &grow.shared_sample_ready, sample_slot, seg.sample_slot_size)
+               : !reserve_entry(&grow, &grow.sample_slots_reserved, seg.sample_slots, i, seg.sample_slot_size,
+                                seg.thread_capacity))
+        return;
+    t.sample_slot = sample_slot;
     t.sample_countdown = int32_t(period);
     t.tid = int(gettid());
     // The frame-pointer walk's upper bound: the TCB sits right above a glibc thread's stack; the

@@ -6,11 +6,24 @@
 // The writer updates counters in place while the program runs, so a reader sees them live and
 // nothing is lost when the program dies. A saved recording is a byte copy of the segment.
 //
+// Sized to what it holds (major 2): the section directory describes the whole layout
+// (`segment_size` bytes, mapped once by the writer), but the file holds only a prefix of it. The
+// writer starts it with the header, the small fixed sections and the vDSO image, and extends it on
+// its slow paths (a new thread slot, module, wrapper or Python site, exited-thread entry, sampled
+// stack) with fallocate, which reserves the pages before anything is written there: a full
+// /dev/shm or a file size limit is then a failed growth (kFlagGrowthFailed, one line on stderr),
+// never a SIGBUS in the program. Sections are laid out in the order programs fill them (thread
+// slots after the small tables), so a short process's file stays a few tens of KiB. Inside the
+// file, entries not yet used may be holes (they read as zeros and take no memory).
+//
 // Compatibility rules:
 //  - `major` changes when an existing field moves or changes meaning: readers refuse other majors.
 //  - `minor` changes when something is added (a header field in reserved space, a new section
 //    kind, a new flag): readers accept any minor of their major and ignore what they don't know.
 //  - Every size and offset a reader uses comes from the header and is checked against the file.
+//  - The file may be shorter than `segment_size` (it grows while the program runs): an entry that
+//    does not lie wholly inside the file has never been written and reads as empty. A reader takes
+//    the file's size from the file itself (fstat), never from the header.
 // All integers are in the writer's native byte order; `byte_order` tells a reader on another
 // machine. Layout is pinned by static_asserts here and by tests/unit/test_segment_format.cpp.
 #pragma once
@@ -21,8 +34,12 @@
 namespace vdsotrace::format {
 
 inline constexpr char kMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'C', '\0'};
-inline constexpr uint16_t kMajor = 1;
-inline constexpr uint16_t kMinor = 2;  // 1: calls through clock wrappers (kSectionWrapperSites); 2: Python sites
+// 2.0: the file grows (see above), sections reordered. (1.1: calls through clock wrappers,
+// kSectionWrapperSites; 1.2: Python sites.) Readers of 2.x also read 1.x recordings, whose file is
+// always the whole layout.
+inline constexpr uint16_t kMajor = 2;
+inline constexpr uint16_t kMinor = 0;
+inline constexpr uint16_t kOldestMajorRead = 1;
 inline constexpr uint32_t kByteOrderMark = 0x01020304;
 inline constexpr char kShmPrefix[] = "vdsotrace-";  // name under /dev/shm
 // The largest recording: the shim never creates a bigger one, the reader never reads one.
@@ -115,6 +132,10 @@ enum HeaderFlags : uint32_t {
     // it cannot tell threads apart, so its thread slots are per CPU (named "cpu N"): each call
     // counts, with atomics, in the slot of the CPU it ran on.
     kFlagCpuSlots = 1u << 5,
+    // The recording could not grow (/dev/shm full, a file size limit, the file removed): from then
+    // on, what needed more room went elsewhere or was not kept (new threads counted with the exited
+    // threads, modules and call sites not named); every call is still counted.
+    kFlagGrowthFailed = 1u << 6,
 };
 
 // Where the shim sends each function (VDSOTRACE_ROUTE, `run --route`).
@@ -174,7 +195,7 @@ struct Header {
     uint32_t header_size;     // kHeaderSize
     uint32_t byte_order;      // kByteOrderMark as written
     uint32_t section_count;   // used entries in sections[]
-    uint64_t segment_size;    // bytes, the whole segment
+    uint64_t segment_size;    // bytes, the whole layout (the file holds a prefix of it: see above)
     SectionEntry sections[kMaxSections];
 
     // Identity of the process.

@@ -9,8 +9,9 @@
 namespace f = vdsotrace::format;
 
 TEST(SegmentFormat, VersionAndMagic) {
-    EXPECT_EQ(f::kMajor, 1);
-    EXPECT_EQ(f::kMinor, 2);
+    EXPECT_EQ(f::kMajor, 2);  // 2.0: the file grows as a prefix of the layout
+    EXPECT_EQ(f::kMinor, 0);
+    EXPECT_EQ(f::kOldestMajorRead, 1);
     EXPECT_EQ(std::string(f::kMagic, 7), "VDSOTRC");
     EXPECT_EQ(f::kByteOrderMark, 0x01020304u);
 }

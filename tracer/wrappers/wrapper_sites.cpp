@@ -4,6 +4,7 @@
 
 #include "eh_frame_cfa.h"
 #include "python/cpython_frames.h"
+#include "segment_growth.h"
 #include "symbol_at.h"
 #include "text_util.h"
 #include "wrapper_names.h"
@@ -89,6 +90,9 @@ unsigned register_site(uint64_t ret, uint32_t depth) {
     if (seg == nullptr || seg->wrapper_sites == nullptr) return 0;
     const uint32_t index = __atomic_fetch_add(&g_sites_claimed, 1u, __ATOMIC_RELAXED);
     if (index >= seg->wrapper_site_capacity || index >= format::kWrapperSiteCapacity) return 0;
+    if (!reserve_entry(seg, &seg->wrapper_sites_reserved, seg->wrapper_sites, index, sizeof(format::WrapperSiteEntry),
+                       seg->wrapper_site_capacity))
+        return 0;  // the recording cannot grow: counted at the call site itself, like a full table
     format::WrapperSiteEntry& w = seg->wrapper_sites[index];
     __atomic_store_n(&w.state, uint32_t(format::kWrapperSiteWriting), __ATOMIC_RELAXED);
     w.address = ret;
