@@ -1,6 +1,6 @@
 // See cfa_step.h. The formats are the LSB's .eh_frame_hdr and .eh_frame (DWARF call frame
 // information with GNU augmentations), as GCC and binutils write them for x86_64 libraries.
-#include "cfa_step.h"
+#include "shim/cfa_step.h"
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-#include "crash_capture.h"
+#include "shim/crash_capture.h"
 
 #include <link.h>
 #include <pthread.h>
@@ -12,12 +12,12 @@
 #include <cerrno>
 #include <cstring>
 
-#include "alt_stack.h"
-#include "maps_lookup.h"
-#include "recorder.h"
-#include "segment_create.h"
-#include "thread_state.h"
-#include "vdso_image.h"
+#include "tracer/engine/alt_stack.h"
+#include "tracer/common/maps_lookup.h"
+#include "tracer/engine/recorder.h"
+#include "tracer/engine/segment_create.h"
+#include "tracer/engine/thread_state.h"
+#include "tracer/common/vdso_image.h"
 
 namespace vdsotrace::shim {
 

@@ -1,7 +1,7 @@
 // See direct_calls.h.
-#include "direct_calls.h"
+#include "shim/direct_calls.h"
 
-#include "recorder.h"
+#include "tracer/engine/recorder.h"
 
 namespace fmt = vdsotrace::format;
 

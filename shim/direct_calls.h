@@ -9,8 +9,8 @@
 
 #include <cstdint>
 
-#include "go_callers.h"
-#include "segment_format.h"
+#include "tracer/common/go_callers.h"
+#include "tracer/format/segment_format.h"
 
 extern "C" {
 // The real vDSO entries, by format::Function; filled before the symbol table is redirected.

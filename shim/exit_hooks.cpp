@@ -9,8 +9,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "lifecycle.h"
-#include "thread_state.h"
+#include "tracer/engine/lifecycle.h"
+#include "tracer/engine/thread_state.h"
 
 namespace {
 

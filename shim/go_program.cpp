@@ -1,6 +1,6 @@
 // See go_program.h. The executable is read as untrusted input: every offset and size is checked
 // against the file's length before use.
-#include "go_program.h"
+#include "shim/go_program.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -12,8 +12,8 @@
 
 #include <cstring>
 
-#include "go_pclntab.h"
-#include "go_plumbing_finder.h"
+#include "tracer/common/go_pclntab.h"
+#include "tracer/common/go_plumbing_finder.h"
 
 namespace vdsotrace::shim {
 namespace {

@@ -1,10 +1,10 @@
-// Recognises a Go program from its executable and finds its time plumbing (tracer/go_callers.h).
+// Recognises a Go program from its executable and finds its time plumbing (tracer/common/go_callers.h).
 //
 // Constructor only. Whether the program is Go is read from its notes in memory (no system call);
 // only a Go program's executable is then read from /proc/self/exe (open, mmap, munmap).
 #pragma once
 
-#include "go_callers.h"
+#include "tracer/common/go_callers.h"
 
 namespace vdsotrace::shim {
 

@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cstdint>
 
-#include "recorder.h"
-#include "segment_format.h"
-#include "vdso_entry.h"
+#include "tracer/engine/recorder.h"
+#include "tracer/format/segment_format.h"
+#include "shim/vdso_entry.h"
 
 using vdsotrace::format::clock_bucket;
 using vdsotrace::format::counter_index;

@@ -1,5 +1,5 @@
 // See libc_internal.h.
-#include "libc_internal.h"
+#include "shim/libc_internal.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -16,11 +16,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "cfa_step.h"
-#include "maps_lookup.h"
-#include "recorder.h"
-#include "text_util.h"
-#include "vdso_image.h"
+#include "shim/cfa_step.h"
+#include "tracer/common/maps_lookup.h"
+#include "tracer/engine/recorder.h"
+#include "tracer/common/text_util.h"
+#include "tracer/common/vdso_image.h"
 
 namespace vdsotrace::shim {
 namespace {

@@ -11,7 +11,7 @@
 // (cfa_step.h), so `clock()` in main() is counted as a clock_gettime call from main.
 #pragma once
 
-#include "attach_abi.h"
+#include "shim/attach_abi.h"
 
 namespace vdsotrace::shim {
 

@@ -1,7 +1,7 @@
-#include "route_spec.h"
+#include "shim/route_spec.h"
 
-#include "segment_format.h"
-#include "text_util.h"
+#include "tracer/format/segment_format.h"
+#include "tracer/common/text_util.h"
 
 namespace vdsotrace::shim {
 

@@ -9,16 +9,16 @@
 
 #include <unistd.h>
 
-#include "attach_abi.h"
-#include "crash_capture.h"
-#include "libc_internal.h"
-#include "lifecycle.h"
-#include "sampler.h"
-#include "settings.h"
-#include "text_util.h"
-#include "thread_state.h"
-#include "vdso_entry.h"
-#include "vdso_redirect.h"
+#include "shim/attach_abi.h"
+#include "shim/crash_capture.h"
+#include "shim/libc_internal.h"
+#include "tracer/engine/lifecycle.h"
+#include "tracer/engine/sampler.h"
+#include "tracer/engine/settings.h"
+#include "tracer/common/text_util.h"
+#include "tracer/engine/thread_state.h"
+#include "shim/vdso_entry.h"
+#include "shim/vdso_redirect.h"
 
 // Read and written by `vdsotrace attach` (shim/attach_abi.h).
 extern "C" __attribute__((visibility("default"))) vdsotrace::attach::AttachBlock vdsotrace_attach;

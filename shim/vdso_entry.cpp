@@ -1,4 +1,4 @@
-#include "vdso_entry.h"
+#include "shim/vdso_entry.h"
 
 #include <dlfcn.h>
 #include <sys/syscall.h>
@@ -8,10 +8,10 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "route_spec.h"
-#include "segment_create.h"
-#include "thread_state.h"
-#include "vdso_image.h"
+#include "shim/route_spec.h"
+#include "tracer/engine/segment_create.h"
+#include "tracer/engine/thread_state.h"
+#include "tracer/common/vdso_image.h"
 
 namespace vdsotrace::shim {
 

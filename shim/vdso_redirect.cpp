@@ -1,5 +1,5 @@
 // See vdso_redirect.h.
-#include "vdso_redirect.h"
+#include "shim/vdso_redirect.h"
 
 #include <elf.h>
 #include <link.h>
@@ -10,13 +10,13 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "direct_calls.h"
-#include "go_program.h"
-#include "maps_lookup.h"
-#include "recorder.h"
-#include "text_util.h"
-#include "vdso_image.h"
-#include "vdso_patch_log.h"
+#include "shim/direct_calls.h"
+#include "shim/go_program.h"
+#include "tracer/common/maps_lookup.h"
+#include "tracer/engine/recorder.h"
+#include "tracer/common/text_util.h"
+#include "tracer/common/vdso_image.h"
+#include "tracer/engine/vdso_patch_log.h"
 
 namespace vdsotrace::shim {
 namespace {

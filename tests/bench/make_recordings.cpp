@@ -1,5 +1,5 @@
 // Synthetic recordings for the reader's benchmark (tests/bench/reader_bench.py), written with the
-// recording engine's own layout code (tracer/segment_create.h), so they are what the shim writes.
+// recording engine's own layout code (tracer/engine/segment_create.h), so they are what the shim writes.
 //
 // usage: make_recordings big SESSION THREADS CALL_SITES SAMPLES
 //          one finished recording: THREADS thread slots, CALL_SITES distinct call sites (spread
@@ -18,8 +18,8 @@
 #include <cstring>
 #include <vector>
 
-#include "module_map.h"
-#include "segment_create.h"
+#include "tracer/engine/module_map.h"
+#include "tracer/engine/segment_create.h"
 
 namespace f = vdsotrace::format;
 namespace t = vdsotrace::tracer;

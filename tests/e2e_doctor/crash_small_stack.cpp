@@ -21,7 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "vdso_image.h"
+#include "tracer/common/vdso_image.h"
 
 extern "C" long call_on_stack(const void* fn, void* sp, long a0, long a1);
 asm(R"(

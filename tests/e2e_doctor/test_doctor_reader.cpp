@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "blank_recording.h"
-#include "segment_create.h"
-#include "segment_format.h"
-#include "segment_reader.h"
+#include "tests/unit/blank_recording.h"
+#include "tracer/engine/segment_create.h"
+#include "tracer/format/segment_format.h"
+#include "tools/recordings/segment_reader.h"
 
 namespace f = vdsotrace::format;
 namespace tr = vdsotrace::tracer;

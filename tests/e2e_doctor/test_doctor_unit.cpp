@@ -5,12 +5,12 @@
 #include <cstring>
 #include <vector>
 
-#include "segment_format.h"
-#include "vdso_doctor/clock_service.h"
-#include "vdso_doctor/code_scan.h"
-#include "vdso_doctor/stack_need.h"
-#include "vdso_doctor/vdso_inspect.h"
-#include "vdso_doctor/vdso_needs.h"
+#include "tracer/format/segment_format.h"
+#include "tools/vdso_doctor/clock_service.h"
+#include "tools/vdso_doctor/code_scan.h"
+#include "tools/vdso_doctor/stack_need.h"
+#include "tools/vdso_doctor/vdso_inspect.h"
+#include "tools/vdso_doctor/vdso_needs.h"
 
 using namespace vdsotrace::doctor;
 

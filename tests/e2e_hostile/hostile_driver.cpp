@@ -31,7 +31,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "segment_format.h"
+#include "tracer/format/segment_format.h"
 
 extern char** environ;
 

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "profile.pb.h"
+#include "tools/pprof/profile.pb.h"
 
 namespace pp = perftools::profiles;
 

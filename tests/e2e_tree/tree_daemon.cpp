@@ -6,7 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "tree_calls.h"
+#include "tests/e2e_tree/tree_calls.h"
 
 int main(int argc, char** argv) {
     if (argc != 2) return 100;

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "tree_calls.h"
+#include "tests/e2e_tree/tree_calls.h"
 
 int main(int argc, char** argv) {
     if (argc != 5) return 100;

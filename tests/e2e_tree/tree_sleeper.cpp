@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "tree_calls.h"
+#include "tests/e2e_tree/tree_calls.h"
 
 int main(int argc, char** argv) {
     if (argc < 2) return 100;

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "tree_calls.h"
+#include "tests/e2e_tree/tree_calls.h"
 
 extern char** environ;
 

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "tree_calls.h"
+#include "tests/e2e_tree/tree_calls.h"
 
 int main(int argc, char** argv) {
     if (argc != 3 && argc != 4) return 100;

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tree_calls.h"
+#include "tests/e2e_tree/tree_calls.h"
 
 int main(int argc, char** argv) {
     if (argc != 6) return 100;

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "recording_archive.h"
-#include "report_model.h"
-#include "report_output.h"
-#include "segment_reader.h"
+#include "tools/recordings/recording_archive.h"
+#include "tools/report/report_model.h"
+#include "tools/render/report_output.h"
+#include "tools/recordings/segment_reader.h"
 
 namespace vdsotrace::fuzz {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "fuzz_one_input.h"
+#include "tests/fuzz/fuzz_one_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     vdsotrace::fuzz::parse_like_reader(std::vector<unsigned char>(data, data + size));

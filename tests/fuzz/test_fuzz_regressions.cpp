@@ -15,7 +15,7 @@
 
 #include <gtest/gtest.h>
 
-#include "fuzz_one_input.h"
+#include "tests/fuzz/fuzz_one_input.h"
 
 namespace {
 

@@ -6,8 +6,8 @@
 #include <cstring>
 #include <vector>
 
-#include "segment_create.h"
-#include "segment_format.h"
+#include "tracer/engine/segment_create.h"
+#include "tracer/format/segment_format.h"
 
 namespace vdsotrace::testing {
 

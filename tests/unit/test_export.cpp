@@ -12,15 +12,15 @@
 #include <string>
 #include <vector>
 
-#include "blank_recording.h"
-#include "clock_metrics.h"
-#include "export_command.h"
-#include "exposition.h"
-#include "kernel_entry.h"
-#include "live_read.h"
-#include "segment_create.h"
-#include "segment_format.h"
-#include "segment_reader.h"
+#include "tests/unit/blank_recording.h"
+#include "tools/export/clock_metrics.h"
+#include "tools/export/export_command.h"
+#include "tools/export/exposition.h"
+#include "tools/export/kernel_entry.h"
+#include "tools/export/live_read.h"
+#include "tracer/engine/segment_create.h"
+#include "tracer/format/segment_format.h"
+#include "tools/recordings/segment_reader.h"
 
 namespace f = vdsotrace::format;
 namespace tr = vdsotrace::tracer;

@@ -1,15 +1,15 @@
 // The frame walk that attributes a Go program's vDSO call to the Go function past the runtime's
-// time plumbing (tracer/go_callers.h), on hand-built frame chains; and the log that keeps the
-// recording's copy of the vDSO as the kernel made it (tracer/vdso_patch_log.h).
+// time plumbing (tracer/common/go_callers.h), on hand-built frame chains; and the log that keeps the
+// recording's copy of the vDSO as the kernel made it (tracer/engine/vdso_patch_log.h).
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
 
-#include "go_callers.h"
-#include "go_pclntab.h"
-#include "vdso_patch_log.h"
+#include "tracer/common/go_callers.h"
+#include "tracer/common/go_pclntab.h"
+#include "tracer/engine/vdso_patch_log.h"
 
 namespace go = vdsotrace::tracer::go;
 

@@ -1,8 +1,8 @@
-// The perf map parser (tools/perf_map.h): perf's "START SIZE name" lines as node, HotSpot and
+// The perf map parser (tools/symbols/perf_map.h): perf's "START SIZE name" lines as node, HotSpot and
 // CPython write them, later lines winning over the code they replace, and malformed input.
 #include <gtest/gtest.h>
 
-#include "perf_map.h"
+#include "tools/symbols/perf_map.h"
 
 namespace vt = vdsotrace::tools;
 

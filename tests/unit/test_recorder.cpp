@@ -13,10 +13,10 @@
 #include <thread>
 #include <vector>
 
-#include "lifecycle.h"
-#include "recorder.h"
-#include "segment_format.h"
-#include "segment_reader.h"
+#include "tracer/engine/lifecycle.h"
+#include "tracer/engine/recorder.h"
+#include "tracer/format/segment_format.h"
+#include "tools/recordings/segment_reader.h"
 
 namespace f = vdsotrace::format;
 namespace tr = vdsotrace::tracer;

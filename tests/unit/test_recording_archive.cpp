@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "jit_symbols.h"
-#include "perf_map.h"
-#include "recording_archive.h"
-#include "blank_recording.h"
-#include "segment_create.h"
-#include "segment_format.h"
+#include "tools/recordings/jit_symbols.h"
+#include "tools/symbols/perf_map.h"
+#include "tools/recordings/recording_archive.h"
+#include "tests/unit/blank_recording.h"
+#include "tracer/engine/segment_create.h"
+#include "tracer/format/segment_format.h"
 
 namespace f = vdsotrace::format;
 namespace tr = vdsotrace::tracer;

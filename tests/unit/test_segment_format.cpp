@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-#include "segment_format.h"
+#include "tracer/format/segment_format.h"
 
 namespace f = vdsotrace::format;
 

@@ -1,7 +1,7 @@
 // Tests for tools/symbolizer: names addresses in a fixture shared library built with -g -O2
 // (tests/unit/fixtures/symbolizer_fixture.cpp, path in $SYMBOLIZER_FIXTURE) and in a copy of
 // this process's vDSO.
-#include "symbolizer.h"
+#include "tools/symbols/symbolizer.h"
 
 #include <dlfcn.h>
 #include <elf.h>

@@ -2,7 +2,7 @@
 // corrupt or truncated images (read right before a PROT_NONE page, so any out-of-bounds read
 // crashes the test instead of passing silently).
 
-#include "vdso_image.h"
+#include "tracer/common/vdso_image.h"
 
 #include <elf.h>
 #include <link.h>

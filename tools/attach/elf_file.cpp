@@ -1,4 +1,4 @@
-#include "elf_file.h"
+#include "tools/attach/elf_file.h"
 
 #include <elf.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "stopped_process.h"
+#include "tools/attach/stopped_process.h"
 
 #include <dirent.h>
 #include <fcntl.h>

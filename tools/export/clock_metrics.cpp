@@ -1,9 +1,9 @@
-#include "clock_metrics.h"
+#include "tools/export/clock_metrics.h"
 
 #include <algorithm>
 #include <tuple>
 
-#include "report_model.h"
+#include "tools/report/report_model.h"
 
 namespace vdsotrace::tools {
 

@@ -24,10 +24,10 @@
 #include <string>
 #include <vector>
 
-#include "exposition.h"
-#include "kernel_entry.h"
-#include "live_rates.h"
-#include "segment_reader.h"
+#include "tools/export/exposition.h"
+#include "tools/export/kernel_entry.h"
+#include "tools/report/live_rates.h"
+#include "tools/recordings/segment_reader.h"
 
 namespace vdsotrace::tools {
 

@@ -2,7 +2,7 @@
 //                   [--interval S] [--clean-older-than AGE] [--all-users] [--session S]...`
 // Wires the pieces: list the live recordings, read each (one at a time), build the metric
 // families (clock_metrics.h), render them (exposition.h), write them atomically.
-#include "export_command.h"
+#include "tools/export/export_command.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -23,12 +23,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "clock_metrics.h"
-#include "live_read.h"
-#include "commands.h"
-#include "recording_store.h"
-#include "segment_format.h"
-#include "segment_reader.h"
+#include "tools/export/clock_metrics.h"
+#include "tools/export/live_read.h"
+#include "tools/commands/commands.h"
+#include "tools/recordings/recording_store.h"
+#include "tracer/format/segment_format.h"
+#include "tools/recordings/segment_reader.h"
 
 namespace vdsotrace::tools {
 

@@ -1,4 +1,4 @@
-#include "exposition.h"
+#include "tools/export/exposition.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "kernel_entry.h"
+#include "tools/export/kernel_entry.h"
 
 #include <time.h>
 

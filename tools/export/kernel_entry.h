@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "segment_format.h"
-#include "vdso_doctor/clock_service.h"
+#include "tracer/format/segment_format.h"
+#include "tools/vdso_doctor/clock_service.h"
 
 namespace vdsotrace::tools {
 

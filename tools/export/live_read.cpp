@@ -1,4 +1,4 @@
-#include "live_read.h"
+#include "tools/export/live_read.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "segment_format.h"
+#include "tracer/format/segment_format.h"
 
 namespace vdsotrace::tools {
 

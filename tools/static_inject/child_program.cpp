@@ -1,4 +1,4 @@
-#include "child_program.h"
+#include "tools/static_inject/child_program.h"
 
 #include <capstone/capstone.h>
 #include <dwarf.h>
@@ -15,8 +15,8 @@
 
 #include <fmt/format.h>
 
-#include "go_functions.h"
-#include "go_plumbing_finder.h"
+#include "tools/symbols/go_functions.h"
+#include "tracer/common/go_plumbing_finder.h"
 
 namespace vdsotrace::inject {
 

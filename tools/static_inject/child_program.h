@@ -8,8 +8,8 @@
 
 #include <vector>
 
-#include "go_callers.h"
-#include "trampoline_abi.h"
+#include "tracer/common/go_callers.h"
+#include "tools/static_inject/trampoline_abi.h"
 
 namespace vdsotrace::inject {
 

@@ -1,4 +1,4 @@
-#include "child_segment.h"
+#include "tools/static_inject/child_segment.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -13,8 +13,8 @@
 
 #include <fmt/format.h>
 
-#include "process_info.h"
-#include "segment_create.h"
+#include "tracer/common/process_info.h"
+#include "tracer/engine/segment_create.h"
 
 namespace vdsotrace::inject {
 

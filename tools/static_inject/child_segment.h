@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string>
 
-#include "child_program.h"
-#include "child_vdso.h"
+#include "tools/static_inject/child_program.h"
+#include "tools/static_inject/child_vdso.h"
 
 namespace vdsotrace::inject {
 

@@ -1,4 +1,4 @@
-#include "child_vdso.h"
+#include "tools/static_inject/child_vdso.h"
 
 #include <elf.h>
 
@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "vdso_image.h"
+#include "tracer/common/vdso_image.h"
 
 namespace vdsotrace::inject {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "segment_format.h"
-#include "traced_child.h"
+#include "tracer/format/segment_format.h"
+#include "tools/static_inject/traced_child.h"
 
 namespace vdsotrace::inject {
 

@@ -1,4 +1,4 @@
-#include "static_inject.h"
+#include "tools/static_inject/static_inject.h"
 
 #include <cpuid.h>
 #include <elf.h>
@@ -18,12 +18,12 @@
 
 #include <fmt/format.h>
 
-#include "child_program.h"
-#include "child_segment.h"
-#include "child_vdso.h"
-#include "trampoline_abi.h"
-#include "trampoline_blob.h"
-#include "traced_child.h"
+#include "tools/static_inject/child_program.h"
+#include "tools/static_inject/child_segment.h"
+#include "tools/static_inject/child_vdso.h"
+#include "tools/static_inject/trampoline_abi.h"
+#include "tools/static_inject/trampoline_blob.h"
+#include "tools/static_inject/traced_child.h"
 
 namespace vdsotrace::inject {
 

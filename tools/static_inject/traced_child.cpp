@@ -1,4 +1,4 @@
-#include "traced_child.h"
+#include "tools/static_inject/traced_child.h"
 
 #include <fcntl.h>
 #include <signal.h>

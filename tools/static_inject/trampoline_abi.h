@@ -10,8 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "go_callers.h"
-#include "segment_format.h"
+#include "tracer/common/go_callers.h"
+#include "tracer/format/segment_format.h"
 
 namespace vdsotrace::inject {
 

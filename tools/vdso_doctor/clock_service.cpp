@@ -1,4 +1,4 @@
-#include "clock_service.h"
+#include "tools/vdso_doctor/clock_service.h"
 
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -13,8 +13,8 @@
 #include <cerrno>
 #include <chrono>
 
-#include "segment_format.h"
-#include "vdso_image.h"
+#include "tracer/format/segment_format.h"
+#include "tracer/common/vdso_image.h"
 
 namespace vdsotrace::doctor {
 

@@ -1,4 +1,4 @@
-#include "code_scan.h"
+#include "tools/vdso_doctor/code_scan.h"
 
 #include <capstone/capstone.h>
 

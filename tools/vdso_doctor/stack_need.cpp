@@ -1,4 +1,4 @@
-#include "stack_need.h"
+#include "tools/vdso_doctor/stack_need.h"
 
 #include <setjmp.h>
 #include <signal.h>

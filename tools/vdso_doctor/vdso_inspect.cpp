@@ -1,4 +1,4 @@
-#include "vdso_inspect.h"
+#include "tools/vdso_doctor/vdso_inspect.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "vdso_image.h"
+#include "tracer/common/vdso_image.h"
 
 namespace vdsotrace::doctor {
 

@@ -1,4 +1,4 @@
-#include "vdso_needs.h"
+#include "tools/vdso_doctor/vdso_needs.h"
 
 #include <sys/time.h>
 #include <time.h>
@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "segment_format.h"
-#include "vdso_image.h"
+#include "tracer/format/segment_format.h"
+#include "tracer/common/vdso_image.h"
 
 namespace vdsotrace::doctor {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "code_scan.h"
-#include "stack_need.h"
-#include "vdso_inspect.h"
+#include "tools/vdso_doctor/code_scan.h"
+#include "tools/vdso_doctor/stack_need.h"
+#include "tools/vdso_doctor/vdso_inspect.h"
 
 namespace vdsotrace::doctor {
 

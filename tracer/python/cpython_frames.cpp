@@ -1,4 +1,4 @@
-#include "cpython_frames.h"
+#include "tracer/python/cpython_frames.h"
 
 #include <pthread.h>
 #include <sys/uio.h>
@@ -6,9 +6,9 @@
 
 #include <cstring>
 
-#include "segment_growth.h"
-#include "text_util.h"
-#include "wrappers/symbol_at.h"
+#include "tracer/common/text_util.h"
+#include "tracer/engine/segment_growth.h"
+#include "tracer/wrappers/symbol_at.h"
 
 namespace vdsotrace::tracer::python {
 

@@ -15,7 +15,7 @@
 
 #include <cstdint>
 
-#include "segment_create.h"
+#include "tracer/engine/segment_create.h"
 
 namespace vdsotrace::tracer::python {
 

@@ -1,6 +1,6 @@
 // See eh_frame_cfa.h. The format is the LSB's "Exception Frames" and DWARF 4's call frame
 // information (section 6.4); libgcc's unwind-dw2-fde.c and unwind-dw2.c read it the same way.
-#include "eh_frame_cfa.h"
+#include "tracer/wrappers/eh_frame_cfa.h"
 
 #include <cstring>
 

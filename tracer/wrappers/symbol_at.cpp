@@ -1,4 +1,4 @@
-#include "symbol_at.h"
+#include "tracer/wrappers/symbol_at.h"
 
 #include <dlfcn.h>
 #include <elf.h>

@@ -1,4 +1,4 @@
-#include "wrapper_names.h"
+#include "tracer/wrappers/wrapper_names.h"
 
 #include <cstdlib>
 #include <cstring>

@@ -1,13 +1,13 @@
-#include "wrapper_sites.h"
+#include "tracer/wrappers/wrapper_sites.h"
 
 #include <cstring>
 
-#include "eh_frame_cfa.h"
-#include "python/cpython_frames.h"
-#include "segment_growth.h"
-#include "symbol_at.h"
-#include "text_util.h"
-#include "wrapper_names.h"
+#include "tracer/wrappers/eh_frame_cfa.h"
+#include "tracer/python/cpython_frames.h"
+#include "tracer/engine/segment_growth.h"
+#include "tracer/wrappers/symbol_at.h"
+#include "tracer/common/text_util.h"
+#include "tracer/wrappers/wrapper_names.h"
 
 namespace vdsotrace::tracer::wrappers {
 

@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-#include "segment_create.h"
+#include "tracer/engine/segment_create.h"
 
 namespace vdsotrace::tracer::wrappers {
 

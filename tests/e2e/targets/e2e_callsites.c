@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "e2e_common.h"
+#include "tests/e2e/targets/e2e_common.h"
 
 volatile long e2e_sink;
 

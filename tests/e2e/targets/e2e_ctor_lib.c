@@ -1,7 +1,7 @@
 // A shared library whose constructor calls clock_gettime(CLOCK_BOOTTIME) 5 times.
 #include <time.h>
 
-#include "e2e_common.h"
+#include "tests/e2e/targets/e2e_common.h"
 
 static volatile long ctor_sink;
 int e2e_ctor_value(void);

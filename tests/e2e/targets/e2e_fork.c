@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "e2e_common.h"
+#include "tests/e2e/targets/e2e_common.h"
 
 volatile long e2e_sink;
 void parent_before(int n);

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "e2e_common.h"
+#include "tests/e2e/targets/e2e_common.h"
 
 volatile long e2e_sink;
 static __thread volatile sig_atomic_t armed, seen;

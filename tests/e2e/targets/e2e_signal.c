@@ -12,7 +12,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "e2e_common.h"
+#include "tests/e2e/targets/e2e_common.h"
 
 volatile long e2e_sink;
 static volatile sig_atomic_t handled;

@@ -8,7 +8,7 @@
 // signalled before it (librseq's per-CPU counter); elsewhere a locked add, the way the shim's
 // recorder counts threads beyond capacity (tracer/recorder.h count_into<true>). Caller entries are
 // claimed with a locked cmpxchg either way (once per call site and CPU).
-#include "../trampoline_abi.h"
+#include "tools/static_inject/trampoline_abi.h"
 
 namespace {
 
@@ -75,23 +75,22 @@ RseqArea* rseq_area(const volatile vdsotrace::inject::TrampolineData& d) {
     return reinterpret_cast<RseqArea*>(tp + uint64_t(offset));
 }
 
-// Adds 1 to `*count` exactly once. With `rs`: a plain `incq` that commits the restartable
-// sequence, started with the CPU number `cpu` the slot was chosen by; if the thread runs on
-// another CPU by then, or the kernel aborts the sequence (preemption, migration, a signal), the
-// add is made with `lock` instead. Without `rs`: a locked add. One call site only: its labels
-// are global (the descriptor after the data block names them; see trampoline.ld).
-__attribute__((always_inline)) inline void count_once(RseqArea* rs, int32_t cpu, uint64_t* count) {
-    if (rs == nullptr) {
-        __atomic_fetch_add(count, 1, __ATOMIC_RELAXED);
-        return;
-    }
-    asm volatile(
+// Adds 1 to `*count`, the counter in the slot of CPU `cpu`, with a plain `incq` that commits a
+// restartable sequence; true when it did. False, having added nothing, when the thread no longer
+// runs on `cpu` or the kernel aborted the sequence (preemption, migration, a signal): the caller
+// picks the slot again. It must not add to this slot with `lock` instead: that add would run on
+// another CPU, at the same time as a plain add on this one, and one of the two would be lost (the
+// flaky CountsPerCpuInARestartableSequenceExactly lost one call in 4 million that way). One call
+// site only: its labels are global (the descriptor after the data block names them; see
+// trampoline.ld).
+__attribute__((always_inline)) inline bool count_in_sequence(RseqArea* rs, int32_t cpu, uint64_t* count) {
+    asm goto(
         "lea vt_rseq_cs(%%rip), %%rax\n\t"
         "mov %%rax, 8(%[rs])\n\t"  // rs->rseq_cs = &descriptor: the sequence begins
         ".globl vt_rseq_start\n\t.hidden vt_rseq_start\n"
         "vt_rseq_start:\n\t"
         "cmpl %[cpu], 4(%[rs])\n\t"  // still on the CPU whose slot holds `count`?
-        "jne vt_rseq_abort\n\t"
+        "jne %l[aborted]\n\t"
         "incq (%[count])\n"  // the commit: the sequence's last instruction
         ".globl vt_rseq_commit\n\t.hidden vt_rseq_commit\n"
         "vt_rseq_commit:\n\t"
@@ -104,8 +103,7 @@ __attribute__((always_inline)) inline void count_once(RseqArea* rs, int32_t cpu,
         ".byte 0x0f, 0xb9, 0x3d\n\t.long 0x53053053\n"
         ".globl vt_rseq_abort\n\t.hidden vt_rseq_abort\n"
         "vt_rseq_abort:\n\t"
-        "lock incq (%[count])\n\t"
-        "jmp vt_rseq_commit\n\t"
+        "jmp %l[aborted]\n\t"
         ".popsection\n\t"
         ".pushsection .tramp.rseq, \"a\"\n\t"
         ".balign 32\n"
@@ -116,8 +114,39 @@ __attribute__((always_inline)) inline void count_once(RseqArea* rs, int32_t cpu,
         ".popsection"
         :
         : [rs] "r"(rs), [cpu] "r"(cpu), [count] "r"(count)
-        : "rax", "memory", "cc");
+        : "rax", "memory", "cc"
+        : aborted);
+    return true;
+aborted:
+    // Left by the CPU check the descriptor is still set (the kernel clears it when it aborts).
+    __atomic_store_n(&rs->rseq_cs, 0, __ATOMIC_RELAXED);
+    return false;
 }
+
+// The counter of (counter, caller) in `slot`: its caller entry, claimed with a locked cmpxchg the
+// first time, or the slot's unattributed counter when the probes find no room.
+uint64_t* counter_in(unsigned char* slot, unsigned counter, uintptr_t caller, uint64_t mask) {
+    auto* callers = reinterpret_cast<CallerEntry*>(slot + format::kSlotCallersOffset);
+    const uint64_t key = format::caller_key(counter, caller);
+    // The recorder's first_probe(): the reader scans the whole table, any start would do.
+    uint64_t i = ((caller >> 1) ^ (caller >> 9) ^ (counter * 0x9E37u)) & mask;
+    for (unsigned probe = 0; probe < kMaxProbes; ++probe, i = (i + 1) & mask) {
+        CallerEntry& e = callers[i];
+        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
+        if (seen == 0) {
+            uint64_t expected = 0;
+            seen = __atomic_compare_exchange_n(&e.key, &expected, key, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
+                       ? key
+                       : expected;
+        }
+        if (seen == key) return &e.count;
+    }
+    return reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset) + counter;
+}
+
+// Sequences aborted in a row before a call gives up on its CPU's slot and counts in the shared
+// one (each abort needs a preemption, migration or signal inside a few instructions).
+inline constexpr unsigned kMaxRestarts = 16;
 
 }  // namespace
 
@@ -130,23 +159,8 @@ extern const volatile vdsotrace::inject::TrampolineData vt_data __attribute__((v
 // undefined), the return address, the caller's %rbp and where the return address is stored.
 __attribute__((visibility("hidden"), used)) void vt_count(unsigned fn, int clock_id, uintptr_t ret, uintptr_t fp,
                                                                 uintptr_t ret_slot) {
-    auto* slot = reinterpret_cast<unsigned char*>(vt_data.shared_slot);
-    if (slot == nullptr) return;
-    RseqArea* rs = nullptr;
-    int32_t rseq_cpu = -1;
-    if (const uint32_t slots = vt_data.cpu_slot_count; slots != 0) {
-        uint32_t cpu;
-        rs = rseq_area(vt_data);
-        if (rs != nullptr && (rseq_cpu = __atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED)) >= 0 &&
-            uint32_t(rseq_cpu) < slots) {
-            cpu = uint32_t(rseq_cpu);
-        } else {
-            rs = nullptr;
-            cpu = current_cpu(vt_data.cpu_id_mode);
-            if (cpu >= slots) cpu %= slots;  // CPUs brought online after the start
-        }
-        slot = reinterpret_cast<unsigned char*>(vt_data.cpu_slots + uint64_t(cpu) * vt_data.slot_size);
-    }
+    auto* const shared = reinterpret_cast<unsigned char*>(vt_data.shared_slot);
+    if (shared == nullptr) return;
     const unsigned counter =
         format::counter_index(int(fn), format::function_takes_clock(int(fn)) ? format::clock_bucket(clock_id) : 0);
     // Go: walk past the runtime's time functions to the Go code that asked (no-op for C).
@@ -155,27 +169,29 @@ __attribute__((visibility("hidden"), used)) void vt_count(unsigned fn, int clock
     const uintptr_t caller = skip_wrappers(vt_data, go::attribute_caller(plumbing, ret, fp), ret_slot);
     const uint64_t mask = vt_data.caller_mask;
 
-    auto* callers = reinterpret_cast<CallerEntry*>(slot + format::kSlotCallersOffset);
-    const uint64_t key = format::caller_key(counter, caller);
-    // Calls from call sites beyond the table's room are counted as unattributed.
-    uint64_t* count = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset) + counter;
-    // The recorder's first_probe(): the reader scans the whole table, any start would do.
-    uint64_t i = ((caller >> 1) ^ (caller >> 9) ^ (counter * 0x9E37u)) & mask;
-    for (unsigned probe = 0; probe < kMaxProbes; ++probe, i = (i + 1) & mask) {
-        CallerEntry& e = callers[i];
-        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
-        if (seen == 0) {
-            uint64_t expected = 0;
-            seen = __atomic_compare_exchange_n(&e.key, &expected, key, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
-                       ? key
-                       : expected;
-        }
-        if (seen == key) {
-            count = &e.count;
-            break;
-        }
+    const uint32_t slots = vt_data.cpu_slot_count;
+    if (slots == 0) {
+        __atomic_fetch_add(counter_in(shared, counter, caller, mask), 1, __ATOMIC_RELAXED);
+        return;
     }
-    count_once(rs, rseq_cpu, count);
+    // Where the program registered rseq, a CPU's slot is written only by sequences committed on
+    // that CPU (plain adds); any other add, made from whichever CPU, would race with them, so a
+    // thread that cannot use a sequence counts in the shared slot, with `lock`. Elsewhere (Go,
+    // musl, rseq off) every add is locked and the CPU read by RDPID/RDTSCP picks the slot.
+    if (RseqArea* rs = rseq_area(vt_data)) {
+        for (unsigned restart = 0; restart < kMaxRestarts; ++restart) {
+            const int32_t cpu = __atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
+            if (cpu < 0 || uint32_t(cpu) >= slots) break;  // not registered, or a CPU brought online later
+            auto* slot = reinterpret_cast<unsigned char*>(vt_data.cpu_slots + uint64_t(cpu) * vt_data.slot_size);
+            if (count_in_sequence(rs, cpu, counter_in(slot, counter, caller, mask))) return;
+        }
+        __atomic_fetch_add(counter_in(shared, counter, caller, mask), 1, __ATOMIC_RELAXED);
+        return;
+    }
+    uint32_t cpu = current_cpu(vt_data.cpu_id_mode);
+    if (cpu >= slots) cpu %= slots;  // CPUs brought online after the start
+    auto* slot = reinterpret_cast<unsigned char*>(vt_data.cpu_slots + uint64_t(cpu) * vt_data.slot_size);
+    __atomic_fetch_add(counter_in(slot, counter, caller, mask), 1, __ATOMIC_RELAXED);
 }
 
 }  // extern "C"

@@ -1,0 +1,315 @@
+// `vdsotrace run -- CMD ARGS`: start CMD with the shim preloaded and a fresh session id, wait for
+// it, record how it ended in its recording, print the report, exit with CMD's status.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "tools/cli/cli_checks.h"
+#include "tools/commands/commands.h"
+#include "tools/recordings/jit_symbols.h"
+#include "tools/recordings/recording_archive.h"
+#include "tracer/common/process_info.h"
+#include "tools/recordings/recording_store.h"
+#include "tools/run/runtime_help.h"
+#include "tracer/format/segment_format.h"
+#include "tools/run/shim_locator.h"
+#include "tools/run/signal_forwarding.h"
+#include "tools/static_inject/static_inject.h"
+#include "tools/run/target_check.h"
+
+namespace vdsotrace::tools {
+
+namespace f = vdsotrace::format;
+
+namespace {
+
+pid_t g_child = -1;
+
+std::string new_session_id() {
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != ssize_t(sizeof v)) v = uint64_t(getpid()) * 0x9E3779B97F4A7C15ull ^ uint64_t(time(nullptr));
+    return fmt::format("{:012x}", v & 0xffffffffffffull);
+}
+
+uint64_t now_ns(clockid_t id) {
+    timespec ts{};
+    clock_gettime(id, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+// Writes how process `pid` (started at `start_ticks`, 0 if unknown) ended into the recording of
+// its last image: the one of that pid and start time in the session that no later image replaced
+// by exec. A recording that already holds a status, or belongs to another process that had the
+// pid before, is left alone. Returns the recording's path ("" when none was found).
+std::string record_exit(const std::string& session, pid_t pid, uint64_t start_ticks, int status) {
+    std::string target;
+    uint64_t newest_start = 0;
+    for (const SegmentName& s : list_segments(getuid())) {
+        if (s.session != session || s.pid != pid) continue;
+        int fd = open(s.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) continue;
+        f::Header h;
+        const bool ok = pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0;
+        close(fd);
+        if (!ok || (h.state != f::kStateRunning && h.state != f::kStateEnded)) continue;
+        if (start_ticks != 0 && h.proc_start_ticks != 0 && h.proc_start_ticks != start_ticks) continue;
+        if (target.empty() || h.start_monotonic_ns >= newest_start) {
+            target = s.path;
+            newest_start = h.start_monotonic_ns;
+        }
+    }
+    if (target.empty()) return target;
+    int fd = open(target.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return "";
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || st.st_uid != getuid()) {  // never write into another user's file
+        close(fd);
+        return "";
+    }
+    f::Header h;
+    if (pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0) {
+        struct {
+            uint32_t state;
+            int32_t exit_value;
+            uint64_t end_monotonic_ns;
+            uint64_t end_realtime_ns;
+        } end{};
+        static_assert(offsetof(f::Header, exit_value) == offsetof(f::Header, state) + 4);
+        static_assert(offsetof(f::Header, end_realtime_ns) == offsetof(f::Header, state) + 16);
+        end.state = WIFSIGNALED(status) ? f::kStateSignaled : f::kStateExited;
+        end.exit_value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
+        // Keep the shim's own end time when it wrote one (normal exit); a killed process has none.
+        end.end_monotonic_ns = h.end_monotonic_ns ? h.end_monotonic_ns : now_ns(CLOCK_MONOTONIC);
+        end.end_realtime_ns = h.end_realtime_ns ? h.end_realtime_ns : now_ns(CLOCK_REALTIME);
+        if (pwrite(fd, &end, sizeof end, offsetof(f::Header, state)) != ssize_t(sizeof end))
+            spdlog::warn("could not record the exit status in {}", target);
+    }
+    close(fd);
+    return target;
+}
+
+bool has_live_perf_map(int pid) { return access(fmt::format("/tmp/perf-{}.map", pid).c_str(), F_OK) == 0; }
+
+// Waits for the command, and (as the subreaper of its tree) for descendants orphaned to us,
+// recording each one's status and keeping its perf map (removing /tmp's when `remove_maps`).
+// Returns the command's status.
+int wait_for_tree(const std::string& session, pid_t child, bool wait_descendants, bool remove_maps) {
+    int child_status = 0;
+    bool child_done = false;
+    for (;;) {
+        // Until the command ends, only children (the command and adopted orphans) are reaped; after
+        // it, the remaining orphans when asked to, else only those already dead.
+        const int flags = WEXITED | WNOWAIT | (child_done && !wait_descendants ? WNOHANG : 0);
+        siginfo_t info{};
+        if (waitid(P_ALL, 0, &info, flags) != 0) {
+            if (errno == EINTR) continue;
+            break;  // ECHILD: the whole tree has ended
+        }
+        const pid_t pid = info.si_pid;
+        if (pid == 0) break;  // WNOHANG: nothing more has ended
+        // Still a zombie (WNOWAIT): its start time tells its recording from an older one whose
+        // process had the same pid.
+        const uint64_t start_ticks = tracer::read_start_ticks(pid);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        const std::string recording = record_exit(session, pid, start_ticks, status);
+        // Now, before another process can get the pid and rewrite the map.
+        if (!recording.empty() && has_live_perf_map(pid)) keep_perf_map(recording, remove_maps);
+        if (pid == child) {
+            child_status = status;
+            child_done = true;
+        }
+    }
+    return child_status;
+}
+
+void copy_file(const std::string& from, const std::string& to) {
+    std::error_code ec;
+    std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) spdlog::error("cannot copy {} to {}: {}", from, to, ec.message());
+}
+
+// Whether to inject the counting trampoline into `exe` (a static program); says why not, or that
+// it will, in one line.
+bool wants_injection(const std::string& exe, const RunOptions& o) {
+    if (!is_statically_linked(exe)) return false;
+    std::string why = inject::unsupported_reason(exe);
+    // Under ptrace the kernel would run a set-user-ID program without its privileges: changed
+    // behaviour, which vdsotrace never causes.
+    if (why.empty() && changes_identity(exe)) why = "it is set-user-ID or set-group-ID";
+    if (!why.empty()) {
+        spdlog::warn("{} is statically linked and its vDSO calls cannot be counted: {}; it runs untraced", exe, why);
+        return false;
+    }
+    spdlog::info("{} is statically linked: counting its vDSO calls through an injected trampoline (--no-inject: "
+                 "don't)",
+                 exe);
+    if (o.sample > 0) spdlog::warn("--sample: stacks are not sampled in static programs, calls are only counted");
+    if (!o.route.empty()) spdlog::warn("--route: a static program's calls always go to the vDSO");
+    return true;
+}
+
+// After the fork: reads whether the child could ask to be traced, then injects at its exec stop.
+void inject_into_static_child(const std::string& exe, const std::string& session, int trace_pipe[2]) {
+    close(trace_pipe[1]);
+    int trace_error = 0;
+    ssize_t n;
+    while ((n = read(trace_pipe[0], &trace_error, sizeof trace_error)) < 0 && errno == EINTR) {
+    }
+    if (n != ssize_t(sizeof trace_error)) trace_error = 0;  // EOF: traced, and exec'd (or failed to)
+    close(trace_pipe[0]);
+    const inject::InjectResult r = inject::inject_at_exec(g_child, trace_error, exe, session);
+    if (!r.counting && !r.why.empty())
+        spdlog::warn("cannot count the vDSO calls of {}: {}; it runs untraced", exe, r.why);
+}
+
+}  // namespace
+
+int cmd_run(const RunOptions& o) {
+    std::string error;
+    const std::string shim = locate_shim(o.shim, &error);
+    if (shim.empty()) {
+        spdlog::error("{}", error);
+        return kExitUsage;
+    }
+    std::string exe, why_not;
+    if (const int code = resolve_command(o.command[0], &exe, &why_not); code != 0) {
+        spdlog::error("{}: {}", o.command[0], why_not);
+        return code;  // 127 or 126, as a shell says it
+    }
+    if (access(exe.c_str(), X_OK) != 0) {
+        spdlog::error("{}: {}", o.command[0], strerror(errno));
+        return 126;  // as a shell says it: found, but cannot be run
+    }
+    const bool inject_static = o.inject_static && wants_injection(exe, o);
+    for (const std::string& w : preload_blind_spots(exe, inject_static)) spdlog::warn("{}", w);
+
+    const std::string session = o.session.empty() ? new_session_id() : o.session;
+    const std::string preload = preload_with(shim, getenv("LD_PRELOAD"));
+    RuntimeHelp help;
+    const int64_t started_realtime_ns = int64_t(now_ns(CLOCK_REALTIME));
+    if (o.runtime_help && !inject_static) {
+        help = runtime_help_for(exe, [](const char* name) -> const char* { return getenv(name); });
+        if (!help.notice.empty()) spdlog::info("{}", help.notice);
+    }
+
+    // Like system(): while the command runs, Ctrl-C and Ctrl-\ reach it from the terminal and
+    // must not kill us, or the report would be lost. Every signal another process sends us is
+    // passed on to the command (signal_forwarding.h).
+    forward_signals_to(&g_child);
+
+    std::vector<char*> argv;
+    for (const std::string& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+
+    // Orphans of the tree (double-forking daemons, a pipeline's members whose shell left) are
+    // re-parented to us instead of init, so their exit statuses can be recorded too.
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) spdlog::debug("PR_SET_CHILD_SUBREAPER: {}", strerror(errno));
+
+    // A static program asks to be traced before exec and says through this pipe when it cannot.
+    int trace_pipe[2] = {-1, -1};
+    if (inject_static && pipe2(trace_pipe, O_CLOEXEC) != 0) {
+        spdlog::error("pipe: {}", strerror(errno));
+        return kExitBadInput;
+    }
+    fflush(nullptr);
+    g_child = fork();
+    if (g_child < 0) {
+        spdlog::error("fork: {}", strerror(errno));
+        return kExitBadInput;
+    }
+    if (g_child == 0) {
+        restore_signals_for_exec();
+        setenv("LD_PRELOAD", preload.c_str(), 1);
+        setenv("VDSOTRACE_SESSION", session.c_str(), 1);
+        if (o.sample > 0) setenv("VDSOTRACE_SAMPLE", std::to_string(o.sample).c_str(), 1);
+        if (o.sample_depth > 0) setenv("VDSOTRACE_SAMPLE_DEPTH", std::to_string(o.sample_depth).c_str(), 1);
+        if (!o.unwind.empty()) setenv("VDSOTRACE_UNWIND", o.unwind.c_str(), 1);
+        if (!o.route.empty()) setenv("VDSOTRACE_ROUTE", o.route.c_str(), 1);
+        if (!o.wrappers.empty()) {
+            std::string globs;
+            if (const char* own = getenv("VDSOTRACE_WRAPPERS"); own != nullptr && *own != '\0') globs = own;
+            for (const std::string& g : o.wrappers) globs += (globs.empty() ? "" : ",") + g;
+            setenv("VDSOTRACE_WRAPPERS", globs.c_str(), 1);
+        }
+        if (!o.follow_exec) setenv("VDSOTRACE_FOLLOW_EXEC", "0", 1);
+        for (const auto& [var, value] : help.env) setenv(var.c_str(), value.c_str(), 1);
+        if (inject_static) {
+            const int trace_error = inject::request_trace();
+            if (trace_error != 0) {
+                ssize_t ignored = write(trace_pipe[1], &trace_error, sizeof trace_error);
+                (void)ignored;
+            }
+        }
+        execv(exe.c_str(), argv.data());
+        fprintf(stderr, "vdsotrace: cannot run %s: %s\n", exe.c_str(), strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    if (inject_static) inject_into_static_child(exe, session, trace_pipe);
+    const int status = wait_for_tree(session, g_child, o.wait_descendants, help.maps_requested);
+    std::vector<int> pids;
+
+    // Run as root, the tree's processes that changed user (servers dropping privileges) recorded
+    // under their own uid: the session id is ours, so their recordings are part of the report.
+    const bool other_users = geteuid() == 0;
+    std::vector<std::string> files;
+    for (const SegmentName& s : list_segments(getuid(), other_users)) {
+        if (s.session != session) continue;
+        files.push_back(s.path);
+        pids.push_back(s.pid);
+        // Processes reaped by their own parents, or still running (--no-wait): their maps too.
+        // (One still running keeps writing its map: the report reads that one.)
+        if (has_live_perf_map(s.pid) && access(kept_perf_map_path(s.path).c_str(), F_OK) != 0 &&
+            tracer::read_start_ticks(s.pid) == 0)
+            keep_perf_map(s.path, help.maps_requested);
+    }
+    if (help.runtime == "node" && help.maps_requested)
+        remove_v8_logs(".", pids, started_realtime_ns, o.command);
+    if (files.empty())
+        spdlog::info("no recording of session {} in {}: {} made no vDSO time call that LD_PRELOAD could see, or "
+                     "the shim could not record (then it said why above)",
+                     session, shm_dir(), o.command[0]);
+    else
+        report_files(files, ReportOptions{false, o.output, o.top, o.stacks, o.per_process, other_users}, true);
+    // Scripts get their JSON file even when nothing was recorded: a report with zero calls.
+    if (!o.json_file.empty())
+        report_files(files,
+                     ReportOptions{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function}, false,
+                                   other_users},
+                     false);
+    if (!files.empty() && !o.save_file.empty()) {
+        std::string error;
+        if (write_archive(files, o.save_file == "-" ? "/dev/stdout" : o.save_file, &error))
+            spdlog::info("saved {} recording(s) to {} (`vdsotrace report {}` reads it)", files.size(), o.save_file,
+                         o.save_file);
+        else
+            spdlog::error("{}", error);
+    }
+    if (!files.empty() && !o.output_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(o.output_dir, ec);
+        for (const std::string& f : files) {
+            const std::string copy = o.output_dir + "/" + std::filesystem::path(f).filename().string();
+            copy_file(f, copy);
+            if (access(kept_perf_map_path(f).c_str(), F_OK) == 0) copy_file(kept_perf_map_path(f), kept_perf_map_path(copy));
+        }
+    }
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+}  // namespace vdsotrace::tools

@@ -1,0 +1,187 @@
+#include "tools/recordings/recording_archive.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "tools/recordings/jit_symbols.h"
+
+namespace vdsotrace::tools {
+
+namespace {
+
+struct ArchiveHeader {
+    char magic[8];
+    uint16_t major;
+    uint16_t minor;
+    uint32_t byte_order;
+    uint32_t count;
+    uint32_t reserved;
+};
+static_assert(sizeof(ArchiveHeader) == 24);
+
+struct EntryHeader {
+    uint32_t name_size;
+    uint32_t reserved;
+    uint64_t image_size;
+};
+static_assert(sizeof(EntryHeader) == 16);
+
+constexpr uint32_t kNameMax = 4096;
+
+std::string base_name(const std::string& p) {
+    size_t s = p.rfind('/');
+    return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+}  // namespace
+
+bool write_archive(const std::vector<std::string>& files, const std::string& path, std::string* error) {
+    std::vector<std::string> names;
+    std::vector<std::vector<unsigned char>> images;
+    for (const std::string& f : files) {
+        std::vector<unsigned char> bytes;
+        if (!read_recording_file(f, &bytes, error)) return false;
+        names.push_back(base_name(f));
+        images.push_back(std::move(bytes));
+    }
+    // Each recording's kept perf map follows as an entry of its own, named after it.
+    for (const std::string& f : files) {
+        std::ifstream map(kept_perf_map_path(f), std::ios::binary);
+        if (!map) continue;
+        std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(map)), std::istreambuf_iterator<char>());
+        names.push_back(base_name(f) + kPerfMapEntrySuffix);
+        images.push_back(std::move(bytes));
+    }
+    // Written beside the target and renamed: a reader never sees half an archive.
+    // Private, like the segments it copies (mode 0600): a command line may hold a secret.
+    const std::string tmp = path + ".partial";
+    {
+        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            ::fchmod(fd, 0600);  // an existing .partial keeps its old mode otherwise
+            ::close(fd);
+        }
+    }
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+        *error = fmt::format("cannot write {}", tmp);
+        return false;
+    }
+    ArchiveHeader h{};
+    memcpy(h.magic, kArchiveMagic, sizeof h.magic);
+    h.major = kArchiveMajor;
+    h.minor = kArchiveMinor;
+    h.byte_order = format::kByteOrderMark;
+    h.count = uint32_t(names.size());
+    out.write(reinterpret_cast<const char*>(&h), sizeof h);
+    for (size_t i = 0; i < names.size(); ++i) {
+        const std::string& name = names[i];
+        EntryHeader e{uint32_t(name.size()), 0, images[i].size()};
+        out.write(reinterpret_cast<const char*>(&e), sizeof e);
+        out.write(name.data(), std::streamsize(name.size()));
+        out.write(reinterpret_cast<const char*>(images[i].data()), std::streamsize(images[i].size()));
+    }
+    out.close();
+    if (!out || std::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::remove(tmp.c_str());
+        *error = fmt::format("cannot write {}", path);
+        return false;
+    }
+    return true;
+}
+
+bool is_archive(const std::vector<unsigned char>& bytes) {
+    return bytes.size() >= sizeof kArchiveMagic && memcmp(bytes.data(), kArchiveMagic, sizeof kArchiveMagic) == 0;
+}
+
+std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned char>& bytes, const std::string& source,
+                                                    std::string* error) {
+    ArchiveHeader h{};
+    if (bytes.size() < sizeof h || !is_archive(bytes)) {
+        *error = fmt::format("{}: not a vdsotrace archive", source);
+        return std::nullopt;
+    }
+    memcpy(&h, bytes.data(), sizeof h);
+    if (h.byte_order != format::kByteOrderMark) {
+        *error = fmt::format("{}: the archive was written on a machine of the other byte order", source);
+        return std::nullopt;
+    }
+    if (h.major != kArchiveMajor) {
+        *error = fmt::format("{}: archive version {}.{} is not compatible with this vdsotrace, which reads {}.x",
+                             source, h.major, h.minor, kArchiveMajor);
+        return std::nullopt;
+    }
+    if (h.count == 0 || h.count > kArchiveMaxEntries) {
+        *error = fmt::format("{}: the archive lists {} recordings: corrupt", source, h.count);
+        return std::nullopt;
+    }
+    std::vector<Recording> out;
+    std::vector<std::string> out_names;
+    std::vector<std::pair<std::string, std::string>> maps;  // recording name, perf map text
+    size_t at = sizeof h;
+    for (uint32_t i = 0; i < h.count; ++i) {
+        EntryHeader e{};
+        if (bytes.size() - at < sizeof e) {
+            *error = fmt::format("{}: the archive ends inside entry {} of {}: truncated", source, i + 1, h.count);
+            return std::nullopt;
+        }
+        memcpy(&e, bytes.data() + at, sizeof e);
+        at += sizeof e;
+        if (e.name_size > kNameMax || e.name_size > bytes.size() - at ||
+            e.image_size > bytes.size() - at - e.name_size) {
+            *error = fmt::format("{}: entry {} of {} ({}-byte name, {}-byte recording) runs past the end of the "
+                                 "file: truncated or corrupt",
+                                 source, i + 1, h.count, e.name_size, e.image_size);
+            return std::nullopt;
+        }
+        const std::string name(reinterpret_cast<const char*>(bytes.data() + at), e.name_size);
+        at += e.name_size;
+        std::vector<unsigned char> image(bytes.begin() + long(at), bytes.begin() + long(at + e.image_size));
+        at += e.image_size;
+        const size_t suffix = sizeof kPerfMapEntrySuffix - 1;
+        if (name.size() > suffix && name.compare(name.size() - suffix, suffix, kPerfMapEntrySuffix) == 0) {
+            maps.emplace_back(name.substr(0, name.size() - suffix), std::string(image.begin(), image.end()));
+            continue;
+        }
+        std::string why;
+        const std::string where = fmt::format("{}:{}", source, name);
+        auto r = parse_recording(image, where, &why);
+        if (!r) {
+            *error = fmt::format("{}: {}", where, why);
+            return std::nullopt;
+        }
+        out.push_back(std::move(*r));
+        out_names.push_back(name);
+    }
+    for (const auto& [name, text] : maps)
+        for (size_t i = 0; i < out.size(); ++i)
+            if (out_names[i] == name) out[i].perf_map = perf_map_from_text(text);
+    if (at != bytes.size()) {
+        *error = fmt::format("{}: {} bytes follow the last recording: corrupt", source, bytes.size() - at);
+        return std::nullopt;
+    }
+    return out;
+}
+
+std::optional<std::vector<Recording>> load_recordings(const std::string& path, std::string* error,
+                                                      bool allow_other_users) {
+    std::vector<unsigned char> bytes;
+    if (!read_recording_file(path, &bytes, error, allow_other_users)) return std::nullopt;
+    if (is_archive(bytes)) return parse_archive(bytes, path, error);
+    std::string why;
+    auto r = parse_recording(bytes, path, &why);
+    if (!r) {
+        *error = fmt::format("{}: {}", path, why);
+        return std::nullopt;
+    }
+    r->perf_map = load_perf_map(*r);
+    return std::vector<Recording>{std::move(*r)};
+}
+
+}  // namespace vdsotrace::tools

@@ -1,0 +1,53 @@
+// Finds recordings: the segments in /dev/shm named by the format's naming rule, and saved copies
+// given as paths. Resolves what the user typed (SESSION, PID or PATH) to a set of files.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tools/recordings/segment_reader.h"
+
+namespace vdsotrace::tools {
+
+struct SegmentName {
+    std::string path;     // /dev/shm/vdsotrace-...
+    uint32_t uid = 0;
+    std::string session;
+    int pid = 0;
+    int64_t mtime_ns = 0;
+};
+
+// Where segments live.
+std::string shm_dir();
+
+// Parses "vdsotrace-<uid>-<session>-<pid>-<16 hex>".
+std::optional<SegmentName> parse_segment_name(const std::string& file_name);
+
+// The segments of user `uid` in shm_dir(), oldest first: named for `uid` and owned by `uid` (a
+// file another user planted under our name is skipped unless `allow_other_users`).
+std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users = false);
+
+// What became of a recorded process, as the report says it.
+enum class ProcessFate { kRunning, kExited, kSignaled, kEndedUnknownStatus, kVanished, kExeced };
+ProcessFate fate_of(const Recording& r);
+
+// The fate in one word or two, as `ls` and `top` show it: "running", "exit 3", "signal 9",
+// "ended", "vanished", "exec'd".
+std::string fate_word(const Recording& r);
+
+// True when the recorded process is still alive (same pid and same start time).
+bool process_alive(const Recording& r);
+
+// The session `report` and `top` read when given none: the newest of user `uid`'s (never another
+// user's). "" when there is none. `note` says which it is, the newest of how many, when it began
+// and with what command, so a reader never gets another program's recording unawares.
+std::string newest_session(uint32_t uid, std::string* note);
+
+// Resolves the report's argument: empty = the newest session; a path to a file; a pid; a session.
+// Returns the files to read, or an error message.
+std::vector<std::string> resolve_target(const std::string& target, uint32_t uid, std::string* error,
+                                        bool allow_other_users = false);
+
+}  // namespace vdsotrace::tools

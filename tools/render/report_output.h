@@ -1,0 +1,29 @@
+// Writes a Report for people (aligned plain text) and for scripts (JSON, documented in README).
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/report/report_model.h"
+
+namespace vdsotrace::tools {
+
+struct TextOptions {
+    size_t top_callers = 20;
+    bool per_process = false;  // each process's calls per function and clock
+};
+
+void write_text(const Report& report, const TextOptions& options, std::ostream& out);
+nlohmann::json to_json(const Report& report);
+
+// JSON text, indented. Strings from a recording (paths, argv, thread names) are whatever bytes
+// the traced process had: invalid UTF-8 is replaced (U+FFFD) rather than thrown on (found by
+// tests/fuzz: `report --json` died of an uncaught exception on a non-UTF-8 argv).
+std::string json_text(const nlohmann::json& j);
+
+// "12,345,678"
+std::string group_digits(uint64_t v);
+
+}  // namespace vdsotrace::tools

@@ -1,0 +1,174 @@
+#include "tools/report/stack_model.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include "tools/recordings/jit_symbols.h"
+#include "tools/report/report_model.h"
+
+namespace vdsotrace::tools {
+
+namespace f = vdsotrace::format;
+
+std::string StackFrame::name() const {
+    if (!symbol.empty()) return symbol;
+    if (!module.empty()) {
+        const size_t slash = module.rfind('/');
+        return fmt::format("{}+{:#x}", slash == std::string::npos ? module : module.substr(slash + 1), offset);
+    }
+    return fmt::format("{:#x}", address);
+}
+
+std::string leaf_name(const StackRow& row) { return row.function; }
+
+namespace {
+
+const ModuleInfo* module_of(const Recording& r, uint64_t address) {
+    for (const ModuleInfo& m : r.modules)
+        if (address >= m.start && address < m.end) return &m;
+    return nullptr;
+}
+
+// Names return addresses, each (module, offset) once: a million samples of a few thousand
+// distinct stacks symbolize a few thousand addresses.
+class FrameNamer {
+public:
+    explicit FrameNamer(Symbolizer& s) : symbolizer_(s) {}
+
+    // Appends the frames of one return address, outermost first.
+    void append(const Recording& r, uint64_t address, std::vector<StackFrame>* out) {
+        const ModuleInfo* m = module_of(r, address);
+        if (m == nullptr) {
+            // Code in no module: JIT-compiled, named by the process's perf map when it has one.
+            // Not cached: the same address means different code in another process.
+            StackFrame fr;
+            fr.address = address;
+            fr.offset = address;
+            uint64_t in_function = 0;
+            if (const std::string* name = jit_symbol(r, address - 1, &in_function)) {
+                fr.symbol = *name;
+                fr.module = kJitModule;
+                fr.offset = in_function + 1;
+            }
+            out->push_back(std::move(fr));
+            return;
+        }
+        const std::string path = m ? (m->main_program ? r.exe : m->path) : "";
+        const uint64_t offset = m ? address - m->load_bias : address;
+        auto key = std::make_pair(path, offset);
+        auto it = cache_.find(key);
+        if (it == cache_.end()) {
+            std::vector<StackFrame> frames;
+            StackFrame base;
+            base.module = path;
+            base.offset = offset;
+            base.address = address;
+            if (m) {
+                // A return address follows its call: name the call instruction.
+                SymbolInfo s = symbolizer_.lookup({path, m->build_id}, offset - 1);
+                // ELF symbol-table names carry their version ("__libc_start_main@@GLIBC_2.34").
+                base.symbol = s.symbol.substr(0, s.symbol.find('@'));
+                base.file = s.file;
+                base.line = s.line;
+                if (!s.inlined.empty()) {
+                    // s.inlined is innermost first; s.file:line is the innermost's location, and
+                    // each inlined frame's file:line is where it was called from its parent.
+                    base.file = s.inlined.back().file;
+                    base.line = s.inlined.back().line;
+                    frames.push_back(base);
+                    for (size_t i = s.inlined.size(); i-- > 0;) {
+                        StackFrame in = base;
+                        in.symbol = s.inlined[i].function;
+                        in.inlined = true;
+                        in.file = i > 0 ? s.inlined[i - 1].file : s.file;
+                        in.line = i > 0 ? s.inlined[i - 1].line : s.line;
+                        frames.push_back(in);
+                    }
+                } else {
+                    frames.push_back(base);
+                }
+            } else {
+                frames.push_back(base);
+            }
+            it = cache_.emplace(key, std::move(frames)).first;
+        }
+        for (const StackFrame& fr : it->second) {
+            out->push_back(fr);
+            out->back().address = address;
+        }
+    }
+
+private:
+    Symbolizer& symbolizer_;
+    std::map<std::pair<std::string, uint64_t>, std::vector<StackFrame>> cache_;
+};
+
+bool matches(const StackRow& row, const std::string& function) {
+    if (function.empty() || row.function == function) return true;
+    for (const StackFrame& fr : row.frames)
+        if (fr.name().find(function) != std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
+
+StackReport build_stack_report(const std::vector<Recording>& recordings, const StackFilter& filter,
+                               Symbolizer& symbolizer) {
+    StackReport rep;
+    FrameNamer namer(symbolizer);
+    // Stacks merge across threads and processes by (counter, module+offset of every frame).
+    using Key = std::pair<unsigned, std::vector<std::pair<std::string, uint64_t>>>;
+    std::map<Key, StackRow> merged;
+    for (const Recording& r : recordings) {
+        const SamplingInfo& s = r.sampling;
+        if (!s.enabled) continue;
+        rep.enabled = true;
+        rep.period = s.period;
+        rep.max_depth = s.max_depth;
+        rep.unwinder = s.unwinder == f::kUnwinderFramePointer ? "frame pointers" : "libunwind";
+        rep.stacks_full |= (s.flags & f::kSamplingStacksFull) != 0;
+        rep.unwinder_missing |= (s.flags & f::kSamplingUnwinderMissing) != 0;
+        rep.distinct_stacks += s.stacks_claimed;
+        std::map<uint32_t, std::vector<StackFrame>> named;  // stack id -> frames, root first
+        for (const ThreadInfo& t : r.threads) {
+            if (filter.tid != 0 && t.tid != filter.tid) continue;
+            rep.totals.add(t.samples);
+            rep.ring_samples += t.ring.size();
+            rep.ring_missed += t.ring_missed;
+            for (const StackCountInfo& sc : t.stack_counts) {
+                auto it = named.find(sc.stack);
+                if (it == named.end()) {
+                    std::vector<StackFrame> frames;
+                    const std::vector<uint64_t>& raw = s.stacks[sc.stack];
+                    for (size_t i = raw.size(); i-- > 0;) namer.append(r, raw[i], &frames);
+                    it = named.emplace(sc.stack, std::move(frames)).first;
+                }
+                Key key{sc.counter, {}};
+                // JIT frames by name: their addresses differ from process to process.
+                for (const StackFrame& fr : it->second)
+                    if (!fr.inlined)
+                        key.second.emplace_back(fr.module == kJitModule ? fr.module + fr.symbol : fr.module, fr.offset);
+                StackRow& row = merged[key];
+                if (row.calls == 0) {
+                    const int fn = f::counter_function(sc.counter);
+                    row.function = f::kFunctionNames[fn];
+                    if (f::function_takes_clock(fn)) row.clock = clock_name(f::counter_bucket(sc.counter));
+                    row.frames = it->second;
+                }
+                row.calls += sc.calls;
+            }
+        }
+    }
+    for (auto& [key, row] : merged) {
+        if (!matches(row, filter.function)) continue;
+        rep.stack_calls += row.calls;
+        rep.stacks.push_back(std::move(row));
+    }
+    std::stable_sort(rep.stacks.begin(), rep.stacks.end(), [](auto& a, auto& b) { return a.calls > b.calls; });
+    return rep;
+}
+
+}  // namespace vdsotrace::tools

@@ -1,0 +1,68 @@
+#include "tracer/common/process_info.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "tracer/common/text_util.h"
+
+namespace vdsotrace::tracer {
+
+namespace {
+
+// Reads up to size bytes of a small /proc file; returns the count, 0 on failure.
+size_t read_small_file(const char* path, char* buf, size_t size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    size_t used = 0;
+    while (used < size) {
+        ssize_t n = read(fd, buf + used, size - used);
+        if (n <= 0) break;
+        used += size_t(n);
+    }
+    close(fd);
+    return used;
+}
+
+}  // namespace
+
+uint64_t read_start_ticks(int pid) {
+    char path[64];
+    TextBuffer(path, sizeof path).add("/proc/")->add_u64(uint64_t(pid))->add("/stat");
+    char buf[1024];
+    size_t n = read_small_file(path, buf, sizeof buf - 1);
+    buf[n] = '\0';
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    size_t i = n;
+    while (i > 0 && buf[i - 1] != ')') --i;
+    if (i == 0) return 0;
+    int field = 2;
+    uint64_t value = 0;
+    for (; i < n; ++i) {
+        if (buf[i] == ' ') {
+            if (field == 22) return value;
+            ++field;
+            value = 0;
+        } else if (field == 22 && buf[i] >= '0' && buf[i] <= '9') {
+            value = value * 10 + uint64_t(buf[i] - '0');
+        }
+    }
+    return field == 22 ? value : 0;
+}
+
+void fill_process_info(format::Header* h) {
+    h->pid = getpid();
+    h->ppid = getppid();
+    h->proc_start_ticks = read_start_ticks(h->pid);
+    ssize_t n = readlink("/proc/self/exe", h->exe, sizeof h->exe - 1);
+    h->exe[n > 0 ? n : 0] = '\0';
+    size_t c = read_small_file("/proc/self/cmdline", h->cmdline, sizeof h->cmdline);
+    h->cmdline_size = uint32_t(c);
+    if (c == sizeof h->cmdline) {
+        // Cut at the last complete argument; the flag tells the reader there were more.
+        while (c > 0 && h->cmdline[c - 1] != '\0') --c;
+        h->cmdline_size = uint32_t(c);
+        h->flags |= format::kFlagCmdlineTruncated;
+    }
+}
+
+}  // namespace vdsotrace::tracer

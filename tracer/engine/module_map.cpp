@@ -1,0 +1,93 @@
+#include "tracer/engine/module_map.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <sys/auxv.h>
+
+#include <cstring>
+
+#include "tracer/common/text_util.h"
+#include "tracer/engine/segment_growth.h"
+
+namespace vdsotrace::tracer {
+
+namespace {
+
+bool known(const Segment& seg, uintptr_t address) {
+    uint64_t claimed = __atomic_load_n(&seg.header->modules_claimed, __ATOMIC_ACQUIRE);
+    // Only entries the file backs: a claim whose reservation failed left its entry past the end.
+    const uint64_t backed = reserved_entries(seg, &seg.modules_reserved, sizeof(format::ModuleEntry), seg.module_capacity);
+    if (claimed > backed) claimed = backed;
+    for (uint64_t i = 0; i < claimed; ++i) {
+        const format::ModuleEntry& m = seg.modules[i];
+        if (__atomic_load_n(&m.state, __ATOMIC_ACQUIRE) == format::kModuleReady && address >= m.start &&
+            address < m.end)
+            return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+uint32_t read_build_id(const void* elf_header, uintptr_t load_bias, unsigned char* out, uint32_t max) {
+    const auto* eh = static_cast<const ElfW(Ehdr)*>(elf_header);
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(ElfW(Phdr))) return 0;
+    const auto* ph = reinterpret_cast<const ElfW(Phdr)*>(static_cast<const char*>(elf_header) + eh->e_phoff);
+    for (int i = 0; i < eh->e_phnum; ++i) {
+        if (ph[i].p_type != PT_NOTE) continue;
+        const char* p = reinterpret_cast<const char*>(load_bias + ph[i].p_vaddr);
+        const char* end = p + ph[i].p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const auto* n = reinterpret_cast<const ElfW(Nhdr)*>(p);
+            const char* name = p + sizeof *n;
+            const char* desc = name + ((n->n_namesz + 3) & ~3u);
+            if (desc + n->n_descsz > end) break;
+            if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                uint32_t size = n->n_descsz < max ? n->n_descsz : max;
+                memcpy(out, desc, size);
+                return size;
+            }
+            p = desc + ((n->n_descsz + 3) & ~3u);
+        }
+    }
+    return 0;
+}
+
+void ensure_module(Segment* seg, uintptr_t address) {
+    if (seg->header == nullptr || known(*seg, address)) return;
+    dl_find_object found;
+    if (_dl_find_object(reinterpret_cast<void*>(address), &found) != 0) return;
+
+    uint64_t index = __atomic_fetch_add(&seg->header->modules_claimed, 1, __ATOMIC_ACQ_REL);
+    if (index >= seg->module_capacity) {
+        __atomic_fetch_or(&seg->header->flags, uint32_t(format::kFlagModulesFull), __ATOMIC_RELAXED);
+        return;
+    }
+    if (!reserve_entry(seg, &seg->modules_reserved, seg->modules, index, sizeof(format::ModuleEntry),
+                       seg->module_capacity))
+        return;  // the recording cannot grow (said once): callers in this module stay unnamed
+    format::ModuleEntry& m = seg->modules[index];
+    __atomic_store_n(&m.state, uint32_t(format::kModuleWriting), __ATOMIC_RELAXED);
+    const link_map* lm = found.dlfo_link_map;
+    m.load_bias = lm->l_addr;
+    m.start = reinterpret_cast<uintptr_t>(found.dlfo_map_start);
+    m.end = reinterpret_cast<uintptr_t>(found.dlfo_map_end);
+    m.flags = 0;
+    TextBuffer path(m.path, sizeof m.path);
+    const uintptr_t vdso = getauxval(AT_SYSINFO_EHDR);
+    if (vdso != 0 && m.start <= vdso && vdso < m.end) {
+        m.flags |= format::kModuleVdso;
+        path.add("[vdso]");
+    } else if (lm->l_name == nullptr || lm->l_name[0] == '\0') {
+        m.flags |= format::kModuleMainProgram;
+        path.add(seg->header->exe);
+    } else {
+        path.add(lm->l_name);
+    }
+    // The ELF header sits at the start of the first loaded segment.
+    m.build_id_size = read_build_id(found.dlfo_map_start, lm->l_addr, m.build_id, sizeof m.build_id);
+    __atomic_store_n(&m.state, uint32_t(format::kModuleReady), __ATOMIC_RELEASE);
+}
+
+}  // namespace vdsotrace::tracer

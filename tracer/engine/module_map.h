@@ -1,0 +1,22 @@
+// The module table: which loaded object (path, load bias, address range, build id) holds a code
+// address, so the reader can name callers after the program and its dlopen'ed libraries are gone.
+// Entries are added when an address is first seen, through glibc's _dl_find_object, which is
+// lock-free and async-signal-safe (dl_iterate_phdr and dladdr take the loader's lock and can
+// deadlock a caller interrupted inside dlopen).
+#pragma once
+
+#include <cstdint>
+
+#include "tracer/engine/segment_create.h"
+
+namespace vdsotrace::tracer {
+
+// Makes sure the module containing `address` is in the table. Cold path; may add duplicates
+// when two threads race (readers merge them).
+void ensure_module(Segment* seg, uintptr_t address);
+
+// Reads the GNU build id from the program headers of an ELF image mapped at `elf_header`.
+// Returns its size (0 when none), copying at most `max` bytes.
+uint32_t read_build_id(const void* elf_header, uintptr_t load_bias, unsigned char* out, uint32_t max);
+
+}  // namespace vdsotrace::tracer

@@ -1,0 +1,626 @@
+// The recording engine's slow paths: segment creation on the first call, thread slots, fork,
+// thread and process exit. The hot path is inline in recorder.h.
+#include "tracer/engine/recorder.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/auxv.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "tracer/engine/alt_stack.h"
+#include "tracer/engine/lifecycle.h"
+#include "tracer/common/maps_lookup.h"
+#include "tracer/engine/module_map.h"
+#include "tracer/engine/sampler.h"
+#include "tracer/engine/process_tree.h"
+#include "tracer/engine/segment_create.h"
+#include "tracer/engine/segment_growth.h"
+#include "tracer/engine/settings.h"
+#include "tracer/common/text_util.h"
+#include "tracer/python/cpython_frames.h"
+#include "tracer/wrappers/wrapper_sites.h"
+
+namespace vdsotrace::tracer {
+
+__thread ThreadState t_thread __attribute__((tls_model("initial-exec")));
+RecorderState g_recorder;
+bool g_crash_capture;
+
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+enum : int { kUninit = 0, kCreating = 1, kReady = 2, kDisabled = 3 };
+
+int g_state;                                 // the state machine above, atomic
+Segment g_segment;                           // valid once g_state == kReady
+uint64_t g_pending[format::kCounterSlots];  // see bump_pending()
+int g_pending_any;
+pthread_key_t g_exit_key;                    // its destructor marks a thread's slot exited
+bool g_have_exit_key;
+int g_own_pid;                               // getpid() at start-up and after fork; 0 = not known yet
+
+void say(const char* text) {
+    // One line on stderr, written in one call so it does not interleave with the program's output.
+    static char line[768];  // only while creating the segment, one thread at a time: not on the stack
+    TextBuffer b(line, sizeof line);
+    b.add("vdsotrace: ")->add(text)->add("\n");
+    ssize_t ignored = write(STDERR_FILENO, b.c_str(), b.size());
+    (void)ignored;
+}
+
+unsigned char* shared_slot() { return g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size; }
+
+// Where a thread without a private slot counts: the shared overflow slot, reserved and marked on
+// first use; when it cannot be reserved (the recording cannot grow), the exited-threads slot,
+// which every recording has from the start and which is updated with atomics too.
+unsigned char* overflow_slot() {
+    unsigned char* slot = shared_slot();
+    if (!reserve_once(&g_segment, &g_segment.shared_slot_ready, slot, g_segment.slot_size))
+        return g_segment.exited_slot != nullptr ? g_segment.exited_slot : slot;
+    auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
+    // Marked so readers can tell it from a thread.
+    if (__atomic_load_n(&sh->state, __ATOMIC_RELAXED) != format::kThreadShared)
+        __atomic_store_n(&sh->state, uint32_t(format::kThreadShared), __ATOMIC_RELEASE);
+    return slot;
+}
+
+// Where the probe for a whole caller key starts, off the hot path: a multiplicative hash, since
+// Python sites (format::kPythonSiteTag | index) are small consecutive numbers that first_probe's
+// shifts would pile into one run of entries.
+uint32_t probe_of_key(uint64_t key) { return uint32_t((key * 0x9E3779B97F4A7C15ull) >> 40) & g_recorder.caller_mask; }
+
+// Adds `n` calls of caller key `key` to a slot other threads update too (atomics).
+void add_shared(unsigned char* slot, uint64_t key, uint64_t n) {
+    auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
+    const unsigned counter = format::caller_counter(key);
+    uint32_t i = probe_of_key(key);
+    for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
+        uint64_t seen = __atomic_load_n(&callers[i].key, __ATOMIC_RELAXED);
+        if (seen == 0) {
+            seen = detail::cas_shared(&callers[i].key, 0, key);
+            if (seen == 0) seen = key;
+        }
+        if (seen == key) {
+            __atomic_fetch_add(&callers[i].count, n, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
+    __atomic_fetch_add(&unattributed[counter], n, __ATOMIC_RELAXED);
+}
+
+// Moves an exited thread's counts into the exited-threads slot, logs its name and total, zeroes
+// the slot and gives it back. Runs on the exiting thread (its only writer), once per thread.
+// A live reader may see the calls in both places, or in neither, for that instant; a recording
+// read after the program is quiet is exact.
+void recycle_slot(unsigned char* slot, const char* name) {
+    auto* h = reinterpret_cast<format::ThreadSlotHeader*>(slot);
+    auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i <= g_recorder.caller_mask; ++i) {
+        const uint64_t key = callers[i].key;
+        // Wrapper marks (format::kViaWrapperMark) have no count: skipped here too.
+        if (key == 0 || callers[i].count == 0) continue;
+        add_shared(g_segment.exited_slot, key, callers[i].count);
+        total += callers[i].count;
+    }
+    auto* exited_unattributed = reinterpret_cast<uint64_t*>(g_segment.exited_slot + format::kSlotUnattributedOffset);
+    for (unsigned c = 0; c < format::kCounterSlots; ++c) {
+        if (unattributed[c] == 0) continue;
+        __atomic_fetch_add(&exited_unattributed[c], unattributed[c], __ATOMIC_RELAXED);
+        total += unattributed[c];
+    }
+    format::Header* hdr = g_segment.header;
+    const uint32_t entry = __atomic_fetch_add(&hdr->tree.threads_logged, 1u, __ATOMIC_RELAXED);
+    // No room to grow: the calls are kept (above), the name is not (the reader skips the entry).
+    if (entry < g_segment.thread_log_capacity &&
+        reserve_entry(&g_segment, &g_segment.thread_log_reserved, g_segment.thread_log, entry,
+                      sizeof(format::ExitedThreadEntry), g_segment.thread_log_capacity)) {
+        format::ExitedThreadEntry& e = g_segment.thread_log[entry];
+        e.tid = h->tid;
+        e.calls = total;
+        memcpy(e.name, name, sizeof e.name);
+        __atomic_store_n(&e.state, 1u, __ATOMIC_RELEASE);
+    }
+    memset(slot + format::kSlotUnattributedOffset, 0, g_segment.slot_size - format::kSlotUnattributedOffset);
+    h->tid = 0;
+    memset(h->name, 0, sizeof h->name);
+    __atomic_fetch_add(&hdr->tree.slots_recycled, 1u, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->state, uint32_t(format::kThreadRecycled), __ATOMIC_RELEASE);
+}
+
+void on_thread_exit(void* slot_ptr) {
+    auto* slot = static_cast<unsigned char*>(slot_ptr);
+    auto* h = reinterpret_cast<format::ThreadSlotHeader*>(slot);
+    ThreadState& t = t_thread;
+    if (t.slot != slot) return;  // not this segment's slot (cannot happen; never write blindly)
+    // Let the program's own key destructors run first: they may read the clock (issue 12). Setting
+    // the key again asks glibc for another round; the last round the loader allows is ours.
+    // (Not in a ThreadSanitizer build of the engine's unit tests: TSan tears its own per-thread
+    // state down in an earlier round, and the engine's atomics would then crash inside TSan. The
+    // shim itself is never built with TSan.)
+#if defined(__SANITIZE_THREAD__)
+    constexpr unsigned kExitRounds = 1;
+#else
+    constexpr unsigned kExitRounds = PTHREAD_DESTRUCTOR_ITERATIONS;
+#endif
+    if (t.exit_rounds + 1 < kExitRounds && g_have_exit_key) {
+        ++t.exit_rounds;
+        pthread_setspecific(g_exit_key, slot_ptr);
+        return;
+    }
+    // Calls this thread still makes (later TLS destructors, a signal handler right now) go to the
+    // exited threads' slot, where its other calls are about to go too (or, in a segment without
+    // one, the shared slot), and when sampling to the shared sample slot, with atomics: from here
+    // on the slot may belong to another thread, and nothing of this thread points into it any
+    // more. (The shared overflow slot showed such calls as a bogus "shared overflow slot" row.)
+    t.fast_slot = nullptr;
+    t.last_entry = nullptr;
+    t.direct_entries[0] = t.direct_entries[1] = nullptr;
+    t.wrap_key = 0;
+    t.wrap_entry = nullptr;
+    t.slot = g_segment.exited_slot != nullptr ? g_segment.exited_slot : overflow_slot();
+    t.shared = 1;
+    if (t.sample_slot != nullptr) {
+        unsigned char* shared_sample = g_segment.sample_slots + size_t(g_segment.thread_capacity) * g_segment.sample_slot_size;
+        const bool ok = reserve_once(&g_segment, &g_segment.shared_sample_ready, shared_sample, g_segment.sample_slot_size);
+        t.sample_slot = ok ? shared_sample : nullptr;  // null: its last calls counted, not sampled
+    }
+    release_alt_stack();
+    char name[16] = {};
+    prctl(PR_GET_NAME, name);  // names are often set after the first call: take the final one
+    if (g_segment.exited_slot == nullptr) {
+        memcpy(h->name, name, sizeof h->name);
+        __atomic_store_n(&h->state, uint32_t(format::kThreadExited), __ATOMIC_RELEASE);
+        return;
+    }
+    recycle_slot(slot, name);
+}
+
+// Calls made while their thread could not count yet (it was creating the segment or taking its
+// slot, and a signal handler on it called the clock) wait here until that thread folds them in.
+void bump_pending(unsigned counter) {
+    __atomic_fetch_add(&g_pending[counter], 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_pending_any, 1, __ATOMIC_RELEASE);
+}
+
+// Moves pending calls into `slot` as unattributed calls (their return addresses were not kept).
+void fold_pending(unsigned char* slot) {
+    if (__atomic_load_n(&g_pending_any, __ATOMIC_ACQUIRE) == 0) return;
+    __atomic_store_n(&g_pending_any, 0, __ATOMIC_RELAXED);
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
+    for (unsigned i = 0; i < format::kCounterSlots; ++i) {
+        uint64_t n = __atomic_exchange_n(&g_pending[i], 0, __ATOMIC_RELAXED);
+        if (n != 0) __atomic_fetch_add(&unattributed[i], n, __ATOMIC_RELAXED);
+    }
+}
+
+// A slot an exited thread gave back, now this thread's; null when there is none.
+unsigned char* reuse_recycled_slot() {
+    if (g_segment.exited_slot == nullptr) return nullptr;
+    // Only slots the file backs (an index whose reservation failed lies past the file's end).
+    const uint64_t backed = reserved_entries(g_segment, &g_segment.threads_reserved, g_segment.slot_size,
+                                             g_segment.thread_capacity);
+    for (uint32_t i = 0; i < backed; ++i) {
+        unsigned char* slot = g_segment.threads + size_t(i) * g_segment.slot_size;
+        auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
+        uint32_t recycled = format::kThreadRecycled;
+        if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == recycled &&
+            __atomic_compare_exchange_n(&sh->state, &recycled, uint32_t(format::kThreadFree), false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+            return slot;
+    }
+    return nullptr;
+}
+
+// The lowest usable byte of this thread's stack, for the headroom watch (0: unknown, no watch).
+// The main thread's stack grows on demand down to RLIMIT_STACK below its top; AT_EXECFN points
+// into its top page, so no /proc read is needed. Other threads' stacks are found in
+// /proc/self/maps, which costs 0.1-0.3 ms a thread on the machines measured: only with
+// VDSOTRACE_HEADROOM=threads.
+bool g_headroom_threads;
+
+uintptr_t stack_low_of_this_thread() {
+    if (gettid() == getpid()) {
+        const uintptr_t top = getauxval(AT_EXECFN);
+        rlimit lim{};
+        if (top == 0 || getrlimit(RLIMIT_STACK, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur >= top)
+            return 0;
+        return top - uintptr_t(lim.rlim_cur);
+    }
+    if (!g_headroom_threads) return 0;
+    const uintptr_t sp = stack_pointer();
+    MapRange at, above;
+    if (sp == 0 || !lookup_mappings(sp, &at, &above) || at.end == 0) return 0;
+    return uintptr_t(at.start);
+}
+
+unsigned char* claim_thread_slot(ThreadState& t) {
+    // Between taking an index and publishing it in t.slot, a signal handler on this thread must
+    // not take a second one: in_init sends its calls to g_pending instead. in_init is raised
+    // before t.slot is looked at: a handler that ran before that has finished its own claim and
+    // t.slot shows it; one that runs after counts aside. (Checking t.slot first left a window in
+    // which a handler claimed a slot that this thread then claimed again.)
+    t.in_init = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (t.slot != nullptr) {  // a signal handler on this thread got here first
+        t.in_init = 0;
+        return t.slot;
+    }
+    format::Header* h = g_segment.header;
+    // One locked instruction per thread lifetime, not per call.
+    const uint64_t index = __atomic_fetch_add(&h->threads_claimed, 1, __ATOMIC_RELAXED);
+    // Slots beyond the first thread_capacity threads come from threads that exited and gave theirs
+    // back; when none is free, the shared overflow slot.
+    // A new index is backed first (the segment grows by one slot); when it cannot be, the thread
+    // counts in the overflow slot like threads beyond capacity.
+    unsigned char* slot = nullptr;
+    if (index >= g_segment.thread_capacity)
+        slot = reuse_recycled_slot();
+    else if (reserve_entry(&g_segment, &g_segment.threads_reserved, g_segment.threads, index, g_segment.slot_size,
+                           g_segment.thread_capacity))
+        slot = g_segment.threads + index * g_segment.slot_size;
+    const bool shared = slot == nullptr;
+    if (shared) slot = overflow_slot();
+    t.shared = shared;
+    // The sample slot goes with the thread slot (a recycled slot is not at `index`). Bound before
+    // the slot is published, so no call this thread counts (from a signal handler meanwhile) goes
+    // unsampled.
+    const uint64_t slot_index = uint64_t(slot - g_segment.threads) / g_segment.slot_size;
+    sampler_bind_thread(t, g_segment, slot_index, shared, g_recorder.sample_period);
+    t.slot = slot;
+    t.in_init = 0;  // from here on, this thread's handlers count straight into the slot
+    if (shared) {
+        // (A slot that could not be reserved is told by kFlagGrowthFailed, which growth sets.)
+        if (index >= g_segment.thread_capacity)
+            __atomic_fetch_or(&h->flags, uint32_t(format::kFlagThreadsFull), __ATOMIC_RELAXED);
+    } else {
+        auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
+        sh->tid = gettid();
+        prctl(PR_GET_NAME, sh->name);
+        sh->claimed_monotonic_ns = monotonic_ns();
+        __atomic_store_n(&sh->state, uint32_t(format::kThreadLive), __ATOMIC_RELEASE);
+        if (g_have_exit_key) pthread_setspecific(g_exit_key, slot);
+        if (g_crash_capture) ensure_alt_stack();  // cold: once per thread
+        t.stack_low = stack_low_of_this_thread();
+    }
+    fold_pending(slot);
+    if (!t.shared && t.busy == 0) t.fast_slot = slot;
+    return slot;
+}
+
+// Creates the segment. Runs once per process (again in a forked child).
+bool create() {
+    Settings settings;
+    // Static: segments are created by one thread at a time, and the first call's stack need stays
+    // small (issue 12).
+    static char problems[512];
+    read_settings(&settings, problems, sizeof problems);
+    if (problems[0] != '\0') {
+        static char line[640];
+        TextBuffer(line, sizeof line).add("ignoring bad settings:")->add(problems);
+        say(line);
+    }
+    static char error[384];
+    if (!create_segment(settings, &g_segment, error, sizeof error)) {
+        static char line[512];
+        TextBuffer(line, sizeof line).add(error)->add("; not recording, calls pass through unchanged");
+        say(line);
+        return false;
+    }
+    link_into_tree(g_segment.header);
+    g_recorder.caller_mask = settings.callers - 1;
+    g_recorder.sample_period = settings.sample;
+    const char* headroom = getenv("VDSOTRACE_HEADROOM");
+    g_headroom_threads = headroom != nullptr && headroom[0] == 't';
+    if (!g_have_exit_key) g_have_exit_key = pthread_key_create(&g_exit_key, on_thread_exit) == 0;
+    wrappers::load_user_wrappers();
+    wrappers::bind_segment(&g_segment);
+    return true;
+}
+
+}  // namespace
+
+// Creates the segment if needed and hands this thread a slot; null when nothing can be recorded.
+static unsigned char* claim_slot() {
+    ThreadState& t = t_thread;
+    int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
+    if (state == kReady) return claim_thread_slot(t);
+    if (state == kDisabled) return nullptr;
+    int expected = kUninit;
+    // Raised before the state changes: a signal handler on this thread that found kCreating set
+    // by this very thread would wait for it forever. Meanwhile its calls count into g_pending.
+    t.in_init = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_compare_exchange_n(&g_state, &expected, kCreating, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        const bool ok = create();
+        __atomic_store_n(&g_state, ok ? kReady : kDisabled, __ATOMIC_RELEASE);
+        t.in_init = 0;
+        return ok ? claim_thread_slot(t) : nullptr;  // folds what the handlers counted
+    }
+    t.in_init = 0;
+    // Another thread creates the segment; it takes tens of microseconds.
+    while ((state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE)) == kCreating) cpu_relax();
+    return state == kReady ? claim_thread_slot(t) : nullptr;
+}
+
+// A vfork child (glibc's posix_spawn too) runs on its parent's memory and on the TLS of the
+// thread that vforked, until it execs or exits. Calls it makes where that thread has a slot count
+// there (the thread is suspended meanwhile, so the slot still has one writer): in the parent's
+// recording. Here it has none: it must neither claim a slot nor create a segment the parent would
+// then record into under the child's pid. Its calls go to the shared overflow slot, or wait aside
+// until the parent creates its segment.
+static bool in_vfork_child() { return g_own_pid != 0 && getpid() != g_own_pid; }
+
+static void count_for_vfork_child(unsigned counter, uintptr_t caller) {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) {
+        detail::count_into<true>(overflow_slot(), counter, caller);
+        return;
+    }
+    bump_pending(counter);
+}
+
+void record_slow(unsigned counter, uintptr_t caller, bool may_sample, wrappers::CallFrame frame) {
+    ThreadState& t = t_thread;
+    if (t.busy != 0) return;  // the shim's own work
+    if (t.in_init) {
+        // A signal handler interrupted this thread while it creates the segment or takes its slot.
+        bump_pending(counter);
+        return;
+    }
+    unsigned char* slot = t.slot;
+    if (slot == nullptr) {
+        // Recording impossible (said once on stderr): every call passes through at about native
+        // cost, with no system call (in_vfork_child's getpid cost 286 ns a call; issue 12).
+        if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled) return;
+        if (in_vfork_child()) {
+            count_for_vfork_child(counter, caller);
+            return;
+        }
+        const int saved_errno = errno;  // the program must not see our syscalls' errno
+        slot = claim_slot();
+        errno = saved_errno;
+        if (slot == nullptr) return;
+    }
+    if (may_sample) {  // calls from the redirected vDSO run on the Go runtime's stacks: not ours to watch
+        const uint64_t headroom = uint64_t(stack_pointer() - t.stack_low);
+        if (headroom < format::kHeadroomWatch) note_low_headroom(counter, caller, headroom);
+    }
+    if (t.shared)
+        detail::count_into<true>(slot, counter, caller, frame);
+    else
+        detail::count_into<false>(slot, counter, caller, frame);
+    if (may_sample && sample_due()) sampler_on_countdown(counter, caller);
+}
+
+format::Header* ensure_segment() {
+    if (t_thread.in_init) return nullptr;
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady && claim_slot() == nullptr) return nullptr;
+    return g_segment.header;
+}
+
+void sampler_on_countdown(unsigned counter, uintptr_t caller) {
+    sampler_on_call(t_thread, g_segment, counter, caller);
+}
+
+format::CrashRecord* crash_record_for_write() {
+    ThreadState& t = t_thread;
+    if (t.in_init) return nullptr;  // the fault interrupted this thread creating the segment
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady && claim_slot() == nullptr) return nullptr;
+    return g_segment.crash;
+}
+
+void note_low_headroom(unsigned counter, uintptr_t caller, uint64_t headroom) {
+    format::HeadroomEntry* table = g_segment.headroom;
+    if (table == nullptr) return;
+    const uint64_t key = format::caller_key(counter, caller);
+    for (uint32_t i = 0; i < g_segment.headroom_capacity; ++i) {
+        format::HeadroomEntry& e = table[i];
+        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_ACQUIRE);
+        if (seen == 0) {
+            uint64_t expected = 0;
+            if (__atomic_compare_exchange_n(&e.key, &expected, key, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                seen = key;
+                // min starts at 0 = "none yet": the first store below sets it.
+            } else {
+                seen = expected;
+            }
+        }
+        if (seen != key) continue;
+        uint64_t cur = __atomic_load_n(&e.min_headroom, __ATOMIC_RELAXED);
+        // Stored as headroom + 1 so that 0 means "nothing yet".
+        while ((cur == 0 || headroom + 1 < cur) &&
+               !__atomic_compare_exchange_n(&e.min_headroom, &cur, headroom + 1, false, __ATOMIC_RELAXED,
+                                            __ATOMIC_RELAXED)) {
+        }
+        __atomic_fetch_add(&e.calls, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    __atomic_fetch_or(&g_segment.header->flags, format::kFlagHeadroomFull, __ATOMIC_RELAXED);
+}
+
+format::Header* segment_header() {
+    return __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady ? g_segment.header : nullptr;
+}
+
+void ensure_caller_module(uintptr_t address) {
+    if (segment_header() != nullptr) ensure_module(&g_segment, address);
+}
+
+void note_caller_address(uintptr_t address) {
+    const int saved_errno = errno;
+    ensure_module(&g_segment, address);
+    errno = saved_errno;
+}
+
+void after_fork_in_child() {
+    // The child shares the parent's mapping: forget it, so the child's first call creates the
+    // child's own segment. Only the forking thread exists here.
+    const bool parent_recorded = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady;
+    remember_fork_parent(parent_recorded ? g_segment.header : nullptr);
+    if (parent_recorded) munmap(g_segment.header, g_segment.size);
+    g_segment = Segment{};
+    g_own_pid = getpid();
+    // The forking thread's exit handler would otherwise fold the parent's slot, now unmapped here.
+    if (g_have_exit_key) pthread_setspecific(g_exit_key, nullptr);
+    t_thread.slot = nullptr;
+    t_thread.fast_slot = nullptr;
+    t_thread.last_entry = nullptr;
+    t_thread.direct_entries[0] = t_thread.direct_entries[1] = nullptr;
+    t_thread.wrap_key = 0;
+    t_thread.wrap_entry = nullptr;
+    wrappers::forget_sites_after_fork();
+    t_thread.shared = 0;
+    t_thread.in_init = 0;
+    t_thread.sample_countdown = 0;
+    t_thread.sample_slot = nullptr;
+    t_thread.in_sample = 0;
+    memset(g_pending, 0, sizeof g_pending);
+    __atomic_store_n(&g_state, kUninit, __ATOMIC_RELEASE);
+}
+
+void at_process_start() {
+    g_own_pid = getpid();
+    settle_own_session();
+    apply_follow_exec_setting();
+}
+
+void at_process_end() {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
+    format::Header* h = g_segment.header;
+    if (h->end_monotonic_ns == 0) {
+        h->end_monotonic_ns = monotonic_ns();
+        h->end_realtime_ns = realtime_ns();
+    }
+    uint32_t running = format::kStateRunning;
+    __atomic_compare_exchange_n(&h->state, &running, uint32_t(format::kStateEnded), false, __ATOMIC_RELEASE,
+                                __ATOMIC_RELAXED);
+}
+
+void at_process_exit(int status) {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
+    // exit() called by a vfork child runs this on the parent's memory: the recording is the
+    // parent's, which has not exited.
+    if (in_vfork_child()) return;
+    format::Header* h = g_segment.header;
+    if (h->end_monotonic_ns == 0) {
+        h->end_monotonic_ns = monotonic_ns();
+        h->end_realtime_ns = realtime_ns();
+    }
+    h->exit_value = status & 0xff;  // what the parent's wait() will see
+    // Handlers registered before the loader's own exit handler run after the destructors, so
+    // the shim's destructor may have marked the recording ended already.
+    uint32_t seen = format::kStateRunning;
+    if (!__atomic_compare_exchange_n(&h->state, &seen, uint32_t(format::kStateExited), false, __ATOMIC_RELEASE,
+                                     __ATOMIC_RELAXED) &&
+        seen == format::kStateEnded)
+        __atomic_compare_exchange_n(&h->state, &seen, uint32_t(format::kStateExited), false, __ATOMIC_RELEASE,
+                                    __ATOMIC_RELAXED);
+}
+
+// ---- Calls through clock wrappers -------------------------------------------------------------
+
+namespace {
+
+// The end of the mapping holding this thread's stack (1: unknown). Cold: once per thread that
+// calls through a wrapper, a read of /proc/self/maps with plain system calls.
+uintptr_t stack_end_of_this_thread() {
+    const int saved_errno = errno;
+    MapRange at, above;
+    const uintptr_t sp = stack_pointer();
+    const bool ok = sp != 0 && lookup_mappings(sp, &at, &above) && at.end != 0;
+    errno = saved_errno;
+    return ok ? uintptr_t(at.end) : 1;
+}
+
+// Counts one call of `key` exactly (wrapper marks play no part): returns the entry, or null when
+// the table had no room (the call went to `unattributed`).
+template <bool kShared>
+format::CallerEntry* count_key(unsigned char* slot, uint64_t key) {
+    auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
+    const unsigned counter = format::caller_counter(key);
+    const uintptr_t address = format::caller_address(key);
+    uint32_t i = probe_of_key(key);
+    for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
+        format::CallerEntry& e = callers[i];
+        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
+        if (seen == 0) {
+            seen = kShared ? detail::cas_shared(&e.key, 0, key) : detail::cas_local(&e.key, 0, key);
+            if (seen == 0) {
+                if (address != 0 && !(address & format::kPythonSiteTag)) note_caller_address(address);
+                seen = key;
+            }
+        }
+        if (seen == key) {
+            kShared ? detail::bump_shared(&e.count) : detail::bump_local(&e.count);
+            return &e;
+        }
+    }
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
+    kShared ? detail::bump_shared(&unattributed[counter]) : detail::bump_local(&unattributed[counter]);
+    return nullptr;
+}
+
+}  // namespace
+
+bool detail::wrapper_site_for_table(uintptr_t caller) {
+    const int saved_errno = errno;
+    const bool wrapper = wrappers::is_wrapper_site(caller);
+    errno = saved_errno;
+    return wrapper;
+}
+
+template <bool kShared>
+__attribute__((noinline)) void detail::count_through_wrapper(unsigned char* slot, unsigned counter, uintptr_t site,
+                                                             wrappers::CallFrame frame) {
+    ThreadState& t = t_thread;
+    uintptr_t stack_end = t.wrap_stack_end;
+    if (stack_end == 0) t.wrap_stack_end = stack_end = stack_end_of_this_thread();
+    unsigned via = 0;
+    uintptr_t outer = 0;
+    bool python = false;
+    if (frame.cfa != 0) {
+        const int saved_errno = errno;  // a decision made now may read files
+        outer = wrappers::step_out(site, frame, stack_end > 1 ? stack_end : 0, &via, &python);
+        // A call from CPython: the Python call site of this thread's current frame; without one
+        // (no Python code running on this thread, a check failed) counted at the C site.
+        if (python && (outer = python::current_site()) == 0) via = 0;
+        errno = saved_errno;
+    }
+    // No room for the wrapper site in the segment: counted at the site itself.
+    const uint64_t key = via != 0 ? format::caller_key(counter, outer, via) : format::caller_key(counter, site);
+    if (!kShared) {
+        t.wrap_key = format::caller_key(counter, site);
+        format::CallerEntry* e = t.wrap_entry;
+        if (e != nullptr && __atomic_load_n(&e->key, __ATOMIC_RELAXED) == key) {
+            bump_local(&e->count);
+            return;
+        }
+        if ((e = count_key<false>(slot, key)) != nullptr) t.wrap_entry = e;
+        return;
+    }
+    count_key<true>(slot, key);
+}
+template void detail::count_through_wrapper<false>(unsigned char*, unsigned, uintptr_t, wrappers::CallFrame);
+template void detail::count_through_wrapper<true>(unsigned char*, unsigned, uintptr_t, wrappers::CallFrame);
+
+const char* segment_name() {
+    return __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady ? g_segment.name : nullptr;
+}
+
+}  // namespace vdsotrace::tracer

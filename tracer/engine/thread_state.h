@@ -1,0 +1,70 @@
+// All per-thread state of the shim, in one initial-exec TLS struct.
+//
+// initial-exec because dynamic TLS (__tls_get_addr) may call malloc on a thread's first access,
+// which would deadlock or recurse under other allocators (see ../shared/notes/vdso-facts.md).
+// The struct is zero-initialised in every new thread, so "all zero" must mean "nothing yet".
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tracer/format/segment_format.h"
+
+namespace vdsotrace::tracer {
+
+struct ThreadState {
+    // The one field the hot path reads: this thread's private slot while it may count there
+    // plainly. Null before the first call, while busy, and for threads in the shared slot; every
+    // such case takes the slow path.
+    unsigned char* fast_slot;
+    format::CallerEntry* last_entry;  // the caller entry this thread counted into last, or null
+    // The two caller entries the redirected-vDSO path (record_unsampled) used last: Go's time.Now
+    // alternates a CLOCK_REALTIME and a CLOCK_MONOTONIC call, which one entry cannot hold.
+    format::CallerEntry* direct_entries[2];
+    unsigned char* slot;  // this thread's slot (private or shared); null until its first call
+    uint32_t busy;        // re-entry guard: >0 while the shim does its own work (its clock reads
+                          // and those of libc calls it makes are not the program's, never counted)
+    uint32_t shared;      // 1 when `slot` is the shared overflow slot (atomic updates needed)
+    uint32_t in_init;     // 1 while this thread creates the segment (see recorder.cpp)
+    // Stack sampling (tracer/sampler.h); unused while sampling is off.
+    unsigned char* sample_slot;  // this thread's sample slot, same index as `slot`
+    // Calls left until the next sample. Every counted call decrements it, on the fast path too
+    // (one `sub` on TLS); only reaching zero or below calls the sampler. Without sampling the
+    // sampler sets it to INT32_MAX on a thread's first call and is asked again 2^31 calls later.
+    int32_t sample_countdown;
+    uint32_t in_sample;          // 1 while this thread takes a stack (a signal handler's calls are
+                                 // counted but not sampled then)
+    uintptr_t stack_top;         // frame-pointer walks stay below this (0: unknown)
+    uintptr_t stack_low;    // lowest usable byte of this thread's stack (0: unknown), for the
+                            // headroom watch; set when the thread claims its slot
+    void* alt_stack;        // the alternate signal stack the shim gave this thread (alt_stack.h)
+    unsigned long alt_stack_size;
+    int32_t tid;                 // this thread's id, kept for the sampler (no syscall per sample)
+    uint32_t exit_rounds;        // thread-key destructor rounds the shim's exit handler let pass
+    // Calls through clock wrappers (tracer/wrappers/): the caller key of the wrapper call site this
+    // thread called through last (0: none), the entry that call was counted in, and the end of the
+    // mapping that holds this thread's stack (0: not looked up yet; 1: unknown), which bounds every
+    // stack read made to step out of a wrapper.
+    uint64_t wrap_key;
+    format::CallerEntry* wrap_entry;
+    uintptr_t wrap_stack_end;
+};
+
+extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));
+
+// RAII re-entry guard for the shim's own work (start-up, shutdown, slow paths): clears the fast
+// slot so calls made meanwhile take the slow path, which sees `busy` and does not count them.
+class BusyGuard {
+public:
+    BusyGuard() {
+        ++t_thread.busy;
+        t_thread.fast_slot = nullptr;
+    }
+    ~BusyGuard() {
+        if (--t_thread.busy == 0 && !t_thread.shared) t_thread.fast_slot = t_thread.slot;
+    }
+    BusyGuard(const BusyGuard&) = delete;
+    BusyGuard& operator=(const BusyGuard&) = delete;
+};
+
+}  // namespace vdsotrace::tracer
