@@ -136,6 +136,8 @@ void resolve_entries() {
     Entries e;
     EntrySources s;
     e.clock_gettime = pick(img, n.clock_gettime, &sys_clock_gettime, &s.clock_gettime);
+    // The engine's own timestamps read the vDSO too, whatever the route (segment_create.h).
+    if (s.clock_gettime) tracer::set_engine_clock(e.clock_gettime);
     e.gettimeofday = pick(img, n.gettimeofday, &sys_gettimeofday, &s.gettimeofday);
 #ifdef SYS_time
     e.time = pick(img, n.time, &sys_time, &s.time);

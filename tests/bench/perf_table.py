@@ -20,14 +20,9 @@ import subprocess
 import sys
 import tempfile
 
+from bench_util import per_call, remove_session
+
 SESSION = f"perftable{os.getpid()}"
-
-
-def per_call(cmd, env=None):
-    """Runs cmd and returns the last number it printed on stdout (ns per call)."""
-    out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         text=True).stdout
-    return float(out.strip().splitlines()[-1])
 
 
 def find_faketime():
@@ -56,6 +51,20 @@ def rows(build, calls):
     yield ("--sample 1, 15 frames (--unwind fp)", [loop, few, "1", "40"],
            run + ["--sample", "1", "--sample-depth", "15", "--unwind", "fp", "--", loop, few, "1", "40"], env)
     yield "2 threads at once (default)", [loop, n, "2"], run + ["--", loop, n, "2"], env
+    # Callers behind clock wrappers (docs/callers.md): the same call, natively and with its
+    # caller found outside the wrapper (C++) or read from the interpreter's frame (Python).
+    steady = os.path.join(build, "tests", "bench", "steady_loop")
+    if os.path.exists(steady):
+        yield "steady_clock::now() (via the wrapper)", [steady, n], run + ["--", steady, n], env
+    here = os.path.dirname(os.path.abspath(__file__))
+    for python in ("/usr/bin/python3", os.path.expanduser("~/.pyenv/versions/3.12.1/bin/python3.12")):
+        if os.access(python, os.X_OK):
+            script = [python, os.path.join(here, "monotonic_loop.py"), str(max(calls // 5, 200000))]
+            version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                     capture_output=True, text=True).stdout.strip()
+            # --no-runtime-help: the same interpreter settings natively and traced.
+            yield (f"time.monotonic() in Python {version}", script,
+                   run + ["--no-runtime-help", "--"] + script, env)
     if os.path.exists(static):
         yield ("static glibc (injected trampoline)", [static, "clock_gettime", n],
                run + ["--", static, "clock_gettime", n], env)
@@ -77,13 +86,7 @@ def rows(build, calls):
 
 
 def cleanup():
-    prefix = f"vdsotrace-{os.getuid()}-{SESSION}-"
-    for name in os.listdir("/dev/shm"):
-        if name.startswith(prefix):
-            try:
-                os.unlink(os.path.join("/dev/shm", name))
-            except OSError:
-                pass
+    remove_session(SESSION)
 
 
 def main():

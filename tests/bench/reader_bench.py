@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 
+from bench_util import remove_session
+
 SESSION = f"readerbench{os.getpid()}"
 
 
@@ -30,13 +32,8 @@ def timed(cmd):
 
 
 def cleanup():
-    prefix = f"vdsotrace-{os.getuid()}-{SESSION}"
-    for name in os.listdir("/dev/shm"):
-        if name.startswith(prefix):
-            try:
-                os.unlink(os.path.join("/dev/shm", name))
-            except OSError:
-                pass
+    for kind in ("big", "live"):
+        remove_session(SESSION + kind)
 
 
 def private_shm():

@@ -9,13 +9,9 @@ machine is noisy: compare the three in one run, not across runs.
 """
 import os
 import statistics
-import subprocess
 import sys
 
-
-def per_call(argv, env):
-    out = subprocess.run(argv, check=True, capture_output=True, text=True, env=env).stdout
-    return float(out.strip().splitlines()[-1])
+from bench_util import per_call, remove_session
 
 
 def main():
@@ -33,9 +29,7 @@ def main():
     for name, argv, env in cases:
         times = [per_call(argv, env) for _ in range(runs)]
         print(f'{name:<26} {min(times):>8.2f} {statistics.median(times):>10.2f}')
-    for f in os.listdir('/dev/shm'):
-        if f'bench_disabled_{os.getpid()}' in f:
-            os.unlink(os.path.join('/dev/shm', f))
+    remove_session(f'bench_disabled_{os.getpid()}')
 
 
 if __name__ == '__main__':

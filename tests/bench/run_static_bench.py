@@ -8,13 +8,9 @@ thread and for two threads sharing the counters (the trampoline's locked increme
 contend on one cache line). The machine is noisy: compare ratios, not absolute numbers.
 """
 import os
-import subprocess
 import sys
 
-
-def per_call(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return float(out.strip().splitlines()[-1])
+from bench_util import per_call
 
 
 def main():

@@ -18,9 +18,13 @@
 //   small-stack BYTES           the process's first call from a thread with BYTES of stack
 //   key-destructor              a thread whose key destructor (run after the shim's) makes 100 calls
 //   setuid-child N              a child that drops to uid 65534 (as root), N calls in each
-//   clone-vm N                  a clone(CLONE_VM) child (no CLONE_THREAD) and the parent call N times each
+//   seccomp-threads N T         one call, a filter allowing only what starting threads needs, T threads of N calls
+//   dl-reuse N M K              library A calls N times, unloaded; B at its address M; A again K (ADV_PLUGIN_A/B)
+//   clone-vm N M first|fresh    a clone(CLONE_VM) child (no CLONE_THREAD) calls M times, the parent N
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -383,25 +387,138 @@ static int key_destructor(void) {
     return 0;
 }
 
-static long g_clone_n;
+static long g_clone_m;
 static volatile long g_child_made;
+static volatile int g_clone_ready[2];
+
+// Both processes wait for each other, so their calls overlap on the two CPUs.
+static void clone_meet(int me) {
+    __atomic_store_n(&g_clone_ready[me], 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&g_clone_ready[1 - me], __ATOMIC_ACQUIRE)) {
+    }
+}
 
 static int clone_child(void* arg) {
     (void)arg;
-    g_child_made = calls(g_clone_n);
+    clone_meet(1);
+    g_child_made = calls(g_clone_m);
     return 0;
 }
 
-static int clone_vm(long n) {
-    g_clone_n = n;
+// Parent and child share memory and the parent's TLS (no CLONE_SETTLS); both call from calls().
+// `first` makes the parent's first clock call before the clone (its slot exists), `fresh` not.
+static int clone_vm(long n, long m, const char* when) {
+    g_clone_m = m;
+    if (strcmp(when, "first") == 0) calls(1);
     const size_t size = 1 << 20;
     char* stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     pid_t child = clone(clone_child, stack + size, CLONE_VM | SIGCHLD, NULL);
     if (child < 0) return 7;
+    clone_meet(0);
     const long mine = calls(n);
     int status = 0;
     waitpid(child, &status, 0);
     printf("parent %ld child %ld status %d\n", mine, (long)g_child_made, status);
+    return 0;
+}
+
+// Threads started under a strict filter (issue 12, scenario 5): the filter allows what this
+// program needs natively to start and join threads and to read the clock, nothing else (no
+// gettid, getpid, prctl, sigaltstack, openat). The main thread names itself first, so the threads
+// inherit its name.
+static int install_thread_filter(void) {
+    static const int allowed[] = {SYS_write, SYS_exit_group, SYS_exit, SYS_rt_sigreturn, SYS_clock_gettime,
+                                  SYS_mmap, SYS_munmap, SYS_mprotect, SYS_clone, SYS_clone3, SYS_rt_sigprocmask,
+                                  SYS_set_robust_list, SYS_rseq, SYS_futex, SYS_madvise, SYS_brk, SYS_rt_sigaction,
+                                  SYS_getrandom};
+    enum { n = sizeof allowed / sizeof allowed[0] };
+    struct sock_filter filter[n + 3];
+    filter[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (int i = 0; i < n; ++i)
+        filter[1 + i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)allowed[i], (unsigned char)(n - i), 0);
+    filter[n + 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+    filter[n + 2] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {n + 3, filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static long g_sandbox_calls;
+
+static void* sandboxed_thread(void* arg) {
+    (void)arg;
+    return (void*)calls(g_sandbox_calls);
+}
+
+static int seccomp_threads(long n, long threads) {
+    if (threads < 1 || threads > 64) return 64;
+    pthread_setname_np(pthread_self(), "sandbox-main");
+    calls(1);
+    g_sandbox_calls = n;
+    if (install_thread_filter() != 0) return 9;
+    pthread_t t[64];
+    long made = 0;
+    for (long i = 0; i < threads; ++i)
+        if (pthread_create(&t[i], NULL, sandboxed_thread, NULL) != 0) return 8;
+    for (long i = 0; i < threads; ++i) {
+        void* r;
+        pthread_join(t[i], &r);
+        made += (long)r;
+    }
+    char line[64];
+    snprintf(line, sizeof line, "threads %ld calls %ld\n", threads, made);
+    say(1, line);
+    syscall(SYS_exit_group, 0);
+    return 0;
+}
+
+// dlclose then dlopen of another library at the same address (issue 12, scenario 9): library A
+// (a worker thread that then exits and the main thread call it), unloaded; library B, the same code
+// under another function name, loaded where A was; B unloaded, A loaded again. Prints how many
+// calls each made and whether the addresses were really reused (else the test is skipped).
+typedef long (*PluginFn)(long);
+
+static void* open_plugin(const char* env, PluginFn* fn, uintptr_t* base) {
+    const char* path = getenv(env);
+    void* h = path != NULL ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (h == NULL) return NULL;
+    *fn = (PluginFn)dlsym(h, "plugin_calls");
+    struct link_map* lm = NULL;
+    dlinfo(h, RTLD_DI_LINKMAP, &lm);
+    *base = lm != NULL ? (uintptr_t)lm->l_addr : 0;
+    return *fn != NULL ? h : NULL;
+}
+
+static PluginFn g_plugin;
+static long g_plugin_n;
+
+static void* plugin_thread(void* arg) {
+    (void)arg;
+    return (void*)g_plugin(g_plugin_n);
+}
+
+static int dl_reuse(long n, long m, long k) {
+    PluginFn fn;
+    uintptr_t base_a, base_b, base_a2;
+    void* a = open_plugin("ADV_PLUGIN_A", &fn, &base_a);
+    if (a == NULL) return 5;
+    g_plugin = fn;
+    g_plugin_n = n / 2;
+    pthread_t t;
+    void* r;
+    if (pthread_create(&t, NULL, plugin_thread, NULL) != 0) return 8;
+    pthread_join(t, &r);
+    long made_a = (long)r + fn(n - n / 2);
+    dlclose(a);
+    void* b = open_plugin("ADV_PLUGIN_B", &fn, &base_b);
+    if (b == NULL) return 6;
+    const long made_b = fn(m);
+    dlclose(b);
+    a = open_plugin("ADV_PLUGIN_A", &fn, &base_a2);
+    if (a == NULL) return 5;
+    made_a += fn(k);
+    dlclose(a);
+    printf("a %ld b %ld reused %s\n", made_a, made_b, base_a == base_b && base_b == base_a2 ? "yes" : "no");
     return 0;
 }
 
@@ -424,6 +541,8 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "small-stack") == 0) return small_stack(arg);
     if (strcmp(mode, "key-destructor") == 0) return key_destructor();
     if (strcmp(mode, "setuid-child") == 0) return setuid_child(arg);
-    if (strcmp(mode, "clone-vm") == 0) return clone_vm(arg);
+    if (strcmp(mode, "seccomp-threads") == 0 && argc > 3) return seccomp_threads(arg, atol(argv[3]));
+    if (strcmp(mode, "dl-reuse") == 0 && argc > 4) return dl_reuse(arg, atol(argv[3]), atol(argv[4]));
+    if (strcmp(mode, "clone-vm") == 0 && argc > 4) return clone_vm(arg, atol(argv[3]), argv[4]);
     return 64;
 }

@@ -2,23 +2,13 @@
 """End-to-end tests of `vdsotrace attach PID`: the real command attaches to programs started
 without the shim. One test per invocation: test_attach.py NAME. Exit 0 pass, 1 fail, 77 skip."""
 import collections
-import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-ENV = os.environ
-VDSOTRACE, SHIM = ENV["VDSOTRACE"], ENV["SHIM"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+from vdsotrace_test import ENV, SHIM, VDSOTRACE, check, free_port, main, read_json, remove_recordings
 
 
 def start_window(n):
@@ -42,15 +32,8 @@ def attach(pid, tmp, *extra, wait_for_attached=True):
 
 def finish(a, report):
     out, err = a.communicate(timeout=60)
-    data = None
-    if os.path.exists(report):
-        with open(report) as f:
-            data = json.load(f)
-        for proc in data.get("processes", []):
-            try:
-                os.unlink(proc["recording"])
-            except OSError:
-                pass
+    data = read_json(report) if os.path.exists(report) else None
+    remove_recordings(data)
     return a.returncode, err, data
 
 
@@ -138,13 +121,6 @@ def test_refusals():
         check(p.returncode == 0 and out == "done\nbye\n", f"after a refused attach: {p.returncode} {out!r} {err}")
 
 
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_redis_twenty_times():
     """redis-server under redis-benchmark, attached and detached 20 times in a row: every INCR the
     benchmark sent lands, the server's keyspace and exit status are what they would have been."""
@@ -173,8 +149,7 @@ def test_redis_twenty_times():
                 break
             attached += 1
         check(attached == 20, f"20 attaches in the time bound, got {attached}")
-        with open(os.path.join(tmp, "r.json")) as f:
-            data = json.load(f)
+        data = read_json(os.path.join(tmp, "r.json"))
         check(data["total_calls"] > 0, "redis-server's clock calls were counted")
         out, err = bench.communicate(timeout=120)
         check(bench.returncode == 0, f"redis-benchmark exit {bench.returncode}: {err}")
@@ -185,11 +160,7 @@ def test_redis_twenty_times():
         check("db0:keys=1," in keyspace, f"INFO keyspace: {keyspace!r}")
         subprocess.run(cli + ["shutdown", "nosave"], capture_output=True)
         check(server.wait(timeout=30) == 0, f"redis-server exit status {server.returncode}")
-        for proc in data.get("processes", []):
-            try:
-                os.unlink(proc["recording"])
-            except OSError:
-                pass
+        remove_recordings(data)
 
 
 def test_python_mid_run():
@@ -229,5 +200,4 @@ def test_python_mid_run():
 TESTS = {"python": test_python_mid_run, "window_exact": test_window_exact, "refusals": test_refusals, "redis": test_redis_twenty_times}
 
 if __name__ == "__main__":
-    TESTS[sys.argv[1]]()
-    sys.exit(1 if failures else 0)
+    sys.exit(main(TESTS))

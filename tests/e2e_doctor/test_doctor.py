@@ -13,14 +13,9 @@ import subprocess
 import sys
 import tempfile
 
+from vdsotrace_test import check, verdict
+
 VDSOTRACE, CRASHER, ROUTE_PROBE, CLOCK_MIX, LOW_HEADROOM, EARLY_HANDLER = sys.argv[1:7]
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
 
 
 def own_vdso():
@@ -265,5 +260,4 @@ for p in glob.glob("/dev/shm/vdsotrace-%d-*" % os.getuid()):
     except OSError:
         pass
 
-print(f"{len(failures)} failure(s)")
-sys.exit(1 if failures else 0)
+sys.exit(verdict())

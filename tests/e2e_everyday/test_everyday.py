@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Everyday use (issue 14) through the real `vdsotrace` and shim, with exact expectations.
 
-  test_everyday.py VDSOTRACE LIBVDSOTRACE EXIT_PATHS
+  VDSOTRACE=... SHIM=... EXIT_PATHS=... test_everyday.py
 
 Every recording made here belongs to a session named by this test (or to the pid<PID>.<ticks>
 session of a process it started) and is removed at the end; nobody else's are touched.
@@ -10,30 +10,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-VDSOTRACE, SHIM, EXIT_PATHS = (os.path.abspath(a) for a in sys.argv[1:4])
+from vdsotrace_test import ENV, SHIM, VDSOTRACE, SESSIONS as made_sessions, check, cleanup, run, verdict
+
+EXIT_PATHS = os.path.abspath(ENV["EXIT_PATHS"])
 TAG = f"ev{os.getpid()}"
-failures = []
-made_sessions = set()
-
-
-def check(cond, what, detail=""):
-    if not cond:
-        failures.append(f"{what}: {detail}")
-        print(f"FAIL {what}: {detail}")
-    else:
-        print(f"ok   {what}")
-
-
-def run(args, env=None, cwd=None, timeout=300):  # a busy /dev/shm makes `ls` slow
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run(args, capture_output=True, text=True, env=e, cwd=cwd, timeout=timeout)
 
 
 def one_line(p):
@@ -195,11 +180,6 @@ def test_sessions(tmp):
     check(ok, "report without argument names the session it read", p.stderr)
 
 
-def cleanup():
-    for s in made_sessions:
-        run([VDSOTRACE, "clean", s])
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="vdsotrace-everyday-")
     try:
@@ -210,8 +190,7 @@ def main():
     finally:
         cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{len(failures)} failure(s)")
-    return 1 if failures else 0
+    return verdict()
 
 
 if __name__ == "__main__":

@@ -29,14 +29,11 @@ import time
 import urllib.parse
 import urllib.request
 
+from vdsotrace_test import free_port, skip
+
 VDSOTRACE, SHIM, CLOCK_LOOP = sys.argv[1:4]
 MONO_CALLS, CPU_CALLS = 5000, 300
 SERIES = re.compile(r'^(\w+)\{(.*)\} (\S+)$')
-
-
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(77)
 
 
 def tool(*names):
@@ -57,12 +54,6 @@ for name, path in [("prometheus", PROMETHEUS), ("prometheus-node-exporter", NODE
                    ("redis-benchmark (redis-tools)", REDIS_BENCHMARK)]:
     if not path:
         skip(f"{name} is not installed (.ci/packages lists it; run .ci/setup)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(what, check, timeout=30.0, step=0.2):

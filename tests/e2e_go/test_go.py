@@ -5,46 +5,21 @@ count those calls exactly, attributed to the Go functions that asked for the tim
 changing what the program prints or how it exits. One test per invocation: test_go.py NAME.
 Exit 0 pass, 1 fail, 77 skipped (no Go toolchain)."""
 import collections
-import json
 import os
 import subprocess
 import sys
-import tempfile
 
-ENV = os.environ
-VDSOTRACE, SHIM = ENV["VDSOTRACE"], ENV["SHIM"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+import vdsotrace_test
+from vdsotrace_test import ENV, SHIM, check, environment, main, skip
 
 
 def run_native(args, env=None):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run(args, capture_output=True, text=True, env=e, timeout=100)
+    return subprocess.run(args, capture_output=True, text=True, env=environment(env), timeout=100)
 
 
 def run_traced(args, tmp, env=None):
     """vdsotrace run --json; returns (completed process, json report). Removes the recordings."""
-    report = os.path.join(tmp, "report.json")
-    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--json", report, "-o", os.path.join(tmp, "report.txt"), "--"]
-    e = dict(os.environ)
-    e.update(env or {})
-    p = subprocess.run(cmd + list(args), capture_output=True, text=True, env=e, timeout=100)
-    data = None
-    if os.path.exists(report):
-        with open(report) as f:
-            data = json.load(f)
-        for proc in data["processes"]:
-            try:
-                os.unlink(proc["recording"])
-            except OSError:
-                pass
-    return p, data
+    return vdsotrace_test.run_traced(args, tmp, env=env)
 
 
 def by_symbol(j):
@@ -234,17 +209,7 @@ def t_c_stack_need(tmp):
     check(t[0] - n[0] <= 512, f"direct entry, a thread's first call: {t[0] - n[0]} bytes more than the vDSO alone")
 
 
-def main():
-    name = sys.argv[1]
-    needs_go = not name.startswith("c_")
-    if needs_go and "HAMMER" not in ENV:
-        print("SKIP: no Go toolchain (package golang-go)")
-        return 77
-    with tempfile.TemporaryDirectory() as tmp:
-        globals()["t_" + name](tmp)
-    print("FAILED" if failures else "ok", name)
-    return 1 if failures else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    if not sys.argv[1].startswith("c_") and "HAMMER" not in ENV:
+        skip("no Go toolchain (package golang-go)")
+    sys.exit(main(globals()))

@@ -21,7 +21,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -31,25 +30,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tracer/format/segment_format.h"
-
-extern char** environ;
+#include "tests/support/e2e_harness.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
-
-// ---- Configuration ------------------------------------------------------------------------------
-
-std::string env_path(const char* name) {
-    const char* v = getenv(name);
-    if (v == nullptr || *v == '\0') {
-        ADD_FAILURE() << name << " is not set (run the suite through `meson test`)";
-        return "/nonexistent/" + std::string(name);
-    }
-    return v;
-}
+using namespace vdsotrace::test;
 
 std::string vdsotrace_bin() { return env_path("VDSOTRACE_BIN"); }
 std::string shim_path() { return env_path("VDSOTRACE_SHIM_PATH"); }
@@ -62,236 +48,6 @@ std::string debian_library(const char* file) {
         if (access(p.c_str(), R_OK) == 0) return p;
     }
     return "";
-}
-
-// ---- Processes -----------------------------------------------------------------------------------
-
-std::set<pid_t>& spawned_pids() {
-    static std::set<pid_t> pids;
-    return pids;
-}
-
-struct Result {
-    pid_t pid = -1;
-    int code = -1;   // exit code, or -1 when signaled
-    int signal = 0;  // terminating signal, or 0
-    std::string out, err;
-};
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::string temp_dir_root() {
-    static std::string root = [] {
-        std::string tmpl = (fs::temp_directory_path() / "vdsotrace-hostile-XXXXXX").string();
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        if (mkdtemp(buf.data()) == nullptr) return std::string("/tmp");
-        chmod(buf.data(), 0755);  // the setuid test's copy runs as nobody
-        return std::string(buf.data());
-    }();
-    return root;
-}
-
-// A value sets the variable, nullopt removes it. LD_PRELOAD, FAKETIME, LD_BIND_NOW and every
-// VDSOTRACE_* variable are removed unless set here, so the driver's own environment cannot leak in.
-using EnvOverrides = std::map<std::string, std::optional<std::string>>;
-
-std::vector<std::string> make_env(const EnvOverrides& overrides) {
-    std::map<std::string, std::string> env;
-    for (char** e = environ; *e; ++e) {
-        std::string kv = *e;
-        size_t eq = kv.find('=');
-        if (eq == std::string::npos) continue;
-        std::string k = kv.substr(0, eq);
-        // Sanitizer options pass: .ci/sanitize sets them for its sanitized `vdsotrace`.
-        if (k == "LD_PRELOAD" || k == "FAKETIME" || k == "LD_BIND_NOW" || k.rfind("VDSOTRACE_", 0) == 0) continue;
-        env[k] = kv.substr(eq + 1);
-    }
-    for (const auto& [k, v] : overrides) {
-        if (v)
-            env[k] = *v;
-        else
-            env.erase(k);
-    }
-    std::vector<std::string> out;
-    for (const auto& [k, v] : env) out.push_back(k + "=" + v);
-    return out;
-}
-
-Result run(const std::vector<std::string>& argv, const EnvOverrides& overrides = {}, int timeout_s = 120) {
-    static int counter = 0;
-    const std::string base = temp_dir_root() + "/proc" + std::to_string(++counter);
-    const std::string out_path = base + ".out", err_path = base + ".err";
-    std::vector<std::string> env = make_env(overrides);
-    std::vector<char*> cargv, cenv;
-    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-    cargv.push_back(nullptr);
-    for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-    cenv.push_back(nullptr);
-
-    Result r;
-    fflush(nullptr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        ADD_FAILURE() << "fork: " << strerror(errno);
-        return r;
-    }
-    if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
-        int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (in < 0 || out < 0 || err < 0) _exit(250);
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(err, 2);
-        execvpe(cargv[0], cargv.data(), cenv.data());
-        _exit(251);
-    }
-    spawned_pids().insert(pid);
-    r.pid = pid;
-    int status = 0;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid) break;
-        if (w < 0 && errno != EINTR) {
-            ADD_FAILURE() << "waitpid: " << strerror(errno);
-            break;
-        }
-        if (std::chrono::steady_clock::now() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            ADD_FAILURE() << "timed out after " << timeout_s << " s (a deadlock?): " << argv[0];
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    if (WIFEXITED(status)) r.code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-    r.out = read_file(out_path);
-    r.err = read_file(err_path);
-    unlink(out_path.c_str());
-    unlink(err_path.c_str());
-    return r;
-}
-
-std::string describe(const Result& r) {
-    return "exit code " + std::to_string(r.code) + ", signal " + std::to_string(r.signal) + "\n--- stdout:\n" +
-           r.out + "\n--- stderr:\n" + r.err;
-}
-
-std::string unique_session(const std::string& tag) {
-    static std::mt19937_64 rng(std::random_device{}());
-    char buf[64];
-    snprintf(buf, sizeof buf, "hostile_%s_%d_%08llx", tag.c_str(), int(getpid()),
-             static_cast<unsigned long long>(rng() & 0xffffffffull));
-    return buf;
-}
-
-std::vector<std::string> lines_starting_with(const std::string& text, const std::string& prefix) {
-    std::vector<std::string> out;
-    std::stringstream ss(text);
-    std::string line;
-    while (std::getline(ss, line))
-        if (line.rfind(prefix, 0) == 0) out.push_back(line);
-    return out;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-uint64_t parse_number_after(const std::string& text, const std::string& label) {
-    size_t p = text.find(label);
-    if (p == std::string::npos) return UINT64_MAX;
-    return std::strtoull(text.c_str() + p + label.size(), nullptr, 10);
-}
-
-// ---- Recordings and cleanup -----------------------------------------------------------------------
-
-std::set<std::string>& recordings_to_delete() {
-    static std::set<std::string> paths;
-    return paths;
-}
-
-void note_recordings(const json& report) {
-    if (!report.is_object() || !report.contains("processes")) return;
-    for (const json& p : report["processes"])
-        if (p.contains("recording") && p["recording"].is_string())
-            recordings_to_delete().insert(p["recording"].get<std::string>());
-}
-
-// Deletes the recordings this driver made: those seen in reports, and any segment whose header
-// names one of our child processes as its pid or parent pid (other people's are never touched).
-void cleanup_recordings() {
-    for (const std::string& p : recordings_to_delete())
-        if (p.rfind("/dev/shm/vdsotrace-", 0) == 0) unlink(p.c_str());
-    recordings_to_delete().clear();
-    const std::string prefix = "vdsotrace-" + std::to_string(getuid()) + "-";
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator("/dev/shm", ec)) {
-        const std::string name = entry.path().filename().string();
-        if (name.rfind(prefix, 0) != 0) continue;
-        int fd = open(entry.path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) continue;
-        int32_t ids[2] = {0, 0};
-        static_assert(offsetof(vdsotrace::format::Header, ppid) == offsetof(vdsotrace::format::Header, pid) + 4);
-        bool ours = pread(fd, ids, sizeof ids, offsetof(vdsotrace::format::Header, pid)) == ssize_t(sizeof ids) &&
-                    (spawned_pids().count(ids[0]) || spawned_pids().count(ids[1]));
-        close(fd);
-        if (ours) unlink(entry.path().c_str());
-    }
-}
-
-json parse_json(const std::string& text, const std::string& what) {
-    try {
-        return json::parse(text);
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << what << " is not JSON: " << e.what() << "\n" << text;
-        return json::object();
-    }
-}
-
-struct Traced {
-    Result result;
-    json report;
-};
-
-// `vdsotrace run --json FILE -- argv...`
-Traced vdsotrace_run(const std::vector<std::string>& command, const EnvOverrides& env = {}, int timeout_s = 120) {
-    static int counter = 0;
-    const std::string json_path = temp_dir_root() + "/report" + std::to_string(++counter) + ".json";
-    std::vector<std::string> argv = {vdsotrace_bin(), "run", "--json", json_path, "--"};
-    argv.insert(argv.end(), command.begin(), command.end());
-    Traced t;
-    t.result = run(argv, env, timeout_s);
-    std::error_code ec;
-    if (fs::exists(json_path, ec)) {
-        t.report = parse_json(read_file(json_path), "the JSON report of `vdsotrace run`");
-        fs::remove(json_path, ec);
-    } else {
-        ADD_FAILURE() << "`vdsotrace run` wrote no JSON report\n" << describe(t.result);
-        t.report = json::object();
-    }
-    note_recordings(t.report);
-    return t;
-}
-
-// `vdsotrace report --json SESSION` after a plain LD_PRELOAD run.
-json report_session(const std::string& session) {
-    Result rep = run({vdsotrace_bin(), "report", "--json", session});
-    EXPECT_EQ(rep.code, 0) << describe(rep);
-    json j = parse_json(rep.out, "report --json " + session);
-    note_recordings(j);
-    return j;
-}
-
-uint64_t u64(const json& j, const char* key) {
-    if (!j.is_object() || !j.contains(key) || !j[key].is_number()) return UINT64_MAX;
-    return j[key].get<uint64_t>();
 }
 
 uint64_t calls_of_symbol(const json& r, const std::string& symbol) {
@@ -309,46 +65,6 @@ uint64_t calls_from_module(const json& r, const std::string& module_part) {
             if (contains(c.value("module", ""), module_part)) n += c["calls"].get<uint64_t>();
     return n;
 }
-
-uint64_t callers_sum(const json& r) {
-    uint64_t s = 0;
-    if (r.contains("callers"))
-        for (const json& c : r["callers"]) s += c["calls"].get<uint64_t>();
-    return s;
-}
-
-uint64_t unattributed_sum(const json& r) {
-    uint64_t s = 0;
-    if (r.contains("unattributed"))
-        for (const json& u : r["unattributed"]) s += u["calls"].get<uint64_t>();
-    return s;
-}
-
-// Header fields of the one segment a plain LD_PRELOAD run of `session` left.
-std::optional<vdsotrace::format::Header> header_of_session(const std::string& session) {
-    const std::string prefix = "vdsotrace-" + std::to_string(getuid()) + "-" + session + "-";
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator("/dev/shm", ec)) {
-        if (entry.path().filename().string().rfind(prefix, 0) != 0) continue;
-        int fd = open(entry.path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) continue;
-        vdsotrace::format::Header h;
-        bool ok = pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h);
-        close(fd);
-        if (ok) return h;
-    }
-    return std::nullopt;
-}
-
-class TempDirCleanup : public ::testing::Environment {
-public:
-    void TearDown() override {
-        std::error_code ec;
-        const std::string root = temp_dir_root();
-        if (contains(root, "/vdsotrace-hostile-")) fs::remove_all(root, ec);
-    }
-};
-const auto* const g_temp_cleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
 
 class Hostile : public ::testing::Test {
 protected:

@@ -7,60 +7,27 @@ import glob
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 
-ENV = os.environ
-VDSOTRACE, SHIM, HERE = ENV["VDSOTRACE"], ENV["SHIM"], ENV["HERE"]
+import vdsotrace_test
+from vdsotrace_test import ENV, SHIM, VDSOTRACE, check, need, main, KEPT_RECORDINGS as RECORDINGS
+
+HERE = ENV["HERE"]
 NODE, JAVA, JAVAC = shutil.which("node"), shutil.which("java"), shutil.which("javac")
 # Every call is sampled: the JVM's and node's start-up alone make thousands of distinct stacks.
 ROOMY = {"VDSOTRACE_STACKS": "65536", "VDSOTRACE_STACK_COUNTS": "65536"}
-failures = []
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+# The runtimes' own settings in the caller's environment would change what is measured.
+RUNTIME_OPTIONS = ("NODE_OPTIONS", "JAVA_TOOL_OPTIONS", "PYTHONPERFSUPPORT")
 
 
 def run(cmd, env=None, timeout=280, cwd=None):
-    e = dict(os.environ)
-    for k in ("NODE_OPTIONS", "JAVA_TOOL_OPTIONS", "PYTHONPERFSUPPORT"):
-        e.pop(k, None)
-    e.update(env or {})
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
-                            start_new_session=True, cwd=cwd)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    return vdsotrace_test.run(cmd, env, timeout, cwd, unset=RUNTIME_OPTIONS)
 
 
 def traced(args, tmp, extra=(), env=None):
     """vdsotrace run --sample 1 --json; returns (process, report). The recordings stay (removed at exit)."""
-    report = os.path.join(tmp, "report.json")
-    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--sample", "1", "--json", report, "-o", os.path.join(tmp, "report.txt")]
-    p = run(cmd + list(extra) + ["--"] + list(args), dict(ROOMY, **(env or {})), cwd=tmp)
-    data = None
-    if os.path.exists(report):
-        with open(report) as f:
-            data = json.load(f)
-        for proc in data["processes"]:
-            RECORDINGS.append(proc["recording"])
-    return p, data
-
-
-RECORDINGS = []
+    return vdsotrace_test.run_traced(args, tmp, ["--sample", "1"] + list(extra), dict(ROOMY, **(env or {})),
+                                     timeout=280, keep=True, unset=RUNTIME_OPTIONS, cwd=tmp)
 
 
 def report_json(target, tmp):
@@ -96,11 +63,6 @@ def calls_from(j, caller, callee):
 
 def jit_frames(j, part):
     return [f for s in j["stacks"] for f in s["frames"] if part in f["symbol"]]
-
-
-def need(tool, what):
-    if tool is None:
-        raise Skip(f"{what} is not installed")
 
 
 A, B = 3000, 2000
@@ -260,27 +222,5 @@ def t_python_functions(tmp):
 TESTS = {name[2:]: fn for name, fn in globals().items() if name.startswith("t_")}
 
 
-def main():
-    name = sys.argv[1]
-    with tempfile.TemporaryDirectory(prefix="vdsotrace-jit-") as tmp:
-        try:
-            TESTS[name](tmp)
-        except Skip as why:
-            print(f"SKIP: {why}")
-            return 77
-        finally:
-            for r in RECORDINGS:
-                for path in (r, r + ".perf-map"):
-                    try:
-                        os.unlink(path)
-                    except OSError:
-                        pass
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("ok")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(TESTS, tmp_prefix="vdsotrace-jit-"))

@@ -2,54 +2,13 @@
 """End-to-end tests of stack sampling: `vdsotrace run --sample` on programs with known call
 chains, checked with exact counts and names. One test per invocation: test_sampling.py NAME.
 Paths come from the environment (see meson.build). Exit 0 pass, 1 fail."""
-import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import tempfile
 import xml.etree.ElementTree as ET
 
-ENV = os.environ
-VDSOTRACE, SHIM = ENV["VDSOTRACE"], ENV["SHIM"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def run_traced(args, tmp, extra=(), env=None, timeout=100):
-    """vdsotrace run with --json; returns (completed process, json report). Removes the recordings."""
-    report = os.path.join(tmp, "report.json")
-    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--json", report, "-o", os.path.join(tmp, "report.txt")]
-    cmd += list(extra) + ["--"] + list(args)
-    e = dict(os.environ)
-    e.update(env or {})
-    # Its own process group, so a hung program (the deadlock the stress test looks for) is killed
-    # with vdsotrace rather than left behind.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    p = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-    data = None
-    if os.path.exists(report):
-        with open(report) as f:
-            data = json.load(f)
-        for proc in data["processes"]:
-            try:
-                os.unlink(proc["recording"])
-            except OSError:
-                pass
-    return p, data
+from vdsotrace_test import ENV, check, run_traced, main
 
 
 def folded_lines(path):
@@ -285,16 +244,5 @@ def t_stack_table_full(tmp):
     check("the stack table or frame pool was full (raise VDSOTRACE_STACKS)" in text, "the report names the overflow")
 
 
-def main():
-    name = sys.argv[1]
-    with tempfile.TemporaryDirectory() as tmp:
-        globals()["t_" + name](tmp)
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    print("ok")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(globals()))

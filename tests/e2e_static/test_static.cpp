@@ -10,32 +10,21 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "tests/support/e2e_harness.h"
 
 using nlohmann::json;
 
 namespace {
 
+namespace harness = vdsotrace::test;
+
 std::string env(const char* name) {
     const char* v = getenv(name);
     return v == nullptr ? "" : v;
-}
-
-std::string temp_path(const std::string& what) {
-    return (std::filesystem::temp_directory_path() / ("vdsotrace_e2e_static_" + std::to_string(getpid()) + "_" + what))
-        .string();
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
 }
 
 struct Result {
@@ -45,44 +34,16 @@ struct Result {
 };
 
 Result run(const std::vector<std::string>& argv) {
-    const std::string out = temp_path("out"), err = temp_path("err");
-    Result r;
-    const pid_t pid = fork();
-    if (pid == 0) {
-        const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(o, 1);
-        dup2(e, 2);
-        std::vector<char*> a;
-        for (const std::string& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-        a.push_back(nullptr);
-        execv(a[0], a.data());
-        _exit(127);
-    }
-    waitpid(pid, &r.status, 0);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    std::filesystem::remove(out);
-    std::filesystem::remove(err);
-    return r;
+    harness::Result r = harness::run(argv);
+    return {r.status, r.out, r.err, {}};
 }
 
 // `vdsotrace run --json FILE [extra] -- argv`, with its report parsed. The recordings of the
 // session are removed (--output-dir keeps nothing in /dev/shm's way: `clean` is not ours).
 Result traced(const std::vector<std::string>& argv, const std::vector<std::string>& extra = {}) {
-    const std::string json_file = temp_path("report.json");
-    std::vector<std::string> cmd = {env("VDSOTRACE_BIN"), "run", "--json", json_file};
-    cmd.insert(cmd.end(), extra.begin(), extra.end());
-    cmd.push_back("--");
-    cmd.insert(cmd.end(), argv.begin(), argv.end());
-    Result r = run(cmd);
-    const std::string text = slurp(json_file);
-    std::filesystem::remove(json_file);
-    r.report = json::parse(text, nullptr, false);
-    if (r.report.is_object())
-        for (const json& p : r.report["processes"])
-            if (p.contains("recording")) std::filesystem::remove(p["recording"].get<std::string>());
-    return r;
+    harness::Traced t = harness::vdsotrace_run(argv, {}, 120, extra);
+    harness::remove_recordings(t.report);
+    return {t.result.status, t.result.out, t.result.err, t.report};
 }
 
 // Calls of `function` (and `clock`, when given) attributed to the caller named `symbol`.

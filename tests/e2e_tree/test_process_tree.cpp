@@ -11,39 +11,26 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tests/support/e2e_harness.h"
 
 using nlohmann::json;
 
 namespace {
 
-std::string env(const char* name) {
-    const char* v = getenv(name);
-    if (v == nullptr) {
-        ADD_FAILURE() << name << " is not set (run through meson test)";
-        return "";
-    }
-    return v;
-}
+namespace harness = vdsotrace::test;
+using harness::remove_recordings;
+using harness::start;
+using harness::temp_path;
 
-std::string temp_path(const std::string& what) {
-    return (std::filesystem::temp_directory_path() / ("vdsotrace_e2e_tree_" + std::to_string(getpid()) + "_" + what))
-        .string();
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+std::string env(const char* name) { return harness::env_path(name); }
+std::string slurp(const std::string& path) { return harness::read_file(path); }
+std::string base(const std::string& p) { return harness::basename_of(p); }
 
 struct Result {
     int status = -1;  // from waitpid
@@ -51,67 +38,25 @@ struct Result {
     int code() const { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 };
 
-// Starts argv with stdout/stderr to files; `extra_env` entries are set in the child; `new_group`
-// puts it in its own process group.
-pid_t start(const std::vector<std::string>& argv, const std::string& out, const std::string& err,
-            const std::vector<std::pair<std::string, std::string>>& extra_env = {}, bool new_group = false,
-            int stdout_fd = -1) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (new_group) setpgid(0, 0);
-        int o = stdout_fd >= 0 ? stdout_fd : open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(o, 1);
-        dup2(e, 2);
-        for (auto& [k, v] : extra_env) setenv(k.c_str(), v.c_str(), 1);
-        std::vector<char*> a;
-        for (const std::string& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-        a.push_back(nullptr);
-        execv(a[0], a.data());
-        _exit(127);
-    }
-    return pid;
+Result run(const std::vector<std::string>& argv, const harness::EnvOverrides& extra_env = {}) {
+    harness::Result r = harness::run(argv, extra_env);
+    return {r.status, r.out, r.err};
 }
 
-Result run(const std::vector<std::string>& argv, const std::vector<std::pair<std::string, std::string>>& extra_env = {}) {
-    const std::string out = temp_path("out"), err = temp_path("err");
-    Result r;
-    pid_t pid = start(argv, out, err, extra_env);
-    waitpid(pid, &r.status, 0);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    std::remove(out.c_str());
-    std::remove(err.c_str());
-    return r;
-}
-
-// Removes the recordings a report names (tests must leave /dev/shm clean).
-void remove_recordings(const json& report) {
-    if (!report.contains("processes")) return;
-    for (const json& p : report["processes"]) std::filesystem::remove(p.value("recording", std::string()));
-}
-
-// `vdsotrace run --json F [options] -- argv`: the run's result and its JSON report.
+// `vdsotrace run --json F [options] -- argv`: the run's result and its JSON report; the
+// recordings it names are removed when it goes (tests must leave /dev/shm clean).
 struct Traced {
     Result result;
     json report;
-    ~Traced() { remove_recordings(report); }
+    ~Traced() { harness::remove_recordings(report); }
 };
 
 void trace(Traced* t, const std::vector<std::string>& options, const std::vector<std::string>& argv,
-           const std::vector<std::pair<std::string, std::string>>& extra_env = {}) {
-    const std::string json_file = temp_path("report.json");
-    std::vector<std::string> a = {env("VDSOTRACE_BIN"), "run", "--json", json_file};
-    a.insert(a.end(), options.begin(), options.end());
-    a.push_back("--");
-    a.insert(a.end(), argv.begin(), argv.end());
-    t->result = run(a, extra_env);
-    const std::string text = slurp(json_file);
-    std::remove(json_file.c_str());
-    t->report = text.empty() ? json::object() : json::parse(text, nullptr, false);
+           const harness::EnvOverrides& extra_env = {}) {
+    harness::Traced h = harness::vdsotrace_run(argv, extra_env, 120, options);
+    t->result = {h.result.status, h.result.out, h.result.err};
+    t->report = h.report;
 }
-
-std::string base(const std::string& p) { return std::filesystem::path(p).filename().string(); }
 
 // The processes of a report whose executable is named `exe`, in start order.
 std::vector<json> processes_of(const json& report, const std::string& exe) {

@@ -2,7 +2,9 @@
 # What the preloaded library brings into every traced program: it must need nothing but libc
 # (no libstdc++, no libunwind whose _Unwind_* would take over C++ exceptions, no spdlog) and
 # export exactly the interposed functions (and vdsotrace_attach, a name no program uses, for
-# `vdsotrace attach`), nothing else that could take over a program's symbol.
+# `vdsotrace attach`), nothing else that could take over a program's symbol. clone, dlclose, prctl
+# and pthread_setname_np pass through to libc's (issue 12: shim/clone_hook.cpp, dlclose_hook.cpp,
+# thread_names.cpp).
 #   check_shim_surface.sh LIBVDSOTRACE
 set -euo pipefail
 export LC_ALL=C  # one sort order for the names below
@@ -12,7 +14,7 @@ if [ "$needed" != "libc.so.6 " ]; then
   echo "libvdsotrace.so needs: $needed(expected only libc.so.6)"; exit 1
 fi
 exported=$(nm -D --defined-only "$lib" | awk '{print $3}' | sort | tr '\n' ' ')
-expected="_Exit _exit clock_getres clock_gettime getcpu gettimeofday time vdsotrace_attach "
+expected="_Exit _exit clock_getres clock_gettime clone dlclose getcpu gettimeofday prctl pthread_setname_np time vdsotrace_attach "
 if [ "$exported" != "$expected" ]; then
   echo "libvdsotrace.so exports: $exported(expected: $expected)"; exit 1
 fi

@@ -127,6 +127,28 @@ TEST(SegmentFormat, WrapperSites) {
     EXPECT_EQ(offsetof(f::RuntimeEntry, reason), 64u);
 }
 
+TEST(SegmentFormat, RetiredCallers) {
+    EXPECT_EQ(f::kSectionRetiredCallers, 23u);
+    EXPECT_EQ(f::kModuleUnloaded, 4u);
+    EXPECT_EQ(f::kFlagRetiredFull, 1u << 9);
+    EXPECT_EQ(f::kRetiredCallerCapacity, 1024u);
+    EXPECT_EQ(sizeof(f::RetiredCallerEntry), 32u);
+    EXPECT_EQ(offsetof(f::RetiredCallerEntry, state), 0u);
+    EXPECT_EQ(offsetof(f::RetiredCallerEntry, tid), 4u);
+    EXPECT_EQ(offsetof(f::RetiredCallerEntry, module), 8u);
+    EXPECT_EQ(offsetof(f::RetiredCallerEntry, key), 16u);
+    EXPECT_EQ(offsetof(f::RetiredCallerEntry, count), 24u);
+    // A tombstone is a wrapper mark (readers of every minor skip it) whose address has the
+    // Python tag: no live key, direct, through a wrapper or a mark, ever equals it.
+    const uint64_t key = f::caller_key(1, 0x7f00deadbeefull);
+    const uint64_t tomb = f::retired_tombstone(key);
+    EXPECT_EQ(f::caller_via(tomb), f::kViaWrapperMark);
+    EXPECT_EQ(f::caller_counter(tomb), 1u);
+    EXPECT_EQ(f::caller_address(tomb), 0x7f00deadbeefull | f::kPythonSiteTag);
+    EXPECT_EQ(f::retired_tombstone(f::caller_key(1, 0x7f00deadbeefull, 3)), tomb);
+    EXPECT_NE(tomb, f::caller_key(1, 0x7f00deadbeefull, f::kViaWrapperMark));
+}
+
 TEST(SegmentFormat, CounterAndCallerKeys) {
     EXPECT_EQ(f::counter_index(f::kClockGettime, 1), 1u);
     EXPECT_EQ(f::counter_index(f::kGettimeofday, 0), 18u);

@@ -157,6 +157,41 @@ bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::stri
 
 }  // namespace
 
+// Unloaded modules go last (lookups by address then find the module loaded there now), and calls
+// counted in them before they were unloaded join their thread's callers, naming their module.
+// A thread whose slot was reused since has its calls with the exited threads'.
+template <class TableModule>
+void add_retired_callers(Recording* r, const std::vector<TableModule>& table,
+                         const std::vector<f::RetiredCallerEntry>& retired) {
+    std::stable_partition(r->modules.begin(), r->modules.end(), [](const ModuleInfo& m) { return !m.unloaded; });
+    for (const f::RetiredCallerEntry& e : retired) {
+        int module = -1;
+        for (const auto& tm : table) {
+            if (tm.index != e.module) continue;
+            for (size_t k = 0; k < r->modules.size(); ++k)
+                if (r->modules[k].start == tm.start && r->modules[k].end == tm.end && r->modules[k].path == tm.path)
+                    module = int(k);
+        }
+        ThreadInfo* owner = nullptr;
+        for (ThreadInfo& t : r->threads)
+            if (e.tid != 0 && t.tid == e.tid && !t.shared && !t.recycled) owner = &t;
+        for (ThreadInfo& t : r->threads)
+            if (owner == nullptr && t.recycled) owner = &t;
+        if (owner == nullptr) {
+            ThreadInfo t;
+            t.name = "(exited threads, slots reused)";
+            t.exited = t.recycled = true;
+            t.counts.assign(f::kCounterSlots, 0);
+            t.unattributed.assign(f::kCounterSlots, 0);
+            r->threads.push_back(std::move(t));
+            owner = &r->threads.back();
+        }
+        const unsigned counter = f::caller_counter(e.key);
+        owner->counts[counter] += e.count;
+        owner->callers.push_back({counter, f::caller_address(e.key), e.count, f::caller_via(e.key), module});
+    }
+}
+
 // The sampling sections (kinds 4-6), present when the recording sampled stacks.
 bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h, const f::Header& declared, Recording* r,
                     std::string* error) {
@@ -369,6 +404,14 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     }
 
     bool have_threads = false;
+    // Module table entries by index (duplicates included), and retired callers: resolved once all
+    // sections are read, whatever their order.
+    struct TableModule {
+        uint64_t index, start, end;
+        std::string path;
+    };
+    std::vector<TableModule> table_modules;
+    std::vector<f::RetiredCallerEntry> retired;
     for (uint32_t si = 0; si < h.section_count; ++si) {
         const f::SectionEntry& s = held.sections[si];
         const uint64_t declared_count = h.sections[si].count;
@@ -386,6 +429,8 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                 mi.build_id = hex(m.build_id, std::min<size_t>(m.build_id_size, sizeof m.build_id));
                 mi.main_program = m.flags & f::kModuleMainProgram;
                 mi.vdso = m.flags & f::kModuleVdso;
+                mi.unloaded = m.flags & f::kModuleUnloaded;
+                table_modules.push_back({i, mi.start, mi.end, mi.path});
                 bool duplicate = false;  // two threads may have added the same module at once
                 for (const ModuleInfo& o : r.modules)
                     duplicate |= o.start == mi.start && o.end == mi.end && o.path == mi.path;
@@ -518,6 +563,18 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
             }
             r.threads_logged = h.tree.threads_logged;
             r.thread_log_capacity = declared_count;
+        } else if (s.kind == f::kSectionRetiredCallers) {
+            if (!section_fits(s, size, sizeof(f::RetiredCallerEntry), error, "retired caller")) return std::nullopt;
+            for (uint64_t i = 0; i < std::min<uint64_t>(s.count, 1u << 20); ++i) {
+                f::RetiredCallerEntry e;
+                memcpy(&e, bytes.data() + s.offset + i * s.entry_size, sizeof e);
+                if (e.state != 2) continue;  // free, or being written this instant
+                if (e.key == 0 || f::caller_counter(e.key) >= f::kCounterSlots) {
+                    *error = fmt::format("corrupt retired caller entry {}", i);
+                    return std::nullopt;
+                }
+                retired.push_back(e);
+            }
         }
         // Unknown section kinds come from a newer minor version: skipped by design.
     }
@@ -525,6 +582,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
         *error = "the recording has no thread table";
         return std::nullopt;
     }
+    add_retired_callers(&r, table_modules, retired);
     if (!parse_sampling(bytes, held, h, &r, error)) return std::nullopt;
     return r;
 }

@@ -24,6 +24,9 @@ struct ModuleInfo {
     std::string build_id;  // lower-case hex
     bool main_program = false;
     bool vdso = false;
+    // Unloaded (dlclose) while recording: its range may hold another module. Unloaded modules come
+    // last in Recording::modules, so a lookup by address finds the module loaded there now first.
+    bool unloaded = false;
 };
 
 struct CallerCount {
@@ -31,6 +34,9 @@ struct CallerCount {
     uint64_t address = 0;   // return address in the traced process (0: not found, through a wrapper)
     uint64_t calls = 0;
     unsigned via = 0;       // 0: a direct call; else 1 + index in Recording::wrapper_sites
+    // Index in Recording::modules of the module these calls were made in, for calls made in a
+    // library since unloaded (format::RetiredCallerEntry); -1: the module holding `address`.
+    int module = -1;
 };
 
 // A call site inside a clock wrapper (format::WrapperSiteEntry).

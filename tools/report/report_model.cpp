@@ -112,6 +112,7 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             vdso_added = true;
         }
         uint64_t shared_calls = 0, recycled_calls = 0;
+        uint64_t unnamed_jit_calls = 0;  // callers in no module that no perf map names
         for (const ThreadInfo& t : r.threads) {
             const uint64_t calls = t.total();
             p.calls += calls;
@@ -136,7 +137,11 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                     const uint64_t index = cc.address & ~f::kPythonSiteTag;
                     if (index < r.python_sites.size() && r.python_sites[index].ready) ps = &r.python_sites[index];
                 }
-                const ModuleInfo* m = cc.address && !python ? module_of(r, cc.address) : nullptr;
+                // Calls made in a library since unloaded name that library, not the one there now.
+                const ModuleInfo* m = cc.address == 0 || python ? nullptr
+                                      : cc.module >= 0 && size_t(cc.module) < r.modules.size()
+                                          ? &r.modules[size_t(cc.module)]
+                                          : module_of(r, cc.address);
                 // Python sites merge by function, file and line (keyed as a module path and offset).
                 std::string path = ps ? fmt::format("python:{}:{}", ps->file, ps->function) : m ? module_path(r, *m) : "";
                 uint64_t offset = ps ? uint64_t(ps->line) : m ? cc.address - m->load_bias : cc.address;
@@ -146,6 +151,8 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                     (jit_name = jit_symbol(r, cc.address - 1, &offset)) != nullptr) {
                     ++offset;
                     path = std::string(kJitModule) + " " + *jit_name;
+                } else if (m == nullptr && !python && cc.address != 0) {
+                    unnamed_jit_calls += cc.calls;
                 }
                 const WrapperSiteInfo* site = cc.via != 0 && cc.via <= r.wrapper_sites.size() &&
                                                       r.wrapper_sites[cc.via - 1].address != 0
@@ -230,6 +237,11 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             p.notes.push_back(fmt::format("the module table ({} entries) filled up: some callers are shown as "
                                           "bare addresses (raise VDSOTRACE_MODULES)",
                                           r.module_capacity));
+        if (r.flags & f::kFlagRetiredFull)
+            p.notes.push_back(fmt::format("libraries were unloaded after more call sites than the table of "
+                                          "unloaded libraries' callers holds ({}): the rest of their calls are "
+                                          "counted without a caller",
+                                          f::kRetiredCallerCapacity));
         if (r.flags & f::kFlagCpuSlots)
             p.notes.push_back("a statically linked program, counted by the trampoline vdsotrace injected: without "
                               "thread-local storage it cannot tell threads apart, so the Threads rows \"cpu N\" are "
@@ -239,6 +251,15 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                 p.notes.push_back(fmt::format("{}: its Python frames were not read ({}); its clock calls are counted "
                                               "at the interpreter's C call sites instead",
                                               rt.name, rt.reason));
+        // JIT-compiled callers (node, java) without names: say which and why, once.
+        if (unnamed_jit_calls != 0 && !(r.flags & f::kFlagModulesFull))
+            p.notes.push_back(fmt::format(
+                "{} calls come from code in no module (JIT-compiled or generated, as node's and a JVM's), shown as "
+                "bare addresses: {}; "
+                "`vdsotrace run` asks node and java for one unless --no-runtime-help (or run node with "
+                "--perf-basic-prof, java with -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit)",
+                unnamed_jit_calls,
+                r.perf_map ? "the process's perf map does not name them" : "the process left no perf map (/tmp/perf-PID.map)"));
         if (r.flags & f::kFlagVdsoRedirected) p.vdso_redirect = "redirected";
         if (r.flags & f::kFlagVdsoRedirectRefused) {
             p.vdso_redirect = "refused";

@@ -40,6 +40,10 @@ public:
 
     // Appends the frames of one return address, outermost first.
     void append(const Recording& r, uint64_t address, std::vector<StackFrame>* out) {
+        if ((address & f::kPythonSiteTag) && address < (f::kPythonSiteTag << 1)) {
+            append_python(r, address, out);
+            return;
+        }
         const ModuleInfo* m = module_of(r, address);
         if (m == nullptr) {
             // Code in no module: JIT-compiled, named by the process's perf map when it has one.
@@ -102,9 +106,56 @@ public:
     }
 
 private:
+    // A Python function's frame: its code object's name, the file and line it was at.
+    static void append_python(const Recording& r, uint64_t address, std::vector<StackFrame>* out) {
+        const uint64_t index = address & ~f::kPythonSiteTag;
+        StackFrame fr;
+        fr.address = address;
+        fr.module = kPythonModule;
+        if (index < r.python_sites.size() && r.python_sites[index].ready) {
+            const PythonSiteInfo& ps = r.python_sites[index];
+            fr.symbol = ps.function;
+            fr.file = ps.file;
+            fr.line = ps.line;
+        } else {
+            fr.symbol = "[python frame]";
+        }
+        out->push_back(std::move(fr));
+    }
+
     Symbolizer& symbolizer_;
     std::map<std::pair<std::string, uint64_t>, std::vector<StackFrame>> cache_;
 };
+
+bool is_python(const StackFrame& fr) { return fr.module == kPythonModule; }
+
+// Python frames in place of the interpreter's: each _PyEval_EvalFrameDefault frame (and the
+// frames inlined into it at that address) that follows the Python frames it ran goes. A stack
+// whose Python functions the runtime's perf trampolines name already (CPython 3.12+ `-X perf`,
+// "py::FUNCTION:FILE" frames from its perf map) keeps its frames as they were, without the read
+// ones, which would name each function twice.
+void python_in_place_of_interpreter(std::vector<StackFrame>* frames) {
+    std::vector<StackFrame>& v = *frames;
+    if (std::none_of(v.begin(), v.end(), is_python)) return;
+    const bool trampolines = std::any_of(v.begin(), v.end(), [](const StackFrame& fr) {
+        return fr.module == kJitModule && fr.symbol.rfind("py::", 0) == 0;
+    });
+    std::vector<StackFrame> out;
+    out.reserve(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (is_python(v[i])) {
+            if (!trampolines) out.push_back(std::move(v[i]));
+            continue;
+        }
+        if (!trampolines && !v[i].inlined && v[i].symbol == "_PyEval_EvalFrameDefault" && !out.empty() &&
+            is_python(out.back())) {
+            while (i + 1 < v.size() && v[i + 1].inlined) ++i;
+            continue;
+        }
+        out.push_back(std::move(v[i]));
+    }
+    v = std::move(out);
+}
 
 bool matches(const StackRow& row, const std::string& function) {
     if (function.empty() || row.function == function) return true;
@@ -144,12 +195,15 @@ StackReport build_stack_report(const std::vector<Recording>& recordings, const S
                     std::vector<StackFrame> frames;
                     const std::vector<uint64_t>& raw = s.stacks[sc.stack];
                     for (size_t i = raw.size(); i-- > 0;) namer.append(r, raw[i], &frames);
+                    python_in_place_of_interpreter(&frames);
                     it = named.emplace(sc.stack, std::move(frames)).first;
                 }
                 Key key{sc.counter, {}};
-                // JIT frames by name: their addresses differ from process to process.
+                // JIT and Python frames by name: their addresses differ from process to process.
                 for (const StackFrame& fr : it->second)
-                    if (!fr.inlined)
+                    if (is_python(fr))
+                        key.second.emplace_back(fmt::format("{}{}:{}:{}", fr.module, fr.symbol, fr.file, fr.line), 0);
+                    else if (!fr.inlined)
                         key.second.emplace_back(fr.module == kJitModule ? fr.module + fr.symbol : fr.module, fr.offset);
                 StackRow& row = merged[key];
                 if (row.calls == 0) {

@@ -11,6 +11,10 @@
 
 namespace vdsotrace::tools {
 
+// The module of a Python function's frame in a sampled stack (the shim reads the interpreter's
+// frames and puts them beside each _PyEval_EvalFrameDefault frame; see tracer/python/).
+inline constexpr char kPythonModule[] = "[python]";
+
 struct StackFrame {
     std::string symbol;   // demangled function, "" when unknown
     std::string module;   // path of the module, "" when unknown

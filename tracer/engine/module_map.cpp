@@ -22,13 +22,64 @@ bool known(const Segment& seg, uintptr_t address) {
     for (uint64_t i = 0; i < claimed; ++i) {
         const format::ModuleEntry& m = seg.modules[i];
         if (__atomic_load_n(&m.state, __ATOMIC_ACQUIRE) == format::kModuleReady && address >= m.start &&
-            address < m.end)
+            address < m.end && !(__atomic_load_n(&m.flags, __ATOMIC_ACQUIRE) & format::kModuleUnloaded))
             return true;
     }
     return false;
 }
 
+// Whether `m` is the object `found` describes: same range, bias, file and build id.
+bool same_object(const format::ModuleEntry& m, const dl_find_object& found) {
+    const link_map* lm = found.dlfo_link_map;
+    if (lm == nullptr || reinterpret_cast<uintptr_t>(found.dlfo_map_start) != m.start ||
+        reinterpret_cast<uintptr_t>(found.dlfo_map_end) != m.end || lm->l_addr != m.load_bias)
+        return false;
+    if (lm->l_name == nullptr || strncmp(lm->l_name, m.path, sizeof m.path - 1) != 0) return false;
+    unsigned char id[format::kBuildIdMax];
+    const uint32_t n = read_build_id(found.dlfo_map_start, lm->l_addr, id, sizeof id);
+    return n == m.build_id_size && memcmp(id, m.build_id, n) == 0;
+}
+
+// An entry of a module unloaded earlier and now loaded again, the same file at the same place
+// (a plugin reloaded): it is marked loaded again rather than added a second time.
+bool reloaded(Segment* seg, const dl_find_object& found) {
+    uint64_t claimed = __atomic_load_n(&seg->header->modules_claimed, __ATOMIC_ACQUIRE);
+    const uint64_t backed = reserved_entries(*seg, &seg->modules_reserved, sizeof(format::ModuleEntry), seg->module_capacity);
+    if (claimed > backed) claimed = backed;  // entries past the file's end were never written
+    for (uint64_t i = 0; i < claimed; ++i) {
+        format::ModuleEntry& m = seg->modules[i];
+        if (__atomic_load_n(&m.state, __ATOMIC_ACQUIRE) != format::kModuleReady ||
+            !(__atomic_load_n(&m.flags, __ATOMIC_ACQUIRE) & format::kModuleUnloaded) || !same_object(m, found))
+            continue;
+        __atomic_fetch_and(&m.flags, ~uint32_t(format::kModuleUnloaded), __ATOMIC_RELEASE);
+        return true;
+    }
+    return false;
+}
+
 }  // namespace
+
+uint32_t mark_unloaded_modules(Segment* seg, uint32_t* indexes, uint32_t max) {
+    if (seg->header == nullptr) return 0;
+    uint64_t claimed = __atomic_load_n(&seg->header->modules_claimed, __ATOMIC_ACQUIRE);
+    const uint64_t backed = reserved_entries(*seg, &seg->modules_reserved, sizeof(format::ModuleEntry), seg->module_capacity);
+    if (claimed > backed) claimed = backed;  // entries past the file's end were never written
+    uint32_t n = 0;
+    for (uint64_t i = 0; i < claimed && n < max; ++i) {
+        format::ModuleEntry& m = seg->modules[i];
+        const uint32_t flags = __atomic_load_n(&m.flags, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&m.state, __ATOMIC_ACQUIRE) != format::kModuleReady ||
+            (flags & (format::kModuleUnloaded | format::kModuleMainProgram | format::kModuleVdso)))
+            continue;
+        dl_find_object found;
+        if (_dl_find_object(reinterpret_cast<void*>(m.start), &found) == 0 && same_object(m, found)) continue;
+        // Two threads unloading at once: only the one that sets the flag retires the module.
+        if (__atomic_fetch_or(&m.flags, uint32_t(format::kModuleUnloaded), __ATOMIC_ACQ_REL) & format::kModuleUnloaded)
+            continue;
+        indexes[n++] = uint32_t(i);
+    }
+    return n;
+}
 
 uint32_t read_build_id(const void* elf_header, uintptr_t load_bias, unsigned char* out, uint32_t max) {
     const auto* eh = static_cast<const ElfW(Ehdr)*>(elf_header);
@@ -58,6 +109,7 @@ void ensure_module(Segment* seg, uintptr_t address) {
     if (seg->header == nullptr || known(*seg, address)) return;
     dl_find_object found;
     if (_dl_find_object(reinterpret_cast<void*>(address), &found) != 0) return;
+    if (reloaded(seg, found)) return;
 
     uint64_t index = __atomic_fetch_add(&seg->header->modules_claimed, 1, __ATOMIC_ACQ_REL);
     if (index >= seg->module_capacity) {

@@ -15,6 +15,11 @@ namespace vdsotrace::tracer {
 // when two threads race (readers merge them).
 void ensure_module(Segment* seg, uintptr_t address);
 
+// After a dlclose: marks every module of the table that is no longer loaded (no object at its
+// start, or another one: other file, range or build id) kModuleUnloaded, and writes the indexes of
+// those it marked (at most `max`) to `indexes`. Returns how many. Cold; no system call, no lock.
+uint32_t mark_unloaded_modules(Segment* seg, uint32_t* indexes, uint32_t max);
+
 // Reads the GNU build id from the program headers of an ELF image mapped at `elf_header`.
 // Returns its size (0 when none), copying at most `max` bytes.
 uint32_t read_build_id(const void* elf_header, uintptr_t load_bias, unsigned char* out, uint32_t max);

@@ -26,6 +26,7 @@
 #include "tracer/common/text_util.h"
 #include "tracer/python/cpython_frames.h"
 #include "tracer/wrappers/wrapper_sites.h"
+#include "tracer/engine/thread_identity.h"
 
 namespace vdsotrace::tracer {
 
@@ -51,6 +52,7 @@ uint64_t g_pending[format::kCounterSlots];  // see bump_pending()
 int g_pending_any;
 pthread_key_t g_exit_key;                    // its destructor marks a thread's slot exited
 bool g_have_exit_key;
+uint32_t g_retired_claimed;                  // entries of the segment's retired-callers table handed out
 int g_own_pid;                               // getpid() at start-up and after fork; 0 = not known yet
 
 void say(const char* text) {
@@ -182,8 +184,11 @@ void on_thread_exit(void* slot_ptr) {
         t.sample_slot = ok ? shared_sample : nullptr;  // null: its last calls counted, not sampled
     }
     release_alt_stack();
-    char name[16] = {};
-    prctl(PR_GET_NAME, name);  // names are often set after the first call: take the final one
+    // Names are often set after the first call: the final one, kept in the slot by the shim's
+    // pthread_setname_np and prctl (no system call here: the thread may run under a sandbox).
+    char name[16];
+    memcpy(name, h->name, sizeof name);
+    name[15] = '\0';
     if (g_segment.exited_slot == nullptr) {
         memcpy(h->name, name, sizeof h->name);
         __atomic_store_n(&h->state, uint32_t(format::kThreadExited), __ATOMIC_RELEASE);
@@ -236,7 +241,7 @@ unsigned char* reuse_recycled_slot() {
 bool g_headroom_threads;
 
 uintptr_t stack_low_of_this_thread() {
-    if (gettid() == getpid()) {
+    if (current_tid() == process_id()) {
         const uintptr_t top = getauxval(AT_EXECFN);
         rlimit lim{};
         if (top == 0 || getrlimit(RLIMIT_STACK, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur >= top)
@@ -291,8 +296,10 @@ unsigned char* claim_thread_slot(ThreadState& t) {
             __atomic_fetch_or(&h->flags, uint32_t(format::kFlagThreadsFull), __ATOMIC_RELAXED);
     } else {
         auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
-        sh->tid = gettid();
-        prctl(PR_GET_NAME, sh->name);
+        // No system call (thread_identity.h): a thread started under a strict seccomp filter must
+        // survive its first clock call.
+        sh->tid = current_tid();
+        known_thread_name(t, sh->name);
         sh->claimed_monotonic_ns = monotonic_ns();
         __atomic_store_n(&sh->state, uint32_t(format::kThreadLive), __ATOMIC_RELEASE);
         if (g_have_exit_key) pthread_setspecific(g_exit_key, slot);
@@ -367,6 +374,26 @@ static unsigned char* claim_slot() {
 // until the parent creates its segment.
 static bool in_vfork_child() { return g_own_pid != 0 && getpid() != g_own_pid; }
 
+// Renames the slot of thread `tid` (the shim's pthread_setname_np on another thread). Cold.
+void rename_thread_slot(int32_t tid, const char* name) {
+    if (tid <= 0 || __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
+    for (uint32_t i = 0; i < g_segment.thread_capacity; ++i) {
+        auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(g_segment.threads + size_t(i) * g_segment.slot_size);
+        if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == format::kThreadLive && sh->tid == tid) {
+            copy_thread_name(sh->name, name);
+            return;
+        }
+    }
+}
+
+void note_own_thread_name(const char* name) {
+    ThreadState& t = t_thread;
+    copy_thread_name(t.name, name);
+    if (current_tid() == process_id()) set_main_thread_name(name);
+    if (t.slot != nullptr && !t.shared && __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady)
+        copy_thread_name(reinterpret_cast<format::ThreadSlotHeader*>(t.slot)->name, name);
+}
+
 static void count_for_vfork_child(unsigned counter, uintptr_t caller) {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) {
         detail::count_into<true>(overflow_slot(), counter, caller);
@@ -387,8 +414,14 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample, wrappers::
     if (slot == nullptr) {
         // Recording impossible (said once on stderr): every call passes through at about native
         // cost, with no system call (in_vfork_child's getpid cost 286 ns a call; issue 12).
-        if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled) return;
-        if (in_vfork_child()) {
+        const int state = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE);
+        if (state == kDisabled) return;
+        // Only before the segment exists does a vfork child need telling apart (it must not
+        // create one under its own pid): a thread's first call in a recording process makes no
+        // system call, and survives a strict seccomp filter installed before the thread began. A
+        // vfork child claiming a slot for the suspended thread whose TLS it runs on claims it
+        // for that thread (the id comes from its descriptor), where its calls belong.
+        if (state != kReady && in_vfork_child()) {
             count_for_vfork_child(counter, caller);
             return;
         }
@@ -406,6 +439,27 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample, wrappers::
     else
         detail::count_into<false>(slot, counter, caller, frame);
     if (may_sample && sample_due()) sampler_on_countdown(counter, caller);
+}
+
+void share_thread_state_with_clone() {
+    ThreadState& t = t_thread;
+    if (t.busy != 0 || t.in_init) return;  // the shim's own work, or a handler inside a claim: never
+    const int saved_errno = errno;  // creating the segment must not change the program's errno
+    // The slot is claimed now, while one process runs on this TLS: two claiming at once would
+    // both write it.
+    if (t.slot == nullptr && __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kDisabled && !in_vfork_child())
+        claim_slot();
+    errno = saved_errno;
+    if (t.slot == nullptr) return;  // nothing recorded: nothing to share
+    // From here on every call of this thread and of the clone takes the slow path, which counts
+    // with locked atomics into the same slot (count_into<true>): exact, at the cost of the
+    // slow path for this one thread. Other threads keep their own TLS and fast path.
+    t.shared = 1;
+    t.fast_slot = nullptr;
+    t.last_entry = nullptr;
+    t.direct_entries[0] = t.direct_entries[1] = nullptr;
+    t.wrap_key = 0;
+    t.wrap_entry = nullptr;
 }
 
 format::Header* ensure_segment() {
@@ -475,7 +529,8 @@ void after_fork_in_child() {
     remember_fork_parent(parent_recorded ? g_segment.header : nullptr);
     if (parent_recorded) munmap(g_segment.header, g_segment.size);
     g_segment = Segment{};
-    g_own_pid = getpid();
+    thread_identity_after_fork(t_thread);
+    g_own_pid = process_id();
     // The forking thread's exit handler would otherwise fold the parent's slot, now unmapped here.
     if (g_have_exit_key) pthread_setspecific(g_exit_key, nullptr);
     t_thread.slot = nullptr;
@@ -491,17 +546,21 @@ void after_fork_in_child() {
     t_thread.sample_slot = nullptr;
     t_thread.in_sample = 0;
     memset(g_pending, 0, sizeof g_pending);
+    g_retired_claimed = 0;
     __atomic_store_n(&g_state, kUninit, __ATOMIC_RELEASE);
 }
 
 void at_process_start() {
-    g_own_pid = getpid();
+    learn_thread_identity();
+    g_own_pid = process_id();
     settle_own_session();
     apply_follow_exec_setting();
 }
 
 void at_process_end() {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
+    // exit() in a vfork child, or in a clone(CLONE_VM) child: the recording is the parent's.
+    if (in_vfork_child()) return;
     format::Header* h = g_segment.header;
     if (h->end_monotonic_ns == 0) {
         h->end_monotonic_ns = monotonic_ns();
@@ -537,15 +596,20 @@ void at_process_exit(int status) {
 
 namespace {
 
-// The end of the mapping holding this thread's stack (1: unknown). Cold: once per thread that
-// calls through a wrapper, a read of /proc/self/maps with plain system calls.
+// The upper end of this thread's stack (1: unknown), without a system call: a thread started under
+// a strict seccomp filter must survive its first call through a wrapper (this read
+// /proc/self/maps). The main thread's stack mapping ends with the page holding AT_EXECFN; a glibc
+// thread's stack (and its static TLS above it) ends at its descriptor, also for a stack the program
+// gave it (glibc carves the descriptor from the top of that stack).
 uintptr_t stack_end_of_this_thread() {
-    const int saved_errno = errno;
-    MapRange at, above;
     const uintptr_t sp = stack_pointer();
-    const bool ok = sp != 0 && lookup_mappings(sp, &at, &above) && at.end != 0;
-    errno = saved_errno;
-    return ok ? uintptr_t(at.end) : 1;
+    uintptr_t end = uintptr_t(pthread_self());
+    if (current_tid() == process_id()) {
+        const uintptr_t page = getauxval(AT_PAGESZ) != 0 ? getauxval(AT_PAGESZ) : 4096;
+        const uintptr_t execfn = getauxval(AT_EXECFN);
+        end = execfn != 0 ? (execfn + page - 1) & ~(page - 1) : 0;
+    }
+    return sp != 0 && end > sp ? end : 1;
 }
 
 // Counts one call of `key` exactly (wrapper marks play no part): returns the entry, or null when
@@ -594,9 +658,23 @@ __attribute__((noinline)) void detail::count_through_wrapper(unsigned char* slot
     unsigned via = 0;
     uintptr_t outer = 0;
     bool python = false;
-    if (frame.cfa != 0) {
+    if (frame.cfa != 0 && site == t.py_c_site) {
+        // The interpreter's C call site this thread called through last (time.monotonic() in a
+        // loop): decided already; only the Python frame is read.
+        const int saved_errno = errno;  // (the runtime's first reads are system calls)
+        via = t.py_c_via;
+        if ((outer = python::current_site()) == 0) via = 0;
+        errno = saved_errno;
+    } else if (frame.cfa != 0) {
         const int saved_errno = errno;  // a decision made now may read files
         outer = wrappers::step_out(site, frame, stack_end > 1 ? stack_end : 0, &via, &python);
+        if (python && via != 0) {
+            t.py_c_site = 0;  // (a signal handler's call in between sees no half-written pair)
+            asm volatile("" ::: "memory");
+            t.py_c_via = via;
+            asm volatile("" ::: "memory");
+            t.py_c_site = site;
+        }
         // A call from CPython: the Python call site of this thread's current frame; without one
         // (no Python code running on this thread, a check failed) counted at the C site.
         if (python && (outer = python::current_site()) == 0) via = 0;
@@ -618,6 +696,102 @@ __attribute__((noinline)) void detail::count_through_wrapper(unsigned char* slot
 }
 template void detail::count_through_wrapper<false>(unsigned char*, unsigned, uintptr_t, wrappers::CallFrame);
 template void detail::count_through_wrapper<true>(unsigned char*, unsigned, uintptr_t, wrappers::CallFrame);
+
+// ---- Unloaded libraries (format: RetiredCallerEntry) -------------------------------------------
+
+namespace {
+
+// Adds `n` calls of `key`, counted by thread `tid` in module `module` before it was unloaded, to
+// the retired-callers table; when it is full, to the exited threads' (else the shared) slot's
+// unattributed calls, which every thread updates with atomics.
+void add_retired(uint64_t key, uint64_t n, int32_t tid, uint32_t module) {
+    format::RetiredCallerEntry* table = g_segment.retired;
+    uint32_t claimed = __atomic_load_n(&g_retired_claimed, __ATOMIC_ACQUIRE);
+    const uint64_t backed = reserved_entries(g_segment, &g_segment.retired_reserved, sizeof(format::RetiredCallerEntry),
+                                             g_segment.retired_capacity);
+    if (claimed > backed) claimed = uint32_t(backed);
+    for (uint32_t i = 0; table != nullptr && i < claimed; ++i) {
+        format::RetiredCallerEntry& e = table[i];
+        if (__atomic_load_n(&e.state, __ATOMIC_ACQUIRE) == 2 && e.key == key && e.tid == tid && e.module == module) {
+            __atomic_fetch_add(&e.count, n, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+    const uint32_t index = table != nullptr ? __atomic_fetch_add(&g_retired_claimed, 1u, __ATOMIC_ACQ_REL) : UINT32_MAX;
+    if (index < g_segment.retired_capacity &&
+        reserve_entry(&g_segment, &g_segment.retired_reserved, table, index, sizeof(format::RetiredCallerEntry),
+                      g_segment.retired_capacity)) {
+        format::RetiredCallerEntry& e = table[index];
+        __atomic_store_n(&e.state, 1u, __ATOMIC_RELAXED);
+        e.tid = tid;
+        e.module = module;
+        e.key = key;
+        __atomic_store_n(&e.count, n, __ATOMIC_RELAXED);
+        __atomic_store_n(&e.state, 2u, __ATOMIC_RELEASE);
+        return;
+    }
+    unsigned char* bucket = g_segment.exited_slot != nullptr ? g_segment.exited_slot : shared_slot();
+    auto* unattributed = reinterpret_cast<uint64_t*>(bucket + format::kSlotUnattributedOffset);
+    __atomic_fetch_add(&unattributed[format::caller_counter(key)], n, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&g_segment.header->flags, format::kFlagRetiredFull, __ATOMIC_RELAXED);
+}
+
+// Retires every caller entry of `slot` whose call site lies in [start, end): a tombstone takes the
+// key's place, so the next library loaded there counts into fresh entries (and gets its module
+// noted and its wrapper sites decided again), and the count moves to the retired table. The
+// slot's owner may count meanwhile, but never at these addresses: the library is gone, and a
+// library loaded in its place can be called only after dlclose returned.
+void retire_slot_range(unsigned char* slot, int32_t tid, uintptr_t start, uintptr_t end, uint32_t module) {
+    auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
+    for (uint32_t i = 0; i <= g_recorder.caller_mask; ++i) {
+        format::CallerEntry& e = callers[i];
+        const uint64_t key = __atomic_load_n(&e.key, __ATOMIC_ACQUIRE);
+        const uint64_t address = format::caller_address(key);
+        if (key == 0 || (address & format::kPythonSiteTag) || address == 0 || address - 1 < start ||
+            address - 1 >= end)
+            continue;
+        __atomic_store_n(&e.key, format::retired_tombstone(key), __ATOMIC_RELEASE);
+        if (format::caller_via(key) == format::kViaWrapperMark) continue;  // a note, no count
+        const uint64_t n = __atomic_exchange_n(&e.count, 0, __ATOMIC_ACQ_REL);
+        if (n != 0) add_retired(key, n, tid, module);
+    }
+}
+
+}  // namespace
+
+void forget_unloaded_modules() {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
+    BusyGuard busy;
+    const int saved_errno = errno;
+    uint32_t unloaded[64];
+    uint32_t n;
+    while ((n = mark_unloaded_modules(&g_segment, unloaded, 64)) != 0) {
+        for (uint32_t u = 0; u < n; ++u) {
+            const format::ModuleEntry& m = g_segment.modules[unloaded[u]];
+            const uintptr_t start = uintptr_t(m.start), end = uintptr_t(m.end);
+            wrappers::forget_decisions_in(start, end);
+            // The private slots the file backs, and the shared one once it is.
+            const uint64_t backed = reserved_entries(g_segment, &g_segment.threads_reserved, g_segment.slot_size,
+                                                     g_segment.thread_capacity);
+            const bool shared_backed = !g_segment.growable || __atomic_load_n(&g_segment.shared_slot_ready, __ATOMIC_ACQUIRE);
+            for (uint32_t i = 0; i <= g_segment.thread_capacity; ++i) {
+                if (i < g_segment.thread_capacity ? i >= backed : !shared_backed) continue;
+                unsigned char* slot = g_segment.threads + size_t(i) * g_segment.slot_size;
+                const auto* sh = reinterpret_cast<const format::ThreadSlotHeader*>(slot);
+                const int32_t tid = i < g_segment.thread_capacity ? __atomic_load_n(&sh->tid, __ATOMIC_ACQUIRE) : 0;
+                retire_slot_range(slot, tid, start, end, unloaded[u]);
+            }
+            if (g_segment.exited_slot != nullptr) retire_slot_range(g_segment.exited_slot, 0, start, end, unloaded[u]);
+        }
+    }
+    errno = saved_errno;
+}
+
+void back_whole_segment() {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady || in_vfork_child()) return;
+    BusyGuard busy;
+    reserve_whole(&g_segment);
+}
 
 const char* segment_name() {
     return __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady ? g_segment.name : nullptr;

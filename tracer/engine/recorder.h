@@ -50,6 +50,26 @@ void ensure_caller_module(uintptr_t address);
 // recording that must exist even if no call is ever counted. Slow path: start-up only.
 format::Header* ensure_segment();
 
+// Before clone(CLONE_VM) without CLONE_SETTLS (and without CLONE_VFORK, whose parent waits): the
+// child will run on this thread's TLS in the same memory, so both would bump this thread's slot
+// with plain increments and lose counts. Claims the slot now if needed and switches this thread
+// to counting with atomics on the slow path, for the rest of its life. Slow path, syscalls allowed.
+void share_thread_state_with_clone();
+
+// The calling thread named itself (the shim's pthread_setname_np / prctl(PR_SET_NAME)); and
+// another thread, by its kernel id, was named. Cold; no system call.
+void note_own_thread_name(const char* name);
+void rename_thread_slot(int32_t tid, const char* name);
+
+// After a successful dlclose: modules of the table no longer loaded are marked unloaded and the
+// calls counted in them move to the retired-callers table (format::RetiredCallerEntry), so a
+// library loaded later at the same addresses is not credited with them. Cold; no system call.
+void forget_unloaded_modules();
+
+// Backs the whole layout of this process's segment now, if it has one (before a seccomp filter
+// that may forbid growing it later; segment_growth.h). Slow path.
+void back_whole_segment();
+
 // The segment's header, or null while there is none.
 format::Header* segment_header();
 

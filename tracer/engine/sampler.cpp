@@ -20,6 +20,8 @@
 #include "tracer/engine/recorder.h"
 #include "tracer/engine/settings.h"
 #include "tracer/common/text_util.h"
+#include "tracer/python/cpython_frames.h"
+#include "tracer/engine/thread_identity.h"
 
 namespace vdsotrace::tracer {
 
@@ -180,7 +182,8 @@ uint32_t intern(const Segment& seg, const uintptr_t* frames, uint32_t n) {
                 __atomic_store_n(&e.state, uint32_t(format::kStackReady), __ATOMIC_RELEASE);
                 // Record every module that contributed a frame while it is still loaded, so the
                 // stack can be named after a dlclose or the program's exit.
-                for (uint32_t f = 0; f < n; ++f) ensure_module(const_cast<Segment*>(&seg), frames[f]);
+                for (uint32_t f = 0; f < n; ++f)
+                    if (!(frames[f] & format::kPythonSiteTag)) ensure_module(const_cast<Segment*>(&seg), frames[f]);
                 return i;
             }
             // Another thread claimed this entry meanwhile: its frames' room stays unused.
@@ -270,9 +273,10 @@ void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t
     const int saved_errno = errno;  // libunwind and the module lookup must not change the program's errno
     const format::Header::Sampling& cfg = seg.header->sampling;
     uintptr_t frames[kMaxSampleDepth];
-    const uint32_t n = unwinder == kLibunwind && !in_loader(t)
+    uint32_t n = unwinder == kLibunwind && !in_loader(t)
                            ? capture_libunwind(frames, cfg.max_depth, caller)
                            : capture_frame_pointers(frames, cfg.max_depth, caller, t.stack_top);
+    n = python::interleave(frames, n, cfg.max_depth);  // Python functions beside the interpreter's frames
     const uint32_t id = intern(seg, frames, n);
     if (id == kNoStack) {
         bump<kShared>(&h->lost_stacks_full);
@@ -346,12 +350,12 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
         return;
     t.sample_slot = sample_slot;
     t.sample_countdown = int32_t(period);
-    t.tid = int(gettid());
+    t.tid = int(current_tid());  // no system call: thread_identity.h
     // The frame-pointer walk's upper bound: the TCB sits right above a glibc thread's stack; the
     // main thread's frames all lie below the executable's name the kernel put at its stack's top
     // (AT_EXECFN; __libc_stack_end would add ld.so to the shim's NEEDED entries).
     const uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-    uintptr_t top = gettid() == getpid() ? uintptr_t(getauxval(AT_EXECFN)) : uintptr_t(pthread_self());
+    uintptr_t top = t.tid == process_id() ? uintptr_t(getauxval(AT_EXECFN)) : uintptr_t(pthread_self());
     t.stack_top = top > here ? top : 0;
     // libunwind allocates its per-thread trace cache (and glibc this thread's copy of libunwind's
     // TLS, with malloc) on a thread's first unw_backtrace. Do that now, at the thread's first

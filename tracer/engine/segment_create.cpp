@@ -25,9 +25,14 @@ namespace {
 
 size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
+// The vDSO's clock_gettime, when the shim found one (set_engine_clock): reading it is no system
+// call, so a thread's first call and the exit handlers make none a sandbox could refuse.
+int (*g_engine_clock)(clockid_t, timespec*);
+
 uint64_t clock_ns(clockid_t id) {
     timespec ts{};
-    syscall(SYS_clock_gettime, id, &ts);
+    auto* clock = __atomic_load_n(&g_engine_clock, __ATOMIC_RELAXED);
+    if (clock == nullptr || clock(id, &ts) != 0) syscall(SYS_clock_gettime, id, &ts);
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
@@ -70,6 +75,10 @@ void describe_errno(TextBuffer* b, int err) {
 
 format::DoctorHeader g_doctor_header;
 
+void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*)) {
+    __atomic_store_n(&g_engine_clock, vdso_clock_gettime, __ATOMIC_RELAXED);
+}
+
 uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
 
@@ -100,6 +109,7 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     const size_t threads = place(slot * slots);
     const size_t thread_log = place(sizeof(format::ExitedThreadEntry) * format::kThreadLogEntries);
     const size_t python = place(sizeof(format::PythonSiteEntry) * format::kPythonSiteCapacity);
+    const size_t retired = place(sizeof(format::RetiredCallerEntry) * format::kRetiredCallerCapacity);
     format::Header::Sampling sampling{};
     size_t stacks = 0, frames = 0, sample_slots = 0, sample_slot = 0;
     if (settings.sample > 0) {
@@ -132,6 +142,8 @@ size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h
     add_section(h, format::kSectionWrapperSites, sizeof(format::WrapperSiteEntry), wrappers, format::kWrapperSiteCapacity);
     add_section(h, format::kSectionPythonSites, sizeof(format::PythonSiteEntry), python, format::kPythonSiteCapacity);
     add_section(h, format::kSectionRuntimes, sizeof(format::RuntimeEntry), runtimes, format::kRuntimeCapacity);
+    add_section(h, format::kSectionRetiredCallers, sizeof(format::RetiredCallerEntry), retired,
+                format::kRetiredCallerCapacity);
     const size_t size = align_up(offset, 4096);
     if (h == nullptr) return size;
     h->thread_capacity = settings.threads;
@@ -194,6 +206,9 @@ void bind_segment(format::Header* h, Segment* seg) {
         } else if (s.kind == format::kSectionRuntimes) {
             seg->runtimes = reinterpret_cast<format::RuntimeEntry*>(base + s.offset);
             seg->runtime_capacity = uint32_t(s.count);
+        } else if (s.kind == format::kSectionRetiredCallers) {
+            seg->retired = reinterpret_cast<format::RetiredCallerEntry*>(base + s.offset);
+            seg->retired_capacity = uint32_t(s.count);
         }
     }
 }

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <time.h>
 
 #include "tracer/format/segment_format.h"
 #include "tracer/engine/settings.h"
@@ -37,6 +38,8 @@ struct Segment {
     uint32_t python_site_capacity = 0;
     format::RuntimeEntry* runtimes = nullptr;
     uint32_t runtime_capacity = 0;
+    format::RetiredCallerEntry* retired = nullptr;  // null in segments without the section
+    uint32_t retired_capacity = 0;
     char name[128] = {};  // shm name, "/vdsotrace-..."
 
     // Growth (segment_growth.h). `size` above is the whole layout, mapped at once; the file holds
@@ -54,6 +57,7 @@ struct Segment {
     uint64_t python_sites_reserved = 0;
     uint64_t frames_reserved = 0;
     uint64_t sample_slots_reserved = 0;  // private sample slots only
+    uint64_t retired_reserved = 0;
     uint32_t stacks_ready = 0;           // 1: the stack table is reserved (whole: it is hashed)
     uint32_t shared_slot_ready = 0;      // 1: the shared overflow thread slot is reserved
     uint32_t shared_sample_ready = 0;    // 1: the shared overflow sample slot is reserved
@@ -86,8 +90,10 @@ void describe_errno(TextBuffer* b, int err);
 // taken as wholly backed (not growable).
 void bind_segment(format::Header* header, Segment* seg);
 
-// Monotonic and realtime clocks read with a raw syscall: the shim must not call its own
-// interposed functions, and these are read only on slow paths.
+// Monotonic and realtime clocks for the engine's timestamps, read through the vDSO entry the shim
+// gave set_engine_clock (the raw vDSO function, -errno convention), else with a raw syscall: the
+// shim must not call its own interposed functions, and these are read only on slow paths.
+void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*));
 uint64_t monotonic_ns();
 uint64_t realtime_ns();
 

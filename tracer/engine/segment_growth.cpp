@@ -103,4 +103,18 @@ bool reserve_once(Segment* seg, uint32_t* ready, const void* p, uint64_t bytes) 
     return true;
 }
 
+bool reserve_whole(Segment* seg) {
+    if (!__atomic_load_n(&seg->growable, __ATOMIC_ACQUIRE)) return true;
+    const int saved_errno = errno;
+    const int err = back(*seg, 0, seg->size);
+    errno = saved_errno;
+    if (err != 0) {
+        say_failure_once(seg, err);
+        return false;
+    }
+    // Everything is backed: every reservation succeeds without a system call from now on.
+    __atomic_store_n(&seg->growable, false, __ATOMIC_RELEASE);
+    return true;
+}
+
 }  // namespace vdsotrace::tracer

@@ -36,4 +36,9 @@ uint64_t reserved_entries(const Segment& seg, const uint64_t* reserved, uint64_t
 // Reserves [p, p + bytes) once for the segment's life: `*ready` becomes 1 on success.
 bool reserve_once(Segment* seg, uint32_t* ready, const void* p, uint64_t bytes);
 
+// Backs the whole layout at once and stops growing (a seccomp filter is about to be installed:
+// growth's system calls may be forbidden from then on). False when it could not (then growth
+// goes on as before).
+bool reserve_whole(Segment* seg);
+
 }  // namespace vdsotrace::tracer

@@ -48,6 +48,19 @@ struct ThreadState {
     uint64_t wrap_key;
     format::CallerEntry* wrap_entry;
     uintptr_t wrap_stack_end;
+    // Calls from CPython (tracer/python/), decided once and kept for the next call: the
+    // interpreter's C call site this thread called through last and its via (0: none), and the
+    // Python site found last: code object (0: none, written last), instruction, the code object's
+    // name objects (another code object allocated at a freed one's address has others), site tag.
+    uint64_t py_c_site;
+    uint32_t py_c_via;
+    uintptr_t py_code;
+    uintptr_t py_instr;
+    uintptr_t py_names;
+    uint64_t py_site;
+    // The name this thread gave itself through the shim's pthread_setname_np or prctl(PR_SET_NAME)
+    // (empty: none seen; thread_identity.h), kept until and after it claims its slot.
+    char name[16];
 };
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));

@@ -35,8 +35,9 @@ namespace vdsotrace::format {
 
 inline constexpr char kMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'C', '\0'};
 // 2.0: the file grows (see above), sections reordered. (1.1: calls through clock wrappers,
-// kSectionWrapperSites; 1.2: Python sites.) Readers of 2.x also read 1.x recordings, whose file is
-// always the whole layout.
+// kSectionWrapperSites; 1.2: Python sites; 1.3: unloaded modules, kModuleUnloaded and
+// kSectionRetiredCallers.) Readers of 2.x also read 1.x recordings, whose file is always the
+// whole layout.
 inline constexpr uint16_t kMajor = 2;
 inline constexpr uint16_t kMinor = 0;
 inline constexpr uint16_t kOldestMajorRead = 1;
@@ -95,6 +96,8 @@ enum SectionKind : uint32_t {
     kSectionWrapperSites = 20,   // WrapperSiteEntry[count]
     kSectionPythonSites = 21,    // PythonSiteEntry[count]: Python call sites (CallerEntry address tag)
     kSectionRuntimes = 22,       // RuntimeEntry[count]: interpreters found, and whether they could be read
+    // Minor 3: calls counted in a library before it was unloaded (see RetiredCallerEntry).
+    kSectionRetiredCallers = 23,  // RetiredCallerEntry[count]
 };
 
 struct SectionEntry {
@@ -264,6 +267,10 @@ enum ModuleState : uint32_t { kModuleEmpty = 0, kModuleWriting = 1, kModuleReady
 enum ModuleFlags : uint32_t {
     kModuleMainProgram = 1u << 0,  // path is the header's exe
     kModuleVdso = 1u << 1,         // the vDSO: its image is in kSectionVdsoImage
+    // Minor 3: the module was unloaded (dlclose); its range may hold another module since. Calls
+    // counted in it while it was loaded are in kSectionRetiredCallers; caller entries in thread
+    // slots belong to the module loaded there now (a reader looks them up among the others).
+    kModuleUnloaded = 1u << 2,
 };
 
 inline constexpr size_t kModulePathMax = 440;
@@ -345,6 +352,29 @@ constexpr uint64_t caller_key(unsigned counter, uint64_t address, unsigned via =
 constexpr unsigned caller_counter(uint64_t key) { return unsigned(key >> 56) - 1; }
 constexpr uint64_t caller_address(uint64_t key) { return key & kCallerAddressMask; }
 constexpr unsigned caller_via(uint64_t key) { return unsigned(key >> 48) & 0xff; }
+
+// ---- Unloaded modules (minor 3) ----------------------------------------------------------------
+// When a library is unloaded, every caller entry whose return address lies in its range is
+// retired: its count moves here, with the module it was counted in, and the entry's key becomes a
+// tombstone (kViaWrapperMark with kPythonSiteTag set in the address: never a live key; readers
+// skip marks) so the next library loaded at the same address counts into fresh entries. Entries
+// are claimed in order and published with state = 2; a retired caller of the same thread, key
+// and module is added to its existing entry. When the table is full the counts go to the exited
+// threads' slot (else the shared slot) as unattributed calls and kFlagRetiredFull is set.
+inline constexpr uint32_t kRetiredCallerCapacity = 1024;
+inline constexpr uint32_t kFlagRetiredFull = 1u << 9;  // HeaderFlags bit for the table above
+struct RetiredCallerEntry {
+    uint32_t state;   // 0: free, 1: being written, 2: ready
+    int32_t tid;      // the thread whose slot counted them; 0: the shared or exited-threads slot
+    uint32_t module;  // index in kSectionModules of the unloaded module
+    uint32_t reserved;
+    uint64_t key;     // the caller key (caller_key) the calls were counted under
+    uint64_t count;
+};
+static_assert(sizeof(RetiredCallerEntry) == 32);
+constexpr uint64_t retired_tombstone(uint64_t key) {
+    return (key & ~(uint64_t(0xff) << 48)) | (uint64_t(kViaWrapperMark) << 48) | (uint64_t(1) << 47);
+}
 
 // ---- Clock wrappers (minor 1) ------------------------------------------------------------------
 // Call sites inside recognised clock wrappers, process-wide, claimed in order (state 0 -> 1 -> 2).

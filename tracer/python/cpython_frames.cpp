@@ -7,6 +7,8 @@
 #include <cstring>
 
 #include "tracer/common/text_util.h"
+#include "tracer/engine/settings.h"
+#include "tracer/engine/thread_state.h"
 #include "tracer/engine/segment_growth.h"
 #include "tracer/wrappers/symbol_at.h"
 
@@ -25,10 +27,12 @@ struct Layout {
     int owner_cstack;          // FRAME_OWNED_BY_CSTACK (3.12+: the interpreter's entry frames), -1
     int code_filename, code_qualname, code_linetable, code_firstlineno, code_adaptive;
     int ascii_size;            // sizeof(PyASCIIObject): where a compact ASCII string's characters are
+    int frame_is_entry;        // 3.11: _PyInterpreterFrame.is_entry (the first frame of an
+                               // _PyEval_EvalFrameDefault call); -1 (3.12+ mark it with a CSTACK frame)
 };
-constexpr Layout kLayout311 = {56, 8, -1, 152, 32, 48, 56, 69, -1, 112, 128, 136, 72, 184, 48};
-constexpr Layout kLayout312 = {56, 0, -1, 136, 0, 8, 56, 70, 3, 112, 128, 136, 68, 192, 40};
-constexpr Layout kLayout313 = {-1, -1, 72, 152, 0, 8, 56, 70, 3, 112, 128, 136, 68, 200, 40};
+constexpr Layout kLayout311 = {56, 8, -1, 152, 32, 48, 56, 69, -1, 112, 128, 136, 72, 184, 48, 68};
+constexpr Layout kLayout312 = {56, 0, -1, 136, 0, 8, 56, 70, 3, 112, 128, 136, 68, 192, 40, -1};
+constexpr Layout kLayout313 = {-1, -1, 72, 152, 0, 8, 56, 70, 3, 112, 128, 136, 68, 200, 40, -1};
 
 enum : int { kUnknown = 0, kChecking = 1, kReady = 2, kUnreadable = 3 };
 
@@ -39,6 +43,7 @@ struct Runtime {
     Layout layout;
     void* (*get_tstate)();
     uintptr_t code_type;       // &PyCode_Type
+    uintptr_t eval_start, eval_end;  // _PyEval_EvalFrameDefault's code (sampled stacks)
     const char* reason;        // why it cannot be read (kUnreadable)
 };
 Runtime g_rt;
@@ -328,6 +333,9 @@ bool in_cpython(uintptr_t pc) {
     if (getter == nullptr) getter = const_cast<void*>(wrappers::module_symbol(pc, "PyThreadState_GetUnchecked"));
     g_rt.get_tstate = reinterpret_cast<void* (*)()>(getter);
     g_rt.code_type = uintptr_t(wrappers::module_symbol(pc, "PyCode_Type"));
+    uint64_t eval_size = 0;
+    g_rt.eval_start = uintptr_t(wrappers::module_symbol(pc, "_PyEval_EvalFrameDefault", &eval_size));
+    g_rt.eval_end = g_rt.eval_start + eval_size;
 #if !defined(__x86_64__)
     give_up("its frames are read on x86_64 only");
     return false;
@@ -377,7 +385,116 @@ uint64_t current_site() {
         if (load<uintptr_t>(ts + uintptr_t(l.tstate_thread_id)) != uintptr_t(pthread_self())) return 0;
         if (read_frame<false>(ts, &code, &instr) != Read::kOk) return 0;
     }
-    return site_of(code, instr);
+    // The same Python call site as this thread's last (a loop): no table lookup.
+    ThreadState& t = t_thread;
+    const uintptr_t names = load<uintptr_t>(code + uintptr_t(l.code_qualname)) ^
+                            (load<uintptr_t>(code + uintptr_t(l.code_filename)) << 1);
+    if (code == t.py_code && instr == t.py_instr && names == t.py_names) return t.py_site;
+    const uint64_t site = site_of(code, instr);
+    if (site != 0) {
+        // Written code last, so that a signal handler's call between these stores (which writes
+        // all four) leaves them consistent: the interrupted writes that follow are all this call's.
+        t.py_code = 0;
+        asm volatile("" ::: "memory");
+        t.py_instr = instr;
+        t.py_names = names;
+        t.py_site = site;
+        asm volatile("" ::: "memory");
+        t.py_code = code;
+    }
+    return site;
+}
+
+namespace {
+
+// The calling thread's Python frames, innermost first, as sites; `group_end[i]`: frame i is the
+// first (outermost) of its _PyEval_EvalFrameDefault call. Plain loads, as current_site() reads
+// the current frame once the runtime's layout was checked with fault-free reads: those
+// (process_vm_readv, a system call per read) made a sampled call 20 us slower per Python frame.
+// Every pointer followed must look like one (aligned, in user space) and every frame hold a code
+// object (its type is PyCode_Type) with the instruction inside its bytecode, or the walk stops.
+uint32_t python_frames(uintptr_t ts, uint64_t* sites, bool* group_end, uint32_t max) {
+    const Layout& l = g_rt.layout;
+    auto plausible = [](uintptr_t a) { return a >= 4096 && (a & 7) == 0 && a < (uintptr_t(1) << 47); };
+    uintptr_t frame = 0;
+    if (l.tstate_current_frame >= 0) {
+        frame = load<uintptr_t>(ts + uintptr_t(l.tstate_current_frame));
+    } else {
+        const uintptr_t cframe = load<uintptr_t>(ts + uintptr_t(l.tstate_cframe));
+        if (!plausible(cframe)) return 0;
+        frame = load<uintptr_t>(cframe + uintptr_t(l.cframe_current));
+    }
+    uint32_t count = 0;
+    for (unsigned hops = 0; plausible(frame) && count < max && hops < 4 * kMaxSampleDepth; ++hops) {
+        const uintptr_t previous = load<uintptr_t>(frame + uintptr_t(l.frame_previous));
+        if (l.owner_cstack >= 0 && load<uint8_t>(frame + uintptr_t(l.frame_owner)) == l.owner_cstack) {
+            if (count > 0) group_end[count - 1] = true;  // 3.12+: the entry frame of the call below
+            frame = previous;
+            continue;
+        }
+        const uintptr_t code = load<uintptr_t>(frame + uintptr_t(l.frame_code));
+        if (!plausible(code) || load<uintptr_t>(code + 8) != g_rt.code_type) break;
+        const uintptr_t instr = load<uintptr_t>(frame + uintptr_t(l.frame_instr));
+        const uintptr_t units = load<uintptr_t>(code + 16);
+        const uintptr_t base = code + uintptr_t(l.code_adaptive);
+        // A frame being set up has no instruction yet: no line to name, skipped.
+        if (instr >= base && (instr - base) / 2 < units) {
+            const uint64_t site = site_of(code, instr);
+            if (site == 0) break;  // the site table is full
+            sites[count] = site;
+            group_end[count] = l.frame_is_entry >= 0 && load<uint8_t>(frame + uintptr_t(l.frame_is_entry)) != 0;
+            ++count;
+        }
+        frame = previous;
+    }
+    if (count > 0) group_end[count - 1] = true;
+    return count;
+}
+
+}  // namespace
+
+uint32_t interleave(uintptr_t* frames, uint32_t n, uint32_t max) {
+    if (__atomic_load_n(&g_rt.state, __ATOMIC_ACQUIRE) != kReady || g_rt.eval_start == 0) return n;
+    const uintptr_t ts = uintptr_t(g_rt.get_tstate());
+    if (ts == 0 || load<uintptr_t>(ts + uintptr_t(g_rt.layout.tstate_thread_id)) != uintptr_t(pthread_self())) return n;
+    // A sampled call may run on a small stack: Python frames beyond these are not shown.
+    constexpr uint32_t kMaxPythonFrames = 64;
+    uint64_t sites[kMaxPythonFrames];
+    bool group_end[kMaxPythonFrames];
+    const uint32_t count = python_frames(ts, sites, group_end, kMaxPythonFrames);
+    if (count == 0) return n;
+    uint8_t group_size[kMaxPythonFrames], group_begin[kMaxPythonFrames];
+    uint32_t groups = 0;
+    for (uint32_t q = 0, begin = 0; q < count; ++q)
+        if (group_end[q]) {
+            group_begin[groups] = uint8_t(begin);
+            group_size[groups++] = uint8_t(q + 1 - begin);
+            begin = q + 1;
+        }
+    // The k-th _PyEval_EvalFrameDefault frame from the leaf runs the k-th group of Python frames.
+    // Merged in place: first how far the merged stack reaches within the cap, then from its root
+    // end down, so that every frame is read before its position is written.
+    auto is_eval = [](uintptr_t pc) { return pc - 1 >= g_rt.eval_start && pc - 1 < g_rt.eval_end; };
+    const uint32_t cap = max < kMaxSampleDepth ? max : kMaxSampleDepth;
+    uint32_t len = 0, given = 0, evals = 0, read = 0;
+    for (; read < n && len < cap; ++read) {
+        ++len;
+        if (!is_eval(frames[read])) continue;
+        if (given < groups) len += group_size[given++];
+        ++evals;
+    }
+    const uint32_t cut = len > cap ? len - cap : 0;  // the root end of the last group given
+    len -= cut;
+    uint32_t w = len;
+    for (uint32_t j = read; j-- > 0;) {
+        const uintptr_t pc = frames[j];
+        if (is_eval(pc) && --evals < given) {
+            const uint32_t size = group_size[evals] - (evals == given - 1 ? cut : 0);
+            for (uint32_t k = size; k-- > 0;) frames[--w] = uintptr_t(sites[group_begin[evals] + k]);
+        }
+        frames[--w] = pc;
+    }
+    return len;
 }
 
 void bind_segment(Segment* seg) {
@@ -391,6 +508,8 @@ void bind_segment(Segment* seg) {
 
 void forget_after_fork() {
     memset(g_sites, 0, sizeof g_sites);
+    t_thread.py_code = 0;  // its site tag indexes the parent's table
+    t_thread.py_c_site = 0;
     g_sites_claimed = 0;
     g_rt_noted = 0;
     g_segment = nullptr;

@@ -27,6 +27,13 @@ bool in_cpython(uintptr_t pc);
 // check failed, the table is full).
 uint64_t current_site();
 
+// Sampled stacks: after each _PyEval_EvalFrameDefault frame of `frames` (return addresses, leaf
+// first), the Python frames that call of the interpreter runs, as format::kPythonSiteTag | index
+// (the reader names them and shows them in its place). Returns the new count, at most `max`
+// (frames beyond it, at the root end, are cut). Unchanged when the runtime is not read or this
+// thread runs no Python code. Cold: once per sampled call, fault-free reads only.
+uint32_t interleave(uintptr_t* frames, uint32_t n, uint32_t max);
+
 void bind_segment(Segment* seg);
 void forget_after_fork();
 

@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "tracer/wrappers/file_symbols.h"
+
 namespace vdsotrace::tracer::wrappers {
 
 namespace {
@@ -93,14 +95,26 @@ bool code_site_at(uintptr_t pc, CodeSite* out) {
     return true;
 }
 
-const void* module_symbol(uintptr_t pc, const char* name) {
+bool name_from_file(uintptr_t pc, CodeSite* site) {
+    if (site->symbol != nullptr) return true;
+    dl_find_object found;
+    if (_dl_find_object(reinterpret_cast<void*>(pc), &found) != 0) return true;
+    const char* name = nullptr;
+    const FileName got = file_function_at(found, pc, &name);
+    if (got == FileName::kFound) site->symbol = name;
+    return got != FileName::kNotNow;
+}
+
+const void* module_symbol(uintptr_t pc, const char* name, uint64_t* size) {
     dl_find_object found;
     DynamicTables t;
     if (_dl_find_object(reinterpret_cast<void*>(pc), &found) != 0 || !dynamic_tables(found, &t)) return nullptr;
     for (uint32_t i = 0; i < t.count; ++i) {
         const ElfW(Sym)& s = t.symtab[i];
         if (s.st_shndx == SHN_UNDEF || s.st_name >= t.strsz || s.st_value == 0) continue;
-        if (strcmp(t.strtab + s.st_name, name) == 0) return reinterpret_cast<const void*>(t.bias + s.st_value);
+        if (strcmp(t.strtab + s.st_name, name) != 0) continue;
+        if (size != nullptr) *size = s.st_size;
+        return reinterpret_cast<const void*>(t.bias + s.st_value);
     }
     return nullptr;
 }

@@ -30,21 +30,26 @@ constexpr uint8_t kPythonSite = 2;
 constexpr uint32_t kDecisions = 4096;  // return addresses near wrappers, process-wide
 constexpr unsigned kProbes = 32;
 Decision g_decisions[kDecisions];
+uint32_t g_any_decision;  // 1 once an entry of g_decisions was claimed (in this process or a parent)
 
 Segment* g_segment;
 uint32_t g_sites_claimed;  // entries of the segment's wrapper-site table handed out
 
 uint32_t slot_of(uint64_t ret) { return uint32_t((ret >> 1) ^ (ret >> 13) ^ (ret >> 25)) & (kDecisions - 1); }
 
-Decision compute(uint64_t ret) {
+// *keep: false when the decision was made without information that is only missing for now
+// (the module's file is being read by a frame this call interrupted): then it is not kept.
+Decision compute(uint64_t ret, bool* keep) {
     Decision d{};
     d.ret = ret;
+    *keep = true;
     CodeSite site;
     if (ret < 4096 || !code_site_at(ret - 1, &site)) return d;
     if (python::in_cpython(ret - 1)) {
         d.wrapper = kPythonSite;
         return d;
     }
+    *keep = name_from_file(ret - 1, &site);  // hidden wrappers: uv__hrtime, os::javaTimeNanos
     if (site.symbol == nullptr) return d;
     char name[format::kWrapperNameMax];
     if (!qualified_name(site.symbol, name, sizeof name) || !is_clock_wrapper(name)) return d;
@@ -66,7 +71,16 @@ Decision* decide(uint64_t ret, Decision* local) {
         uint64_t seen = __atomic_load_n(&e.ret, __ATOMIC_ACQUIRE);
         if (seen == 0) {
             if (__atomic_compare_exchange_n(&e.ret, &seen, ret, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-                const Decision d = compute(ret);
+                __atomic_store_n(&g_any_decision, 1u, __ATOMIC_RELAXED);
+                bool keep = true;
+                const Decision d = compute(ret, &keep);
+                if (!keep) {
+                    // Given back: the next call decides again (another thread that saw the entry
+                    // meanwhile found it not ready and decided for itself).
+                    __atomic_store_n(&e.ret, uint64_t(0), __ATOMIC_RELEASE);
+                    *local = d;
+                    return local;
+                }
                 e.wrapper = d.wrapper;
                 e.from_fp = d.from_fp;
                 e.cfa_off = d.cfa_off;
@@ -80,7 +94,8 @@ Decision* decide(uint64_t ret, Decision* local) {
             break;
         }
     }
-    *local = compute(ret);  // table full, or being written
+    bool keep = true;
+    *local = compute(ret, &keep);  // table full, or being written
     return local;
 }
 
@@ -98,8 +113,11 @@ unsigned register_site(uint64_t ret, uint32_t depth) {
     w.address = ret;
     w.depth = depth;
     CodeSite site;
-    if (code_site_at(ret - 1, &site) && site.symbol != nullptr && !qualified_name(site.symbol, w.name, sizeof w.name))
-        TextBuffer(w.name, sizeof w.name).add(site.symbol);  // cut to fit
+    if (code_site_at(ret - 1, &site)) {
+        name_from_file(ret - 1, &site);
+        if (site.symbol != nullptr && !qualified_name(site.symbol, w.name, sizeof w.name))
+            TextBuffer(w.name, sizeof w.name).add(site.symbol);  // cut to fit
+    }
     __atomic_store_n(&w.state, uint32_t(format::kWrapperSiteReady), __ATOMIC_RELEASE);
     return index + 1;
 }
@@ -165,10 +183,24 @@ void bind_segment(Segment* seg) {
 
 void forget_sites_after_fork() {
     python::forget_after_fork();
-    // Only the forking thread runs in the child: plain stores are enough.
-    for (Decision& d : g_decisions) d.via = 0;
+    // Only the forking thread runs in the child: plain stores are enough. Only when a decision was
+    // made: the table is 96 KiB, and clearing it untouched cost every forked child 24 page faults.
+    if (__atomic_load_n(&g_any_decision, __ATOMIC_RELAXED) != 0)
+        for (Decision& d : g_decisions)
+            if (d.via != 0) d.via = 0;
     g_sites_claimed = 0;
     g_segment = nullptr;
+}
+
+void forget_decisions_in(uintptr_t start, uintptr_t end) {
+    // A tombstone (bit 63: never a user-space return address) neither matches a lookup nor frees
+    // the entry, so probe chains through it stay whole; the next library at these addresses is
+    // decided afresh.
+    for (Decision& d : g_decisions) {
+        const uint64_t ret = __atomic_load_n(&d.ret, __ATOMIC_ACQUIRE);
+        if (ret != 0 && !(ret >> 63) && ret - 1 >= start && ret - 1 < end)
+            __atomic_store_n(&d.ret, ret | (uint64_t(1) << 63), __ATOMIC_RELEASE);
+    }
 }
 
 void load_user_wrappers() { is_clock_wrapper(""); }

@@ -38,6 +38,10 @@ void bind_segment(Segment* seg);
 // the child starts its own recording).
 void forget_sites_after_fork();
 
+// A library at [start, end) was unloaded (dlclose): forget the decisions about its call sites, which
+// another library loaded at the same addresses must not inherit. Cold.
+void forget_decisions_in(uintptr_t start, uintptr_t end);
+
 // Reads VDSOTRACE_WRAPPERS now (start-up), so later decisions never race with reading it.
 void load_user_wrappers();
 

@@ -1,0 +1,32 @@
+// The function containing a code address, from the module's FILE: its .symtab, or the one of its
+// separate debug file (/usr/lib/debug/.build-id/xx/yyyy.debug, or the .gnu_debuglink name).
+//
+// The in-memory dynamic symbol table (symbol_at.h) names only exported functions; the wrappers
+// runtimes hide (node's `uv__hrtime`, HotSpot's `os::javaTimeNanos`, static functions) are only
+// in .symtab, which is never loaded. Runs on the shim's slow path, once per decision, possibly
+// inside a signal handler: only system calls (open, fstat, mmap, munmap, close, readlink), no
+// allocation, no lock, no stdio. A module's file is mapped (read-only, lazily paged) the first
+// time one of its addresses is looked up, and stays mapped for the process's life; its
+// .symtab is then scanned linearly per lookup (~100k symbols in node: 5 to 150 us, once per
+// call site). Another thread reading the same module's file meanwhile is waited for (a bounded
+// spin); the same thread (a signal handler that interrupted it) is told kNotNow.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+struct dl_find_object;
+
+namespace vdsotrace::tracer::wrappers {
+
+enum class FileName {
+    kFound,     // *name points at the name, in the module's mapped file (valid for the process's life)
+    kNone,      // no function symbol there, or no file or symbol table for the module: final
+    kNotNow,    // the module's file is being read by a frame this one interrupted: ask again later
+};
+
+// The function symbol containing `pc` in the file of the module `found` describes. Small on the
+// stack (a first clock call may run on 1 KiB): paths are built in the module's table entry.
+FileName file_function_at(const dl_find_object& found, uintptr_t pc, const char** name);
+
+}  // namespace vdsotrace::tracer::wrappers
