@@ -11,9 +11,10 @@
 
 namespace vdsotrace::attach {
 
-inline constexpr uint64_t kAttachMagic = 0x31484354544154ull;  // "TATTCH1"
+inline constexpr uint64_t kAttachMagic = 0x32484354544154ull;  // "TATTCH2"
 inline constexpr unsigned kMaxLibcSlots = 16;
 inline constexpr unsigned kSessionSize = 48;
+inline constexpr unsigned kDirectEntries = 6;  // format::kCountedFunctions, in format::Function order
 
 struct AttachBlock {
     uint64_t magic;               // kAttachMagic once the constructor filled the block
@@ -24,6 +25,14 @@ struct AttachBlock {
     uint64_t libc_entry[kMaxLibcSlots];     // the shim's entry each one gets while attached
     uint64_t session_address;     // where the injector writes the session (kSessionSize bytes,
                                   // NUL-terminated), before the first counted call
+    // For pointers a program keeps to the vDSO's functions itself (Go's runtime.vdsoClockgettimeSym
+    // and the like): the vDSO function (0: the vDSO lacks it) and the shim's direct entry that
+    // counts a call and continues there (shim/direct_calls.h), by format::Function.
+    uint64_t direct_target[kDirectEntries];
+    uint64_t direct_entry[kDirectEntries];
+    uint32_t is_go;               // the executable is a Go program: its callers are named past Go's
+                                  // time plumbing (tracer/go_callers.h)
+    uint32_t reserved;
 };
 
 }  // namespace vdsotrace::attach

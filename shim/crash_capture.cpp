@@ -15,6 +15,7 @@
 #include "tracer/engine/alt_stack.h"
 #include "tracer/common/maps_lookup.h"
 #include "tracer/engine/recorder.h"
+#include "tracer/engine/lifecycle.h"
 #include "tracer/engine/segment_create.h"
 #include "tracer/engine/thread_state.h"
 #include "tracer/common/vdso_image.h"
@@ -228,8 +229,7 @@ void install_crash_capture() {
     }
     install(SIGSEGV, &g_old_segv, own_alt_stack);
     install(SIGBUS, &g_old_bus, own_alt_stack);
-    tr::g_crash_capture = own_alt_stack;  // threads get an alternate stack at slot claim
-    tr::g_doctor_header.crash_handlers = 1;
+    tr::note_crash_handlers(own_alt_stack);  // threads get an alternate stack at slot claim
     if (own_alt_stack) tr::ensure_alt_stack();
 }
 

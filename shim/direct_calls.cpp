@@ -6,7 +6,7 @@
 namespace fmt = vdsotrace::format;
 
 extern "C" {
-__attribute__((visibility("hidden"))) uintptr_t vdsotrace_direct_targets[fmt::kFunctionCount];
+__attribute__((visibility("hidden"))) uintptr_t vdsotrace_direct_targets[fmt::kCountedFunctions];
 
 // Called by the entries below with the function, the call's return address, the frame pointer
 // the caller had and the first argument (the clock id, where there is one).
@@ -29,6 +29,7 @@ uintptr_t direct_entry(unsigned function) {
         case fmt::kTime: return reinterpret_cast<uintptr_t>(&vdsotrace_direct_time);
         case fmt::kGetcpu: return reinterpret_cast<uintptr_t>(&vdsotrace_direct_getcpu);
         case fmt::kClockGetres: return reinterpret_cast<uintptr_t>(&vdsotrace_direct_clock_getres);
+        case fmt::kGetrandom: return reinterpret_cast<uintptr_t>(&vdsotrace_direct_getrandom);
         default: return 0;
     }
 }
@@ -79,9 +80,48 @@ vdsotrace_direct_\name:
     VDSOTRACE_DIRECT getcpu, 3
     VDSOTRACE_DIRECT clock_getres, 4
     .purgem VDSOTRACE_DIRECT
+
+    # getrandom takes five arguments (buffer, length, flags, opaque state, state size): %rcx and
+    # %r8 are saved too. Five pushes keep the call below 16-byte aligned, as three do above.
+    .text
+    .p2align 4
+    .globl vdsotrace_direct_getrandom
+    .hidden vdsotrace_direct_getrandom
+    .type vdsotrace_direct_getrandom, @function
+vdsotrace_direct_getrandom:
+    .cfi_startproc
+    push %rdi
+    .cfi_adjust_cfa_offset 8
+    push %rsi
+    .cfi_adjust_cfa_offset 8
+    push %rdx
+    .cfi_adjust_cfa_offset 8
+    push %rcx
+    .cfi_adjust_cfa_offset 8
+    push %r8
+    .cfi_adjust_cfa_offset 8
+    xor %ecx, %ecx
+    mov 40(%rsp), %rsi
+    mov %rbp, %rdx
+    mov $5, %edi
+    call vdsotrace_count_direct
+    pxor %xmm15, %xmm15
+    pop %r8
+    .cfi_adjust_cfa_offset -8
+    pop %rcx
+    .cfi_adjust_cfa_offset -8
+    pop %rdx
+    .cfi_adjust_cfa_offset -8
+    pop %rsi
+    .cfi_adjust_cfa_offset -8
+    pop %rdi
+    .cfi_adjust_cfa_offset -8
+    jmp *(vdsotrace_direct_targets + 8 * 5)(%rip)
+    .cfi_endproc
+    .size vdsotrace_direct_getrandom, . - vdsotrace_direct_getrandom
 )");
 static_assert(fmt::kClockGettime == 0 && fmt::kGettimeofday == 1 && fmt::kTime == 2 && fmt::kGetcpu == 3 &&
-              fmt::kClockGetres == 4, "the asm above numbers the functions");
+              fmt::kClockGetres == 4 && fmt::kGetrandom == 5, "the asm above numbers the functions");
 #else
 // Elsewhere the vDSO is not redirected (vdso_redirect.cpp): these are never reached.
 extern "C" {
@@ -90,5 +130,6 @@ void vdsotrace_direct_gettimeofday() { __builtin_trap(); }
 void vdsotrace_direct_time() { __builtin_trap(); }
 void vdsotrace_direct_getcpu() { __builtin_trap(); }
 void vdsotrace_direct_clock_getres() { __builtin_trap(); }
+void vdsotrace_direct_getrandom() { __builtin_trap(); }
 }
 #endif

@@ -14,13 +14,14 @@
 
 extern "C" {
 // The real vDSO entries, by format::Function; filled before the symbol table is redirected.
-extern uintptr_t vdsotrace_direct_targets[vdsotrace::format::kFunctionCount];
+extern uintptr_t vdsotrace_direct_targets[vdsotrace::format::kCountedFunctions];
 // Entry points, with the vDSO's calling convention (return -errno on failure).
 void vdsotrace_direct_clock_gettime();
 void vdsotrace_direct_gettimeofday();
 void vdsotrace_direct_time();
 void vdsotrace_direct_getcpu();
 void vdsotrace_direct_clock_getres();
+void vdsotrace_direct_getrandom();  // five arguments: (buffer, length, flags, state, state size)
 }
 
 namespace vdsotrace::shim {

@@ -28,7 +28,7 @@ namespace {
 namespace fmt = vdsotrace::format;
 
 // The original vDSO entries the pointers held, by format::Function (0: that function had none).
-uintptr_t g_original[fmt::kFunctionCount];
+uintptr_t g_original[fmt::kCountedFunctions];
 
 struct Slot {
     uintptr_t* address;
@@ -119,6 +119,16 @@ int entry_clock_getres(clockid_t id, timespec* ts) {
     return r;
 }
 
+// glibc 2.41+ keeps the vDSO's getrandom among these pointers too (its arc4random and getrandom
+// use it with per-thread opaque state); glibc 2.36 has none, so this entry is not reached there.
+ssize_t entry_getrandom(void* buffer, size_t length, unsigned flags, void* state, size_t state_size) {
+    const ssize_t r =
+        original<ssize_t (*)(void*, size_t, unsigned, void*, size_t)>(fmt::kGetrandom)(buffer, length, flags, state,
+                                                                                        state_size);
+    tracer::record(fmt::counter_index(fmt::kGetrandom, 0), CALL_SITE);
+    return r;
+}
+
 uintptr_t entry_for(int fn) {
     switch (fn) {
         case fmt::kClockGettime: return reinterpret_cast<uintptr_t>(&entry_clock_gettime);
@@ -126,6 +136,7 @@ uintptr_t entry_for(int fn) {
         case fmt::kTime: return reinterpret_cast<uintptr_t>(&entry_time);
         case fmt::kGetcpu: return reinterpret_cast<uintptr_t>(&entry_getcpu);
         case fmt::kClockGetres: return reinterpret_cast<uintptr_t>(&entry_clock_getres);
+        case fmt::kGetrandom: return reinterpret_cast<uintptr_t>(&entry_getrandom);
         default: return 0;
     }
 }
@@ -228,7 +239,7 @@ bool write_slots(bool redirect) {
             if ((reinterpret_cast<uintptr_t>(g_slots[j].address) & ~(page - 1)) != at) continue;
             uintptr_t value = g_slots[j].original;
             if (redirect) {
-                for (int fn = 0; fn < fmt::kFunctionCount; ++fn)
+                for (int fn = 0; fn < fmt::kCountedFunctions; ++fn)
                     if (g_original[fn] == value) value = entry_for(fn);
             }
             __atomic_store_n(g_slots[j].address, value, __ATOMIC_RELEASE);
@@ -250,8 +261,9 @@ int find_libc_internal_pointers() {
         return 0;  // no vDSO: libc uses system calls, which nobody counts here
     }
     const vdso::ArchNames& n = vdso::arch_names();
-    const char* names[fmt::kFunctionCount] = {n.clock_gettime, n.gettimeofday, n.time, n.getcpu, n.clock_getres};
-    for (int fn = 0; fn < fmt::kFunctionCount; ++fn)
+    const char* names[fmt::kCountedFunctions] = {n.clock_gettime, n.gettimeofday, n.time,
+                                                 n.getcpu,        n.clock_getres, n.getrandom};
+    for (int fn = 0; fn < fmt::kCountedFunctions; ++fn)
         if (names[fn] != nullptr) g_original[fn] = reinterpret_cast<uintptr_t>(vdso::lookup(img, names[fn], n.version));
 
     dl_find_object libc{};
@@ -266,7 +278,7 @@ int find_libc_internal_pointers() {
                   libc.dlfo_eh_frame};
         for (size_t off = 0; off + sizeof(uintptr_t) <= size && g_slot_count < kMaxSlots; off += sizeof(uintptr_t)) {
             auto* word = reinterpret_cast<uintptr_t*>(start + off);
-            for (int fn = 0; fn < fmt::kFunctionCount; ++fn)
+            for (int fn = 0; fn < fmt::kCountedFunctions; ++fn)
                 if (g_original[fn] != 0 && *word == g_original[fn]) g_slots[g_slot_count++] = {word, *word};
         }
         if (g_slot_count == 0) say("no vDSO pointer was found in the loader's _rtld_global_ro");
@@ -294,7 +306,7 @@ void describe_libc_internal_pointers(attach::AttachBlock* block) {
     unsigned n = 0;
     for (int i = 0; i < g_slot_count && n < attach::kMaxLibcSlots; ++i) {
         uintptr_t entry = 0;
-        for (int fn = 0; fn < fmt::kFunctionCount; ++fn)
+        for (int fn = 0; fn < fmt::kCountedFunctions; ++fn)
             if (g_original[fn] == g_slots[i].original) entry = entry_for(fn);
         if (entry == 0) continue;
         block->libc_slots[n] = reinterpret_cast<uintptr_t>(g_slots[i].address);

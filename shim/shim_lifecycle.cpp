@@ -11,6 +11,8 @@
 
 #include "shim/attach_abi.h"
 #include "shim/crash_capture.h"
+#include "shim/direct_calls.h"
+#include "shim/go_program.h"
 #include "shim/libc_internal.h"
 #include "tracer/engine/lifecycle.h"
 #include "tracer/engine/sampler.h"
@@ -48,6 +50,19 @@ void start_attached() {
     vdsotrace::shim::find_libc_internal_pointers();
     vdsotrace::attach::AttachBlock& b = vdsotrace_attach;
     vdsotrace::shim::describe_libc_internal_pointers(&b);
+    // Programs that keep their own pointers to the vDSO (Go's runtime): the direct entries the
+    // injector points them at, and Go's time plumbing to name callers past it.
+    static_assert(vdsotrace::attach::kDirectEntries == vdsotrace::format::kCountedFunctions);
+    vdsotrace::vdso::Image img;
+    if (vdsotrace::vdso::parse_live(&img) == vdsotrace::vdso::ParseError::kNone)
+        vdsotrace::shim::find_direct_targets(img);
+    const vdsotrace::shim::GoProgram program = vdsotrace::shim::inspect_executable();
+    if (program.is_go) vdsotrace::shim::g_go_plumbing = program.plumbing;
+    b.is_go = program.is_go;
+    for (unsigned fn = 0; fn < vdsotrace::attach::kDirectEntries; ++fn) {
+        b.direct_target[fn] = vdsotrace_direct_targets[fn];
+        b.direct_entry[fn] = b.direct_target[fn] != 0 ? vdsotrace::shim::direct_entry(fn) : 0;
+    }
     b.session_address = reinterpret_cast<uintptr_t>(&vdsotrace::tracer::g_attach_session[0]);
     b.late = 1;
     pthread_atfork(nullptr, nullptr, child_after_fork);

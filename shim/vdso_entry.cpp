@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "shim/route_spec.h"
+#include "tracer/engine/lifecycle.h"
 #include "tracer/engine/segment_create.h"
 #include "tracer/engine/thread_state.h"
 #include "tracer/common/vdso_image.h"
@@ -168,14 +169,13 @@ void resolve_entries() {
     e.getcpu = route(routes[format::kGetcpu], e.getcpu, &sys_getcpu, &libc_getcpu, g_libc.getcpu != nullptr);
     e.clock_getres = route(routes[format::kClockGetres], e.clock_getres, &sys_clock_getres, &libc_clock_getres,
                            g_libc.clock_getres != nullptr);
-    format::DoctorHeader& d = tracer::g_doctor_header;
-    for (int fn = 0; fn < format::kFunctionCount; ++fn) d.routes[fn] = routes[fn];
-    d.from_vdso[format::kClockGettime] = s.clock_gettime;
-    d.from_vdso[format::kGettimeofday] = s.gettimeofday;
-    d.from_vdso[format::kTime] = s.time;
-    d.from_vdso[format::kGetcpu] = s.getcpu;
-    d.from_vdso[format::kClockGetres] = s.clock_getres;
-    d.filled = 1;
+    uint8_t from_vdso[format::kFunctionCount] = {};
+    from_vdso[format::kClockGettime] = s.clock_gettime;
+    from_vdso[format::kGettimeofday] = s.gettimeofday;
+    from_vdso[format::kTime] = s.time;
+    from_vdso[format::kGetcpu] = s.getcpu;
+    from_vdso[format::kClockGetres] = s.clock_getres;
+    tracer::note_clock_routes(routes, from_vdso);
     // Racing threads store identical values, each pointer in one atomic store.
     g_sources = s;
     __atomic_store_n(&g_entries.clock_gettime, e.clock_gettime, __ATOMIC_RELAXED);

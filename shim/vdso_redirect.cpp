@@ -47,15 +47,15 @@ Mode read_mode() {
 // The vDSO's name for a format::Function on this architecture, or null where it has none.
 const char* vdso_name(int fn) {
     const vdso::ArchNames& names = vdso::arch_names();
-    const char* by_function[fmt::kFunctionCount] = {names.clock_gettime, names.gettimeofday, names.time,
-                                                    names.getcpu, names.clock_getres};
+    const char* by_function[fmt::kCountedFunctions] = {names.clock_gettime, names.gettimeofday, names.time,
+                                                       names.getcpu, names.clock_getres, names.getrandom};
     return by_function[fn];
 }
 
 // The function a vDSO symbol name stands for ("clock_gettime" and "__vdso_clock_gettime"
 // alike), or -1.
 int function_of(const char* name) {
-    for (int fn = 0; fn < fmt::kFunctionCount; ++fn) {
+    for (int fn = 0; fn < fmt::kCountedFunctions; ++fn) {
         const char* full = vdso_name(fn);
         if (full == nullptr) continue;
         if (strcmp(name, full) == 0) return fn;
@@ -75,7 +75,8 @@ bool vdso_mapping(const vdso::Image& img, uintptr_t* start, size_t* length) {
     return true;
 }
 
-// Points every symbol of the five functions at its direct entry. Returns how many it changed.
+// Points every symbol of the counted functions (the five clock functions, getrandom) at its direct
+// entry. Returns how many it changed.
 int rewrite_symbols(const vdso::Image& img) {
     int changed = 0;
     auto* syms = static_cast<ElfW(Sym)*>(const_cast<void*>(img.symtab));
@@ -100,6 +101,12 @@ void set_flags(uint32_t flag) {
 
 }  // namespace
 
+void find_direct_targets(const vdso::Image& img) {
+    for (int fn = 0; fn < fmt::kCountedFunctions; ++fn)
+        if (const char* name = vdso_name(fn))
+            vdsotrace_direct_targets[fn] = reinterpret_cast<uintptr_t>(vdso::lookup(img, name, vdso::arch_names().version));
+}
+
 void redirect_vdso_symbols() {
 #if defined(__x86_64__)
     const Mode mode = read_mode();
@@ -115,9 +122,7 @@ void redirect_vdso_symbols() {
         errno = saved_errno;
         return;  // no vDSO (valgrind): Go falls back to the system call, which nobody can count here
     }
-    for (int fn = 0; fn < fmt::kFunctionCount; ++fn)
-        if (const char* name = vdso_name(fn))
-            vdsotrace_direct_targets[fn] = reinterpret_cast<uintptr_t>(vdso::lookup(img, name, vdso::arch_names().version));
+    find_direct_targets(img);
     g_go_plumbing = program.plumbing;
 
     uintptr_t start = 0;

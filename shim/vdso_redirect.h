@@ -7,7 +7,13 @@
 // "auto" (the default: only for Go programs), "on" (any program), "off".
 #pragma once
 
+#include "tracer/common/vdso_image.h"
+
 namespace vdsotrace::shim {
+
+// Fills vdsotrace_direct_targets (direct_calls.h): where each direct entry continues, the vDSO's
+// own functions (0 where it lacks one). Before any pointer leads to a direct entry.
+void find_direct_targets(const vdso::Image& img);
 
 // Constructor only, after resolve_entries(): needs mprotect, /proc/self/exe and getenv.
 void redirect_vdso_symbols();

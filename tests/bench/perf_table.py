@@ -38,7 +38,7 @@ def rows(build, calls):
     vt = os.path.join(build, "tools", "vdsotrace")
     loop = os.path.join(build, "tests", "bench", "clock_loop")
     static = os.path.join(build, "tests", "bench", "static_bench")
-    run = [vt, "run", "--output", os.devnull]
+    run = [vt, "run", "--text", os.devnull, "-o", os.devnull]
     env = dict(os.environ, VDSOTRACE_SESSION=SESSION)
     n = str(calls)
     few = str(max(calls // 20, 20000))  # sampled calls are slower: fewer of them

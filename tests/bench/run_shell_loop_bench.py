@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """The issue-14 shell loop: 200 short processes (`date`) natively, with the shim preloaded, and
-under `vdsotrace run` (which adds the report at the end), interleaved, several times. Prints wall
-and CPU time (user + system of all processes), min and median, and the ratios against native;
-then what the recordings left in /dev/shm (allocated bytes) and what `vdsotrace report` of the
-session costs alone.
+under `vdsotrace run` (which adds the report and the recording file at the end), interleaved,
+several times; optionally with an empty preloaded library too (--empty-so PATH: what any
+LD_PRELOAD costs, the floor the shim's own start-up adds to). Prints wall and CPU time (user +
+system of all processes), min and median, and the ratios against native; then what the
+recordings left in /dev/shm (allocated bytes), the size of the file `run` wrote and what
+`vdsotrace report` of the session costs alone.
 
-usage: run_shell_loop_bench.py VDSOTRACE LIBVDSOTRACE [--runs N] [--loops N]
+usage: run_shell_loop_bench.py VDSOTRACE LIBVDSOTRACE [--runs N] [--loops N] [--empty-so PATH]
 """
 import glob
 import os
@@ -13,6 +15,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -43,19 +46,32 @@ def main():
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 7
     loops = int(sys.argv[sys.argv.index("--loops") + 1]) if "--loops" in sys.argv else 200
     loop = ["bash", "-c", f"for i in $(seq {loops}); do date >/dev/null; done"]
+    empty = sys.argv[sys.argv.index("--empty-so") + 1] if "--empty-so" in sys.argv else None
     tag = f"loopbench{os.getpid()}"
-    results = {"native": [], "LD_PRELOAD": [], "vdsotrace run": [], "report alone": []}
+    results = {"native": []}
+    if empty:
+        results["empty .so"] = []
+    results.update({"LD_PRELOAD": [], "vdsotrace run": [], "report alone": []})
     left = []
+    files = []
+    out_dir = tempfile.mkdtemp(prefix="vdsotrace-loopbench-")
     for r in range(runs):
         results["native"].append(timed(loop))
+        if empty:
+            results["empty .so"].append(timed(loop, dict(os.environ, LD_PRELOAD=empty)))
         s = f"{tag}p{r}"
         results["LD_PRELOAD"].append(timed(loop, dict(os.environ, LD_PRELOAD=shim, VDSOTRACE_SESSION=s)))
         results["report alone"].append(timed([vdsotrace, "report", s]))
         remove(s)
         s = f"{tag}r{r}"
-        results["vdsotrace run"].append(timed([vdsotrace, "run", "--session", s, "--"] + loop))
+        out = os.path.join(out_dir, f"run{r}.vdsotrace")
+        results["vdsotrace run"].append(timed([vdsotrace, "run", "--session", s, "-o", out, "--"] + loop))
         left.append(sum(os.stat(p).st_blocks * 512 for p in segments(s)))
+        files.append(os.path.getsize(out) if os.path.exists(out) else 0)
         remove(s)
+        if os.path.exists(out):
+            os.unlink(out)
+    os.rmdir(out_dir)
     native_wall = [w for w, _ in results["native"]]
     native_cpu = [c for _, c in results["native"]]
     print(f"{loops} x `date` in a bash loop, {runs} runs each, interleaved (ratios against native)")
@@ -71,6 +87,7 @@ def main():
               f"{min(cpu) * 1000:7.0f}ms {statistics.median(cpu) * 1000:7.0f}ms {cr:>13}")
     print(f"left in /dev/shm after each `run`: {min(left) // 1024} KiB min, {statistics.median(left) // 1024} KiB median "
           f"({statistics.median(left) / (loops + 1) / 1024:.1f} KiB a process)")
+    print(f"the recording file `run` wrote: {statistics.median(files) / 1024:.1f} KiB median")
     return 0
 
 

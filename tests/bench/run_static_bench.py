@@ -24,7 +24,7 @@ def main():
         for threads in ('1', '2'):
             argv = [bench, function, calls, threads]
             native = min(per_call(argv) for _ in range(runs))
-            traced = min(per_call([vdsotrace, 'run', '--output', os.devnull, '--'] + argv) for _ in range(runs))
+            traced = min(per_call([vdsotrace, 'run', '--text', os.devnull, '-o', os.devnull, '--'] + argv) for _ in range(runs))
             print(f'{function:<14} {threads:>7} {native:>10.2f} {traced:>10.2f} {traced / native:>7.2f} '
                   f'{traced - native:>7.2f}')
 

@@ -48,7 +48,7 @@ def run_native(args, env=None, timeout=30):
 def run_traced(args, env=None, extra=(), timeout=30):
     d = tempfile.mkdtemp(prefix="adv-traced-")
     report = os.path.join(d, ".report.json")
-    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--json", report] + list(extra) + ["--", ADVERSARY] + args
+    cmd = [VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--shim", SHIM, "--json", report] + list(extra) + ["--", ADVERSARY] + args
     rc, out, err = run_group(cmd, clean_env(dict(env or {}, ADV_DIR=d)), timeout)
     data = None
     if os.path.exists(report):
@@ -183,7 +183,7 @@ def t_signals():
     check(native == (0, expected, b""), f"native: {native}")
     d = tempfile.mkdtemp(prefix="adv-traced-")
     report = os.path.join(d, "r.json")
-    status, out, err = drive([VDSOTRACE, "run", "--shim", SHIM, "--json", report, "--", ADVERSARY, "signals"],
+    status, out, err = drive([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--shim", SHIM, "--json", report, "--", ADVERSARY, "signals"],
                              clean_env())
     check(status == 0 and out == expected, f"under run: status {status}, stdout {out!r}")
     with open(report) as f:
@@ -210,7 +210,7 @@ def t_escapes():
     d = tempfile.mkdtemp(prefix="adv-traced-")
     report = os.path.join(d, "r.json")
     session_dir = os.path.join(d, "out")
-    p = subprocess.run([VDSOTRACE, "run", "--shim", SHIM, "--json", report, "--output-dir", session_dir, "--",
+    p = subprocess.run([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--shim", SHIM, "--json", report, "--output-dir", session_dir, "--",
                         ADVERSARY, "name", evil], capture_output=True, env=clean_env())
     check(p.returncode == 0 and p.stdout == b"thread calls 300\n", f"runs ({p.returncode}, {p.stdout!r})")
     check(b"\x1b" not in p.stderr and b"\x07" not in p.stderr, "run's report has no raw escape")
@@ -382,7 +382,7 @@ def t_other_elf_class():
         shutil.rmtree(d, ignore_errors=True)
         sys.exit(77)
     native = subprocess.run([exe], capture_output=True)
-    p = subprocess.run([VDSOTRACE, "run", "--shim", SHIM, "--", exe], capture_output=True, text=True, env=clean_env())
+    p = subprocess.run([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--shim", SHIM, "--", exe], capture_output=True, text=True, env=clean_env())
     check(native.returncode == 3 and p.returncode == 3, f"exit 3 both ({native.returncode}, {p.returncode})")
     lines = [l for l in p.stderr.splitlines() if "32-bit program" in l]
     check(len(lines) == 1 and "cannot be loaded" in lines[0], f"one line says it is 32-bit: {lines}")
@@ -396,7 +396,7 @@ def t_run_cli():
     with open(plain, "w") as f:
         f.write("#!/bin/sh\necho hi\n")
     os.chmod(plain, 0o644)
-    p = subprocess.run([VDSOTRACE, "run", "--shim", SHIM, "--", plain], capture_output=True, text=True,
+    p = subprocess.run([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--shim", SHIM, "--", plain], capture_output=True, text=True,
                        env=clean_env())
     check(p.returncode == 126 and "Permission denied" in p.stderr, f"not executable: {p.returncode} {p.stderr!r}")
     # clean --older-than nan: refused before any work.
@@ -409,8 +409,13 @@ def t_run_cli():
     check(p.returncode == 0 and os.path.exists(archive), "--save wrote the archive")
     if os.path.exists(archive):
         check(os.stat(archive).st_mode & 0o777 == 0o600, f"archive mode {oct(os.stat(archive).st_mode & 0o777)} == 0o600")
+    # run --save moves the recordings into the archive (unless --keep-live): the archive is read.
+    r = subprocess.run([VDSOTRACE, "report", "--json", archive], capture_output=True, text=True)
+    check(r.returncode == 0 and json.loads(r.stdout or "{}").get("total_calls") == 10,
+          f"the archive is readable, 10 calls ({r.returncode} {r.stderr.strip()[:200]})")
     with open(os.path.join(d, "r.json")) as f:
-        check_readable_and_remove(Run(p.returncode, p.stdout, p.stderr, d, json.load(f)))
+        left = [path for path in recordings(json.load(f)) if os.path.exists(path)]
+    check(left == [], f"no live recording left behind ({left})")
     shutil.rmtree(d, ignore_errors=True)
 
 

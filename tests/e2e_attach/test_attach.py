@@ -2,6 +2,7 @@
 """End-to-end tests of `vdsotrace attach PID`: the real command attaches to programs started
 without the shim. One test per invocation: test_attach.py NAME. Exit 0 pass, 1 fail, 77 skip."""
 import collections
+import json
 import os
 import subprocess
 import sys
@@ -72,6 +73,99 @@ def test_window_exact():
         check(threads == [n, 2 * n], f"per thread {threads}")
 
 
+def report_of(path):
+    """`vdsotrace report --json PATH` of one recording."""
+    r = subprocess.run([VDSOTRACE, "report", "--json", path], capture_output=True, text=True)
+    check(r.returncode == 0, f"report {path}: {r.returncode} {r.stderr}")
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+def attach_around(p, tmp, windows):
+    """Attaches to attach_window `p`, runs `windows` marked windows inside, detaches; the report."""
+    a, report = attach(p.pid, tmp, "--duration", "3")
+    for _ in range(windows):
+        p.stdin.write("g")
+        p.stdin.flush()
+        check(p.stdout.readline() == "done\n", "the window ran")
+    out, err = a.communicate(timeout=60)
+    check(a.returncode == 0 and "detached from pid" in err, f"attach: {a.returncode} {err}")
+    data = None
+    if os.path.exists(report):
+        with open(report) as f:
+            data = json.load(f)
+        os.unlink(report)
+    return data
+
+
+def test_window_twice():
+    """A second (and third) attach reports its own window only, not the calls of the first."""
+    n = 1000
+    with tempfile.TemporaryDirectory() as tmp:
+        p = start_window(n)
+        first = attach_around(p, tmp, 1)
+        second = attach_around(p, tmp, 2)
+        check(first is not None and second is not None, "two JSON reports")
+        if first is None or second is None:
+            p.kill()
+            return
+        check(first["total_calls"] == 3 * n, f"first attach: {first['total_calls']} == {3 * n}")
+        check(second["total_calls"] == 6 * n, f"second attach, two windows: {second['total_calls']} == {6 * n}")
+        s = by_symbol(second)
+        check(s[("window_calls", "clock_gettime")] == 2 * n and s[("window_libc", "clock_gettime")] == 2 * n and
+              s[("worker_calls", "gettimeofday")] == 2 * n, f"second attach's callers {s}")
+        threads = sorted(t["calls"] for t in second["threads"] if t["calls"])
+        check(threads == [2 * n, 4 * n], f"second attach per thread {threads}")
+        rec1, rec2 = first["processes"][0]["recording"], second["processes"][0]["recording"]
+        check(rec1 != rec2 and first["session"] != second["session"], f"each attach its own recording and session")
+        # The shim's own recording (the first session's) holds every window: 3 of them.
+        whole = report_of(rec1)
+        check(whole is not None and whole["total_calls"] == 9 * n, f"the shim's recording holds all windows")
+        # Its file removed (as `vdsotrace clean` would once the first report is read): a third
+        # attach still reports its own window, read from the process's memory.
+        os.unlink(rec1)
+        third = attach_around(p, tmp, 1)
+        check(third is not None and third["total_calls"] == 3 * n, f"third attach: {third and third['total_calls']}")
+        out, perr = p.communicate("q", timeout=30)
+        check(p.returncode == 0 and out == "bye\n", f"the program ran on: {p.returncode} {out!r} {perr}")
+        for rec in [rec2] + ([third["processes"][0]["recording"]] if third else []):
+            try:
+                os.unlink(rec)
+            except OSError:
+                pass
+
+
+def test_go_window():
+    """A cgo Go program attached mid-run: the Go runtime's own vDSO pointers lead to the shim for
+    the window; its calls are counted exactly and named by the Go function that asked."""
+    if "GO_WINDOW" not in ENV:
+        print("SKIP: no Go toolchain (package golang-go)")
+        sys.exit(77)
+    n = 2000
+    with tempfile.TemporaryDirectory() as tmp:
+        p = subprocess.Popen([ENV["GO_WINDOW"], str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        check(p.stdout.readline() == "ready\n", "go_window said ready")
+        a, report = attach(p.pid, tmp, "--duration", "3")
+        p.stdin.write("g")
+        p.stdin.flush()
+        check(p.stdout.readline() == "done\n", "the window ran")
+        code, err, data = finish(a, report)
+        check(code == 0 and "detached from pid" in err, f"attach: {code} {err}")
+        out, perr = p.communicate("q", timeout=30)
+        check(p.returncode == 0 and out == "bye\n", f"the Go program ran on: {p.returncode} {out!r} {perr}")
+        if data is None:
+            check(False, "a JSON report")
+            return
+        calls = collections.Counter()
+        for row in data["callers"]:
+            calls[(row.get("symbol", ""), row["clock"])] += row["calls"]
+        check(calls[("main.windowCalls", "CLOCK_REALTIME")] == n, f"main.windowCalls REALTIME {calls}")
+        check(calls[("main.windowCalls", "CLOCK_MONOTONIC")] == n, f"main.windowCalls MONOTONIC {calls}")
+        check(calls[("main.outsideCalls", "CLOCK_REALTIME")] == 0, f"nothing outside the window {calls}")
+        clocks = {c["name"]: c["calls"] for c in data["clocks"]}
+        check(clocks.get("CLOCK_REALTIME") == n, f"only the window reads CLOCK_REALTIME: {clocks}")
+
+
 def test_refusals():
     """One-line reasons, the target untouched and running on."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,7 +234,7 @@ def test_redis_twenty_times():
         requests = 100000
         bench = subprocess.Popen(["redis-benchmark", "-p", port, "-n", str(requests), "-c", "8", "-q",
                                   "INCR", "counter"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        attached, deadline = 0, time.monotonic() + 90
+        attached, deadline, first_recordings = 0, time.monotonic() + 90, set()
         while attached < 20 and time.monotonic() < deadline:
             r = subprocess.run([VDSOTRACE, "attach", "--shim", SHIM, "--duration", "0.2", "--json", "-o",
                                 os.path.join(tmp, "r.json"), str(server.pid)], capture_output=True, text=True)
@@ -148,6 +242,14 @@ def test_redis_twenty_times():
             if r.returncode != 0:
                 break
             attached += 1
+            with open(os.path.join(tmp, "r.json")) as f:
+                data = json.load(f)
+            if attached < 20:  # each later attach writes its window's own recording: removed here
+                for proc in data.get("processes", []):
+                    if proc["recording"] not in first_recordings:
+                        os.unlink(proc["recording"])
+            if attached == 1:
+                first_recordings = {proc["recording"] for proc in data.get("processes", [])}
         check(attached == 20, f"20 attaches in the time bound, got {attached}")
         data = read_json(os.path.join(tmp, "r.json"))
         check(data["total_calls"] > 0, "redis-server's clock calls were counted")
@@ -161,6 +263,11 @@ def test_redis_twenty_times():
         subprocess.run(cli + ["shutdown", "nosave"], capture_output=True)
         check(server.wait(timeout=30) == 0, f"redis-server exit status {server.returncode}")
         remove_recordings(data)
+        for rec in sorted(first_recordings):
+            try:
+                os.unlink(rec)
+            except OSError:
+                pass
 
 
 def test_python_mid_run():
@@ -197,7 +304,8 @@ def test_python_mid_run():
         check(bool(named), f"callers named in python3: {data['callers'][:3]}")
 
 
-TESTS = {"python": test_python_mid_run, "window_exact": test_window_exact, "refusals": test_refusals, "redis": test_redis_twenty_times}
+TESTS = {"python": test_python_mid_run, "window_exact": test_window_exact, "refusals": test_refusals,
+         "redis": test_redis_twenty_times, "window_twice": test_window_twice, "go_window": test_go_window}
 
 if __name__ == "__main__":
     sys.exit(main(TESTS))

@@ -89,14 +89,14 @@ with tempfile.TemporaryDirectory() as tmp:
     small = need - 8
     alone = subprocess.run([CRASHER, str(small)], capture_output=True)
     check(alone.returncode == -11, f"without the shim, {small} bytes of stack: SIGSEGV ({alone.returncode})")
-    enough = subprocess.run([VDSOTRACE, "run", "--", CRASHER, str(need)], capture_output=True, text=True)
+    enough = subprocess.run([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--", CRASHER, str(need)], capture_output=True, text=True)
     check(enough.returncode == 0, f"under the shim, {need} bytes of stack: survives ({enough.returncode})")
     report_json = os.path.join(tmp, "crash.json")
     # A stack overflow is recorded only where the shim gives threads an alternate signal stack,
     # which it does on request (VDSOTRACE_CRASH=stack; by default it would move the program's own
     # SA_ONSTACK handlers onto it, issue 12).
     with_stack = dict(os.environ, VDSOTRACE_CRASH="stack")
-    run = subprocess.run([VDSOTRACE, "run", "--json", report_json, "--", CRASHER, str(small)],
+    run = subprocess.run([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--json", report_json, "--", CRASHER, str(small)],
                          capture_output=True, text=True, env=with_stack)
     check(run.returncode == 139, f"under the shim: run exits 139 like the program alone ({run.returncode})")
     with open(report_json) as f:
@@ -124,7 +124,7 @@ with tempfile.TemporaryDirectory() as tmp:
     # --- The same through the shim's clock_gettime: the fault is in the shim or in the vDSO it calls.
     alone = subprocess.run([CRASHER, "16", "plt"], capture_output=True)
     out = os.path.join(tmp, "plt.json")
-    run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", CRASHER, "16", "plt"], capture_output=True, text=True,
+    run = subprocess.run([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--json", out, "--", CRASHER, "16", "plt"], capture_output=True, text=True,
                          env=with_stack)
     check(alone.returncode == -11 and run.returncode == 139,
           f"16 bytes through the PLT: SIGSEGV with and without the shim ({alone.returncode}, {run.returncode})")
@@ -163,7 +163,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for mode, status in (("null", 139), ("handler", 42)):
         alone = subprocess.run([CRASHER, mode], capture_output=True)
         out = os.path.join(tmp, mode + ".json")
-        run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", CRASHER, mode], capture_output=True, text=True)
+        run = subprocess.run([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--json", out, "--", CRASHER, mode], capture_output=True, text=True)
         check(run.returncode == status and (alone.returncode == -11 if status == 139 else alone.returncode == status),
               f"{mode}: exits {status} with and without the shim ({alone.returncode}, {run.returncode})")
         if os.path.exists(out):
@@ -180,7 +180,7 @@ with tempfile.TemporaryDirectory() as tmp:
             ("gettimeofday=syscall,clock_gettime=libc", "clock_gettime=vdso gettimeofday=kernel",
              ["clock_gettime=libc", "gettimeofday=syscall"])):
         out = os.path.join(tmp, "route.json")
-        run = subprocess.run([VDSOTRACE, "run", "--json", out, "--route", spec, "--", ROUTE_PROBE],
+        run = subprocess.run([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--json", out, "--route", spec, "--", ROUTE_PROBE],
                              capture_output=True, text=True)
         check(run.returncode == 0 and run.stdout.strip() == expected, f"route '{spec}': {run.stdout.strip()}")
         with open(out) as f:
@@ -191,7 +191,7 @@ with tempfile.TemporaryDirectory() as tmp:
             os.unlink(p)
     # A bad spec: `run` refuses it in one line before the program starts (exit 2); the shim alone
     # (plain LD_PRELOAD) says so once and sends every call to the vDSO.
-    run = subprocess.run([VDSOTRACE, "run", "--route", "clock_gettime=rdtsc", "--", ROUTE_PROBE],
+    run = subprocess.run([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--route", "clock_gettime=rdtsc", "--", ROUTE_PROBE],
                          capture_output=True, text=True)
     check(run.returncode == 2 and run.stdout == "" and run.stderr.count("\n") == 1 and
           run.stderr.startswith("vdsotrace: --route clock_gettime=rdtsc: expected FUNCTION=TARGET"),
@@ -209,7 +209,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for route, expect in (("", {("clock_gettime", 2): 1000}),
                           ("clock_gettime=syscall", {("clock_gettime", 2): 1000, ("clock_gettime", 1): 3000})):
         out = os.path.join(tmp, "mix.json")
-        run = subprocess.run([VDSOTRACE, "run", "--json", out, "--route", route, "--", CLOCK_MIX],
+        run = subprocess.run([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--json", out, "--route", route, "--", CLOCK_MIX],
                              capture_output=True, text=True)
         with open(out) as f:
             rep = json.load(f)
@@ -227,7 +227,7 @@ with tempfile.TemporaryDirectory() as tmp:
     # --- Headroom: a call with 1024 bytes left below the caller's frame is flagged, the one before it
     # (with ~60 KiB left) is not.
     out = os.path.join(tmp, "headroom.json")
-    run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", LOW_HEADROOM, "1024"], capture_output=True, text=True,
+    run = subprocess.run([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--json", out, "--", LOW_HEADROOM, "1024"], capture_output=True, text=True,
                          env=dict(os.environ, VDSOTRACE_HEADROOM="threads"))
     with open(out) as f:
         rep = json.load(f)
@@ -243,7 +243,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for p in session_files(rep):
         os.unlink(p)
     # Without VDSOTRACE_HEADROOM=threads, other threads' stacks are not looked up: no row.
-    run = subprocess.run([VDSOTRACE, "run", "--json", out, "--", LOW_HEADROOM, "1024"], capture_output=True, text=True,
+    run = subprocess.run([VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--json", out, "--", LOW_HEADROOM, "1024"], capture_output=True, text=True,
                          env={k: v for k, v in os.environ.items() if k != "VDSOTRACE_HEADROOM"})
     with open(out) as f:
         rep = json.load(f)

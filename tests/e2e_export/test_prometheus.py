@@ -172,7 +172,7 @@ def main():
         wait_for("redis-server", lambda: socket.create_connection(("127.0.0.1", redis_port), timeout=1).close() or True)
 
         # 2. The second program: known counts, clock_gettime forced to the system call.
-        loop = started.popen("clock_loop", [VDSOTRACE, "run", "--route", "clock_gettime=syscall", "--",
+        loop = started.popen("clock_loop", [VDSOTRACE, "run", "--keep-live", "-o", os.devnull, "--route", "clock_gettime=syscall", "--",
                                             CLOCK_LOOP, str(MONO_CALLS), str(CPU_CALLS)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         loop_pid = int(loop.stdout.readline().split()[1])

@@ -190,6 +190,40 @@ def t_c_lookup_auto_untouched(tmp):
     check(j["total_calls"] == 0 and j["processes"] == [], f"{j['total_calls']} calls, {j['processes']}")
 
 
+def t_c_getrandom(tmp):
+    # The vDSO's getrandom, called the way Go 1.24+ does (found in the vDSO's own symbol table):
+    # with the vDSO redirected, each call is counted once, in its own row, at its call site; one
+    # query for the opaque state's parameters, then N fills.
+    n = 3000
+    args = [ENV["VDSO_GETRANDOM"], str(n)]
+    native = run_native(args)
+    if native.returncode == 77:
+        skip(native.stdout.strip().removeprefix("SKIP: "))
+    p, j = run_traced(args, tmp, {"VDSOTRACE_VDSO_REDIRECT": "on"})
+    same_behaviour(native, p, check_stderr=False)  # `run` names its recording on stderr
+    own = [l for l in p.stderr.splitlines() if not l.startswith("vdsotrace: ")]
+    check(own == native.stderr.splitlines(), f"the program's stderr {own}, without the shim {native.stderr!r}")
+    check(native.stdout == f"getrandom {n}\n", f"native stdout {native.stdout!r}")
+    if j is None:
+        check(False, "a JSON report")
+        return
+    fns = {f["name"]: f["calls"] for f in j["functions"]}
+    check(fns.get("getrandom") == n + 1, f"functions {fns}")
+    check(j["total_calls"] == n + 1, f"total {j['total_calls']}")
+    calls = collections.Counter()
+    for row in j["callers"]:
+        calls[(row.get("symbol", ""), row["function"])] += row["calls"]
+    check(calls[("fill_calls", "getrandom")] == n, f"fill_calls {calls}")
+    check(calls[("query_params", "getrandom")] == 1, f"query_params {calls}")
+    with open(os.path.join(tmp, "report.txt")) as f:
+        text = f.read()
+    rows = [l.split() for l in text.splitlines() if l.startswith("getrandom ")]
+    check(rows and rows[0][1] == f"{n + 1:,}", f"the report's getrandom row: {rows}")
+    # Not redirected (a C program, VDSOTRACE_VDSO_REDIRECT=auto): such calls stay unseen, as the docs say.
+    p, j = run_traced(args, tmp)
+    check(p.returncode == 0 and j["total_calls"] == 0, f"auto: {p.returncode} {j['total_calls'] if j else None}")
+
+
 def t_c_stack_need(tmp):
     # Go calls the vDSO on g0 or on a signal stack: the direct entry must add almost nothing to
     # what the vDSO itself needs. Measured here: +24 bytes on every call but a thread's first,

@@ -117,7 +117,7 @@ void check_shm_setup(const std::string& setup, const std::string& reason) {
     expect_one_pass_through_line(pre, plain, reason);
 
     // Through `vdsotrace run` too: the command's status and output come through, and the one line.
-    std::vector<std::string> run_cmd = {vdsotrace_bin(), "run", "--"};
+    std::vector<std::string> run_cmd = {vdsotrace_bin(), "run", "--keep-live", "-o", "/dev/null", "--"};
     run_cmd.insert(run_cmd.end(), cmd.begin(), cmd.end());
     Result via_run = run(in_namespace(setup, run_cmd));
     EXPECT_EQ(via_run.code, plain.code) << describe(via_run);

@@ -135,7 +135,8 @@ def t_no_runtime_help(tmp):
     with open(script, "w") as f:
         f.write("console.log(process.env.NODE_OPTIONS); performance.now();\n")
     report = os.path.join(tmp, "r.json")
-    base = [VDSOTRACE, "run", "--shim", SHIM, "-o", os.path.join(tmp, "r.txt"), "--json", report]
+    base = [VDSOTRACE, "run", "--shim", SHIM, "--keep-live", "-o", os.devnull, "--text", os.path.join(tmp, "r.txt"),
+            "--json", report]
 
     def run(cmd, env=None):  # and remember the recordings, to remove them at the end
         p = globals()["run"](cmd, env)

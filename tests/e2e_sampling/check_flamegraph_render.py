@@ -40,16 +40,29 @@ def main():
             svg, png, zoom_checks = os.path.join(tmp, "fg.svg"), os.path.join(tmp, "fg.png"), True
             report = os.path.join(tmp, "r.json")
             subprocess.run([os.environ["VDSOTRACE"], "run", "--shim", os.environ["SHIM"], "--sample", "1",
-                            "--flamegraph", svg, "--json", report, "-o", os.devnull, "--",
+                            "--flamegraph", svg, "--json", report, "--text", os.devnull, "-o", os.devnull, "--",
                             os.environ["CHAINS"], "1000", "500"], check=True, timeout=60)
-            for p in json.load(open(report))["processes"]:
-                os.unlink(p["recording"])
+            # run removed its recordings from /dev/shm once the recording file (here /dev/null) was written.
         failures = []
         shot = chromium([f"--screenshot={png}", "--window-size=1200,300", "file://" + svg], os.path.join(tmp, "p1"))
         if not os.path.exists(png) or os.path.getsize(png) < 2000:
             failures.append(f"no screenshot: {shot.stderr[-500:]}")
         else:
             print(f"screenshot: {png} ({os.path.getsize(png)} bytes)")
+        # The first screen (1200x900) holds the hottest path down to its leaf: the deepest frame of
+        # the widest chain, as Chromium laid it out.
+        dom0 = chromium(["--dump-dom", "file://" + svg], os.path.join(tmp, "p0")).stdout
+        rects = [(float(w), float(y), n) for n, y, w in re.findall(
+            r'<g class="f" data-name="([^"]*)"[^>]*>.*?<rect x="[\d.]+" y="(\d+)" width="([\d.]+)"', dom0, re.S)]
+        if not rects:
+            failures.append("no frames in the rendered DOM")
+        else:
+            widest = max(w for w, _, _ in rects)
+            hottest_leaf = min((y, n) for w, y, n in rects if w >= widest * 0.5)  # topmost of the hot frames
+            if hottest_leaf[0] + 16 > 900:
+                failures.append(f"the hot path's top frame {hottest_leaf[1]} lies at y={hottest_leaf[0]}, below 900 px")
+            else:
+                print(f"hot path's top frame {hottest_leaf[1]} at y={hottest_leaf[0]:.0f} px (first screen: 900)")
         if zoom_checks:
             # The same SVG with one more script: click frame "a" once the page's own script ran.
             with open(svg) as f:

@@ -179,7 +179,7 @@ TEST(StaticGlibc, NoInjectKeepsTheWarning) {
 TEST(StaticGlibc, RefusedPtraceSaysWhyAndRunsUntraced) {
     const std::vector<std::string> argv = {env("STATIC_CALLS"), "exit", "6"};
     const Result native = run(argv);
-    std::vector<std::string> cmd = {env("SECCOMP_REFUSE"), "ptrace", env("VDSOTRACE_BIN"), "run", "--", argv[0], argv[1], argv[2]};
+    std::vector<std::string> cmd = {env("SECCOMP_REFUSE"), "ptrace", env("VDSOTRACE_BIN"), "run", "--keep-live", "-o", "/dev/null", "--", argv[0], argv[1], argv[2]};
     const Result r = run(cmd);
     EXPECT_NE(r.err.find("cannot count the vDSO calls of " + argv[0] + ": ptrace is not allowed here"),
               std::string::npos)

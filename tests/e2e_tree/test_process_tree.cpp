@@ -266,7 +266,7 @@ TEST(ProcessTree, SigkilledProgramKeepsEveryCallAndIsReportedKilled) {
     const std::string json_file = temp_path("kill.json"), err = temp_path("kill.err");
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
-    pid_t vt = start({env("VDSOTRACE_BIN"), "run", "--json", json_file, "--", env("TREE_SLEEPER"), "real", "500"}, "",
+    pid_t vt = start({env("VDSOTRACE_BIN"), "run", "--keep-live", "-o", "/dev/null", "--json", json_file, "--", env("TREE_SLEEPER"), "real", "500"}, "",
                      err, {}, false, fds[1]);
     close(fds[1]);
     const int pid = wait_ready(fds[0]);
@@ -322,7 +322,7 @@ TEST(ProcessTree, CtrlCReachesTheCommandAndTheReportStillComes) {
     const std::string json_file = temp_path("int.json"), err = temp_path("int.err");
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
-    pid_t vt = start({env("VDSOTRACE_BIN"), "run", "--json", json_file, "--", env("TREE_SLEEPER"), "mono", "300"}, "",
+    pid_t vt = start({env("VDSOTRACE_BIN"), "run", "--keep-live", "-o", "/dev/null", "--json", json_file, "--", env("TREE_SLEEPER"), "mono", "300"}, "",
                      err, {}, true, fds[1]);
     close(fds[1]);
     ASSERT_GT(wait_ready(fds[0]), 0);

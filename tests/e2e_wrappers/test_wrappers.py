@@ -87,7 +87,7 @@ def t_no_wrapper_option(tmp):
 
 def t_bad_wrapper_option(tmp):
     for bad in ["", "a,b"]:
-        p = subprocess.run([VDSOTRACE, "run", "--shim", SHIM, "--wrapper", bad, "--", PROGRAM, "1", "1", "1"],
+        p = subprocess.run([VDSOTRACE, "run", "--shim", SHIM, "-o", os.devnull, "--wrapper", bad, "--", PROGRAM, "1", "1", "1"],
                            capture_output=True, text=True, timeout=60)
         check(p.returncode != 0, f"--wrapper {bad!r} refused (exit {p.returncode})")
         check("GLOB" in p.stderr and p.stdout == "", f"--wrapper {bad!r}: one clear message, no run: {p.stderr!r}")

@@ -75,6 +75,24 @@ TEST(FuzzRegressions, SeedsReadExactly) {
     EXPECT_NE(why.find("truncated or padded"), std::string::npos) << why;
 }
 
+// A recording file `run` wrote (the demo, 62,200 calls): decompressed, its archive and symbol
+// table parsed, reported; the same bytes cut short are refused with a message.
+TEST(FuzzRegressions, RecordingFileSeedReadsExactly) {
+    const auto bytes = named("corpus/demo.recording");
+    std::string error;
+    auto r = vdsotrace::tools::parse_recording_file(bytes, "test", &error);
+    ASSERT_TRUE(r) << error;
+    ASSERT_EQ(r->size(), 1u);
+    uint64_t n = 0;
+    for (uint64_t c : (*r)[0].totals()) n += c;
+    EXPECT_EQ(n, 62200u);
+    ASSERT_NE((*r)[0].symbols, nullptr);
+    EXPECT_TRUE(vdsotrace::fuzz::read_like_report(bytes));
+    std::string why;
+    EXPECT_FALSE(vdsotrace::fuzz::read_like_report({bytes.begin(), bytes.end() - 10}, &why));
+    EXPECT_NE(why.find("truncated or corrupt"), std::string::npos) << why;
+}
+
 // Counts beyond 2^64 per second in the text report's rate column: undefined behaviour before.
 TEST(FuzzRegressions, RateBeyondUint64) {
     EXPECT_TRUE(vdsotrace::fuzz::read_like_report(named("regressions/rate-beyond-uint64.vdsotrace")));
@@ -88,7 +106,7 @@ TEST(FuzzRegressions, InvalidUtf8InJson) {
     auto r = vdsotrace::tools::parse_recording(bytes, "test", &error);
     ASSERT_TRUE(r) << error;
     std::vector<vdsotrace::tools::Recording> rs{*r};
-    const std::string text = vdsotrace::tools::json_text(vdsotrace::tools::to_json(vdsotrace::tools::build_report(rs, 0)));
+    const std::string text = vdsotrace::tools::json_text(vdsotrace::tools::to_json(vdsotrace::tools::build_report(rs)));
     EXPECT_NE(text.find("\xEF\xBF\xBD"), std::string::npos);  // U+FFFD in place of the bad byte
 }
 

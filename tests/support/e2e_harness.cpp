@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -273,7 +274,12 @@ Traced vdsotrace_run(const std::vector<std::string>& command, const EnvOverrides
                      const std::vector<std::string>& options) {
     static int counter = 0;
     const std::string json_path = temp_path("report" + std::to_string(++counter) + ".json");
-    std::vector<std::string> argv = {env_path("VDSOTRACE_BIN"), "run", "--json", json_path};
+    // The tests read the session in /dev/shm after the run: it is kept (--keep-live), and the
+    // recording file goes nowhere unless a test names it (--save, -o).
+    std::vector<std::string> argv = {env_path("VDSOTRACE_BIN"), "run", "--keep-live", "--json", json_path};
+    if (std::find(options.begin(), options.end(), "--save") == options.end() &&
+        std::find(options.begin(), options.end(), "-o") == options.end())
+        argv.insert(argv.end(), {"-o", "/dev/null"});
     argv.insert(argv.end(), options.begin(), options.end());
     argv.push_back("--");
     argv.insert(argv.end(), command.begin(), command.end());

@@ -113,11 +113,15 @@ def read_json(path):
 
 
 def run_traced(args, tmp, extra=(), env=None, timeout=100, keep=False, unset=(), cwd=None):
-    """`vdsotrace run --shim SHIM --json tmp/report.json -o tmp/report.txt [extra] -- args`.
-    Returns (completed process, JSON report or None). Its recordings are removed at once, or at
-    the end of the test with keep=True."""
+    """`vdsotrace run --shim SHIM --keep-live -o /dev/null --json tmp/report.json --text
+    tmp/report.txt [extra] -- args`: the session stays in /dev/shm for the test to read (and no
+    recording file is written, unless extra names one with -o or --save). Returns (completed
+    process, JSON report or None). Its recordings are removed at once, or at the end of the test
+    with keep=True."""
     report = os.path.join(tmp, "report.json")
-    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--json", report, "-o", os.path.join(tmp, "report.txt")]
+    cmd = [VDSOTRACE, "run", "--shim", SHIM, "--keep-live", "--json", report, "--text", os.path.join(tmp, "report.txt")]
+    if not {"-o", "--output", "--save"} & set(extra):
+        cmd += ["-o", os.devnull]
     p = run(cmd + list(extra) + ["--"] + list(args), env, timeout, cwd=cwd, unset=unset)
     data = None
     if os.path.exists(report):

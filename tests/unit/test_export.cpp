@@ -95,7 +95,7 @@ namespace {
 // clock passed to the kernel.
 KernelEntryRules vdso_rules(bool clocksource_fallback) {
     KernelEntryRules rules;
-    rules.method = "seccomp";
+    rules.service.method = "seccomp";
     rules.clocksource_fallback = clocksource_fallback;
     vdsotrace::doctor::ServiceRow mono;
     mono.function = "clock_gettime";
@@ -109,7 +109,7 @@ KernelEntryRules vdso_rules(bool clocksource_fallback) {
     tod.function = "gettimeofday";
     tod.in_vdso = true;
     tod.fallback = clocksource_fallback;
-    rules.rows = {mono, alarm, tod};
+    rules.service.rows = {mono, alarm, tod};
     return rules;
 }
 
@@ -119,6 +119,8 @@ struct Synthetic {
     uint64_t cpu_unattributed = 5;   // CLOCK_PROCESS_CPUTIME_ID, caller table full
     uint64_t overflow_tod = 4;       // gettimeofday in the shared overflow slot
     bool route_gettimeofday_to_syscall = false;
+    uint64_t getrandom_calls = 0;        // the vDSO's getrandom (format minor 4), at one call site
+    uint64_t getrandom_unattributed = 0; // ... and in the slot header's own unattributed counter
 };
 
 // A recording image made by the writer's own layout code.
@@ -152,6 +154,8 @@ std::vector<unsigned char> synthetic_image(const Synthetic& in) {
     callers[3] = {f::caller_key(tod, 0x402000), in.tod_calls};
     auto* unattributed = reinterpret_cast<uint64_t*>(seg.threads + f::kSlotUnattributedOffset);
     unattributed[f::counter_index(f::kClockGettime, CLOCK_PROCESS_CPUTIME_ID)] = in.cpu_unattributed;
+    if (in.getrandom_calls != 0) callers[5] = {f::caller_key(f::counter_index(f::kGetrandom, 0), 0x403000), in.getrandom_calls};
+    sh->unattributed_getrandom = in.getrandom_unattributed;
     // The shared overflow slot is the last of the thread section.
     unsigned char* shared = seg.threads + size_t(s.threads) * seg.slot_size;
     auto* shared_callers = reinterpret_cast<f::CallerEntry*>(shared + f::kSlotCallersOffset);
@@ -225,6 +229,23 @@ TEST(ExportModel, SyntheticRecordingExactText) {
               "# HELP vdsotrace_clocksource_kernel_fallback 1 when this machine's clocksource has no vDSO mode, so every clock call enters the kernel\n"
               "# TYPE vdsotrace_clocksource_kernel_fallback gauge\n"
               "vdsotrace_clocksource_kernel_fallback 0\n");
+}
+
+// The vDSO's getrandom (format minor 4): its own series, no clock label, never a kernel entry; its
+// unattributed calls (kept in the slot header) count as unattributed.
+TEST(ExportModel, GetrandomHasItsOwnSeries) {
+    ClockMetrics m(5);
+    name_callers(m);
+    Synthetic in;
+    in.getrandom_calls = 300;
+    in.getrandom_unattributed = 2;
+    const std::string text = synthetic_export(m, in);
+    const std::string p = "exe=\"/opt/my \\\"app\\\"/bin\\\\srv\",pid=\"4242\",session=\"svc.1\"";
+    EXPECT_NE(text.find("vdsotrace_calls_total{" + p + ",function=\"getrandom\",clock=\"\"} 302\n"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find(",function=\"getrandom\",clock=\"\",caller=\"log_line(int)\"} 300\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("vdsotrace_kernel_calls_total{" + p + ",function=\"getrandom\""), std::string::npos) << text;
+    EXPECT_NE(text.find("vdsotrace_unattributed_calls_total{" + p + "} 7\n"), std::string::npos) << text;
 }
 
 TEST(ExportModel, TopCallersAreBounded) {

@@ -1,10 +1,12 @@
 // Saved sessions (`run --save`): an archive of segment images is read back exactly, and a
 // damaged one (every truncation, wrong magic or version, impossible sizes, a corrupt recording
 // inside, random bytes) is refused with a message, never a crash.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +17,8 @@
 #include "tools/recordings/jit_symbols.h"
 #include "tools/symbols/perf_map.h"
 #include "tools/recordings/recording_archive.h"
+#include "tools/recordings/recording_file.h"
+#include "tools/symbols/symbol_table.h"
 #include "tests/unit/blank_recording.h"
 #include "tracer/engine/segment_create.h"
 #include "tracer/format/segment_format.h"
@@ -62,16 +66,15 @@ std::vector<unsigned char> read_file(const std::string& path) {
 
 // An archive of two recordings (pids 11 and 12, 5 and 6 calls), as bytes.
 std::vector<unsigned char> valid_archive() {
-    const std::string a = temp("a"), b = temp("b"), out = temp("out");
+    const std::string a = temp("a"), b = temp("b");
     write_file(a, image(11, 5));
     write_file(b, image(12, 6));
     std::string error;
-    EXPECT_TRUE(tools::write_archive({a, b}, out, &error)) << error;
-    std::vector<unsigned char> bytes = read_file(out);
+    auto bytes = tools::archive_bytes({a, b}, {}, &error);
+    EXPECT_TRUE(bytes.has_value()) << error;
     std::filesystem::remove(a);
     std::filesystem::remove(b);
-    std::filesystem::remove(out);
-    return bytes;
+    return bytes.value_or(std::vector<unsigned char>{});
 }
 
 std::string refusal(const std::vector<unsigned char>& bytes) {
@@ -184,7 +187,7 @@ TEST(RecordingArchive, CarriesEachRecordingsKeptPerfMap) {
     const std::string map = "7f0000001000 40 JS:*hot /srv/app.js:3:14\n";
     write_file(tools::kept_perf_map_path(b), std::vector<unsigned char>(map.begin(), map.end()));
     std::string error;
-    ASSERT_TRUE(tools::write_archive({a, b}, out, &error)) << error;
+    ASSERT_TRUE(tools::write_recording_file({a, b}, nullptr, out, &error)) << error;
     std::filesystem::remove(tools::kept_perf_map_path(b));
     auto r = tools::load_recordings(out, &error);
     ASSERT_TRUE(r.has_value()) << error;
@@ -198,4 +201,143 @@ TEST(RecordingArchive, CarriesEachRecordingsKeptPerfMap) {
     EXPECT_EQ(offset, 0x10u);
     EXPECT_EQ(tools::jit_symbol((*r)[1], 0x7f0000001040, &offset), nullptr);
     for (const std::string& p : {a, b, out}) std::filesystem::remove(p);
+}
+
+// The recording file `run` writes: the archive compressed, with the names resolved at the end of
+// the run. Read back exactly; private; anything else refused with one line.
+namespace {
+
+// Two recordings (pids 31 and 32, 3 and 4 calls) and one resolved name, written as a file: its bytes.
+std::vector<unsigned char> valid_recording_file(mode_t* mode = nullptr) {
+    const std::string a = temp("ra"), b = temp("rb"), out = temp("rout");
+    write_file(a, image(31, 3));
+    write_file(b, image(32, 4));
+    tools::SymbolTable names;
+    tools::SymbolInfo s;
+    s.symbol = "handle_request(int)";
+    s.file = "/src/app.cpp";
+    s.line = 40;
+    s.inlined.push_back({"inner()", "/src/app.h", 7});
+    names.add({"/gone/app", "abcd"}, 0x1418, s);
+    std::string error;
+    uint64_t size = 0;
+    EXPECT_TRUE(tools::write_recording_file({a, b}, &names, out, &error, &size)) << error;
+    struct stat st {};
+    EXPECT_EQ(stat(out.c_str(), &st), 0);
+    if (mode) *mode = st.st_mode & 07777;
+    std::vector<unsigned char> bytes = read_file(out);
+    EXPECT_EQ(bytes.size(), size);
+    for (const std::string& p : {a, b, out}) std::filesystem::remove(p);
+    return bytes;
+}
+
+std::string file_refusal(const std::vector<unsigned char>& bytes) {
+    std::string error;
+    auto r = tools::parse_recording_file(bytes, "test", &error);
+    EXPECT_FALSE(r.has_value());
+    EXPECT_FALSE(error.empty());
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+    return error;
+}
+
+}  // namespace
+
+TEST(RecordingFile, ReadsBackRecordingsAndTheirNamesPrivately) {
+    mode_t mode = 0;
+    const std::vector<unsigned char> bytes = valid_recording_file(&mode);
+    EXPECT_EQ(mode, 0600u);
+    ASSERT_TRUE(tools::is_recording_file(bytes));
+    std::string error;
+    auto r = tools::parse_recording_file(bytes, "test", &error);
+    ASSERT_TRUE(r.has_value()) << error;
+    ASSERT_EQ(r->size(), 2u);
+    EXPECT_EQ((*r)[0].pid, 31);
+    EXPECT_EQ((*r)[1].pid, 32);
+    EXPECT_EQ((*r)[0].totals()[f::counter_index(f::kClockGettime, 1)], 3u);
+    EXPECT_EQ((*r)[1].totals()[f::counter_index(f::kClockGettime, 1)], 4u);
+    ASSERT_NE((*r)[0].symbols, nullptr);
+    EXPECT_EQ((*r)[0].symbols, (*r)[1].symbols);  // one table for the session
+    const tools::SymbolInfo* s = (*r)[0].symbols->find({"/gone/app", "abcd"}, 0x1418);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->symbol, "handle_request(int)");
+    EXPECT_EQ(s->file, "/src/app.cpp");
+    EXPECT_EQ(s->line, 40);
+    ASSERT_EQ(s->inlined.size(), 1u);
+    EXPECT_EQ(s->inlined[0].function, "inner()");
+    EXPECT_EQ(s->inlined[0].line, 7);
+    EXPECT_EQ((*r)[0].symbols->find({"/gone/app", "abce"}, 0x1418), nullptr);  // another build
+    // The symbolizer answers from the table: the module file does not exist.
+    tools::Symbolizer symbolizer;
+    symbolizer.use_table((*r)[0].symbols);
+    EXPECT_EQ(symbolizer.lookup({"/gone/app", "abcd"}, 0x1418).symbol, "handle_request(int)");
+    EXPECT_EQ(symbolizer.lookup({"/gone/app", "abcd"}, 0x1419).problem, "file not found");
+}
+
+TEST(RecordingFile, NamesResolvedWhileCollectingAreKept) {
+    auto table = std::make_shared<tools::SymbolTable>();
+    table->collect = true;
+    tools::Symbolizer symbolizer;
+    symbolizer.use_table(table);
+    symbolizer.lookup({"/nonexistent/x", ""}, 0x10);
+    ASSERT_EQ(table->size(), 1u);
+    EXPECT_EQ(table->find({"/nonexistent/x", ""}, 0x10)->problem, "file not found");
+}
+
+TEST(RecordingFile, RefusesGarbageNewerVersionsAndEveryTruncation) {
+    const std::vector<unsigned char> good = valid_recording_file();
+    std::vector<unsigned char> b = good;
+    b[8] = 2;  // major
+    EXPECT_EQ(file_refusal(b), "test: recording file version 2.0 is not compatible with this vdsotrace, which reads 1.x");
+    b = good;
+    std::reverse(b.begin() + 12, b.begin() + 16);
+    EXPECT_NE(file_refusal(b).find("byte order"), std::string::npos);
+    b = good;
+    std::swap(b[12], b[15]);
+    EXPECT_EQ(file_refusal(b), "test: the recording's header is corrupt");
+    b = good;
+    const uint64_t huge = uint64_t(1) << 40;
+    memcpy(b.data() + 16, &huge, 8);  // payload size
+    EXPECT_EQ(file_refusal(b), "test: the recording says it holds 1099511627776 bytes: corrupt");
+    b = good;
+    const uint64_t less = 100;
+    memcpy(b.data() + 16, &less, 8);
+    EXPECT_NE(file_refusal(b).find("truncated or corrupt"), std::string::npos);
+    b = good;
+    for (size_t i = 40; i < b.size(); ++i) b[i] = uint8_t(i * 7);
+    file_refusal(b);
+    b = good;
+    b.push_back(1);
+    EXPECT_NE(file_refusal(b).find("1 bytes after the frame"), std::string::npos);
+    for (size_t n = 8; n < good.size(); ++n) file_refusal(std::vector<unsigned char>(good.begin(), good.begin() + long(n)));
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 500; ++i) {
+        b = good;
+        b[rng() % b.size()] = uint8_t(rng());
+        std::string error;
+        if (!tools::parse_recording_file(b, "fuzz", &error)) {
+            EXPECT_FALSE(error.empty());
+        }
+    }
+}
+
+TEST(RecordingFile, LoadRecordingsSaysWhatIsWrongWithAFile) {
+    const std::string p = temp("garbage.vdsotrace");
+    write_file(p, std::vector<unsigned char>{'h', 'e', 'l', 'l', 'o', '\n'});
+    std::string error;
+    EXPECT_FALSE(tools::load_recordings(p, &error).has_value());
+    EXPECT_NE(error.find("garbage.vdsotrace: 6 bytes is too short for a vdsotrace recording"), std::string::npos) << error;
+    std::filesystem::remove(p);
+}
+
+TEST(SymbolTable, RefusesMalformedEntries) {
+    std::string error;
+    EXPECT_EQ(tools::SymbolTable::from_json("{", &error), nullptr);
+    EXPECT_EQ(error, "the symbol table is not a JSON array");
+    EXPECT_EQ(tools::SymbolTable::from_json(R"([{"module":"/a","address":1},{"module":3,"address":1}])", &error), nullptr);
+    EXPECT_EQ(error, "entry 2 of the symbol table is malformed");
+    EXPECT_EQ(tools::SymbolTable::from_json(R"([{"module":"/a","address":1,"line":-4}])", &error), nullptr);
+    EXPECT_EQ(tools::SymbolTable::from_json(R"([{"module":"/a","address":1,"inlined":[{"line":"x"}]}])", &error), nullptr);
+    auto ok = tools::SymbolTable::from_json(R"([{"module":"/a","address":16,"symbol":"f","line":3}])", &error);
+    ASSERT_NE(ok, nullptr) << error;
+    EXPECT_EQ(ok->find({"/a", ""}, 16)->line, 3);
 }

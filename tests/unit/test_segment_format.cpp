@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <vector>
 
 #include "tracer/format/segment_format.h"
+#include "tracer/format/segment_layout.h"
 
 namespace f = vdsotrace::format;
 
@@ -40,6 +42,7 @@ TEST(SegmentFormat, HeaderOffsets) {
     EXPECT_EQ(offsetof(f::Header, thread_capacity), 480u);
     EXPECT_EQ(offsetof(f::Header, caller_capacity), 484u);
     EXPECT_EQ(offsetof(f::Header, module_capacity), 488u);
+    EXPECT_EQ(offsetof(f::Header, backed_size), 492u);  // 2.0
     EXPECT_EQ(offsetof(f::Header, threads_claimed), 496u);
     EXPECT_EQ(offsetof(f::Header, modules_claimed), 504u);
     EXPECT_EQ(offsetof(f::Header, session), 512u);
@@ -99,10 +102,16 @@ TEST(SegmentFormat, SectionModuleThreadLayouts) {
     EXPECT_EQ(offsetof(f::ThreadSlotHeader, tid), 4u);
     EXPECT_EQ(offsetof(f::ThreadSlotHeader, name), 8u);
     EXPECT_EQ(offsetof(f::ThreadSlotHeader, claimed_monotonic_ns), 24u);
-    EXPECT_EQ(f::kCounterSlots, 90);
+    EXPECT_EQ(offsetof(f::ThreadSlotHeader, unattributed_getrandom), 32u);  // minor 4
+    EXPECT_EQ(offsetof(f::ThreadSlotHeader, reserved), 40u);
+    EXPECT_EQ(f::kSlotUnattributedCounters, 90);
+    EXPECT_EQ(f::kCounterSlots, 91);
     EXPECT_EQ(f::kSlotUnattributedOffset, 64u);
     EXPECT_EQ(f::kSlotCallersOffset, 64u + 90 * 8);
     EXPECT_EQ(f::thread_slot_size(256), 64u + 90 * 8 + 256 * 16);
+    EXPECT_EQ(f::slot_unattributed_offset(0), 64u);
+    EXPECT_EQ(f::slot_unattributed_offset(89), 64u + 89 * 8);
+    EXPECT_EQ(f::slot_unattributed_offset(90), 32u);  // getrandom: in the slot header
 }
 
 TEST(SegmentFormat, WrapperSites) {
@@ -174,4 +183,72 @@ TEST(SegmentFormat, CounterAndCallerKeys) {
     EXPECT_EQ(f::kCallerAddressMask, (uint64_t(1) << 48) - 1);
     EXPECT_STREQ(f::kClockNames[11], "CLOCK_TAI");
     EXPECT_STREQ(f::kFunctionNames[f::kGetcpu], "getcpu");
+    // Minor 4: getrandom, one counter after the clock functions' 90, no clock id.
+    EXPECT_EQ(int(f::kGetrandom), 5);
+    EXPECT_EQ(int(f::kFunctionCount), 5);
+    EXPECT_EQ(int(f::kCountedFunctions), 6);
+    EXPECT_EQ(f::counter_index(f::kGetrandom, 0), 90u);
+    EXPECT_EQ(f::counter_function(90), f::kGetrandom);
+    EXPECT_EQ(f::counter_bucket(90), 0);
+    EXPECT_FALSE(f::function_takes_clock(f::kGetrandom));
+    EXPECT_EQ(f::caller_counter(f::caller_key(90, 0x401000)), 90u);
+    EXPECT_STREQ(f::kFunctionNames[f::kGetrandom], "getrandom");
+}
+
+// Format 2's layout: the sections in the order programs fill them (the file grows as a prefix of
+// it), pinned for one set of capacities with and without sampling. The directory keeps format
+// 1's order of kinds.
+TEST(SegmentFormat, Format2LayoutOffsets) {
+    struct Row {
+        uint32_t kind, entry_size;
+        uint64_t offset, count;
+    };
+    for (bool sampled : {false, true}) {
+        SCOPED_TRACE(sampled ? "sampled" : "not sampled");
+        f::LayoutSizes sizes;
+        sizes.threads = 64;
+        sizes.callers = 256;
+        sizes.modules = 128;
+        if (sampled) {
+            sizes.sample = 100;
+            sizes.sample_depth = 64;
+            sizes.stacks = 4096;
+            sizes.stack_counts = 1024;
+            sizes.sample_ring = 64;
+        }
+        f::Header h{};
+        const size_t size = f::plan_layout(sizes, 8192, &h);
+        EXPECT_EQ(size, sampled ? 2560000u : 737280u);
+        EXPECT_EQ(h.segment_size, size);
+        EXPECT_EQ(h.major, 2);
+        EXPECT_EQ(f::fixed_part_size(h), 24576u);  // header, crash, headroom, runtimes, exited slot, vDSO
+        std::vector<Row> want = {
+            {f::kSectionModules, 512, 24576, 128},
+            {f::kSectionVdsoImage, 1, 12608, 8192},
+            {f::kSectionThreads, 4880, 122624, 65},
+        };
+        if (sampled) {
+            want.push_back({f::kSectionStacks, 24, 734784, 4096});
+            want.push_back({f::kSectionStackFrames, 8, 833088, 65536});
+            want.push_back({f::kSectionSampleSlots, 18496, 1357376, 65});
+        }
+        for (Row r : std::vector<Row>{{f::kSectionCrash, 512, 4096, 1},
+                                      {f::kSectionExitedThreads, 4880, 7680, 1},
+                                      {f::kSectionThreadLog, 32, 439872, 4096},
+                                      {f::kSectionHeadroom, 32, 4608, 64},
+                                      {f::kSectionWrapperSites, 128, 90112, 254},
+                                      {f::kSectionPythonSites, 256, 570944, 512},
+                                      {f::kSectionRuntimes, 256, 6656, 4},
+                                      {f::kSectionRetiredCallers, 32, 702016, 1024}})
+            want.push_back(r);
+        ASSERT_EQ(h.section_count, want.size());
+        for (size_t i = 0; i < want.size(); ++i) {
+            SCOPED_TRACE(i);
+            EXPECT_EQ(h.sections[i].kind, want[i].kind);
+            EXPECT_EQ(h.sections[i].entry_size, want[i].entry_size);
+            EXPECT_EQ(h.sections[i].offset, want[i].offset);
+            EXPECT_EQ(h.sections[i].count, want[i].count);
+            EXPECT_EQ(f::section_offset(h, want[i].kind), want[i].offset);
+        }
+    }
 }

@@ -116,6 +116,45 @@ TEST(SegmentReader, AcceptsNewerMinorAndSkipsUnknownSections) {
     EXPECT_EQ(r->threads[0].total(), 77u);
 }
 
+// Minor 4: getrandom's calls, by caller and unattributed (kept in the slot header).
+TEST(SegmentReader, ReadsGetrandomCalls) {
+    auto b = valid_image();
+    tr::Segment seg;
+    tr::bind_segment(header(b), &seg);
+    auto* sh = reinterpret_cast<f::ThreadSlotHeader*>(seg.threads);
+    sh->unattributed_getrandom = 5;
+    auto* callers = reinterpret_cast<f::CallerEntry*>(seg.threads + f::kSlotCallersOffset);
+    callers[9] = {f::caller_key(f::counter_index(f::kGetrandom, 0), 0x401300), 40};
+    std::string error;
+    auto r = parse_recording(b, "test", &error);
+    ASSERT_TRUE(r.has_value()) << error;
+    const unsigned c = f::counter_index(f::kGetrandom, 0);
+    EXPECT_EQ(r->threads[0].unattributed[c], 5u);
+    EXPECT_EQ(r->threads[0].counts[c], 45u);
+    EXPECT_EQ(r->threads[0].total(), 77u + 45u);
+    EXPECT_EQ(r->totals()[c], 45u);
+}
+
+// A counter a newer minor adds (a function this reader does not know) is skipped, not refused;
+// in a recording of this reader's minor or older it is corruption.
+TEST(SegmentReader, SkipsCountersOfNewerMinorsOnly) {
+    auto b = valid_image();
+    tr::Segment seg;
+    tr::bind_segment(header(b), &seg);
+    auto* callers = reinterpret_cast<f::CallerEntry*>(seg.threads + f::kSlotCallersOffset);
+    callers[11] = {f::caller_key(f::kCounterSlots, 0x401400), 9};
+    header(b)->minor = f::kMinor + 1;
+    std::string error;
+    auto r = parse_recording(b, "test", &error);
+    ASSERT_TRUE(r.has_value()) << error;
+    EXPECT_EQ(r->threads[0].total(), 77u);
+    header(b)->minor = f::kMinor;
+    EXPECT_NE(refusal(b).find("corrupt caller entry"), std::string::npos);
+    header(b)->major = 1;  // 1.4 is older than 2.0, whatever its minor says
+    header(b)->minor = 4;
+    EXPECT_NE(refusal(b).find("corrupt caller entry"), std::string::npos);
+}
+
 TEST(SegmentReader, RefusesTruncationOfAFormat1RecordingAtEveryPageBoundary) {
     auto full = valid_image();
     header(full)->major = 1;  // format 1: the file is always the whole layout
@@ -153,6 +192,22 @@ TEST(SegmentReader, ReadsEveryPrefixOfAGrowingRecording) {
     std::vector<unsigned char> longer = full;
     longer.resize(full.size() + 4096);
     EXPECT_NE(refusal(longer).find("padded or corrupt"), std::string::npos);
+}
+
+// ... but a file shorter than what its writer had reserved (backed_size) was cut, not caught
+// growing: refused, not read as a recording with fewer calls.
+TEST(SegmentReader, RefusesAGrowingRecordingCutShortOfWhatWasReserved) {
+    auto full = valid_image();
+    header(full)->backed_size = uint32_t(full.size() - 8192);
+    for (size_t size : {sizeof(f::Header), full.size() - 8192 - 1, full.size() - 8192, full.size()}) {
+        std::vector<unsigned char> cut(full.begin(), full.begin() + long(size));
+        std::string error;
+        const bool read = parse_recording(cut, "test", &error).has_value();
+        EXPECT_EQ(read, size >= full.size() - 8192) << size << ": " << error;
+        if (!read) {
+            EXPECT_NE(error.find("truncated"), std::string::npos) << error;
+        }
+    }
 }
 
 TEST(SegmentReader, RefusesOutOfRangeSections) {

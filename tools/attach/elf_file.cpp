@@ -10,7 +10,8 @@
 
 namespace vdsotrace::attach {
 
-bool read_elf_file(const std::string& path, const std::set<std::string>& wanted, ElfFile* out, std::string* why) {
+bool read_elf_file(const std::string& path, const std::set<std::string>& wanted, ElfFile* out, std::string* why,
+                   const std::set<std::string>& wanted_symtab) {
     elf_version(EV_CURRENT);
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -42,6 +43,15 @@ bool read_elf_file(const std::string& path, const std::set<std::string>& wanted,
                 GElf_Sym sym;
                 if (gelf_getsym(data, int(i), &sym) == nullptr || sym.st_shndx == SHN_UNDEF) continue;
                 if (const char* name = elf_strptr(elf, sh.sh_link, sym.st_name)) out->symbols.emplace(name, sym.st_value);
+            }
+        }
+        if (sh.sh_type == SHT_SYMTAB && !wanted_symtab.empty()) {
+            Elf_Data* data = elf_getdata(scn, nullptr);
+            for (size_t i = 0; data != nullptr && sh.sh_entsize != 0 && i < sh.sh_size / sh.sh_entsize; ++i) {
+                GElf_Sym sym;
+                if (gelf_getsym(data, int(i), &sym) == nullptr || sym.st_shndx == SHN_UNDEF) continue;
+                const char* name = elf_strptr(elf, sh.sh_link, sym.st_name);
+                if (name != nullptr && wanted_symtab.count(name)) out->symtab.emplace(name, sym.st_value);
             }
         }
         if (sh.sh_type == SHT_RELA && sh.sh_entsize != 0) {

@@ -20,9 +20,11 @@ struct ElfFile {
         std::string name;
     };
     std::vector<Import> imports;  // JUMP_SLOT / GLOB_DAT relocations against names in `wanted`
+    std::map<std::string, uint64_t> symtab;  // .symtab symbols named in `wanted_symtab` -> st_value
 };
 
 // False with a reason when `path` cannot be read as a 64-bit ELF file.
-bool read_elf_file(const std::string& path, const std::set<std::string>& wanted, ElfFile* out, std::string* why);
+bool read_elf_file(const std::string& path, const std::set<std::string>& wanted, ElfFile* out, std::string* why,
+                   const std::set<std::string>& wanted_symtab = {});
 
 }  // namespace vdsotrace::attach

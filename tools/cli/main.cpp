@@ -14,6 +14,7 @@
 
 #include "tools/cli/cli_checks.h"
 #include "tools/commands/commands.h"
+#include "tools/config.h"
 #include "tools/export/export_command.h"
 
 using namespace vdsotrace::tools;
@@ -84,7 +85,13 @@ int main(int argc, char** argv) {
     RunOptions run;
     CLI::App* run_cmd = app.add_subcommand("run", "Run a command with the shim preloaded, then report");
     run_cmd->add_option("--json", run.json_file, "Also write the JSON report to FILE");
-    run_cmd->add_option("-o,--output", run.output, "Write the text report to FILE instead of stderr");
+    run_cmd->add_option("-o,--output", run.recording_file,
+                        "Write the recording file here (default: vdsotrace.PROGRAM.SESSION.vdsotrace in the current "
+                        "directory)");
+    std::string save_file;
+    run_cmd->add_option("--save", save_file, "The same as -o (its older name)");
+    run_cmd->add_flag("--keep-live", run.keep_live, "Keep the session's recordings in /dev/shm after writing the file");
+    run_cmd->add_option("--text", run.text_file, "Write the text report to FILE instead of stderr");
     run_cmd->add_option("--top", run.top, "Callers shown in the text report")->check(kAtLeastOne);
     run_cmd->add_option("--shim", run.shim, "Path of libvdsotrace.so (default: next to vdsotrace, or $VDSOTRACE_SHIM)");
     run_cmd->add_option("--sample", run.sample, "Take the stack of one call in N per thread (1: every call; 0: none)");
@@ -108,6 +115,8 @@ int main(int argc, char** argv) {
             return std::string();
         });
     run_cmd->add_flag("--per-process", run.per_process, "Show each process's calls per function and clock");
+    run_cmd->add_flag("--all", run.all, "List every thread and process (by default, beyond 10 they are grouped by "
+                                        "name and executable and cut to the busiest 10)");
     run_cmd->add_flag("--no-follow-exec{false}", run.follow_exec,
                       "Do not trace programs the command (or its children) exec");
     run_cmd->add_flag("--no-inject{false}", run.inject_static,
@@ -117,7 +126,6 @@ int main(int argc, char** argv) {
     run_cmd->add_flag("--no-runtime-help{false}", run.runtime_help,
                       "Leave the environment alone for node, java and python3.12+ (by default perf maps are "
                       "turned on, so that JIT-compiled frames are named)");
-    run_cmd->add_option("--save", run.save_file, "Keep the session's recordings in FILE (read it with `report FILE`)");
     run_cmd->add_option("--output-dir", run.output_dir, "Keep a copy of each recording in DIR (`report DIR`)");
     run_cmd->add_option("command", run.command, "The command and its arguments, after --")->required();
     run_cmd->positionals_at_end();
@@ -135,15 +143,18 @@ int main(int argc, char** argv) {
 
     ReportOptions report;
     std::string target;
-    CLI::App* report_cmd = app.add_subcommand("report", "Report on a recording: SESSION, PID or PATH (default: the newest session)");
+    CLI::App* report_cmd = app.add_subcommand("report", "Report on a recording: FILE, SESSION, PID or PATH (default: "
+                                                        "the newest vdsotrace.*.vdsotrace here, else the newest session)");
     report_cmd->add_flag("--json", report.json, "Write JSON (documented in README.md) instead of text");
     report_cmd->add_option("-o,--output", report.output, "Write the report to FILE instead of stdout");
     report_cmd->add_option("--top", report.top, "Callers shown in the text report")->check(kAtLeastOne);
     add_stack_options(report_cmd, &report.stacks);
     report_cmd->add_flag("--per-process", report.per_process, "Show each process's calls per function and clock");
+    report_cmd->add_flag("--all", report.all, "List every thread and process (by default, beyond 10 they are grouped "
+                                              "by name and executable and cut to the busiest 10)");
     report_cmd->add_flag("--allow-other-users", report.allow_other_users,
                          "Read recordings owned by another user too (refused by default)");
-    report_cmd->add_option("target", target, "SESSION, PID, or the path of a recording");
+    report_cmd->add_option("target", target, "A recording file, SESSION, PID, or the path of a segment");
 
     bool ls_json = false;
     CLI::App* ls_cmd = app.add_subcommand("ls", "List recordings, running or ended");
@@ -225,8 +236,18 @@ int main(int argc, char** argv) {
     }
     if (run_cmd->parsed()) {
         auto outputs = stack_outputs(run.stacks);
-        outputs.insert(outputs.end(), {{"--json", &run.json_file}, {"-o", &run.output}, {"--save", &run.save_file}});
+        outputs.insert(outputs.end(),
+                       {{"--json", &run.json_file}, {"--text", &run.text_file}, {"-o", &run.recording_file},
+                        {"--save", &save_file}});
         if (!outputs_writable(outputs)) return kExitUsage;
+        if (!save_file.empty()) {
+            if (!run.recording_file.empty() && run.recording_file != save_file) {
+                spdlog::error("-o {} and --save {} both name the recording file: choose one", run.recording_file,
+                              save_file);
+                return kExitUsage;
+            }
+            run.recording_file = save_file;
+        }
         if (!run.output_dir.empty()) {
             if (const std::string why = output_dir_problem(run.output_dir); !why.empty()) {
                 spdlog::error("--output-dir {}: {}", run.output_dir, why);

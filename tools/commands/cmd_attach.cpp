@@ -1,6 +1,11 @@
 // `vdsotrace attach PID [--duration S]`: count the vDSO calls of a running, dynamically linked
 // process for a while, then report as `run` does.
 //
+// Whatever needs no stopped process is done before stopping it: its maps are read, the module
+// files parsed, the pointer addresses planned and every thread seized (PTRACE_SEIZE, which stops
+// nothing). The stop itself only interrupts the threads, checks the module list, reads every
+// pointer in one system call, writes those that change and detaches (docs/attach.md has figures).
+//
 // With every thread of the process stopped under ptrace (tools/attach/stopped_process.h), the
 // shim is loaded into it by a call of the process's own dlopen, made from a thread blocked in a
 // system call while the other threads run on (so no lock they hold can block the loader). Its
@@ -8,8 +13,11 @@
 // thread stopped again, the GOT slots through which each module calls the clock functions and
 // libc's internal vDSO pointers are switched to the shim through /proc/PID/mem, and the process
 // runs untraced. At the end the same pointers are switched back, again with every thread
-// stopped: the counting window is exact. The shim stays loaded; attaching again reuses it.
+// stopped: the counting window is exact. The shim stays loaded; attaching again reuses it, and
+// reports its own window only (tools/attach/window_recording.h). A Go program's own pointers to
+// the vDSO (runtime.vdsoClockgettimeSym, ...) are switched to the shim's direct entries too.
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -22,15 +30,19 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "shim/attach_abi.h"
 #include "tools/attach/elf_file.h"
+#include "tools/attach/process_maps.h"
 #include "tools/attach/stopped_process.h"
+#include "tools/attach/window_recording.h"
 #include "tools/commands/commands.h"
 #include "tools/recordings/recording_store.h"
+#include "tools/recordings/segment_reader.h"
 #include "tracer/format/segment_format.h"
 #include "tools/run/shim_locator.h"
 
@@ -39,30 +51,24 @@ namespace {
 
 using attach::AttachBlock;
 using attach::ElfFile;
+using attach::ModuleStart;
+using attach::ProcessMaps;
 using attach::StoppedProcess;
+namespace f = vdsotrace::format;
 
 const std::set<std::string> kInterposed = {"clock_gettime", "gettimeofday", "time", "getcpu", "clock_getres"};
 
-struct Mapping {
-    uint64_t start;
-    std::string path;
+// The Go runtime's own pointers to vDSO functions (runtime/vdso_linux_amd64.go), which it calls
+// from assembly: symbol name -> format::Function.
+const std::map<std::string, int> kGoVdsoPointers = {
+    {"runtime.vdsoClockgettimeSym", f::kClockGettime},
+    {"runtime.vdsoGettimeofdaySym", f::kGettimeofday},
+    {"runtime.vdsoGetrandomSym", f::kGetrandom},  // Go 1.24+
 };
 
-// The file-backed mappings at file offset 0: where each module starts.
-std::vector<Mapping> module_starts(pid_t pid) {
-    std::vector<Mapping> out;
-    std::ifstream maps(fmt::format("/proc/{}/maps", pid));
-    std::string line;
-    while (std::getline(maps, line)) {
-        std::istringstream in(line);
-        std::string range, perms, offset, dev, inode, path;
-        in >> range >> perms >> offset >> dev >> inode;
-        std::getline(in >> std::ws, path);
-        if (path.empty() || path[0] != '/' || std::stoull(offset, nullptr, 16) != 0) continue;
-        bool seen = false;
-        for (const Mapping& m : out) seen |= m.path == path;
-        if (!seen) out.push_back({std::stoull(range, nullptr, 16), path});
-    }
+std::set<std::string> go_pointer_names() {
+    std::set<std::string> out;
+    for (const auto& [name, fn] : kGoVdsoPointers) out.insert(name);
     return out;
 }
 
@@ -113,56 +119,157 @@ std::string refusal(pid_t pid, std::string* exe) {
     return "";
 }
 
+// One pointer to switch: `original` is what it holds outside the window (0 for a GOT slot: taken
+// as found when the process is stopped), `replacement` the shim's entry.
 struct PointerSwitch {
     uint64_t address, original, replacement;
 };
 
 // Module files read so far, by path: read before the process is stopped, so that only modules
 // it loaded meanwhile are read while it is.
-using ElfCache = std::map<std::string, ElfFile>;
-
-const ElfFile& elf_of(ElfCache* cache, const std::string& path) {
-    auto it = cache->find(path);
-    if (it == cache->end()) {
-        ElfFile elf;
-        std::string why;
-        if (!read_elf_file(path, kInterposed, &elf, &why)) elf = ElfFile{};
-        it = cache->emplace(path, std::move(elf)).first;
+class ElfCache {
+public:
+    explicit ElfCache(std::string exe) : exe_(std::move(exe)) {}
+    const ElfFile& get(const std::string& path) {
+        auto it = files_.find(path);
+        if (it == files_.end()) {
+            ElfFile elf;
+            std::string why;
+            // The executable's symbol table too: a Go program's own vDSO pointers are named there.
+            if (!read_elf_file(path, kInterposed, &elf, &why, path == exe_ ? go_pointer_names() : std::set<std::string>{}))
+                elf = ElfFile{};
+            it = files_.emplace(path, std::move(elf)).first;
+        }
+        return it->second;
     }
-    return it->second;
-}
 
-// The GOT slots of every module but the shim through which it calls an interposed function.
-std::vector<PointerSwitch> plan_got(const StoppedProcess& p, const std::vector<Mapping>& modules, ElfCache* cache,
-                                    const std::string& shim, const std::map<std::string, uint64_t>& shim_entries) {
+private:
+    std::string exe_;
+    std::map<std::string, ElfFile> files_;
+};
+
+// The GOT slots through which every module but the shim calls an interposed function, and the
+// Go runtime's vDSO pointers in the executable. Addresses only: nothing is read from the process.
+std::vector<PointerSwitch> plan_pointers(const std::vector<ModuleStart>& modules, ElfCache* cache,
+                                         const std::string& shim, const std::string& exe, uint64_t shim_bias,
+                                         const ElfFile& shim_elf, const AttachBlock& block) {
     std::vector<PointerSwitch> out;
-    for (const Mapping& m : modules) {
+    for (const ModuleStart& m : modules) {
         if (m.path == shim) continue;
-        const ElfFile& elf = elf_of(cache, m.path);
+        const ElfFile& elf = cache->get(m.path);
         const uint64_t bias = m.start - elf.first_load_vaddr;
-        for (const ElfFile::Import& imp : elf.imports) {
-            uint64_t value = 0;
-            if (!p.read(bias + imp.got_offset, &value, sizeof value)) continue;
-            out.push_back({bias + imp.got_offset, value, shim_entries.at(imp.name)});
+        for (const ElfFile::Import& imp : elf.imports)
+            out.push_back({bias + imp.got_offset, 0, shim_bias + shim_elf.symbols.at(imp.name)});
+        if (m.path != exe) continue;
+        for (const auto& [name, fn] : kGoVdsoPointers) {
+            auto at = elf.symtab.find(name);
+            if (at == elf.symtab.end() || block.direct_target[fn] == 0 || block.direct_entry[fn] == 0) continue;
+            out.push_back({bias + at->second, block.direct_target[fn], block.direct_entry[fn]});
         }
     }
+    for (uint32_t i = 0; i < block.libc_slot_count && i < attach::kMaxLibcSlots; ++i)
+        out.push_back({block.libc_slots[i], block.libc_original[i], block.libc_entry[i]});
     return out;
 }
 
-// Writes `to` (replacement or original) into each pointer that still holds `from`.
-int switch_pointers(const StoppedProcess& p, const std::vector<PointerSwitch>& plan, bool on) {
+// With every thread stopped: reads every pointer in one system call, writes the replacement into
+// those that hold their original (a GOT slot's original is what it holds now). Returns how many
+// changed; `plan` keeps the originals found.
+int switch_on(const StoppedProcess& p, std::vector<PointerSwitch>* plan) {
+    std::vector<uint64_t> addresses;
+    for (const PointerSwitch& s : *plan) addresses.push_back(s.address);
+    const std::vector<uint64_t> now = p.read_words(addresses);
     int changed = 0;
-    for (const PointerSwitch& s : plan) {
-        uint64_t now = 0;
-        const uint64_t from = on ? s.original : s.replacement, to = on ? s.replacement : s.original;
-        if (!p.read(s.address, &now, sizeof now) || now != from) continue;
-        changed += p.write(s.address, &to, sizeof to);
+    for (size_t i = 0; i < plan->size(); ++i) {
+        PointerSwitch& s = (*plan)[i];
+        if (now[i] == 0 || now[i] == s.replacement) continue;  // unreadable, or a slot shared with another
+        if (s.original == 0) s.original = now[i];
+        if (now[i] != s.original) continue;
+        changed += p.write(s.address, &s.replacement, sizeof s.replacement);
     }
     return changed;
 }
 
+// Puts back every pointer that still leads to the shim.
+int switch_off(const StoppedProcess& p, const std::vector<PointerSwitch>& plan) {
+    std::vector<uint64_t> addresses;
+    for (const PointerSwitch& s : plan) addresses.push_back(s.address);
+    const std::vector<uint64_t> now = p.read_words(addresses);
+    int changed = 0;
+    for (size_t i = 0; i < plan.size(); ++i)
+        if (plan[i].original != 0 && now[i] == plan[i].replacement)
+            changed += p.write(plan[i].address, &plan[i].original, sizeof plan[i].original);
+    return changed;
+}
+
+uint64_t module_bias(const std::vector<ModuleStart>& modules, const std::string& path, const ElfFile& elf) {
+    for (const ModuleStart& m : modules)
+        if (m.path == path) return m.start - elf.first_load_vaddr;
+    return 0;
+}
+
+// The shim's block, read from the running process (it is written once, by the shim's
+// constructor, before the shim's first use).
+bool read_block(pid_t pid, uint64_t address, AttachBlock* block) {
+    attach::RecordingMapping m{address, address + sizeof *block, "", false};
+    std::vector<unsigned char> bytes;
+    if (!attach::read_segment_memory(pid, m, &bytes)) return false;
+    memcpy(block, bytes.data(), sizeof *block);
+    return block->magic == attach::kAttachMagic;
+}
+
+// The process's virtual size (field 23 of /proc/PID/stat), 0 when unreadable.
+uint64_t virtual_size(pid_t pid) {
+    char buf[1024];
+    const int fd = open(fmt::format("/proc/{}/stat", pid).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char* p = strrchr(buf, ')');  // the command name may hold spaces and parentheses
+    for (int field = 2; p != nullptr && field < 23; ++field) p = strchr(p + 1, ' ');
+    return p != nullptr ? strtoull(p + 1, nullptr, 10) : 0;
+}
+
+// Phase timings for the attach benchmark (VDSOTRACE_ATTACH_PHASES=1).
+bool g_phases = getenv("VDSOTRACE_ATTACH_PHASES") != nullptr;
+void phase(const char* what, std::chrono::steady_clock::time_point since) {
+    if (g_phases) spdlog::info("phase {}: {:.3f} ms", what, ms_since(since));
+}
+
 volatile sig_atomic_t g_stop = 0;
 void on_stop_signal(int) { g_stop = 1; }
+
+// The recording of this window: the shim's segment as it is now, less what an earlier attach
+// left in it (`baseline`, empty on the first attach). Empty with a reason when there is none.
+std::string window_recording(pid_t pid, bool ended, const attach::RecordingMapping& before_map,
+                             const std::vector<unsigned char>& baseline, const std::string& session,
+                             std::string* note) {
+    ProcessMaps maps;
+    attach::RecordingMapping m = before_map;
+    if (!ended && read_process_maps(pid, &maps) && !maps.recordings.empty()) m = maps.recordings.back();
+    if (m.path.empty() && ended)  // the process ended: the recording this window made, by its name
+        for (const SegmentName& seg : list_segments(getuid()))
+            if (seg.session == session && seg.pid == pid) return seg.path;
+    if (m.path.empty()) return "";
+    if (baseline.empty() && !m.deleted) return m.path;  // the first window: the shim's own recording
+    std::vector<unsigned char> bytes;
+    std::string error;
+    const bool read = ended ? (!m.deleted && read_recording_file(m.path, &bytes, &error))
+                            : attach::read_segment_memory(pid, m, &bytes);
+    if (!read) {
+        *note = fmt::format("cannot read the recording of pid {} ({})", pid, m.path);
+        return "";
+    }
+    if (!baseline.empty() && !attach::subtract_baseline(baseline, &bytes, &error)) {
+        *note = fmt::format("cannot separate this window from the earlier ones: {}", error);
+        return "";
+    }
+    std::string path = attach::write_window_recording(&bytes, session, &error);
+    if (path.empty()) *note = error;
+    return path;
+}
 
 }  // namespace
 
@@ -186,8 +293,14 @@ int cmd_attach(const AttachOptions& o) {
         spdlog::error("{} is not a vdsotrace shim with attach support", shim);
         return kExitUsage;
     }
+    const auto t_prepare = std::chrono::steady_clock::now();
+    ProcessMaps maps;
+    if (!read_process_maps(pid, &maps)) {
+        spdlog::error("cannot attach: cannot read /proc/{}/maps", pid);
+        return kExitBadInput;
+    }
     uint64_t dlopen_at = 0;
-    for (const Mapping& m : module_starts(pid)) {
+    for (const ModuleStart& m : maps.modules) {
         if (m.path.find("/libc.so") == std::string::npos) continue;
         ElfFile libc;
         if (read_elf_file(m.path, {}, &libc, &error) && libc.symbols.count("dlopen"))
@@ -198,29 +311,50 @@ int cmd_attach(const AttachOptions& o) {
         return kExitBadInput;
     }
     const std::string session = new_session_id();
-    ElfCache cache;
-    for (const Mapping& m : module_starts(pid)) elf_of(&cache, m.path);
+    ElfCache cache(exe);
+    for (const ModuleStart& m : maps.modules) cache.get(m.path);
+    // Reading the module files takes a while: the maps once more, with the process's size, to
+    // which the size while stopped is compared.
+    uint64_t size_at_maps = virtual_size(pid);
+    if (ProcessMaps fresh; read_process_maps(pid, &fresh)) {
+        maps = std::move(fresh);
+        for (const ModuleStart& m : maps.modules) cache.get(m.path);
+    }
+    phase("maps and module files", t_prepare);
 
-    // 1. Load the shim (or find it loaded by an earlier attach).
-    const auto t_first = std::chrono::steady_clock::now();
+    // The shim, when an earlier attach loaded it: its block, and the recording it keeps (quiet
+    // between attaches: every pointer leads to the vDSO), to tell this window's calls apart.
+    const auto t_plan = std::chrono::steady_clock::now();
+    uint64_t shim_bias = module_bias(maps.modules, shim, shim_elf);
+    const uint64_t block_offset = shim_elf.symbols.at("vdsotrace_attach");
+    AttachBlock block{};
+    if (shim_bias != 0 && !read_block(pid, shim_bias + block_offset, &block)) {
+        spdlog::error("cannot attach: the shim in pid {} did not start", pid);
+        return kExitBadInput;
+    }
+    if (shim_bias != 0 && block.late == 0) {
+        spdlog::error("cannot attach: pid {} runs under `vdsotrace run` already: see `vdsotrace report {}`", pid, pid);
+        return kExitBadInput;
+    }
+    attach::RecordingMapping recording_before;
+    std::vector<unsigned char> baseline;
+    if (!maps.recordings.empty()) {
+        recording_before = maps.recordings.back();
+        if (!attach::read_segment_memory(pid, recording_before, &baseline)) baseline.clear();
+    }
+    std::vector<PointerSwitch> plan;
+    if (shim_bias != 0) plan = plan_pointers(maps.modules, &cache, shim, exe, shim_bias, shim_elf, block);
+
     StoppedProcess p(pid);
-    if (!p.stop_all(&error)) {
+    if (!p.seize_all(&error)) {
         spdlog::error("cannot attach: {}", error);
         return kExitBadInput;
     }
-    const size_t threads = p.thread_count();
-    // The modules as they are while stopped (read once more after loading the shim).
-    std::vector<Mapping> modules = module_starts(pid);
-    auto find_shim = [&]() -> uint64_t {
-        for (const Mapping& m : modules)
-            if (m.path == shim) return m.start - shim_elf.first_load_vaddr;
-        return 0;
-    };
-    uint64_t shim_bias = find_shim();
-    double stopped_ms = 0;
-    bool loaded_now = false;
+    phase("plan and seize", t_plan);
+
+    // 1. Load the shim if no earlier attach did: only the thread that makes the call is stopped.
     if (shim_bias == 0) {
-        stopped_ms += ms_since(t_first);
+        const auto t_load = std::chrono::steady_clock::now();
         uint64_t handle = 0;
         if (!p.call(dlopen_at, {StoppedProcess::kStackData, uint64_t(RTLD_NOW)}, shim + std::string(1, '\0'), &handle,
                     &error) ||
@@ -229,41 +363,58 @@ int cmd_attach(const AttachOptions& o) {
             spdlog::error("cannot attach: loading the shim into pid {} failed{}", pid, error.empty() ? "" : ": " + error);
             return kExitBadInput;
         }
-        loaded_now = true;
-        modules = module_starts(pid);
-        shim_bias = find_shim();
-    }
-    const auto t_second = std::chrono::steady_clock::now();
-    AttachBlock block{};
-    const uint64_t block_at = shim_bias + shim_elf.symbols.at("vdsotrace_attach");
-    if (shim_bias == 0 || !p.read(block_at, &block, sizeof block) || block.magic != attach::kAttachMagic) {
-        p.detach_all();
-        spdlog::error("cannot attach: the shim in pid {} did not start", pid);
-        return kExitBadInput;
-    }
-    if (block.late == 0) {
-        p.detach_all();
-        spdlog::error("cannot attach: pid {} runs under `vdsotrace run` already: see `vdsotrace report {}`", pid, pid);
-        return kExitBadInput;
+        // dlopen's handle is the shim's link map, whose first field is its load bias.
+        if (!p.read(handle, &shim_bias, sizeof shim_bias) || !p.read(shim_bias + block_offset, &block, sizeof block) ||
+            block.magic != attach::kAttachMagic) {
+            p.detach_all();
+            spdlog::error("cannot attach: the shim in pid {} did not start", pid);
+            return kExitBadInput;
+        }
+        plan = plan_pointers(maps.modules, &cache, shim, exe, shim_bias, shim_elf, block);
+        // The shim is mapped now: the size to compare with while stopped is the size with it.
+        size_at_maps = virtual_size(pid);
+        if (ProcessMaps fresh; read_process_maps(pid, &fresh) && fresh.modules != maps.modules) {
+            maps = std::move(fresh);
+            for (const ModuleStart& m : maps.modules) cache.get(m.path);
+            plan = plan_pointers(maps.modules, &cache, shim, exe, shim_bias, shim_elf, block);
+        }
+        phase("load the shim (one thread stopped)", t_load);
     }
 
-    // 2. Switch the pointers, every thread stopped.
-    std::map<std::string, uint64_t> entries;
-    for (const std::string& name : kInterposed) entries[name] = shim_bias + shim_elf.symbols.at(name);
-    std::vector<PointerSwitch> plan = plan_got(p, modules, &cache, shim, entries);
-    for (uint32_t i = 0; i < block.libc_slot_count && i < attach::kMaxLibcSlots; ++i)
-        plan.push_back({block.libc_slots[i], block.libc_original[i], block.libc_entry[i]});
+    // 2. Stop every thread.
+    const auto t_stop = std::chrono::steady_clock::now();
+    if (!p.stop_all(&error)) {
+        spdlog::error("cannot attach: {}", error);
+        return kExitBadInput;
+    }
+    phase("stop threads", t_stop);
+    const size_t threads = p.thread_count();
+    // Modules loaded or unloaded since the maps were read: plan again (rare). Reading the maps
+    // again costs 2-20 ms with 100 modules on a loaded machine, most of the stop; the process's
+    // size (/proc/PID/stat) changes with every mapping made or removed and costs a few µs, so the
+    // maps are read again only when it changed.
+    const auto t_check = std::chrono::steady_clock::now();
+    ProcessMaps now;
+    if (virtual_size(pid) != size_at_maps && read_process_maps(pid, &now) && now.modules != maps.modules) {
+        maps = now;
+        shim_bias = module_bias(maps.modules, shim, shim_elf);
+        if (shim_bias != 0) plan = plan_pointers(maps.modules, &cache, shim, exe, shim_bias, shim_elf, block);
+    }
+    phase("check maps", t_check);
+
+    // 3. Switch the pointers, every thread stopped.
+    const auto t_switch = std::chrono::steady_clock::now();
     char session_field[attach::kSessionSize] = {};
     memcpy(session_field, session.c_str(), session.size());
     p.write(block.session_address, session_field, sizeof session_field);
-    const int switched = switch_pointers(p, plan, true);
+    const int switched = switch_on(p, &plan);
+    phase("switch pointers", t_switch);
     p.detach_all();
-    stopped_ms += ms_since(loaded_now ? t_second : t_first);
     spdlog::info("attached to pid {} ({}, {} threads): {} pointers lead to the shim (stopped {:.2f} ms){}", pid, exe,
-                 threads, switched, stopped_ms,
+                 threads, switched, p.stopped_ms(),
                  o.duration > 0 ? fmt::format("; counting for {} s", o.duration) : "; counting until Ctrl-C");
 
-    // 3. Wait: the duration, Ctrl-C, or the end of the process.
+    // 4. Wait: the duration, Ctrl-C, or the end of the process.
     struct sigaction sa{};
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, nullptr);
@@ -278,33 +429,26 @@ int cmd_attach(const AttachOptions& o) {
         usleep(20000);
     }
 
-    // 4. Switch back, every thread stopped.
+    // 5. Switch back, every thread stopped.
     if (!ended) {
-        const auto t_end = std::chrono::steady_clock::now();
         StoppedProcess q(pid);
-        if (q.stop_all(&error)) {
-            const int restored = switch_pointers(q, plan, false);
+        if (q.seize_all(&error) && q.stop_all(&error)) {
+            const int restored = switch_off(q, plan);
             q.detach_all();
-            spdlog::info("detached from pid {}: {} pointers put back (stopped {:.2f} ms)", pid, restored, ms_since(t_end));
+            spdlog::info("detached from pid {}: {} pointers put back (stopped {:.2f} ms)", pid, restored, q.stopped_ms());
         } else {
             spdlog::warn("cannot stop pid {} again to put its pointers back ({}): the shim keeps counting", pid, error);
         }
     }
 
-    std::vector<std::string> files;
-    for (const SegmentName& s : list_segments(getuid()))
-        if (s.session == session && s.pid == pid) files.push_back(s.path);
-    if (files.empty()) {
-        for (const SegmentName& s : list_segments(getuid()))
-            if (s.pid == pid) files.push_back(s.path);  // attached before: the recording it made
-        if (!files.empty())
-            spdlog::warn("pid {} was attached before: its recording holds the calls of every attach", pid);
-    }
-    if (files.empty()) {
+    std::string note;
+    const std::string file = window_recording(pid, ended, recording_before, baseline, session, &note);
+    if (file.empty()) {
+        if (!note.empty()) spdlog::warn("{}", note);
         spdlog::info("pid {} made no vDSO time call while attached", pid);
         return kExitOk;
     }
-    return report_files(files, o.report, false);
+    return report_files({file}, o.report, false);
 }
 
 }  // namespace vdsotrace::tools

@@ -14,16 +14,13 @@
 #include "tools/commands/commands.h"
 #include "tools/recordings/jit_symbols.h"
 #include "tools/recordings/recording_store.h"
+#include "tracer/common/clock_now.h"
 
 namespace vdsotrace::tools {
 
 namespace {
 
-int64_t now_realtime_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+int64_t now_realtime_ns() { return int64_t(now_ns(CLOCK_REALTIME)); }
 
 }  // namespace
 

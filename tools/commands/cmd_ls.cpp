@@ -15,6 +15,7 @@
 #include "tools/recordings/recording_store.h"
 #include "tools/render/report_output.h"
 #include "tools/render/terminal_safe.h"
+#include "tracer/common/clock_now.h"
 
 namespace vdsotrace::tools {
 
@@ -32,11 +33,7 @@ struct Row {
     std::string error;
 };
 
-uint64_t realtime_now_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
+uint64_t realtime_now_ns() { return now_ns(CLOCK_REALTIME); }
 
 // "2026-11-29 21:47:48", local time.
 std::string wall_time(uint64_t realtime_ns) {

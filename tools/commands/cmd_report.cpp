@@ -1,4 +1,3 @@
-#include <time.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -12,32 +11,34 @@
 #include "tools/report/report_model.h"
 #include "tools/render/report_output.h"
 #include "tools/render/stack_export.h"
+#include "tools/report/machine_facts.h"
 
 namespace vdsotrace::tools {
 
-namespace {
-
-uint64_t now_monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+bool load_files(const std::vector<std::string>& files, bool allow_other_users, std::vector<Recording>* out) {
+    for (const std::string& f : files) {
+        std::string error;
+        auto r = load_recordings(f, &error, allow_other_users);
+        if (!r) {
+            spdlog::error("{}", error);
+            return false;
+        }
+        for (Recording& one : *r) out->push_back(std::move(one));
+    }
+    return true;
 }
-
-}  // namespace
 
 int report_files(const std::vector<std::string>& files, const ReportOptions& options, bool text_to_stderr) {
     std::vector<Recording> recordings;
-    for (const std::string& f : files) {
-        std::string error;
-        auto r = load_recordings(f, &error, options.allow_other_users);
-        if (!r) {
-            spdlog::error("{}", error);
-            return kExitBadInput;
-        }
-        for (Recording& one : *r) recordings.push_back(std::move(one));
-    }
-    const Report report =
-        build_report(recordings, now_monotonic_ns(), StackFilter{options.stacks.thread, options.stacks.function});
+    if (!load_files(files, options.allow_other_users, &recordings)) return kExitBadInput;
+    return report_recordings(recordings, options, text_to_stderr);
+}
+
+int report_recordings(const std::vector<Recording>& recordings, const ReportOptions& options, bool text_to_stderr) {
+    // What the report needs to know of this machine (live thread names, its clocks), gathered here
+    // so that the model reads nothing but its inputs.
+    const Report report = build_report(recordings, gather_machine_facts(recordings),
+                                       StackFilter{options.stacks.thread, options.stacks.function});
     if (!write_stack_files(report.stacks, options.stacks)) return kExitBadInput;
 
     std::ofstream file;
@@ -55,7 +56,7 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
     if (options.json)
         out << json_text(to_json(report)) << "\n";
     else
-        write_text(report, TextOptions{options.top, options.per_process}, out);
+        write_text(report, TextOptions{options.top, options.per_process, 10, options.all}, out);
     out.flush();
     return out ? kExitOk : kExitBadInput;
 }
@@ -63,8 +64,10 @@ int report_files(const std::vector<std::string>& files, const ReportOptions& opt
 int cmd_report(const std::string& given, const ReportOptions& options) {
     std::string error, target = given;
     if (target.empty()) {
+        // The newest recording file here (what `run` leaves behind), else the newest live session.
         std::string note;
-        target = newest_session(getuid(), &note);
+        target = newest_recording_file(".", getuid(), &note);
+        if (target.empty()) target = newest_session(getuid(), &note);
         if (!target.empty()) spdlog::info("{}", note);  // on stderr: stdout stays the report
     }
     std::vector<std::string> files = resolve_target(target, getuid(), &error, options.allow_other_users);

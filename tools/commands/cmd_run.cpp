@@ -22,6 +22,9 @@
 #include "tools/commands/commands.h"
 #include "tools/recordings/jit_symbols.h"
 #include "tools/recordings/recording_archive.h"
+#include "tools/recordings/recording_file.h"
+#include "tools/report/report_model.h"
+#include "tools/symbols/symbol_table.h"
 #include "tracer/common/process_info.h"
 #include "tools/recordings/recording_store.h"
 #include "tools/run/runtime_help.h"
@@ -30,6 +33,7 @@
 #include "tools/run/signal_forwarding.h"
 #include "tools/static_inject/static_inject.h"
 #include "tools/run/target_check.h"
+#include "tracer/common/clock_now.h"
 
 namespace vdsotrace::tools {
 
@@ -43,12 +47,6 @@ std::string new_session_id() {
     uint64_t v = 0;
     if (getrandom(&v, sizeof v, 0) != ssize_t(sizeof v)) v = uint64_t(getpid()) * 0x9E3779B97F4A7C15ull ^ uint64_t(time(nullptr));
     return fmt::format("{:012x}", v & 0xffffffffffffull);
-}
-
-uint64_t now_ns(clockid_t id) {
-    timespec ts{};
-    clock_gettime(id, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
 // Writes how process `pid` (started at `start_ticks`, 0 if unknown) ended into the recording of
@@ -82,20 +80,16 @@ std::string record_exit(const std::string& session, pid_t pid, uint64_t start_ti
     }
     f::Header h;
     if (pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0) {
-        struct {
-            uint32_t state;
-            int32_t exit_value;
-            uint64_t end_monotonic_ns;
-            uint64_t end_realtime_ns;
-        } end{};
-        static_assert(offsetof(f::Header, exit_value) == offsetof(f::Header, state) + 4);
-        static_assert(offsetof(f::Header, end_realtime_ns) == offsetof(f::Header, state) + 16);
-        end.state = WIFSIGNALED(status) ? f::kStateSignaled : f::kStateExited;
-        end.exit_value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
+        h.state = WIFSIGNALED(status) ? f::kStateSignaled : f::kStateExited;
+        h.exit_value = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
         // Keep the shim's own end time when it wrote one (normal exit); a killed process has none.
-        end.end_monotonic_ns = h.end_monotonic_ns ? h.end_monotonic_ns : now_ns(CLOCK_MONOTONIC);
-        end.end_realtime_ns = h.end_realtime_ns ? h.end_realtime_ns : now_ns(CLOCK_REALTIME);
-        if (pwrite(fd, &end, sizeof end, offsetof(f::Header, state)) != ssize_t(sizeof end))
+        if (h.end_monotonic_ns == 0) h.end_monotonic_ns = now_ns(CLOCK_MONOTONIC);
+        if (h.end_realtime_ns == 0) h.end_realtime_ns = now_ns(CLOCK_REALTIME);
+        // Only these four fields, contiguous in the header (segment_format.h), are written back.
+        constexpr size_t from = offsetof(f::Header, state);
+        constexpr size_t to = offsetof(f::Header, end_realtime_ns) + sizeof h.end_realtime_ns;
+        static_assert(offsetof(f::Header, exit_value) > from && offsetof(f::Header, end_monotonic_ns) < to);
+        if (pwrite(fd, reinterpret_cast<const char*>(&h) + from, to - from, from) != ssize_t(to - from))
             spdlog::warn("could not record the exit status in {}", target);
     }
     close(fd);
@@ -142,6 +136,45 @@ void copy_file(const std::string& from, const std::string& to) {
     std::error_code ec;
     std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, ec);
     if (ec) spdlog::error("cannot copy {} to {}: {}", from, to, ec.message());
+}
+
+void copy_to_output_dir(const std::vector<std::string>& files, const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    for (const std::string& f : files) {
+        const std::string copy = dir + "/" + std::filesystem::path(f).filename().string();
+        copy_file(f, copy);
+        if (access(kept_perf_map_path(f).c_str(), F_OK) == 0) copy_file(kept_perf_map_path(f), kept_perf_map_path(copy));
+    }
+}
+
+// Once the recording file holds them, the session's segments (and kept perf maps) leave /dev/shm:
+// they are RAM. Those of processes still running (--no-wait) stay, or their last calls would go
+// nowhere.
+void remove_segments(const std::vector<std::string>& files, const std::vector<Recording>& recordings) {
+    size_t running = 0;
+    for (size_t i = 0; i < files.size(); ++i) {
+        const Recording* r = nullptr;
+        for (const Recording& one : recordings)
+            if (one.source == files[i]) r = &one;
+        if (r != nullptr && fate_of(*r) == ProcessFate::kRunning) {
+            ++running;
+            continue;
+        }
+        std::remove(files[i].c_str());
+        std::remove(kept_perf_map_path(files[i]).c_str());
+    }
+    if (running)
+        spdlog::info("{} process{} of the session still run{}: {} recording{} stay{} in {} (`vdsotrace report` reads "
+                     "them live)",
+                     running, running == 1 ? "" : "es", running == 1 ? "s" : "", running == 1 ? "its" : "their",
+                     running == 1 ? "" : "s", running == 1 ? "s" : "", shm_dir());
+}
+
+std::string human_size(uint64_t bytes) {
+    if (bytes < 10 * 1024) return fmt::format("{} bytes", bytes);
+    if (bytes < 10 * 1024 * 1024) return fmt::format("{} KiB", (bytes + 512) / 1024);
+    return fmt::format("{:.1f} MiB", double(bytes) / (1024.0 * 1024.0));
 }
 
 // Whether to inject the counting trampoline into `exe` (a static program); says why not, or that
@@ -200,6 +233,18 @@ int cmd_run(const RunOptions& o) {
     for (const std::string& w : preload_blind_spots(exe, inject_static)) spdlog::warn("{}", w);
 
     const std::string session = o.session.empty() ? new_session_id() : o.session;
+    // Where the recording file goes, decided before the program starts: -o was checked already;
+    // the default place (the current directory) may not be writable, then the segments stay.
+    std::string recording_path = o.recording_file;
+    if (recording_path.empty()) {
+        recording_path = recording_file_name(o.command[0], session);
+        if (const std::string why = output_path_problem(recording_path); !why.empty()) {
+            spdlog::warn("cannot write the recording file {} here ({}): the recordings stay in {} (-o FILE puts "
+                         "it elsewhere)",
+                         recording_path, why, shm_dir());
+            recording_path.clear();
+        }
+    }
     const std::string preload = preload_with(shim, getenv("LD_PRELOAD"));
     RuntimeHelp help;
     const int64_t started_realtime_ns = int64_t(now_ns(CLOCK_REALTIME));
@@ -280,34 +325,43 @@ int cmd_run(const RunOptions& o) {
     }
     if (help.runtime == "node" && help.maps_requested)
         remove_v8_logs(".", pids, started_realtime_ns, o.command);
-    if (files.empty())
+    ReportOptions text_options{false, o.text_file, o.top, o.stacks, o.per_process, other_users};
+    text_options.all = o.all;
+    const ReportOptions json_options{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function},
+                                     false, other_users};
+    std::vector<Recording> recordings;
+    if (files.empty()) {
         spdlog::info("no recording of session {} in {}: {} made no vDSO time call that LD_PRELOAD could see, or "
                      "the shim could not record (then it said why above)",
                      session, shm_dir(), o.command[0]);
-    else
-        report_files(files, ReportOptions{false, o.output, o.top, o.stacks, o.per_process, other_users}, true);
-    // Scripts get their JSON file even when nothing was recorded: a report with zero calls.
-    if (!o.json_file.empty())
-        report_files(files,
-                     ReportOptions{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function}, false,
-                                   other_users},
-                     false);
-    if (!files.empty() && !o.save_file.empty()) {
-        std::string error;
-        if (write_archive(files, o.save_file == "-" ? "/dev/stdout" : o.save_file, &error))
-            spdlog::info("saved {} recording(s) to {} (`vdsotrace report {}` reads it)", files.size(), o.save_file,
-                         o.save_file);
-        else
-            spdlog::error("{}", error);
-    }
-    if (!files.empty() && !o.output_dir.empty()) {
-        std::error_code ec;
-        std::filesystem::create_directories(o.output_dir, ec);
-        for (const std::string& f : files) {
-            const std::string copy = o.output_dir + "/" + std::filesystem::path(f).filename().string();
-            copy_file(f, copy);
-            if (access(kept_perf_map_path(f).c_str(), F_OK) == 0) copy_file(kept_perf_map_path(f), kept_perf_map_path(copy));
+        // Scripts get their JSON file even when nothing was recorded: a report with zero calls.
+        if (!o.json_file.empty()) report_recordings(recordings, json_options, false);
+    } else if (load_files(files, other_users, &recordings)) {
+        // Every call site and sampled frame named now, while the binaries are still there: the
+        // recording file carries the names (the unfiltered report asks for all of them).
+        auto names = std::make_shared<SymbolTable>();
+        names->collect = true;
+        for (Recording& r : recordings) r.symbols = names;
+        (void)build_report(recordings);
+        names->collect = false;
+        report_recordings(recordings, text_options, true);
+        if (!o.json_file.empty()) report_recordings(recordings, json_options, false);
+        bool saved = false;
+        if (recording_path == "/dev/null") {
+            saved = true;  // `-o /dev/null`: no recording file wanted (as with perf), nothing to say
+        } else if (!recording_path.empty()) {
+            std::string error;
+            uint64_t size = 0;
+            saved = write_recording_file(files, names.get(), recording_path, &error, &size);
+            if (saved)
+                spdlog::info("recording: {} ({}, {} process{}; `vdsotrace report {}` reads it anywhere)",
+                             recording_path, human_size(size), recordings.size(), recordings.size() == 1 ? "" : "es",
+                             recording_path);
+            else
+                spdlog::error("{}; the recordings stay in {}", error, shm_dir());
         }
+        if (!o.output_dir.empty()) copy_to_output_dir(files, o.output_dir);
+        if (saved && !o.keep_live) remove_segments(files, recordings);
     }
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }

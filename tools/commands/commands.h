@@ -28,12 +28,17 @@ struct ReportOptions {
     StackOutputs stacks;
     bool per_process = false;   // each process's calls per function and clock
     bool allow_other_users = false;  // read recordings owned by another user (--allow-other-users)
+    bool all = false;           // --all: every thread and process, not grouped and cut
 };
 
 struct RunOptions {
     std::vector<std::string> command;
     std::string json_file;      // also write the JSON report here
-    std::string output;         // write the text report here instead of stderr
+    std::string text_file;      // --text FILE: write the text report here instead of stderr
+    // -o FILE (or --save FILE): the recording file; default vdsotrace.<program>.<session>.vdsotrace
+    // in the current directory (recordings/recording_file.h).
+    std::string recording_file;
+    bool keep_live = false;     // --keep-live: leave the session's segments in /dev/shm too
     std::string shim;           // --shim
     std::string route;          // --route: VDSOTRACE_ROUTE for the command
     std::string session;        // --session NAME: the session id (default: a fresh random one)
@@ -44,11 +49,11 @@ struct RunOptions {
     std::string unwind;         // --unwind libunwind|fp: VDSOTRACE_UNWIND
     StackOutputs stacks;
     bool per_process = false;   // --per-process
+    bool all = false;           // --all
     bool follow_exec = true;    // --no-follow-exec turns it off: programs the command execs are not traced
     bool inject_static = true;  // --no-inject turns it off: a static program is only warned about
     bool runtime_help = true;   // --no-runtime-help turns it off: node/java/python get no perf-map settings
     bool wait_descendants = true;  // --no-wait: return when CMD ends, leaving orphaned descendants running
-    std::string save_file;      // --save FILE: the session's recordings in one archive
     std::string output_dir;     // --output-dir DIR: a copy of each recording
 };
 
@@ -100,5 +105,12 @@ int cmd_top(const TopOptions& options);
 
 // Loads the recordings in `files` and writes the report; shared by run and report.
 int report_files(const std::vector<std::string>& files, const ReportOptions& options, bool text_to_stderr);
+
+// Loads every recording in `files` (segments, recording files, archives) into `out`; false after
+// saying why on stderr.
+bool load_files(const std::vector<std::string>& files, bool allow_other_users, std::vector<Recording>* out);
+
+// Writes the report of recordings already loaded.
+int report_recordings(const std::vector<Recording>& recordings, const ReportOptions& options, bool text_to_stderr);
 
 }  // namespace vdsotrace::tools

@@ -175,7 +175,7 @@ void ClockMetrics::add(const Recording& r, const std::string& identity) {
 std::vector<Family> ClockMetrics::finish() {
     gauge(kExportRecordings, {}, uint64_t(recordings_));
     gauge(kExportUnreadable, {}, uint64_t(unreadable_));
-    if (!rules_.method.empty()) gauge(kClocksourceFallback, {}, uint64_t(rules_.clocksource_fallback));
+    if (!rules_.service.method.empty()) gauge(kClocksourceFallback, {}, uint64_t(rules_.clocksource_fallback));
     // Processes gone since the last export are forgotten (their pids may come back as others).
     for (auto it = floor_.begin(); it != floor_.end();)
         it = seen_.count(it->first) ? std::next(it) : floor_.erase(it);

@@ -1,27 +1,21 @@
 // Which recorded calls entered the kernel instead of being answered in user space by the vDSO,
-// decided per (function, clock) the way the vDSO doctor's report does (report_fallback.h), but
-// without timing costs: an exporter runs every few seconds and must stay cheap.
-//
-// Every live recording was made on this machine, so one measurement of this machine's vDSO (the
-// doctor's seccomp probe: exact, one short-lived child process) serves all of them.
+// as the labels of the exporter's kernel-entry series: the same rule as the report's fallback
+// section (clock_facts.h), without timing costs: an exporter runs every few seconds and must stay
+// cheap. Every live recording was made on this machine, so one measurement of this machine's vDSO
+// serves all of them.
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "tracer/format/segment_format.h"
 #include "tools/vdso_doctor/clock_service.h"
+#include "tools/report/clock_facts.h"
 
 namespace vdsotrace::tools {
 
-struct KernelEntryRules {
-    std::vector<doctor::ServiceRow> rows;  // this machine's vDSO, per function and clock id
-    std::string method;                    // "seccomp" (exact), "timing", or "" when not measured
-    // The clocksource has no vDSO mode (hpet, acpi_pm, older Xen): every clock enters the kernel.
-    bool clocksource_fallback = false;
-};
+using KernelEntryRules = ClockFacts;
 
-// Measures this machine's vDSO (a forked probe; timing only when seccomp is not available).
+// Measures this machine's vDSO (the seccomp probe; timing only when seccomp is not available).
 KernelEntryRules measure_kernel_entry();
 
 // Why calls of `function` on clock `bucket` (format counter buckets), recorded with the doctor

@@ -1,4 +1,5 @@
 #include "tools/recordings/jit_symbols.h"
+#include "tracer/common/clock_now.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -67,7 +68,7 @@ std::string live_perf_map_path(const Recording& r) {
     // Written after the process started (a map left by an earlier process of that pid is older;
     // /proc/stat's boot time is whole seconds, hence the second of slack) and, once it ended, not
     // long after (a later process of that pid rewrites it).
-    const uint64_t written = uint64_t(st.st_mtim.tv_sec) * 1000000000ull + uint64_t(st.st_mtim.tv_nsec);
+    const uint64_t written = timespec_ns(st.st_mtim);
     uint64_t started = r.start_realtime_ns;
     const long ticks_per_s = sysconf(_SC_CLK_TCK);
     if (const uint64_t boot = boot_realtime_ns(); boot != 0 && r.proc_start_ticks != 0 && ticks_per_s > 0)

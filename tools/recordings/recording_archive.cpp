@@ -1,4 +1,5 @@
 #include "tools/recordings/recording_archive.h"
+#include "tracer/common/path_name.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,6 +11,8 @@
 #include <fmt/format.h>
 
 #include "tools/recordings/jit_symbols.h"
+#include "tools/recordings/recording_file.h"
+#include "tools/symbols/symbol_table.h"
 
 namespace vdsotrace::tools {
 
@@ -34,19 +37,16 @@ static_assert(sizeof(EntryHeader) == 16);
 
 constexpr uint32_t kNameMax = 4096;
 
-std::string base_name(const std::string& p) {
-    size_t s = p.rfind('/');
-    return s == std::string::npos ? p : p.substr(s + 1);
-}
-
 }  // namespace
 
-bool write_archive(const std::vector<std::string>& files, const std::string& path, std::string* error) {
+std::optional<std::vector<unsigned char>> archive_bytes(const std::vector<std::string>& files,
+                                                        const std::vector<std::pair<std::string, std::string>>& extra,
+                                                        std::string* error) {
     std::vector<std::string> names;
     std::vector<std::vector<unsigned char>> images;
     for (const std::string& f : files) {
         std::vector<unsigned char> bytes;
-        if (!read_recording_file(f, &bytes, error)) return false;
+        if (!read_recording_file(f, &bytes, error)) return std::nullopt;
         names.push_back(base_name(f));
         images.push_back(std::move(bytes));
     }
@@ -58,42 +58,29 @@ bool write_archive(const std::vector<std::string>& files, const std::string& pat
         names.push_back(base_name(f) + kPerfMapEntrySuffix);
         images.push_back(std::move(bytes));
     }
-    // Written beside the target and renamed: a reader never sees half an archive.
-    // Private, like the segments it copies (mode 0600): a command line may hold a secret.
-    const std::string tmp = path + ".partial";
-    {
-        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-            ::fchmod(fd, 0600);  // an existing .partial keeps its old mode otherwise
-            ::close(fd);
-        }
+    for (const auto& [name, text] : extra) {
+        names.push_back(name);
+        images.emplace_back(text.begin(), text.end());
     }
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) {
-        *error = fmt::format("cannot write {}", tmp);
-        return false;
-    }
+    std::vector<unsigned char> out;
+    auto put = [&out](const void* p, size_t n) {
+        const auto* b = static_cast<const unsigned char*>(p);
+        out.insert(out.end(), b, b + n);
+    };
     ArchiveHeader h{};
     memcpy(h.magic, kArchiveMagic, sizeof h.magic);
     h.major = kArchiveMajor;
     h.minor = kArchiveMinor;
     h.byte_order = format::kByteOrderMark;
     h.count = uint32_t(names.size());
-    out.write(reinterpret_cast<const char*>(&h), sizeof h);
+    put(&h, sizeof h);
     for (size_t i = 0; i < names.size(); ++i) {
-        const std::string& name = names[i];
-        EntryHeader e{uint32_t(name.size()), 0, images[i].size()};
-        out.write(reinterpret_cast<const char*>(&e), sizeof e);
-        out.write(name.data(), std::streamsize(name.size()));
-        out.write(reinterpret_cast<const char*>(images[i].data()), std::streamsize(images[i].size()));
+        EntryHeader e{uint32_t(names[i].size()), 0, images[i].size()};
+        put(&e, sizeof e);
+        put(names[i].data(), names[i].size());
+        put(images[i].data(), images[i].size());
     }
-    out.close();
-    if (!out || std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        *error = fmt::format("cannot write {}", path);
-        return false;
-    }
-    return true;
+    return out;
 }
 
 bool is_archive(const std::vector<unsigned char>& bytes) {
@@ -124,6 +111,7 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
     std::vector<Recording> out;
     std::vector<std::string> out_names;
     std::vector<std::pair<std::string, std::string>> maps;  // recording name, perf map text
+    std::shared_ptr<SymbolTable> symbols;
     size_t at = sizeof h;
     for (uint32_t i = 0; i < h.count; ++i) {
         EntryHeader e{};
@@ -149,6 +137,15 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
             maps.emplace_back(name.substr(0, name.size() - suffix), std::string(image.begin(), image.end()));
             continue;
         }
+        if (name == kSymbolsEntry) {
+            std::string why;
+            symbols = SymbolTable::from_json(std::string(image.begin(), image.end()), &why);
+            if (!symbols) {
+                *error = fmt::format("{}: {}", source, why);
+                return std::nullopt;
+            }
+            continue;
+        }
         std::string why;
         const std::string where = fmt::format("{}:{}", source, name);
         auto r = parse_recording(image, where, &why);
@@ -162,6 +159,11 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
     for (const auto& [name, text] : maps)
         for (size_t i = 0; i < out.size(); ++i)
             if (out_names[i] == name) out[i].perf_map = perf_map_from_text(text);
+    for (Recording& r : out) r.symbols = symbols;
+    if (out.empty()) {
+        *error = fmt::format("{}: the archive holds no recording", source);
+        return std::nullopt;
+    }
     if (at != bytes.size()) {
         *error = fmt::format("{}: {} bytes follow the last recording: corrupt", source, bytes.size() - at);
         return std::nullopt;
@@ -173,6 +175,7 @@ std::optional<std::vector<Recording>> load_recordings(const std::string& path, s
                                                       bool allow_other_users) {
     std::vector<unsigned char> bytes;
     if (!read_recording_file(path, &bytes, error, allow_other_users)) return std::nullopt;
+    if (is_recording_file(bytes)) return parse_recording_file(bytes, path, error);
     if (is_archive(bytes)) return parse_archive(bytes, path, error);
     std::string why;
     auto r = parse_recording(bytes, path, &why);

@@ -1,5 +1,6 @@
-// A saved session: the segment images of several processes in one file, so `report` can read a
-// whole process tree later, on this or another machine (`run --save FILE`).
+// The segment images of several processes in one sectioned byte string: the payload of a
+// recording file (recordings/recording_file.h, compressed), and what `run --save` wrote before
+// recording files existed (such files are still read).
 //
 // Layout (native byte order, like the segments it holds; byte_order tells):
 //   "VDSOTARC" | u16 major | u16 minor | u32 byte_order | u32 count | u32 reserved
@@ -19,12 +20,18 @@ namespace vdsotrace::tools {
 inline constexpr char kArchiveMagic[8] = {'V', 'D', 'S', 'O', 'T', 'A', 'R', 'C'};
 inline constexpr uint16_t kArchiveMajor = 1;
 // Minor 1: an entry named "<recording>.perf-map" holds that recording's kept perf map (text).
-inline constexpr uint16_t kArchiveMinor = 1;
+// Minor 2: an entry named "symbols.json" holds the names resolved at the end of the run, for all
+// recordings (symbols/symbol_table.h).
+inline constexpr uint16_t kArchiveMinor = 2;
 inline constexpr char kPerfMapEntrySuffix[] = ".perf-map";
+inline constexpr char kSymbolsEntry[] = "symbols.json";
 inline constexpr uint32_t kArchiveMaxEntries = 1u << 20;
 
-// Writes the files (segment images) into one archive at `path`. False with a message on failure.
-bool write_archive(const std::vector<std::string>& segment_files, const std::string& path, std::string* error);
+// The files (segment images), each one's kept perf map, and `extra` entries (name, bytes) as one
+// archive. Nullopt with a message when a file cannot be read.
+std::optional<std::vector<unsigned char>> archive_bytes(const std::vector<std::string>& segment_files,
+                                                        const std::vector<std::pair<std::string, std::string>>& extra,
+                                                        std::string* error);
 
 // True when `bytes` starts with the archive magic.
 bool is_archive(const std::vector<unsigned char>& bytes);
@@ -33,7 +40,8 @@ bool is_archive(const std::vector<unsigned char>& bytes);
 std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned char>& bytes, const std::string& source,
                                                     std::string* error);
 
-// Reads a file that is either one segment or an archive: its recordings, or nullopt and a message.
+// Reads a file that is a recording file, one segment or an (old, uncompressed) archive: its
+// recordings, or nullopt and a message.
 std::optional<std::vector<Recording>> load_recordings(const std::string& path, std::string* error,
                                                       bool allow_other_users = false);
 

@@ -1,4 +1,5 @@
 #include "tools/recordings/recording_store.h"
+#include "tracer/common/clock_now.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -64,7 +65,7 @@ std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users) {
         struct stat st {};
         if (lstat(s->path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
         if (st.st_uid != uid && !allow_other_users) continue;
-        s->mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+        s->mtime_ns = int64_t(timespec_ns(st.st_mtim));
         out.push_back(std::move(*s));
     }
     closedir(d);
@@ -81,12 +82,17 @@ bool process_alive(const Recording& r) {
 }
 
 ProcessFate fate_of(const Recording& r) {
+    const ProcessFate recorded = fate_of(r, false);
+    return recorded == ProcessFate::kVanished && process_alive(r) ? ProcessFate::kRunning : recorded;
+}
+
+ProcessFate fate_of(const Recording& r, bool alive) {
     switch (r.state) {
         case format::kStateExited: return ProcessFate::kExited;
         case format::kStateSignaled: return ProcessFate::kSignaled;
         case format::kStateEnded: return ProcessFate::kEndedUnknownStatus;
         case format::kStateExeced: return ProcessFate::kExeced;
-        default: return process_alive(r) ? ProcessFate::kRunning : ProcessFate::kVanished;
+        default: return alive ? ProcessFate::kRunning : ProcessFate::kVanished;
     }
 }
 
@@ -151,6 +157,38 @@ std::string newest_session(uint32_t uid, std::string* note) {
     return newest->first;
 }
 
+std::string newest_recording_file(const std::string& dir, uint32_t uid, std::string* note) {
+    std::string newest;
+    int64_t newest_mtime = 0;
+    size_t count = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string name = e.path().filename().string();
+        const std::string ext = ".vdsotrace";
+        if (name.rfind("vdsotrace.", 0) != 0 || name.size() <= ext.size() + 10 ||
+            name.compare(name.size() - ext.size(), ext.size(), ext) != 0)
+            continue;
+        struct stat st {};
+        if (lstat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != uid) continue;
+        ++count;
+        const int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+        if (newest.empty() || mtime > newest_mtime) {
+            newest = dir == "." ? name : e.path().string();
+            newest_mtime = mtime;
+        }
+    }
+    if (newest.empty()) return newest;
+    const time_t t = time_t(newest_mtime / 1000000000);
+    tm local{};
+    localtime_r(&t, &local);
+    char when[16];
+    strftime(when, sizeof when, "%H:%M:%S", &local);
+    *note = count == 1 ? fmt::format("reading {} (written {}), the recording file in the current directory", newest, when)
+                       : fmt::format("reading {} (written {}), the newest of {} recording files in the current directory",
+                                     newest, when, count);
+    return newest;
+}
+
 std::vector<std::string> resolve_target(const std::string& target, uint32_t uid, std::string* error,
                                         bool allow_other_users) {
     std::vector<std::string> files;
@@ -172,7 +210,9 @@ std::vector<std::string> resolve_target(const std::string& target, uint32_t uid,
     const std::vector<SegmentName> all = list_segments(uid, allow_other_users);
     if (target.empty()) {
         if (all.empty()) {
-            *error = fmt::format("no recordings in {}: trace something with `vdsotrace run -- CMD` first", shm_dir());
+            *error = fmt::format("no recording file (vdsotrace.*.vdsotrace) here and no recordings in {}: trace "
+                                 "something with `vdsotrace run -- CMD` first, or name a file",
+                                 shm_dir());
             return files;
         }
         const std::string& newest = all.back().session;

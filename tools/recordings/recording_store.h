@@ -32,6 +32,8 @@ std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users = fa
 // What became of a recorded process, as the report says it.
 enum class ProcessFate { kRunning, kExited, kSignaled, kEndedUnknownStatus, kVanished, kExeced };
 ProcessFate fate_of(const Recording& r);
+// The same, told whether the process still runs (a recording that did not say how it ended).
+ProcessFate fate_of(const Recording& r, bool alive);
 
 // The fate in one word or two, as `ls` and `top` show it: "running", "exit 3", "signal 9",
 // "ended", "vanished", "exec'd".
@@ -44,6 +46,10 @@ bool process_alive(const Recording& r);
 // user's). "" when there is none. `note` says which it is, the newest of how many, when it began
 // and with what command, so a reader never gets another program's recording unawares.
 std::string newest_session(uint32_t uid, std::string* note);
+
+// The newest recording file `run` wrote in `dir` (vdsotrace.*.vdsotrace, a regular file of user
+// `uid`), "" when there is none; `note` says which it is, when it was written, of how many.
+std::string newest_recording_file(const std::string& dir, uint32_t uid, std::string* note);
 
 // Resolves the report's argument: empty = the newest session; a path to a file; a pid; a session.
 // Returns the files to read, or an error message.

@@ -18,6 +18,20 @@ bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h,
 
 namespace {
 
+// The row of threads whose slots were recycled: the engine folds an exiting thread's counts into
+// the exited-threads slot, so they can no longer be told apart.
+constexpr const char* kRecycledThreadsName = "(exited threads, slots reused)";
+
+// An empty such row, for counts found after the exited-threads slot was read (or absent).
+ThreadInfo empty_recycled_threads() {
+    ThreadInfo t;
+    t.name = kRecycledThreadsName;
+    t.exited = t.recycled = true;
+    t.counts.assign(f::kCounterSlots, 0);
+    t.unattributed.assign(f::kCounterSlots, 0);
+    return t;
+}
+
 std::string bounded_string(const char* p, size_t max) { return std::string(p, strnlen(p, max)); }
 
 std::string hex(const unsigned char* p, size_t n) {
@@ -130,11 +144,12 @@ bool parse_sample_slot(const unsigned char* slot, const f::Header::Sampling& cfg
 }
 
 // Reads one thread slot's counters and caller entries into `t`.
-bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::string* error, uint64_t index) {
+bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::string* error, uint64_t index,
+               bool newer_minor) {
     t->counts.resize(f::kCounterSlots);
     t->unattributed.resize(f::kCounterSlots);
     for (unsigned c = 0; c < f::kCounterSlots; ++c) {
-        t->unattributed[c] = load_u64(slot + f::kSlotUnattributedOffset + c * 8);
+        t->unattributed[c] = load_u64(slot + f::slot_unattributed_offset(c));
         t->counts[c] = t->unattributed[c];
     }
     for (uint32_t c = 0; c < cap; ++c) {
@@ -142,6 +157,7 @@ bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::stri
         uint64_t key = load_u64(e);
         if (key == 0) continue;
         unsigned counter = f::caller_counter(key);
+        if (counter >= f::kCounterSlots && newer_minor) continue;  // a function a newer minor added
         if (counter >= f::kCounterSlots) {
             *error = fmt::format("corrupt caller entry in thread slot {}", index);
             return false;
@@ -178,12 +194,7 @@ void add_retired_callers(Recording* r, const std::vector<TableModule>& table,
         for (ThreadInfo& t : r->threads)
             if (owner == nullptr && t.recycled) owner = &t;
         if (owner == nullptr) {
-            ThreadInfo t;
-            t.name = "(exited threads, slots reused)";
-            t.exited = t.recycled = true;
-            t.counts.assign(f::kCounterSlots, 0);
-            t.unattributed.assign(f::kCounterSlots, 0);
-            r->threads.push_back(std::move(t));
+            r->threads.push_back(empty_recycled_threads());
             owner = &r->threads.back();
         }
         const unsigned counter = f::caller_counter(e.key);
@@ -269,14 +280,8 @@ bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h,
     std::vector<uint64_t> orphans;
     for (uint64_t i = 0; i < slots->count; ++i)
         if (!owned[i] && load_u64(slot_at(i)) != 0) orphans.push_back(i);  // SampleSlotHeader::sampled
-    if (!orphans.empty() && std::none_of(r->threads.begin(), r->threads.end(), [](auto& t) { return t.recycled; })) {
-        ThreadInfo exited;
-        exited.name = "(exited threads, slots reused)";
-        exited.exited = exited.recycled = true;
-        exited.counts.assign(f::kCounterSlots, 0);
-        exited.unattributed.assign(f::kCounterSlots, 0);
-        r->threads.push_back(std::move(exited));
-    }
+    if (!orphans.empty() && std::none_of(r->threads.begin(), r->threads.end(), [](auto& t) { return t.recycled; }))
+        r->threads.push_back(empty_recycled_threads());
     for (ThreadInfo& t : r->threads) {
         if (t.recycled) {
             for (uint64_t i : orphans)
@@ -345,11 +350,18 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                              grows ? " at most" : "", size, grows ? "padded or corrupt" : "truncated or padded");
         return std::nullopt;
     }
+    if (grows && h.backed_size > size) {
+        *error = fmt::format("the recording had grown to {} bytes but the file has {}: truncated", h.backed_size, size);
+        return std::nullopt;
+    }
     if (h.section_count > f::kMaxSections) {
         *error = fmt::format("{} sections listed, at most {} possible: corrupt header", h.section_count,
                              f::kMaxSections);
         return std::nullopt;
     }
+
+    // Counters a newer minor of this major adds are skipped; in older recordings they are corrupt.
+    const bool newer_minor = h.major == f::kMajor && h.minor > f::kMinor;
 
     Recording r;
     r.source = source;
@@ -530,7 +542,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                 if (!shared_slot && (sh.state == f::kThreadRecycled || sh.state == f::kThreadFree)) continue;
                 ThreadInfo t;
                 t.slot_index = i;
-                if (!read_slot(slot, cap, &t, error, i)) return std::nullopt;
+                if (!read_slot(slot, cap, &t, error, i, newer_minor)) return std::nullopt;
                 t.tid = shared_slot ? 0 : sh.tid;
                 t.name = shared_slot ? "(threads beyond capacity)" : bounded_string(sh.name, sizeof sh.name);
                 t.exited = sh.state == f::kThreadExited;
@@ -547,8 +559,8 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
             if (s.count == 0) continue;  // not in the file
             if (!section_fits(s, size, f::thread_slot_size(cap), error, "exited-threads")) return std::nullopt;
             ThreadInfo t;
-            if (!read_slot(bytes.data() + s.offset, cap, &t, error, 0)) return std::nullopt;
-            t.name = "(exited threads, slots reused)";
+            if (!read_slot(bytes.data() + s.offset, cap, &t, error, 0, newer_minor)) return std::nullopt;
+            t.name = kRecycledThreadsName;
             t.exited = true;
             t.recycled = true;
             if (t.total() != 0) r.threads.push_back(std::move(t));
@@ -612,16 +624,24 @@ bool read_recording_file(const std::string& path, std::vector<unsigned char>* by
         *error = fmt::format("{} is {} bytes, larger than any recording", path, st.st_size);
         return false;
     }
-    // Plain reads of a live segment: the writer is never blocked nor slowed by a reader.
-    bytes->assign(size_t(st.st_size), 0);
-    size_t got = 0;
-    while (got < bytes->size()) {
-        ssize_t n = pread(fd, bytes->data() + got, bytes->size() - got, off_t(got));
-        if (n <= 0) break;
-        got += size_t(n);
+    // Plain reads of a live segment: the writer is never blocked nor slowed by a reader. A format 2
+    // segment may grow between fstat and the read of its header (which then says it holds more
+    // than was read): read again, a few times, before calling it truncated.
+    for (int attempt = 0;; ++attempt) {
+        bytes->assign(size_t(st.st_size), 0);
+        size_t got = 0;
+        while (got < bytes->size()) {
+            ssize_t n = pread(fd, bytes->data() + got, bytes->size() - got, off_t(got));
+            if (n <= 0) break;
+            got += size_t(n);
+        }
+        bytes->resize(got);
+        const bool caught_growing = got >= sizeof(f::Header) &&
+                                    reinterpret_cast<const f::Header*>(bytes->data())->major >= 2 &&
+                                    reinterpret_cast<const f::Header*>(bytes->data())->backed_size > got;
+        if (!caught_growing || attempt == 3 || fstat(fd, &st) != 0 || uint64_t(st.st_size) > f::kMaxSegmentSize) break;
     }
     close(fd);
-    bytes->resize(got);
     return true;
 }
 

@@ -14,7 +14,8 @@
 
 namespace vdsotrace::tools {
 
-class PerfMap;  // perf_map.h
+class PerfMap;      // perf_map.h
+class SymbolTable;  // symbols/symbol_table.h
 
 struct ModuleInfo {
     std::string path;
@@ -202,6 +203,9 @@ struct Recording {
     // Names of the JIT-compiled code the process listed in its perf map (jit_symbols.h): the copy
     // kept with the recording, else the live /tmp/perf-PID.map; null when there is none.
     std::shared_ptr<const PerfMap> perf_map;
+    // Names of its call sites and sampled frames resolved at the end of `run` (a recording file
+    // carries them, recording_file.h), used before the module files; null when there are none.
+    std::shared_ptr<SymbolTable> symbols;
 
     std::vector<uint64_t> totals() const;  // per counter, summed over threads
 };

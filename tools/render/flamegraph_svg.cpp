@@ -2,7 +2,9 @@
 // CI artifact viewer) without fetching anything. Laid out from the top-down call tree: the root
 // at the bottom, each frame as wide as its share of the sampled calls. The script zooms on click
 // (a frame becomes the full width, its ancestors stay, the rest hides), resets on the root or
-// Escape, and shows name and counts on hover.
+// Escape, and shows name and counts on hover. Frames narrower than a pixel are left out, as
+// flamegraph.pl does, and the height follows the deepest frame drawn: a one-sample sliver 200
+// frames deep (a Python run) no longer makes a 2,000 px page whose content sits at the bottom.
 #include <algorithm>
 #include <functional>
 
@@ -20,6 +22,7 @@ constexpr int kWidth = 1200;
 constexpr int kFrameHeight = 17;
 constexpr int kTop = 40;
 constexpr int kBottom = 20;
+constexpr double kMinWidth = 1.0;  // pixels: narrower frames (and all above them) are not drawn
 
 std::string xml_escape(const std::string& s) {
     std::string out;
@@ -38,9 +41,17 @@ std::string xml_escape(const std::string& s) {
     return out;
 }
 
-int depth_of(const CallTreeNode& n) {
+bool drawn(const CallTreeNode& n, double total) { return double(n.calls) / total * kWidth >= kMinWidth; }
+
+// Levels of frames drawn (the root included), and how many frames are left out as too narrow.
+int drawn_depth(const CallTreeNode& n, double total, uint64_t* omitted) {
     int d = 0;
-    for (const auto& [name, child] : n.children) d = std::max(d, depth_of(*child));
+    for (const auto& [name, child] : n.children) {
+        if (drawn(*child, total))
+            d = std::max(d, drawn_depth(*child, total, omitted));
+        else
+            ++*omitted;
+    }
     return d + 1;
 }
 
@@ -90,9 +101,10 @@ document.addEventListener('keydown', function (e) { if (e.key === 'Escape') zoom
 
 void write_flamegraph(const StackReport& stacks, const std::string& title, std::ostream& out) {
     const CallTreeNode root = build_call_tree(stacks.stacks, false);
-    const int depth = depth_of(root);  // the root counts as a level: it is drawn as "all"
-    const int height = kTop + depth * kFrameHeight + kBottom;
     const double total = double(std::max<uint64_t>(root.calls, 1));
+    uint64_t omitted = 0;
+    const int depth = drawn_depth(root, total, &omitted);  // the root counts as a level: it is drawn as "all"
+    const int height = kTop + depth * kFrameHeight + kBottom;
 
     out << "<?xml version=\"1.0\" standalone=\"no\"?>\n";
     out << fmt::format("<svg version=\"1.1\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" data-width=\"{}\" "
@@ -102,8 +114,11 @@ void write_flamegraph(const StackReport& stacks, const std::string& title, std::
            "g.f:hover rect{stroke:#000;stroke-width:0.5} #title{font-size:17px;text-anchor:middle}</style>\n";
     out << fmt::format("<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#f8f8f4\"/>\n", kWidth, height);
     out << fmt::format("<text id=\"title\" x=\"{}\" y=\"22\">{} flame graph: {} sampled calls (click to zoom, "
-                       "Escape to reset)</text>\n",
-                       kWidth / 2, xml_escape(title), group_digits(root.calls));
+                       "Escape to reset){}</text>\n",
+                       kWidth / 2, xml_escape(title), group_digits(root.calls),
+                       omitted ? fmt::format("; {} narrower than a pixel not drawn (--folded has them)",
+                                             omitted == 1 ? std::string("1 path") : fmt::format("{} paths", omitted))
+                               : "");
     out << fmt::format("<text id=\"details\" x=\"10\" y=\"{}\"> </text>\n", height - 5);
 
     // Each frame: fraction of the width where it starts and how much it covers, and its level.
@@ -127,7 +142,7 @@ void write_flamegraph(const StackReport& stacks, const std::string& title, std::
                                px + 3, y + kFrameHeight - 5, xml_escape(label));
             double cx = x;
             for (const CallTreeNode* child : n.sorted_children()) {
-                draw(*child, child->name, cx, d + 1);
+                if (drawn(*child, total)) draw(*child, child->name, cx, d + 1);
                 cx += double(child->calls) / total;
             }
         };

@@ -1,4 +1,5 @@
 #include "tools/render/report_output.h"
+#include "tools/render/report_words.h"
 
 namespace vdsotrace::tools {
 
@@ -46,6 +47,7 @@ nlohmann::json to_json(const Report& r) {
             row["line"] = c.line;
         }
         if (!c.inlined.empty()) row["inlined"] = c.inlined;
+        if (!c.unnamed_because.empty()) row["unnamed_because"] = c.unnamed_because;
         if (c.python) row["python"] = true;
         if (c.via) {
             json via = {{"name", c.via->name}, {"module", c.via->module}, {"offset", c.via->offset},
@@ -66,21 +68,21 @@ nlohmann::json to_json(const Report& r) {
     }
     j["fallbacks"] = json::array();
     for (const FallbackRow& fb : r.fallbacks.rows) {
-        json row = {{"function", fb.function}, {"calls", fb.calls}, {"reason", fb.reason}};
+        json row = {{"function", fb.function}, {"calls", fb.calls}, {"reason", fallback_reason_text(fb)}};
         if (!fb.clock.empty()) {
             row["clock"] = fb.clock;
             row["clock_id"] = fb.clock_id;
         }
         if (fb.ns_per_call > 0) row["ns_per_call"] = fb.ns_per_call;
-        if (!fb.suggestion.empty()) row["suggestion"] = fb.suggestion;
+        if (const std::string s = fallback_suggestion_text(fb); !s.empty()) row["suggestion"] = s;
         if (fb.vdso_ns > 0) row["suggested_ns_per_call"] = fb.vdso_ns;
         j["fallbacks"].push_back(std::move(row));
     }
-    if (!r.fallbacks.note.empty()) j["fallbacks_note"] = r.fallbacks.note;
+    if (r.fallbacks.basis != FallbackBasis::kNone) j["fallbacks_note"] = fallback_basis_text(r.fallbacks.basis);
     j["headroom"] = json::array();
     for (const HeadroomRow& h : r.headroom) {
         json row = {{"function", h.function}, {"caller", h.caller}, {"min_headroom", h.min_headroom},
-                    {"calls", h.calls}, {"warning", h.warn}, {"text", h.text}};
+                    {"calls", h.calls}, {"warning", h.warn}, {"text", headroom_text(h)}};
         if (h.need) row["need"] = h.need;
         j["headroom"].push_back(std::move(row));
     }
@@ -108,6 +110,7 @@ nlohmann::json to_json(const Report& r) {
                     jf["line"] = fr.line;
                 }
                 if (fr.inlined) jf["inlined"] = true;
+                if (!fr.unnamed_because.empty()) jf["unnamed_because"] = fr.unnamed_because;
                 frames.push_back(std::move(jf));
             }
             json js = {{"function", row.function}, {"calls", row.calls}, {"frames", std::move(frames)}};
@@ -119,7 +122,10 @@ nlohmann::json to_json(const Report& r) {
     for (const ProcessRow& p : r.processes) {
         json row = {{"pid", p.pid}, {"ppid", p.ppid}, {"exe", p.exe}, {"argv", p.argv}, {"session", p.session},
                     {"exit", exit_json(p)}, {"calls", p.calls}, {"seconds", p.seconds}, {"recording", p.source}};
-        if (!p.notes.empty()) row["notes"] = p.notes;
+        if (!p.notes.empty()) {
+            row["notes"] = json::array();
+            for (const ProcessNote& n : p.notes) row["notes"].push_back(process_note_text(n));
+        }
         if (!p.routes.empty()) row["routes"] = p.routes;
         if (!p.vdso_redirect.empty()) row["vdso_redirect"] = p.vdso_redirect;
         if (p.crash) {
@@ -127,7 +133,7 @@ nlohmann::json to_json(const Report& r) {
             json crash = {{"signal", c.signal}, {"where", c.in_vdso ? "vdso" : "shim"}, {"function", c.function},
                           {"symbol", c.symbol}, {"offset", c.offset}, {"fault_address", c.fault_address},
                           {"pc", c.pc}, {"sp", c.sp}, {"below_sp", c.below_sp}, {"tid", c.tid},
-                          {"caller", c.caller}, {"caller_address", c.caller_address}, {"text", c.text}};
+                          {"caller", c.caller}, {"caller_address", c.caller_address}, {"text", crash_text(c)}};
             if (c.stack_left) crash["stack_left"] = *c.stack_left;
             if (c.caller_sp) crash["caller_sp"] = *c.caller_sp;
             if (c.caller_room) crash["caller_stack"] = *c.caller_room;

@@ -13,6 +13,10 @@ namespace vdsotrace::tools {
 struct TextOptions {
     size_t top_callers = 20;
     bool per_process = false;  // each process's calls per function and clock
+    // More threads or processes than `rows`: grouped by thread name and by executable, the busiest
+    // `rows` groups shown and the rest counted in one line; `all` lists every one instead.
+    size_t rows = 10;
+    bool all = false;
 };
 
 void write_text(const Report& report, const TextOptions& options, std::ostream& out);

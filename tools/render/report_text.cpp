@@ -8,6 +8,8 @@
 #include "tools/report/call_tree.h"
 #include "tools/render/report_output.h"
 #include "tools/render/terminal_safe.h"
+#include "tracer/common/path_name.h"
+#include "tools/render/report_words.h"
 
 namespace vdsotrace::tools {
 
@@ -23,6 +25,16 @@ std::string group_digits(uint64_t v) {
 
 namespace {
 
+// "1 call", "2 calls", "62,200 calls": a count and its noun, plural when it is not one.
+std::string count_of(uint64_t n, const char* noun, const char* plural = nullptr) {
+    return fmt::format("{} {}", group_digits(n), n == 1 ? noun : plural ? plural : fmt::format("{}s", noun));
+}
+
+// "1 more call site", "3 more call sites".
+std::string more_of(uint64_t n, const char* noun) {
+    return fmt::format("{} more {}{}", group_digits(n), noun, n == 1 ? "" : "s");
+}
+
 std::string percent(uint64_t part, uint64_t whole) {
     return whole ? fmt::format("{:.1f}%", 100.0 * double(part) / double(whole)) : "-";
 }
@@ -33,11 +45,6 @@ std::string rate(uint64_t calls, double seconds) {
     // uint64_t's range is undefined behaviour (found by tests/fuzz).
     const double r = double(calls) / seconds + 0.5;
     return r < 1.8e19 ? group_digits(uint64_t(r)) : fmt::format("{:.3g}", r);
-}
-
-std::string basename(const std::string& p) {
-    size_t s = p.rfind('/');
-    return s == std::string::npos ? p : p.substr(s + 1);
 }
 
 std::string duration(double seconds) {
@@ -66,20 +73,21 @@ std::string fate_text(const ProcessRow& p) {
 
 std::string caller_name(const CallerRow& c) {
     if (c.python) {  // a Python function: its file and the line of the call
-        std::string name = fmt::format("{}  {}:{}", c.symbol, basename(c.file), c.line);
+        std::string name = fmt::format("{}  {}:{}", c.symbol, base_name(c.file), c.line);
         if (c.via) name += fmt::format("  via {}", c.via->name);
         return name;
     }
     std::string where;
     if (!c.module.empty())
-        where = fmt::format("{}+{:#x}", basename(c.module), c.offset);
+        where = fmt::format("{}+{:#x}", base_name(c.module), c.offset);
     else if (c.via && c.address == 0)
         where = "caller not found";
     else
         where = fmt::format("{:#x} (in no known module)", c.address);
     std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", c.symbol, where);
+    if (c.symbol.empty() && !c.unnamed_because.empty()) name += fmt::format("  (unnamed: {})", c.unnamed_because);
     if (!c.inlined.empty()) name += fmt::format("  [inlined: {}]", c.inlined.front());
-    if (!c.file.empty()) name += fmt::format("  {}:{}", basename(c.file), c.line);
+    if (!c.file.empty()) name += fmt::format("  {}:{}", base_name(c.file), c.line);
     if (c.via) name += fmt::format("  via {}", c.via->name);
     return name;
 }
@@ -88,10 +96,10 @@ void write_stacks(const StackReport& s, size_t top, std::ostream& out) {
     out << fmt::format("\nSampled stacks: one call in {} per thread, {}, up to {} frames\n", s.period, s.unwinder,
                        s.max_depth);
     const SampleTotals& t = s.totals;
-    out << fmt::format("  {} calls sampled; {} of them in the {} stacks below\n", group_digits(t.sampled),
-                       group_digits(s.stack_calls), group_digits(s.stacks.size()));
+    out << fmt::format("  {} sampled; {} of them in the {} below\n", count_of(t.sampled, "call"),
+                       group_digits(s.stack_calls), count_of(s.stacks.size(), "stack"));
     auto lost = [&](uint64_t n, const char* why) {
-        if (n) out << fmt::format("  {} sampled calls have no stack: {}\n", group_digits(n), why);
+        if (n) out << fmt::format("  {} no stack: {}\n", count_of(n, "sampled call has", "sampled calls have"), why);
     };
     lost(t.lost_no_unwinder, s.unwinder_missing ? "libunwind could not be loaded (install libunwind8, or use "
                                                   "VDSOTRACE_UNWIND=fp)"
@@ -128,12 +136,97 @@ void write_text(const Report& r, const TextOptions& options, std::ostream& out) 
 
 namespace {
 
+// Many threads: one row per thread name (a pool of 64 "worker" threads is one row), the busiest
+// `rows` of them, and how many more.
+void write_thread_groups(const Report& r, const TextOptions& options, std::ostream& out) {
+    struct Group {
+        std::string name;
+        size_t threads = 0, exited = 0;
+        uint64_t calls = 0;
+    };
+    std::vector<Group> groups;
+    for (const ThreadRow& t : r.threads) {
+        const std::string name = t.shared ? "(shared overflow slot)" : t.name;
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.name == name; });
+        if (it == groups.end()) it = groups.insert(groups.end(), Group{name});
+        ++it->threads;
+        it->exited += t.exited;
+        it->calls += t.calls;
+    }
+    std::stable_sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) { return a.calls > b.calls; });
+    out << fmt::format("  {} threads by name, busiest first (--all lists each)\n", group_digits(r.threads.size()));
+    out << fmt::format("  {:<24} {:>9} {:>15}  {}\n", "name", "threads", "calls", "state");
+    for (size_t i = 0; i < groups.size() && i < options.rows; ++i) {
+        const Group& g = groups[i];
+        out << fmt::format("  {:<24} {:>9} {:>15}  {}\n", terminal_safe(g.name), group_digits(g.threads),
+                           group_digits(g.calls),
+                           g.exited == g.threads ? "exited" : g.exited ? fmt::format("{} exited", g.exited) : "");
+    }
+    if (groups.size() > options.rows) {
+        uint64_t calls = 0;
+        for (size_t i = options.rows; i < groups.size(); ++i) calls += groups[i].calls;
+        out << fmt::format("  ... {} ({}; --all shows them)\n", more_of(groups.size() - options.rows, "name"),
+                           count_of(calls, "call"));
+    }
+}
+
+// Many processes: one row per executable (a shell script's dozen `bash` processes are one row),
+// the busiest `rows` of them, and how many more.
+void write_process_groups(const Report& r, const TextOptions& options, std::ostream& out) {
+    struct Group {
+        std::string exe;
+        size_t processes = 0, exited = 0, running = 0, execed = 0;
+        uint64_t calls = 0;
+    };
+    std::vector<Group> groups;
+    for (const ProcessRow& p : r.processes) {
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.exe == p.exe; });
+        if (it == groups.end()) it = groups.insert(groups.end(), Group{p.exe});
+        ++it->processes;
+        it->exited += p.fate == ProcessFate::kExited;
+        it->running += p.fate == ProcessFate::kRunning;
+        it->execed += p.fate == ProcessFate::kExeced;
+        it->calls += p.calls;
+    }
+    std::stable_sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) { return a.calls > b.calls; });
+    out << fmt::format("  {} by executable, busiest first (--all lists each with how it ended)\n",
+                       count_of(r.processes.size(), "process", "processes"));
+    for (size_t i = 0; i < groups.size() && i < options.rows; ++i) {
+        const Group& g = groups[i];
+        std::string fates;
+        if (g.exited) fates += fmt::format("{} exited", g.exited);
+        if (g.running) fates += fmt::format("{}{} running", fates.empty() ? "" : ", ", g.running);
+        if (g.execed) fates += fmt::format("{}{} replaced by exec", fates.empty() ? "" : ", ", g.execed);
+        if (g.processes > g.exited + g.running + g.execed)
+            fates += fmt::format("{}{} ended otherwise", fates.empty() ? "" : ", ",
+                                 g.processes - g.exited - g.running - g.execed);
+        out << fmt::format("  {}: {}, {} ({})\n", terminal_safe(g.exe), count_of(g.processes, "process", "processes"),
+                           count_of(g.calls, "call"), fates);
+    }
+    if (groups.size() > options.rows) {
+        uint64_t calls = 0;
+        for (size_t i = options.rows; i < groups.size(); ++i) calls += groups[i].calls;
+        out << fmt::format("  ... {} ({}; --all shows them)\n",
+                           more_of(groups.size() - options.rows, "executable"), count_of(calls, "call"));
+    }
+    // What needs a reader's attention is never cut: crashes.
+    for (const ProcessRow& p : r.processes)
+        if (p.crash) {
+            out << fmt::format("\n  CRASH in pid {}: ", p.pid);
+            for (char ch : crash_text(*p.crash)) {
+                out << ch;
+                if (ch == '\n') out << "  ";
+            }
+            out << "\n";
+        }
+}
+
 void write_text_unfiltered(const Report& r, const TextOptions& options, std::ostream& out) {
     const std::string who = r.processes.size() == 1
-                                ? fmt::format("{} (pid {})", basename(r.processes[0].exe), r.processes[0].pid)
+                                ? fmt::format("{} (pid {})", base_name(r.processes[0].exe), r.processes[0].pid)
                                 : fmt::format("{} processes", r.processes.size());
     out << fmt::format("vdsotrace report: {}, session {}\n", who, r.session);
-    out << fmt::format("{} vDSO time calls in {}\n\n", group_digits(r.total_calls), duration(r.seconds));
+    out << fmt::format("{} in {}\n\n", count_of(r.total_calls, "vDSO time call"), duration(r.seconds));
 
     if (r.total_calls == 0) {
         out << "No calls to clock_gettime, gettimeofday, time, getcpu or clock_getres were seen.\n"
@@ -158,22 +251,23 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
                            rate(r.total_calls, r.seconds));
 
         if (!r.fallbacks.rows.empty()) {
-            out << fmt::format("\nCalls that entered the kernel instead of the vDSO\n  ({})\n", r.fallbacks.note);
+            out << fmt::format("\nCalls that entered the kernel instead of the vDSO\n  ({})\n",
+                               fallback_basis_text(r.fallbacks.basis));
             for (const FallbackRow& fb : r.fallbacks.rows) {
-                out << fmt::format("  {}{}{}: {} calls", fb.function, fb.clock.empty() ? "" : " " + fb.clock,
-                                   fb.clock.empty() ? "" : fmt::format(" ({})", fb.clock_id), group_digits(fb.calls));
+                out << fmt::format("  {}{}{}: {}", fb.function, fb.clock.empty() ? "" : " " + fb.clock,
+                                   fb.clock.empty() ? "" : fmt::format(" ({})", fb.clock_id), count_of(fb.calls, "call"));
                 if (fb.ns_per_call > 0)
                     out << fmt::format(", {:.0f} ns each here, {} in all", fb.ns_per_call,
                                        duration(double(fb.calls) * fb.ns_per_call / 1e9));
-                out << fmt::format(": {}\n", fb.reason);
-                if (!fb.suggestion.empty()) out << "    suggestion: " << fb.suggestion << "\n";
+                out << fmt::format(": {}\n", fallback_reason_text(fb));
+                if (const std::string s = fallback_suggestion_text(fb); !s.empty()) out << "    suggestion: " << s << "\n";
             }
         }
 
         if (!r.headroom.empty()) {
             out << fmt::format("\nCallers that ran the clock low on stack (less than {} KiB left)\n",
                                vdsotrace::format::kHeadroomWatch / 1024);
-            for (const HeadroomRow& h : r.headroom) out << (h.warn ? "  WARNING: " : "  ") << h.text << "\n";
+            for (const HeadroomRow& h : r.headroom) out << (h.warn ? "  WARNING: " : "  ") << headroom_text(h) << "\n";
         }
 
         out << fmt::format("\nTop callers (call site: function, module+offset, source)\n");
@@ -181,8 +275,8 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
         size_t shown = 0;
         for (const CallerRow& c : r.callers) {
             if (shown++ == options.top_callers) {
-                out << fmt::format("{:>15}          ... {} more call sites (--top N shows more)\n", "",
-                                   r.callers.size() - options.top_callers);
+                out << fmt::format("{:>15}          ... {} (--top N shows more)\n", "",
+                                   more_of(r.callers.size() - options.top_callers, "call site"));
                 break;
             }
             out << fmt::format("{:>15} {:>7}  {:<15} {:<24} {}\n", group_digits(c.calls),
@@ -197,18 +291,26 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
     if (r.stacks.enabled) write_stacks(r.stacks, options.top_callers, out);
 
     out << "\nThreads\n";
-    out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", "pid", "tid", "name", "calls", "state");
-    for (const ThreadRow& t : r.threads)
-        out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", t.pid, t.shared ? "-" : std::to_string(t.tid),
-                           terminal_safe(t.name),
-                           group_digits(t.calls), t.shared ? "shared overflow slot" : t.exited ? "exited" : "");
+    if (!options.all && r.threads.size() > options.rows) {
+        write_thread_groups(r, options, out);
+    } else {
+        out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", "pid", "tid", "name", "calls", "state");
+        for (const ThreadRow& t : r.threads)
+            out << fmt::format("{:>8} {:>8}  {:<16} {:>15}  {}\n", t.pid, t.shared ? "-" : std::to_string(t.tid),
+                               terminal_safe(t.name),
+                               group_digits(t.calls), t.shared ? "shared overflow slot" : t.exited ? "exited" : "");
+    }
 
     out << "\nProcesses\n";
+    if (!options.all && r.processes.size() > options.rows) {
+        write_process_groups(r, options, out);
+        return;
+    }
     for (const ProcessRow& p : r.processes) {
         std::string cmd;
         for (const std::string& a : p.argv) cmd += (cmd.empty() ? "" : " ") + a;
         out << fmt::format("  pid {} (parent {}): {}\n", p.pid, p.ppid, terminal_safe(cmd.empty() ? p.exe : cmd));
-        out << fmt::format("    {}, {} calls over {}\n", fate_text(p), group_digits(p.calls), duration(p.seconds));
+        out << fmt::format("    {}, {} over {}\n", fate_text(p), count_of(p.calls, "call"), duration(p.seconds));
         if (options.per_process) {
             out << fmt::format("    executable {}\n", p.exe);
             if (!p.previous_image_id.empty()) out << "    exec'd by the image before it (same pid)\n";
@@ -218,7 +320,7 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
         }
         if (p.vdso_redirect == "redirected")
             out << "    calls straight into the vDSO (Go runtime) counted too: the vDSO's symbols led to vdsotrace\n";
-        for (const std::string& n : p.notes) out << "    note: " << n << "\n";
+        for (const ProcessNote& n : p.notes) out << "    note: " << process_note_text(n) << "\n";
         if (!p.routes.empty()) {
             std::string routes;
             for (const std::string& rt : p.routes) routes += (routes.empty() ? "" : ", ") + rt;
@@ -226,7 +328,7 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
         }
         if (p.crash) {
             out << "\n  CRASH: ";
-            for (char ch : p.crash->text) {
+            for (char ch : crash_text(*p.crash)) {
                 out << ch;
                 if (ch == '\n') out << "  ";
             }

@@ -1,4 +1,5 @@
 #include "tools/report/live_rates.h"
+#include "tracer/common/clock_now.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -11,23 +12,13 @@
 #include "tools/report/report_model.h"
 #include "tools/render/report_output.h"
 #include "tools/symbols/symbolizer.h"
+#include "tools/report/address_namer.h"
 
 namespace vdsotrace::tools {
 
 namespace f = vdsotrace::format;
 
 namespace {
-
-uint64_t now_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
-
-std::string base(const std::string& p) {
-    size_t s = p.rfind('/');
-    return s == std::string::npos ? p : p.substr(s + 1);
-}
 
 // Per caller (counter, address) calls of one recording.
 std::map<std::pair<unsigned, uint64_t>, uint64_t> caller_counts(const Recording& r) {
@@ -52,7 +43,7 @@ std::string rate_text(double r) { return group_digits(uint64_t(r + 0.5)); }
 
 bool take_reading(const std::string& target, Reading* out, std::string* error) {
     out->recordings.clear();
-    out->monotonic_ns = now_ns();
+    out->monotonic_ns = now_ns(CLOCK_MONOTONIC);
     const std::vector<std::string> files = resolve_target(target, getuid(), error);
     for (const std::string& file : files) {
         std::string why;
@@ -67,21 +58,19 @@ CallerNamer::CallerNamer() : symbolizer_(std::make_unique<Symbolizer>()) {}
 CallerNamer::~CallerNamer() = default;
 
 std::string CallerNamer::name(const Recording& r, uint64_t address, std::string* where) {
-    const ModuleInfo* m = nullptr;
-    for (const ModuleInfo& mi : r.modules)
-        if (address >= mi.start && address < mi.end) m = &mi;
+    const ModuleInfo* m = module_of(r, address);
     if (m == nullptr) {
         *where = fmt::format("{:#x}", address);
         return *where;
     }
-    const std::string path = m->main_program ? r.exe : m->path;
+    const std::string path = module_path(r, *m);
     const uint64_t offset = address - m->load_bias;
     auto it = cache_.find({path, offset});
     if (it == cache_.end()) {
-        SymbolInfo s = symbolizer_->lookup({path, m->build_id}, offset - 1);
-        std::string w = fmt::format("{}+{:#x}", base(path), offset);
-        std::string n = s.symbol.empty() ? w : s.symbol;
-        if (!s.file.empty()) n += fmt::format(" {}:{}", base(s.file), s.line);
+        const CallSite s = locate_call_site(r, address, *symbolizer_);
+        std::string w = module_offset_text(path, offset);
+        std::string n = s.symbol.symbol.empty() ? w : s.symbol.symbol;
+        if (!s.symbol.file.empty()) n += fmt::format(" {}:{}", base_name(s.symbol.file), s.symbol.line);
         it = cache_.emplace(std::make_pair(path, offset), std::make_pair(n, w)).first;
     }
     *where = it->second.second;
@@ -142,7 +131,7 @@ LiveView compute_view(const Reading& before, const Reading& after, SortKey key, 
     std::stable_sort(v.clocks.begin(), v.clocks.end(),
                      [&](const RateRow& a, const RateRow& b) { return by(a, b, a.function + a.clock, b.function + b.clock); });
     std::stable_sort(v.processes.begin(), v.processes.end(),
-                     [&](const ProcessRate& a, const ProcessRate& b) { return by(a, b, base(a.exe), base(b.exe)); });
+                     [&](const ProcessRate& a, const ProcessRate& b) { return by(a, b, base_name(a.exe), base_name(b.exe)); });
     // Callers: by rate (or total) first, then only the rows shown are named.
     std::stable_sort(v.callers.begin(), v.callers.end(), [&](const CallerRate& a, const CallerRate& b) {
         return by(a, b, a.function, b.function);
@@ -217,7 +206,7 @@ std::vector<std::string> view_lines(const LiveView& v, const std::string& title,
     add(narrow ? fmt::format("{:>12} {:>7}  {}", "calls/s", "pid", "process")
                : fmt::format("{:>13} {:>8}  {:<10} {:>15}  {}", "calls/s", "pid", "state", "calls", "process"));
     for (const ProcessRate& p : v.processes)
-        add(narrow ? fmt::format("{:>12} {:>7}  {}", rate_text(p.rate), p.pid, base(p.exe))
+        add(narrow ? fmt::format("{:>12} {:>7}  {}", rate_text(p.rate), p.pid, base_name(p.exe))
                    : fmt::format("{:>13} {:>8}  {:<10} {:>15}  {}", rate_text(p.rate), p.pid, p.state,
                                  group_digits(p.calls), p.exe));
     return lines;

@@ -1,7 +1,7 @@
-// Explains a crash record (a fault inside the vDSO or the shim) in plain words: which function,
-// where in it, how far below the stack pointer, how much stack the thread had, who called, and
-// what the vDSO needs (measured here when the recorded vDSO is this machine's, else estimated
-// from its code).
+// Explains a crash record (a fault inside the vDSO or the shim): which function, where in it, how
+// far below the stack pointer, how much stack the thread had, who called, and what the vDSO needs
+// (measured here when the recorded vDSO is this machine's, else estimated from its code). Data;
+// report_words.h says it in words.
 #pragma once
 
 #include <cstdint>
@@ -32,14 +32,16 @@ struct CrashReport {
     std::string caller;          // the program's call site, named
     uint64_t caller_address = 0;
     int tid = 0;
-    std::string text;            // the whole explanation, plain words
+    bool fault_in_guard = false; // the shim found the fault address outside any accessible mapping
 };
 
-// Bytes `function` (clock_gettime, ...) of the recording's vDSO needs below its caller's stack
-// pointer: measured here when the recorded vDSO is this machine's, else estimated from its code;
-// 0 when unknown. Cached per image.
-uint64_t vdso_stack_need(const Recording& r, const std::string& function);
+struct MachineFacts;
 
-CrashReport explain_crash(const Recording& r, const CrashInfo& c, Symbolizer& symbolizer);
+// Bytes `function` (clock_gettime, ...) of the recording's vDSO needs below its caller's stack
+// pointer: measured here (machine) when the recorded vDSO is this machine's, else estimated from
+// its code; 0 when unknown.
+uint64_t vdso_stack_need(const Recording& r, const std::string& function, const MachineFacts& machine);
+
+CrashReport explain_crash(const Recording& r, const CrashInfo& c, Symbolizer& symbolizer, const MachineFacts& machine);
 
 }  // namespace vdsotrace::tools

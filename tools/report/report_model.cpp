@@ -1,7 +1,6 @@
 #include "tools/report/report_model.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -10,6 +9,7 @@
 
 #include "tools/recordings/jit_symbols.h"
 #include "tools/symbols/symbolizer.h"
+#include "tools/report/address_namer.h"
 
 namespace vdsotrace::tools {
 
@@ -28,21 +28,6 @@ int clock_id_of_bucket(int bucket) {
 }
 
 namespace {
-
-const ModuleInfo* module_of(const Recording& r, uint64_t address) {
-    for (const ModuleInfo& m : r.modules)
-        if (address >= m.start && address < m.end) return &m;
-    return nullptr;
-}
-
-std::string module_path(const Recording& r, const ModuleInfo& m) { return m.main_program ? r.exe : m.path; }
-
-// The current name of a live thread (set after its first call, it differs from the recorded one).
-std::string live_thread_name(int pid, int tid, const std::string& recorded) {
-    std::ifstream comm(fmt::format("/proc/{}/task/{}/comm", pid, tid));
-    std::string name;
-    return std::getline(comm, name) && !name.empty() ? name : recorded;
-}
 
 std::string segment_id_text(uint64_t id) { return id ? fmt::format("{:016x}", id) : ""; }
 
@@ -63,7 +48,7 @@ std::vector<ClockRow> counter_rows(const std::vector<uint64_t>& totals) {
 
 }  // namespace
 
-Report build_report(const std::vector<Recording>& recordings, uint64_t now_monotonic_ns, const StackFilter& filter) {
+Report build_report(const std::vector<Recording>& recordings, const MachineFacts& machine, const StackFilter& filter) {
     Report rep;
     std::vector<uint64_t> totals(f::kCounterSlots, 0);
     std::vector<uint64_t> unattributed(f::kCounterSlots, 0);
@@ -75,6 +60,7 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
     using CallerKey = std::tuple<unsigned, std::string, uint64_t, std::string, uint64_t>;
     std::map<CallerKey, CallerRow> callers;
     Symbolizer symbolizer;
+    for (const Recording& r : recordings) symbolizer.use_table(r.symbols);
     bool vdso_added = false;
 
     // Processes in the order they started: a tree reads top-down, an exec chain in order.
@@ -92,7 +78,7 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
         p.exe = r.exe;
         p.argv = r.argv;
         p.session = r.session;
-        p.fate = fate_of(r);
+        p.fate = fate_of(r, machine.running.count(r.source) != 0);
         p.exit_value = r.exit_value;
         p.source = r.source;
         p.segment_id = segment_id_text(r.segment_id);
@@ -102,7 +88,7 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
         p.counters = counter_rows(r.totals());
         uint64_t end = r.end_monotonic_ns;
         if (end == 0 && p.fate == ProcessFate::kExeced) end = r.exec_monotonic_ns;
-        if (end == 0) end = p.fate == ProcessFate::kRunning ? now_monotonic_ns : r.start_monotonic_ns;
+        if (end == 0) end = p.fate == ProcessFate::kRunning ? machine.now_monotonic_ns : r.start_monotonic_ns;
         p.seconds = end > r.start_monotonic_ns ? double(end - r.start_monotonic_ns) / 1e9 : 0;
         first_start = std::min(first_start, r.start_monotonic_ns);
         last_end = std::max(last_end, end);
@@ -120,12 +106,16 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
             // The recycled slot is shown as the exited threads of the log below.
             if (t.recycled)
                 recycled_calls += calls;
-            else
+            else {
+                // A live thread's current name (set after its first call, it may differ).
+                const auto live = machine.thread_names.find({r.pid, t.tid});
                 rep.threads.push_back({r.pid, t.tid,
-                                       p.fate == ProcessFate::kRunning && !t.exited && !t.shared
-                                           ? live_thread_name(r.pid, t.tid, t.name)
+                                       p.fate == ProcessFate::kRunning && !t.exited && !t.shared &&
+                                               live != machine.thread_names.end()
+                                           ? live->second
                                            : t.name,
                                        t.exited, t.shared, calls});
+            }
             for (unsigned c = 0; c < f::kCounterSlots; ++c) {
                 totals[c] += t.counts[c];
                 unattributed[c] += t.unattributed[c];
@@ -169,15 +159,11 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                     v.offset = via_offset;
                     v.depth = site->depth;
                     if (wm) {
-                        SymbolInfo s = symbolizer.lookup({via_path, wm->build_id}, via_offset - 1);
-                        if (!s.symbol.empty()) v.name = s.symbol;
-                        v.file = s.file;
-                        v.line = s.line;
-                        if (v.name.empty()) {
-                            const size_t slash = via_path.rfind('/');
-                            v.name = fmt::format("{}+{:#x}", slash == std::string::npos ? via_path : via_path.substr(slash + 1),
-                                                 via_offset);
-                        }
+                        const CallSite s = locate_call_site(r, site->address, symbolizer);
+                        if (!s.symbol.symbol.empty()) v.name = s.symbol.symbol;
+                        v.file = s.symbol.file;
+                        v.line = s.symbol.line;
+                        if (v.name.empty()) v.name = module_offset_text(via_path, via_offset);
                     }
                     row.via = std::move(v);
                 }
@@ -204,11 +190,12 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                     }
                     if (m) {
                         // The return address follows the call: name the call instruction.
-                        SymbolInfo s = symbolizer.lookup({path, m->build_id}, offset - 1);
-                        row.symbol = s.symbol;
-                        row.file = s.file;
-                        row.line = s.line;
-                        for (const InlineFrame& fr : s.inlined) row.inlined.push_back(fr.function);
+                        const CallSite s = locate_call_site(r, *m, cc.address, symbolizer);
+                        row.symbol = s.symbol.symbol;
+                        row.file = s.symbol.file;
+                        row.line = s.symbol.line;
+                        row.unnamed_because = unnamed_because(s.symbol);
+                        for (const InlineFrame& fr : s.symbol.inlined) row.inlined.push_back(fr.function);
                     }
                 }
                 row.calls += cc.calls;
@@ -226,79 +213,37 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
                                        : fmt::format("({} more exited threads)", r.threads_logged - r.exited_threads.size()),
                                    true, true, recycled_calls - logged_calls});
         if (r.flags & f::kFlagGrowthFailed)
-            p.notes.push_back("the recording could not grow (/dev/shm full, or a file size limit): threads started "
-                              "after that are counted together, modules and call sites found after that are not "
-                              "named; every call is counted");
+            p.notes.push_back({ProcessNote::kGrowthFailed, 0, 0, "", ""});
         if (r.flags & f::kFlagThreadsFull)
-            p.notes.push_back(fmt::format("threads found all {} thread slots busy; their {} calls are counted "
-                                          "together (raise VDSOTRACE_THREADS)",
-                                          r.thread_capacity, shared_calls));
+            p.notes.push_back({ProcessNote::kThreadsFull, r.thread_capacity, shared_calls, "", ""});
         if (r.flags & f::kFlagModulesFull)
-            p.notes.push_back(fmt::format("the module table ({} entries) filled up: some callers are shown as "
-                                          "bare addresses (raise VDSOTRACE_MODULES)",
-                                          r.module_capacity));
+            p.notes.push_back({ProcessNote::kModulesFull, r.module_capacity, 0, "", ""});
         if (r.flags & f::kFlagRetiredFull)
-            p.notes.push_back(fmt::format("libraries were unloaded after more call sites than the table of "
-                                          "unloaded libraries' callers holds ({}): the rest of their calls are "
-                                          "counted without a caller",
-                                          f::kRetiredCallerCapacity));
-        if (r.flags & f::kFlagCpuSlots)
-            p.notes.push_back("a statically linked program, counted by the trampoline vdsotrace injected: without "
-                              "thread-local storage it cannot tell threads apart, so the Threads rows \"cpu N\" are "
-                              "the CPUs the calls ran on");
+            p.notes.push_back({ProcessNote::kRetiredFull, f::kRetiredCallerCapacity, 0, "", ""});
+        if (r.flags & f::kFlagCpuSlots) p.notes.push_back({ProcessNote::kCpuSlots, 0, 0, "", ""});
         for (const RuntimeInfo& rt : r.runtimes)
-            if (!rt.readable)
-                p.notes.push_back(fmt::format("{}: its Python frames were not read ({}); its clock calls are counted "
-                                              "at the interpreter's C call sites instead",
-                                              rt.name, rt.reason));
+            if (!rt.readable) p.notes.push_back({ProcessNote::kRuntimeUnread, 0, 0, rt.name, rt.reason});
         // JIT-compiled callers (node, java) without names: say which and why, once.
-        if (unnamed_jit_calls != 0 && !(r.flags & f::kFlagModulesFull))
-            p.notes.push_back(fmt::format(
-                "{} calls come from code in no module (JIT-compiled or generated, as node's and a JVM's), shown as "
-                "bare addresses: {}; "
-                "`vdsotrace run` asks node and java for one unless --no-runtime-help (or run node with "
-                "--perf-basic-prof, java with -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit)",
-                unnamed_jit_calls,
-                r.perf_map ? "the process's perf map does not name them" : "the process left no perf map (/tmp/perf-PID.map)"));
+        if (unnamed_jit_calls != 0 && !(r.flags & f::kFlagModulesFull)) {
+            ProcessNote n{ProcessNote::kUnnamedJit, 0, unnamed_jit_calls, "", ""};
+            n.perf_map = r.perf_map != nullptr;
+            p.notes.push_back(n);
+        }
         if (r.flags & f::kFlagVdsoRedirected) p.vdso_redirect = "redirected";
         if (r.flags & f::kFlagVdsoRedirectRefused) {
             p.vdso_redirect = "refused";
-            p.notes.push_back("the vDSO could not be made writable, so the calls this program's runtime makes "
-                              "straight into it (Go's time.Now, nanotime) are not counted");
+            p.notes.push_back({ProcessNote::kVdsoRedirectRefused, 0, 0, "", ""});
         }
-        if (r.crash) p.crash = explain_crash(r, *r.crash, symbolizer);
+        if (r.crash) p.crash = explain_crash(r, *r.crash, symbolizer, machine);
         for (const HeadroomInfo& hi : r.headroom) {
             HeadroomRow row;
             row.function = f::kFunctionNames[f::counter_function(hi.counter)];
-            const ModuleInfo* m = module_of(r, hi.address);
-            if (m) {
-                const std::string path = module_path(r, *m);
-                SymbolInfo s = symbolizer.lookup({path, m->build_id}, hi.address - m->load_bias - 1);
-                const size_t slash = path.rfind('/');
-                row.caller = fmt::format("{}+{:#x}", slash == std::string::npos ? path : path.substr(slash + 1),
-                                         hi.address - m->load_bias);
-                if (!s.symbol.empty()) row.caller = fmt::format("{} ({})", s.symbol, row.caller);
-                if (!s.file.empty()) {
-                    const size_t fs = s.file.rfind('/');
-                    row.caller += fmt::format(" {}:{}", fs == std::string::npos ? s.file : s.file.substr(fs + 1), s.line);
-                }
-            } else {
-                row.caller = fmt::format("{:#x}", hi.address);
-            }
+            row.caller = describe_call_site(r, hi.address, symbolizer);
             row.min_headroom = hi.min_headroom;
             row.calls = hi.calls;
-            row.need = vdso_stack_need(r, row.function);
+            row.need = vdso_stack_need(r, row.function, machine);
             // A vDSO built with stack probes touches about a page below the stack pointer.
             row.warn = row.need > 0 && row.min_headroom < row.need + 4096;
-            row.text = fmt::format("{} ran {} with {} bytes of stack left at the lowest ({} such calls)", row.caller,
-                                   row.function, row.min_headroom, hi.calls);
-            if (row.need)
-                row.text += row.min_headroom < 2 * row.need
-                                ? fmt::format(": dangerously close to the {} bytes this vDSO needs", row.need)
-                            : row.warn ? fmt::format(": enough for this vDSO ({} bytes) but not for one that probes "
-                                                     "the stack (about 4 KiB, golang/go#20427)",
-                                                     row.need)
-                                       : fmt::format(" (this vDSO needs {} bytes)", row.need);
             rep.headroom.push_back(std::move(row));
         }
         static constexpr const char* kRouteNames[] = {"vdso", "syscall", "libc"};
@@ -312,9 +257,10 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
     }
     rep.seconds = last_end > first_start && first_start != UINT64_MAX ? double(last_end - first_start) / 1e9 : 0;
 
-    for (int fn = 0; fn < f::kFunctionCount; ++fn) {
+    for (int fn = 0; fn < f::kCountedFunctions; ++fn) {
         FunctionRow row{f::kFunctionNames[fn], 0};
-        for (int b = 0; b < f::kClockBuckets; ++b) row.calls += totals[f::counter_index(fn, b)];
+        const int buckets = fn < f::kFunctionCount ? f::kClockBuckets : 1;  // getrandom has one counter
+        for (int b = 0; b < buckets; ++b) row.calls += totals[f::counter_index(fn, b)];
         rep.functions.push_back(row);
         if (!f::function_takes_clock(fn)) continue;
         for (int b = 0; b < f::kClockBuckets; ++b) {
@@ -336,7 +282,7 @@ Report build_report(const std::vector<Recording>& recordings, uint64_t now_monot
         std::vector<ClockCount> counts;
         for (unsigned c = 0; c < f::kCounterSlots; ++c)
             if (totals[c]) counts.push_back({f::counter_function(c), f::counter_bucket(c), totals[c]});
-        rep.fallbacks = find_fallbacks(counts, recordings.front());
+        rep.fallbacks = find_fallbacks(counts, recordings.front(), machine);
     }
     std::stable_sort(rep.headroom.begin(), rep.headroom.end(),
                      [](auto& a, auto& b) { return a.min_headroom < b.min_headroom; });

@@ -1,5 +1,8 @@
 // The report as data: what `report` prints and what --json writes, built from one or more
-// recordings (the processes of one session) and named by the symbolizer.
+// recordings (the processes of one session), named by the symbolizer, and from the facts about
+// the reading machine its command gathered (machine_facts.h): build_report reads nothing else
+// (no /proc, no vDSO, no clock measurement), and holds numbers and names, no sentences (the
+// renderers write those, through report_words.h).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +15,7 @@
 #include "tools/report/report_fallback.h"
 #include "tools/recordings/segment_reader.h"
 #include "tools/report/stack_model.h"
+#include "tools/report/machine_facts.h"
 
 namespace vdsotrace::tools {
 
@@ -38,6 +42,7 @@ struct CallerRow {
     std::string file;
     int line = 0;
     std::vector<std::string> inlined;  // inline chain at the call site, innermost first
+    std::string unnamed_because;       // why `symbol` is empty (symbolizer.h unnamed_because)
     uint64_t calls = 0;
     // The call came through a clock wrapper (std::chrono's now(), _PyTime_*, ...): the fields above
     // name the first call site outside the wrapper chain (symbol and module empty when it could
@@ -62,7 +67,6 @@ struct HeadroomRow {
     uint64_t calls = 0;         // calls seen with less than format::kHeadroomWatch
     uint64_t need = 0;          // what the vDSO function needs (0: unknown)
     bool warn = false;          // less than the need plus a probing vDSO's page
-    std::string text;
 };
 
 struct UnattributedRow {
@@ -80,6 +84,24 @@ struct ThreadRow {
     uint64_t calls = 0;
 };
 
+// Something a process's numbers do not say by themselves (a table that filled up, ...).
+struct ProcessNote {
+    enum Kind {
+        kThreadsFull,          // every thread slot was busy: `calls` counted together
+        kModulesFull,          // the module table filled up: some callers are bare addresses
+        kRetiredFull,          // more call sites of unloaded libraries than their table (`capacity`) holds
+        kCpuSlots,             // a static program counted per CPU, not per thread
+        kRuntimeUnread,        // a runtime (`name`) whose frames were not read, and why (`reason`)
+        kVdsoRedirectRefused,  // the vDSO could not be redirected: direct calls not counted
+        kUnnamedJit,           // `calls` from code in no module, unnamed (`perf_map`: the process left one)
+        kGrowthFailed,         // the recording could not grow: later threads counted together, names lost
+    } kind;
+    uint64_t capacity = 0;
+    uint64_t calls = 0;
+    std::string name, reason;
+    bool perf_map = false;
+};
+
 struct ProcessRow {
     int pid = 0;
     int ppid = 0;
@@ -91,7 +113,7 @@ struct ProcessRow {
     double seconds = 0;    // from the first recorded call to the end (or now)
     uint64_t calls = 0;
     std::string source;    // the file read
-    std::vector<std::string> notes;  // capacity problems and the like, in plain words
+    std::vector<ProcessNote> notes;  // capacity problems and the like
     std::optional<CrashReport> crash;  // a fault inside the vDSO or the shim
     std::vector<std::string> routes;   // "clock_gettime=syscall", functions not sent to the vDSO
     // "redirected": the vDSO's symbols led to the shim, so calls that bypass libc (Go's runtime)
@@ -122,9 +144,9 @@ struct Report {
 std::string clock_name(int bucket);
 int clock_id_of_bucket(int bucket);
 
-// Builds the report. `now_monotonic_ns` stands in for the end of a process still running.
-// `filter` applies to the sampled stacks only.
-Report build_report(const std::vector<Recording>& recordings, uint64_t now_monotonic_ns,
+// Builds the report from the recordings and the facts about the machine reading them (default:
+// none known, as for a recording read elsewhere). `filter` applies to the sampled stacks only.
+Report build_report(const std::vector<Recording>& recordings, const MachineFacts& machine = {},
                     const StackFilter& filter = {});
 
 }  // namespace vdsotrace::tools

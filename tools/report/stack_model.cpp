@@ -8,6 +8,7 @@
 
 #include "tools/recordings/jit_symbols.h"
 #include "tools/report/report_model.h"
+#include "tools/report/address_namer.h"
 
 namespace vdsotrace::tools {
 
@@ -15,22 +16,13 @@ namespace f = vdsotrace::format;
 
 std::string StackFrame::name() const {
     if (!symbol.empty()) return symbol;
-    if (!module.empty()) {
-        const size_t slash = module.rfind('/');
-        return fmt::format("{}+{:#x}", slash == std::string::npos ? module : module.substr(slash + 1), offset);
-    }
+    if (!module.empty()) return module_offset_text(module, offset);
     return fmt::format("{:#x}", address);
 }
 
 std::string leaf_name(const StackRow& row) { return row.function; }
 
 namespace {
-
-const ModuleInfo* module_of(const Recording& r, uint64_t address) {
-    for (const ModuleInfo& m : r.modules)
-        if (address >= m.start && address < m.end) return &m;
-    return nullptr;
-}
 
 // Names return addresses, each (module, offset) once: a million samples of a few thousand
 // distinct stacks symbolize a few thousand addresses.
@@ -60,7 +52,7 @@ public:
             out->push_back(std::move(fr));
             return;
         }
-        const std::string path = m ? (m->main_program ? r.exe : m->path) : "";
+        const std::string path = module_path(r, *m);
         const uint64_t offset = m ? address - m->load_bias : address;
         auto key = std::make_pair(path, offset);
         auto it = cache_.find(key);
@@ -77,6 +69,7 @@ public:
                 base.symbol = s.symbol.substr(0, s.symbol.find('@'));
                 base.file = s.file;
                 base.line = s.line;
+                base.unnamed_because = unnamed_because(s);
                 if (!s.inlined.empty()) {
                     // s.inlined is innermost first; s.file:line is the innermost's location, and
                     // each inlined frame's file:line is where it was called from its parent.

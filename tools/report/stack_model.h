@@ -23,6 +23,7 @@ struct StackFrame {
     uint64_t address = 0; // return address in the process
     uint64_t offset = 0;  // address relative to the module's load bias
     bool inlined = false; // inlined into the frame before it (towards the root), at the same address
+    std::string unnamed_because;  // why `symbol` is empty (symbolizer.h unnamed_because)
     // Display name: the symbol, else "module+0xoffset", else "0xaddress".
     std::string name() const;
 };

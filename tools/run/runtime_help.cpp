@@ -1,4 +1,5 @@
 #include "tools/run/runtime_help.h"
+#include "tracer/common/path_name.h"
 
 #include <limits.h>
 #include <unistd.h>
@@ -17,11 +18,6 @@
 namespace vdsotrace::tools {
 
 namespace {
-
-std::string base_name(const std::string& p) {
-    const size_t s = p.rfind('/');
-    return s == std::string::npos ? p : p.substr(s + 1);
-}
 
 std::string dir_name(const std::string& p) {
     const size_t s = p.rfind('/');

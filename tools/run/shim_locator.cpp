@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "tools/config.h"
+
 namespace vdsotrace::tools {
 
 namespace fs = std::filesystem;

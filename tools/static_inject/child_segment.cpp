@@ -14,7 +14,7 @@
 #include <fmt/format.h>
 
 #include "tracer/common/process_info.h"
-#include "tracer/engine/segment_create.h"
+#include "tracer/format/segment_layout.h"
 
 namespace vdsotrace::inject {
 
@@ -62,15 +62,14 @@ void fill_identity(f::Header* h, pid_t pid, const std::string& exe) {
 
 bool create_child_segment(pid_t pid, const std::string& session, const std::string& exe, const ChildProgram& program,
                           const ChildVdso& vdso, ChildSegment* out, std::string* why) {
-    tracer::Settings settings;
+    f::LayoutSizes sizes;
     // One slot per CPU (see child_segment.h); the shared slot stays for when no CPU number is known.
     const long cpus = sysconf(_SC_NPROCESSORS_CONF);
-    settings.threads = uint32_t(cpus < 1 ? 1 : cpus > long(kMaxCpuSlots) ? long(kMaxCpuSlots) : cpus);
-    settings.callers = kStaticCallerCapacity;
-    settings.modules = 8;
-    snprintf(settings.session, sizeof settings.session, "%s", session.c_str());
+    sizes.threads = uint32_t(cpus < 1 ? 1 : cpus > long(kMaxCpuSlots) ? long(kMaxCpuSlots) : cpus);
+    sizes.callers = kStaticCallerCapacity;
+    sizes.modules = 8;
     f::Header plan{};
-    const size_t size = tracer::plan_layout(settings, vdso.image.size(), &plan);
+    const size_t size = f::plan_layout(sizes, vdso.image.size(), &plan);
 
     uint64_t id = 0;
     if (getrandom(&id, sizeof id, 0) != ssize_t(sizeof id)) id = now_ns(CLOCK_MONOTONIC) * 0x9E3779B97F4A7C15ull;
@@ -98,8 +97,8 @@ bool create_child_segment(pid_t pid, const std::string& session, const std::stri
     h->start_monotonic_ns = now_ns(CLOCK_MONOTONIC);
     fill_identity(h, pid, exe);
 
-    tracer::Segment seg;
-    tracer::bind_segment(h, &seg);
+    f::Segment seg;
+    f::bind_segment(h, &seg);
     fill_module(&seg.modules[0], f::kModuleMainProgram, program.load_bias, program.start, program.end,
                 program.build_id, exe);
     fill_module(&seg.modules[1], f::kModuleVdso, vdso.load_offset, vdso.base, vdso.end, "", "[vdso]");
@@ -121,7 +120,7 @@ bool create_child_segment(pid_t pid, const std::string& session, const std::stri
     unsigned char* shared = seg.threads + seg.slot_size * seg.thread_capacity;
     reinterpret_cast<f::ThreadSlotHeader*>(shared)->state = f::kThreadShared;
     out->shared_slot_offset = uint64_t(shared - static_cast<unsigned char*>(p));
-    out->caller_mask = settings.callers - 1;
+    out->caller_mask = sizes.callers - 1;
     out->size = size;
     __atomic_store_n(&h->state, uint32_t(f::kStateRunning), __ATOMIC_RELEASE);
     munmap(p, size);

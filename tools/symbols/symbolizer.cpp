@@ -6,6 +6,7 @@
 
 #include "tools/symbols/go_functions.h"
 #include "tools/symbols/symbol_index.h"
+#include "tools/symbols/symbol_table.h"
 
 #include <cxxabi.h>
 #include <dwarf.h>
@@ -66,6 +67,14 @@ std::string die_function_name(Dwarf_Die* die) {
 }
 
 }  // namespace
+
+std::string unnamed_because(const SymbolInfo& info) {
+    if (!info.symbol.empty() || info.problem.empty()) return "";
+    if (info.problem == "build id mismatch") return "module changed since the run (build id differs)";
+    if (info.problem == "file not found") return "module file deleted or moved";
+    if (info.problem == "no symbol") return "no symbols in the module";
+    return info.problem;
+}
 
 std::string demangle(const std::string& name) {
     if (name.size() < 2 || name[0] != '_' || name[1] != 'Z') return name;
@@ -255,7 +264,23 @@ void Symbolizer::add_image(const std::string& path, const std::vector<unsigned c
     impl_->images[path] = bytes;
 }
 
+void Symbolizer::use_table(std::shared_ptr<SymbolTable> table) {
+    for (const auto& t : tables_)
+        if (t == table) return;
+    if (table) tables_.push_back(std::move(table));
+}
+
 SymbolInfo Symbolizer::lookup(const ModuleRef& module, uint64_t elf_vaddr) {
+    for (const auto& t : tables_)
+        if (!t->collect)
+            if (const SymbolInfo* known = t->find(module, elf_vaddr)) return *known;
+    SymbolInfo info = lookup_file(module, elf_vaddr);
+    for (const auto& t : tables_)
+        if (t->collect) t->add(module, elf_vaddr, info);
+    return info;
+}
+
+SymbolInfo Symbolizer::lookup_file(const ModuleRef& module, uint64_t elf_vaddr) {
     SymbolInfo info;
     Impl::Module& m = impl_->get(module.path);
     if (!m.problem.empty()) {

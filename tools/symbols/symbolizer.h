@@ -34,6 +34,8 @@ struct ModuleRef {
     std::string build_id;   // lower-case hex, "" when unknown; checked against the file when both exist
 };
 
+class SymbolTable;  // symbols/symbol_table.h
+
 class Symbolizer {
 public:
     Symbolizer();
@@ -49,10 +51,23 @@ public:
     // recording). The bytes are copied.
     void add_image(const std::string& path, const std::vector<unsigned char>& bytes);
 
+    // Names resolved earlier (a recording file's): consulted before the files on disk, which may
+    // have changed or gone since. A table with `collect` set receives every name resolved from
+    // the files instead (the end of `run`, while they are still there).
+    void use_table(std::shared_ptr<SymbolTable> table);
+
 private:
+    SymbolInfo lookup_file(const ModuleRef& module, uint64_t elf_vaddr);
+
+    std::vector<std::shared_ptr<SymbolTable>> tables_;
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// Why an address was not named, in the report's words, from SymbolInfo::problem: "module changed
+// since the run (build id differs)", "module file deleted or moved", "no symbols in the module";
+// "" when it was named.
+std::string unnamed_because(const SymbolInfo& info);
 
 // Demangles a C++ (Itanium ABI) symbol name; returns it unchanged when it is not mangled.
 std::string demangle(const std::string& name);

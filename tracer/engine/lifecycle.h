@@ -1,6 +1,10 @@
 // Process-level events the shim forwards to the recording engine.
 #pragma once
 
+#include <cstdint>
+
+#include "tracer/format/segment_format.h"
+
 namespace vdsotrace::tracer {
 
 // In a forked child (pthread_atfork): drop the parent's segment; the child records into its own.
@@ -16,6 +20,16 @@ void at_process_end();
 // In exit() (an on_exit handler): mark the recording exited with `status`'s exit code. Programs
 // that leave through _exit or a signal do not come here (`vdsotrace run` records those it reaps).
 void at_process_exit(int status);
+
+// The shim resolved the clock functions (format::DoctorHeader): the Route of each and whether the
+// vDSO provides it (1) or the syscall serves it (0), per format::Function. Copied into every
+// segment created from now on. Racing threads pass identical values.
+void note_clock_routes(const uint8_t (&routes)[format::kFunctionCount],
+                       const uint8_t (&from_vdso)[format::kFunctionCount]);
+
+// The shim installed its SIGSEGV/SIGBUS handlers (constructor only). `alt_stacks`: give every
+// thread an alternate signal stack when it claims a slot (VDSOTRACE_CRASH=stack).
+void note_crash_handlers(bool alt_stacks);
 
 // The segment's shm name ("/vdsotrace-..."), or null while nothing is recorded.
 const char* segment_name();

@@ -32,7 +32,13 @@ namespace vdsotrace::tracer {
 
 __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));
 RecorderState g_recorder;
-bool g_crash_capture;
+// True when threads get an alternate signal stack at slot claim (VDSOTRACE_CRASH=stack).
+static bool g_crash_capture;
+
+void note_crash_handlers(bool alt_stacks) {
+    g_crash_capture = alt_stacks;
+    note_crash_handlers_in_header();
+}
 
 namespace {
 
@@ -81,28 +87,22 @@ unsigned char* overflow_slot() {
 }
 
 // Where the probe for a whole caller key starts, off the hot path: a multiplicative hash, since
-// Python sites (format::kPythonSiteTag | index) are small consecutive numbers that first_probe's
-// shifts would pile into one run of entries.
+// Python sites (format::kPythonSiteTag | index) are small consecutive numbers that
+// format::caller_first_probe's shifts would pile into one run of entries.
 uint32_t probe_of_key(uint64_t key) { return uint32_t((key * 0x9E3779B97F4A7C15ull) >> 40) & g_recorder.caller_mask; }
 
 // Adds `n` calls of caller key `key` to a slot other threads update too (atomics).
 void add_shared(unsigned char* slot, uint64_t key, uint64_t n) {
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
     const unsigned counter = format::caller_counter(key);
-    uint32_t i = probe_of_key(key);
-    for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
-        uint64_t seen = __atomic_load_n(&callers[i].key, __ATOMIC_RELAXED);
-        if (seen == 0) {
-            seen = detail::cas_shared(&callers[i].key, 0, key);
-            if (seen == 0) seen = key;
-        }
-        if (seen == key) {
-            __atomic_fetch_add(&callers[i].count, n, __ATOMIC_RELAXED);
-            return;
-        }
+    const format::CallerMatch found = format::find_caller_entry(
+        callers, g_recorder.caller_mask, probe_of_key(key), key, key, detail::Cas<true>{}, [key] { return key; }, [] {});
+    if (found.entry != nullptr) {
+        __atomic_fetch_add(&found.entry->count, n, __ATOMIC_RELAXED);
+        return;
     }
-    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
-    __atomic_fetch_add(&unattributed[counter], n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(reinterpret_cast<uint64_t*>(slot + format::slot_unattributed_offset(counter)), n,
+                       __ATOMIC_RELAXED);
 }
 
 // Moves an exited thread's counts into the exited-threads slot, logs its name and total, zeroes
@@ -112,7 +112,6 @@ void add_shared(unsigned char* slot, uint64_t key, uint64_t n) {
 void recycle_slot(unsigned char* slot, const char* name) {
     auto* h = reinterpret_cast<format::ThreadSlotHeader*>(slot);
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
-    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
     uint64_t total = 0;
     for (uint32_t i = 0; i <= g_recorder.caller_mask; ++i) {
         const uint64_t key = callers[i].key;
@@ -121,11 +120,12 @@ void recycle_slot(unsigned char* slot, const char* name) {
         add_shared(g_segment.exited_slot, key, callers[i].count);
         total += callers[i].count;
     }
-    auto* exited_unattributed = reinterpret_cast<uint64_t*>(g_segment.exited_slot + format::kSlotUnattributedOffset);
     for (unsigned c = 0; c < format::kCounterSlots; ++c) {
-        if (unattributed[c] == 0) continue;
-        __atomic_fetch_add(&exited_unattributed[c], unattributed[c], __ATOMIC_RELAXED);
-        total += unattributed[c];
+        const uint64_t n = *reinterpret_cast<uint64_t*>(slot + format::slot_unattributed_offset(c));
+        if (n == 0) continue;
+        __atomic_fetch_add(reinterpret_cast<uint64_t*>(g_segment.exited_slot + format::slot_unattributed_offset(c)), n,
+                           __ATOMIC_RELAXED);
+        total += n;
     }
     format::Header* hdr = g_segment.header;
     const uint32_t entry = __atomic_fetch_add(&hdr->tree.threads_logged, 1u, __ATOMIC_RELAXED);
@@ -140,6 +140,7 @@ void recycle_slot(unsigned char* slot, const char* name) {
         __atomic_store_n(&e.state, 1u, __ATOMIC_RELEASE);
     }
     memset(slot + format::kSlotUnattributedOffset, 0, g_segment.slot_size - format::kSlotUnattributedOffset);
+    h->unattributed_getrandom = 0;
     h->tid = 0;
     memset(h->name, 0, sizeof h->name);
     __atomic_fetch_add(&hdr->tree.slots_recycled, 1u, __ATOMIC_RELAXED);
@@ -208,10 +209,11 @@ void bump_pending(unsigned counter) {
 void fold_pending(unsigned char* slot) {
     if (__atomic_load_n(&g_pending_any, __ATOMIC_ACQUIRE) == 0) return;
     __atomic_store_n(&g_pending_any, 0, __ATOMIC_RELAXED);
-    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
     for (unsigned i = 0; i < format::kCounterSlots; ++i) {
         uint64_t n = __atomic_exchange_n(&g_pending[i], 0, __ATOMIC_RELAXED);
-        if (n != 0) __atomic_fetch_add(&unattributed[i], n, __ATOMIC_RELAXED);
+        if (n != 0)
+            __atomic_fetch_add(reinterpret_cast<uint64_t*>(slot + format::slot_unattributed_offset(i)), n,
+                               __ATOMIC_RELAXED);
     }
 }
 
@@ -619,24 +621,17 @@ format::CallerEntry* count_key(unsigned char* slot, uint64_t key) {
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
     const unsigned counter = format::caller_counter(key);
     const uintptr_t address = format::caller_address(key);
-    uint32_t i = probe_of_key(key);
-    for (unsigned probe = 0; probe < detail::kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
-        format::CallerEntry& e = callers[i];
-        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
-        if (seen == 0) {
-            seen = kShared ? detail::cas_shared(&e.key, 0, key) : detail::cas_local(&e.key, 0, key);
-            if (seen == 0) {
-                if (address != 0 && !(address & format::kPythonSiteTag)) note_caller_address(address);
-                seen = key;
-            }
-        }
-        if (seen == key) {
-            kShared ? detail::bump_shared(&e.count) : detail::bump_local(&e.count);
-            return &e;
-        }
+    const format::CallerMatch found = format::find_caller_entry(
+        callers, g_recorder.caller_mask, probe_of_key(key), key, key, detail::Cas<kShared>{}, [key] { return key; },
+        [address] {
+            if (address != 0 && !(address & format::kPythonSiteTag)) note_caller_address(address);
+        });
+    if (found.entry != nullptr) {
+        kShared ? detail::bump_shared(&found.entry->count) : detail::bump_local(&found.entry->count);
+        return found.entry;
     }
-    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
-    kShared ? detail::bump_shared(&unattributed[counter]) : detail::bump_local(&unattributed[counter]);
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::slot_unattributed_offset(counter));
+    kShared ? detail::bump_shared(unattributed) : detail::bump_local(unattributed);
     return nullptr;
 }
 
@@ -731,8 +726,8 @@ void add_retired(uint64_t key, uint64_t n, int32_t tid, uint32_t module) {
         return;
     }
     unsigned char* bucket = g_segment.exited_slot != nullptr ? g_segment.exited_slot : shared_slot();
-    auto* unattributed = reinterpret_cast<uint64_t*>(bucket + format::kSlotUnattributedOffset);
-    __atomic_fetch_add(&unattributed[format::caller_counter(key)], n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(reinterpret_cast<uint64_t*>(bucket + format::slot_unattributed_offset(format::caller_counter(key))),
+                       n, __ATOMIC_RELAXED);
     __atomic_fetch_or(&g_segment.header->flags, format::kFlagRetiredFull, __ATOMIC_RELAXED);
 }
 

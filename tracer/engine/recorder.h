@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "tracer/format/caller_table.h"
 #include "tracer/format/segment_format.h"
 #include "tracer/engine/thread_state.h"
 #include "tracer/wrappers/wrapper_sites.h"
@@ -34,9 +35,6 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true, wra
 // A counted call brought this thread's sample countdown to zero (ThreadState::sample_countdown):
 // takes a stack sample when sampling is on, re-arms the countdown either way. Cold.
 __attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller);
-
-// True when threads get an alternate signal stack at slot claim (VDSOTRACE_CRASH=stack).
-extern bool g_crash_capture;
 
 // The crash record of this process's segment, creating the segment if there is none yet (a
 // program may crash in the vDSO before it ever called through the shim). Null when nothing can
@@ -78,9 +76,6 @@ void note_caller_address(uintptr_t address);
 
 namespace detail {
 
-// Probe this many entries before giving up on attribution (the call is still counted).
-inline constexpr unsigned kMaxProbes = 8;
-
 #if defined(__x86_64__)
 inline void bump_local(uint64_t* p) { asm volatile("incq %0" : "+m"(*p)); }
 // Non-locked compare-and-swap: atomic with respect to this thread's signal handlers.
@@ -101,13 +96,14 @@ inline uint64_t cas_shared(uint64_t* p, uint64_t expected, uint64_t desired) {
     __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     return expected;
 }
-
-// Where the probe for (counter, caller) starts in a slot's caller table. Return addresses of
-// distinct call sites differ in their low bits; two shifts and xors mix them well enough for a
-// table this small, in a third of a multiply-and-shift's latency.
-__attribute__((always_inline)) inline uint32_t first_probe(unsigned counter, uintptr_t caller) {
-    return uint32_t((caller >> 1) ^ (caller >> 9) ^ (counter * 0x9E37u)) & g_recorder.caller_mask;
-}
+// The claim a caller-table walk (format::find_caller_entry) makes in a private or the shared slot.
+// A function object, not a function pointer: it is inlined into the walk for certain.
+template <bool kShared>
+struct Cas {
+    __attribute__((always_inline)) uint64_t operator()(uint64_t* p, uint64_t expected, uint64_t desired) const {
+        return kShared ? cas_shared(p, expected, desired) : cas_local(p, expected, desired);
+    }
+};
 
 // A call whose return address is a call site inside a clock wrapper (recorder.cpp): counted per
 // (first call site outside the wrapper chain, wrapper site). Out of line: only such calls pay.
@@ -142,8 +138,11 @@ __attribute__((always_inline)) inline void count_into(unsigned char* slot, unsig
     // In a thread's table a wrapper call site holds a mark (its key with via kViaWrapperMark)
     // instead of a count, so the decision is looked up once per thread and site.
     const uint64_t mark = format::caller_key(counter, caller, format::kViaWrapperMark);
-    uint32_t i = first_probe(counter, caller);
-    for (unsigned probe = 0; probe < kMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
+    // format::find_caller_entry's walk, written out: through the routine GCC 12 keeps one more
+    // value on the stack of every interposed call (16 bytes more frame, a store), so the hot path
+    // keeps its own loop over the format's start (caller_first_probe) and limit (kCallerMaxProbes).
+    uint32_t i = format::caller_first_probe(counter, caller, g_recorder.caller_mask);
+    for (unsigned probe = 0; probe < format::kCallerMaxProbes; ++probe, i = (i + 1) & g_recorder.caller_mask) {
         format::CallerEntry& e = callers[i];
         uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
         if (seen == 0) {
@@ -164,8 +163,8 @@ __attribute__((always_inline)) inline void count_into(unsigned char* slot, unsig
             return;
         }
     }
-    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset);
-    kShared ? bump_shared(&unattributed[counter]) : bump_local(&unattributed[counter]);
+    auto* unattributed = reinterpret_cast<uint64_t*>(slot + format::slot_unattributed_offset(counter));
+    kShared ? bump_shared(unattributed) : bump_local(unattributed);
 }
 
 }  // namespace detail

@@ -16,14 +16,13 @@
 #include "tracer/common/process_info.h"
 #include "tracer/common/text_util.h"
 #include "tracer/common/vdso_image.h"
+#include "tracer/engine/lifecycle.h"
 #include "tracer/engine/process_tree.h"
 #include "tracer/engine/vdso_patch_log.h"
 
 namespace vdsotrace::tracer {
 
 namespace {
-
-size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
 // The vDSO's clock_gettime, when the shim found one (set_engine_clock): reading it is no system
 // call, so a thread's first call and the exit handlers make none a sandbox could refuse.
@@ -36,20 +35,13 @@ uint64_t clock_ns(clockid_t id) {
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
+size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
 uint64_t random_u64() {
     uint64_t v = 0;
     if (getrandom(&v, sizeof v, GRND_NONBLOCK) == ssize_t(sizeof v)) return v;
     // No getrandom (old kernel, seccomp): still unpredictable enough to avoid collisions.
     return clock_ns(CLOCK_MONOTONIC) * 0x9E3779B97F4A7C15ull ^ uint64_t(getpid()) << 32;
-}
-
-void add_section(format::Header* h, uint32_t kind, uint32_t entry_size, uint64_t offset, uint64_t count) {
-    if (h == nullptr) return;  // only the size is wanted
-    format::SectionEntry& s = h->sections[h->section_count++];
-    s.kind = kind;
-    s.entry_size = entry_size;
-    s.offset = offset;
-    s.count = count;
 }
 
 }  // namespace
@@ -73,7 +65,24 @@ void describe_errno(TextBuffer* b, int err) {
     }
 }
 
+namespace {
+
+// The doctor's header fields (routes, which functions the vDSO provides, crash handlers), noted
+// by the shim (lifecycle.h) and copied into every segment created afterwards.
 format::DoctorHeader g_doctor_header;
+
+}  // namespace
+
+void note_clock_routes(const uint8_t (&routes)[format::kFunctionCount],
+                       const uint8_t (&from_vdso)[format::kFunctionCount]) {
+    for (int fn = 0; fn < format::kFunctionCount; ++fn) {
+        g_doctor_header.routes[fn] = routes[fn];
+        g_doctor_header.from_vdso[fn] = from_vdso[fn];
+    }
+    g_doctor_header.filled = 1;
+}
+
+void note_crash_handlers_in_header() { g_doctor_header.crash_handlers = 1; }
 
 void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*)) {
     __atomic_store_n(&g_engine_clock, vdso_clock_gettime, __ATOMIC_RELAXED);
@@ -81,137 +90,6 @@ void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*)) {
 
 uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
-
-size_t plan_layout(const Settings& settings, size_t vdso_size, format::Header* h) {
-    if (h != nullptr) h->section_count = 0;
-    const size_t slot = format::thread_slot_size(settings.callers);
-    const uint64_t slots = uint64_t(settings.threads) + 1;  // the last one is shared
-    // Offsets in the order programs fill the sections (format 2: the file grows as a prefix of
-    // this layout). First what every recording has, reserved at creation: the small fixed tables
-    // and the vDSO image.
-    size_t offset = format::kHeaderSize;
-    auto place = [&offset](size_t bytes, size_t align = 64) {
-        offset = align_up(offset, align);
-        const size_t at = offset;
-        offset += bytes;
-        return at;
-    };
-    const size_t crash = place(sizeof(format::CrashRecord));
-    const size_t headroom = place(sizeof(format::HeadroomEntry) * format::kHeadroomEntries);
-    const size_t runtimes = place(sizeof(format::RuntimeEntry) * format::kRuntimeCapacity);
-    const size_t exited = place(slot);
-    const size_t vdso = place(vdso_size);
-    // Then the tables that grow entry by entry: the few modules and wrapper sites every program
-    // has, the thread slots (a short process uses one), and behind them what only some programs
-    // use (threads that exit, Python code, stack samples).
-    const size_t modules = place(size_t(settings.modules) * sizeof(format::ModuleEntry), 4096);
-    const size_t wrappers = place(sizeof(format::WrapperSiteEntry) * format::kWrapperSiteCapacity);
-    const size_t threads = place(slot * slots);
-    const size_t thread_log = place(sizeof(format::ExitedThreadEntry) * format::kThreadLogEntries);
-    const size_t python = place(sizeof(format::PythonSiteEntry) * format::kPythonSiteCapacity);
-    const size_t retired = place(sizeof(format::RetiredCallerEntry) * format::kRetiredCallerCapacity);
-    format::Header::Sampling sampling{};
-    size_t stacks = 0, frames = 0, sample_slots = 0, sample_slot = 0;
-    if (settings.sample > 0) {
-        sampling.period = settings.sample;
-        sampling.max_depth = settings.sample_depth;
-        sampling.unwinder = settings.frame_pointers ? format::kUnwinderFramePointer : format::kUnwinderLibunwind;
-        sampling.stack_capacity = settings.stacks;
-        sampling.count_capacity = settings.stack_counts;
-        sampling.ring_capacity = settings.sample_ring;
-        sampling.frame_capacity = settings.stacks * 16;  // 16 frames a stack on average
-        stacks = place(size_t(sampling.stack_capacity) * sizeof(format::StackEntry));
-        frames = place(size_t(sampling.frame_capacity) * sizeof(uint64_t));
-        sample_slot = align_up(format::sample_slot_size(sampling.count_capacity, sampling.ring_capacity), 64);
-        sample_slots = place(sample_slot * slots);
-    }
-    // The directory keeps the order of format 1 (readers list what they find in this order).
-    add_section(h, format::kSectionModules, sizeof(format::ModuleEntry), modules, settings.modules);
-    if (vdso_size > 0) add_section(h, format::kSectionVdsoImage, 1, vdso, vdso_size);
-    add_section(h, format::kSectionThreads, uint32_t(slot), threads, slots);
-    if (settings.sample > 0) {
-        add_section(h, format::kSectionStacks, sizeof(format::StackEntry), stacks, sampling.stack_capacity);
-        add_section(h, format::kSectionStackFrames, sizeof(uint64_t), frames, sampling.frame_capacity);
-        add_section(h, format::kSectionSampleSlots, uint32_t(sample_slot), sample_slots, slots);
-        if (h != nullptr) h->sampling = sampling;
-    }
-    add_section(h, format::kSectionCrash, sizeof(format::CrashRecord), crash, 1);
-    add_section(h, format::kSectionExitedThreads, uint32_t(slot), exited, 1);
-    add_section(h, format::kSectionThreadLog, sizeof(format::ExitedThreadEntry), thread_log, format::kThreadLogEntries);
-    add_section(h, format::kSectionHeadroom, sizeof(format::HeadroomEntry), headroom, format::kHeadroomEntries);
-    add_section(h, format::kSectionWrapperSites, sizeof(format::WrapperSiteEntry), wrappers, format::kWrapperSiteCapacity);
-    add_section(h, format::kSectionPythonSites, sizeof(format::PythonSiteEntry), python, format::kPythonSiteCapacity);
-    add_section(h, format::kSectionRuntimes, sizeof(format::RuntimeEntry), runtimes, format::kRuntimeCapacity);
-    add_section(h, format::kSectionRetiredCallers, sizeof(format::RetiredCallerEntry), retired,
-                format::kRetiredCallerCapacity);
-    const size_t size = align_up(offset, 4096);
-    if (h == nullptr) return size;
-    h->thread_capacity = settings.threads;
-    h->caller_capacity = settings.callers;
-    h->module_capacity = settings.modules;
-    memcpy(h->magic, format::kMagic, sizeof h->magic);
-    h->major = format::kMajor;
-    h->minor = format::kMinor;
-    h->header_size = format::kHeaderSize;
-    h->byte_order = format::kByteOrderMark;
-    h->segment_size = size;
-    return size;
-}
-
-size_t section_offset(const format::Header& h, uint32_t kind) {
-    for (uint32_t i = 0; i < h.section_count && i < format::kMaxSections; ++i)
-        if (h.sections[i].kind == kind) return h.sections[i].offset;
-    return h.segment_size;
-}
-
-size_t fixed_part_size(const format::Header& h) { return section_offset(h, format::kSectionModules); }
-
-void bind_segment(format::Header* h, Segment* seg) {
-    auto* base = reinterpret_cast<unsigned char*>(h);
-    seg->header = h;
-    seg->size = h->segment_size;
-    seg->growable = false;  // a whole layout in memory: create_segment says otherwise
-    for (uint32_t i = 0; i < h->section_count; ++i) {
-        const format::SectionEntry& s = h->sections[i];
-        if (s.kind == format::kSectionModules) {
-            seg->modules = reinterpret_cast<format::ModuleEntry*>(base + s.offset);
-            seg->module_capacity = uint32_t(s.count);
-        } else if (s.kind == format::kSectionThreads) {
-            seg->threads = base + s.offset;
-            seg->thread_capacity = uint32_t(s.count - 1);
-            seg->slot_size = s.entry_size;
-        } else if (s.kind == format::kSectionStacks) {
-            seg->stacks = reinterpret_cast<format::StackEntry*>(base + s.offset);
-        } else if (s.kind == format::kSectionStackFrames) {
-            seg->frames = reinterpret_cast<uint64_t*>(base + s.offset);
-        } else if (s.kind == format::kSectionSampleSlots) {
-            seg->sample_slots = base + s.offset;
-            seg->sample_slot_size = s.entry_size;
-        } else if (s.kind == format::kSectionCrash) {
-            seg->crash = reinterpret_cast<format::CrashRecord*>(base + s.offset);
-        } else if (s.kind == format::kSectionExitedThreads) {
-            seg->exited_slot = base + s.offset;
-        } else if (s.kind == format::kSectionThreadLog) {
-            seg->thread_log = reinterpret_cast<format::ExitedThreadEntry*>(base + s.offset);
-            seg->thread_log_capacity = uint32_t(s.count);
-        } else if (s.kind == format::kSectionHeadroom) {
-            seg->headroom = reinterpret_cast<format::HeadroomEntry*>(base + s.offset);
-            seg->headroom_capacity = uint32_t(s.count);
-        } else if (s.kind == format::kSectionWrapperSites) {
-            seg->wrapper_sites = reinterpret_cast<format::WrapperSiteEntry*>(base + s.offset);
-            seg->wrapper_site_capacity = uint32_t(s.count);
-        } else if (s.kind == format::kSectionPythonSites) {
-            seg->python_sites = reinterpret_cast<format::PythonSiteEntry*>(base + s.offset);
-            seg->python_site_capacity = uint32_t(s.count);
-        } else if (s.kind == format::kSectionRuntimes) {
-            seg->runtimes = reinterpret_cast<format::RuntimeEntry*>(base + s.offset);
-            seg->runtime_capacity = uint32_t(s.count);
-        } else if (s.kind == format::kSectionRetiredCallers) {
-            seg->retired = reinterpret_cast<format::RetiredCallerEntry*>(base + s.offset);
-            seg->retired_capacity = uint32_t(s.count);
-        }
-    }
-}
 
 bool create_segment(const Settings& settings, Segment* out, char* error, size_t error_size) {
     TextBuffer err(error, error_size);
@@ -242,9 +120,9 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     // on the slow paths (segment_growth.h) inside this one mapping of the whole layout.
     // Plus the first page of module entries and the first thread slot, which the creating thread
     // takes at once: reserved here, on the descriptor at hand.
-    const size_t initial = fixed_part_size(plan);
-    const size_t modules_at = section_offset(plan, format::kSectionModules);
-    const size_t threads_at = section_offset(plan, format::kSectionThreads);
+    const size_t initial = format::fixed_part_size(plan);
+    const size_t modules_at = format::section_offset(plan, format::kSectionModules);
+    const size_t threads_at = format::section_offset(plan, format::kSectionThreads);
     const size_t slot_size = format::thread_slot_size(settings.callers);
     const size_t first_modules = std::min<size_t>(4096, size_t(settings.modules) * sizeof(format::ModuleEntry));
     const size_t first_slot = std::min<size_t>(align_up(threads_at + slot_size, 4096), size) - threads_at;
@@ -313,6 +191,7 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
         undo_vdso_patches(copy, vdso.size);  // the kernel's vDSO, not the shim's redirections
     }
     h->flags |= vdso_redirect_flags();
+    h->backed_size = uint32_t(needed);  // the first slot ends the last part reserved above
     out->growable = true;  // (bind_segment took it for a whole one)
     out->modules_reserved = first_modules;
     out->threads_reserved = first_slot;

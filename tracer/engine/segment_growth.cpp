@@ -30,6 +30,14 @@ void say_failure_once(Segment* seg, int err) {
     (void)ignored;
 }
 
+// Raises the header's backed_size to `end` (only ever up: threads grow different sections at once).
+void note_backed(format::Header* h, uint64_t end) {
+    uint32_t seen = __atomic_load_n(&h->backed_size, __ATOMIC_RELAXED);
+    while (seen < end && !__atomic_compare_exchange_n(&h->backed_size, &seen, uint32_t(end), true, __ATOMIC_RELEASE,
+                                                      __ATOMIC_RELAXED)) {
+    }
+}
+
 // Backs [offset, offset + length) of the file with pages; 0 or an errno value.
 int back(const Segment& seg, uint64_t offset, uint64_t length) {
     char path[160];
@@ -51,6 +59,7 @@ int back(const Segment& seg, uint64_t offset, uint64_t length) {
     // byte per block, which would race with other threads writing next to the new entries.
     if (err == 0 && fallocate(fd, 0, off_t(offset), off_t(length)) != 0) err = errno;
     close(fd);
+    if (err == 0) note_backed(seg.header, offset + length);
     return err;
 }
 

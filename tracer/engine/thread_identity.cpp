@@ -44,7 +44,7 @@ void learn_thread_identity() {
 }
 
 void thread_identity_after_fork(const ThreadState& t) {
-    known_thread_name(t, g_process_name);
+    if (t.name[0] != '\0') copy_thread_name(g_process_name, t.name);  // else the main thread's, as inherited
     g_pid = g_tid_offset >= 0 ? current_tid() : int32_t(getpid());
 }
 

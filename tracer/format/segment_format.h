@@ -23,7 +23,8 @@
 //  - Every size and offset a reader uses comes from the header and is checked against the file.
 //  - The file may be shorter than `segment_size` (it grows while the program runs): an entry that
 //    does not lie wholly inside the file has never been written and reads as empty. A reader takes
-//    the file's size from the file itself (fstat), never from the header.
+//    the file's size from the file itself (fstat), never from the header; a file shorter than
+//    `backed_size` (what the writer had reserved) was truncated.
 // All integers are in the writer's native byte order; `byte_order` tells a reader on another
 // machine. Layout is pinned by static_asserts here and by tests/unit/test_segment_format.cpp.
 #pragma once
@@ -34,10 +35,10 @@
 namespace vdsotrace::format {
 
 inline constexpr char kMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'C', '\0'};
-// 2.0: the file grows (see above), sections reordered. (1.1: calls through clock wrappers,
-// kSectionWrapperSites; 1.2: Python sites; 1.3: unloaded modules, kModuleUnloaded and
-// kSectionRetiredCallers.) Readers of 2.x also read 1.x recordings, whose file is always the
-// whole layout.
+// 2.0: the file grows (see above), sections reordered. Everything of 1.4 is kept: 1.1 calls
+// through clock wrappers (kSectionWrapperSites); 1.2 Python sites; 1.3 unloaded modules
+// (kModuleUnloaded, kSectionRetiredCallers); 1.4 the vDSO's getrandom (kGetrandom). Readers of
+// 2.x also read 1.x recordings, whose file is always the whole layout.
 inline constexpr uint16_t kMajor = 2;
 inline constexpr uint16_t kMinor = 0;
 inline constexpr uint16_t kOldestMajorRead = 1;
@@ -46,7 +47,10 @@ inline constexpr char kShmPrefix[] = "vdsotrace-";  // name under /dev/shm
 // The largest recording: the shim never creates a bigger one, the reader never reads one.
 inline constexpr uint64_t kMaxSegmentSize = uint64_t(1) << 30;
 
-// The interposed functions, in counter order.
+// The counted functions, in counter order. The first kFunctionCount are the clock functions the
+// shim interposes and routes (arrays of routes, entries and vDSO names are that long); 1.4
+// adds the vDSO's getrandom, counted only where a program calls it through the vDSO (the vDSO's
+// own symbol table or libc's internal pointer lead to the shim), never interposed as a symbol.
 enum Function : uint8_t {
     kClockGettime = 0,
     kGettimeofday = 1,
@@ -54,6 +58,8 @@ enum Function : uint8_t {
     kGetcpu = 3,
     kClockGetres = 4,
     kFunctionCount = 5,
+    kGetrandom = 5,          // 1.4
+    kCountedFunctions = 6,   // kFunctionNames, report rows
 };
 
 // Clock ids are counted per bucket: ids 0..15 by value, then one bucket for the dynamic CPU clocks
@@ -63,7 +69,10 @@ inline constexpr int kClockIdBuckets = 16;
 inline constexpr int kBucketDynamicCpu = 16;
 inline constexpr int kBucketInvalid = 17;
 inline constexpr int kClockBuckets = 18;
-inline constexpr int kCounterSlots = kFunctionCount * kClockBuckets;  // 90
+// Counter indexes: fn * kClockBuckets + bucket for the clock functions (0..89), then one for
+// getrandom (90, 1.4: it takes no clock id).
+inline constexpr int kSlotUnattributedCounters = kFunctionCount * kClockBuckets;  // 90: the slot's array
+inline constexpr int kCounterSlots = kSlotUnattributedCounters + 1;              // 91
 
 constexpr bool function_takes_clock(int fn) { return fn == kClockGettime || fn == kClockGetres; }
 constexpr int clock_bucket(long clock_id) {
@@ -220,7 +229,9 @@ struct Header {
     uint32_t thread_capacity;    // private thread slots (the shared overflow slot comes after them)
     uint32_t caller_capacity;    // caller entries per thread slot, a power of two
     uint32_t module_capacity;
-    uint32_t reserved0;
+    // Format 2: the bytes of the file the writer has reserved so far (it only grows, raised after
+    // each growth succeeded): a file shorter than this was cut, not caught growing. 0 in format 1.
+    uint32_t backed_size;
     uint64_t threads_claimed;    // slots handed out (may exceed thread_capacity: the rest share)
     uint64_t modules_claimed;    // module entries handed out (may exceed module_capacity)
 
@@ -314,7 +325,10 @@ struct ThreadSlotHeader {
     int32_t tid;
     char name[16];    // the thread's name when it claimed the slot (and when it exited)
     uint64_t claimed_monotonic_ns;
-    uint64_t reserved[4];
+    // 1.4: the unattributed count of getrandom (counter kSlotUnattributedCounters), which has
+    // no room in the slot's unattributed array (its length is part of the v1.0 layout).
+    uint64_t unattributed_getrandom;
+    uint64_t reserved[3];
 };
 static_assert(sizeof(ThreadSlotHeader) == 64);
 
@@ -417,11 +431,16 @@ struct RuntimeEntry {
 static_assert(sizeof(RuntimeEntry) == 256);
 
 constexpr size_t thread_slot_size(uint32_t caller_capacity) {
-    return sizeof(ThreadSlotHeader) + kCounterSlots * sizeof(uint64_t) +
+    return sizeof(ThreadSlotHeader) + kSlotUnattributedCounters * sizeof(uint64_t) +
            size_t(caller_capacity) * sizeof(CallerEntry);
 }
 inline constexpr size_t kSlotUnattributedOffset = sizeof(ThreadSlotHeader);
-inline constexpr size_t kSlotCallersOffset = kSlotUnattributedOffset + kCounterSlots * sizeof(uint64_t);
+inline constexpr size_t kSlotCallersOffset = kSlotUnattributedOffset + kSlotUnattributedCounters * sizeof(uint64_t);
+// Where a slot keeps counter `counter`'s unattributed calls (counter < kCounterSlots).
+constexpr size_t slot_unattributed_offset(unsigned counter) {
+    return counter < unsigned(kSlotUnattributedCounters) ? kSlotUnattributedOffset + counter * sizeof(uint64_t)
+                                                         : offsetof(ThreadSlotHeader, unattributed_getrandom);
+}
 
 // ---- Sampled stacks --------------------------------------------------------------------------
 // With sampling on (VDSOTRACE_SAMPLE=N), one call in N per thread also has its stack taken
@@ -563,8 +582,8 @@ static_assert(sizeof(HeadroomEntry) == 32);
 
 // ---- Names shared by the shim's messages and the reader's report ---------------------------
 
-inline constexpr const char* kFunctionNames[kFunctionCount] = {
-    "clock_gettime", "gettimeofday", "time", "getcpu", "clock_getres"};
+inline constexpr const char* kFunctionNames[kCountedFunctions] = {
+    "clock_gettime", "gettimeofday", "time", "getcpu", "clock_getres", "getrandom"};
 
 // Names of clock ids 0..15 (Linux uapi/linux/time.h), "" for ids Linux does not define.
 inline constexpr const char* kClockNames[kClockIdBuckets] = {

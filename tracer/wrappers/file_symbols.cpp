@@ -251,4 +251,13 @@ FileName file_function_at(const dl_find_object& found, uintptr_t pc, const char*
     return *name != nullptr ? FileName::kFound : FileName::kNone;
 }
 
+void forget_file_symbols_in(uintptr_t start, uintptr_t end) {
+    for (ModuleFile& e : g_modules) {
+        const auto at = uintptr_t(__atomic_load_n(&e.map_start, __ATOMIC_ACQUIRE));
+        // Bit 0 set: a tombstone no module start (page-aligned) equals; the entry stays taken.
+        if (at != 0 && !(at & 1) && at >= start && at < end)
+            __atomic_store_n(&e.map_start, reinterpret_cast<const void*>(at | 1), __ATOMIC_RELEASE);
+    }
+}
+
 }  // namespace vdsotrace::tracer::wrappers

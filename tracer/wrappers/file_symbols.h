@@ -29,4 +29,9 @@ enum class FileName {
 // stack (a first clock call may run on 1 KiB): paths are built in the module's table entry.
 FileName file_function_at(const dl_find_object& found, uintptr_t pc, const char** name);
 
+// A library whose mapping began in [start, end) was unloaded (dlclose): its file's table is
+// forgotten, so another library loaded at that address is read afresh. The old mapping stays
+// (a lookup on another thread may be reading it). Cold.
+void forget_file_symbols_in(uintptr_t start, uintptr_t end);
+
 }  // namespace vdsotrace::tracer::wrappers

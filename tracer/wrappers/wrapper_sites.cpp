@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "tracer/wrappers/eh_frame_cfa.h"
+#include "tracer/wrappers/file_symbols.h"
 #include "tracer/python/cpython_frames.h"
 #include "tracer/engine/segment_growth.h"
 #include "tracer/wrappers/symbol_at.h"
@@ -201,6 +202,7 @@ void forget_decisions_in(uintptr_t start, uintptr_t end) {
         if (ret != 0 && !(ret >> 63) && ret - 1 >= start && ret - 1 < end)
             __atomic_store_n(&d.ret, ret | (uint64_t(1) << 63), __ATOMIC_RELEASE);
     }
+    forget_file_symbols_in(start, end);  // and the hidden wrappers read from its file
 }
 
 void load_user_wrappers() { is_clock_wrapper(""); }

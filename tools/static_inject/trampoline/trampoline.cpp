@@ -6,17 +6,17 @@
 // Where the thread has an rseq area (static glibc 2.35+), the count is a plain add inside a
 // restartable sequence that the kernel restarts if the thread is preempted, migrated or
 // signalled before it (librseq's per-CPU counter); elsewhere a locked add, the way the shim's
-// recorder counts threads beyond capacity (tracer/recorder.h count_into<true>). Caller entries are
-// claimed with a locked cmpxchg either way (once per call site and CPU).
+// recorder counts threads beyond capacity (tracer/engine/recorder.h count_into<true>). Caller
+// entries are found and claimed by the routine the engine uses too (tracer/format/caller_table.h), with
+// a locked cmpxchg (once per call site and CPU).
 #include "tools/static_inject/trampoline_abi.h"
+#include "tracer/format/caller_table.h"
 
 namespace {
 
 using vdsotrace::format::CallerEntry;
 namespace format = vdsotrace::format;
 namespace go = vdsotrace::tracer::go;
-
-inline constexpr unsigned kMaxProbes = 8;  // as tracer::detail::kMaxProbes
 
 using vdsotrace::inject::TrampolineData;
 
@@ -123,24 +123,20 @@ aborted:
     return false;
 }
 
-// The counter of (counter, caller) in `slot`: its caller entry, claimed with a locked cmpxchg the
-// first time, or the slot's unattributed counter when the probes find no room.
+// The counter of (counter, caller) in `slot`: its caller entry, found or claimed (with a locked
+// cmpxchg, the first time) by the format's routine, or the slot's unattributed counter when the
+// probes find no room.
 uint64_t* counter_in(unsigned char* slot, unsigned counter, uintptr_t caller, uint64_t mask) {
     auto* callers = reinterpret_cast<CallerEntry*>(slot + format::kSlotCallersOffset);
     const uint64_t key = format::caller_key(counter, caller);
-    // The recorder's first_probe(): the reader scans the whole table, any start would do.
-    uint64_t i = ((caller >> 1) ^ (caller >> 9) ^ (counter * 0x9E37u)) & mask;
-    for (unsigned probe = 0; probe < kMaxProbes; ++probe, i = (i + 1) & mask) {
-        CallerEntry& e = callers[i];
-        uint64_t seen = __atomic_load_n(&e.key, __ATOMIC_RELAXED);
-        if (seen == 0) {
-            uint64_t expected = 0;
-            seen = __atomic_compare_exchange_n(&e.key, &expected, key, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
-                       ? key
-                       : expected;
-        }
-        if (seen == key) return &e.count;
-    }
+    const format::CallerMatch found = format::find_caller_entry(
+        callers, mask, format::caller_first_probe(counter, caller, mask), key, key,
+        [](uint64_t* p, uint64_t expected, uint64_t desired) {
+            __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+            return expected;
+        },
+        [key] { return key; }, [] {});
+    if (found.entry != nullptr) return &found.entry->count;
     return reinterpret_cast<uint64_t*>(slot + format::kSlotUnattributedOffset) + counter;
 }
 

@@ -1,0 +1,181 @@
+#include "tools/recordings/recording_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <zstd.h>
+
+#include "tools/recordings/recording_archive.h"
+#include "tools/symbols/symbol_table.h"
+
+namespace vdsotrace::tools {
+
+namespace {
+
+// Level 3 (zstd's default): a 10 MB session of mostly empty tables compresses to a few dozen KB
+// in milliseconds; higher levels gain little on such data and cost the end of every run.
+constexpr int kCompressionLevel = 3;
+
+std::string base_name(const std::string& p) {
+    const size_t s = p.rfind('/');
+    return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+bool write_all(int fd, const unsigned char* p, size_t n) {
+    while (n > 0) {
+        const ssize_t w = ::write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        p += w;
+        n -= size_t(w);
+    }
+    return true;
+}
+
+}  // namespace
+
+std::string recording_file_name(const std::string& program, const std::string& session) {
+    std::string name = base_name(program);
+    for (char& c : name)
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '+' || c == '-'))
+            c = '_';
+    if (name.empty() || name[0] == '.') name = "program" + name;
+    return fmt::format("vdsotrace.{}.{}{}", name, session, kRecordingFileExtension);
+}
+
+bool write_recording_file(const std::vector<std::string>& segment_files, const SymbolTable* symbols,
+                          const std::string& path, std::string* error, uint64_t* size) {
+    std::vector<std::pair<std::string, std::string>> extra;
+    if (symbols != nullptr) extra.emplace_back(kSymbolsEntry, symbols->to_json());
+    auto payload = archive_bytes(segment_files, extra, error);
+    if (!payload) return false;
+
+    std::vector<unsigned char> out(sizeof(RecordingFileHeader) + ZSTD_compressBound(payload->size()));
+    const size_t packed = ZSTD_compress(out.data() + sizeof(RecordingFileHeader), out.size() - sizeof(RecordingFileHeader),
+                                        payload->data(), payload->size(), kCompressionLevel);
+    if (ZSTD_isError(packed)) {
+        *error = fmt::format("cannot compress the recording: {}", ZSTD_getErrorName(packed));
+        return false;
+    }
+    out.resize(sizeof(RecordingFileHeader) + packed);
+    RecordingFileHeader h{};
+    memcpy(h.magic, kRecordingFileMagic, sizeof h.magic);
+    h.major = kRecordingFileMajor;
+    h.minor = kRecordingFileMinor;
+    h.byte_order = format::kByteOrderMark;
+    h.payload_size = payload->size();
+    memcpy(out.data(), &h, sizeof h);
+
+    if (path == "-") {  // standard output
+        if (!write_all(STDOUT_FILENO, out.data(), out.size())) {
+            *error = fmt::format("cannot write the recording to standard output: {}", strerror(errno));
+            return false;
+        }
+        if (size) *size = out.size();
+        return true;
+    }
+    // A regular file (or a new one) is written beside its place and renamed; anything else
+    // (/dev/null, a FIFO) is written in place.
+    struct stat st {};
+    const bool in_place = ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+    const std::string target = in_place ? path : path + ".partial";
+    const int fd = in_place ? ::open(target.c_str(), O_WRONLY | O_CLOEXEC)
+                            : ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        *error = fmt::format("cannot write {}: {}", target, strerror(errno));
+        return false;
+    }
+    if (!in_place) ::fchmod(fd, 0600);  // an existing .partial keeps its old mode otherwise
+    const bool written = write_all(fd, out.data(), out.size());
+    const int saved_errno = errno;
+    if (::close(fd) != 0 || !written || (!in_place && std::rename(target.c_str(), path.c_str()) != 0)) {
+        const int e = written ? errno : saved_errno;
+        if (!in_place) std::remove(target.c_str());
+        *error = fmt::format("cannot write {}: {}", path, strerror(e));
+        return false;
+    }
+    if (size) *size = out.size();
+    return true;
+}
+
+bool is_recording_file(const std::vector<unsigned char>& bytes) {
+    return bytes.size() >= sizeof kRecordingFileMagic &&
+           memcmp(bytes.data(), kRecordingFileMagic, sizeof kRecordingFileMagic) == 0;
+}
+
+std::optional<std::vector<Recording>> parse_recording_file(const std::vector<unsigned char>& bytes,
+                                                           const std::string& source, std::string* error,
+                                                           uint64_t max_payload) {
+    RecordingFileHeader h{};
+    if (!is_recording_file(bytes)) {
+        *error = fmt::format("{}: not a vdsotrace recording", source);
+        return std::nullopt;
+    }
+    if (bytes.size() < sizeof h) {
+        *error = fmt::format("{}: the recording ends inside its header: truncated", source);
+        return std::nullopt;
+    }
+    memcpy(&h, bytes.data(), sizeof h);
+    if (h.byte_order != format::kByteOrderMark) {
+        *error = h.byte_order == __builtin_bswap32(format::kByteOrderMark)
+                     ? fmt::format("{}: the recording was written on a machine of the other byte order", source)
+                     : fmt::format("{}: the recording's header is corrupt", source);
+        return std::nullopt;
+    }
+    if (h.major != kRecordingFileMajor) {
+        *error = fmt::format("{}: recording file version {}.{} is not compatible with this vdsotrace, which reads {}.x",
+                             source, h.major, h.minor, kRecordingFileMajor);
+        return std::nullopt;
+    }
+    if (h.payload_size == 0 || h.payload_size > max_payload) {
+        *error = fmt::format("{}: the recording says it holds {} bytes: corrupt", source, h.payload_size);
+        return std::nullopt;
+    }
+    // Streamed into a buffer that grows with what really comes out: a header claiming gigabytes
+    // costs nothing unless the frame delivers them.
+    ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    if (dctx == nullptr) {
+        *error = fmt::format("{}: out of memory", source);
+        return std::nullopt;
+    }
+    std::vector<unsigned char> payload;
+    ZSTD_inBuffer in{bytes.data() + sizeof h, bytes.size() - sizeof h, 0};
+    size_t ret = 0;
+    bool too_big = false;
+    for (;;) {
+        const size_t chunk = ZSTD_DStreamOutSize();
+        const size_t used = payload.size();
+        payload.resize(used + chunk);
+        ZSTD_outBuffer out{payload.data() + used, chunk, 0};
+        ret = ZSTD_decompressStream(dctx, &out, &in);
+        payload.resize(used + out.pos);
+        if (ZSTD_isError(ret)) break;
+        if (payload.size() > h.payload_size) {
+            too_big = true;
+            break;
+        }
+        if (ret == 0) break;                               // the frame is complete
+        if (in.pos == in.size && out.pos < chunk) break;  // input used up mid-frame
+    }
+    ZSTD_freeDCtx(dctx);
+    if (ZSTD_isError(ret)) {
+        *error = fmt::format("{}: the compressed recording is damaged ({})", source, ZSTD_getErrorName(ret));
+        return std::nullopt;
+    }
+    if (too_big || ret != 0 || payload.size() != h.payload_size || in.pos != in.size) {
+        *error = fmt::format("{}: the compressed recording is truncated or corrupt ({} of {} bytes, {} bytes after the "
+                             "frame)",
+                             source, payload.size(), h.payload_size, in.size - in.pos);
+        return std::nullopt;
+    }
+    return parse_archive(payload, source, error);
+}
+
+}  // namespace vdsotrace::tools
