@@ -11,6 +11,7 @@
 
 #include <cstdarg>
 
+#include "tracer/engine/lifecycle.h"
 #include "tracer/engine/recorder.h"
 
 // glibc exports the implementation under this name too: no dlsym needed.
@@ -26,6 +27,7 @@ extern "C" __attribute__((visibility("default"))) int clone(int (*fn)(void*), vo
     void* tls = va_arg(ap, void*);
     void* child_tid = va_arg(ap, void*);
     va_end(ap);
+    if ((flags & CLONE_VM) != 0 && (flags & CLONE_SETTLS) == 0) vdsotrace::tracer::note_tls_shared_by_clone();
     if ((flags & CLONE_VM) != 0 && (flags & (CLONE_SETTLS | CLONE_VFORK)) == 0)
         vdsotrace::tracer::share_thread_state_with_clone();
     return __clone(fn, stack, flags, arg, parent_tid, tls, child_tid);

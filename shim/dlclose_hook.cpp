@@ -1,12 +1,17 @@
 // dlclose(): a library unloaded here may be followed by another loaded at the same addresses,
 // whose calls would otherwise count into the first one's caller entries and be credited to it
 // (issue 12, scenario 9). After every successful dlclose the engine checks which modules of its
-// table are gone and retires their entries (tracer::forget_unloaded_modules).
+// table are gone, logs them and raises the unload generation (tracer::forget_unloaded_modules);
+// every thread then retires its own entries at their addresses before it counts again.
 //
 // Not seen: libraries unloaded by glibc itself (NSS and iconv modules, through its internal
 // dlclose) and by a raw munmap.
 #include <dlfcn.h>
 
+#include "tracer/engine/recorder.h"
+
+
+namespace tracer = vdsotrace::tracer;
 
 namespace {
 
@@ -24,10 +29,9 @@ extern "C" __attribute__((visibility("default"))) int dlclose(void* handle) {
         if (real == nullptr) return -1;
         __atomic_store_n(&g_real_dlclose, real, __ATOMIC_RELEASE);
     }
-    // Retiring the unloaded module's entries (tracer::forget_unloaded_modules) is switched off:
-    // it rewrites other threads' caller entries while they may be counting into them (a thread
-    // that reloads the library at once), which lost calls in tests/e2e_sampling's stress test,
-    // and a library closed and reopened in a loop filled the retired-callers table. Scenario 9
-    // stays open until the retirement is done by each thread in its own slot.
-    return real(handle);
+    const int result = real(handle);
+    // The shared slots are retired here, each thread's own slot by that thread at its next call
+    // (tracer/engine/unload_log.h): only a slot's thread writes its counters.
+    if (result == 0) tracer::forget_unloaded_modules();
+    return result;
 }

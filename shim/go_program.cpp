@@ -12,32 +12,17 @@
 
 #include <cstring>
 
+#include "tracer/common/elf_bytes.h"
 #include "tracer/common/go_pclntab.h"
 #include "tracer/common/go_plumbing_finder.h"
 
 namespace vdsotrace::shim {
 namespace {
 
-using Ehdr = ElfW(Ehdr);
-using Phdr = ElfW(Phdr);
-using Shdr = ElfW(Shdr);
-using Sym = ElfW(Sym);
-
-// A read-only view of a mapped file with bounds-checked access.
-struct FileView {
-    const unsigned char* data;
-    size_t size;
-    template <typename T>
-    const T* at(uint64_t offset, uint64_t count = 1) const {
-        if (offset > size || count > (size - offset) / sizeof(T)) return nullptr;
-        return reinterpret_cast<const T*>(data + offset);
-    }
-    const char* string(const Shdr& table, uint32_t index) const {
-        if (table.sh_offset > size || table.sh_size > size - table.sh_offset || index >= table.sh_size) return nullptr;
-        const char* s = reinterpret_cast<const char*>(data + table.sh_offset + index);
-        return memchr(s, '\0', table.sh_size - index) ? s : nullptr;  // must end inside its table
-    }
-};
+using elf::Ehdr;
+using elf::Phdr;
+using elf::Shdr;
+using elf::Sym;
 
 // Runtime address minus link-time address of the executable (0 unless it is position-
 // independent), from where its program headers are (AT_PHDR) against where PT_PHDR says they
@@ -50,7 +35,7 @@ uintptr_t executable_bias() {
     return 0;
 }
 
-void inspect(const FileView& f, GoProgram* out) {
+void inspect(const elf::Bytes& f, GoProgram* out) {
     const auto* eh = f.at<Ehdr>(0);
     if (eh == nullptr || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shentsize != sizeof(Shdr)) return;
     const auto* sh = f.at<Shdr>(eh->e_shoff, eh->e_shnum);
@@ -58,8 +43,9 @@ void inspect(const FileView& f, GoProgram* out) {
     const Shdr* symtab = nullptr;
     const Shdr* pclntab = nullptr;
     const Shdr* data_rel_ro = nullptr;
+    const Shdr& names = sh[eh->e_shstrndx];
     for (unsigned i = 0; i < eh->e_shnum; ++i) {
-        const char* name = f.string(sh[eh->e_shstrndx], sh[i].sh_name);
+        const char* name = f.string(names.sh_offset, names.sh_size, sh[i].sh_name);
         if (name != nullptr && strcmp(name, ".gopclntab") == 0) pclntab = &sh[i];
         if (name != nullptr && strcmp(name, ".data.rel.ro") == 0) data_rel_ro = &sh[i];
         if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_entsize == sizeof(Sym) && sh[i].sh_link < eh->e_shnum)
@@ -90,7 +76,7 @@ void inspect(const FileView& f, GoProgram* out) {
         const Shdr& strings = sh[symtab->sh_link];
         for (size_t i = 0; i < symtab->sh_size / sizeof(Sym); ++i) {
             if (ELF64_ST_TYPE(syms[i].st_info) != STT_FUNC || syms[i].st_size == 0) continue;
-            if (const char* name = f.string(strings, syms[i].st_name))
+            if (const char* name = f.string(strings.sh_offset, strings.sh_size, syms[i].st_name))
                 finder.note(name, syms[i].st_value, syms[i].st_value + syms[i].st_size);
         }
     } else if (tab != nullptr) {
@@ -150,7 +136,7 @@ GoProgram inspect_executable() {
     if (fstat(fd, &st) == 0 && st.st_size > 0) {
         void* p = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
         if (p != MAP_FAILED) {
-            inspect(FileView{static_cast<const unsigned char*>(p), size_t(st.st_size)}, &out);
+            inspect(elf::Bytes{static_cast<const unsigned char*>(p), size_t(st.st_size)}, &out);
             munmap(p, size_t(st.st_size));
         }
     }

@@ -16,11 +16,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "shim/cfa_step.h"
 #include "tracer/common/maps_lookup.h"
 #include "tracer/engine/recorder.h"
 #include "tracer/common/text_util.h"
 #include "tracer/common/vdso_image.h"
+#include "tracer/unwind/eh_frame_rules.h"
 
 namespace vdsotrace::shim {
 namespace {
@@ -45,8 +45,19 @@ struct Module {
 };
 Module g_libc;
 
-// Return address in libc -> CFA offset (cfa_step.h), filled on first sight of each address and
-// read lock-free: an entry is one word, (offset in libc + 1) << 24 | CFA offset, 0 when empty.
+// The offset from the stack pointer at return address `ret` in libc (once returned to) to the
+// frame's CFA, from libc's unwind tables; the caller's return address is then at sp + offset - 8.
+// -1 when unknown: libc keeps no frame pointers, so only a CFA kept in the stack pointer is used.
+long cfa_offset_at(const void* eh_frame_hdr, uintptr_t ret) {
+    tracer::unwind::FrameRule rule;
+    if (ret == 0 || !tracer::unwind::frame_rule_at(eh_frame_hdr, ret - 1, &rule) || rule.signal_frame ||
+        rule.cfa_from_fp || !rule.ra_known || rule.outermost || rule.cfa_offset < 8)
+        return -1;
+    return rule.cfa_offset;
+}
+
+// Return address in libc -> CFA offset, filled on first sight of each address and read
+// lock-free: an entry is one word, (offset in libc + 1) << 24 | CFA offset, 0 when empty.
 constexpr unsigned kCacheSize = 256;
 constexpr uint64_t kUnknown = 0xffffff;
 uint64_t g_cfa_cache[kCacheSize];

@@ -8,7 +8,7 @@
 //
 // Such a call's return address lies in libc; the caller recorded is the first return address
 // outside libc, found by stepping through libc's frames with its call-frame information
-// (cfa_step.h), so `clock()` in main() is counted as a clock_gettime call from main.
+// (tracer/unwind/eh_frame_rules.h), so `clock()` in main() is counted as a clock_gettime call from main.
 #pragma once
 
 #include "shim/attach_abi.h"

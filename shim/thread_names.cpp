@@ -8,6 +8,7 @@
 // not exist yet): such threads show the name they started with.
 #include <dlfcn.h>
 #include <pthread.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -49,7 +50,11 @@ extern "C" __attribute__((visibility("default"))) int pthread_setname_np(pthread
     return r;
 }
 
-// glibc's prctl is the bare system call: so is this one, plus a note of PR_SET_NAME's name.
+// glibc's prctl is the bare system call: so is this one, plus a note of PR_SET_NAME's name, and
+// the recording made before a seccomp filter can refuse the system calls that make it (issue 12):
+// every unprivileged filter is preceded by PR_SET_NO_NEW_PRIVS (libseccomp's seccomp_load too),
+// and PR_SET_SECCOMP installs one. Not seen: a filter installed by a privileged program with a
+// raw seccomp(2) system call, without PR_SET_NO_NEW_PRIVS (glibc has no seccomp wrapper).
 extern "C" __attribute__((visibility("default"))) int prctl(int option, ...) {
     va_list ap;
     va_start(ap, option);
@@ -58,9 +63,9 @@ extern "C" __attribute__((visibility("default"))) int prctl(int option, ...) {
     const unsigned long a4 = va_arg(ap, unsigned long);
     const unsigned long a5 = va_arg(ap, unsigned long);
     va_end(ap);
-    // A seccomp filter may forbid the system calls that grow the recording: it is grown to its
-    // whole layout first (segment_growth.h), while they are still allowed.
-    if (option == PR_SET_SECCOMP) vdsotrace::tracer::back_whole_segment();
+    if ((option == PR_SET_NO_NEW_PRIVS && a2 != 0) || (option == PR_SET_SECCOMP && a2 == SECCOMP_MODE_FILTER) ||
+        (option == PR_SET_SECCOMP && a2 == SECCOMP_MODE_STRICT))
+        vdsotrace::tracer::prepare_for_sandbox();
     const long r = syscall(SYS_prctl, option, a2, a3, a4, a5);
     if (r == 0 && option == PR_SET_NAME && a2 != 0)
         vdsotrace::tracer::note_own_thread_name(reinterpret_cast<const char*>(a2));

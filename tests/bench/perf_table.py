@@ -8,9 +8,9 @@ native, traced, ...), so that load from other work on the machine falls on both 
 the minimum and the median of each, their ratio and the extra nanoseconds per call. The program
 is tests/bench/clock_loop (clock_gettime(CLOCK_MONOTONIC) in a loop, through the PLT) or, for
 statically linked programs, tests/bench/static_bench. Peers (perf record -g, libfaketime,
-uftrace, ltrace) are measured where installed, on the same loop. Then the reader's figures
-(tests/bench/reader_bench.py): `report` on a large synthetic recording, `ls` and `top --once`
-over 1,000 live recordings.
+uftrace, ltrace) are measured where installed, on the same loop. Then the reader's figures:
+`report` on the demo's recording (tests/bench/report_speed.py), and `report` on a large synthetic
+recording, `ls` and `top --once` over 1,000 live recordings (tests/bench/reader_bench.py).
 """
 import argparse
 import os
@@ -43,11 +43,15 @@ def rows(build, calls):
     n = str(calls)
     few = str(max(calls // 20, 20000))  # sampled calls are slower: fewer of them
     yield "counting (default)", [loop, n], run + ["--", loop, n], env
-    yield "--sample 100 (libunwind)", [loop, n], run + ["--sample", "100", "--", loop, n], env
+    yield "--sample 100 (unwind tables)", [loop, n], run + ["--sample", "100", "--", loop, n], env
+    yield ("--sample 100 --unwind libunwind", [loop, n],
+           run + ["--sample", "100", "--unwind", "libunwind", "--", loop, n], env)
     yield "--sample 100 --unwind fp", [loop, n], run + ["--sample", "100", "--unwind", "fp", "--", loop, n], env
     # 40 frames deep, 15 kept: every sampled stack has exactly 15 frames.
-    yield ("--sample 1, 15 frames (libunwind)", [loop, few, "1", "40"],
+    yield ("--sample 1, 15 frames (unwind tables)", [loop, few, "1", "40"],
            run + ["--sample", "1", "--sample-depth", "15", "--", loop, few, "1", "40"], env)
+    yield ("--sample 1, 15 frames (libunwind)", [loop, few, "1", "40"],
+           run + ["--sample", "1", "--sample-depth", "15", "--unwind", "libunwind", "--", loop, few, "1", "40"], env)
     yield ("--sample 1, 15 frames (--unwind fp)", [loop, few, "1", "40"],
            run + ["--sample", "1", "--sample-depth", "15", "--unwind", "fp", "--", loop, few, "1", "40"], env)
     yield "2 threads at once (default)", [loop, n, "2"], run + ["--", loop, n, "2"], env
@@ -118,9 +122,11 @@ def main():
     finally:
         cleanup()
     if not a.no_reader and not wanted:
-        reader = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reader_bench.py")
+        here = os.path.dirname(os.path.abspath(__file__))
         print()
-        subprocess.run([sys.executable, reader, a.build], check=True)
+        subprocess.run([sys.executable, os.path.join(here, "report_speed.py"), a.build], check=True)
+        print()
+        subprocess.run([sys.executable, os.path.join(here, "reader_bench.py"), a.build], check=True)
     return 0
 
 

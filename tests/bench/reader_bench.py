@@ -9,7 +9,6 @@ usage: reader_bench.py BUILD_DIR [--rounds N] [--live N]
 """
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -21,14 +20,16 @@ SESSION = f"readerbench{os.getpid()}"
 
 
 def timed(cmd):
-    """(seconds, peak resident MB) of one run of cmd."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(wall seconds, peak resident MB, CPU seconds) of one run of cmd."""
     start = time.monotonic()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.monotonic() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest of any child so far: only an upper bound after the first.
-    return seconds, max(peak, before) / 1024
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed")
+    # This run's own peak and CPU time (user + system): a loaded machine deschedules the command,
+    # which the wall time counts and the CPU time does not.
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def cleanup():
@@ -66,7 +67,8 @@ def main():
                               capture_output=True, text=True).stdout.strip()
         runs = [timed([vt, "report", path]) for _ in range(a.rounds)]
         print(f"report, 1,000,000 samples / 10,000 call sites / 1,000 threads: "
-              f"{min(s for s, _ in runs):.2f} s (best of {a.rounds}), peak {runs[0][1]:.0f} MB")
+              f"{min(r[0] for r in runs):.2f} s wall, {min(r[2] for r in runs):.2f} s CPU (best of {a.rounds}), "
+              f"peak {max(r[1] for r in runs):.0f} MB")
         os.unlink(path)
 
         live = subprocess.Popen([make, "live", SESSION + "live", str(a.live)], stdin=subprocess.PIPE,
@@ -77,8 +79,9 @@ def main():
         else:
             # top measures rates over one interval: 0.1 s of the time below is that wait.
             for label, cmd in (("ls", [vt, "ls"]), ("top --once --interval 0.1", [vt, "top", "--once", "--interval", "0.1"])):
-                runs = [timed(cmd)[0] for _ in range(a.rounds)]
-                print(f"{label} over {a.live} live recordings: {min(runs):.2f} s (best of {a.rounds})")
+                runs = [timed(cmd) for _ in range(a.rounds)]
+                print(f"{label} over {a.live} live recordings: {min(r[0] for r in runs):.2f} s wall, "
+                      f"{min(r[2] for r in runs):.2f} s CPU (best of {a.rounds}), peak {max(r[1] for r in runs):.0f} MB")
         live.stdin.close()
         live.wait()
     finally:

@@ -14,6 +14,8 @@
 //   fsize-limit                 RLIMIT_FSIZE of 64 KiB, then calls and a 32 KiB file
 //   seccomp-strict N            one call, then a filter killing every syscall it does not make, N calls
 //   disabled-strict N           recording made impossible, then the strict filter, N calls
+//   seccomp-first N exit|exit_group  the strict filter before any call, N calls, then that way out
+//   vfork-exit N K              one call, a filter killing getpid; a vfork child makes K calls, _exit(3); N calls, exit(0)
 //   stack-call BYTES first|warm clock_gettime on a stack of BYTES over a guard page
 //   small-stack BYTES           the process's first call from a thread with BYTES of stack
 //   key-destructor              a thread whose key destructor (run after the shim's) makes 100 calls
@@ -290,6 +292,61 @@ static int disabled_strict(long n) {
     return 0;
 }
 
+// The strict filter installed before the process's first clock call (issue 12, scenario 5): the
+// recording must already exist (the shim makes it when the program calls prctl to install the
+// filter). Leaves by exit_group, or by exit() (`how` "exit": the shim's exit handlers must make no
+// system call either).
+static int seccomp_first(long n, const char* how) {
+    if (install_strict_filter() != 0) return 9;
+    struct timespec ts;
+    long ok = 0;
+    for (long i = 0; i < n; ++i) ok += clock_gettime(CLOCK_MONOTONIC, &ts) == 0;
+    char line[64];
+    snprintf(line, sizeof line, "calls %ld\n", ok);
+    say(1, line);
+    if (strcmp(how, "exit") == 0) exit(0);
+    syscall(SYS_exit_group, 0);
+    return 0;
+}
+
+// exit() and a vfork child's _exit() under a filter that kills getpid (and everything else the
+// program does not make): the shim told a vfork child from its parent with getpid() on every way
+// out. One call, the filter, a vfork child that calls the clock K times and _exits 3, then N
+// calls in the parent and exit(0).
+static int install_vfork_filter(void) {
+    static const int allowed[] = {SYS_write, SYS_exit_group, SYS_exit, SYS_rt_sigreturn, SYS_clock_gettime,
+                                  SYS_vfork, SYS_wait4};
+    enum { n = sizeof allowed / sizeof allowed[0] };
+    struct sock_filter filter[n + 3];
+    filter[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (int i = 0; i < n; ++i)
+        filter[1 + i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)allowed[i], (unsigned char)(n - i), 0);
+    filter[n + 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+    filter[n + 2] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {n + 3, filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static int vfork_exit(long n, long k) {
+    calls(1);
+    if (install_vfork_filter() != 0) return 9;
+    const pid_t child = vfork();
+    if (child == 0) {
+        struct timespec ts;
+        for (long i = 0; i < k; ++i) clock_gettime(CLOCK_MONOTONIC, &ts);
+        _exit(3);
+    }
+    int status = 0;
+    if (child < 0 || waitpid(child, &status, 0) != child) return 10;
+    const long made = calls(n);
+    char line[96];
+    snprintf(line, sizeof line, "child %s %d calls %ld\n", WIFEXITED(status) ? "exit" : "signal",
+             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), made);
+    say(1, line);
+    exit(0);
+}
+
 static long g_stack_calls;
 
 static void* small_stack_thread(void* arg) {
@@ -537,6 +594,8 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "fsize-limit") == 0) return fsize_limit();
     if (strcmp(mode, "seccomp-strict") == 0) return seccomp_strict(arg);
     if (strcmp(mode, "disabled-strict") == 0) return disabled_strict(arg);
+    if (strcmp(mode, "seccomp-first") == 0 && argc > 3) return seccomp_first(arg, argv[3]);
+    if (strcmp(mode, "vfork-exit") == 0 && argc > 3) return vfork_exit(arg, atol(argv[3]));
     if (strcmp(mode, "stack-call") == 0 && argc > 3) return stack_call(arg, argv[3]);
     if (strcmp(mode, "small-stack") == 0) return small_stack(arg);
     if (strcmp(mode, "key-destructor") == 0) return key_destructor();

@@ -255,6 +255,38 @@ def t_seccomp_strict_sampled():
     check(total_calls(traced.report) == 1001, f"1001 calls ({total_calls(traced.report)})")
 
 
+def t_seccomp_first():
+    # The strict filter installed before the process's first clock call: that call created the
+    # recording (shm_open, mmap, ...) and died of SIGSYS (159). The shim now makes the recording
+    # when the program calls prctl to install the filter; the calls after it make no system call.
+    _, traced = compare("seccomp-first", ["seccomp-first", "1000", "exit_group"], expect_status=0,
+                        expect_out=b"calls 1000\n")
+    check(total_calls(traced.report) == 1000, f"1000 calls ({total_calls(traced.report)})")
+    check(b"vdsotrace:" not in traced.err, f"nothing said on stderr ({traced.err[-500:]!r})")
+
+
+def t_seccomp_exit():
+    # The same filter, left through exit(): the shim's exit handlers asked getpid() (to tell a vfork
+    # child from its parent) and died of SIGSYS there (159); also with the filter before the first call.
+    args = ["seccomp-first", "1000", "exit"]
+    _, traced = compare(" ".join(args), args, expect_status=0, expect_out=b"calls 1000\n")
+    check(total_calls(traced.report) == 1000, f"1000 calls ({total_calls(traced.report)})")
+    procs = (traced.report or {}).get("processes", [])
+    check(len(procs) == 1 and procs[0].get("exit", {}).get("code") == 0, f"exit code 0 recorded ({procs})")
+
+
+def t_vfork_exit():
+    # A vfork child's _exit and the parent's exit() under a filter that kills getpid: the child is
+    # told apart by the shim's vfork (it marks the TLS it runs on), with no system call. The child's
+    # calls count in its parent's thread (it runs on it); the parent's exit code, not the child's 3,
+    # is the recording's.
+    _, traced = compare("vfork-exit", ["vfork-exit", "500", "20"], expect_status=0,
+                        expect_out=b"child exit 3 calls 500\n")
+    check(total_calls(traced.report) == 521, f"521 calls ({total_calls(traced.report)})")
+    procs = (traced.report or {}).get("processes", [])
+    check(len(procs) == 1 and procs[0].get("exit", {}).get("code") == 0, f"exit code 0 recorded ({procs})")
+
+
 def t_disabled_no_syscalls():
     # Recording impossible: the shim says so once, then passes calls through with no syscall of its
     # own (it made a getpid per call: 286 ns instead of 31, and SIGSYS under this filter).

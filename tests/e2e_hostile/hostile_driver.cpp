@@ -240,15 +240,35 @@ TEST_F(Hostile, ClosesEveryDescriptorAfterFirstCall) { check_close_all("closeall
 
 // ---- seccomp, signals -------------------------------------------------------------------------------
 
+// A filter the shim does not see coming (installed with raw prctl system calls): its first call's
+// shm_open is refused; it says so once and passes calls through.
 TEST_F(Hostile, SeccompRefusesShmOpen) {
+    Result plain = run({prog(), "seccomp-raw", "1000"});
+    if (plain.code == 4) GTEST_SKIP() << "seccomp filters are not available here";
+    ASSERT_EQ(plain.code, 7) << describe(plain);
+    ASSERT_EQ(plain.out, "seccomp ok 1000 of 1000, exclusive open EPERM\n");
+    Result pre = run({prog(), "seccomp-raw", "1000"},
+                     {{"LD_PRELOAD", shim_path()}, {"VDSOTRACE_SESSION", unique_session("sc")}});
+    EXPECT_EQ(pre.code, plain.code) << describe(pre);
+    EXPECT_EQ(pre.out, plain.out);
+    expect_one_pass_through_line(pre, plain, "operation not permitted");
+}
+
+// The same filter installed through libc's prctl: the shim makes its recording at
+// PR_SET_NO_NEW_PRIVS, before the filter exists, and records every call (it refused to record).
+TEST_F(Hostile, SeccompSeenComing) {
     Result plain = run({prog(), "seccomp", "1000"});
     if (plain.code == 4) GTEST_SKIP() << "seccomp filters are not available here";
     ASSERT_EQ(plain.code, 7) << describe(plain);
     ASSERT_EQ(plain.out, "seccomp ok 1000 of 1000, exclusive open EPERM\n");
-    Result pre = run({prog(), "seccomp", "1000"}, {{"LD_PRELOAD", shim_path()}, {"VDSOTRACE_SESSION", unique_session("sc")}});
+    const std::string session = unique_session("sc");
+    Result pre = run({prog(), "seccomp", "1000"}, {{"LD_PRELOAD", shim_path()}, {"VDSOTRACE_SESSION", session}});
     EXPECT_EQ(pre.code, plain.code) << describe(pre);
     EXPECT_EQ(pre.out, plain.out);
-    expect_one_pass_through_line(pre, plain, "operation not permitted");
+    EXPECT_EQ(pre.err, plain.err);
+    json j = report_session(session);
+    EXPECT_EQ(u64(j, "total_calls"), 1000u);
+    EXPECT_EQ(calls_of_symbol(j, "hot_loop"), 1000u) << j.dump(1);
 }
 
 TEST_F(Hostile, OwnSigsegvHandlerOnSigaltstack) {

@@ -2,6 +2,7 @@
 """End-to-end tests of stack sampling: `vdsotrace run --sample` on programs with known call
 chains, checked with exact counts and names. One test per invocation: test_sampling.py NAME.
 Paths come from the environment (see meson.build). Exit 0 pass, 1 fail."""
+import json
 import os
 import re
 import subprocess
@@ -23,15 +24,48 @@ def lost(j):
 LIBC_ROOT = "_start;__libc_start_main;__libc_start_call_main;main;"
 
 
-def t_chains_libunwind(tmp):
+def chains(tmp, unwind, named):
     folded = os.path.join(tmp, "out.folded")
-    p, j = run_traced([ENV["CHAINS"], "1000", "500"], tmp, ["--sample", "1", "--folded", folded])
+    p, j = run_traced([ENV["CHAINS"], "1000", "500"], tmp, ["--sample", "1", "--folded", folded] + unwind)
     check(p.returncode == 0, f"exit status {p.returncode}: {p.stderr}")
     check(folded_lines(folded) == [LIBC_ROOT + "a;b;c;clock_gettime 1000", LIBC_ROOT + "x;y;gettimeofday 500"],
           f"folded stacks: {folded_lines(folded)}")
     s = j["sampling"]
     check(s["sampled"] == 1500 and s["in_stacks"] == 1500 and lost(j) == 0, f"sampling totals {s}")
-    check(s["unwinder"] == "libunwind" and s["period"] == 1 and s["max_depth"] == 64, f"sampling settings {s}")
+    check(s["unwinder"] == named and s["period"] == 1 and s["max_depth"] == 64, f"sampling settings {s}")
+
+
+def t_chains_cfi(tmp):
+    chains(tmp, [], "unwind tables")
+
+
+def t_chains_libunwind(tmp):
+    chains(tmp, ["--unwind", "libunwind"], "libunwind")
+
+
+def t_unwinders_agree(tmp):
+    # The same program sampled by the unwind tables and by libunwind: the same stacks, frame by
+    # frame (module and offset of every return address), with the same counts. Per run: 200 calls
+    # from the main thread's recursion, 3 from the signal handler raised there, the same from the
+    # second thread (one frame deeper).
+    stacks = {}
+    for unwind in ("cfi", "libunwind"):
+        p, j = run_traced([ENV["UNWINDERS_AGREE"], "200", "24"], tmp, ["--sample", "1", "--unwind", unwind])
+        check(p.returncode == 0, f"{unwind}: exit status {p.returncode}: {p.stderr}")
+        check(j["total_calls"] == 406 and j["sampling"]["in_stacks"] == 406 and lost(j) == 0,
+              f"{unwind}: totals {j['total_calls']} {j['sampling']}")
+        stacks[unwind] = sorted((s["calls"], [(f["module"], f["offset"], f["symbol"]) for f in s["frames"]])
+                                for s in j["stacks"])
+    cfi, reference = stacks["cfi"], stacks["libunwind"]
+    check(cfi == reference, f"stacks differ:\n{json.dumps(cfi, indent=1)}\n{json.dumps(reference, indent=1)}")
+    depths = sorted(len(frames) for _, frames in cfi)
+    counts = sorted(calls for calls, _ in cfi)
+    check(counts == [3, 3, 200, 200], f"calls per stack {counts}")
+    # Deep: the recursion (GCC folds some levels together), and on through the signal frame.
+    check(len(depths) == 4 and depths[0] > 20, f"stack depths {depths}")
+    handler = [frames for calls, frames in cfi if calls == 3]
+    check(any(any(sym == "on_usr1" for _, _, sym in frames) and any(sym == "main" for _, _, sym in frames)
+              for frames in handler), "the handler's stack goes on past the signal frame to main")
 
 
 def t_chains_fp(tmp):
@@ -191,6 +225,10 @@ def stress(tmp, unwind):
     check(s["in_stacks"] + lost(j) == s["sampled"], f"every sample accounted for: {s}")
 
 
+def t_stress_cfi(tmp):
+    stress(tmp, "cfi")
+
+
 def t_stress_libunwind(tmp):
     stress(tmp, "libunwind")
 
@@ -203,7 +241,7 @@ def t_bad_settings(tmp):
     p, j = run_traced([ENV["CHAINS"], "10", "5"], tmp, env={"VDSOTRACE_SAMPLE": "often", "VDSOTRACE_UNWIND": "magic"})
     check(p.returncode == 0, f"exit status {p.returncode}")
     check("VDSOTRACE_SAMPLE=often is not a whole number" in p.stderr, f"stderr: {p.stderr}")
-    check("VDSOTRACE_UNWIND=magic is not libunwind or fp" in p.stderr, f"stderr: {p.stderr}")
+    check("VDSOTRACE_UNWIND=magic is not cfi, libunwind or fp" in p.stderr, f"stderr: {p.stderr}")
     check(j["total_calls"] == 15 and "stacks" not in j, "counted, not sampled")
 
 

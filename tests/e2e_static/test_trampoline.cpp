@@ -160,100 +160,138 @@ TEST_F(Trampoline, StepsOutOfAWrapperRow) {
     EXPECT_TRUE(found);
 }
 
+// The trampoline counting per CPU: `count` slots of a thread slot's size, found by the CPU number
+// read as `mode` says, or (use_rseq) from the thread's rseq area inside a restartable sequence.
+class PerCpuTrampoline : public Trampoline {
+protected:
+    void use_cpu_slots(uint32_t count, uint32_t mode) {
+        cpu_slots_.assign(count * slot_size_ / 8, 0);
+        ASSERT_EQ(mprotect(page_, 8192, PROT_READ | PROT_WRITE), 0);
+        data().cpu_slots = reinterpret_cast<uint64_t>(cpu_slots_.data());
+        data().slot_size = slot_size_;
+        data().cpu_slot_count = count;
+        data().cpu_id_mode = mode;
+    }
+    // What the injector does for a program whose threads have rseq areas: where glibc says they
+    // are, and the critical section's bounds made absolute.
+    void use_rseq() {
+        data().rseq_offset_at = reinterpret_cast<uint64_t>(&__rseq_offset);
+        data().rseq_size_at = reinterpret_cast<uint64_t>(&__rseq_size);
+        auto* cs = reinterpret_cast<vdsotrace::inject::RseqCs*>(static_cast<unsigned char*>(page_) +
+                                                                 vdsotrace::inject::kRseqCsOffset);
+        cs->start_ip += reinterpret_cast<uint64_t>(page_);
+        cs->abort_ip += reinterpret_cast<uint64_t>(page_);
+    }
+    // Calls counted in CPU slot `s`, and in all of them.
+    uint64_t slot_total(uint32_t s) const {
+        const auto* callers = reinterpret_cast<const f::CallerEntry*>(
+            reinterpret_cast<const unsigned char*>(cpu_slots_.data()) + s * slot_size_ + f::kSlotCallersOffset);
+        uint64_t n = 0;
+        for (uint32_t i = 0; i < kCallers; ++i) n += callers[i].count;
+        return n;
+    }
+    uint64_t cpu_slots_total() const {
+        uint64_t n = 0;
+        for (uint32_t s = 0; s < cpu_slots_.size() * 8 / slot_size_; ++s) n += slot_total(s);
+        return n;
+    }
+    // `calls` calls of clock_gettime(1) made pinned to CPU `cpu`.
+    void call_on_cpu(int cpu, int calls) {
+        cpu_set_t one, saved;
+        ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+        for (int i = 0; i < calls; ++i) entry(f::kClockGettime)(1, 0, 0);
+        ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
+    }
+
+    const size_t slot_size_ = f::thread_slot_size(kCallers);
+    std::vector<uint64_t> cpu_slots_;
+};
+
+// Counting per CPU inside restartable sequences: 64 CPU slots, found by the CPU number in the
+// thread's rseq area and no other way. Skipped where glibc registered no rseq area for the
+// thread (glibc 2.35+ does for this test's threads as for a static program's) or on one CPU.
+class RseqTrampoline : public PerCpuTrampoline {
+protected:
+    void SetUp() override {
+        PerCpuTrampoline::SetUp();
+        if (HasFatalFailure()) return;
+        if (__rseq_size == 0) GTEST_SKIP() << "glibc did not register rseq here (kernel < 4.18, or glibc.pthread.rseq=0)";
+        if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs two CPUs";
+        ASSERT_NO_FATAL_FAILURE(use_cpu_slots(64, vdsotrace::inject::kCpuIdNone));
+        use_rseq();
+        seal();
+    }
+};
+
+// A 20 kHz SIGALRM whose handler calls `e(1, 0, 0)` too (so restartable sequences abort and start
+// over), from construction to stop(); calls() says how many times the handler did.
+class CallsFromSignals {
+public:
+    explicit CallsFromSignals(Entry e) {
+        s_entry = e;
+        s_calls = 0;
+        struct sigaction sa {};
+        sa.sa_handler = [](int) {
+            s_entry(1, 0, 0);
+            s_calls.fetch_add(1, std::memory_order_relaxed);
+        };
+        sa.sa_flags = SA_RESTART;
+        EXPECT_EQ(sigaction(SIGALRM, &sa, &old_), 0);
+        itimerval fast{{0, 50}, {0, 50}};
+        EXPECT_EQ(setitimer(ITIMER_REAL, &fast, nullptr), 0);
+    }
+    ~CallsFromSignals() { stop(); }
+    void stop() {
+        if (stopped_) return;
+        stopped_ = true;
+        itimerval off{};
+        EXPECT_EQ(setitimer(ITIMER_REAL, &off, nullptr), 0);
+        sigaction(SIGALRM, &old_, nullptr);
+    }
+    uint64_t calls() const { return s_calls.load(); }
+
+private:
+    static inline Entry s_entry;
+    static inline std::atomic<uint64_t> s_calls;
+    struct sigaction old_ {};
+    bool stopped_ = false;
+};
+
 }  // namespace
 
 // Per-CPU slots: every call lands in the slot of the CPU it ran on, none in the shared slot, and
 // none is lost whichever way the CPU number is read. With RDPID the slot is the CPU the call ran
 // on: pinned to CPU 0, all of them land in slot 0.
-TEST_F(Trampoline, CountsInTheSlotOfItsCpu) {
-    const size_t slot_size = f::thread_slot_size(kCallers);
+TEST_F(PerCpuTrampoline, CountsInTheSlotOfItsCpu) {
     for (uint32_t mode : {vdsotrace::inject::kCpuIdRdpid, vdsotrace::inject::kCpuIdRdtscp}) {
         unsigned a, b, c, d;
         const bool have = mode == vdsotrace::inject::kCpuIdRdpid
                               ? __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 22))
                               : __get_cpuid(0x80000001, &a, &b, &c, &d) && (d & (1u << 27));
         if (!have) continue;
-        std::vector<uint64_t> cpu_slots(2 * slot_size / 8, 0);
-        ASSERT_EQ(mprotect(page_, 8192, PROT_READ | PROT_WRITE), 0);
-        data().cpu_slots = reinterpret_cast<uint64_t>(cpu_slots.data());
-        data().slot_size = slot_size;
-        data().cpu_slot_count = 2;
-        data().cpu_id_mode = mode;
+        ASSERT_NO_FATAL_FAILURE(use_cpu_slots(2, mode));
         seal();
-        cpu_set_t one, saved;
-        ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
-        CPU_ZERO(&one);
-        CPU_SET(0, &one);
-        ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
-        for (int i = 0; i < 1000; ++i) entry(f::kClockGettime)(1, 0, 0);
-        ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
-        uint64_t per_slot[2] = {0, 0};
-        for (int s = 0; s < 2; ++s) {
-            const auto* callers = reinterpret_cast<const f::CallerEntry*>(
-                reinterpret_cast<const unsigned char*>(cpu_slots.data()) + s * slot_size + f::kSlotCallersOffset);
-            for (uint32_t i = 0; i < kCallers; ++i) per_slot[s] += callers[i].count;
-        }
-        EXPECT_EQ(per_slot[0], 1000u) << "mode " << mode;
-        EXPECT_EQ(per_slot[1], 0u) << "mode " << mode;
+        ASSERT_NO_FATAL_FAILURE(call_on_cpu(0, 1000));
+        EXPECT_EQ(slot_total(0), 1000u) << "mode " << mode;
+        EXPECT_EQ(slot_total(1), 0u) << "mode " << mode;
         EXPECT_EQ(counted(f::counter_index(f::kClockGettime, 1)), 0u) << "the shared slot, mode " << mode;
     }
 }
 
-// Where the thread has an rseq area (glibc 2.35+ registers one for this test's threads as it does
-// for a static program's), the slot is the CPU that area names, and each count is a plain add
-// inside a restartable sequence. Pinned to CPU 1 with no other way to read the CPU number, every
+// Where the thread has an rseq area, the slot is the CPU that area names, and each count is a
+// plain add inside a restartable sequence. Pinned to CPU 1 with no other way to read the CPU number, every
 // call lands in slot 1: the sequence was used. Then two threads, preempted by each other and by a
 // 20 kHz SIGALRM whose handler calls the trampoline too (so sequences abort and start over),
 // must still count every call exactly once.
-TEST_F(Trampoline, CountsPerCpuInARestartableSequenceExactly) {
-    if (__rseq_size == 0) GTEST_SKIP() << "glibc did not register rseq here (kernel < 4.18, or glibc.pthread.rseq=0)";
-    if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs two CPUs";
-    const size_t slot_size = f::thread_slot_size(kCallers);
-    constexpr uint32_t kSlots = 64;
-    std::vector<uint64_t> cpu_slots(kSlots * slot_size / 8, 0);
-    ASSERT_EQ(mprotect(page_, 8192, PROT_READ | PROT_WRITE), 0);
-    data().cpu_slots = reinterpret_cast<uint64_t>(cpu_slots.data());
-    data().slot_size = slot_size;
-    data().cpu_slot_count = kSlots;
-    data().cpu_id_mode = vdsotrace::inject::kCpuIdNone;
-    data().rseq_offset_at = reinterpret_cast<uint64_t>(&__rseq_offset);
-    data().rseq_size_at = reinterpret_cast<uint64_t>(&__rseq_size);
-    auto* cs = reinterpret_cast<vdsotrace::inject::RseqCs*>(static_cast<unsigned char*>(page_) +
-                                                             vdsotrace::inject::kRseqCsOffset);
-    cs->start_ip += reinterpret_cast<uint64_t>(page_);  // what the injector does
-    cs->abort_ip += reinterpret_cast<uint64_t>(page_);
-    seal();
-    auto slot_total = [&](uint32_t s) {
-        const auto* callers = reinterpret_cast<const f::CallerEntry*>(
-            reinterpret_cast<const unsigned char*>(cpu_slots.data()) + s * slot_size + f::kSlotCallersOffset);
-        uint64_t n = 0;
-        for (uint32_t i = 0; i < kCallers; ++i) n += callers[i].count;
-        return n;
-    };
-
-    cpu_set_t one, saved;
-    ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
-    CPU_ZERO(&one);
-    CPU_SET(1, &one);
-    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
-    for (int i = 0; i < 1000; ++i) entry(f::kClockGettime)(1, 0, 0);
-    ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
+TEST_F(RseqTrampoline, CountsPerCpuInARestartableSequenceExactly) {
+    ASSERT_NO_FATAL_FAILURE(call_on_cpu(1, 1000));
     EXPECT_EQ(slot_total(1), 1000u);
     EXPECT_EQ(slot_total(0), 0u);
 
-    static Entry s_entry;
-    static std::atomic<uint64_t> s_in_handler;
-    s_entry = entry(f::kClockGettime);
-    s_in_handler = 0;
-    struct sigaction sa {}, old {};
-    sa.sa_handler = [](int) {
-        s_entry(1, 0, 0);
-        s_in_handler.fetch_add(1, std::memory_order_relaxed);
-    };
-    sa.sa_flags = SA_RESTART;
-    ASSERT_EQ(sigaction(SIGALRM, &sa, &old), 0);
-    itimerval fast{{0, 50}, {0, 50}}, off{};
-    ASSERT_EQ(setitimer(ITIMER_REAL, &fast, nullptr), 0);
+    CallsFromSignals signals(entry(f::kClockGettime));
     constexpr int kCalls = 2'000'000;
     auto hammer = [&] {
         for (int i = 0; i < kCalls; ++i) entry(f::kClockGettime)(1, 0, 0);
@@ -261,12 +299,9 @@ TEST_F(Trampoline, CountsPerCpuInARestartableSequenceExactly) {
     std::thread a(hammer), b(hammer);
     a.join();
     b.join();
-    ASSERT_EQ(setitimer(ITIMER_REAL, &off, nullptr), 0);
-    sigaction(SIGALRM, &old, nullptr);
-    uint64_t total = 0;
-    for (uint32_t s = 0; s < kSlots; ++s) total += slot_total(s);
-    EXPECT_GT(s_in_handler.load(), 0u);
-    EXPECT_EQ(total, 1000u + 2u * kCalls + s_in_handler.load());
+    signals.stop();
+    EXPECT_GT(signals.calls(), 0u);
+    EXPECT_EQ(cpu_slots_total(), 1000u + 2u * kCalls + signals.calls());
 }
 
 // A count the kernel's restart handling or a migration loses is a wrong report, however rare
@@ -275,36 +310,9 @@ TEST_F(Trampoline, CountsPerCpuInARestartableSequenceExactly) {
 // with sched_setaffinity as fast as it can (so a thread often reads one CPU number and counts on
 // another), and a 20 kHz SIGALRM whose handler calls the trampoline too. All of them count at
 // one call site, so the threads share one counter per CPU slot. Every call must be there.
-TEST_F(Trampoline, RestartableSequenceLosesNoCountUnderMigrationsAndSignals) {
-    if (__rseq_size == 0) GTEST_SKIP() << "glibc did not register rseq here (kernel < 4.18, or glibc.pthread.rseq=0)";
-    if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs two CPUs";
-    const size_t slot_size = f::thread_slot_size(kCallers);
-    constexpr uint32_t kSlots = 64;
-    std::vector<uint64_t> cpu_slots(kSlots * slot_size / 8, 0);
-    ASSERT_EQ(mprotect(page_, 8192, PROT_READ | PROT_WRITE), 0);
-    data().cpu_slots = reinterpret_cast<uint64_t>(cpu_slots.data());
-    data().slot_size = slot_size;
-    data().cpu_slot_count = kSlots;
-    data().cpu_id_mode = vdsotrace::inject::kCpuIdNone;
-    data().rseq_offset_at = reinterpret_cast<uint64_t>(&__rseq_offset);
-    data().rseq_size_at = reinterpret_cast<uint64_t>(&__rseq_size);
-    auto* cs = reinterpret_cast<vdsotrace::inject::RseqCs*>(static_cast<unsigned char*>(page_) +
-                                                             vdsotrace::inject::kRseqCsOffset);
-    cs->start_ip += reinterpret_cast<uint64_t>(page_);
-    cs->abort_ip += reinterpret_cast<uint64_t>(page_);
-    seal();
-
-    static Entry s_entry;
-    static std::atomic<uint64_t> s_in_handler;
-    s_entry = entry(f::kClockGettime);
-    s_in_handler = 0;
-    struct sigaction sa {}, old {};
-    sa.sa_handler = [](int) {
-        s_entry(1, 0, 0);
-        s_in_handler.fetch_add(1, std::memory_order_relaxed);
-    };
-    sa.sa_flags = SA_RESTART;
-    ASSERT_EQ(sigaction(SIGALRM, &sa, &old), 0);
+TEST_F(RseqTrampoline, RestartableSequenceLosesNoCountUnderMigrationsAndSignals) {
+    const Entry clock_gettime_entry = entry(f::kClockGettime);
+    CallsFromSignals signals(clock_gettime_entry);
 
     // For two seconds of CPU time at least (one run of a million calls a thread lost a count
     // one time in ten before the fix).
@@ -318,7 +326,7 @@ TEST_F(Trampoline, RestartableSequenceLosesNoCountUnderMigrationsAndSignals) {
         hammers.emplace_back([&, t] {
             tids[t] = gettid();
             uint64_t n = 0;
-            for (; !stop.load(std::memory_order_relaxed); ++n) s_entry(1, 0, 0);
+            for (; !stop.load(std::memory_order_relaxed); ++n) clock_gettime_entry(1, 0, 0);
             calls[t] = n;
         });
     uint64_t moves = 0;
@@ -334,8 +342,6 @@ TEST_F(Trampoline, RestartableSequenceLosesNoCountUnderMigrationsAndSignals) {
                 if (const pid_t tid = tids[t].load())
                     if (sched_setaffinity(tid, sizeof(cpu_set_t), &cpus[(sweep + t) & 1]) == 0) ++moves;
     });
-    itimerval fast{{0, 50}, {0, 50}}, off{};
-    ASSERT_EQ(setitimer(ITIMER_REAL, &fast, nullptr), 0);
     timespec start{}, now{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
     do {
@@ -345,19 +351,13 @@ TEST_F(Trampoline, RestartableSequenceLosesNoCountUnderMigrationsAndSignals) {
     stop = true;
     for (auto& h : hammers) h.join();
     migrator.join();
-    ASSERT_EQ(setitimer(ITIMER_REAL, &off, nullptr), 0);
-    sigaction(SIGALRM, &old, nullptr);
-    uint64_t expected = s_in_handler.load();
+    signals.stop();
+    uint64_t expected = signals.calls();
     for (auto& c : calls) expected += c.load();
     EXPECT_GT(moves, 1000u);
 
-    uint64_t total = 0;
-    for (uint32_t s = 0; s < kSlots; ++s) {
-        const auto* callers = reinterpret_cast<const f::CallerEntry*>(
-            reinterpret_cast<const unsigned char*>(cpu_slots.data()) + s * slot_size + f::kSlotCallersOffset);
-        for (uint32_t i = 0; i < kCallers; ++i) total += callers[i].count;
-    }
-    total += counted(f::counter_index(f::kClockGettime, 1));  // the shared slot, if any went there
-    EXPECT_GT(s_in_handler.load(), 0u);
-    EXPECT_EQ(total, expected) << moves << " moves, " << s_in_handler.load() << " calls in the signal handler";
+    // The shared slot too, if any went there.
+    const uint64_t total = cpu_slots_total() + counted(f::counter_index(f::kClockGettime, 1));
+    EXPECT_GT(signals.calls(), 0u);
+    EXPECT_EQ(total, expected) << moves << " moves, " << signals.calls() << " calls in the signal handler";
 }

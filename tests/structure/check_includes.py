@@ -10,7 +10,8 @@ file and line, when:
     segment layout) and tracer/common/ only;
   - tools/ includes anything from tracer/ but tracer/format/ and tracer/common/;
   - shim/ or tracer/ includes tools/; tracer/format/ includes anything but tracer/format/;
-    tracer/common/ anything but tracer/format/ and tracer/common/.
+    tracer/common/ anything but tracer/format/ and tracer/common/;
+  - tools/report/ (the report model, data) includes tools/render/ (what writes it out).
 Usage: check_includes.py [REPOSITORY_ROOT]   (default: two folders up from this script)
 """
 import os
@@ -37,6 +38,8 @@ def rules_broken(path, target):
         return 'tracer/format/ includes outside the format'
     if path.startswith('tracer/common/') and not target.startswith(('tracer/format/', 'tracer/common/')):
         return 'tracer/common/ includes beyond tracer/format/ and tracer/common/'
+    if path.startswith('tools/report/') and target.startswith('tools/render/'):
+        return 'the report model includes a renderer (tools/render/ reads tools/report/, not back)'
     return None
 
 

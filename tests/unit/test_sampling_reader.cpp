@@ -98,7 +98,7 @@ TEST(SamplingReader, ReadsStacksCountsAndRing) {
     EXPECT_TRUE(s.enabled);
     EXPECT_EQ(s.period, 1u);
     EXPECT_EQ(s.max_depth, 64u);
-    EXPECT_EQ(s.unwinder, uint32_t(f::kUnwinderLibunwind));
+    EXPECT_EQ(s.unwinder, uint32_t(f::kUnwinderCfi));  // the default: the unwind tables
     ASSERT_EQ(s.stacks.size(), 64u);
     EXPECT_EQ(s.stacks[5], (std::vector<uint64_t>{0x401000, 0x402000, 0x403000}));
     EXPECT_EQ(s.stacks[9], (std::vector<uint64_t>{0x404000, 0x405000}));

@@ -10,9 +10,17 @@
 
 namespace f = vdsotrace::format;
 
+TEST(SegmentFormat, UnwinderValues) {
+    EXPECT_EQ(f::kUnwinderNone, 0);
+    EXPECT_EQ(f::kUnwinderLibunwind, 1);
+    EXPECT_EQ(f::kUnwinderFramePointer, 2);
+    EXPECT_EQ(f::kUnwinderCfi, 3);  // 2.1 (1.5 on the 1.x line)
+    EXPECT_EQ(offsetof(f::Header::Sampling, unwinder), 8u);
+}
+
 TEST(SegmentFormat, VersionAndMagic) {
     EXPECT_EQ(f::kMajor, 2);  // 2.0: the file grows as a prefix of the layout
-    EXPECT_EQ(f::kMinor, 0);
+    EXPECT_EQ(f::kMinor, 1);  // 2.1: kUnwinderCfi
     EXPECT_EQ(f::kOldestMajorRead, 1);
     EXPECT_EQ(std::string(f::kMagic, 7), "VDSOTRC");
     EXPECT_EQ(f::kByteOrderMark, 0x01020304u);
@@ -215,10 +223,14 @@ TEST(SegmentFormat, Format2LayoutOffsets) {
             sizes.stacks = 4096;
             sizes.stack_counts = 1024;
             sizes.sample_ring = 64;
+            sizes.unwinder = f::kUnwinderCfi;
         }
         f::Header h{};
         const size_t size = f::plan_layout(sizes, 8192, &h);
         EXPECT_EQ(size, sampled ? 2560000u : 737280u);
+        // The unwinder the shim chose is named in the header as given (2.1: the unwind tables).
+        EXPECT_EQ(h.sampling.unwinder, sampled ? uint32_t(f::kUnwinderCfi) : uint32_t(f::kUnwinderNone));
+        EXPECT_EQ(h.sampling.period, sampled ? 100u : 0u);
         EXPECT_EQ(h.segment_size, size);
         EXPECT_EQ(h.major, 2);
         EXPECT_EQ(f::fixed_part_size(h), 24576u);  // header, crash, headroom, runtimes, exited slot, vDSO

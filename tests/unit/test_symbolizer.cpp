@@ -2,6 +2,7 @@
 // (tests/unit/fixtures/symbolizer_fixture.cpp, path in $SYMBOLIZER_FIXTURE) and in a copy of
 // this process's vDSO.
 #include "tools/symbols/symbolizer.h"
+#include "tools/symbols/symbol_cache.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -243,6 +244,31 @@ TEST_F(FixtureTest, BuildIdIsChecked) {
     EXPECT_EQ(bad.line, 0);
 }
 
+// One symbolizer serves every recording of a report: a name read once for a build id and address
+// is the name of that build id and address wherever the module was mapped (here: a path that does
+// not exist, which alone would say "file not found"), and never the name of another build.
+TEST_F(FixtureTest, NamesAreCachedPerBuildIdAndAddress) {
+    auto plain = fn<int (*)(int)>("fixture_plain");
+    ASSERT_NE(plain, nullptr);
+    const uint64_t a = vaddr(reinterpret_cast<void*>(plain));
+    const std::string id = build_id_of_loaded(reinterpret_cast<void*>(plain));
+    ASSERT_FALSE(id.empty()) << "fixture has no build id";
+    const ModuleRef elsewhere{"/nonexistent/copy/of/the/fixture.so", id};
+
+    EXPECT_EQ(sym_.lookup(elsewhere, a).problem, "file not found");  // nothing read for it yet
+    EXPECT_EQ(sym_.lookup(module(id), a).symbol, "fixture_plain");   // read from the file
+    const SymbolInfo same = sym_.lookup(elsewhere, a);                // the same build id and address
+    EXPECT_EQ(same.symbol, "fixture_plain");
+    EXPECT_EQ(same.problem, "");
+    EXPECT_EQ(sym_.lookup(elsewhere, a + 1).problem, "file not found");  // another address: not read
+
+    std::string other = id;
+    other[0] = other[0] == '0' ? '1' : '0';
+    EXPECT_EQ(sym_.lookup(ModuleRef{elsewhere.path, other}, a).problem, "file not found");
+    EXPECT_EQ(sym_.lookup(module(other), a).problem, "build id mismatch");
+    EXPECT_EQ(sym_.lookup(module(id), a).symbol, "fixture_plain");
+}
+
 TEST_F(FixtureTest, AddressOutsideAnyFunctionHasNoSymbol) {
     SymbolInfo info = sym_.lookup(module(), 0x7fffffff0000ull);
     EXPECT_EQ(info.symbol, "");
@@ -377,3 +403,37 @@ TEST(Demangle, Cases) {
 }
 
 }  // namespace
+
+// The cache alone: keyed by build id and address when a name was found, by path and build id when
+// the answer depends on where the module is (or when there is no build id).
+TEST(SymbolCache, SameBuildIdSameNameOtherBuildIdsApart) {
+    vdsotrace::tools::SymbolCache cache;
+    SymbolInfo named;
+    named.symbol = "work";
+    named.file = "work.c";
+    named.line = 12;
+    cache.add(ModuleRef{"/usr/lib/libwork.so.1", "aabb"}, 0x1234, named);
+
+    const SymbolInfo* hit = cache.find(ModuleRef{"/lib/libwork.so.1", "AABB"}, 0x1234);
+    ASSERT_NE(hit, nullptr);
+    EXPECT_EQ(hit->symbol, "work");
+    EXPECT_EQ(hit->file, "work.c");
+    EXPECT_EQ(hit->line, 12);
+    EXPECT_EQ(cache.find(ModuleRef{"/usr/lib/libwork.so.1", "aabc"}, 0x1234), nullptr);  // another build
+    EXPECT_EQ(cache.find(ModuleRef{"/usr/lib/libwork.so.1", "aabb"}, 0x1235), nullptr);  // another address
+    EXPECT_EQ(cache.find(ModuleRef{"/usr/lib/libwork.so.1", ""}, 0x1234), nullptr);      // no build id known
+
+    SymbolInfo gone;
+    gone.problem = "file not found";
+    cache.add(ModuleRef{"/tmp/deleted.so", "ccdd"}, 0x10, gone);
+    ASSERT_NE(cache.find(ModuleRef{"/tmp/deleted.so", "ccdd"}, 0x10), nullptr);
+    EXPECT_EQ(cache.find(ModuleRef{"/tmp/deleted.so", "ccdd"}, 0x10)->problem, "file not found");
+    EXPECT_EQ(cache.find(ModuleRef{"/tmp/elsewhere.so", "ccdd"}, 0x10), nullptr);  // depends on the path
+
+    SymbolInfo no_id;
+    no_id.symbol = "main";
+    cache.add(ModuleRef{"/bin/prog", ""}, 0x20, no_id);
+    ASSERT_NE(cache.find(ModuleRef{"/bin/prog", ""}, 0x20), nullptr);
+    EXPECT_EQ(cache.find(ModuleRef{"/bin/other", ""}, 0x20), nullptr);
+    EXPECT_EQ(cache.size(), 3u);
+}

@@ -3,6 +3,7 @@
 // crashes the test instead of passing silently).
 
 #include "tracer/common/vdso_image.h"
+#include "tracer/common/elf_bytes.h"
 
 #include <elf.h>
 #include <link.h>
@@ -27,16 +28,12 @@ namespace {
 
 using namespace vdsotrace::vdso;
 
-using Ehdr = ElfW(Ehdr);
-using Phdr = ElfW(Phdr);
-using Dyn = ElfW(Dyn);
-using Sym = ElfW(Sym);
-using Addr = ElfW(Addr);
-#if defined(__s390x__)
-using HashWord = uint64_t;
-#else
-using HashWord = uint32_t;
-#endif
+using vdsotrace::elf::Addr;
+using vdsotrace::elf::Dyn;
+using vdsotrace::elf::Ehdr;
+using vdsotrace::elf::HashWord;
+using vdsotrace::elf::Phdr;
+using vdsotrace::elf::Sym;
 
 // p_vaddr - p_offset of the PT_LOAD: every dynamic pointer is shifted by this, so an
 // implementation that forgets load_offset reads the wrong place.

@@ -177,6 +177,23 @@ bool StoppedProcess::seize_new_threads(bool* found_new, std::string* why, bool s
     return true;
 }
 
+bool StoppedProcess::seize_until_settled(bool stop, std::string* why) {
+    // The process may be starting threads meanwhile: look again until a look finds none new.
+    for (int round = 0; round < 100; ++round) {
+        bool found_new = false;
+        if (!seize_new_threads(&found_new, why, stop)) {
+            detach_all();
+            return false;
+        }
+        if (!found_new) break;
+    }
+    if (threads_.empty()) {
+        *why = fmt::format("pid {} has no thread left", pid_);
+        return false;
+    }
+    return true;
+}
+
 bool StoppedProcess::open_memory(std::string* why) {
     if (mem_fd_ >= 0) return true;
     mem_fd_ = open(fmt::format("/proc/{}/mem", pid_).c_str(), O_RDWR | O_CLOEXEC);
@@ -188,19 +205,7 @@ bool StoppedProcess::open_memory(std::string* why) {
 
 bool StoppedProcess::seize_all(std::string* why) {
     if (!open_memory(why)) return false;
-    for (int round = 0; round < 100; ++round) {
-        bool found_new = false;
-        if (!seize_new_threads(&found_new, why, false)) {
-            detach_all();
-            return false;
-        }
-        if (!found_new) break;
-    }
-    if (threads_.empty()) {
-        *why = fmt::format("pid {} has no thread left", pid_);
-        return false;
-    }
-    return true;
+    return seize_until_settled(false, why);
 }
 
 bool StoppedProcess::stop_all(std::string* why) {
@@ -218,19 +223,7 @@ bool StoppedProcess::stop_all(std::string* why) {
         }
         if (auto it = threads_.find(tid); it != threads_.end()) it->second.stopped = true;
     }
-    for (int round = 0; round < 100; ++round) {
-        bool found_new = false;
-        if (!seize_new_threads(&found_new, why, true)) {
-            detach_all();
-            return false;
-        }
-        if (!found_new) break;
-    }
-    if (threads_.empty()) {
-        *why = fmt::format("pid {} has no thread left", pid_);
-        return false;
-    }
-    return true;
+    return seize_until_settled(true, why);
 }
 
 void StoppedProcess::detach_all() {

@@ -61,6 +61,9 @@ private:
     void start_stop_clock();
     void stop_stop_clock();
     bool seize_new_threads(bool* found_new, std::string* why, bool stop);
+    // seize_new_threads until it finds none new (at most 100 looks); false, with every thread
+    // let go, when one cannot be seized, and when no thread is left.
+    bool seize_until_settled(bool stop, std::string* why);
     bool open_memory(std::string* why);
     bool wait_stopped(pid_t tid, std::string* why);
     pid_t choose_thread();

@@ -41,6 +41,8 @@
 #include "tools/attach/stopped_process.h"
 #include "tools/attach/window_recording.h"
 #include "tools/commands/commands.h"
+#include "tools/commands/command.h"
+#include "tools/commands/command_options.h"
 #include "tools/recordings/recording_store.h"
 #include "tools/recordings/segment_reader.h"
 #include "tracer/format/segment_format.h"
@@ -449,6 +451,20 @@ int cmd_attach(const AttachOptions& o) {
         return kExitOk;
     }
     return report_files({file}, o.report, false);
+}
+
+Command register_attach(CLI::App& vdsotrace) {
+    auto attach = std::make_shared<AttachOptions>();
+    CLI::App* cmd = vdsotrace.add_subcommand("attach", "Count the calls of a running process for a while, then report");
+    cmd->add_option("pid", attach->pid, "The process")->required()->check(CLI::Range(1, 1 << 30));
+    cmd->add_option("--duration", attach->duration, "Seconds to count (default: until Ctrl-C)")
+        ->check(CLI::Range(0.001, 1e7));
+    cmd->add_option("--shim", attach->shim, "Path of libvdsotrace.so (default: next to vdsotrace, or $VDSOTRACE_SHIM)");
+    cmd->add_flag("--json", attach->report.json, "Write the report as JSON instead of text");
+    cmd->add_option("-o,--output", attach->report.output, "Write the report to FILE instead of stdout");
+    cmd->add_option("--top", attach->report.top, "Callers shown in the text report")->check(kAtLeastOne);
+    cmd->add_flag("--per-process", attach->report.per_process, "Show each process's calls per function and clock");
+    return {cmd, [attach] { return cmd_attach(*attach); }};
 }
 
 }  // namespace vdsotrace::tools

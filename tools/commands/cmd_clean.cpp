@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "tools/commands/commands.h"
+#include "tools/commands/command.h"
 #include "tools/recordings/jit_symbols.h"
 #include "tools/recordings/recording_store.h"
 #include "tracer/common/clock_now.h"
@@ -86,6 +87,22 @@ double parse_duration(const std::string& text) {
     if (unit == "h") return v * 3600;
     if (unit == "d") return v * 86400;
     return -1;
+}
+
+Command register_clean(CLI::App& vdsotrace) {
+    auto clean = std::make_shared<CleanOptions>();
+    auto older_than = std::make_shared<std::string>();
+    CLI::App* cmd = vdsotrace.add_subcommand("clean", "Remove recordings of ended processes (never of running ones)");
+    cmd->add_flag("--all", clean->all, "Every ended recording");
+    cmd->add_option("--older-than", *older_than, "Only those that ended longer ago than DURATION (90s, 15m, 2h, 3d)");
+    cmd->add_option("session", clean->session, "Only this session's recordings");
+    return {cmd, [clean, older_than] {
+                if (!older_than->empty() && (clean->older_than_seconds = parse_duration(*older_than)) < 0) {
+                    spdlog::error("--older-than {}: not a duration (like 90s, 15m, 2h, 3d)", *older_than);
+                    return kExitUsage;
+                }
+                return cmd_clean(*clean);
+            }};
 }
 
 }  // namespace vdsotrace::tools

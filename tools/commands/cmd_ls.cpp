@@ -12,8 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/commands/commands.h"
+#include "tools/commands/command.h"
 #include "tools/recordings/recording_store.h"
 #include "tools/render/report_output.h"
+#include "tools/report/group_digits.h"
 #include "tools/render/terminal_safe.h"
 #include "tracer/common/clock_now.h"
 
@@ -150,6 +152,13 @@ int cmd_ls(bool json) {
     else if (order.empty())
         std::cout << fmt::format("no recordings in {}\n", shm_dir());
     return kExitOk;
+}
+
+Command register_ls(CLI::App& vdsotrace) {
+    auto json = std::make_shared<bool>(false);
+    CLI::App* cmd = vdsotrace.add_subcommand("ls", "List recordings, running or ended");
+    cmd->add_flag("--json", *json, "Write JSON");
+    return {cmd, [json] { return cmd_ls(*json); }};
 }
 
 }  // namespace vdsotrace::tools

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "tools/commands/commands.h"
+#include "tools/commands/command.h"
+#include "tools/commands/command_options.h"
 #include "tools/recordings/recording_archive.h"
 #include "tools/recordings/recording_store.h"
 #include "tools/report/report_model.h"
@@ -76,6 +78,29 @@ int cmd_report(const std::string& given, const ReportOptions& options) {
         return kExitBadInput;
     }
     return report_files(files, options, false);
+}
+
+Command register_report(CLI::App& vdsotrace) {
+    auto report = std::make_shared<ReportOptions>();
+    auto target = std::make_shared<std::string>();
+    CLI::App* cmd = vdsotrace.add_subcommand("report", "Report on a recording: FILE, SESSION, PID or PATH (default: "
+                                                       "the newest vdsotrace.*.vdsotrace here, else the newest session)");
+    cmd->add_flag("--json", report->json, "Write JSON (documented in README.md) instead of text");
+    cmd->add_option("-o,--output", report->output, "Write the report to FILE instead of stdout");
+    cmd->add_option("--top", report->top, "Callers shown in the text report")->check(kAtLeastOne);
+    add_stack_options(cmd, &report->stacks);
+    cmd->add_flag("--per-process", report->per_process, "Show each process's calls per function and clock");
+    cmd->add_flag("--all", report->all, "List every thread and process (by default, beyond 10 they are grouped "
+                                        "by name and executable and cut to the busiest 10)");
+    cmd->add_flag("--allow-other-users", report->allow_other_users,
+                  "Read recordings owned by another user too (refused by default)");
+    cmd->add_option("target", *target, "A recording file, SESSION, PID, or the path of a segment");
+    return {cmd, [report, target] {
+                auto outputs = stack_outputs(report->stacks);
+                outputs.push_back({"-o", &report->output});
+                if (!outputs_writable(outputs)) return kExitUsage;
+                return cmd_report(*target, *report);
+            }};
 }
 
 }  // namespace vdsotrace::tools

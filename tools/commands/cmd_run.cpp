@@ -20,6 +20,8 @@
 
 #include "tools/cli/cli_checks.h"
 #include "tools/commands/commands.h"
+#include "tools/commands/command.h"
+#include "tools/commands/command_options.h"
 #include "tools/recordings/jit_symbols.h"
 #include "tools/recordings/recording_archive.h"
 #include "tools/recordings/recording_file.h"
@@ -364,6 +366,94 @@ int cmd_run(const RunOptions& o) {
         if (saved && !o.keep_live) remove_segments(files, recordings);
     }
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+Command register_run(CLI::App& vdsotrace) {
+    auto run = std::make_shared<RunOptions>();
+    auto save_file = std::make_shared<std::string>();
+    CLI::App* cmd = vdsotrace.add_subcommand("run", "Run a command with the shim preloaded, then report");
+    cmd->add_option("--json", run->json_file, "Also write the JSON report to FILE");
+    cmd->add_option("-o,--output", run->recording_file,
+                    "Write the recording file here (default: vdsotrace.PROGRAM.SESSION.vdsotrace in the current "
+                    "directory)");
+    cmd->add_option("--save", *save_file, "The same as -o (its older name)");
+    cmd->add_flag("--keep-live", run->keep_live, "Keep the session's recordings in /dev/shm after writing the file");
+    cmd->add_option("--text", run->text_file, "Write the text report to FILE instead of stderr");
+    cmd->add_option("--top", run->top, "Callers shown in the text report")->check(kAtLeastOne);
+    cmd->add_option("--shim", run->shim, "Path of libvdsotrace.so (default: next to vdsotrace, or $VDSOTRACE_SHIM)");
+    cmd->add_option("--sample", run->sample, "Take the stack of one call in N per thread (1: every call; 0: none)");
+    cmd->add_option("--sample-depth", run->sample_depth, "Frames kept per stack (1..256, default 64)")
+        ->check(CLI::Range(1, 256));
+    cmd->add_option("--unwind", run->unwind,
+                    "How stacks are taken: cfi (default: the unwind tables, libunwind where they fall short), "
+                    "libunwind, or fp (frame pointers)")
+        ->check(CLI::IsMember({"cfi", "libunwind", "fp"}));
+    add_stack_options(cmd, &run->stacks);
+    cmd->add_option("--route", run->route,
+                    "Send functions elsewhere than the vDSO, e.g. clock_gettime=syscall,gettimeofday=libc "
+                    "(targets: vdso, syscall, libc; FUNCTION may be all)");
+    cmd->add_option("--session", run->session,
+                    "Name the run's session (1 to 40 of A-Z a-z 0-9 . _; default: a fresh random id)");
+    cmd->add_option("--wrapper", run->wrappers,
+                    "Count calls made through the function(s) GLOB names (e.g. 'myapp::Clock::*') at their "
+                    "callers, like std::chrono's now() (repeatable; also VDSOTRACE_WRAPPERS=GLOB,GLOB)")
+        ->check([](const std::string& g) {
+            if (g.empty()) return std::string("an empty GLOB names no function");
+            if (g.find(',') != std::string::npos) return std::string("GLOB must not contain ',' (give --wrapper again)");
+            if (g.size() > 255) return std::string("GLOB is longer than 255 characters");
+            return std::string();
+        });
+    cmd->add_flag("--per-process", run->per_process, "Show each process's calls per function and clock");
+    cmd->add_flag("--all", run->all, "List every thread and process (by default, beyond 10 they are grouped by "
+                                     "name and executable and cut to the busiest 10)");
+    cmd->add_flag("--no-follow-exec{false}", run->follow_exec,
+                  "Do not trace programs the command (or its children) exec");
+    cmd->add_flag("--no-inject{false}", run->inject_static,
+                  "For a statically linked CMD, only warn instead of injecting a counting trampoline");
+    cmd->add_flag("--no-wait{false}", run->wait_descendants,
+                  "Return when CMD ends, without waiting for descendants it left running");
+    cmd->add_flag("--no-runtime-help{false}", run->runtime_help,
+                  "Leave the environment alone for node, java and python3.12+ (by default perf maps are "
+                  "turned on, so that JIT-compiled frames are named)");
+    cmd->add_option("--output-dir", run->output_dir, "Keep a copy of each recording in DIR (`report DIR`)");
+    cmd->add_option("command", run->command, "The command and its arguments, after --")->required();
+    cmd->positionals_at_end();
+
+    return {cmd, [run, save_file] {
+                auto outputs = stack_outputs(run->stacks);
+                outputs.insert(outputs.end(), {{"--json", &run->json_file},
+                                               {"--text", &run->text_file},
+                                               {"-o", &run->recording_file},
+                                               {"--save", save_file.get()}});
+                if (!outputs_writable(outputs)) return kExitUsage;
+                if (!save_file->empty()) {
+                    if (!run->recording_file.empty() && run->recording_file != *save_file) {
+                        spdlog::error("-o {} and --save {} both name the recording file: choose one",
+                                      run->recording_file, *save_file);
+                        return kExitUsage;
+                    }
+                    run->recording_file = *save_file;
+                }
+                if (!run->output_dir.empty()) {
+                    if (const std::string why = output_dir_problem(run->output_dir); !why.empty()) {
+                        spdlog::error("--output-dir {}: {}", run->output_dir, why);
+                        return kExitUsage;
+                    }
+                }
+                if (!run->session.empty()) {
+                    if (const std::string why = session_problem(run->session, getuid()); !why.empty()) {
+                        spdlog::error("--session {}: {}", run->session, why);
+                        return kExitUsage;
+                    }
+                }
+                if (!run->route.empty()) {
+                    if (const std::string why = route_problem(run->route); !why.empty()) {
+                        spdlog::error("--route {}: {}", run->route, why);
+                        return kExitUsage;
+                    }
+                }
+                return cmd_run(*run);
+            }};
 }
 
 }  // namespace vdsotrace::tools

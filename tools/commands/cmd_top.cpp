@@ -14,6 +14,8 @@
 #include <spdlog/spdlog.h>
 
 #include "tools/commands/commands.h"
+#include "tools/commands/command.h"
+#include "tools/commands/command_options.h"
 #include "tools/report/live_rates.h"
 #include "tools/recordings/recording_store.h"
 
@@ -145,6 +147,17 @@ int cmd_top(const TopOptions& given) {
         if (o.once || all_ended(after)) return kExitOk;
         before = std::move(after);
     }
+}
+
+Command register_top(CLI::App& vdsotrace) {
+    auto top = std::make_shared<TopOptions>();
+    CLI::App* cmd = vdsotrace.add_subcommand("top", "Live calls per second of a running session or process");
+    cmd->add_option("target", top->target, "SESSION or PID (default: the newest session)");
+    cmd->add_option("--interval", top->interval, "Seconds between refreshes")->check(CLI::Range(0.05, 3600.0));
+    cmd->add_flag("--once", top->once, "Measure one interval, print, exit");
+    cmd->add_flag("--json", top->json, "Write JSON (with --once: one object; else one per line)");
+    cmd->add_option("--top", top->rows, "Callers shown")->check(kAtLeastOne);
+    return {cmd, [top] { return cmd_top(*top); }};
 }
 
 }  // namespace vdsotrace::tools

@@ -11,6 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include "tools/commands/commands.h"
+#include "tools/commands/command.h"
+#include "tools/commands/command_options.h"
 #include "tools/vdso_doctor/clock_service.h"
 #include "tools/vdso_doctor/vdso_inspect.h"
 #include "tools/vdso_doctor/vdso_needs.h"
@@ -198,6 +200,21 @@ int cmd_vdso(const VdsoOptions& o) {
     }
     std::cout.flush();
     return std::cout ? kExitOk : kExitBadInput;
+}
+
+Command register_vdso(CLI::App& vdsotrace) {
+    auto vdso = std::make_shared<VdsoOptions>();
+    CLI::App* cmd = vdsotrace.add_subcommand("vdso", "Inspect a process's vDSO: mappings, functions, stack need, "
+                                                     "stack probes, which clocks it serves");
+    cmd->add_option("--pid", vdso->pid, "Inspect process PID (default: vdsotrace itself; needs ptrace permission)")
+        ->check(CLI::Range(1, 1 << 30));
+    cmd->add_flag("--json", vdso->json, "Write JSON");
+    cmd->add_option("--dump", vdso->dump, "Write the vDSO image to FILE (readelf and objdump read it)");
+    cmd->add_flag("--no-clocks", vdso->no_clocks, "Skip measuring which clocks the vDSO serves");
+    return {cmd, [vdso] {
+                if (!outputs_writable({{"--dump", &vdso->dump}})) return kExitUsage;
+                return cmd_vdso(*vdso);
+            }};
 }
 
 }  // namespace vdsotrace::tools

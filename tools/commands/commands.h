@@ -46,7 +46,7 @@ struct RunOptions {
     size_t top = 20;
     uint32_t sample = 0;        // --sample N: VDSOTRACE_SAMPLE
     uint32_t sample_depth = 0;  // --sample-depth D: VDSOTRACE_SAMPLE_DEPTH (0: the shim's default)
-    std::string unwind;         // --unwind libunwind|fp: VDSOTRACE_UNWIND
+    std::string unwind;         // --unwind cfi|libunwind|fp: VDSOTRACE_UNWIND
     StackOutputs stacks;
     bool per_process = false;   // --per-process
     bool all = false;           // --all

@@ -26,6 +26,7 @@
 #include "tools/export/clock_metrics.h"
 #include "tools/export/live_read.h"
 #include "tools/commands/commands.h"
+#include "tools/commands/command.h"
 #include "tools/recordings/recording_store.h"
 #include "tracer/format/segment_format.h"
 #include "tools/recordings/segment_reader.h"
@@ -273,6 +274,24 @@ int cmd_export(const ExportOptionsText& text) {
         if (o.interval > 0) pause_for(o.interval);
     } while (o.interval > 0 && !g_stop);
     return kExitOk;
+}
+
+Command register_export(CLI::App& vdsotrace) {
+    auto exp = std::make_shared<ExportOptionsText>();
+    CLI::App* cmd = vdsotrace.add_subcommand("export", "Every live recording as Prometheus/OpenMetrics counters "
+                                                       "(stdout, a file, or node_exporter's textfile directory)");
+    cmd->add_option("--format", exp->format, "prometheus (default; what node_exporter's textfile collector reads) "
+                                             "or openmetrics");
+    cmd->add_option("--callers", exp->callers, "Busiest call sites exported per process, 0 to 100 (default 5)");
+    cmd->add_option("--textfile", exp->textfile, "Write DIR/vdsotrace.prom atomically, for node_exporter's "
+                                                 "--collector.textfile.directory");
+    cmd->add_option("-o,--output", exp->output, "Write to FILE (atomically) instead of stdout (-)");
+    cmd->add_option("--interval", exp->interval, "Refresh every S seconds until SIGTERM/SIGINT");
+    cmd->add_option("--clean-older-than", exp->clean_older_than,
+                    "Also remove recordings of processes that ended longer ago than DURATION (90s, 15m, 2h, 3d)");
+    cmd->add_flag("--all-users", exp->all_users, "Every user's recordings (root exporting services' recordings)");
+    cmd->add_option("--session", exp->sessions, "Only this session's recordings (repeat for more)");
+    return {cmd, [exp] { return cmd_export(*exp); }};
 }
 
 }  // namespace vdsotrace::tools

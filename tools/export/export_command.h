@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace vdsotrace::tools {
 
 // As typed: validated by validate_export_options() before any work, so a bad value gets one line.
@@ -39,5 +43,9 @@ bool validate_export_options(const ExportOptionsText& text, ExportOptions* out, 
 inline constexpr const char* kTextfileName = "vdsotrace.prom";
 
 int cmd_export(const ExportOptionsText& options);
+
+// Declares `export` and its options on `vdsotrace` (tools/commands/command.h).
+struct Command;
+Command register_export(CLI::App& vdsotrace);
 
 }  // namespace vdsotrace::tools

@@ -162,11 +162,19 @@ bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::stri
             *error = fmt::format("corrupt caller entry in thread slot {}", index);
             return false;
         }
-        const unsigned via = f::caller_via(key);
-        if (via == f::kViaWrapperMark) continue;  // the writer's note, not a count
+        unsigned via = f::caller_via(key);
+        uint64_t address = f::caller_address(key);
         const uint64_t calls = load_u64(e + 8);
+        if (via == f::kViaWrapperMark) {
+            // The writer's note, not a count; or a retired entry's tombstone (its count moved to the
+            // retired callers), which holds only a call that raced with the retirement (a library
+            // reloaded at once into a slot other threads share): counted at its address.
+            if (f::retired_tombstone(key) != key || calls == 0) continue;
+            address &= ~f::kPythonSiteTag;
+            via = 0;
+        }
         t->counts[counter] += calls;  // a thread's count is callers + unattributed
-        t->callers.push_back({counter, f::caller_address(key), calls, via});
+        t->callers.push_back({counter, address, calls, via});
     }
     return true;
 }

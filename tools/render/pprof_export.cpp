@@ -100,13 +100,8 @@ private:
     // inlined into it, outermost first; pprof wants the innermost line first.
     uint64_t location(const std::vector<StackFrame>& frames, size_t begin, size_t end) {
         const StackFrame& base = frames[begin];
-        auto key = std::make_tuple(base.module, base.address, end - begin);
-        auto it = locations_.find(key);
-        if (it != locations_.end()) return it->second;
-        const uint64_t id = uint64_t(locations_.size() + 1);
-        locations_.emplace(key, id);
-        pp::Location* loc = profile_.add_location();
-        loc->set_id(id);
+        const auto [id, loc] = new_location({base.module, base.address, end - begin});
+        if (loc == nullptr) return id;
         loc->set_address(base.address);
         if (!base.module.empty()) loc->set_mapping_id(mapping(base));
         for (size_t i = end; i-- > begin;) {
@@ -118,22 +113,30 @@ private:
     }
 
     uint64_t leaf_location(const std::string& clock_function) {
-        auto key = std::make_tuple(std::string("[clock] ") + clock_function, uint64_t(0), size_t(0));
-        auto it = locations_.find(key);
-        if (it != locations_.end()) return it->second;
-        const uint64_t id = uint64_t(locations_.size() + 1);
-        locations_.emplace(key, id);
-        pp::Location* loc = profile_.add_location();
-        loc->set_id(id);
-        loc->add_line()->set_function_id(function(clock_function, ""));
+        const auto [id, loc] = new_location({"[clock] " + clock_function, 0, 0});
+        if (loc != nullptr) loc->add_line()->set_function_id(function(clock_function, ""));
         return id;
+    }
+
+    // A location is one (module, address, frames inlined there); the clock leaves have no module
+    // or address and are told apart by their "[clock] function" name.
+    using LocationKey = std::tuple<std::string, uint64_t, size_t>;
+
+    // The id of the location `key`, and the profile's new Location to fill in when `key` had
+    // none yet (null when it had).
+    std::pair<uint64_t, pp::Location*> new_location(const LocationKey& key) {
+        const auto [it, added] = locations_.emplace(key, uint64_t(locations_.size() + 1));
+        if (!added) return {it->second, nullptr};
+        pp::Location* loc = profile_.add_location();
+        loc->set_id(it->second);
+        return {it->second, loc};
     }
 
     pp::Profile profile_;
     std::map<std::string, int64_t> strings_;
     std::map<std::pair<std::string, std::string>, uint64_t> functions_;
     std::map<std::string, MappingState> mappings_;
-    std::map<std::tuple<std::string, uint64_t, size_t>, uint64_t> locations_;
+    std::map<LocationKey, uint64_t> locations_;
 };
 
 bool gzip(const std::string& in, std::string* out, std::string* error) {

@@ -27,7 +27,4 @@ nlohmann::json to_json(const Report& report);
 // tests/fuzz: `report --json` died of an uncaught exception on a non-UTF-8 argv).
 std::string json_text(const nlohmann::json& j);
 
-// "12,345,678"
-std::string group_digits(uint64_t v);
-
 }  // namespace vdsotrace::tools

@@ -6,22 +6,13 @@
 #include <fmt/format.h>
 
 #include "tools/report/call_tree.h"
+#include "tools/report/group_digits.h"
 #include "tools/render/report_output.h"
 #include "tools/render/terminal_safe.h"
 #include "tracer/common/path_name.h"
 #include "tools/render/report_words.h"
 
 namespace vdsotrace::tools {
-
-std::string group_digits(uint64_t v) {
-    const std::string digits = std::to_string(v);
-    std::string s;
-    for (size_t i = 0; i < digits.size(); ++i) {
-        if (i > 0 && (digits.size() - i) % 3 == 0) s += ',';
-        s += digits[i];
-    }
-    return s;
-}
 
 namespace {
 

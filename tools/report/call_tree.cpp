@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "tools/render/report_output.h"
+#include "tools/report/group_digits.h"
 
 namespace vdsotrace::tools {
 

@@ -10,7 +10,7 @@
 
 #include "tools/recordings/recording_store.h"
 #include "tools/report/report_model.h"
-#include "tools/render/report_output.h"
+#include "tools/report/group_digits.h"
 #include "tools/symbols/symbolizer.h"
 #include "tools/report/address_namer.h"
 

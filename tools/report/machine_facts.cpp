@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -41,6 +42,22 @@ bool may_suggest(int clock_id) {
            clock_id == CLOCK_BOOTTIME || clock_id == CLOCK_MONOTONIC;
 }
 
+// This process's [vDSO] mapping, copied whole (as the doctor's inspect_vdso does, without its
+// /proc/self/smaps read, which walks the page tables of every mapping: a few ms of every report).
+bool own_vdso_image(std::vector<unsigned char>* image) {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+        if (line.size() < 6 || line.compare(line.size() - 6, 6, "[vdso]") != 0) continue;
+        unsigned long long start = 0, end = 0;
+        if (sscanf(line.c_str(), "%llx-%llx", &start, &end) != 2 || end <= start) return false;
+        const auto* p = reinterpret_cast<const unsigned char*>(uintptr_t(start));
+        image->assign(p, p + (end - start));
+        return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 MachineFacts gather_machine_facts(const std::vector<Recording>& recordings) {
@@ -61,10 +78,7 @@ MachineFacts gather_machine_facts(const std::vector<Recording>& recordings) {
         if (clock_getres(id, &res) == 0) facts.resolution_ns[id] = timespec_ns(res);
     }
     if (recordings.empty()) return facts;
-    std::string error;
-    auto self = doctor::inspect_vdso(0, &error);
-    if (!self) return facts;
-    facts.vdso_image = self->image;
+    if (!own_vdso_image(&facts.vdso_image)) return facts;
     vdso::Image live;
     if (vdso::parse_live(&live) == vdso::ParseError::kNone) facts.vdso_base = uint64_t(reinterpret_cast<uintptr_t>(live.base));
 
@@ -95,7 +109,10 @@ MachineFacts gather_machine_facts(const std::vector<Recording>& recordings) {
     }
     bool any_same = false;
     for (const Recording& r : recordings) any_same = any_same || facts.same_vdso(r);
-    if (stack_questions && any_same) facts.vdso_needs = doctor::vdso_needs(*self, true);
+    if (stack_questions && any_same) {
+        std::string error;
+        if (auto self = doctor::inspect_vdso(0, &error)) facts.vdso_needs = doctor::vdso_needs(*self, true);
+    }
     return facts;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <tuple>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -116,8 +117,14 @@ private:
         out->push_back(std::move(fr));
     }
 
+    struct KeyHash {
+        size_t operator()(const std::pair<std::string, uint64_t>& k) const {
+            return std::hash<std::string>()(k.first) ^ (k.second * 0x9e3779b97f4a7c15ull);
+        }
+    };
     Symbolizer& symbolizer_;
-    std::map<std::pair<std::string, uint64_t>, std::vector<StackFrame>> cache_;
+    // Hashed: a million samples' frames look up here (an ordered map compared paths char by char).
+    std::unordered_map<std::pair<std::string, uint64_t>, std::vector<StackFrame>, KeyHash> cache_;
 };
 
 bool is_python(const StackFrame& fr) { return fr.module == kPythonModule; }
@@ -172,17 +179,26 @@ StackReport build_stack_report(const std::vector<Recording>& recordings, const S
         rep.enabled = true;
         rep.period = s.period;
         rep.max_depth = s.max_depth;
-        rep.unwinder = s.unwinder == f::kUnwinderFramePointer ? "frame pointers" : "libunwind";
+        rep.unwinder = s.unwinder == f::kUnwinderFramePointer ? "frame pointers"
+                       : s.unwinder == f::kUnwinderCfi        ? "unwind tables"
+                                                              : "libunwind";
         rep.stacks_full |= (s.flags & f::kSamplingStacksFull) != 0;
         rep.unwinder_missing |= (s.flags & f::kSamplingUnwinderMissing) != 0;
         rep.distinct_stacks += s.stacks_claimed;
         std::map<uint32_t, std::vector<StackFrame>> named;  // stack id -> frames, root first
+        // (counter, stack id) -> its merged row: threads share stacks, and the merge key (every
+        // frame's module and offset) is built once per stack of this recording, not per thread.
+        std::map<std::pair<unsigned, uint32_t>, StackRow*> rows;
         for (const ThreadInfo& t : r.threads) {
             if (filter.tid != 0 && t.tid != filter.tid) continue;
             rep.totals.add(t.samples);
             rep.ring_samples += t.ring.size();
             rep.ring_missed += t.ring_missed;
             for (const StackCountInfo& sc : t.stack_counts) {
+                if (auto known = rows.find({sc.counter, sc.stack}); known != rows.end()) {
+                    known->second->calls += sc.calls;
+                    continue;
+                }
                 auto it = named.find(sc.stack);
                 if (it == named.end()) {
                     std::vector<StackFrame> frames;
@@ -206,6 +222,7 @@ StackReport build_stack_report(const std::vector<Recording>& recordings, const S
                     row.frames = it->second;
                 }
                 row.calls += sc.calls;
+                rows.emplace(std::make_pair(sc.counter, sc.stack), &row);
             }
         }
     }

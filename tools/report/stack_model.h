@@ -46,7 +46,7 @@ struct StackReport {
     bool enabled = false;   // some recording sampled stacks
     uint32_t period = 0;
     uint32_t max_depth = 0;
-    std::string unwinder;   // "libunwind", "frame pointers"
+    std::string unwinder;   // "unwind tables", "libunwind", "frame pointers"
     SampleTotals totals;    // over the threads that pass the filter
     uint64_t stack_calls = 0;     // calls in `stacks` (the filtered ones)
     uint64_t distinct_stacks = 0; // in the recordings' stack tables

@@ -5,6 +5,7 @@
 #include "tools/symbols/symbolizer.h"
 
 #include "tools/symbols/go_functions.h"
+#include "tools/symbols/symbol_cache.h"
 #include "tools/symbols/symbol_index.h"
 #include "tools/symbols/symbol_table.h"
 
@@ -21,6 +22,7 @@
 #include <algorithm>
 #include <iterator>
 #include <cstring>
+#include <unordered_map>
 #include <utility>
 
 namespace vdsotrace::tools {
@@ -104,6 +106,10 @@ struct Symbolizer::Impl {
             Dwarf_Addr end;
             Dwarf_Die cu;
         };
+        // Per compile unit (by DIE offset): the address ranges of its inlined code, sorted by
+        // start. An address outside them has no inline chain, and one the symbol table named
+        // needs no DWARF scope walk (dwarf_getscopes: most of a big report's time on dwz'd libc).
+        std::unordered_map<Dwarf_Off, std::vector<std::pair<Dwarf_Addr, Dwarf_Addr>>> inlined_ranges;
         bool cu_ranges_built = false;
         std::vector<CuRange> cu_ranges;
 
@@ -126,6 +132,7 @@ struct Symbolizer::Impl {
     Dwfl_Callbacks callbacks{};
     std::map<std::string, std::unique_ptr<Module>> modules;          // by path
     std::map<std::string, std::vector<unsigned char>> images;        // add_image() bytes, by path
+    SymbolCache cache;  // every answer of this symbolizer, by build id (or path) and address
 
     Impl() {
         callbacks.find_elf = dwfl_build_id_find_elf;
@@ -249,6 +256,43 @@ struct Symbolizer::Impl {
         return false;
     }
 
+    // Collects the ranges of every DW_TAG_inlined_subroutine below `die`, in the unit's own tree.
+    // (Units dwz imports hold shared types and abstract definitions, never code with addresses.)
+    static void collect_inlined(Dwarf_Die* die, std::vector<std::pair<Dwarf_Addr, Dwarf_Addr>>* out) {
+        Dwarf_Die child;
+        if (dwarf_child(die, &child) != 0) return;
+        do {
+            if (dwarf_tag(&child) == DW_TAG_inlined_subroutine) {
+                Dwarf_Addr base = 0, start = 0, end = 0;
+                ptrdiff_t off = 0;
+                while ((off = dwarf_ranges(&child, off, &base, &start, &end)) > 0)
+                    if (end > start) out->push_back({start, end});
+            }
+            if (dwarf_haschildren(&child) == 1) collect_inlined(&child, out);
+        } while (dwarf_siblingof(&child, &child) == 0);
+    }
+
+    // Whether code inlined into the unit covers `pc` (the unit's own address space).
+    static bool in_inlined_code(Module& m, Dwarf_Die* cudie, Dwarf_Addr pc) {
+        auto [it, fresh] = m.inlined_ranges.try_emplace(dwarf_dieoffset(cudie));
+        auto& ranges = it->second;
+        if (fresh) {
+            collect_inlined(cudie, &ranges);
+            std::sort(ranges.begin(), ranges.end());
+            // Merged into disjoint ranges, so that one binary search answers.
+            std::vector<std::pair<Dwarf_Addr, Dwarf_Addr>> merged;
+            for (const auto& r : ranges)
+                if (!merged.empty() && r.first <= merged.back().second)
+                    merged.back().second = std::max(merged.back().second, r.second);
+                else
+                    merged.push_back(r);
+            ranges = std::move(merged);
+        }
+        auto next = std::upper_bound(ranges.begin(), ranges.end(), pc,
+                                     [](Dwarf_Addr v, const std::pair<Dwarf_Addr, Dwarf_Addr>& r) { return v < r.first; });
+        return next != ranges.begin() && pc < std::prev(next)->second;
+    }
+
     ~Impl() {
         modules.clear();  // every Dwfl ends before the image bytes they may point into go away
     }
@@ -262,6 +306,7 @@ void Symbolizer::add_image(const std::string& path, const std::vector<unsigned c
     // A session opened on the old bytes (or a failed open) must not outlive them.
     impl_->modules.erase(path);
     impl_->images[path] = bytes;
+    impl_->cache = SymbolCache();  // names read from the old bytes
 }
 
 void Symbolizer::use_table(std::shared_ptr<SymbolTable> table) {
@@ -274,7 +319,9 @@ SymbolInfo Symbolizer::lookup(const ModuleRef& module, uint64_t elf_vaddr) {
     for (const auto& t : tables_)
         if (!t->collect)
             if (const SymbolInfo* known = t->find(module, elf_vaddr)) return *known;
-    SymbolInfo info = lookup_file(module, elf_vaddr);
+    const SymbolInfo* cached = impl_->cache.find(module, elf_vaddr);
+    SymbolInfo info = cached ? *cached : lookup_file(module, elf_vaddr);
+    if (!cached) impl_->cache.add(module, elf_vaddr, info);
     for (const auto& t : tables_)
         if (t->collect) t->add(module, elf_vaddr, info);
     return info;
@@ -349,8 +396,9 @@ SymbolInfo Symbolizer::lookup_file(const ModuleRef& module, uint64_t elf_vaddr) 
         }
     }
 
-    // Inline chain from the DWARF scopes containing the address.
-    if (cudie != nullptr) {
+    // Inline chain from the DWARF scopes containing the address: needed only where inlined code
+    // covers it, or to name the function when the symbol table did not.
+    if (cudie != nullptr && (info.symbol.empty() || Impl::in_inlined_code(m, cudie, addr - cu_bias))) {
         Dwarf_Die* scopes = nullptr;
         int n = dwarf_getscopes(cudie, addr - cu_bias, &scopes);
         if (n > 0) {

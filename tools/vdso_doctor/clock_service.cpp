@@ -5,13 +5,14 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <system_error>
+#include <thread>
 
 #include "tracer/format/segment_format.h"
 #include "tracer/common/vdso_image.h"
@@ -110,9 +111,12 @@ bool has_entry(const Entries& e, int fn) {
     return false;
 }
 
-// In a child: make the time system calls fail with kMarkErrno, call every probe through the
-// vDSO, and write one byte per probe (1: went to the kernel) to `fd`.
-[[noreturn]] void seccomp_child(const Entries& e, const std::vector<Probe>& ps, int fd) {
+// In a thread of its own: make the time system calls fail with kMarkErrno, call every probe
+// through the vDSO, and set one byte per probe (1: went to the kernel). A filter installed without
+// SECCOMP_FILTER_FLAG_TSYNC, like no_new_privs, holds for the calling thread only and ends with it,
+// so no child process is needed (a fork of the reader, with its recordings in memory, was most of
+// the probe's cost).
+bool seccomp_probe(const Entries& e, const std::vector<Probe>& ps, std::vector<char>* result) {
     std::vector<sock_filter> prog;
     prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
     const unsigned nrs[] = {SYS_clock_gettime, SYS_gettimeofday, SYS_getcpu, SYS_clock_getres,
@@ -127,44 +131,26 @@ bool has_entry(const Entries& e, int fn) {
     prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (kMarkErrno & SECCOMP_RET_DATA)));
     sock_fprog fprog{uint16_t(prog.size()), prog.data()};
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) != 0)
-        _exit(2);
-    std::vector<char> result(ps.size());
+        return false;
+    result->assign(ps.size(), 0);
     for (size_t i = 0; i < ps.size(); ++i) {
         const long r = call_vdso(e, ps[i]);
         // time() returns the time itself; if it ever fell back, the filtered system call's raw
         // -errno would show as a negative time.
-        result[i] = char(r == -kMarkErrno || (ps[i].function == f::kTime && r < 0));
+        (*result)[i] = char(r == -kMarkErrno || (ps[i].function == f::kTime && r < 0));
     }
-    const ssize_t w = write(fd, result.data(), result.size());
-    _exit(w == ssize_t(result.size()) ? 0 : 3);
+    return true;
 }
 
 bool probe_with_seccomp(const Entries& e, const std::vector<Probe>& ps, std::vector<char>* out) {
-    int pipefd[2];
-    if (pipe(pipefd) != 0) return false;
-    const pid_t child = fork();
-    if (child < 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return false;
+    bool ok = false;
+    try {
+        std::thread probe([&] { ok = seccomp_probe(e, ps, out); });
+        probe.join();
+    } catch (const std::system_error&) {
+        return false;  // no thread to be had: fallback is judged by timing
     }
-    if (child == 0) {
-        close(pipefd[0]);
-        seccomp_child(e, ps, pipefd[1]);
-    }
-    close(pipefd[1]);
-    out->assign(ps.size(), 0);
-    size_t got = 0;
-    while (got < out->size()) {
-        const ssize_t n = read(pipefd[0], out->data() + got, out->size() - got);
-        if (n <= 0) break;
-        got += size_t(n);
-    }
-    close(pipefd[0]);
-    int status = 0;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
-    return got == out->size() && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return ok;
 }
 
 template <class Fn>

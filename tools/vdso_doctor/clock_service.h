@@ -2,8 +2,8 @@
 //
 // The vDSO falls back to a real system call for clocks it cannot read in user space (the CPU-time
 // clocks, the alarm clocks, invalid ids) and for every clock when the clocksource has no vDSO
-// mode (hpet, acpi_pm, some hypervisors). Detection is exact, not a guess from timing: a forked
-// child installs a seccomp filter that makes the time system calls fail with a distinctive errno,
+// mode (hpet, acpi_pm, some hypervisors). Detection is exact, not a guess from timing: a short-lived
+// thread installs a seccomp filter (its own only) that makes the time system calls fail with a distinctive errno,
 // then calls the vDSO; a call that returns that errno went to the kernel. Timing then gives the
 // cost per call of the vDSO path and of a forced system call, in the same run.
 #pragma once

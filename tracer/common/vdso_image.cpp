@@ -8,23 +8,21 @@
 #include <link.h>
 #include <sys/auxv.h>
 
+#include "tracer/common/elf_bytes.h"
+
 namespace vdsotrace::vdso {
 namespace {
 
-using Ehdr = ElfW(Ehdr);
-using Phdr = ElfW(Phdr);
-using Dyn = ElfW(Dyn);
-using Sym = ElfW(Sym);
-using Addr = ElfW(Addr);
+using elf::Addr;
+using elf::aligned;
+using elf::Dyn;
+using elf::Ehdr;
+using elf::fits;
+using elf::HashWord;
+using elf::Phdr;
+using elf::Sym;
 using Verdef = ElfW(Verdef);
 using Verdaux = ElfW(Verdaux);
-
-// DT_HASH words are 64-bit on s390x (its ABI says so), 32-bit everywhere else.
-#if defined(__s390x__)
-using HashWord = uint64_t;
-#else
-using HashWord = uint32_t;
-#endif
 
 constexpr unsigned char kNativeClass = __ELF_NATIVE_CLASS == 64 ? ELFCLASS64 : ELFCLASS32;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -33,20 +31,9 @@ constexpr unsigned char kNativeData = ELFDATA2LSB;
 constexpr unsigned char kNativeData = ELFDATA2MSB;
 #endif
 
-// True when [off, off + count * elem) lies inside an image of `size` bytes, without overflow.
-bool fits(size_t size, uint64_t off, uint64_t count, uint64_t elem) {
-    if (off > size) return false;
-    const uint64_t room = size - off;
-    return elem == 0 || count <= room / elem;
-}
-
-// Structures are read through typed pointers, so they must be naturally aligned (the real vDSO
-// is page-aligned and its tables are aligned; a misaligned table means a corrupt image).
-bool aligned(const unsigned char* base, uint64_t off, size_t align) {
-    return (reinterpret_cast<uintptr_t>(base) + off) % align == 0;
-}
-
-// Offset in the image of a table whose start and element type are known, or false.
+// True when `count` T's at `off` lie inside the image and are naturally aligned: structures are
+// read through typed pointers (the real vDSO is page-aligned and its tables are aligned; a
+// misaligned table means a corrupt image).
 template <typename T>
 bool table_at(const unsigned char* base, size_t size, uint64_t off, uint64_t count) {
     return fits(size, off, count, sizeof(T)) && aligned(base, off, alignof(T));

@@ -31,6 +31,14 @@ void note_clock_routes(const uint8_t (&routes)[format::kFunctionCount],
 // thread an alternate signal stack when it claims a slot (VDSOTRACE_CRASH=stack).
 void note_crash_handlers(bool alt_stacks);
 
+// The shim's vfork: `child` true in the child (it runs on this thread's TLS and memory), false in
+// the parent once it resumes. No system call.
+void note_vfork_child(bool child);
+
+// The shim's clone: a child made with CLONE_VM and without CLONE_SETTLS runs on this thread's TLS,
+// where no mark can tell the two apart: from now on exit() asks getpid() to.
+void note_tls_shared_by_clone();
+
 // The segment's shm name ("/vdsotrace-..."), or null while nothing is recorded.
 const char* segment_name();
 

@@ -25,8 +25,10 @@
 #include "tracer/engine/settings.h"
 #include "tracer/common/text_util.h"
 #include "tracer/python/cpython_frames.h"
+#include "tracer/wrappers/file_symbols.h"
 #include "tracer/wrappers/wrapper_sites.h"
 #include "tracer/engine/thread_identity.h"
+#include "tracer/engine/unload_log.h"
 
 namespace vdsotrace::tracer {
 
@@ -85,6 +87,10 @@ unsigned char* overflow_slot() {
         __atomic_store_n(&sh->state, uint32_t(format::kThreadShared), __ATOMIC_RELEASE);
     return slot;
 }
+
+// Retires this thread's own caller entries at libraries unloaded since it last looked (defined
+// with the rest of the unload handling at the end of this file).
+void catch_up_with_unloads(ThreadState& t);
 
 // Where the probe for a whole caller key starts, off the hot path: a multiplicative hash, since
 // Python sites (format::kPythonSiteTag | index) are small consecutive numbers that
@@ -167,6 +173,9 @@ void on_thread_exit(void* slot_ptr) {
         pthread_setspecific(g_exit_key, slot_ptr);
         return;
     }
+    // Entries of libraries unloaded since this thread's last call leave with their own module,
+    // not under whatever is loaded at their addresses now.
+    catch_up_with_unloads(t);
     // Calls this thread still makes (later TLS destructors, a signal handler right now) go to the
     // exited threads' slot, where its other calls are about to go too (or, in a segment without
     // one, the shared slot), and when sampling to the shared sample slot, with atomics: from here
@@ -269,6 +278,8 @@ unsigned char* claim_thread_slot(ThreadState& t) {
         t.in_init = 0;
         return t.slot;
     }
+    // A fresh (or recycled, zeroed) slot holds nothing of a library unloaded before now.
+    t.module_generation = __atomic_load_n(&g_recorder.module_generation, __ATOMIC_ACQUIRE);
     format::Header* h = g_segment.header;
     // One locked instruction per thread lifetime, not per call.
     const uint64_t index = __atomic_fetch_add(&h->threads_claimed, 1, __ATOMIC_RELAXED);
@@ -374,12 +385,30 @@ static unsigned char* claim_slot() {
 // recording. Here it has none: it must neither claim a slot nor create a segment the parent would
 // then record into under the child's pid. Its calls go to the shared overflow slot, or wait aside
 // until the parent creates its segment.
-static bool in_vfork_child() { return g_own_pid != 0 && getpid() != g_own_pid; }
+// Told without a system call where the shim saw the child made: its vfork marks the TLS the child
+// runs on (ThreadState::vfork_child). Only after a clone(CLONE_VM) without CLONE_SETTLS, whose
+// child shares the TLS while both run, is getpid() asked (and everywhere but x86_64, where the
+// shim has no vfork of its own): exit() made a getpid on every process, which a sandbox may kill.
+static bool g_tls_shared_by_clone;
+static bool in_vfork_child() {
+    if (t_thread.vfork_child != 0) return true;
+#if defined(__x86_64__)
+    if (!__atomic_load_n(&g_tls_shared_by_clone, __ATOMIC_ACQUIRE)) return false;
+#endif
+    return g_own_pid != 0 && getpid() != g_own_pid;
+}
+
+void note_vfork_child(bool child) { t_thread.vfork_child = child ? 1 : 0; }
+
+void note_tls_shared_by_clone() { __atomic_store_n(&g_tls_shared_by_clone, true, __ATOMIC_RELEASE); }
 
 // Renames the slot of thread `tid` (the shim's pthread_setname_np on another thread). Cold.
 void rename_thread_slot(int32_t tid, const char* name) {
     if (tid <= 0 || __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
-    for (uint32_t i = 0; i < g_segment.thread_capacity; ++i) {
+    // Only slots the file backs: a thread that has no slot yet must not walk past the file's end.
+    const uint64_t backed = reserved_entries(g_segment, &g_segment.threads_reserved, g_segment.slot_size,
+                                             g_segment.thread_capacity);
+    for (uint32_t i = 0; i < backed; ++i) {
         auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(g_segment.threads + size_t(i) * g_segment.slot_size);
         if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == format::kThreadLive && sh->tid == tid) {
             copy_thread_name(sh->name, name);
@@ -412,6 +441,7 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample, wrappers::
         bump_pending(counter);
         return;
     }
+    if (modules_changed(t)) catch_up_with_unloads(t);
     unsigned char* slot = t.slot;
     if (slot == nullptr) {
         // Recording impossible (said once on stderr): every call passes through at about native
@@ -440,7 +470,7 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample, wrappers::
         detail::count_into<true>(slot, counter, caller, frame);
     else
         detail::count_into<false>(slot, counter, caller, frame);
-    if (may_sample && sample_due()) sampler_on_countdown(counter, caller);
+    if (may_sample && sample_due()) sampler_on_countdown(counter, caller, frame);
 }
 
 void share_thread_state_with_clone() {
@@ -464,14 +494,34 @@ void share_thread_state_with_clone() {
     t.wrap_entry = nullptr;
 }
 
+void prepare_for_sandbox() {
+    ThreadState& t = t_thread;
+    if (t.busy != 0 || t.in_init) return;  // the shim's own work, or a handler inside a claim
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled || in_vfork_child()) return;
+    const int saved_errno = errno;  // the program's prctl sets errno itself
+    if (t.slot == nullptr) {
+        claim_slot();
+        // New call sites are decided (is it inside a clock wrapper?) from the modules' files: read
+        // them now, and none after.
+        if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) wrappers::read_files_before_sandbox();
+    }
+    // Growing the recording takes system calls the sandbox may refuse: back its whole layout now,
+    // so nothing grows after the filter (segment_growth.h).
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) {
+        BusyGuard busy;
+        reserve_whole(&g_segment);
+    }
+    errno = saved_errno;
+}
+
 format::Header* ensure_segment() {
     if (t_thread.in_init) return nullptr;
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady && claim_slot() == nullptr) return nullptr;
     return g_segment.header;
 }
 
-void sampler_on_countdown(unsigned counter, uintptr_t caller) {
-    sampler_on_call(t_thread, g_segment, counter, caller);
+void sampler_on_countdown(unsigned counter, uintptr_t caller, wrappers::CallFrame frame) {
+    sampler_on_call(t_thread, g_segment, counter, caller, frame);
 }
 
 format::CrashRecord* crash_record_for_write() {
@@ -544,6 +594,7 @@ void after_fork_in_child() {
     wrappers::forget_sites_after_fork();
     t_thread.shared = 0;
     t_thread.in_init = 0;
+    t_thread.module_generation = __atomic_load_n(&g_recorder.module_generation, __ATOMIC_ACQUIRE);
     t_thread.sample_countdown = 0;
     t_thread.sample_slot = nullptr;
     t_thread.in_sample = 0;
@@ -563,6 +614,7 @@ void at_process_end() {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
     // exit() in a vfork child, or in a clone(CLONE_VM) child: the recording is the parent's.
     if (in_vfork_child()) return;
+    if (modules_changed(t_thread)) catch_up_with_unloads(t_thread);
     format::Header* h = g_segment.header;
     if (h->end_monotonic_ns == 0) {
         h->end_monotonic_ns = monotonic_ns();
@@ -578,6 +630,7 @@ void at_process_exit(int status) {
     // exit() called by a vfork child runs this on the parent's memory: the recording is the
     // parent's, which has not exited.
     if (in_vfork_child()) return;
+    if (modules_changed(t_thread)) catch_up_with_unloads(t_thread);
     format::Header* h = g_segment.header;
     if (h->end_monotonic_ns == 0) {
         h->end_monotonic_ns = monotonic_ns();
@@ -731,12 +784,19 @@ void add_retired(uint64_t key, uint64_t n, int32_t tid, uint32_t module) {
     __atomic_fetch_or(&g_segment.header->flags, format::kFlagRetiredFull, __ATOMIC_RELAXED);
 }
 
-// Retires every caller entry of `slot` whose call site lies in [start, end): a tombstone takes the
-// key's place, so the next library loaded there counts into fresh entries (and gets its module
-// noted and its wrapper sites decided again), and the count moves to the retired table. The
-// slot's owner may count meanwhile, but never at these addresses: the library is gone, and a
-// library loaded in its place can be called only after dlclose returned.
-void retire_slot_range(unsigned char* slot, int32_t tid, uintptr_t start, uintptr_t end, uint32_t module) {
+// Retires every caller entry of `slot` whose call site lies in [start, end): the count moves to the
+// retired table under `module`, and the entry is freed, so the next library loaded there counts
+// into fresh entries (and gets its module noted and its wrapper sites decided again). `own`: the
+// calling thread is the slot's only writer (and its signal handlers, which never count at an
+// unloaded library's addresses): the key is cleared and the entry claimed again later. A key
+// further along the probe chain may then be claimed twice; readers add a thread's entries of one
+// key, so counts stay exact, and a library closed and reopened in a loop does not fill the table.
+// Otherwise (the shared and exited-threads slots, written with atomics by every thread) the key
+// becomes a tombstone, never a live key; a write that raced with the retirement (a library
+// reloaded at once by a thread counting in the shared slot) stays in it, and readers count it at
+// its address. No write can be in flight at these addresses from a call of the unloaded library
+// itself: a call cannot be under way while its library is unloaded.
+void retire_slot_range(unsigned char* slot, int32_t tid, uintptr_t start, uintptr_t end, uint32_t module, bool own) {
     auto* callers = reinterpret_cast<format::CallerEntry*>(slot + format::kSlotCallersOffset);
     for (uint32_t i = 0; i <= g_recorder.caller_mask; ++i) {
         format::CallerEntry& e = callers[i];
@@ -745,47 +805,96 @@ void retire_slot_range(unsigned char* slot, int32_t tid, uintptr_t start, uintpt
         if (key == 0 || (address & format::kPythonSiteTag) || address == 0 || address - 1 < start ||
             address - 1 >= end)
             continue;
-        __atomic_store_n(&e.key, format::retired_tombstone(key), __ATOMIC_RELEASE);
-        if (format::caller_via(key) == format::kViaWrapperMark) continue;  // a note, no count
-        const uint64_t n = __atomic_exchange_n(&e.count, 0, __ATOMIC_ACQ_REL);
-        if (n != 0) add_retired(key, n, tid, module);
+        if (!own) __atomic_store_n(&e.key, format::retired_tombstone(key), __ATOMIC_RELEASE);
+        if (format::caller_via(key) != format::kViaWrapperMark) {  // a mark is a note, no count
+            const uint64_t n = __atomic_exchange_n(&e.count, 0, __ATOMIC_ACQ_REL);
+            if (n != 0) add_retired(key, n, tid, module);
+        }
+        if (own) __atomic_store_n(&e.key, uint64_t(0), __ATOMIC_RELEASE);
     }
+}
+
+// A thread too far behind the unload log (more than kUnloadLogEntries unloads while it made no
+// call): every entry inside a module marked unloaded is retired under that module (the first such
+// module holding it). Nothing is lost; with several libraries unloaded in turn at one range, the
+// calls may be named after another of them.
+void retire_slot_by_module_table(unsigned char* slot, int32_t tid) {
+    uint64_t claimed = __atomic_load_n(&g_segment.header->modules_claimed, __ATOMIC_ACQUIRE);
+    if (claimed > g_segment.module_capacity) claimed = g_segment.module_capacity;
+    for (uint64_t i = 0; i < claimed; ++i) {
+        const format::ModuleEntry& m = g_segment.modules[i];
+        if (__atomic_load_n(&m.state, __ATOMIC_ACQUIRE) == format::kModuleReady &&
+            (__atomic_load_n(&m.flags, __ATOMIC_ACQUIRE) & format::kModuleUnloaded))
+            retire_slot_range(slot, tid, uintptr_t(m.start), uintptr_t(m.end), uint32_t(i), true);
+    }
+}
+
+// Serializes the dlclose side (log and generation); readers never take it.
+int g_unload_lock;
+
+}  // namespace
+
+namespace {
+
+void catch_up_with_unloads(ThreadState& t) {
+    const uint32_t now = __atomic_load_n(&g_recorder.module_generation, __ATOMIC_ACQUIRE);
+    if (t.module_generation == now) return;
+    unsigned char* slot = t.slot;
+    // The shared overflow and exited-threads slots were retired by dlclose itself.
+    const bool own = slot != nullptr && __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady && slot != shared_slot() &&
+                     slot != g_segment.exited_slot;
+    if (own) {
+        const int saved_errno = errno;
+        const int32_t tid = reinterpret_cast<const format::ThreadSlotHeader*>(slot)->tid;
+        const bool complete = for_each_unload_since(t.module_generation, [&](const UnloadEvent& e) {
+            retire_slot_range(slot, tid, e.start, e.end, e.module, true);
+        });
+        if (!complete) retire_slot_by_module_table(slot, tid);
+        errno = saved_errno;
+    }
+    // The entries and decisions this thread kept for its next call may be of the retired ones.
+    t.last_entry = nullptr;
+    t.direct_entries[0] = t.direct_entries[1] = nullptr;
+    t.wrap_key = 0;
+    t.wrap_entry = nullptr;
+    t.py_c_site = 0;
+    // Last: a signal handler that lands in the walk above does the walk again (retiring is
+    // idempotent) rather than count into an entry not retired yet.
+    t.module_generation = now;
 }
 
 }  // namespace
 
 void forget_unloaded_modules() {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
-    BusyGuard busy;
+    // No BusyGuard: nothing here reads the clock, and a signal handler's clock call meanwhile is
+    // the program's, to be counted (the guard dropped them: the sampling stress test's handler
+    // lost calls that way).
     const int saved_errno = errno;
+    while (__atomic_exchange_n(&g_unload_lock, 1, __ATOMIC_ACQUIRE) != 0) cpu_relax();
     uint32_t unloaded[64];
     uint32_t n;
+    uint32_t generation = 0;
     while ((n = mark_unloaded_modules(&g_segment, unloaded, 64)) != 0) {
         for (uint32_t u = 0; u < n; ++u) {
             const format::ModuleEntry& m = g_segment.modules[unloaded[u]];
             const uintptr_t start = uintptr_t(m.start), end = uintptr_t(m.end);
             wrappers::forget_decisions_in(start, end);
-            // The private slots the file backs, and the shared one once it is.
-            const uint64_t backed = reserved_entries(g_segment, &g_segment.threads_reserved, g_segment.slot_size,
-                                                     g_segment.thread_capacity);
-            const bool shared_backed = !g_segment.growable || __atomic_load_n(&g_segment.shared_slot_ready, __ATOMIC_ACQUIRE);
-            for (uint32_t i = 0; i <= g_segment.thread_capacity; ++i) {
-                if (i < g_segment.thread_capacity ? i >= backed : !shared_backed) continue;
-                unsigned char* slot = g_segment.threads + size_t(i) * g_segment.slot_size;
-                const auto* sh = reinterpret_cast<const format::ThreadSlotHeader*>(slot);
-                const int32_t tid = i < g_segment.thread_capacity ? __atomic_load_n(&sh->tid, __ATOMIC_ACQUIRE) : 0;
-                retire_slot_range(slot, tid, start, end, unloaded[u]);
-            }
-            if (g_segment.exited_slot != nullptr) retire_slot_range(g_segment.exited_slot, 0, start, end, unloaded[u]);
+            // Slots with many writers, all counting with atomics: retired here, at once. The shared
+            // one only once the file backs it (in a growing recording it may lie past the file's end).
+            const bool shared_backed =
+                !__atomic_load_n(&g_segment.growable, __ATOMIC_ACQUIRE) ||
+                __atomic_load_n(&g_segment.shared_slot_ready, __ATOMIC_ACQUIRE) != 0;
+            if (shared_backed) retire_slot_range(shared_slot(), 0, start, end, unloaded[u], false);
+            if (g_segment.exited_slot != nullptr)
+                retire_slot_range(g_segment.exited_slot, 0, start, end, unloaded[u], false);
+            generation = log_unload(unloaded[u], start, end);
         }
     }
+    // Published once every unload of this dlclose is in the log: each thread retires its own slot.
+    if (generation != 0) __atomic_store_n(&g_recorder.module_generation, generation, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_unload_lock, 0, __ATOMIC_RELEASE);
     errno = saved_errno;
-}
-
-void back_whole_segment() {
-    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady || in_vfork_child()) return;
-    BusyGuard busy;
-    reserve_whole(&g_segment);
 }
 
 const char* segment_name() {

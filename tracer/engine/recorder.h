@@ -21,8 +21,18 @@ namespace vdsotrace::tracer {
 struct RecorderState {
     uint32_t caller_mask;  // caller_capacity - 1
     uint32_t sample_period;  // VDSOTRACE_SAMPLE (0: off); read on slow paths only
+    // Raised after a dlclose unloaded a module of the table (unload_log.h); read on every call and
+    // compared with ThreadState::module_generation. Written only by dlclose, so the line stays shared.
+    uint32_t module_generation;
 };
+
 extern RecorderState g_recorder;
+
+// Whether this thread's caller entries may still hold a library unloaded since (one load, one
+// compare): such a call takes the slow path.
+__attribute__((always_inline)) inline bool modules_changed(const ThreadState& t) {
+    return __builtin_expect(t.module_generation != __atomic_load_n(&g_recorder.module_generation, __ATOMIC_ACQUIRE), 0);
+}
 
 // Slow path of record(): everything but "this thread has a private slot and is not busy".
 // Creates the segment if needed, hands this thread a slot, counts into the shared overflow slot,
@@ -33,8 +43,10 @@ extern RecorderState g_recorder;
 void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true, wrappers::CallFrame frame = {});
 
 // A counted call brought this thread's sample countdown to zero (ThreadState::sample_countdown):
-// takes a stack sample when sampling is on, re-arms the countdown either way. Cold.
-__attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller);
+// takes a stack sample when sampling is on, re-arms the countdown either way. Cold. `frame`: the
+// caller's, where the stack walk starts (cfa 0: unknown, the walk starts in the sampler).
+__attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller,
+                                                          wrappers::CallFrame frame);
 
 // The crash record of this process's segment, creating the segment if there is none yet (a
 // program may crash in the vDSO before it ever called through the shim). Null when nothing can
@@ -59,14 +71,20 @@ void share_thread_state_with_clone();
 void note_own_thread_name(const char* name);
 void rename_thread_slot(int32_t tid, const char* name);
 
-// After a successful dlclose: modules of the table no longer loaded are marked unloaded and the
-// calls counted in them move to the retired-callers table (format::RetiredCallerEntry), so a
-// library loaded later at the same addresses is not credited with them. Cold; no system call.
+// After a successful dlclose: modules of the table no longer loaded are marked unloaded and logged
+// (unload_log.h), and the generation is raised; the calls counted in them move to the
+// retired-callers table (format::RetiredCallerEntry), so a library loaded later at the same
+// addresses is not credited with them. The shared and exited-threads slots (updated with atomics)
+// are retired here; each thread's own slot by that thread, at its next call (record_slow), at its
+// exit, or at the process's end. Cold; no system call.
 void forget_unloaded_modules();
 
-// Backs the whole layout of this process's segment now, if it has one (before a seccomp filter
-// that may forbid growing it later; segment_growth.h). Slow path.
-void back_whole_segment();
+// The program is about to install a sandbox (prctl PR_SET_NO_NEW_PRIVS or PR_SET_SECCOMP): after
+// it, the system calls that create the recording may be refused, or kill the process. Creates the
+// recording now, and this thread's slot, if there is none yet, so that the first clock call needs
+// no system call (other threads' first calls make none), and backs the recording's whole layout
+// (segment_growth.h) so that it never grows after the filter. Slow path, system calls allowed.
+void prepare_for_sandbox();
 
 // The segment's header, or null while there is none.
 format::Header* segment_header();
@@ -202,7 +220,7 @@ __attribute__((always_inline)) inline bool sample_due() {
 // in the frame `frame` (wrappers::CallFrame).
 __attribute__((always_inline)) inline void record(unsigned counter, uintptr_t caller, wrappers::CallFrame frame = {}) {
     unsigned char* slot = t_thread.fast_slot;
-    if (__builtin_expect(slot == nullptr, 0)) {
+    if (__builtin_expect(slot == nullptr, 0) || modules_changed(t_thread)) {
         record_slow(counter, caller, true, frame);
         return;
     }
@@ -212,7 +230,7 @@ __attribute__((always_inline)) inline void record(unsigned counter, uintptr_t ca
     if (__builtin_expect(headroom < format::kHeadroomWatch, 0)) note_low_headroom(counter, caller, headroom);
     detail::count_into<false>(slot, counter, caller, frame);
     // Stack sampling costs the fast path one decrement: the sampler runs only when it hits zero.
-    if (__builtin_expect(sample_due(), 0)) sampler_on_countdown(counter, caller);
+    if (__builtin_expect(sample_due(), 0)) sampler_on_countdown(counter, caller, frame);
 }
 
 // Counts a call that reached the shim through the vDSO's redirected symbol table (Go's runtime,
@@ -221,7 +239,7 @@ __attribute__((always_inline)) inline void record(unsigned counter, uintptr_t ca
 // own stack), so the count costs what record()'s fast path costs and a few bytes of stack.
 __attribute__((always_inline)) inline void record_unsampled(unsigned counter, uintptr_t caller) {
     unsigned char* slot = t_thread.fast_slot;
-    if (__builtin_expect(slot == nullptr, 0)) {
+    if (__builtin_expect(slot == nullptr, 0) || modules_changed(t_thread)) {
         record_slow(counter, caller, false);
         return;
     }

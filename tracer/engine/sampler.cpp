@@ -22,6 +22,7 @@
 #include "tracer/common/text_util.h"
 #include "tracer/python/cpython_frames.h"
 #include "tracer/engine/thread_identity.h"
+#include "tracer/unwind/fast_unwind.h"
 
 namespace vdsotrace::tracer {
 
@@ -29,7 +30,8 @@ namespace {
 
 using BacktraceFn = int (*)(void**, int);
 
-enum : int { kNotLoaded = 0, kLibunwind = 1, kFramePointers = 2, kFailed = 3 };
+// kCfi: the unwind tables, with libunwind (when loaded) or frame pointers for what they cannot do.
+enum : int { kNotLoaded = 0, kLibunwind = 1, kFramePointers = 2, kFailed = 3, kCfi = 4 };
 
 int g_unwinder;  // the state above, atomic: set once by the constructor
 BacktraceFn g_backtrace;
@@ -88,6 +90,35 @@ __attribute__((noinline)) uint32_t capture_frame_pointers(uintptr_t* out, uint32
     return count;
 }
 
+// A walk by the unwind tables (unwind/fast_unwind.h) from `frame`, the caller's frame at the clock
+// call, within the thread's stack; or, without that frame, from this function's own (then the
+// frames of the shim are dropped from its start, as libunwind's are). -1 when the walk needs
+// libunwind.
+__attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintptr_t caller, wrappers::CallFrame frame,
+                                          uintptr_t stack_top) {
+    unwind::StartFrame start{caller, frame.cfa, frame.fp};
+    const bool from_here = frame.cfa == 0;
+    if (from_here) {
+        // Built with frame pointers: the saved one is the caller's.
+        const auto* fp = static_cast<const uintptr_t*>(__builtin_frame_address(0));
+        start = {reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
+                 reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()), fp[0]};
+    }
+    // The thread's stack, from the first frame up; a start far from its top is on another stack
+    // (a signal handler's alternate stack): libunwind then (as the frame-pointer walk gives up).
+    if (stack_top <= start.sp || stack_top - start.sp >= (uintptr_t(64) << 20)) return unwind::kNeedsLibunwind;
+    if (!from_here) return unwind::backtrace(start, start.sp, stack_top, out, depth);
+    uintptr_t raw[kMaxSampleDepth + kOwnFramesMax];
+    const int n = unwind::backtrace(start, start.sp, stack_top, raw, depth + kOwnFramesMax);
+    if (n < 0) return n;
+    int i = 0;
+    while (i < n && in_shim(raw[i])) ++i;
+    uint32_t count = 0;
+    if (i >= n || raw[i] != caller) out[count++] = caller;
+    for (; i < n && count < depth; ++i) out[count++] = raw[i];
+    return int(count);
+}
+
 // libunwind finds unwind tables with dl_iterate_phdr, which takes the loader's (recursive) write
 // lock. On a thread interrupted while it holds that lock (inside dlopen or dlclose, the link-map
 // list half updated), a signal handler's clock call would re-enter it: the stress test saw it
@@ -141,13 +172,21 @@ bool in_loader(const ThreadState& t) {
     return owner == t.tid || owner == 0;
 }
 
+// Two lanes (even and odd frames) multiplied independently, mixed once at the end: one serial
+// chain of multiply, shift and xor per frame was a sixth of a 15-frame sample's cost (perf).
+// A collision only costs a probe: intern() compares the frames themselves.
 uint64_t hash_frames(const uintptr_t* frames, uint32_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    for (uint32_t i = 0; i < n; ++i) {
-        h ^= frames[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+    uint64_t a = 0x9E3779B97F4A7C15ull ^ n, b = 0xC2B2AE3D27D4EB4Full;
+    uint32_t i = 0;
+    for (; i + 1 < n; i += 2) {
+        a = (a ^ frames[i]) * 0xff51afd7ed558ccdull;
+        b = (b ^ frames[i + 1]) * 0xc4ceb9fe1a85ec53ull;
     }
+    if (i < n) a = (a ^ frames[i]) * 0xff51afd7ed558ccdull;
+    uint64_t h = a ^ (b << 31 | b >> 33);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
     return h != 0 ? h : 1;
 }
 
@@ -254,11 +293,11 @@ void log_sample(unsigned char* sample_slot, const format::Header::Sampling& cfg,
 }
 
 template <bool kShared>
-void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller) {
+void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller, wrappers::CallFrame frame) {
     auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
     bump<kShared>(&h->sampled);
     const int unwinder = __atomic_load_n(&g_unwinder, __ATOMIC_ACQUIRE);
-    if (unwinder != kLibunwind && unwinder != kFramePointers) {
+    if (unwinder != kLibunwind && unwinder != kFramePointers && unwinder != kCfi) {
         if (unwinder == kFailed &&
             !(__atomic_load_n(&seg.header->sampling.flags, __ATOMIC_RELAXED) & format::kSamplingUnwinderMissing))
             __atomic_fetch_or(&seg.header->sampling.flags, uint32_t(format::kSamplingUnwinderMissing), __ATOMIC_RELAXED);
@@ -273,11 +312,13 @@ void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t
     const int saved_errno = errno;  // libunwind and the module lookup must not change the program's errno
     const format::Header::Sampling& cfg = seg.header->sampling;
     uintptr_t frames[kMaxSampleDepth];
-    uint32_t n = unwinder == kLibunwind && !in_loader(t)
-                           ? capture_libunwind(frames, cfg.max_depth, caller)
-                           : capture_frame_pointers(frames, cfg.max_depth, caller, t.stack_top);
-    n = python::interleave(frames, n, cfg.max_depth);  // Python functions beside the interpreter's frames
-    const uint32_t id = intern(seg, frames, n);
+    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, caller, frame, t.stack_top) : -1;
+    if (n < 0)  // libunwind when loaded, never inside the loader (see in_loader)
+        n = int(unwinder != kFramePointers && g_backtrace != nullptr && !in_loader(t)
+                    ? capture_libunwind(frames, cfg.max_depth, caller)
+                    : capture_frame_pointers(frames, cfg.max_depth, caller, t.stack_top));
+    n = int(python::interleave(frames, uint32_t(n), cfg.max_depth));  // Python functions beside the interpreter's frames
+    const uint32_t id = intern(seg, frames, uint32_t(n));
     if (id == kNoStack) {
         bump<kShared>(&h->lost_stacks_full);
     } else {
@@ -305,19 +346,30 @@ bool sampler_start(int (*clock)(clockid_t, timespec*), char* problem, unsigned l
         __atomic_store_n(&g_unwinder, kFramePointers, __ATOMIC_RELEASE);
         return true;
     }
+    // The unwind tables by default; libunwind still takes the stacks they cannot (JIT code).
+    const bool cfi = !s.libunwind_only && unwind::prepare();
     // RTLD_LOCAL: libunwind's _Unwind_* and backtrace stay out of the program's symbol scope.
     // A copy of our own (not one the program loaded) gets its system calls shielded.
     const bool programs_own = dlopen("libunwind.so.8", RTLD_LAZY | RTLD_NOLOAD) != nullptr;
     void* lib = dlopen("libunwind.so.8", RTLD_LOCAL | RTLD_NOW);
     if (lib != nullptr && !programs_own && !shield_libunwind(lib)) {
         TextBuffer(problem, problem_size)
-            .add("cannot keep libunwind's address checks off the program's descriptors; sampling with "
-                 "frame pointers instead (VDSOTRACE_UNWIND=fp)");
-        __atomic_store_n(&g_unwinder, kFramePointers, __ATOMIC_RELEASE);
+            .add(cfi ? "cannot keep libunwind's address checks off the program's descriptors; stacks the unwind "
+                       "tables cannot follow are taken by frame pointers"
+                     : "cannot keep libunwind's address checks off the program's descriptors; sampling with "
+                       "frame pointers instead (VDSOTRACE_UNWIND=fp)");
+        __atomic_store_n(&g_unwinder, cfi ? kCfi : kFramePointers, __ATOMIC_RELEASE);
         return false;
     }
     if (lib != nullptr) g_backtrace = reinterpret_cast<BacktraceFn>(dlsym(lib, "unw_backtrace"));
     if (g_backtrace != nullptr) find_loader_lock();
+    if (g_backtrace == nullptr && cfi) {
+        TextBuffer(problem, problem_size)
+            .add("cannot load libunwind.so.8 (install libunwind8); stacks the unwind tables cannot follow (JIT "
+                 "code) are taken by frame pointers");
+        __atomic_store_n(&g_unwinder, kCfi, __ATOMIC_RELEASE);
+        return false;
+    }
     if (g_backtrace == nullptr) {
         TextBuffer(problem, problem_size)
             .add("cannot load libunwind.so.8 (install libunwind8, or use VDSOTRACE_UNWIND=fp); calls are "
@@ -325,13 +377,13 @@ bool sampler_start(int (*clock)(clockid_t, timespec*), char* problem, unsigned l
         __atomic_store_n(&g_unwinder, kFailed, __ATOMIC_RELEASE);
         return false;
     }
-    __atomic_store_n(&g_unwinder, kLibunwind, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_unwinder, cfi ? kCfi : kLibunwind, __ATOMIC_RELEASE);
     return true;
 }
 
 bool sampler_ready() {
     const int u = __atomic_load_n(&g_unwinder, __ATOMIC_ACQUIRE);
-    return u == kLibunwind || u == kFramePointers;
+    return u == kLibunwind || u == kFramePointers || u == kCfi;
 }
 
 void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, bool shared, uint32_t period) {
@@ -360,7 +412,8 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
     // libunwind allocates its per-thread trace cache (and glibc this thread's copy of libunwind's
     // TLS, with malloc) on a thread's first unw_backtrace. Do that now, at the thread's first
     // clock call, rather than in a signal handler that may have interrupted malloc.
-    if (__atomic_load_n(&g_unwinder, __ATOMIC_ACQUIRE) == kLibunwind && !in_loader(t)) {
+    const int unwinder = __atomic_load_n(&g_unwinder, __ATOMIC_ACQUIRE);
+    if ((unwinder == kLibunwind || unwinder == kCfi) && g_backtrace != nullptr && !in_loader(t)) {
         void* warm[4];
         const int saved_errno = errno;
         g_backtrace(warm, 4);
@@ -368,7 +421,8 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
     }
 }
 
-void sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller) {
+void sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller,
+                     wrappers::CallFrame frame) {
     // Sampling off (or no sample slot): back in 2^31 calls.
     if (t.sample_slot == nullptr) {
         t.sample_countdown = INT32_MAX;
@@ -378,9 +432,9 @@ void sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintp
     // below zero): every call is still sampled at period 1, at most one early or late otherwise.
     t.sample_countdown = int32_t(seg.header->sampling.period);
     if (t.shared)
-        take_sample<true>(t, seg, counter, caller);
+        take_sample<true>(t, seg, counter, caller, frame);
     else
-        take_sample<false>(t, seg, counter, caller);
+        take_sample<false>(t, seg, counter, caller, frame);
 }
 
 }  // namespace vdsotrace::tracer

@@ -2,10 +2,12 @@
 //
 // Off by default, and then nothing here runs. When on, calls keep the fast path of recorder.h,
 // which decrements a per-thread countdown; the N-th call calls in here and takes a stack.
-// Stacks come from libunwind's unw_backtrace, loaded with dlopen(RTLD_LOCAL) by the shim's
+// Stacks come from the unwind tables (tracer/unwind/fast_unwind.h, the default), which hand the frames
+// they cannot step through to libunwind's unw_backtrace; from libunwind alone
+// (VDSOTRACE_UNWIND=libunwind, the reference); or from a frame-pointer walk bounded by the
+// thread's stack (VDSOTRACE_UNWIND=fp). libunwind is loaded with dlopen(RTLD_LOCAL) by the shim's
 // constructor only when sampling is on (linked normally, its _Unwind_* exports would take over the
-// program's C++ exception handling, and loading it costs ~0.5 ms of start-up), or from a
-// frame-pointer walk bounded by the thread's stack (VDSOTRACE_UNWIND=fp). Calls due for a sample
+// program's C++ exception handling, and loading it costs ~0.5 ms of start-up). Calls due for a sample
 // before the constructor ran are counted, not sampled, and the report says how many.
 #pragma once
 
@@ -15,6 +17,7 @@
 
 #include "tracer/engine/segment_create.h"
 #include "tracer/engine/thread_state.h"
+#include "tracer/wrappers/wrapper_sites.h"
 
 namespace vdsotrace::tracer {
 
@@ -28,7 +31,9 @@ bool sampler_start(int (*clock)(clockid_t, timespec*), char* problem, unsigned l
 void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, bool shared, uint32_t period);
 
 // Called when this thread's sample countdown reached zero: re-arms it and takes the sample.
-void sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller);
+// `frame`: the caller's frame at the call (cfa 0: unknown; the walk then starts here).
+void sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller,
+                     wrappers::CallFrame frame);
 
 // Whether an unwinder is loaded (for the segment header).
 bool sampler_ready();

@@ -30,7 +30,9 @@ inline format::LayoutSizes layout_sizes(const Settings& settings) {
     sizes.modules = settings.modules;
     sizes.sample = settings.sample;
     sizes.sample_depth = settings.sample_depth;
-    sizes.frame_pointers = settings.frame_pointers;
+    sizes.unwinder = settings.frame_pointers   ? format::kUnwinderFramePointer
+                     : settings.libunwind_only ? format::kUnwinderLibunwind
+                                               : format::kUnwinderCfi;
     sizes.stacks = settings.stacks;
     sizes.stack_counts = settings.stack_counts;
     sizes.sample_ring = settings.sample_ring;

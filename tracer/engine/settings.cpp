@@ -91,8 +91,10 @@ void read_sampling(Settings* out, TextBuffer* p) {
     };
     if (same(unwind, "fp"))
         out->frame_pointers = true;
-    else if (!same(unwind, "libunwind"))
-        p->add(" VDSOTRACE_UNWIND=")->add(unwind)->add(" is not libunwind or fp (using libunwind);");
+    else if (same(unwind, "libunwind"))
+        out->libunwind_only = true;
+    else if (!same(unwind, "cfi"))
+        p->add(" VDSOTRACE_UNWIND=")->add(unwind)->add(" is not cfi, libunwind or fp (using cfi);");
 }
 
 }  // namespace

@@ -16,7 +16,8 @@ struct Settings {
     // Stack sampling (see segment_format.h "Sampled stacks").
     uint32_t sample = 0;          // VDSOTRACE_SAMPLE: one call in N per thread has its stack taken; 0 = never
     uint32_t sample_depth = 64;   // VDSOTRACE_SAMPLE_DEPTH: frames kept per stack (1..256)
-    bool frame_pointers = false;  // VDSOTRACE_UNWIND=fp (else libunwind)
+    bool frame_pointers = false;  // VDSOTRACE_UNWIND=fp
+    bool libunwind_only = false;  // VDSOTRACE_UNWIND=libunwind (default: cfi, the unwind tables)
     uint32_t stacks = 4096;       // VDSOTRACE_STACKS: distinct stacks (power of two, 64..1048576)
     uint32_t stack_counts = 512;  // VDSOTRACE_STACK_COUNTS: (function, stack) counts per thread (power of two, 16..65536)
     uint32_t sample_ring = 128;   // VDSOTRACE_SAMPLE_RING: recent samples kept per thread (1..65536)

@@ -26,6 +26,10 @@ struct ThreadState {
                           // and those of libc calls it makes are not the program's, never counted)
     uint32_t shared;      // 1 when `slot` is the shared overflow slot (atomic updates needed)
     uint32_t in_init;     // 1 while this thread creates the segment (see recorder.cpp)
+    // The unload generation (unload_log.h) this thread's caller entries are up to date with: a call
+    // made while it differs from RecorderState::module_generation takes the slow path, which
+    // retires this thread's entries at the addresses of libraries unloaded since.
+    uint32_t module_generation;
     // Stack sampling (tracer/sampler.h); unused while sampling is off.
     unsigned char* sample_slot;  // this thread's sample slot, same index as `slot`
     // Calls left until the next sample. Every counted call decrements it, on the fast path too
@@ -41,6 +45,9 @@ struct ThreadState {
     unsigned long alt_stack_size;
     int32_t tid;                 // this thread's id, kept for the sampler (no syscall per sample)
     uint32_t exit_rounds;        // thread-key destructor rounds the shim's exit handler let pass
+    // 1 while a vfork child runs on this thread's TLS (the shim's vfork sets it in the child and
+    // clears it in the parent, which resumes once the child has exec'd or exited).
+    uint32_t vfork_child;
     // Calls through clock wrappers (tracer/wrappers/): the caller key of the wrapper call site this
     // thread called through last (0: none), the entry that call was counted in, and the end of the
     // mapping that holds this thread's stack (0: not looked up yet; 1: unknown), which bounds every

@@ -37,10 +37,11 @@ namespace vdsotrace::format {
 inline constexpr char kMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'C', '\0'};
 // 2.0: the file grows (see above), sections reordered. Everything of 1.4 is kept: 1.1 calls
 // through clock wrappers (kSectionWrapperSites); 1.2 Python sites; 1.3 unloaded modules
-// (kModuleUnloaded, kSectionRetiredCallers); 1.4 the vDSO's getrandom (kGetrandom). Readers of
+// (kModuleUnloaded, kSectionRetiredCallers); 1.4 the vDSO's getrandom (kGetrandom).
+// 2.1: stacks from the unwind tables (kUnwinderCfi; format 1.5 on the 1.x line). Readers of
 // 2.x also read 1.x recordings, whose file is always the whole layout.
 inline constexpr uint16_t kMajor = 2;
-inline constexpr uint16_t kMinor = 0;
+inline constexpr uint16_t kMinor = 1;
 inline constexpr uint16_t kOldestMajorRead = 1;
 inline constexpr uint32_t kByteOrderMark = 0x01020304;
 inline constexpr char kShmPrefix[] = "vdsotrace-";  // name under /dev/shm
@@ -460,6 +461,7 @@ enum Unwinder : uint32_t {
     kUnwinderNone = 0,        // sampling off
     kUnwinderLibunwind = 1,   // libunwind's unw_backtrace (loaded with dlopen, RTLD_LOCAL)
     kUnwinderFramePointer = 2,  // frame-pointer walk within the thread's stack
+    kUnwinderCfi = 3,         // the modules' unwind tables (.eh_frame), libunwind where they fall short
 };
 
 enum SamplingFlags : uint32_t {

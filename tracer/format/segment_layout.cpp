@@ -51,7 +51,7 @@ size_t plan_layout(const LayoutSizes& sizes, size_t vdso_size, Header* h) {
     if (sizes.sample > 0) {
         sampling.period = sizes.sample;
         sampling.max_depth = sizes.sample_depth;
-        sampling.unwinder = sizes.frame_pointers ? kUnwinderFramePointer : kUnwinderLibunwind;
+        sampling.unwinder = sizes.unwinder;
         sampling.stack_capacity = sizes.stacks;
         sampling.count_capacity = sizes.stack_counts;
         sampling.ring_capacity = sizes.sample_ring;

@@ -19,7 +19,7 @@ struct LayoutSizes {
     // Stack sampling; sample == 0: no sampling sections.
     uint32_t sample = 0;         // one call in `sample` per thread is sampled
     uint32_t sample_depth = 0;   // frames kept per stack
-    bool frame_pointers = false; // the unwinder the header names
+    uint32_t unwinder = kUnwinderNone;  // the unwinder the header names (Unwinder)
     uint32_t stacks = 0;         // distinct stacks (power of two)
     uint32_t stack_counts = 0;   // (function, stack) counts per thread (power of two)
     uint32_t sample_ring = 0;    // recent samples kept per thread

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "tracer/common/text_util.h"
+#include "tracer/engine/thread_identity.h"
 
 namespace vdsotrace::tracer::wrappers {
 
@@ -200,7 +201,12 @@ const char* lookup(const SymbolTable& t, uint64_t link_pc) {
     return nullptr;
 }
 
-int32_t this_thread() { return int32_t(syscall(SYS_gettid)); }
+// No system call (thread_identity.h): a sandboxed program may be killed for gettid.
+int32_t this_thread() { return current_tid(); }
+
+// Set once the program installs a sandbox (read_files_before_sandbox): files of modules not read by
+// then are not opened (no symbols from them), since any system call may now kill the process.
+bool g_no_more_files;
 
 // This module's entry, read now if it is new; null when the table is full (then the module counts
 // as having no symbols). *not_now: its file is being read by a frame this one interrupted.
@@ -213,7 +219,9 @@ ModuleFile* module_entry(const dl_find_object& found, bool* not_now) {
                                             __ATOMIC_ACQUIRE)) {
                 __atomic_store_n(&e.filler, this_thread(), __ATOMIC_RELEASE);
                 Mapping kept;
-                if (!open_symbols(found.dlfo_link_map, &e.table, &kept, e.path)) e.table = SymbolTable{};
+                if (__atomic_load_n(&g_no_more_files, __ATOMIC_ACQUIRE) ||
+                    !open_symbols(found.dlfo_link_map, &e.table, &kept, e.path))
+                    e.table = SymbolTable{};
                 __atomic_store_n(&e.state, uint32_t(kReady), __ATOMIC_RELEASE);
                 return &e;
             }
@@ -249,6 +257,24 @@ FileName file_function_at(const dl_find_object& found, uintptr_t pc, const char*
     if (e == nullptr || e->table.syms == nullptr) return FileName::kNone;
     *name = lookup(e->table, pc - lm->l_addr);
     return *name != nullptr ? FileName::kFound : FileName::kNone;
+}
+
+void read_files_before_sandbox() {
+    if (__atomic_load_n(&g_no_more_files, __ATOMIC_ACQUIRE)) return;
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void*) {
+            for (int i = 0; i < info->dlpi_phnum; ++i) {
+                if (info->dlpi_phdr[i].p_type != PT_LOAD) continue;
+                dl_find_object found;
+                const void* at = reinterpret_cast<const void*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+                bool not_now = false;
+                if (_dl_find_object(const_cast<void*>(at), &found) == 0) module_entry(found, &not_now);
+                break;
+            }
+            return 0;
+        },
+        nullptr);
+    __atomic_store_n(&g_no_more_files, true, __ATOMIC_RELEASE);
 }
 
 void forget_file_symbols_in(uintptr_t start, uintptr_t end) {

@@ -29,6 +29,11 @@ enum class FileName {
 // stack (a first clock call may run on 1 KiB): paths are built in the module's table entry.
 FileName file_function_at(const dl_find_object& found, uintptr_t pc, const char** name);
 
+// The program is installing a sandbox (a seccomp filter): reads the files of every module loaded
+// now, and from then on opens no file (a module loaded later is looked up in its dynamic symbols
+// only). Cold; system calls allowed until it returns.
+void read_files_before_sandbox();
+
 // A library whose mapping began in [start, end) was unloaded (dlclose): its file's table is
 // forgotten, so another library loaded at that address is read afresh. The old mapping stays
 // (a lookup on another thread may be reading it). Cold.

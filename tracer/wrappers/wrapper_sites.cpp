@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "tracer/wrappers/eh_frame_cfa.h"
+#include "tracer/unwind/eh_frame_rules.h"
 #include "tracer/wrappers/file_symbols.h"
 #include "tracer/python/cpython_frames.h"
 #include "tracer/engine/segment_growth.h"
@@ -54,11 +54,14 @@ Decision compute(uint64_t ret, bool* keep) {
     if (site.symbol == nullptr) return d;
     char name[format::kWrapperNameMax];
     if (!qualified_name(site.symbol, name, sizeof name) || !is_clock_wrapper(name)) return d;
-    CfaRule rule;
-    if (!cfa_rule_at(site.eh_frame_hdr, ret - 1, &rule)) return d;  // not steppable: counted at the site
+    unwind::FrameRule rule;
+    // Not steppable: counted at the site.
+    if (!unwind::frame_rule_at(site.eh_frame_hdr, ret - 1, &rule) || rule.signal_frame || !rule.fp_known ||
+        !rule.ra_known || rule.outermost)
+        return d;
     d.wrapper = 1;
-    d.from_fp = rule.from_fp;
-    d.cfa_off = rule.offset;
+    d.from_fp = rule.cfa_from_fp;
+    d.cfa_off = rule.cfa_offset;
     d.fp_saved_at = rule.fp_saved_at;
     return d;
 }
@@ -147,7 +150,7 @@ uintptr_t step_out(uintptr_t ret, CallFrame frame, uintptr_t stack_end, unsigned
             outer = 0;
             break;
         }
-        if (d->fp_saved_at != kFpNotSaved) {
+        if (d->fp_saved_at != unwind::kFpNotSaved) {
             const uintptr_t at = next + uintptr_t(int64_t(d->fp_saved_at));
             if (at < cfa || at + 8 > stack_end) {
                 outer = 0;

@@ -8,6 +8,7 @@
 //   closeall-after N   N calls, closes every descriptor, N more calls; no output
 //   fdlimit N          lowers RLIMIT_NOFILE to 3 (0, 1, 2 are open), then N calls
 //   seccomp N          a seccomp filter refuses every openat with O_EXCL (shm_open's), then N calls
+//   seccomp-raw N      the same filter installed with raw prctl system calls (unseen by the shim)
 //   sigsegv N          N calls, a SIGSEGV handled on a sigaltstack (1 call in the handler), N calls
 //   blockall N         blocks every signal, then 4 threads and main make N calls each (5N)
 //   faketime           prints the year of clock_gettime(REALTIME), gettimeofday and time
@@ -56,7 +57,8 @@ static void close_everything(void) {
         for (int fd = 0; fd < 65536; ++fd) close(fd);
 }
 
-static int install_seccomp(void) {
+// raw: through the system call, as a program without libc's prctl would (the shim sees libc's).
+static int install_seccomp(int raw) {
     // Refuse openat(..., flags & O_EXCL) with EPERM: shm_open creates the segment that way.
     struct sock_filter filter[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
@@ -67,6 +69,10 @@ static int install_seccomp(void) {
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     struct sock_fprog prog = {(unsigned short)(sizeof filter / sizeof filter[0]), filter};
+    if (raw) {
+        if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+        return (int)syscall(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+    }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
@@ -159,8 +165,8 @@ int main(int argc, char** argv) {
         printf("fdlimit ok %ld of %ld, open %s\n", ok, n, fd < 0 && errno == EMFILE ? "EMFILE" : "succeeded");
         return 7;
     }
-    if (strcmp(mode, "seccomp") == 0) {
-        if (install_seccomp() != 0) {
+    if (strcmp(mode, "seccomp") == 0 || strcmp(mode, "seccomp-raw") == 0) {
+        if (install_seccomp(strcmp(mode, "seccomp-raw") == 0) != 0) {
             printf("seccomp unavailable\n");
             return 4;
         }

@@ -1,10 +1,11 @@
-// See eh_frame_cfa.h. The format is the LSB's "Exception Frames" and DWARF 4's call frame
+// See eh_frame_rules.h. The format is the LSB's "Exception Frames" and DWARF 4's call frame
 // information (section 6.4); libgcc's unwind-dw2-fde.c and unwind-dw2.c read it the same way.
-#include "tracer/wrappers/eh_frame_cfa.h"
+// (This reader replaced two: the clock wrappers' and the one for libc's internal calls.)
+#include "tracer/unwind/eh_frame_rules.h"
 
 #include <cstring>
 
-namespace vdsotrace::tracer::wrappers {
+namespace vdsotrace::tracer::unwind {
 
 #if defined(__x86_64__)
 namespace {
@@ -92,17 +93,29 @@ unsigned fixed_size(uint8_t enc) {
     }
 }
 
+// What a register's rule says, as far as the unwinder needs it.
+enum class Where : uint8_t { kSame, kAt, kUndefined, kUnknown };
+
+struct RegRule {
+    Where where = Where::kSame;
+    int64_t at = 0;  // kAt: the value is saved at CFA + at
+};
+
 struct State {
     unsigned cfa_reg = kRegSp;
     int64_t cfa_off = 8;
-    int64_t fp_at = kFpNotSaved;
+    bool cfa_known = true;
+    RegRule fp;
+    RegRule ra;
 };
 
 struct Cie {
     uint64_t code_align = 1;
     int64_t data_align = -8;
     uint8_t fde_enc = 0;
+    uint64_t ra_reg = 16;
     bool has_aug_data = false;
+    bool signal_frame = false;
     const uint8_t* insns = nullptr;
     const uint8_t* end = nullptr;
 };
@@ -114,14 +127,15 @@ bool parse_cie(const uint8_t* at, Cie* c) {
     r.end = at + 4 + len;
     if (r.fixed<uint32_t>() != 0) return false;  // not a CIE
     const uint8_t version = r.u8();
-    if (version != 1 && version != 3) return false;
+    if (version != 1 && version != 3 && version != 4) return false;
     const char* aug = reinterpret_cast<const char*>(r.p);
     const size_t aug_len = strnlen(aug, size_t(r.end - r.p));
     r.p += aug_len + 1;
     if (aug_len >= 2 && aug[0] == 'e' && aug[1] == 'h') r.fixed<uint64_t>();
+    if (version >= 4) r.p += 2;  // address_size, segment_selector_size
     c->code_align = r.uleb();
     c->data_align = r.sleb();
-    if (version == 1) r.u8(); else r.uleb();  // return address register (16)
+    c->ra_reg = version == 1 ? r.u8() : r.uleb();  // the return address register (16)
     if (aug[0] == 'z') {
         c->has_aug_data = true;
         const uint64_t n = r.uleb();
@@ -131,7 +145,8 @@ bool parse_cie(const uint8_t* at, Cie* c) {
                 case 'R': c->fde_enc = r.u8(); break;
                 case 'L': r.u8(); break;
                 case 'P': { const uint8_t e = r.u8(); r.pointer(e & 0x7f, 0); break; }
-                case 'S': case 'B': break;
+                case 'S': c->signal_frame = true; break;
+                case 'B': break;
                 default: i = aug_len; break;  // unknown: skip the rest by its length
             }
         }
@@ -142,31 +157,40 @@ bool parse_cie(const uint8_t* at, Cie* c) {
     return r.ok && r.p <= r.end;
 }
 
+// The rule of register `reg`, when it is one the unwinder follows (null otherwise).
+RegRule* rule_of(State* s, const Cie& cie, uint64_t reg) {
+    if (reg == kRegFp) return &s->fp;
+    if (reg == cie.ra_reg) return &s->ra;
+    return nullptr;
+}
+
 // Runs CFA instructions until the location passes `pc`. `initial`: the CIE's rules (for restore).
+// False when an instruction is malformed or not known at all; rules this reader cannot follow
+// only mark their register (or the CFA) unknown.
 bool run(const uint8_t* p, const uint8_t* end, const Cie& cie, uint64_t loc, uint64_t pc, State* s,
          const State& initial) {
     Reader r{p, end};
     State stack[8];
     unsigned depth = 0;
+    auto set = [&](uint64_t reg, Where where, int64_t at = 0) {
+        if (RegRule* rule = rule_of(s, cie, reg)) *rule = {where, at};
+    };
+    auto restore = [&](uint64_t reg) {
+        if (reg == kRegFp) s->fp = initial.fp;
+        else if (reg == cie.ra_reg) s->ra = initial.ra;
+    };
     while (r.p < r.end && r.ok) {
         const uint8_t op = r.u8();
         const uint8_t low = op & 0x3f;
         uint64_t advance = 0;
         switch (op >> 6) {
             case 1: advance = low * cie.code_align; break;
-            case 2: {
-                const int64_t off = int64_t(r.uleb()) * cie.data_align;
-                if (low == kRegFp) s->fp_at = off;
-                continue;
-            }
-            case 3:
-                if (low == kRegFp) s->fp_at = initial.fp_at;
-                continue;
+            case 2: set(low, Where::kAt, int64_t(r.uleb()) * cie.data_align); continue;  // offset
+            case 3: restore(low); continue;
             default: break;
         }
         if (op >> 6 == 0) {
             uint64_t reg = 0, n = 0;
-            int64_t off = 0;
             switch (op) {
                 case 0x00: break;
                 case 0x01: return false;  // set_loc: not emitted for x86_64 code
@@ -175,20 +199,15 @@ bool run(const uint8_t* p, const uint8_t* end, const Cie& cie, uint64_t loc, uin
                 case 0x04: advance = r.fixed<uint32_t>() * cie.code_align; break;
                 case 0x05:  // offset_extended
                     reg = r.uleb();
-                    off = int64_t(r.uleb()) * cie.data_align;
-                    if (reg == kRegFp) s->fp_at = off;
+                    set(reg, Where::kAt, int64_t(r.uleb()) * cie.data_align);
                     break;
-                case 0x06:  // restore_extended
-                    if (r.uleb() == kRegFp) s->fp_at = initial.fp_at;
-                    break;
-                case 0x07:  // undefined
-                case 0x08:  // same_value
-                    if (r.uleb() == kRegFp) s->fp_at = kFpNotSaved;
-                    break;
-                case 0x09:  // register: the frame pointer kept in another register is not followed
+                case 0x06: restore(r.uleb()); break;               // restore_extended
+                case 0x07: set(r.uleb(), Where::kUndefined); break;  // undefined
+                case 0x08: set(r.uleb(), Where::kSame); break;       // same_value
+                case 0x09:  // register: a value kept in another register is not followed
                     reg = r.uleb();
                     r.uleb();
-                    if (reg == kRegFp) return false;
+                    set(reg, Where::kUnknown);
                     break;
                 case 0x0a:  // remember_state
                     if (depth == 8) return false;
@@ -198,35 +217,51 @@ bool run(const uint8_t* p, const uint8_t* end, const Cie& cie, uint64_t loc, uin
                     if (depth == 0) return false;
                     *s = stack[--depth];
                     break;
-                case 0x0c: s->cfa_reg = unsigned(r.uleb()); s->cfa_off = int64_t(r.uleb()); break;
+                case 0x0c:
+                    s->cfa_reg = unsigned(r.uleb());
+                    s->cfa_off = int64_t(r.uleb());
+                    s->cfa_known = true;
+                    break;
                 case 0x0d: s->cfa_reg = unsigned(r.uleb()); break;
                 case 0x0e: s->cfa_off = int64_t(r.uleb()); break;
-                case 0x0f: return false;  // def_cfa_expression
-                case 0x10:                // expression
-                case 0x16:                // val_expression
+                case 0x0f:  // def_cfa_expression (stack realignment, PLT stubs, signal frames)
+                    n = r.uleb();
+                    if (!r.have(n)) return false;
+                    r.p += n;
+                    s->cfa_known = false;
+                    break;
+                case 0x10:  // expression
+                case 0x16:  // val_expression
                     reg = r.uleb();
                     n = r.uleb();
-                    if (reg == kRegFp || !r.have(n)) return false;
+                    if (!r.have(n)) return false;
                     r.p += n;
+                    set(reg, Where::kUnknown);
                     break;
                 case 0x11:  // offset_extended_sf
                     reg = r.uleb();
-                    off = r.sleb() * cie.data_align;
-                    if (reg == kRegFp) s->fp_at = off;
+                    set(reg, Where::kAt, r.sleb() * cie.data_align);
                     break;
-                case 0x12: s->cfa_reg = unsigned(r.uleb()); s->cfa_off = r.sleb() * cie.data_align; break;
+                case 0x12:
+                    s->cfa_reg = unsigned(r.uleb());
+                    s->cfa_off = r.sleb() * cie.data_align;
+                    s->cfa_known = true;
+                    break;
                 case 0x13: s->cfa_off = r.sleb() * cie.data_align; break;
                 case 0x14:  // val_offset
-                case 0x15:  // val_offset_sf
                     reg = r.uleb();
                     r.uleb();
-                    if (reg == kRegFp) return false;
+                    set(reg, Where::kUnknown);
+                    break;
+                case 0x15:  // val_offset_sf
+                    reg = r.uleb();
+                    r.sleb();
+                    set(reg, Where::kUnknown);
                     break;
                 case 0x2e: r.uleb(); break;  // GNU_args_size
                 case 0x2f:                   // GNU_negative_offset_extended
                     reg = r.uleb();
-                    off = -int64_t(r.uleb()) * cie.data_align;
-                    if (reg == kRegFp) s->fp_at = off;
+                    set(reg, Where::kAt, -int64_t(r.uleb()) * cie.data_align);
                     break;
                 default: return false;
             }
@@ -241,7 +276,7 @@ bool run(const uint8_t* p, const uint8_t* end, const Cie& cie, uint64_t loc, uin
 
 }  // namespace
 
-bool cfa_rule_at(const void* eh_frame_hdr, uintptr_t pc, CfaRule* out) {
+bool frame_rule_at(const void* eh_frame_hdr, uintptr_t pc, FrameRule* out) {
     if (eh_frame_hdr == nullptr) return false;
     const auto* hdr = static_cast<const uint8_t*>(eh_frame_hdr);
     const uintptr_t base = uintptr_t(hdr);
@@ -289,14 +324,23 @@ bool cfa_rule_at(const void* eh_frame_hdr, uintptr_t pc, CfaRule* out) {
     if (!run(cie.insns, cie.end, cie, 0, UINT64_MAX, &initial, initial)) return false;
     State s = initial;
     if (!run(f.p, f.end, cie, begin, pc, &s, initial)) return false;
-    if ((s.cfa_reg != kRegSp && s.cfa_reg != kRegFp) || s.cfa_off <= 0 || s.cfa_off > (1 << 20)) return false;
-    out->from_fp = s.cfa_reg == kRegFp;
-    out->offset = int32_t(s.cfa_off);
-    out->fp_saved_at = s.fp_at == kFpNotSaved ? kFpNotSaved : int32_t(s.fp_at);
+    *out = FrameRule{};
+    out->signal_frame = cie.signal_frame;
+    if (cie.signal_frame) return true;  // its registers come from the kernel's frame, not from here
+    if (!s.cfa_known || (s.cfa_reg != kRegSp && s.cfa_reg != kRegFp) || s.cfa_off <= 0 || s.cfa_off > (1 << 20))
+        return false;
+    out->cfa_from_fp = s.cfa_reg == kRegFp;
+    out->cfa_offset = int32_t(s.cfa_off);
+    // An undefined frame pointer is left as it is (libunwind does the same).
+    out->fp_known = s.fp.where == Where::kSame || s.fp.where == Where::kUndefined ||
+                    (s.fp.where == Where::kAt && s.fp.at > -(1 << 20) && s.fp.at < (1 << 20));
+    out->fp_saved_at = s.fp.where == Where::kAt && out->fp_known ? int32_t(s.fp.at) : kFpNotSaved;
+    out->outermost = s.ra.where == Where::kUndefined;
+    out->ra_known = out->outermost || (s.ra.where == Where::kAt && s.ra.at == -8);
     return true;
 }
 #else
-bool cfa_rule_at(const void*, uintptr_t, CfaRule*) { return false; }
+bool frame_rule_at(const void*, uintptr_t, FrameRule*) { return false; }
 #endif
 
-}  // namespace vdsotrace::tracer::wrappers
+}  // namespace vdsotrace::tracer::unwind

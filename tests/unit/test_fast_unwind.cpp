@@ -1,0 +1,255 @@
+// The fast unwinder (tracer/unwind/fast_unwind.h) against libunwind, the reference, at the same
+// moment on the same stack: a deep stack built without frame pointers (fixtures/unwind_deep.c,
+// -O2 -fomit-frame-pointer: frames without a frame pointer, with the CFA in %rbp after alloca,
+// a 3 KB frame, saved registers, and calls through the PLT into another library and back), from a
+// synchronous signal handler, from a timer's handler that interrupts a loop at any instruction,
+// and on another thread. The frames must be equal one by one, and the walk must leave to
+// libunwind what it cannot read (code without unwind tables) and stay within the stack it is given.
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "tests/unit/fixtures/unwind_fixture.h"
+#include "tracer/unwind/eh_frame_rules.h"
+#include "tracer/unwind/fast_unwind.h"
+
+namespace unwind = vdsotrace::tracer::unwind;
+
+namespace {
+
+using Backtrace = int (*)(void**, int);
+Backtrace g_unw_backtrace;
+
+constexpr int kMaxFrames = 200;
+constexpr int kDepth = 40;
+
+// The calling thread's stack (found before any signal handler needs it).
+thread_local uintptr_t t_stack_high;
+
+void learn_stack() {
+    pthread_attr_t attr;
+    ASSERT_EQ(pthread_getattr_np(pthread_self(), &attr), 0);
+    void* addr = nullptr;
+    size_t size = 0;
+    ASSERT_EQ(pthread_attr_getstack(&attr, &addr, &size), 0);
+    pthread_attr_destroy(&attr);
+    t_stack_high = reinterpret_cast<uintptr_t>(addr) + size;
+}
+
+struct Comparison {
+    int fast_n = 0;
+    int libunwind_n = 0;
+    uintptr_t fast[kMaxFrames];
+    uintptr_t libunwind[kMaxFrames];
+
+    bool equal() const {
+        return fast_n == libunwind_n && memcmp(fast, libunwind, sizeof(uintptr_t) * size_t(fast_n)) == 0;
+    }
+    std::string describe() const {
+        std::string s = "fast " + std::to_string(fast_n) + " frames, libunwind " + std::to_string(libunwind_n) + ":\n";
+        for (int i = 0; i < std::max(fast_n, libunwind_n) && i < kMaxFrames; ++i) {
+            char line[96];
+            snprintf(line, sizeof line, "%3d %#14lx %#14lx%s\n", i, i < fast_n ? fast[i] : 0ul,
+                     i < libunwind_n ? libunwind[i] : 0ul,
+                     i < fast_n && i < libunwind_n && fast[i] == libunwind[i] ? "" : "  <--");
+            s += line;
+        }
+        return s;
+    }
+};
+
+// Both walks from here: libunwind's first frame is the return address into this function, the
+// fast walk starts at this function's own return address (this file keeps frame pointers, so the
+// saved %rbp is the caller's). Async-signal-safe.
+__attribute__((noinline)) void compare_here(Comparison* c, uint32_t depth = kMaxFrames) {
+    void* raw[kMaxFrames + 1];
+    const int n = g_unw_backtrace(raw, int(depth) + 1);
+    const unwind::StartFrame start{reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
+                                   reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()),
+                                   *static_cast<const uintptr_t*>(__builtin_frame_address(0))};
+    c->fast_n = unwind::backtrace(start, start.sp, t_stack_high, c->fast, depth);
+    c->libunwind_n = n > 0 ? n - 1 : 0;
+    for (int i = 1; i < n; ++i) c->libunwind[i - 1] = reinterpret_cast<uintptr_t>(raw[i]);
+}
+
+class FastUnwind : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        void* lib = dlopen("libunwind.so.8", RTLD_LOCAL | RTLD_NOW);
+        if (lib != nullptr) g_unw_backtrace = reinterpret_cast<Backtrace>(dlsym(lib, "unw_backtrace"));
+        ASSERT_TRUE(unwind::prepare());
+    }
+    void SetUp() override {
+        if (g_unw_backtrace == nullptr) GTEST_SKIP() << "libunwind.so.8 is not installed (package libunwind8)";
+        learn_stack();
+    }
+};
+
+Comparison g_leaf_result;
+int leaf_compare(UnwindJob*) {
+    compare_here(&g_leaf_result);
+    return 0;
+}
+
+TEST_F(FastUnwind, DeepStackWithoutFramePointersEqualsLibunwind) {
+    UnwindJob job{leaf_compare, nullptr, nullptr};
+    unwind_fixture_deep(kDepth, &job);
+    EXPECT_TRUE(g_leaf_result.equal()) << g_leaf_result.describe();
+    // Every fixture frame (plus one per bounce through the library), then gtest's and main's.
+    EXPECT_GT(g_leaf_result.fast_n, kDepth + kDepth / 4);
+    // Again, now from the rule table (the first walk filled it).
+    Comparison again;
+    UnwindJob job2{[](UnwindJob* j) {
+                       compare_here(static_cast<Comparison*>(j->context));
+                       return 0;
+                   },
+                   nullptr, &again};
+    unwind_fixture_deep(kDepth, &job2);
+    EXPECT_TRUE(again.equal()) << again.describe();
+}
+
+TEST_F(FastUnwind, StopsAtTheDepthAskedFor) {
+    Comparison c;
+    UnwindJob job{[](UnwindJob* j) {
+                      compare_here(static_cast<Comparison*>(j->context), 7);
+                      return 0;
+                  },
+                  nullptr, &c};
+    unwind_fixture_deep(kDepth, &job);
+    EXPECT_EQ(c.fast_n, 7);
+    EXPECT_TRUE(c.equal()) << c.describe();
+}
+
+// A handler run by raise(): the stack goes handler, libc's sigreturn trampoline, the interrupted
+// system call in raise(), the leaf, the deep fixture frames.
+Comparison g_handler_result;
+void compare_in_handler(int) { compare_here(&g_handler_result); }
+
+TEST_F(FastUnwind, ThroughASignalFrameEqualsLibunwind) {
+    struct sigaction sa {}, old {};
+    sa.sa_handler = compare_in_handler;
+    ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+    UnwindJob job{[](UnwindJob*) { return raise(SIGUSR1); }, nullptr, nullptr};
+    unwind_fixture_deep(kDepth, &job);
+    sigaction(SIGUSR1, &old, nullptr);
+    EXPECT_TRUE(g_handler_result.equal()) << g_handler_result.describe();
+    EXPECT_GT(g_handler_result.fast_n, kDepth + kDepth / 4);
+}
+
+// A 10 kHz timer (ITIMER_REAL: a CPU-time timer only ticks at the scheduler's rate) interrupts a
+// busy leaf wherever it is (prologues, epilogues, the loop): every walk the fast unwinder makes
+// equals libunwind's, and it makes them all (no frame there lacks a rule it can follow).
+std::atomic<int> g_compared, g_mismatched, g_left_to_libunwind;
+Comparison g_first_mismatch;
+int g_stop;
+
+void compare_on_timer(int) {
+    Comparison c;
+    compare_here(&c);
+    if (c.fast_n == unwind::kNeedsLibunwind) {
+        g_left_to_libunwind.fetch_add(1);
+    } else if (!c.equal()) {
+        if (g_mismatched.fetch_add(1) == 0) g_first_mismatch = c;
+    }
+    if (g_compared.fetch_add(1) + 1 >= 2000) __atomic_store_n(&g_stop, 1, __ATOMIC_RELAXED);
+}
+
+TEST_F(FastUnwind, AtAnyInterruptedInstructionEqualsLibunwind) {
+    struct sigaction sa {}, old {};
+    sa.sa_handler = compare_on_timer;
+    sa.sa_flags = SA_RESTART;
+    ASSERT_EQ(sigaction(SIGALRM, &sa, &old), 0);
+    g_stop = 0;
+    itimerval fast{{0, 100}, {0, 100}}, off{};
+    ASSERT_EQ(setitimer(ITIMER_REAL, &fast, nullptr), 0);
+    UnwindJob job{unwind_fixture_spin, &g_stop, nullptr};
+    unwind_fixture_deep(kDepth, &job);
+    ASSERT_EQ(setitimer(ITIMER_REAL, &off, nullptr), 0);
+    sigaction(SIGALRM, &old, nullptr);
+    EXPECT_GE(g_compared.load(), 2000);
+    EXPECT_EQ(g_mismatched.load(), 0) << g_first_mismatch.describe();
+    EXPECT_EQ(g_left_to_libunwind.load(), 0);
+}
+
+// On another thread the stack ends at the thread's start (clone3, whose return address is
+// undefined in its unwind table): both stop there.
+TEST_F(FastUnwind, OnAThreadEqualsLibunwindToItsStart) {
+    Comparison c;
+    std::thread t([&] {
+        learn_stack();
+        UnwindJob job{[](UnwindJob* j) {
+                          compare_here(static_cast<Comparison*>(j->context));
+                          return 0;
+                      },
+                      nullptr, &c};
+        unwind_fixture_deep(kDepth, &job);
+    });
+    t.join();
+    EXPECT_TRUE(c.equal()) << c.describe();
+    EXPECT_GT(c.fast_n, kDepth);
+    EXPECT_LT(c.fast_n, kMaxFrames);  // it ended by itself
+}
+
+// Code that no module holds (as a JIT compiler makes it) has no unwind table: the walk says so
+// instead of guessing, and the sampler hands the stack to libunwind.
+TEST_F(FastUnwind, CodeWithoutUnwindTablesIsLeftToLibunwind) {
+    void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(page, MAP_FAILED);
+    // sub $8,%rsp; movabs $fn,%rax; call *%rax; add $8,%rsp; ret
+    static Comparison c;
+    void (*fn)() = [] { compare_here(&c); };
+    unsigned char code[] = {0x48, 0x83, 0xec, 0x08, 0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0,
+                            0xff, 0xd0, 0x48, 0x83, 0xc4, 0x08, 0xc3};
+    memcpy(code + 6, &fn, 8);
+    memcpy(page, code, sizeof code);
+    ASSERT_EQ(mprotect(page, 4096, PROT_READ | PROT_EXEC), 0);
+    reinterpret_cast<void (*)()>(page)();
+    munmap(page, 4096);
+    EXPECT_EQ(c.fast_n, unwind::kNeedsLibunwind);
+    EXPECT_GT(c.libunwind_n, 2);  // libunwind guesses its way through by the frame pointer
+}
+
+// Every read stays within [low, high): a range that ends right above the first frame stops the
+// walk before anything beyond it is read.
+TEST_F(FastUnwind, ReadsOnlyWithinTheStackItIsGiven) {
+    static int frames = 0;
+    UnwindJob job{[](UnwindJob*) {
+                      uintptr_t out[kMaxFrames];
+                      const unwind::StartFrame start{reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
+                                                     reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()),
+                                                     *static_cast<const uintptr_t*>(__builtin_frame_address(0))};
+                      frames = unwind::backtrace(start, start.sp, start.sp + 8, out, kMaxFrames);
+                      return 0;
+                  },
+                  nullptr, nullptr};
+    unwind_fixture_deep(kDepth, &job);
+    EXPECT_EQ(frames, unwind::kNeedsLibunwind);
+}
+
+// The rules the table is filled from, for a function whose shape is known: its first instruction
+// (CFA = SP + 8, the return address just below, the frame pointer untouched).
+TEST(EhFrameRules, AFunctionsFirstInstruction) {
+    dl_find_object found;
+    const auto pc = reinterpret_cast<uintptr_t>(&unwind_fixture_bounce);
+    ASSERT_EQ(_dl_find_object(reinterpret_cast<void*>(pc), &found), 0);
+    unwind::FrameRule rule;
+    ASSERT_TRUE(unwind::frame_rule_at(found.dlfo_eh_frame, pc, &rule));
+    EXPECT_FALSE(rule.cfa_from_fp);
+    EXPECT_EQ(rule.cfa_offset, 8);
+    EXPECT_EQ(rule.fp_saved_at, unwind::kFpNotSaved);
+    EXPECT_TRUE(rule.fp_known);
+    EXPECT_TRUE(rule.ra_known);
+    EXPECT_FALSE(rule.outermost);
+    EXPECT_FALSE(rule.signal_frame);
+}
+
+}  // namespace

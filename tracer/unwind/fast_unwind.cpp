@@ -1,0 +1,234 @@
+// See fast_unwind.h.
+#include "tracer/unwind/fast_unwind.h"
+
+#include <dlfcn.h>
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "tracer/unwind/eh_frame_rules.h"
+
+namespace vdsotrace::tracer::unwind {
+
+#if defined(__x86_64__)
+namespace {
+
+// Modules, by identity (mapping range and unwind table): a rule is kept under its module's index
+// and its offset in the module, so a library closed and another loaded at its address never meet
+// each other's rules. Indices are never reused: a program that loads more than this many distinct
+// modules gets the rules of the rest computed on every use (slower, still right).
+struct Module {
+    uintptr_t start;
+    uintptr_t end;
+    const void* eh_frame_hdr;
+    uint32_t state;  // kFree, kWriting, kReady
+};
+enum : uint32_t { kFree = 0, kWriting = 1, kReady = 2 };
+constexpr unsigned kModuleSlots = 255;  // index + 1 fits the 8 bits a rule entry has for it
+constexpr unsigned kModuleProbes = 16;
+constexpr uint32_t kNoIndex = ~0u;
+Module g_modules[kModuleSlots];
+
+// Rules: one 64-bit word each, so that a walk touches few cache lines and pages (a 16-byte entry
+// in a 512 KiB table cost ~8 ns a frame in cache and TLB misses): the key (module index + 1: 8
+// bits, offset in the module: 32 bits, exact: 1 bit) above the packed rule (23 bits: kind, CFA
+// offset / 8, saved frame pointer's offset / 8 + 128, or 0 when not saved). Written once with a
+// compare-and-swap from 0; a rule that does not fit is worked out on every use instead.
+constexpr unsigned kRuleBits = 13;  // 8192 return addresses, 64 KiB
+constexpr uint64_t kRuleMask = (uint64_t(1) << kRuleBits) - 1;
+constexpr unsigned kRuleProbes = 8;
+constexpr unsigned kValueBits = 23;
+uint64_t* g_rules;
+
+enum Kind : uint32_t { kCannot = 0, kFromSp = 1, kFromFp = 2, kSignal = 3, kOutermost = 4 };
+
+struct Rule {
+    Kind kind;
+    int32_t cfa_offset;
+    int32_t fp_saved_at;
+};
+
+// The 23-bit form of `r`, or false when it does not fit.
+bool pack(const Rule& r, uint64_t* out) {
+    uint64_t v = r.kind;
+    if (r.kind == kFromSp || r.kind == kFromFp) {
+        if (r.cfa_offset % 8 != 0 || r.cfa_offset < 0 || r.cfa_offset / 8 > 0xfff) return false;
+        v |= uint64_t(r.cfa_offset / 8) << 3;
+        if (r.fp_saved_at != kFpNotSaved) {
+            if (r.fp_saved_at % 8 != 0 || r.fp_saved_at / 8 < -127 || r.fp_saved_at / 8 > 127) return false;
+            v |= uint64_t(r.fp_saved_at / 8 + 128) << 15;
+        }
+    }
+    *out = v;
+    return true;
+}
+
+Rule unpack(uint64_t v) {
+    const uint32_t fp = uint32_t(v >> 15) & 0xff;
+    return {Kind(v & 7), int32_t((v >> 3) & 0xfff) * 8, fp == 0 ? kFpNotSaved : (int32_t(fp) - 128) * 8};
+}
+
+// Where the walk is: the module holding the current address.
+struct Current {
+    uintptr_t start = 0, end = 0;
+    const void* eh_frame_hdr = nullptr;
+    uint32_t index = kNoIndex;
+};
+
+uint32_t module_index(uintptr_t start, uintptr_t end, const void* hdr) {
+    uint32_t i = (uint32_t((start >> 12) * 0x9E3779B1u) >> 16) % kModuleSlots;
+    for (unsigned probe = 0; probe < kModuleProbes; ++probe, i = (i + 1) % kModuleSlots) {
+        Module& m = g_modules[i];
+        uint32_t state = __atomic_load_n(&m.state, __ATOMIC_ACQUIRE);
+        if (state == kFree) {
+            if (!__atomic_compare_exchange_n(&m.state, &state, kWriting, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                if (state != kReady) return kNoIndex;  // another thread is writing it: no caching this time
+            } else {
+                m.start = start;
+                m.end = end;
+                m.eh_frame_hdr = hdr;
+                __atomic_store_n(&m.state, kReady, __ATOMIC_RELEASE);
+                return i;
+            }
+        }
+        if (state != kReady) return kNoIndex;
+        if (m.start == start && m.end == end && m.eh_frame_hdr == hdr) return i;
+    }
+    return kNoIndex;
+}
+
+bool enter_module(uintptr_t address, Current* m) {
+    dl_find_object found;
+    if (_dl_find_object(reinterpret_cast<void*>(address), &found) != 0 || found.dlfo_eh_frame == nullptr) return false;
+    m->start = reinterpret_cast<uintptr_t>(found.dlfo_map_start);
+    m->end = reinterpret_cast<uintptr_t>(found.dlfo_map_end);
+    m->eh_frame_hdr = found.dlfo_eh_frame;
+    m->index = module_index(m->start, m->end, m->eh_frame_hdr);
+    return true;
+}
+
+// The kernel's return path from a signal handler on x86_64 (glibc's and musl's __restore_rt):
+// mov $15, %rax; syscall.
+constexpr unsigned char kSigreturn[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
+
+Rule compute(const Current& m, uintptr_t address, uintptr_t pc) {
+    FrameRule r;
+    if (!frame_rule_at(m.eh_frame_hdr, address, &r)) return {kCannot, 0, 0};
+    if (r.signal_frame) {
+        // The FDE covers the trampoline's code (from the byte before it, for return-address
+        // lookups), so these bytes are mapped.
+        const bool sigreturn = pc >= m.start && pc + sizeof kSigreturn <= m.end &&
+                               memcmp(reinterpret_cast<const void*>(pc), kSigreturn, sizeof kSigreturn) == 0;
+        return {sigreturn ? kSignal : kCannot, 0, 0};
+    }
+    if (r.outermost) return {kOutermost, 0, 0};
+    if (!r.ra_known || !r.fp_known) return {kCannot, 0, 0};
+    return {r.cfa_from_fp ? kFromFp : kFromSp, r.cfa_offset, r.fp_saved_at};
+}
+
+// The rule for `address` (pc, or pc - 1 for a return address) in module `m`.
+Rule rule_for(const Current& m, uintptr_t address, uintptr_t pc, bool exact) {
+    uint64_t* rules = __atomic_load_n(&g_rules, __ATOMIC_ACQUIRE);
+    const uint64_t offset = address - m.start;
+    if (rules == nullptr || m.index == kNoIndex || offset >> 32 != 0) return compute(m, address, pc);
+    const uint64_t key = (uint64_t(m.index) + 1) << 33 | offset << 1 | uint64_t(exact);
+    // Shifts and xors, not a multiply: this lookup is on every frame's critical path.
+    uint64_t i = ((key >> 1) ^ (key >> 12) ^ (key >> 33)) & kRuleMask;
+    for (unsigned probe = 0; probe < kRuleProbes; ++probe, i = (i + 1) & kRuleMask) {
+        uint64_t seen = __atomic_load_n(&rules[i], __ATOMIC_RELAXED);
+        if (seen >> kValueBits == key) return unpack(seen);
+        if (seen == 0) {
+            const Rule r = compute(m, address, pc);
+            uint64_t packed;
+            // Taken by another thread meanwhile (perhaps with this very key): the next call looks again.
+            if (pack(r, &packed)) __atomic_compare_exchange_n(&rules[i], &seen, key << kValueBits | packed, false,
+                                                              __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+            return r;
+        }
+    }
+    return compute(m, address, pc);
+}
+
+// Offsets in the kernel's ucontext_t (x86_64): uc_mcontext.gregs[REG_RBP], [REG_RSP], [REG_RIP].
+constexpr uintptr_t kUcRbp = 40 + 10 * 8, kUcRsp = 40 + 15 * 8, kUcRip = 40 + 16 * 8;
+// A frame bigger than this is not believed (as in the clock wrappers' stepping).
+constexpr uintptr_t kMaxFrame = uintptr_t(1) << 20;
+
+}  // namespace
+
+bool prepare() {
+    if (__atomic_load_n(&g_rules, __ATOMIC_ACQUIRE) != nullptr) return true;
+    void* p = mmap(nullptr, sizeof(uint64_t) << kRuleBits, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED) return false;
+    __atomic_store_n(&g_rules, static_cast<uint64_t*>(p), __ATOMIC_RELEASE);
+    return true;
+}
+
+int backtrace(StartFrame start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth) {
+    if (depth == 0) return 0;
+    if (stack_high <= stack_low || start.sp < stack_low || start.sp >= stack_high) return kNeedsLibunwind;
+    auto on_stack = [&](uintptr_t at) { return at >= stack_low && at <= stack_high - 8; };
+    auto load = [](uintptr_t at) { return *reinterpret_cast<const uintptr_t*>(at); };
+    uintptr_t pc = start.pc, sp = start.sp, fp = start.fp;
+    bool exact = false;  // pc is a return address: its call is at pc - 1
+    Current m;
+    uintptr_t last_address = 0;
+    bool last_exact = false;
+    Rule last_rule{};
+    uint32_t n = 0;
+    out[n++] = pc;
+    while (n < depth) {
+        const uintptr_t address = exact ? pc : pc - 1;
+        if (address - m.start >= m.end - m.start && !enter_module(address, &m)) return kNeedsLibunwind;
+        // A recursion returns to one address frame after frame: its rule is the one just used.
+        if (address != last_address || exact != last_exact) {
+            last_rule = rule_for(m, address, pc, exact);
+            last_address = address;
+            last_exact = exact;
+        }
+        const Rule rule = last_rule;
+        switch (rule.kind) {
+            case kOutermost: return int(n);
+            case kFromSp:
+            case kFromFp: {
+                const uintptr_t cfa = (rule.kind == kFromFp ? fp : sp) + uintptr_t(rule.cfa_offset);
+                // Each caller's frame lies above its callee's, on the same stack.
+                if (cfa <= sp || cfa - sp > kMaxFrame || !on_stack(cfa - 8)) return kNeedsLibunwind;
+                if (const int32_t at = rule.fp_saved_at; at != kFpNotSaved) {
+                    const uintptr_t slot = cfa + uintptr_t(intptr_t(at));
+                    if (!on_stack(slot)) return kNeedsLibunwind;
+                    fp = load(slot);
+                }
+                pc = load(cfa - 8);
+                sp = cfa;
+                exact = false;
+                break;
+            }
+            case kSignal: {
+                // A signal handler returned here: the kernel's frame holds the interrupted
+                // registers, its ucontext_t right at the stack pointer.
+                if (!on_stack(sp + kUcRbp) || !on_stack(sp + kUcRip)) return kNeedsLibunwind;
+                const uintptr_t interrupted_sp = load(sp + kUcRsp);
+                // A handler on an alternate stack: the rest of the stack is elsewhere.
+                if (interrupted_sp <= sp || interrupted_sp >= stack_high) return kNeedsLibunwind;
+                fp = load(sp + kUcRbp);
+                pc = load(sp + kUcRip);
+                sp = interrupted_sp;
+                exact = true;  // the interrupted instruction itself, not a return address
+                break;
+            }
+            default: return kNeedsLibunwind;
+        }
+        if (pc < 0x4000) return int(n);  // the end of the chain (libunwind stops there too)
+        out[n++] = pc;
+    }
+    return int(n);
+}
+
+#else
+bool prepare() { return false; }
+int backtrace(StartFrame, uintptr_t, uintptr_t, uintptr_t*, uint32_t) { return kNeedsLibunwind; }
+#endif
+
+}  // namespace vdsotrace::tracer::unwind

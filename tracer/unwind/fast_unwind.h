@@ -1,0 +1,44 @@
+// The sampler's default unwinder: a walk by call frame information at about the cost of a
+// frame-pointer walk, for programs built without frame pointers (issue 16).
+//
+// The rule for each code address (eh_frame_rules.h: CFA = SP or FP + offset, the return address
+// at CFA - 8, the caller's FP unchanged or saved at CFA + offset) is worked out once per process,
+// the first time the address is met, and kept in a lock-free table; a step is then one lookup and
+// one or two loads from the stack. Modules are found with _dl_find_object (lock-free, no system
+// call), once per module change along a stack, which also keeps a rule from outliving its module
+// (rules are kept per module, by offset). Signal frames are recognised by the kernel's sigreturn
+// trampoline (`mov $15, %rax; syscall`, glibc's and musl's __restore_rt) and stepped through with
+// the registers the kernel saved. Every stack read stays within the range the caller gives (the
+// thread's stack from the first frame up), and each frame must lie above the previous one.
+//
+// What it cannot express (code without unwind tables, such as JIT-compiled code; a CFA rule that
+// is a DWARF expression, as in stack-realigning functions and PLT stubs interrupted by a signal;
+// a stack it would have to leave) makes it return kNeedsLibunwind: the sampler then takes the
+// stack with libunwind, the reference, so the result is the same either way.
+//
+// Allocation-free, lock-free and without system calls once prepare() has run: safe on the shim's
+// slow path from any context, signal handlers included.
+#pragma once
+
+#include <cstdint>
+
+namespace vdsotrace::tracer::unwind {
+
+// Maps the rule table. Start-up only (the sampler's start, before any sample). False when it
+// could not be mapped: backtrace() then always returns kNeedsLibunwind.
+bool prepare();
+
+struct StartFrame {
+    uintptr_t pc;  // a return address (the clock call's caller)
+    uintptr_t sp;  // the stack pointer once returned to pc (the callee's CFA)
+    uintptr_t fp;  // the frame pointer register at pc
+};
+
+inline constexpr int kNeedsLibunwind = -1;
+
+// Fills out[0..] with the return addresses of the stack that starts at `start` (out[0] is
+// start.pc), at most `depth`; every stack read within [stack_low, stack_high). Returns the number
+// of frames, or kNeedsLibunwind.
+int backtrace(StartFrame start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth);
+
+}  // namespace vdsotrace::tracer::unwind
