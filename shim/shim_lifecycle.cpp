@@ -21,6 +21,7 @@
 #include "tracer/engine/thread_state.h"
 #include "shim/vdso_entry.h"
 #include "shim/vdso_redirect.h"
+#include "shim/wait_hooks.h"
 
 // Read and written by `vdsotrace attach` (shim/attach_abi.h).
 extern "C" __attribute__((visibility("default"))) vdsotrace::attach::AttachBlock vdsotrace_attach;
@@ -82,6 +83,7 @@ __attribute__((constructor)) void vdsotrace_start() {
     vdsotrace::tracer::BusyGuard guard;
     vdsotrace::shim::resolve_entries();  // parse the vDSO now rather than on the first call
     vdsotrace::shim::resolve_libc_entries();
+    vdsotrace::shim::resolve_wait_functions();
     // libc's own calls into the vDSO (timespec_get, clock(), ...); before the vDSO's symbols change.
     vdsotrace::shim::redirect_libc_internal_pointers();
     // Before the Go runtime (which starts after every constructor) looks the vDSO up itself.

@@ -18,6 +18,7 @@
 //   vfork-exit N K              one call, a filter killing getpid; a vfork child makes K calls, _exit(3); N calls, exit(0)
 //   stack-call BYTES first|warm clock_gettime on a stack of BYTES over a guard page
 //   small-stack BYTES           the process's first call from a thread with BYTES of stack
+//   altstack-first BYTES        the process's first 10 calls from a SIGPROF handler on a BYTES sigaltstack
 //   key-destructor              a thread whose key destructor (run after the shim's) makes 100 calls
 //   setuid-child N              a child that drops to uid 65534 (as root), N calls in each
 //   seccomp-threads N T         one call, a filter allowing only what starting threads needs, T threads of N calls
@@ -371,6 +372,34 @@ static int small_stack(long bytes) {
     return 0;
 }
 
+static volatile long g_handler_calls;
+
+static void prof_handler(int sig) {
+    (void)sig;
+    g_handler_calls = calls(10);
+}
+
+// A profiler's SIGPROF handler on its own small alternate stack (over a guard page) makes the
+// process's first clock calls: with sampling, the recording, the unwinder's set-up and a stack
+// are all taken on that stack, inside the signal frame.
+static int altstack_first(long bytes) {
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t size = ((size_t)bytes + page - 1) / page * page;
+    char* mem = mmap(NULL, size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return 9;
+    mprotect(mem, page, PROT_NONE);
+    stack_t ss = {.ss_sp = mem + page, .ss_size = size, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0) return 10;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = prof_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigaction(SIGPROF, &sa, NULL);
+    raise(SIGPROF);
+    printf("handler calls %ld\n", g_handler_calls);
+    return 0;
+}
+
 // clock_gettime (the shim's when preloaded, else libc's) on a stack of BYTES over a guard page,
 // the doctor's method (tools/vdso_doctor/stack_need.cpp): `first` makes it the process's first
 // clock call, `warm` makes one call before on the normal stack. Prints "ok" or dies of SIGSEGV.
@@ -598,6 +627,7 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "vfork-exit") == 0 && argc > 3) return vfork_exit(arg, atol(argv[3]));
     if (strcmp(mode, "stack-call") == 0 && argc > 3) return stack_call(arg, argv[3]);
     if (strcmp(mode, "small-stack") == 0) return small_stack(arg);
+    if (strcmp(mode, "altstack-first") == 0) return altstack_first(arg);
     if (strcmp(mode, "key-destructor") == 0) return key_destructor();
     if (strcmp(mode, "setuid-child") == 0) return setuid_child(arg);
     if (strcmp(mode, "seccomp-threads") == 0 && argc > 3) return seccomp_threads(arg, atol(argv[3]));

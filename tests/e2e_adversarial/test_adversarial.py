@@ -338,9 +338,30 @@ def t_dl_reuse():
 
 
 def t_small_stack():
-    # The process's first call from a thread with a 16 KiB stack.
-    _, traced = compare("small-stack", ["small-stack", "16384"], expect_status=0, expect_out=b"calls 10\n")
-    check(total_calls(traced.report) == 10, f"10 calls ({total_calls(traced.report)})")
+    # The process's first call from a thread with a 16 KiB stack; also sampled, both unwinders.
+    for extra in ([], ["--sample", "1"], ["--sample", "1", "--unwind", "fp"]):
+        _, traced = compare(f"small-stack {extra}", ["small-stack", "16384"], extra=extra, expect_status=0,
+                            expect_out=b"calls 10\n")
+        check(total_calls(traced.report) == 10, f"{extra}: 10 calls ({total_calls(traced.report)})")
+
+
+def t_altstack_first():
+    # A SIGPROF handler on an 8 KiB sigaltstack (a guard page below) makes the process's first 10
+    # calls. Natively it fits in 4 KiB. Sampled, the first call took 9,424 bytes (libunwind and
+    # its frame buffers) and crashed; samples now run on the shim's own stacks (sample_stack.h).
+    for extra in ([], ["--sample", "1"], ["--sample", "1", "--unwind", "fp"]):
+        _, traced = compare(f"altstack-first {extra}", ["altstack-first", "8192"], extra=extra, expect_status=0,
+                            expect_out=b"handler calls 10\n")
+        check(total_calls(traced.report) == 10, f"{extra}: 10 calls ({total_calls(traced.report)})")
+        if extra:
+            s = (traced.report or {}).get("sampling", {})
+            check(s.get("sampled") == 10 and s.get("in_stacks") == 10, f"{extra}: 10 calls sampled, 10 in stacks ({s})")
+            if "fp" not in extra:
+                # libunwind steps from the shim's stack back through the signal frame to main.
+                stacks = (traced.report or {}).get("stacks", [])
+                names = [f.get("symbol") for f in (stacks[0]["frames"] if stacks else [])]
+                check(len(stacks) == 1 and stacks[0]["calls"] == 10 and "prof_handler" in names and "main" in names,
+                      f"one stack of 10 calls through prof_handler to main ({names})")
 
 
 def t_first_call_stack():
@@ -350,8 +371,14 @@ def t_first_call_stack():
     # same way).
     if os.uname().machine != "x86_64":
         sys.exit(77)
-    _, traced = compare("first call on 3 KiB", ["stack-call", "3072", "first"], expect_status=0, expect_out=b"ok 0\n")
-    check(total_calls(traced.report) == 1, f"1 call ({total_calls(traced.report)})")
+    # Sampled too: libunwind runs on the shim's own stacks (it needed 9,424 bytes here).
+    for extra in ([], ["--sample", "1"], ["--sample", "1", "--unwind", "fp"]):
+        _, traced = compare(f"first call on 3 KiB {extra}", ["stack-call", "3072", "first"], extra=extra,
+                            expect_status=0, expect_out=b"ok 0\n")
+        check(total_calls(traced.report) == 1, f"{extra}: 1 call ({total_calls(traced.report)})")
+        if extra:
+            s = (traced.report or {}).get("sampling", {})
+            check(s.get("sampled") == 1 and s.get("in_stacks") == 1, f"{extra}: the call sampled, in a stack ({s})")
     _, traced = compare("later call on 1 KiB", ["stack-call", "1024", "warm"], expect_status=0, expect_out=b"ok 0\n")
     check(total_calls(traced.report) == 2, f"2 calls ({total_calls(traced.report)})")
 

@@ -10,11 +10,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 
+from vdsotrace_test import environment
 from vdsotrace_test import ENV, SHIM, VDSOTRACE, SESSIONS as made_sessions, check, cleanup, verdict
 from vdsotrace_test import run as run_command
 
@@ -71,6 +73,23 @@ def test_command_line(tmp):
     p = run([VDSOTRACE, "run", "--json", "/nonexistent/x.json", "--", "touch", marker])
     check(p.returncode == 2 and not os.path.exists(marker), "bad --json: the command never ran",
           f"exit {p.returncode}, marker exists: {os.path.exists(marker)}")
+    # Root passes access() everywhere, yet nothing can be created in /proc: the recording file (and
+    # the FILE.partial it is written as) is tried for real, before the command runs.
+    for option in ("-o", "--json"):
+        target = f"/proc/vdsotrace-{TAG}.out"
+        p = run([VDSOTRACE, "run", option, target, "--", "touch", marker])
+        check(p.returncode == 2 and one_line(p) and p.stderr.startswith(f"vdsotrace: {option} {target}: cannot write there: ")
+              and not os.path.exists(marker), f"run {option} /proc/...: refused before the command ran",
+              f"exit {p.returncode}, {p.stderr!r}, marker exists: {os.path.exists(marker)}")
+    # -o FILE where FILE may be written but not FILE.partial beside it (a directory of that name).
+    blocked = os.path.join(tmp, "blocked.vdsotrace")
+    open(blocked, "w").close()
+    os.mkdir(blocked + ".partial")
+    p = run([VDSOTRACE, "run", "-o", blocked, "--", "touch", marker])
+    check(p.returncode == 2 and p.stderr == f"vdsotrace: -o {blocked}: cannot write there: {blocked}.partial is in the way "
+          "(the file is written there first)\n" and not os.path.exists(marker),
+          "run -o FILE with a directory FILE.partial: refused before the command ran", f"exit {p.returncode}, {p.stderr!r}")
+    os.rmdir(blocked + ".partial")
     # "-" is standard output: the JSON report comes after the program's own output, no file "-".
     p = run([VDSOTRACE, "run", "--session", TAG + "dash", "--json", "-", "--", EXIT_PATHS, "fork-exit"], cwd=tmp)
     made_sessions.add(TAG + "dash")
@@ -107,6 +126,84 @@ def test_fork_exit(tmp):
     r = json.loads(run([VDSOTRACE, "report", "--json", TAG + "forkpre"]).stdout)
     got = sorted((q["calls"], q["exit"]) for q in r["processes"])
     check(got == want, "the same under plain LD_PRELOAD", str(got))
+
+
+def test_reaped_by_parent(tmp):
+    """Children that cannot record how they end (SIGKILL, SIGTERM, a raw exit_group): their traced
+    parent's waitpid, waitid and wait record it for them, with the parent's pid."""
+    want_children = [(2, {"signal": 15}), (4, {"signal": 9}), (6, {"code": 5})]
+    for how in ("run", "preload"):
+        session = TAG + "reap" + how
+        made_sessions.add(session)
+        if how == "run":
+            out = os.path.join(tmp, "reap.json")
+            p = run([VDSOTRACE, "run", "--session", session, "--json", out, "--", EXIT_PATHS, "fork-kill"])
+            check(p.returncode == 0, "fork-kill ran under run", p.stderr)
+            r = json.load(open(out))
+            text = p.stderr
+        else:
+            p = run([EXIT_PATHS, "fork-kill"], env={"LD_PRELOAD": SHIM, "VDSOTRACE_SESSION": session})
+            check(p.returncode == 0, "fork-kill ran under LD_PRELOAD", p.stderr)
+            r = json.loads(run([VDSOTRACE, "report", "--json", session]).stdout)
+            text = run([VDSOTRACE, "report", session]).stdout
+        procs = processes(r)
+        parent = [q for q in procs if q["calls"] == 1]
+        check(len(parent) == 1 and parent[0]["exit"] == {"code": 0}, f"{how}: the parent exited 0",
+              str([(q["pid"], q["calls"], q["exit"]) for q in procs]))
+        if not parent:
+            continue
+        ppid = parent[0]["pid"]
+        got = sorted((q["calls"], q["exit"], q.get("reaped_by")) for q in procs if q["pid"] != ppid)
+        want = [(calls, fate, ppid) for calls, fate in want_children]
+        check(got == want, f"{how}: killed and raw-exited children reported with the status their parent reaped",
+              f"{got} != {want}")
+        for line in (f"killed by SIGKILL (reaped by PID {ppid}), 4 calls", f"killed by SIGTERM (reaped by PID {ppid}), 2 calls",
+                     f"exited with code 5 (reaped by PID {ppid}), 6 calls"):
+            check(line in text, f"{how}: the text report says '{line}'", text[-1500:])
+
+
+def test_killed_duration(tmp):
+    """A plain LD_PRELOAD program killed with SIGTERM after reading the clock for about 0.5 s: its
+    recording keeps the last activity it proves, and the report gives that as a lower bound
+    (before format minor 6: "11,298,704 vDSO time calls in 0 us", without rates)."""
+    # Reaped by this (untraced) test: nobody recorded the signal, the process vanished.
+    session = TAG + "term"
+    made_sessions.add(session)
+    env = environment({"LD_PRELOAD": SHIM, "VDSOTRACE_SESSION": session})
+    proc = subprocess.Popen([EXIT_PATHS, "busy"], stdout=subprocess.PIPE, env=env, text=True)
+    started = time.monotonic()
+    ready = proc.stdout.readline() == "busy\n"
+    time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
+    proc.send_signal(signal.SIGTERM)
+    proc.wait()
+    lived = time.monotonic() - started
+    r = json.loads(run([VDSOTRACE, "report", "--json", session]).stdout)
+    q = r["processes"][0] if len(r["processes"]) == 1 else {}
+    check(ready and q.get("exit") == {"vanished": True} and q.get("seconds_at_least") is True and
+          0.3 <= q.get("seconds", 0) <= lived + 0.01 and r.get("seconds_at_least") is True and r["seconds"] == q["seconds"],
+          "SIGTERM'd LD_PRELOAD program: at least ~0.5 s (its last activity), at most its real life",
+          f"lived {lived:.3f} s; {json.dumps(q)[:600]}")
+    text = run([VDSOTRACE, "report", session]).stdout
+    m = re.search(r"^[0-9,]+ vDSO time calls in at least ([0-9.]+) (ms|s)$", text, re.M)
+    check(m is not None and re.search(r", [0-9,]+ calls over at least [0-9.]+ (ms|s) \(until its last recorded "
+                                      r"activity\)$", text, re.M) is not None,
+          "the text report says 'at least' for the run and the process", text[:400] + text[-400:])
+
+    # Reaped by a traced shell: killed by SIGTERM, with the shell's pid, and the same lower bound.
+    sh = shutil.which("sh")
+    session = TAG + "termsh"
+    made_sessions.add(session)
+    p = run([sh, "-c", f'"{EXIT_PATHS}" busy >/dev/null & sleep 0.5; kill -TERM $!; wait $!; echo "$? $$"'],
+            env={"LD_PRELOAD": SHIM, "VDSOTRACE_SESSION": session})
+    r = json.loads(run([VDSOTRACE, "report", "--json", session]).stdout)
+    busy = [q for q in r["processes"] if q["exe"] == os.path.realpath(EXIT_PATHS)]
+    words = p.stdout.split()
+    shell_pid = int(words[1]) if len(words) == 2 else 0
+    check(p.returncode == 0 and words[:1] == ["143"] and len(busy) == 1 and busy[0]["exit"] == {"signal": 15} and
+          busy[0].get("reaped_by") == shell_pid and busy[0].get("seconds_at_least") is True and
+          0.2 <= busy[0]["seconds"] <= 10,
+          "SIGTERM'd child of a traced shell: killed by SIGTERM, reaped by the shell, at least its last activity",
+          f"sh exit {p.returncode}, pid {shell_pid}; {json.dumps(busy)[:600]}")
 
 
 PY_POOL = r"""
@@ -194,6 +291,8 @@ def main():
     try:
         test_command_line(tmp)
         test_fork_exit(tmp)
+        test_reaped_by_parent(tmp)
+        test_killed_duration(tmp)
         test_python_pool(tmp)
         test_sessions(tmp)
     finally:

@@ -4,7 +4,8 @@
 # export exactly the interposed functions (and vdsotrace_attach, a name no program uses, for
 # `vdsotrace attach`), nothing else that could take over a program's symbol. clone, dlclose, prctl
 # and pthread_setname_np pass through to libc's, vfork does what libc's does (issue 12:
-# shim/clone_hook.cpp, dlclose_hook.cpp, thread_names.cpp, vfork_hook.cpp; vfork on x86_64 only).
+# shim/clone_hook.cpp, dlclose_hook.cpp, thread_names.cpp, vfork_hook.cpp; vfork on x86_64 only), as do the wait
+# functions (issue 14: shim/wait_hooks.cpp).
 #   check_shim_surface.sh LIBVDSOTRACE
 set -euo pipefail
 export LC_ALL=C  # one sort order for the names below
@@ -16,6 +17,7 @@ fi
 exported=$(nm -D --defined-only "$lib" | awk '{print $3}' | sort | tr '\n' ' ')
 expected="_Exit _exit clock_getres clock_gettime clone dlclose getcpu gettimeofday prctl pthread_setname_np time vdsotrace_attach "
 if [ "$(uname -m)" = x86_64 ]; then expected="${expected}vfork "; fi
+expected="${expected}wait wait3 wait4 waitid waitpid "
 if [ "$exported" != "$expected" ]; then
   echo "libvdsotrace.so exports: $exported(expected: $expected)"; exit 1
 fi

@@ -17,6 +17,8 @@ CASES = [
     ('tools/report/report_model.cpp', 'tools/render/report_output.h',
      'the report model includes a renderer (tools/render/ reads tools/report/, not back)'),
     ('tools/render/report_text.cpp', 'tools/report/report_model.h', None),
+    ('tools/render/stack_export.h', 'tools/commands/commands.h', 'a part below the commands includes tools/commands/'),
+    ('tools/cli/main.cpp', 'tools/commands/commands.h', None),
     ('tools/commands/cmd_report.cpp', 'tracer/engine/recorder.h',
      'includes an engine header (only tracer/format/ and tracer/common/ are shared)'),
     ('tools/commands/cmd_run.cpp', 'tracer/common/process_info.h', None),

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -40,8 +41,10 @@ std::vector<unsigned char> live_vdso() {
 
 // A recording of this process, still running (no end written), one thread (ours) named
 // "recorded-name": 1000 CLOCK_MONOTONIC calls from /nonexistent/example+0x1234, 5 of
-// CLOCK_PROCESS_CPUTIME_ID from +0x1300; written to a file and read back.
-std::vector<tools::Recording> recording_on_disk(const std::string& path, const std::vector<unsigned char>& vdso) {
+// CLOCK_PROCESS_CPUTIME_ID from +0x1300; written to a file and read back. `adjust` changes the
+// header before it is written.
+std::vector<tools::Recording> recording_on_disk(const std::string& path, const std::vector<unsigned char>& vdso,
+                                                const std::function<void(f::Header*)>& adjust = {}) {
     tr::Settings s;
     s.threads = 2;
     s.callers = 16;
@@ -74,6 +77,7 @@ std::vector<tools::Recording> recording_on_disk(const std::string& path, const s
     seg.modules[0].start = 0x400000;
     seg.modules[0].end = 0x500000;
     strcpy(seg.modules[0].path, "/nonexistent/example");
+    if (adjust) adjust(h);
 
     std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
     std::string error;
@@ -142,8 +146,8 @@ TEST_F(ReportModel, WithoutFactsReportsOnlyWhatTheRecordingSays) {
               "everywhere are listed, without costs)\n") +
                   kCpuTimeRow);
     EXPECT_EQ(section(text, "Processes"),
-              processes_section("vanished without ending: killed by a signal, or left through _exit/exec, 1,005 calls "
-                                "over 0 us"));
+              processes_section("vanished without ending: killed by a signal no traced parent reaped, or exec'd an "
+                                "untraced program, 1,005 calls over 0 us"));
 }
 
 // Facts given: the process runs, its thread is called "live-name", this machine's clocksource has
@@ -199,4 +203,60 @@ TEST_F(ReportModel, ReportsExactlyWhatTheFactsGiven) {
               "the clocksource has no vDSO mode here: the vDSO passes every such call to the kernel");
     EXPECT_EQ(j["fallbacks"][0]["suggested_ns_per_call"], 5.0);
     EXPECT_EQ(j["fallbacks_note"], "which calls enter the kernel was measured on this machine (exactly, with a seccomp filter)");
+}
+
+// Format minor 6: a process killed by a signal whose traced parent reaped it (the shim's wait
+// hooks wrote the signal and the parent's pid): the report names the signal and the reaper.
+TEST_F(ReportModel, ReaperOfAKilledProcessIsNamed) {
+    const auto recordings = recording_on_disk(path_, vdso_, [](f::Header* h) {
+        h->state = f::kStateSignaled;
+        h->exit_value = 9;
+        h->reaped_by = 4242;
+    });
+    ASSERT_EQ(recordings.size(), 1u);
+    EXPECT_EQ(recordings[0].reaped_by, 4242);
+    const tools::Report r = tools::build_report(recordings);
+    ASSERT_EQ(r.processes.size(), 1u);
+    EXPECT_EQ(r.processes[0].fate, tools::ProcessFate::kSignaled);
+    EXPECT_EQ(section(text_of(r), "Processes"),
+              processes_section("killed by SIGKILL (reaped by PID 4242), 1,005 calls over 0 us"));
+    const auto j = tools::to_json(r);
+    EXPECT_EQ(j["processes"][0]["exit"]["signal"], 9);
+    EXPECT_EQ(j["processes"][0]["reaped_by"], 4242);
+}
+
+// A process that wrote its own exit code has no reaper, whatever the field holds.
+TEST_F(ReportModel, OwnExitCodeHasNoReaper) {
+    const auto recordings = recording_on_disk(path_, vdso_, [](f::Header* h) {
+        h->state = f::kStateExited;
+        h->exit_value = 7;
+    });
+    const tools::Report r = tools::build_report(recordings);
+    ASSERT_EQ(r.processes.size(), 1u);
+    EXPECT_EQ(section(text_of(r), "Processes"), processes_section("exited with code 7, 1,005 calls over 0 us"));
+    EXPECT_FALSE(tools::to_json(r)["processes"][0].contains("reaped_by"));
+}
+
+// Format minor 6: a process nobody saw end ran at least until the last activity its recording
+// proves; the report gives that as a lower bound, for the process and for the run it ends.
+TEST_F(ReportModel, KilledProcessRunsUntilItsLastActivity) {
+    const auto recordings = recording_on_disk(path_, vdso_, [](f::Header* h) {
+        h->last_activity_monotonic_ns = kStart + 1'500'000'000;
+    });
+    const tools::Report r = tools::build_report(recordings);  // no facts: not running, vanished
+    ASSERT_EQ(r.processes.size(), 1u);
+    EXPECT_EQ(r.processes[0].fate, tools::ProcessFate::kVanished);
+    EXPECT_EQ(r.processes[0].seconds, 1.5);
+    EXPECT_TRUE(r.processes[0].seconds_at_least);
+    EXPECT_EQ(r.seconds, 1.5);
+    EXPECT_TRUE(r.seconds_at_least);
+    const std::string text = text_of(r);
+    EXPECT_EQ(text.substr(0, text.find('\n', text.find("calls in"))).substr(text.find("1,005 vDSO")),
+              "1,005 vDSO time calls in at least 1.50 s");
+    EXPECT_EQ(section(text, "Processes"),
+              processes_section("vanished without ending: killed by a signal no traced parent reaped, or exec'd an "
+                                "untraced program, 1,005 calls over at least 1.50 s (until its last recorded activity)"));
+    const auto j = tools::to_json(r);
+    EXPECT_EQ(j["processes"][0]["seconds_at_least"], true);
+    EXPECT_EQ(j["seconds_at_least"], true);
 }

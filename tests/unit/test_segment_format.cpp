@@ -20,7 +20,7 @@ TEST(SegmentFormat, UnwinderValues) {
 
 TEST(SegmentFormat, VersionAndMagic) {
     EXPECT_EQ(f::kMajor, 2);  // 2.0: the file grows as a prefix of the layout
-    EXPECT_EQ(f::kMinor, 1);  // 2.1: kUnwinderCfi
+    EXPECT_EQ(f::kMinor, 2);  // 2.1: kUnwinderCfi; 2.2: reaped_by, last_activity_monotonic_ns
     EXPECT_EQ(f::kOldestMajorRead, 1);
     EXPECT_EQ(std::string(f::kMagic, 7), "VDSOTRC");
     EXPECT_EQ(f::kByteOrderMark, 0x01020304u);
@@ -89,7 +89,9 @@ TEST(SegmentFormat, HeaderOffsets) {
     EXPECT_EQ(offsetof(f::CrashRecord, stack_words), 152u);
     EXPECT_EQ(offsetof(f::Header, sampling), 3764u);
     EXPECT_EQ(sizeof(f::Header::Sampling), 64u);
-    EXPECT_EQ(offsetof(f::Header, reserved), 3828u);
+    EXPECT_EQ(offsetof(f::Header, reaped_by), 3828u);  // 2.2; 1.6 at the same offset
+    EXPECT_EQ(offsetof(f::Header, last_activity_monotonic_ns), 3832u);
+    EXPECT_EQ(offsetof(f::Header, reserved), 3840u);
 }
 
 TEST(SegmentFormat, SectionModuleThreadLayouts) {

@@ -155,6 +155,25 @@ TEST(SegmentReader, SkipsCountersOfNewerMinorsOnly) {
     EXPECT_NE(refusal(b).find("corrupt caller entry"), std::string::npos);
 }
 
+// The reaper and the last activity came with 2.2 and, on the 1.x line, with 1.6, at the same
+// offsets: read from those versions on, and not from older ones, whatever the bytes hold.
+TEST(SegmentReader, ReadsTheReaperFrom2_2And1_6Only) {
+    auto b = valid_image();
+    header(b)->reaped_by = 4242;
+    header(b)->last_activity_monotonic_ns = 123456789;
+    const struct { uint16_t major, minor; bool has; } versions[] = {
+        {2, 2, true}, {2, 3, true}, {1, 6, true}, {1, 7, true}, {2, 1, false}, {2, 0, false}, {1, 5, false}};
+    for (const auto& v : versions) {
+        header(b)->major = v.major;
+        header(b)->minor = v.minor;
+        std::string error;
+        auto r = parse_recording(b, "test", &error);
+        ASSERT_TRUE(r.has_value()) << v.major << "." << v.minor << ": " << error;
+        EXPECT_EQ(r->reaped_by, v.has ? 4242 : 0) << v.major << "." << v.minor;
+        EXPECT_EQ(r->last_activity_monotonic_ns, v.has ? 123456789u : 0u) << v.major << "." << v.minor;
+    }
+}
+
 TEST(SegmentReader, RefusesTruncationOfAFormat1RecordingAtEveryPageBoundary) {
     auto full = valid_image();
     header(full)->major = 1;  // format 1: the file is always the whole layout

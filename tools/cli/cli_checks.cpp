@@ -1,5 +1,6 @@
 #include "tools/cli/cli_checks.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +69,21 @@ std::string nearest_name(const std::string& typed, const std::vector<std::string
     return best;
 }
 
+namespace {
+
+// access() answers for permissions only, and root passes it everywhere, yet nobody can create a
+// file in /proc or /sys: a path that does not exist yet is created and removed again at once
+// (O_EXCL: never a file that appeared meanwhile), so the answer is the kernel's own.
+std::string creation_problem(const std::string& path) {
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0) return errno == EEXIST ? "" : strerror(errno);
+    close(fd);
+    unlink(path.c_str());
+    return "";
+}
+
+}  // namespace
+
 std::string output_path_problem(const std::string& path) {
     if (path == "-") return "";
     if (path.empty()) return "empty path";
@@ -81,7 +97,19 @@ std::string output_path_problem(const std::string& path) {
     if (stat(dir.c_str(), &st) != 0) return fmt::format("{} does not exist", dir);
     if (!S_ISDIR(st.st_mode)) return fmt::format("{} is not a directory", dir);
     if (access(dir.c_str(), W_OK | X_OK) != 0) return fmt::format("cannot create files in {}: {}", dir, strerror(errno));
-    return "";
+    return creation_problem(path);
+}
+
+std::string recording_path_problem(const std::string& path) {
+    if (std::string why = output_path_problem(path); !why.empty() || path == "-") return why;
+    // A regular (or new) recording file is written as FILE.partial and renamed into place
+    // (recording_file.h): that name must be creatable too, even where FILE exists already.
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return "";  // /dev/null, a FIFO: in place
+    const std::string partial = path + ".partial";
+    if (lstat(partial.c_str(), &st) == 0)  // a leftover of an earlier run is overwritten; nothing else
+        return S_ISREG(st.st_mode) ? "" : fmt::format("{} is in the way (the file is written there first)", partial);
+    return creation_problem(partial);
 }
 
 std::string output_dir_problem(const std::string& path) {

@@ -12,8 +12,12 @@ namespace vdsotrace::tools {
 std::string nearest_name(const std::string& typed, const std::vector<std::string>& names);
 
 // Why `path` cannot be written as an output file, in a few words ("" when it can). "-" (standard
-// output) always can. Nothing is created or truncated.
+// output) always can. Nothing is truncated; a file that does not exist is created to find out
+// (root passes every permission check, yet cannot create one in /proc) and removed at once.
 std::string output_path_problem(const std::string& path);
+
+// The same for `run -o FILE`, which writes FILE.partial beside FILE and renames it.
+std::string recording_path_problem(const std::string& path);
 
 // Why `path` cannot be used as an output directory (one that does not exist yet but could be
 // created is fine); "" when it can.

@@ -240,7 +240,7 @@ int cmd_run(const RunOptions& o) {
     std::string recording_path = o.recording_file;
     if (recording_path.empty()) {
         recording_path = recording_file_name(o.command[0], session);
-        if (const std::string why = output_path_problem(recording_path); !why.empty()) {
+        if (const std::string why = recording_path_problem(recording_path); !why.empty()) {
             spdlog::warn("cannot write the recording file {} here ({}): the recordings stay in {} (-o FILE puts "
                          "it elsewhere)",
                          recording_path, why, shm_dir());
@@ -425,7 +425,7 @@ Command register_run(CLI::App& vdsotrace) {
                                                {"--text", &run->text_file},
                                                {"-o", &run->recording_file},
                                                {"--save", save_file.get()}});
-                if (!outputs_writable(outputs)) return kExitUsage;
+                if (!outputs_writable(outputs, {&run->recording_file, save_file.get()})) return kExitUsage;
                 if (!save_file->empty()) {
                     if (!run->recording_file.empty() && run->recording_file != *save_file) {
                         spdlog::error("-o {} and --save {} both name the recording file: choose one",

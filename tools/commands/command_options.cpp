@@ -1,5 +1,6 @@
 #include "tools/commands/command_options.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
@@ -32,10 +33,12 @@ std::vector<OutputOption> stack_outputs(const StackOutputs& o) {
     return {{"--folded", &o.folded}, {"--flamegraph", &o.flamegraph}, {"--pprof", &o.pprof}};
 }
 
-bool outputs_writable(const std::vector<OutputOption>& outputs) {
+bool outputs_writable(const std::vector<OutputOption>& outputs, const std::vector<const std::string*>& recording_files) {
     for (const auto& [option, path] : outputs) {
         if (path->empty()) continue;
-        const std::string why = output_path_problem(*path);
+        const bool recording =
+            std::find(recording_files.begin(), recording_files.end(), path) != recording_files.end();
+        const std::string why = recording ? recording_path_problem(*path) : output_path_problem(*path);
         if (!why.empty()) {
             spdlog::error("{} {}: cannot write there: {}", option, *path, why);
             return false;

@@ -24,7 +24,10 @@ using OutputOption = std::pair<const char*, const std::string*>;
 std::vector<OutputOption> stack_outputs(const StackOutputs& o);
 
 // Output paths are checked before anything runs: finding an unwritable --json path after a long
-// traced run would lose its results. False after saying which one on stderr.
-bool outputs_writable(const std::vector<OutputOption>& outputs);
+// traced run would lose its results. False after saying which one on stderr. `recording_files`:
+// those of `outputs` that are `run`'s recording file, written beside its place and renamed (both
+// names are checked: cli_checks.h recording_path_problem).
+bool outputs_writable(const std::vector<OutputOption>& outputs,
+                      const std::vector<const std::string*>& recording_files = {});
 
 }  // namespace vdsotrace::tools

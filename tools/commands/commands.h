@@ -5,21 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "tools/render/stack_export.h"  // StackOutputs
+
 namespace vdsotrace::tools {
 
 // Exit codes of vdsotrace itself (run exits with the traced command's status instead).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitBadInput = 1;  // unreadable, corrupt or foreign recording; nothing found
 inline constexpr int kExitUsage = 2;     // unknown option, bad argument
-
-// Files written from the sampled stacks, and which stacks go into them (report and run alike).
-struct StackOutputs {
-    std::string folded;         // --folded FILE: collapsed stacks, root first
-    std::string flamegraph;     // --flamegraph FILE.svg
-    std::string pprof;          // --pprof FILE: gzip'd profile.proto
-    int thread = 0;             // --thread TID
-    std::string function;       // --function NAME
-};
 
 struct ReportOptions {
     bool json = false;          // JSON on stdout instead of text

@@ -385,6 +385,11 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     r.exit_value = h.exit_value;
     r.end_monotonic_ns = h.end_monotonic_ns;
     r.end_realtime_ns = h.end_realtime_ns;
+    // 2.2, and 1.6 on the 1.x line, at the same offsets; before those the bytes are reserved (zero).
+    if ((h.major == 1 && h.minor >= 6) || (h.major == 2 && h.minor >= 2) || h.major > 2) {
+        r.reaped_by = h.reaped_by;
+        r.last_activity_monotonic_ns = h.last_activity_monotonic_ns;
+    }
     r.thread_capacity = h.thread_capacity;
     r.caller_capacity = h.caller_capacity;
     r.module_capacity = h.module_capacity;

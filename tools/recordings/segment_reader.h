@@ -171,6 +171,8 @@ struct Recording {
     int exit_value = 0;
     uint64_t end_monotonic_ns = 0;
     uint64_t end_realtime_ns = 0;
+    int reaped_by = 0;                        // the traced parent whose wait() wrote the status
+    uint64_t last_activity_monotonic_ns = 0;  // the latest moment the recording proves it alive
     uint32_t thread_capacity = 0;
     uint32_t caller_capacity = 0;
     uint32_t module_capacity = 0;

@@ -27,6 +27,7 @@ nlohmann::json to_json(const Report& r) {
     j["session"] = r.session;
     j["total_calls"] = r.total_calls;
     j["seconds"] = r.seconds;
+    if (r.seconds_at_least) j["seconds_at_least"] = true;
     j["functions"] = json::array();
     for (const FunctionRow& f : r.functions)
         j["functions"].push_back({{"name", f.name}, {"calls", f.calls},
@@ -122,6 +123,8 @@ nlohmann::json to_json(const Report& r) {
     for (const ProcessRow& p : r.processes) {
         json row = {{"pid", p.pid}, {"ppid", p.ppid}, {"exe", p.exe}, {"argv", p.argv}, {"session", p.session},
                     {"exit", exit_json(p)}, {"calls", p.calls}, {"seconds", p.seconds}, {"recording", p.source}};
+        if (p.reaped_by != 0) row["reaped_by"] = p.reaped_by;
+        if (p.seconds_at_least) row["seconds_at_least"] = true;
         if (!p.notes.empty()) {
             row["notes"] = json::array();
             for (const ProcessNote& n : p.notes) row["notes"].push_back(process_note_text(n));

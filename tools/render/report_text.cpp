@@ -44,19 +44,31 @@ std::string duration(double seconds) {
     return fmt::format("{:.2f} s", seconds);
 }
 
+// How long a process ran: "1.23 s", or for one nobody saw end, "at least 1.23 s (until its last
+// recorded activity)".
+std::string process_time(const ProcessRow& p) {
+    return p.seconds_at_least ? fmt::format("at least {} (until its last recorded activity)", duration(p.seconds))
+                              : duration(p.seconds);
+}
+
 std::string signal_name(int sig) {
     const char* abbrev = sigabbrev_np(sig);
     return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
 }
 
+// " (reaped by PID n)": the status came from the traced parent that reaped the process.
+std::string reaper(const ProcessRow& p) { return p.reaped_by ? fmt::format(" (reaped by PID {})", p.reaped_by) : ""; }
+
 std::string fate_text(const ProcessRow& p) {
     switch (p.fate) {
         case ProcessFate::kRunning: return "still running";
-        case ProcessFate::kExited: return fmt::format("exited with code {}", p.exit_value);
-        case ProcessFate::kSignaled: return fmt::format("killed by {}", signal_name(p.exit_value));
+        case ProcessFate::kExited: return fmt::format("exited with code {}{}", p.exit_value, reaper(p));
+        case ProcessFate::kSignaled: return fmt::format("killed by {}{}", signal_name(p.exit_value), reaper(p));
         case ProcessFate::kEndedUnknownStatus: return "ended normally (exit code not recorded)";
         case ProcessFate::kVanished:
-            return "vanished without ending: killed by a signal, or left through _exit/exec";
+            // _exit, _Exit, exec and every reap by a traced parent are recorded: what is left is a
+            // signal seen only by an untraced reaper, or an exec into an untraced program.
+            return "vanished without ending: killed by a signal no traced parent reaped, or exec'd an untraced program";
         case ProcessFate::kExeced: return "replaced by exec (the next image of this pid follows)";
     }
     return "?";
@@ -217,7 +229,8 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
                                 ? fmt::format("{} (pid {})", base_name(r.processes[0].exe), r.processes[0].pid)
                                 : fmt::format("{} processes", r.processes.size());
     out << fmt::format("vdsotrace report: {}, session {}\n", who, r.session);
-    out << fmt::format("{} in {}\n\n", count_of(r.total_calls, "vDSO time call"), duration(r.seconds));
+    out << fmt::format("{} in {}{}\n\n", count_of(r.total_calls, "vDSO time call"), r.seconds_at_least ? "at least " : "",
+                       duration(r.seconds));
 
     if (r.total_calls == 0) {
         out << "No calls to clock_gettime, gettimeofday, time, getcpu or clock_getres were seen.\n"
@@ -301,7 +314,7 @@ void write_text_unfiltered(const Report& r, const TextOptions& options, std::ost
         std::string cmd;
         for (const std::string& a : p.argv) cmd += (cmd.empty() ? "" : " ") + a;
         out << fmt::format("  pid {} (parent {}): {}\n", p.pid, p.ppid, terminal_safe(cmd.empty() ? p.exe : cmd));
-        out << fmt::format("    {}, {} over {}\n", fate_text(p), count_of(p.calls, "call"), duration(p.seconds));
+        out << fmt::format("    {}, {} over {}\n", fate_text(p), count_of(p.calls, "call"), process_time(p));
         if (options.per_process) {
             out << fmt::format("    executable {}\n", p.exe);
             if (!p.previous_image_id.empty()) out << "    exec'd by the image before it (same pid)\n";

@@ -4,10 +4,18 @@
 #include <ostream>
 #include <string>
 
-#include "tools/commands/commands.h"
 #include "tools/report/stack_model.h"
 
 namespace vdsotrace::tools {
+
+// Files written from the sampled stacks, and which stacks go into them (report and run alike).
+struct StackOutputs {
+    std::string folded;         // --folded FILE: collapsed stacks, root first
+    std::string flamegraph;     // --flamegraph FILE.svg
+    std::string pprof;          // --pprof FILE: gzip'd profile.proto
+    int thread = 0;             // --thread TID
+    std::string function;       // --function NAME
+};
 
 // Writes whichever of --folded, --flamegraph, --pprof were asked for; false (after saying why)
 // when a file cannot be written.

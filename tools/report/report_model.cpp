@@ -53,6 +53,7 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
     std::vector<uint64_t> totals(f::kCounterSlots, 0);
     std::vector<uint64_t> unattributed(f::kCounterSlots, 0);
     uint64_t first_start = UINT64_MAX, last_end = 0;
+    bool last_end_is_bound = false;  // the latest end is a killed process's last activity
 
     // Callers merge across threads and processes by (counter, module, offset): the same call site
     // in two processes of one executable is one code path.
@@ -80,6 +81,7 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
         p.session = r.session;
         p.fate = fate_of(r, machine.running.count(r.source) != 0);
         p.exit_value = r.exit_value;
+        if (p.fate == ProcessFate::kExited || p.fate == ProcessFate::kSignaled) p.reaped_by = r.reaped_by;
         p.source = r.source;
         p.segment_id = segment_id_text(r.segment_id);
         p.parent_segment_id = segment_id_text(r.parent_segment_id);
@@ -88,9 +90,16 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
         p.counters = counter_rows(r.totals());
         uint64_t end = r.end_monotonic_ns;
         if (end == 0 && p.fate == ProcessFate::kExeced) end = r.exec_monotonic_ns;
+        // Nobody saw it end (killed, or gone without a word): it ran at least until the last
+        // activity its recording proves (format minor 6).
+        if (end == 0 && p.fate != ProcessFate::kRunning && r.last_activity_monotonic_ns > r.start_monotonic_ns) {
+            end = r.last_activity_monotonic_ns;
+            p.seconds_at_least = true;
+        }
         if (end == 0) end = p.fate == ProcessFate::kRunning ? machine.now_monotonic_ns : r.start_monotonic_ns;
         p.seconds = end > r.start_monotonic_ns ? double(end - r.start_monotonic_ns) / 1e9 : 0;
         first_start = std::min(first_start, r.start_monotonic_ns);
+        if (end > last_end || (end == last_end && !p.seconds_at_least)) last_end_is_bound = p.seconds_at_least;
         last_end = std::max(last_end, end);
 
         if (!vdso_added && !r.vdso_image.empty()) {
@@ -256,6 +265,7 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
         rep.processes.push_back(std::move(p));
     }
     rep.seconds = last_end > first_start && first_start != UINT64_MAX ? double(last_end - first_start) / 1e9 : 0;
+    rep.seconds_at_least = last_end_is_bound && rep.seconds > 0;
 
     for (int fn = 0; fn < f::kCountedFunctions; ++fn) {
         FunctionRow row{f::kFunctionNames[fn], 0};

@@ -110,7 +110,9 @@ struct ProcessRow {
     std::string session;
     ProcessFate fate = ProcessFate::kRunning;
     int exit_value = 0;
+    int reaped_by = 0;     // the traced parent whose wait() recorded how it ended (0: itself, or `run`)
     double seconds = 0;    // from the first recorded call to the end (or now)
+    bool seconds_at_least = false;  // nobody saw it end: `seconds` runs to its last recorded activity
     uint64_t calls = 0;
     std::string source;    // the file read
     std::vector<ProcessNote> notes;  // capacity problems and the like
@@ -130,6 +132,7 @@ struct Report {
     std::string session;
     uint64_t total_calls = 0;
     double seconds = 0;                 // wall time the recordings span
+    bool seconds_at_least = false;      // they span at least that: the last to end was killed unseen
     std::vector<FunctionRow> functions; // all five, in format order
     std::vector<ClockRow> clocks;       // clock buckets with calls, by calls
     std::vector<CallerRow> callers;     // by calls, descending

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "tracer/engine/recorder.h"
+#include "tracer/engine/sample_stack.h"
 #include "tracer/engine/thread_state.h"
 
 namespace vdsotrace::tracer {
@@ -35,7 +36,15 @@ bool readable(uintptr_t addr) {
     // Nearly every address libunwind checks is on this thread's stack (it checks the start of the
     // page holding the slot): from the page of our own stack pointer up to the stack's top, all
     // mapped. No system call.
-    const uintptr_t low = stack_pointer() & ~(uintptr_t(getpagesize()) - 1);
+    const uintptr_t page_mask = ~(uintptr_t(getpagesize()) - 1);
+    uintptr_t sp = stack_pointer();
+    // On a sample stack (sample_stack.h): that stack, and the program's below the switch.
+    uintptr_t sample_low, sample_high, origin;
+    if (on_sample_stack(sp, &sample_low, &sample_high, &origin)) {
+        if (addr >= (sp & page_mask) && addr < sample_high) return true;
+        sp = origin;
+    }
+    const uintptr_t low = sp & page_mask;
     if (t.stack_top != 0 && addr >= low && addr < t.stack_top) return true;
     // Code: libunwind reads the instructions at a return address to tell signal frames apart.
     // Loaded objects are found without a lock or a system call. (Their segments are contiguous in

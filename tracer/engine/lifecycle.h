@@ -1,6 +1,8 @@
 // Process-level events the shim forwards to the recording engine.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 
 #include "tracer/format/segment_format.h"
@@ -20,6 +22,12 @@ void at_process_end();
 // In exit() (an on_exit handler): mark the recording exited with `status`'s exit code. Programs
 // that leave through _exit or a signal do not come here (`vdsotrace run` records those it reaps).
 void at_process_exit(int status);
+
+// This process reaped its child `pid` (the shim's wait hooks), which ended by signal `value`
+// (`signaled`) or with exit code `value`. When the child's recording (same uid, pid and parent,
+// made before now) does not say how it ended, writes that status there, with this process's pid
+// as Header::reaped_by. Async-signal-safe: system calls only, nothing from the heap.
+void note_child_reaped(pid_t pid, bool signaled, int value);
 
 // The shim resolved the clock functions (format::DoctorHeader): the Route of each and whether the
 // vDSO provides it (1) or the syscall serves it (0), per format::Function. Copied into every

@@ -59,14 +59,29 @@ bool reloaded(Segment* seg, const dl_find_object& found) {
 
 }  // namespace
 
-uint32_t mark_unloaded_modules(Segment* seg, uint32_t* indexes, uint32_t max) {
-    if (seg->header == nullptr) return 0;
-    uint64_t claimed = __atomic_load_n(&seg->header->modules_claimed, __ATOMIC_ACQUIRE);
-    const uint64_t backed = reserved_entries(*seg, &seg->modules_reserved, sizeof(format::ModuleEntry), seg->module_capacity);
+namespace {
+
+struct UnloadScan {
+    Segment* seg;
+    uint32_t* indexes;
+    uint32_t max;
+    uint32_t n;
+};
+
+// Runs once, inside dl_iterate_phdr: the loader holds its list lock (dl_load_write_lock) for the
+// call, and glibc's dlclose unmaps objects and frees their link_maps under that same lock. So an
+// object _dl_find_object names here stays mapped while same_object reads its link_map and ELF
+// header. Without the lock another thread's dlclose of that object (the last reference, after
+// ours) could unmap it between the look-up and the reads: the traced program died of SIGSEGV in
+// read_build_id (the sampling stress test, ~1 run in 10 under load).
+int scan_under_loader_lock(dl_phdr_info*, size_t, void* data) {
+    auto* s = static_cast<UnloadScan*>(data);
+    uint64_t claimed = __atomic_load_n(&s->seg->header->modules_claimed, __ATOMIC_ACQUIRE);
+    const uint64_t backed =
+        reserved_entries(*s->seg, &s->seg->modules_reserved, sizeof(format::ModuleEntry), s->seg->module_capacity);
     if (claimed > backed) claimed = backed;  // entries past the file's end were never written
-    uint32_t n = 0;
-    for (uint64_t i = 0; i < claimed && n < max; ++i) {
-        format::ModuleEntry& m = seg->modules[i];
+    for (uint64_t i = 0; i < claimed && s->n < s->max; ++i) {
+        format::ModuleEntry& m = s->seg->modules[i];
         const uint32_t flags = __atomic_load_n(&m.flags, __ATOMIC_ACQUIRE);
         if (__atomic_load_n(&m.state, __ATOMIC_ACQUIRE) != format::kModuleReady ||
             (flags & (format::kModuleUnloaded | format::kModuleMainProgram | format::kModuleVdso)))
@@ -76,9 +91,19 @@ uint32_t mark_unloaded_modules(Segment* seg, uint32_t* indexes, uint32_t max) {
         // Two threads unloading at once: only the one that sets the flag retires the module.
         if (__atomic_fetch_or(&m.flags, uint32_t(format::kModuleUnloaded), __ATOMIC_ACQ_REL) & format::kModuleUnloaded)
             continue;
-        indexes[n++] = uint32_t(i);
+        s->indexes[s->n++] = uint32_t(i);
     }
-    return n;
+    return 1;  // the whole table is checked at the first object: no need to visit the others
+}
+
+}  // namespace
+
+// Called after dlclose only (never from a signal handler: dl_iterate_phdr takes a lock).
+uint32_t mark_unloaded_modules(Segment* seg, uint32_t* indexes, uint32_t max) {
+    if (seg->header == nullptr) return 0;
+    UnloadScan scan{seg, indexes, max, 0};
+    dl_iterate_phdr(scan_under_loader_lock, &scan);
+    return scan.n;
 }
 
 uint32_t read_build_id(const void* elf_header, uintptr_t load_bias, unsigned char* out, uint32_t max) {

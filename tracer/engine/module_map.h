@@ -17,7 +17,9 @@ void ensure_module(Segment* seg, uintptr_t address);
 
 // After a dlclose: marks every module of the table that is no longer loaded (no object at its
 // start, or another one: other file, range or build id) kModuleUnloaded, and writes the indexes of
-// those it marked (at most `max`) to `indexes`. Returns how many. Cold; no system call, no lock.
+// those it marked (at most `max`) to `indexes`. Returns how many. Cold: takes the loader's list lock
+// (dl_iterate_phdr), which keeps another thread's dlclose from unmapping an object while it is
+// compared; never from a signal handler.
 uint32_t mark_unloaded_modules(Segment* seg, uint32_t* indexes, uint32_t max);
 
 // Reads the GNU build id from the program headers of an ELF image mapped at `elf_header`.

@@ -194,6 +194,7 @@ void on_thread_exit(void* slot_ptr) {
         t.sample_slot = ok ? shared_sample : nullptr;  // null: its last calls counted, not sampled
     }
     release_alt_stack();
+    stamp_activity();
     // Names are often set after the first call: the final one, kept in the slot by the shim's
     // pthread_setname_np and prctl (no system call here: the thread may run under a sandbox).
     char name[16];
@@ -494,7 +495,15 @@ void share_thread_state_with_clone() {
     t.wrap_entry = nullptr;
 }
 
+// Set once the program announced a sandbox (prepare_for_sandbox): from then on the shim makes no
+// system call it can do without (a reaped child's status is then not written: that scan of
+// /dev/shm needs open, getdents, getpid, which a filter may kill).
+static bool g_sandbox_announced = false;
+
+bool sandbox_announced() { return __atomic_load_n(&g_sandbox_announced, __ATOMIC_ACQUIRE); }
+
 void prepare_for_sandbox() {
+    __atomic_store_n(&g_sandbox_announced, true, __ATOMIC_RELEASE);
     ThreadState& t = t_thread;
     if (t.busy != 0 || t.in_init) return;  // the shim's own work, or a handler inside a claim
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled || in_vfork_child()) return;
@@ -520,8 +529,27 @@ format::Header* ensure_segment() {
     return g_segment.header;
 }
 
+void stamp_activity() {
+    format::Header* h = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady ? g_segment.header : nullptr;
+    if (h == nullptr) return;
+    const int saved_errno = errno;  // (the clock is the vDSO's; only without one a syscall)
+    const uint64_t now = monotonic_ns();
+    errno = saved_errno;
+    // Plain loads and stores (no lock prefix), forward only and at most once a millisecond: many
+    // threads stamping at once write the line rarely. One that loses a race leaves a stamp at
+    // most a millisecond older, still a time the process was alive.
+    uint64_t* stamp = &h->last_activity_monotonic_ns;
+    if (now >= __atomic_load_n(stamp, __ATOMIC_RELAXED) + 1'000'000) __atomic_store_n(stamp, now, __ATOMIC_RELAXED);
+}
+
 void sampler_on_countdown(unsigned counter, uintptr_t caller, wrappers::CallFrame frame) {
-    sampler_on_call(t_thread, g_segment, counter, caller, frame);
+    ThreadState& t = t_thread;
+    sampler_on_call(t, g_segment, counter, caller, frame);
+    // Without sampling, the countdown every call decrements anyway comes back every
+    // kActivityStampCalls calls (the sampler would re-arm it for 2^31) to stamp the last activity:
+    // no instruction more on the hot path. With sampling it comes back every sampled call.
+    if (t.sample_slot == nullptr) t.sample_countdown = kActivityStampCalls;
+    stamp_activity();
 }
 
 format::CrashRecord* crash_record_for_write() {
@@ -572,6 +600,7 @@ void note_caller_address(uintptr_t address) {
     const int saved_errno = errno;
     ensure_module(&g_segment, address);
     errno = saved_errno;
+    stamp_activity();  // a new call site: the slow path, where a stamp costs nothing worth noting
 }
 
 void after_fork_in_child() {

@@ -48,6 +48,14 @@ void record_slow(unsigned counter, uintptr_t caller, bool may_sample = true, wra
 __attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uintptr_t caller,
                                                           wrappers::CallFrame frame);
 
+// Calls of a thread between two stamps of the segment's last activity (Header::
+// last_activity_monotonic_ns) when sampling is off: sampler_on_countdown stamps it.
+inline constexpr int32_t kActivityStampCalls = 65536;
+
+// Stamps the segment's last activity with the monotonic clock, now (a vDSO read and, at most once a
+// millisecond, a plain store). Slow paths only; async-signal-safe.
+void stamp_activity();
+
 // The crash record of this process's segment, creating the segment if there is none yet (a
 // program may crash in the vDSO before it ever called through the shim). Null when nothing can
 // be recorded. Called from the crash handler.
@@ -85,6 +93,9 @@ void forget_unloaded_modules();
 // no system call (other threads' first calls make none), and backs the recording's whole layout
 // (segment_growth.h) so that it never grows after the filter. Slow path, system calls allowed.
 void prepare_for_sandbox();
+
+// True once prepare_for_sandbox ran: optional system calls (the reaped-child scan) are skipped.
+bool sandbox_announced();
 
 // The segment's header, or null while there is none.
 format::Header* segment_header();

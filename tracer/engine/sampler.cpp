@@ -18,6 +18,7 @@
 #include "tracer/engine/libunwind_shield.h"
 #include "tracer/engine/module_map.h"
 #include "tracer/engine/recorder.h"
+#include "tracer/engine/sample_stack.h"
 #include "tracer/engine/settings.h"
 #include "tracer/common/text_util.h"
 #include "tracer/python/cpython_frames.h"
@@ -172,21 +173,13 @@ bool in_loader(const ThreadState& t) {
     return owner == t.tid || owner == 0;
 }
 
-// Two lanes (even and odd frames) multiplied independently, mixed once at the end: one serial
-// chain of multiply, shift and xor per frame was a sixth of a 15-frame sample's cost (perf).
-// A collision only costs a probe: intern() compares the frames themselves.
 uint64_t hash_frames(const uintptr_t* frames, uint32_t n) {
-    uint64_t a = 0x9E3779B97F4A7C15ull ^ n, b = 0xC2B2AE3D27D4EB4Full;
-    uint32_t i = 0;
-    for (; i + 1 < n; i += 2) {
-        a = (a ^ frames[i]) * 0xff51afd7ed558ccdull;
-        b = (b ^ frames[i + 1]) * 0xc4ceb9fe1a85ec53ull;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (uint32_t i = 0; i < n; ++i) {
+        h ^= frames[i];
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
     }
-    if (i < n) a = (a ^ frames[i]) * 0xff51afd7ed558ccdull;
-    uint64_t h = a ^ (b << 31 | b >> 33);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
     return h != 0 ? h : 1;
 }
 
@@ -292,6 +285,42 @@ void log_sample(unsigned char* sample_slot, const format::Header::Sampling& cfg,
     __atomic_store_n(&e.seq, 2 * n + 2, __ATOMIC_RELEASE);
 }
 
+// The part of a sample that needs stack (the frame buffers, libunwind: about 7 KiB): run on a
+// sample stack when it does not walk from its own frame (sample_stack.h).
+struct SampleJob {
+    ThreadState* t;
+    const Segment* seg;
+    unsigned counter;
+    uintptr_t caller;
+    wrappers::CallFrame frame;
+    int unwinder;
+};
+
+template <bool kShared>
+void capture_and_count(void* arg) {
+    const auto& job = *static_cast<SampleJob*>(arg);
+    ThreadState& t = *job.t;
+    const Segment& seg = *job.seg;
+    const int unwinder = job.unwinder;
+    auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
+    const format::Header::Sampling& cfg = seg.header->sampling;
+    uintptr_t frames[kMaxSampleDepth];
+    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top) : -1;
+    if (n < 0)  // libunwind when loaded, never inside the loader (see in_loader)
+        n = int(unwinder != kFramePointers && g_backtrace != nullptr && !in_loader(t)
+                    ? capture_libunwind(frames, cfg.max_depth, job.caller)
+                    : capture_frame_pointers(frames, cfg.max_depth, job.caller, t.stack_top));
+    n = int(python::interleave(frames, uint32_t(n), cfg.max_depth));  // Python functions beside the interpreter's frames
+    const uint32_t id = intern(seg, frames, uint32_t(n));
+    if (id == kNoStack) {
+        bump<kShared>(&h->lost_stacks_full);
+    } else {
+        if (!count_stack<kShared>(t.sample_slot, cfg.count_capacity, job.counter, id))
+            bump<kShared>(&h->lost_counts_full);
+        log_sample<kShared>(t.sample_slot, cfg, job.counter, id, t.tid);
+    }
+}
+
 template <bool kShared>
 void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller, wrappers::CallFrame frame) {
     auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
@@ -310,24 +339,23 @@ void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t
     }
     t.in_sample = 1;
     const int saved_errno = errno;  // libunwind and the module lookup must not change the program's errno
-    const format::Header::Sampling& cfg = seg.header->sampling;
-    uintptr_t frames[kMaxSampleDepth];
-    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, caller, frame, t.stack_top) : -1;
-    if (n < 0)  // libunwind when loaded, never inside the loader (see in_loader)
-        n = int(unwinder != kFramePointers && g_backtrace != nullptr && !in_loader(t)
-                    ? capture_libunwind(frames, cfg.max_depth, caller)
-                    : capture_frame_pointers(frames, cfg.max_depth, caller, t.stack_top));
-    n = int(python::interleave(frames, uint32_t(n), cfg.max_depth));  // Python functions beside the interpreter's frames
-    const uint32_t id = intern(seg, frames, uint32_t(n));
-    if (id == kNoStack) {
-        bump<kShared>(&h->lost_stacks_full);
-    } else {
-        if (!count_stack<kShared>(t.sample_slot, cfg.count_capacity, counter, id))
-            bump<kShared>(&h->lost_counts_full);
-        log_sample<kShared>(t.sample_slot, cfg, counter, id, t.tid);
-    }
+    SampleJob job{&t, &seg, counter, caller, frame, unwinder};
+    // The walks that start from their own frame (frame pointers; the tables' walk without the
+    // caller's frame) read the thread's stack upwards from there: they stay on it, as does
+    // everything inside the loader (the frame-pointer walk).
+    const bool from_here = unwinder == kFramePointers || (unwinder == kCfi && frame.cfa == 0) ||
+                           g_backtrace == nullptr || in_loader(t);
+    if (from_here)
+        capture_and_count<kShared>(&job);
+    else
+        run_on_sample_stack(capture_and_count<kShared>, &job);
     errno = saved_errno;
     t.in_sample = 0;
+}
+
+void warm_libunwind(void*) {
+    void* warm[4];
+    g_backtrace(warm, 4);
 }
 
 }  // namespace
@@ -363,6 +391,7 @@ bool sampler_start(int (*clock)(clockid_t, timespec*), char* problem, unsigned l
     }
     if (lib != nullptr) g_backtrace = reinterpret_cast<BacktraceFn>(dlsym(lib, "unw_backtrace"));
     if (g_backtrace != nullptr) find_loader_lock();
+    if (g_backtrace != nullptr) sample_stacks_start();
     if (g_backtrace == nullptr && cfi) {
         TextBuffer(problem, problem_size)
             .add("cannot load libunwind.so.8 (install libunwind8); stacks the unwind tables cannot follow (JIT "
@@ -414,9 +443,8 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
     // clock call, rather than in a signal handler that may have interrupted malloc.
     const int unwinder = __atomic_load_n(&g_unwinder, __ATOMIC_ACQUIRE);
     if ((unwinder == kLibunwind || unwinder == kCfi) && g_backtrace != nullptr && !in_loader(t)) {
-        void* warm[4];
         const int saved_errno = errno;
-        g_backtrace(warm, 4);
+        run_on_sample_stack(warm_libunwind, nullptr);
         errno = saved_errno;
     }
 }

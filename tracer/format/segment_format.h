@@ -38,10 +38,12 @@ inline constexpr char kMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'C', '\0'};
 // 2.0: the file grows (see above), sections reordered. Everything of 1.4 is kept: 1.1 calls
 // through clock wrappers (kSectionWrapperSites); 1.2 Python sites; 1.3 unloaded modules
 // (kModuleUnloaded, kSectionRetiredCallers); 1.4 the vDSO's getrandom (kGetrandom).
-// 2.1: stacks from the unwind tables (kUnwinderCfi; format 1.5 on the 1.x line). Readers of
-// 2.x also read 1.x recordings, whose file is always the whole layout.
+// 2.1: stacks from the unwind tables (kUnwinderCfi; format 1.5 on the 1.x line).
+// 2.2: the reaper's status and the last proven activity (Header::reaped_by,
+// Header::last_activity_monotonic_ns; format 1.6 on the 1.x line, at the same offsets).
+// Readers of 2.x also read 1.x recordings, whose file is always the whole layout.
 inline constexpr uint16_t kMajor = 2;
-inline constexpr uint16_t kMinor = 1;
+inline constexpr uint16_t kMinor = 2;
 inline constexpr uint16_t kOldestMajorRead = 1;
 inline constexpr uint32_t kByteOrderMark = 0x01020304;
 inline constexpr char kShmPrefix[] = "vdsotrace-";  // name under /dev/shm
@@ -125,8 +127,9 @@ inline constexpr int kMaxSections = 16;
 enum ProcessState : uint32_t {
     kStateRunning = 1,   // recording; if the pid is gone, the process died without a word (killed)
     kStateEnded = 2,     // the shim's destructor ran (normal exit); status unknown unless set below
-    kStateExited = 3,    // exit_value is the exit code (written by `vdsotrace run` from wait())
-    kStateSignaled = 4,  // exit_value is the terminating signal (written by `vdsotrace run`)
+    kStateExited = 3,    // exit_value is the exit code (written by the process itself, else by its
+                         // reaper: `vdsotrace run` or a parent's wait() under the shim, reaped_by)
+    kStateSignaled = 4,  // exit_value is the terminating signal (written by the reaper, as above)
     kStateExeced = 5,    // the image called exec: the new image of the same pid records into the
                          // segment whose ProcessTree::previous_image_id is this one's segment_id
 };
@@ -258,7 +261,16 @@ struct Header {
         uint32_t frames_claimed;  // frame pool entries handed out (at most frame_capacity)
         uint32_t reserved[6];
     } sampling;  // the 64-byte ext_sampling block of v1.0; all zero when sampling is off
-    unsigned char reserved[kHeaderSize - 3636 - 3 * 64];
+
+    // 2.2 (1.6 on the 1.x line, same offsets). The pid of the traced parent whose wait() wrote state and exit_value because the
+    // process could not (killed, or gone without a word); 0: the process itself, or `vdsotrace
+    // run`, wrote them (or nobody did).
+    int32_t reaped_by;
+    // The latest moment the recording proves the process alive (CLOCK_MONOTONIC, 0: none yet):
+    // stamped on the shim's slow paths and every 65,536th call of a thread. A process killed
+    // without a word ran at least until then. Written with plain stores, only ever forward.
+    uint64_t last_activity_monotonic_ns;
+    unsigned char reserved[kHeaderSize - 3840];
 };
 static_assert(sizeof(Header) == kHeaderSize, "header must stay 4 KiB");
 static_assert(offsetof(Header, sections) == 32);
@@ -272,6 +284,8 @@ static_assert(offsetof(Header, tree) == 3636);
 static_assert(offsetof(Header, doctor) == 3700);
 static_assert(offsetof(Header, sampling) == 3764);
 static_assert(sizeof(Header::Sampling) == 64);
+static_assert(offsetof(Header, reaped_by) == 3828);
+static_assert(offsetof(Header, last_activity_monotonic_ns) == 3832);
 
 // ---- Modules ---------------------------------------------------------------------------------
 
