@@ -310,6 +310,21 @@ static int seccomp_first(long n, const char* how) {
     return 0;
 }
 
+// A filter that kills the process at any system call but the `n` in `allowed`, installed through
+// libc's prctl (so the shim sees it coming).
+static int install_allow_list(const int* allowed, int n) {
+    struct sock_filter filter[64 + 3];
+    if (n > 64) return -1;
+    filter[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (int i = 0; i < n; ++i)
+        filter[1 + i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)allowed[i], (unsigned char)(n - i), 0);
+    filter[n + 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+    filter[n + 2] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {(unsigned short)(n + 3), filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
 // exit() and a vfork child's _exit() under a filter that kills getpid (and everything else the
 // program does not make): the shim told a vfork child from its parent with getpid() on every way
 // out. One call, the filter, a vfork child that calls the clock K times and _exits 3, then N
@@ -317,16 +332,7 @@ static int seccomp_first(long n, const char* how) {
 static int install_vfork_filter(void) {
     static const int allowed[] = {SYS_write, SYS_exit_group, SYS_exit, SYS_rt_sigreturn, SYS_clock_gettime,
                                   SYS_vfork, SYS_wait4};
-    enum { n = sizeof allowed / sizeof allowed[0] };
-    struct sock_filter filter[n + 3];
-    filter[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-    for (int i = 0; i < n; ++i)
-        filter[1 + i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)allowed[i], (unsigned char)(n - i), 0);
-    filter[n + 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-    filter[n + 2] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    struct sock_fprog prog = {n + 3, filter};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
-    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+    return install_allow_list(allowed, (int)(sizeof allowed / sizeof allowed[0]));
 }
 
 static int vfork_exit(long n, long k) {
@@ -517,16 +523,7 @@ static int install_thread_filter(void) {
                                   SYS_mmap, SYS_munmap, SYS_mprotect, SYS_clone, SYS_clone3, SYS_rt_sigprocmask,
                                   SYS_set_robust_list, SYS_rseq, SYS_futex, SYS_madvise, SYS_brk, SYS_rt_sigaction,
                                   SYS_getrandom};
-    enum { n = sizeof allowed / sizeof allowed[0] };
-    struct sock_filter filter[n + 3];
-    filter[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-    for (int i = 0; i < n; ++i)
-        filter[1 + i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)allowed[i], (unsigned char)(n - i), 0);
-    filter[n + 1] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-    filter[n + 2] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    struct sock_fprog prog = {n + 3, filter};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
-    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+    return install_allow_list(allowed, (int)(sizeof allowed / sizeof allowed[0]));
 }
 
 static long g_sandbox_calls;

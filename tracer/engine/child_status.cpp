@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "tracer/common/linux_dirent.h"
 #include "tracer/common/text_util.h"
 #include "tracer/engine/lifecycle.h"
 #include "tracer/engine/recorder.h"
@@ -22,14 +23,6 @@
 namespace vdsotrace::tracer {
 
 namespace {
-
-struct LinuxDirent64 {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
 
 bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 

@@ -173,13 +173,21 @@ bool in_loader(const ThreadState& t) {
     return owner == t.tid || owner == 0;
 }
 
+// Two lanes (even and odd frames) multiplied independently, mixed once at the end: one serial
+// chain of multiply, shift and xor per frame was a sixth of a 15-frame sample's cost (perf).
+// A collision only costs a probe: intern() compares the frames themselves.
 uint64_t hash_frames(const uintptr_t* frames, uint32_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    for (uint32_t i = 0; i < n; ++i) {
-        h ^= frames[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+    uint64_t a = 0x9E3779B97F4A7C15ull ^ n, b = 0xC2B2AE3D27D4EB4Full;
+    uint32_t i = 0;
+    for (; i + 1 < n; i += 2) {
+        a = (a ^ frames[i]) * 0xff51afd7ed558ccdull;
+        b = (b ^ frames[i + 1]) * 0xc4ceb9fe1a85ec53ull;
     }
+    if (i < n) a = (a ^ frames[i]) * 0xff51afd7ed558ccdull;
+    uint64_t h = a ^ (b << 31 | b >> 33);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
     return h != 0 ? h : 1;
 }
 
