@@ -130,6 +130,17 @@ uint32_t read_build_id(const void* elf_header, uintptr_t load_bias, unsigned cha
     return 0;
 }
 
+namespace {
+
+// Entry `index` backed by the file. Apart and never inlined: ensure_module() runs under a sample's
+// frame-pointer walk, where every byte of its frame counts (issue 12's stack need).
+__attribute__((noinline)) bool reserve_module_entry(Segment* seg, uint64_t index) {
+    return reserve_entry(seg, &seg->modules_reserved, seg->modules, index, sizeof(format::ModuleEntry),
+                         seg->module_capacity);
+}
+
+}  // namespace
+
 void ensure_module(Segment* seg, uintptr_t address) {
     if (seg->header == nullptr || known(*seg, address)) return;
     dl_find_object found;
@@ -141,8 +152,7 @@ void ensure_module(Segment* seg, uintptr_t address) {
         __atomic_fetch_or(&seg->header->flags, uint32_t(format::kFlagModulesFull), __ATOMIC_RELAXED);
         return;
     }
-    if (!reserve_entry(seg, &seg->modules_reserved, seg->modules, index, sizeof(format::ModuleEntry),
-                       seg->module_capacity))
+    if (!reserve_module_entry(seg, index))
         return;  // the recording cannot grow (said once): callers in this module stay unnamed
     format::ModuleEntry& m = seg->modules[index];
     __atomic_store_n(&m.state, uint32_t(format::kModuleWriting), __ATOMIC_RELAXED);

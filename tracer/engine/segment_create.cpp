@@ -91,30 +91,40 @@ void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*)) {
 uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
 
-bool create_segment(const Settings& settings, Segment* out, char* error, size_t error_size) {
+namespace {
+
+// Static, not on the stack: the first clock call of a process may come from a thread with a
+// small stack (issue 12; this 4 KiB header was most of the first call's 7.6 KB). Segments are
+// created by one thread at a time (the recorder's state machine), so it is never shared.
+format::Header g_plan;
+
+void name_segment(Segment* out, const Settings& settings, uint64_t segment_id) {
+    TextBuffer name(out->name, sizeof out->name);
+    name.add("/")->add(format::kShmPrefix)->add_u64(getuid())->add("-")->add(settings.session);
+    name.add("-")->add_u64(uint64_t(getpid()))->add("-")->add_hex(segment_id, 16);
+}
+
+// Who we are (pid, start time, executable, command line) into the plan, and the segment's id and
+// name, which derive from the first two (process_tree.h), so an exec'd image can find this one.
+// Apart from the file's creation and not inlined: reading /proc is the deepest part of a
+// process's first clock call, and the creation's larger frame must not sit above it (issue 12).
+__attribute__((noinline)) uint64_t identify(const Settings& settings, Segment* out) {
+    fill_process_info(&g_plan);
+    uint64_t segment_id = choose_segment_id(uint32_t(getuid()), settings.session, g_plan.pid, g_plan.proc_start_ticks);
+    if (segment_id == 0) segment_id = random_u64();
+    name_segment(out, settings, segment_id);
+    return segment_id;
+}
+
+// Lays out, creates, reserves and maps the segment named by identify().
+__attribute__((noinline)) bool create_file(const Settings& settings, uint64_t segment_id, Segment* out, char* error,
+                                           size_t error_size) {
     TextBuffer err(error, error_size);
 
     vdso::Image vdso;
     const bool have_vdso = vdso::parse_live(&vdso) == vdso::ParseError::kNone;
-
-    // Static, not on the stack: the first clock call of a process may come from a thread with a
-    // small stack (issue 12; this 4 KiB header was most of the first call's 7.6 KB). Segments are
-    // created by one thread at a time (the recorder's state machine), so it is never shared.
-    static format::Header plan;
-    plan = format::Header{};
+    format::Header& plan = g_plan;
     const size_t size = plan_layout(settings, have_vdso ? vdso.size : 0, &plan);
-
-    // Who we are first (pid, start time, executable, command line): the segment's name derives
-    // from the first two (process_tree.h), so an exec'd image can find this one.
-    fill_process_info(&plan);
-    uint64_t segment_id = choose_segment_id(uint32_t(getuid()), settings.session, plan.pid, plan.proc_start_ticks);
-    if (segment_id == 0) segment_id = random_u64();
-    auto make_name = [&] {
-        TextBuffer name(out->name, sizeof out->name);
-        name.add("/")->add(format::kShmPrefix)->add_u64(getuid())->add("-")->add(settings.session);
-        name.add("-")->add_u64(uint64_t(getpid()))->add("-")->add_hex(segment_id, 16);
-    };
-    make_name();
 
     // Created with what every recording holds (header, fixed tables, vDSO image); the rest grows
     // on the slow paths (segment_growth.h) inside this one mapping of the whole layout.
@@ -140,7 +150,7 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     int fd = shm_open(out->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno == EEXIST) {  // somebody made a file of that name: a random one instead
         segment_id = random_u64();
-        make_name();
+        name_segment(out, settings, segment_id);
         fd = shm_open(out->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     }
     if (fd < 0) {
@@ -153,7 +163,9 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     int rc = posix_fallocate(fd, 0, off_t(initial));
     if (rc == 0) rc = posix_fallocate(fd, off_t(modules_at), off_t(first_modules));
     if (rc == 0) rc = posix_fallocate(fd, off_t(threads_at), off_t(first_slot));
-    struct stat st {};
+    // Static like the plan (one creator at a time): the first call's stack need (issue 12).
+    static struct stat st;
+    st = {};
     if (rc == 0 && fstat(fd, &st) != 0) rc = errno;
     if (rc != 0) {
         err.add("cannot reserve ")->add_u64((initial + first_modules + first_slot) / 1024)->add(" KiB in /dev/shm: ");
@@ -199,6 +211,14 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     out->file_ino = uint64_t(st.st_ino);
     __atomic_store_n(&h->state, uint32_t(format::kStateRunning), __ATOMIC_RELEASE);
     return true;
+}
+
+}  // namespace
+
+bool create_segment(const Settings& settings, Segment* out, char* error, size_t error_size) {
+    g_plan = format::Header{};
+    const uint64_t segment_id = identify(settings, out);
+    return create_file(settings, segment_id, out, error, error_size);
 }
 
 }  // namespace vdsotrace::tracer

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "tracer/common/text_util.h"
+#include "tracer/engine/sample_stack.h"
 
 namespace vdsotrace::tracer {
 
@@ -63,9 +64,19 @@ int back(const Segment& seg, uint64_t offset, uint64_t length) {
     return err;
 }
 
-}  // namespace
+// One growth, described for a shim-owned stack: a prefix of a section (`reserved` set), a part
+// reserved once (`ready` set), or the whole layout (neither).
+struct Growth {
+    Segment* seg;
+    uint64_t* reserved;
+    uint32_t* ready;
+    const void* at;          // the section, or the part
+    uint64_t bytes;          // the prefix or the part
+    uint64_t section_bytes;  // a prefix's section
+    bool ok;
+};
 
-bool reserve_prefix(Segment* seg, uint64_t* reserved, const void* section, uint64_t bytes, uint64_t section_bytes) {
+bool grow_prefix_here(Segment* seg, uint64_t* reserved, const void* section, uint64_t bytes, uint64_t section_bytes) {
     if (!seg->growable) return true;
     uint64_t have = __atomic_load_n(reserved, __ATOMIC_ACQUIRE);
     if (bytes <= have) return true;
@@ -77,9 +88,7 @@ bool reserve_prefix(Segment* seg, uint64_t* reserved, const void* section, uint6
     uint64_t want = ((start + bytes + kPage - 1) / kPage) * kPage - start;
     if (want > section_bytes) want = section_bytes;
     if (start + want > seg->size) return false;
-    const int saved_errno = errno;
     const int err = back(*seg, start + have, want - have);
-    errno = saved_errno;
     if (err != 0) {
         say_failure_once(seg, err);
         return false;
@@ -90,20 +99,12 @@ bool reserve_prefix(Segment* seg, uint64_t* reserved, const void* section, uint6
     return true;
 }
 
-uint64_t reserved_entries(const Segment& seg, const uint64_t* reserved, uint64_t entry_size, uint64_t capacity) {
-    if (!seg.growable) return capacity;
-    const uint64_t n = __atomic_load_n(reserved, __ATOMIC_ACQUIRE) / entry_size;
-    return n < capacity ? n : capacity;
-}
-
-bool reserve_once(Segment* seg, uint32_t* ready, const void* p, uint64_t bytes) {
+bool grow_once_here(Segment* seg, uint32_t* ready, const void* p, uint64_t bytes) {
     if (!seg->growable || __atomic_load_n(ready, __ATOMIC_ACQUIRE) != 0) return true;
     const auto* base = reinterpret_cast<const unsigned char*>(seg->header);
     const uint64_t start = uint64_t(static_cast<const unsigned char*>(p) - base);
     if (start + bytes > seg->size) return false;
-    const int saved_errno = errno;
     const int err = back(*seg, start, bytes);
-    errno = saved_errno;
     if (err != 0) {
         say_failure_once(seg, err);
         return false;
@@ -112,11 +113,9 @@ bool reserve_once(Segment* seg, uint32_t* ready, const void* p, uint64_t bytes) 
     return true;
 }
 
-bool reserve_whole(Segment* seg) {
+bool grow_whole_here(Segment* seg) {
     if (!__atomic_load_n(&seg->growable, __ATOMIC_ACQUIRE)) return true;
-    const int saved_errno = errno;
     const int err = back(*seg, 0, seg->size);
-    errno = saved_errno;
     if (err != 0) {
         say_failure_once(seg, err);
         return false;
@@ -124,6 +123,44 @@ bool reserve_whole(Segment* seg) {
     // Everything is backed: every reservation succeeds without a system call from now on.
     __atomic_store_n(&seg->growable, false, __ATOMIC_RELEASE);
     return true;
+}
+
+void run_growth(void* arg) {
+    auto* g = static_cast<Growth*>(arg);
+    g->ok = g->reserved != nullptr ? grow_prefix_here(g->seg, g->reserved, g->at, g->bytes, g->section_bytes)
+            : g->ready != nullptr  ? grow_once_here(g->seg, g->ready, g->at, g->bytes)
+                                   : grow_whole_here(g->seg);
+}
+
+// Runs a growth on one of the shim's own stacks (sample_stack.h), mapped on the first growth: the
+// file's checks, the system calls' wrappers and the failure's message need about 700 bytes, and
+// growth runs inside a thread's first clock call and inside samples, where the program's stack
+// may have less than that to spare (issue 12's first-call stack need). All that stays on the
+// program's stack is the description and the switch. Where no stack can be had, it runs here.
+bool grow_off_stack(Growth* g) {
+    const int saved_errno = errno;  // the program's, kept across every system call here
+    sample_stacks_start();
+    run_on_sample_stack(run_growth, g);
+    errno = saved_errno;
+    return g->ok;
+}
+
+}  // namespace
+
+bool grow_prefix(Segment* seg, uint64_t* reserved, const void* section, uint64_t bytes, uint64_t section_bytes) {
+    Growth g{seg, reserved, nullptr, section, bytes, section_bytes, false};
+    return grow_off_stack(&g);
+}
+
+bool grow_once(Segment* seg, uint32_t* ready, const void* p, uint64_t bytes) {
+    Growth g{seg, nullptr, ready, p, bytes, 0, false};
+    return grow_off_stack(&g);
+}
+
+bool reserve_whole(Segment* seg) {
+    if (!__atomic_load_n(&seg->growable, __ATOMIC_ACQUIRE)) return true;
+    Growth g{seg, nullptr, nullptr, nullptr, 0, 0, false};
+    return grow_off_stack(&g);
 }
 
 }  // namespace vdsotrace::tracer
