@@ -148,7 +148,10 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
                 const std::string* jit_name = nullptr;
                 if (m == nullptr && !python && cc.address != 0 &&
                     (jit_name = jit_symbol(r, cc.address - 1, &offset)) != nullptr) {
-                    ++offset;
+                    // One row per JIT-compiled method: an offset in generated code names nothing a
+                    // user can look up, and one loop unrolled or compiled again by another tier
+                    // (java's C1 and C2) would be a dozen rows of one method.
+                    offset = 0;
                     path = std::string(kJitModule) + " " + *jit_name;
                 } else if (m == nullptr && !python && cc.address != 0) {
                     unnamed_jit_calls += cc.calls;

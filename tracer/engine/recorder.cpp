@@ -634,6 +634,12 @@ void after_fork_in_child() {
 
 void at_process_start() {
     learn_thread_identity();
+    // A clock call before this constructor (redis: jemalloc's constructor reads the clock) claimed
+    // the main thread's slot before its name was known: name it now.
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady && t_thread.slot != nullptr && !t_thread.shared) {
+        auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(t_thread.slot);
+        if (sh->name[0] == '\0') known_thread_name(t_thread, sh->name);
+    }
     g_own_pid = process_id();
     settle_own_session();
     apply_follow_exec_setting();
