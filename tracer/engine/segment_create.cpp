@@ -110,7 +110,7 @@ void name_segment(Segment* out, const Settings& settings, uint64_t segment_id) {
 // process's first clock call, and the creation's larger frame must not sit above it (issue 12).
 __attribute__((noinline)) uint64_t identify(const Settings& settings, Segment* out) {
     fill_process_info(&g_plan);
-    uint64_t segment_id = choose_segment_id(uint32_t(getuid()), settings.session, g_plan.pid, g_plan.proc_start_ticks);
+    uint64_t segment_id = choose_segment_id(uint32_t(getuid()), settings.session, g_plan.pid);
     if (segment_id == 0) segment_id = random_u64();
     name_segment(out, settings, segment_id);
     return segment_id;
