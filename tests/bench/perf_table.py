@@ -17,8 +17,9 @@ Then the reader's figures (tests/bench/reader_bench.py): `report` on a recording
 sampled stacks over 10,000 call sites and 1,000 threads, `ls` and `top --once` over 1,000 live
 recordings, in CPU seconds and peak memory.
 
-The first table holds the rows of issue 16's "Done when" (the README's), with their goals; the
-second the other rows (docs/performance.md). --readme prints only the first. --quick: 3 rounds of
+The first table is the README's: the rows of issue 16's "Done when" with their goals, the peers in
+one row and the reader in one; the second has every row apart (docs/performance.md). --readme
+measures and prints only the first. --quick: 3 rounds of
 2 million calls and one reader round (a smoke run: its figures are rough).
 """
 import argparse
@@ -35,6 +36,7 @@ import tempfile
 from bench_util import per_call, remove_session
 
 SESSION = f"perftable{os.getpid()}"
+PEERS = ("perf", "libfaketime", "uftrace", "ltrace")  # first words of the peers' row labels
 
 
 class Row:
@@ -42,8 +44,8 @@ class Row:
     goal: ("ratio", x) = at most x times native, ("extra", ns) = at most ns more than native.
     missing: why the row cannot be measured here (a peer not installed)."""
 
-    def __init__(self, label, native=None, traced=None, env=None, goal=None, readme=False, missing=None):
-        self.label, self.native, self.traced, self.env = label, native, traced, env
+    def __init__(self, label, native=None, traced=None, env=None, goal=None, readme=False, missing=None, peer=False):
+        self.label, self.native, self.traced, self.env, self.peer = label, native, traced, env, peer
         self.goal, self.readme, self.missing = goal, readme, missing
         self.native_ns, self.traced_ns, self.error = [], [], None
 
@@ -196,15 +198,34 @@ def reader_rows(build, rounds):
     return out, shm[len("/dev/shm: "):] if shm.startswith("/dev/shm: ") else shm
 
 
+HEADER = ("| measure | native ns (min / median) | with the tracer (min / median) | ratio (min / median) "
+          "| extra ns (min) | goal (issue 16) |\n|---|---|---|---|---|---|")
+
+
 def print_table(title, measured, reader):
     print(f"**{title}**\n")
-    print("| measure | native ns (min / median) | with the tracer (min / median) | ratio (min / median) "
-          "| extra ns (min) | goal (issue 16) |")
-    print("|---|---|---|---|---|---|")
+    print(HEADER)
     for row in measured:
         print("| " + " | ".join([row.label, *cells(row)]) + " |")
     for label, figure, goal in reader:
         print(f"| {label} | | {figure} | | | {goal} |")
+    print()
+
+
+def print_readme_table(measured, reader):
+    """The README's table: issue 16's rows, the peers in one row, the reader in one row."""
+    print("**README**\n")
+    print(HEADER)
+    for row in measured:
+        if not row.peer:
+            print("| " + " | ".join([row.label, *cells(row)]) + " |")
+    peers = [r for r in measured if r.peer]
+    if peers:
+        figures = [f"{r.label.replace(' (`FAKETIME=+0`)', '')} {cells(r)[2] or cells(r)[0]}" for r in peers]
+        print(f"| peers, same loop: ratio (min / median) | | {'; '.join(figures)} | | | |")
+    if reader:
+        print(f"| reader: {'; '.join(r[0] for r in reader)} | | {'; '.join(r[1] for r in reader)} | | | "
+              f"{'; '.join(r[2] for r in reader)} |")
     print()
 
 
@@ -225,6 +246,8 @@ def main():
     wanted = [w for w in a.only.split(",") if w]
     load_before = os.getloadavg()
     all_rows = [r for r in rows(a.build, calls) if not wanted or any(w in r.label for w in wanted)]
+    for r in all_rows:
+        r.peer = r.label.split()[0] in PEERS
     if a.readme:
         all_rows = [r for r in all_rows if r.readme]
     try:
@@ -247,11 +270,10 @@ def main():
           f"20,000 for ltrace), min / median; the goals are checked on the minima."
           + (f" The reader's figures: best of {1 if a.quick else 3}, /dev/shm {shm}." if reader else "") + "\n")
     first = [r for r in all_rows if r.readme]
-    rest = [r for r in all_rows if not r.readme]
-    if first or reader:
-        print_table("Issue 16's rows (README)", first, reader)
-    if rest:
-        print_table("More rows (docs/performance.md)", rest, [])
+    if (first or reader) and not wanted:
+        print_readme_table(first, reader)
+    if not a.readme:
+        print_table("Every row (docs/performance.md)", all_rows, reader)
     return 0
 
 
