@@ -42,11 +42,13 @@ PEERS = ("perf", "libfaketime", "uftrace", "ltrace")  # first words of the peers
 class Row:
     """One measured line: `native` and `traced` are argv lists (traced run with `env`).
     goal: ("ratio", x) = at most x times native, ("extra", ns) = at most ns more than native.
-    missing: why the row cannot be measured here (a peer not installed)."""
+    missing: why the row cannot be measured here (a peer not installed). peer: another tool's row
+    (the README shows the peers in one row)."""
 
-    def __init__(self, label, native=None, traced=None, env=None, goal=None, readme=False, missing=None, peer=False):
-        self.label, self.native, self.traced, self.env, self.peer = label, native, traced, env, peer
+    def __init__(self, label, native=None, traced=None, env=None, goal=None, readme=False, missing=None):
+        self.label, self.native, self.traced, self.env = label, native, traced, env
         self.goal, self.readme, self.missing = goal, readme, missing
+        self.peer = label.split()[0] in PEERS
         self.native_ns, self.traced_ns, self.error = [], [], None
 
 
@@ -246,8 +248,6 @@ def main():
     wanted = [w for w in a.only.split(",") if w]
     load_before = os.getloadavg()
     all_rows = [r for r in rows(a.build, calls) if not wanted or any(w in r.label for w in wanted)]
-    for r in all_rows:
-        r.peer = r.label.split()[0] in PEERS
     if a.readme:
         all_rows = [r for r in all_rows if r.readme]
     try:
