@@ -190,9 +190,22 @@ uint64_t hash_frames(const uintptr_t* frames, uint32_t n) {
     return h != 0 ? h : 1;
 }
 
+// Whether `frames` are those of stack `id` (ready, same depth, same frames).
+bool is_stack(const Segment& seg, uint32_t id, const uintptr_t* frames, uint32_t n) {
+    const format::Header::Sampling& cfg = seg.header->sampling;
+    if (id >= cfg.stack_capacity) return false;
+    const format::StackEntry& e = seg.stacks[id];
+    if (__atomic_load_n(&e.state, __ATOMIC_ACQUIRE) != format::kStackReady || e.depth != n ||
+        e.first_frame + n > cfg.frame_capacity)
+        return false;
+    return memcmp(seg.frames + e.first_frame, frames, n * sizeof(uint64_t)) == 0;
+}
+
 // The stack's id in the shared table, adding it when new; kNoStack when the table or the frame
-// pool is full (or the same stack is being added by a thread this one interrupted).
-uint32_t intern(const Segment& seg, const uintptr_t* frames, uint32_t n) {
+// pool is full (or the same stack is being added by a thread this one interrupted). `hint`: the
+// id this thread interned last, checked first.
+uint32_t intern(const Segment& seg, const uintptr_t* frames, uint32_t n, uint32_t hint) {
+    if (hint != kNoStack && is_stack(seg, hint, frames, n)) return hint;
     format::Header::Sampling& cfg = seg.header->sampling;
     const uint64_t hash = hash_frames(frames, n);
     const uint32_t mask = cfg.stack_capacity - 1;
@@ -314,7 +327,8 @@ void capture_and_count(void* arg) {
                     ? capture_libunwind(frames, cfg.max_depth, job.caller)
                     : capture_frame_pointers(frames, cfg.max_depth, job.caller, t.stack_top));
     n = int(python::interleave(frames, uint32_t(n), cfg.max_depth));  // Python functions beside the interpreter's frames
-    const uint32_t id = intern(seg, frames, uint32_t(n));
+    const uint32_t id = intern(seg, frames, uint32_t(n), t.last_stack - 1);
+    t.last_stack = id + 1;  // kNoStack + 1: 0, none
     if (id == kNoStack) {
         bump<kShared>(&h->lost_stacks_full);
     } else {
