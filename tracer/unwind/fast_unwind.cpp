@@ -186,7 +186,7 @@ bool prepare() {
     return true;
 }
 
-int backtrace(StartFrame start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth) {
+int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth) {
     if (depth == 0) return 0;
     if (stack_high <= stack_low + 8 || start.sp < stack_low || start.sp >= stack_high) return kNeedsLibunwind;
     // A word at `at` lies in [stack_low, stack_high): one subtraction and one unsigned compare.
@@ -252,7 +252,7 @@ int backtrace(StartFrame start, uintptr_t stack_low, uintptr_t stack_high, uintp
 
 #else
 bool prepare() { return false; }
-int backtrace(StartFrame, uintptr_t, uintptr_t, uintptr_t*, uint32_t) { return kNeedsLibunwind; }
+int backtrace(const StartFrame&, uintptr_t, uintptr_t, uintptr_t*, uint32_t) { return kNeedsLibunwind; }
 #endif
 
 }  // namespace vdsotrace::tracer::unwind

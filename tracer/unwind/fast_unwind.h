@@ -38,7 +38,9 @@ inline constexpr int kNeedsLibunwind = -1;
 
 // Fills out[0..] with the return addresses of the stack that starts at `start` (out[0] is
 // start.pc), at most `depth`; every stack read within [stack_low, stack_high). Returns the number
-// of frames, or kNeedsLibunwind.
-int backtrace(StartFrame start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth);
+// of frames, or kNeedsLibunwind. `start` by reference: passed by value (24 bytes, on the stack),
+// its fields were stored one by one and read back as one 16-byte load, which stalled on store
+// forwarding for most of the sampler's call (perf).
+int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth);
 
 }  // namespace vdsotrace::tracer::unwind
