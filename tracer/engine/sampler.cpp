@@ -95,7 +95,7 @@ __attribute__((noinline)) uint32_t capture_frame_pointers(uintptr_t* out, uint32
 // frames of the shim are dropped from its start, as libunwind's are). -1 when the walk needs
 // libunwind.
 __attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintptr_t caller, wrappers::CallFrame frame,
-                                          uintptr_t stack_top) {
+                                          uintptr_t stack_top, unwind::WalkHint* hint) {
     unwind::StartFrame start{caller, frame.cfa, frame.fp};
     const bool from_here = frame.cfa == 0;
     if (from_here) {
@@ -107,7 +107,9 @@ __attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintpt
     // The thread's stack, from the first frame up; a start far from its top is on another stack
     // (a signal handler's alternate stack): libunwind then (as the frame-pointer walk gives up).
     if (stack_top <= start.sp || stack_top - start.sp >= (uintptr_t(64) << 20)) return unwind::kNeedsLibunwind;
-    if (!from_here) return unwind::backtrace(start, start.sp, stack_top, out, depth);
+    if (!from_here)
+        return unwind::backtrace(start, start.sp, stack_top, out, depth, hint,
+                                 __atomic_load_n(&g_recorder.module_generation, __ATOMIC_ACQUIRE));
     uintptr_t raw[kMaxSampleDepth + kOwnFramesMax];
     const int n = unwind::backtrace(start, start.sp, stack_top, raw, depth + kOwnFramesMax);
     if (n < 0) return n;
@@ -321,7 +323,7 @@ void capture_and_count(void* arg) {
     auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
     const format::Header::Sampling& cfg = seg.header->sampling;
     uintptr_t frames[kMaxSampleDepth];
-    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top) : -1;
+    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, &t.walk_hint) : -1;
     if (n < 0)  // libunwind when loaded, never inside the loader (see in_loader)
         n = int(unwinder != kFramePointers && g_backtrace != nullptr && !in_loader(t)
                     ? capture_libunwind(frames, cfg.max_depth, job.caller)

@@ -186,7 +186,8 @@ bool prepare() {
     return true;
 }
 
-int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth) {
+int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth,
+              WalkHint* hint, uint32_t epoch) {
     if (depth == 0) return 0;
     if (stack_high <= stack_low + 8 || start.sp < stack_low || start.sp >= stack_high) return kNeedsLibunwind;
     // A word at `at` lies in [stack_low, stack_high): one subtraction and one unsigned compare.
@@ -194,56 +195,91 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
     auto on_stack = [stack_low, span](uintptr_t at) { return at - stack_low <= span; };
     auto load = [](uintptr_t at) { return *reinterpret_cast<const uintptr_t*>(at); };
     uintptr_t pc = start.pc, sp = start.sp, fp = start.fp;
-    bool exact = false;  // pc is a return address: its call is at pc - 1
+    // Where the rule is looked up: the call before a return address (pc - 1) or, after a signal
+    // frame, the interrupted instruction itself (`exact`, keyed apart in the rule table).
+    uintptr_t address = pc - 1;
+    bool exact = false;
     Current m;
     uintptr_t module_start = 0, module_size = 0;  // m's range, in registers
-    // A recursion returns to one address frame after frame: its rule is the one just used (an
-    // exact address, after a signal frame, is always looked up: its rule is keyed apart).
+    // The address the rule in force was looked up for (0: none, or an exact one). A recursion
+    // returns to one address frame after frame: its module and rule are the ones just used, and
+    // a frame then costs the loads its rule names and three compares.
     uintptr_t last_address = 0;
-    Step rule = kCannot;
+    // The rule in force, decoded: CFA = (from_fp ? fp : sp) + cfa_offset; the caller's frame
+    // pointer saved at CFA + fp_saved_at (0: not saved, unchanged).
+    bool from_fp = false;
+    intptr_t cfa_offset = 0, fp_saved_at = 0;
+    // Takes `step` as the rule in force when it is a plain step (CFA from SP or FP); false else.
+    auto decode = [&](Step step) {
+        const Kind kind = step_kind(step);
+        if (kind != kFromSp && kind != kFromFp) return false;
+        from_fp = kind == kFromFp;
+        cfa_offset = step_cfa_offset(step);
+        fp_saved_at = step_saves_fp(step) ? step_fp_saved_at(step) : 0;
+        // Saved at the CFA itself (the caller's frame, not this one): no compiler does that;
+        // left to libunwind, as 0 means "not saved" here.
+        return !(step_saves_fp(step) && fp_saved_at == 0);
+    };
+    // The module and rule of the first frame, from the last walk that began there. A module
+    // entry never changes once ready (indices are not reused).
+    if (hint != nullptr && hint->address == address && hint->epoch == epoch && hint->module - 1 < kModuleSlots) {
+        const Module& g = g_modules[hint->module - 1];
+        if (__atomic_load_n(&g.state, __ATOMIC_ACQUIRE) == kReady && decode(hint->step)) {
+            m = {g.start, g.end, g.eh_frame_hdr, hint->module - 1};
+            module_start = m.start;
+            module_size = m.end - m.start;
+            last_address = hint->address;
+        }
+    }
     uintptr_t* const first = out;
     uintptr_t* const end = out + depth;
     *out++ = pc;
     while (out != end) {
-        const uintptr_t address = exact ? pc : pc - 1;
-        if (__builtin_expect(address - module_start >= module_size, 0)) {
-            if (!enter_module(address, &m)) return kNeedsLibunwind;
-            module_start = m.start;
-            module_size = m.end - m.start;
-        }
-        if (exact || address != last_address) {
-            rule = rule_for(m, address, pc, exact);
-            last_address = exact ? 0 : address;
-        }
-        const Kind kind = step_kind(rule);
-        if (__builtin_expect(kind == kFromSp || kind == kFromFp, 1)) {
-            const uintptr_t cfa = (kind == kFromFp ? fp : sp) + uintptr_t(step_cfa_offset(rule));
-            // Each caller's frame lies above its callee's, on the same stack: cfa in (sp, sp + kMaxFrame].
-            if (cfa - sp - 1 >= kMaxFrame || !on_stack(cfa - 8)) return kNeedsLibunwind;
-            if (step_saves_fp(rule)) {
-                const uintptr_t slot = cfa + uintptr_t(step_fp_saved_at(rule));
-                if (!on_stack(slot)) return kNeedsLibunwind;
-                fp = load(slot);
+        if (__builtin_expect(address != last_address, 0)) {
+            if (address - module_start >= module_size) {
+                if (!enter_module(address, &m)) return kNeedsLibunwind;
+                module_start = m.start;
+                module_size = m.end - m.start;
             }
-            pc = load(cfa - 8);
-            sp = cfa;
-            exact = false;
-        } else if (kind == kSignal) {
-            // A signal handler returned here: the kernel's frame holds the interrupted
-            // registers, its ucontext_t right at the stack pointer.
-            if (!on_stack(sp + kUcRbp) || !on_stack(sp + kUcRip)) return kNeedsLibunwind;
-            const uintptr_t interrupted_sp = load(sp + kUcRsp);
-            // A handler on an alternate stack: the rest of the stack is elsewhere.
-            if (interrupted_sp <= sp || interrupted_sp >= stack_high) return kNeedsLibunwind;
-            fp = load(sp + kUcRbp);
-            pc = load(sp + kUcRip);
-            sp = interrupted_sp;
-            exact = true;  // the interrupted instruction itself, not a return address
-        } else if (kind == kOutermost) {
-            break;
-        } else {
-            return kNeedsLibunwind;
+            const Step rule = rule_for(m, address, pc, exact);
+            const Kind kind = step_kind(rule);
+            if (kind == kSignal) {
+                // A signal handler returned here: the kernel's frame holds the interrupted
+                // registers, its ucontext_t right at the stack pointer.
+                if (!on_stack(sp + kUcRbp) || !on_stack(sp + kUcRip)) return kNeedsLibunwind;
+                const uintptr_t interrupted_sp = load(sp + kUcRsp);
+                // A handler on an alternate stack: the rest of the stack is elsewhere.
+                if (interrupted_sp <= sp || interrupted_sp >= stack_high) return kNeedsLibunwind;
+                fp = load(sp + kUcRbp);
+                pc = load(sp + kUcRip);
+                sp = interrupted_sp;
+                exact = true;  // the interrupted instruction itself, not a return address
+                address = pc;
+                last_address = 0;  // looked up as exact even where a return address had this value
+                if (pc < 0x4000) break;  // the end of the chain (libunwind stops there too)
+                *out++ = pc;
+                continue;
+            }
+            if (kind == kOutermost) break;
+            if (!decode(rule)) return kNeedsLibunwind;
+            last_address = exact ? 0 : address;
+            if (out == first + 1 && hint != nullptr && m.index != kNoIndex) *hint = {address, rule, m.index + 1, epoch};
         }
+        const uintptr_t cfa = (from_fp ? fp : sp) + uintptr_t(cfa_offset);
+        // Each caller's frame lies above its callee's, on the same stack: the return address at
+        // cfa - 8 in [sp, sp + kMaxFrame), and cfa at most the stack's end (sp is on the stack:
+        // every sp taken was checked so). A frame that holds no return address above sp is left
+        // to libunwind.
+        if (cfa - 8 - sp >= kMaxFrame || cfa > stack_high) return kNeedsLibunwind;
+        if (fp_saved_at != 0) {
+            const uintptr_t slot = cfa + uintptr_t(fp_saved_at);
+            if (!on_stack(slot)) return kNeedsLibunwind;
+            fp = load(slot);
+        }
+        pc = load(cfa - 8);
+        sp = cfa;
+        exact = false;
+        address = pc - 1;
         if (pc < 0x4000) break;  // the end of the chain (libunwind stops there too)
         *out++ = pc;
     }
@@ -252,7 +288,7 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
 
 #else
 bool prepare() { return false; }
-int backtrace(const StartFrame&, uintptr_t, uintptr_t, uintptr_t*, uint32_t) { return kNeedsLibunwind; }
+int backtrace(const StartFrame&, uintptr_t, uintptr_t, uintptr_t*, uint32_t, WalkHint*, uint32_t) { return kNeedsLibunwind; }
 #endif
 
 }  // namespace vdsotrace::tracer::unwind
