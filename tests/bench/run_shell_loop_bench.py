@@ -8,10 +8,11 @@ recordings left in /dev/shm (allocated bytes), the size of the file `run` wrote 
 `vdsotrace report` of the session costs alone.
 
 usage: run_shell_loop_bench.py VDSOTRACE LIBVDSOTRACE [--runs N] [--loops N] [--empty-so PATH]
-                               [--also-so LABEL=PATH ...]
+                               [--also-so LABEL=PATH ...] [--also-run LABEL=VDSOTRACE ...]
 
 --also-so preloads another build of the shim in the same interleaved runs (an A/B of a change:
 each a row of its own), since figures taken minutes apart on a loaded machine do not compare.
+--also-run does the same for `vdsotrace run` of another build (it finds its shim beside it).
 """
 import glob
 import os
@@ -58,7 +59,10 @@ def main():
     others = [sys.argv[i + 1].split("=", 1) for i, a in enumerate(sys.argv) if a == "--also-so"]
     for label, _ in others:
         results[label] = []
+    other_runs = [sys.argv[i + 1].split("=", 1) for i, a in enumerate(sys.argv) if a == "--also-run"]
     results.update({"LD_PRELOAD": [], "vdsotrace run": [], "report alone": []})
+    for label, _ in other_runs:
+        results[f"run {label}"] = []
     left = []
     files = []
     out_dir = tempfile.mkdtemp(prefix="vdsotrace-loopbench-")
@@ -82,6 +86,12 @@ def main():
         remove(s)
         if os.path.exists(out):
             os.unlink(out)
+        for k, (label, other) in enumerate(other_runs):
+            s = f"{tag}a{k}r{r}"
+            results[f"run {label}"].append(timed([other, "run", "--session", s, "-o", out, "--"] + loop))
+            remove(s)
+            if os.path.exists(out):
+                os.unlink(out)
     os.rmdir(out_dir)
     native_wall = [w for w, _ in results["native"]]
     native_cpu = [c for _, c in results["native"]]

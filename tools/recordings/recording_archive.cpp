@@ -39,47 +39,64 @@ constexpr uint32_t kNameMax = 4096;
 
 }  // namespace
 
-std::optional<std::vector<unsigned char>> archive_bytes(const std::vector<std::string>& files,
-                                                        const std::vector<std::pair<std::string, std::string>>& extra,
-                                                        std::string* error) {
-    std::vector<std::string> names;
-    std::vector<std::vector<unsigned char>> images;
-    for (const std::string& f : files) {
-        std::vector<unsigned char> bytes;
-        if (!read_recording_file(f, &bytes, error)) return std::nullopt;
-        names.push_back(base_name(f));
-        images.push_back(std::move(bytes));
-    }
-    // Each recording's kept perf map follows as an entry of its own, named after it.
+std::optional<uint64_t> write_archive(const std::vector<std::string>& files,
+                                      const std::vector<std::pair<std::string, std::string>>& extra,
+                                      const ArchiveSink& sink, std::string* error) {
+    // The kept perf maps (few, and text) are read first: the header counts the entries.
+    std::vector<std::pair<std::string, std::vector<unsigned char>>> maps;
     for (const std::string& f : files) {
         std::ifstream map(kept_perf_map_path(f), std::ios::binary);
         if (!map) continue;
         std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(map)), std::istreambuf_iterator<char>());
-        names.push_back(base_name(f) + kPerfMapEntrySuffix);
-        images.push_back(std::move(bytes));
+        maps.emplace_back(base_name(f) + kPerfMapEntrySuffix, std::move(bytes));
     }
-    for (const auto& [name, text] : extra) {
-        names.push_back(name);
-        images.emplace_back(text.begin(), text.end());
-    }
-    std::vector<unsigned char> out;
-    auto put = [&out](const void* p, size_t n) {
-        const auto* b = static_cast<const unsigned char*>(p);
-        out.insert(out.end(), b, b + n);
+    uint64_t written = 0;
+    bool refused = false;
+    auto put = [&](const void* p, size_t n) {
+        if (refused) return false;
+        if (n > 0 && !sink(static_cast<const unsigned char*>(p), n)) {
+            refused = true;
+            if (error->empty()) *error = "the archive could not be written";
+            return false;
+        }
+        written += n;
+        return true;
+    };
+    auto put_entry = [&](const std::string& name, const unsigned char* image, size_t size) {
+        EntryHeader e{uint32_t(name.size()), 0, size};
+        return put(&e, sizeof e) && put(name.data(), name.size()) && put(image, size);
     };
     ArchiveHeader h{};
     memcpy(h.magic, kArchiveMagic, sizeof h.magic);
     h.major = kArchiveMajor;
     h.minor = kArchiveMinor;
     h.byte_order = format::kByteOrderMark;
-    h.count = uint32_t(names.size());
-    put(&h, sizeof h);
-    for (size_t i = 0; i < names.size(); ++i) {
-        EntryHeader e{uint32_t(names[i].size()), 0, images[i].size()};
-        put(&e, sizeof e);
-        put(names[i].data(), names[i].size());
-        put(images[i].data(), images[i].size());
+    h.count = uint32_t(files.size() + maps.size() + extra.size());
+    if (!put(&h, sizeof h)) return std::nullopt;
+    std::vector<unsigned char> bytes;  // one image at a time, its pages reused by the next
+    for (const std::string& f : files) {
+        if (!read_recording_file(f, &bytes, error)) return std::nullopt;
+        if (!put_entry(base_name(f), bytes.data(), bytes.size())) return std::nullopt;
     }
+    for (const auto& [name, text] : maps)
+        if (!put_entry(name, text.data(), text.size())) return std::nullopt;
+    for (const auto& [name, text] : extra)
+        if (!put_entry(name, reinterpret_cast<const unsigned char*>(text.data()), text.size())) return std::nullopt;
+    return written;
+}
+
+std::optional<std::vector<unsigned char>> archive_bytes(const std::vector<std::string>& files,
+                                                        const std::vector<std::pair<std::string, std::string>>& extra,
+                                                        std::string* error) {
+    std::vector<unsigned char> out;
+    const auto size = write_archive(
+        files, extra,
+        [&out](const unsigned char* p, size_t n) {
+            out.insert(out.end(), p, p + n);
+            return true;
+        },
+        error);
+    if (!size) return std::nullopt;
     return out;
 }
 

@@ -9,6 +9,9 @@
 // validated like a segment (segment_reader).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,8 +30,19 @@ inline constexpr char kPerfMapEntrySuffix[] = ".perf-map";
 inline constexpr char kSymbolsEntry[] = "symbols.json";
 inline constexpr uint32_t kArchiveMaxEntries = 1u << 20;
 
+// Receives the archive in pieces, in order; false stops the writing (the sink said why).
+using ArchiveSink = std::function<bool(const unsigned char* bytes, size_t size)>;
+
 // The files (segment images), each one's kept perf map, and `extra` entries (name, bytes) as one
-// archive. Nullopt with a message when a file cannot be read.
+// archive, handed to `sink` a piece at a time: one file's image is held at once, never the whole
+// archive (200 processes of a shell loop are 25 MB of mostly zeros, which cost more to copy and
+// fault in than to compress). Its size in bytes, or nullopt with a message when a file cannot
+// be read or the sink refused.
+std::optional<uint64_t> write_archive(const std::vector<std::string>& segment_files,
+                                      const std::vector<std::pair<std::string, std::string>>& extra,
+                                      const ArchiveSink& sink, std::string* error);
+
+// The same archive as one byte string.
 std::optional<std::vector<unsigned char>> archive_bytes(const std::vector<std::string>& segment_files,
                                                         const std::vector<std::pair<std::string, std::string>>& extra,
                                                         std::string* error);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <algorithm>
+#include <memory>
 
 #include <fmt/format.h>
 #include <zstd.h>
@@ -57,23 +58,38 @@ bool write_recording_file(const std::vector<std::string>& segment_files, const S
                           const std::string& path, std::string* error, uint64_t* size) {
     std::vector<std::pair<std::string, std::string>> extra;
     if (symbols != nullptr) extra.emplace_back(kSymbolsEntry, symbols->to_json());
-    auto payload = archive_bytes(segment_files, extra, error);
-    if (!payload) return false;
-
-    std::vector<unsigned char> out(sizeof(RecordingFileHeader) + ZSTD_compressBound(payload->size()));
-    const size_t packed = ZSTD_compress(out.data() + sizeof(RecordingFileHeader), out.size() - sizeof(RecordingFileHeader),
-                                        payload->data(), payload->size(), kCompressionLevel);
-    if (ZSTD_isError(packed)) {
-        *error = fmt::format("cannot compress the recording: {}", ZSTD_getErrorName(packed));
+    // The archive is compressed as it is made (recording_archive.h): the output, a few dozen KB
+    // for a session of mostly empty tables, is all that is held.
+    std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+    if (!cctx || ZSTD_isError(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, kCompressionLevel))) {
+        *error = "cannot compress the recording: zstd could not start";
         return false;
     }
-    out.resize(sizeof(RecordingFileHeader) + packed);
+    std::vector<unsigned char> out(sizeof(RecordingFileHeader));
+    std::vector<unsigned char> chunk(ZSTD_CStreamOutSize());
+    auto compress = [&](const unsigned char* p, size_t n, ZSTD_EndDirective how) {
+        ZSTD_inBuffer in{p, n, 0};
+        for (;;) {
+            ZSTD_outBuffer o{chunk.data(), chunk.size(), 0};
+            const size_t left = ZSTD_compressStream2(cctx.get(), &o, &in, how);
+            out.insert(out.end(), chunk.data(), chunk.data() + o.pos);
+            if (ZSTD_isError(left)) {
+                *error = fmt::format("cannot compress the recording: {}", ZSTD_getErrorName(left));
+                return false;
+            }
+            if (how == ZSTD_e_end ? left == 0 : in.pos == in.size) return true;
+        }
+    };
+    const auto payload_size = write_archive(
+        segment_files, extra,
+        [&](const unsigned char* p, size_t n) { return compress(p, n, ZSTD_e_continue); }, error);
+    if (!payload_size || !compress(nullptr, 0, ZSTD_e_end)) return false;
     RecordingFileHeader h{};
     memcpy(h.magic, kRecordingFileMagic, sizeof h.magic);
     h.major = kRecordingFileMajor;
     h.minor = kRecordingFileMinor;
     h.byte_order = format::kByteOrderMark;
-    h.payload_size = payload->size();
+    h.payload_size = *payload_size;
     memcpy(out.data(), &h, sizeof h);
 
     if (path == "-") {  // standard output

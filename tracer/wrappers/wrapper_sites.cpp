@@ -31,7 +31,7 @@ constexpr uint8_t kPythonSite = 2;
 constexpr uint32_t kDecisions = 4096;  // return addresses near wrappers, process-wide
 constexpr unsigned kProbes = 32;
 Decision g_decisions[kDecisions];
-uint32_t g_any_decision;  // 1 once an entry of g_decisions was claimed (in this process or a parent)
+uint32_t g_any_via;  // 1 once an entry's via was set (a wrapper site registered in a segment)
 
 Segment* g_segment;
 uint32_t g_sites_claimed;  // entries of the segment's wrapper-site table handed out
@@ -75,7 +75,6 @@ Decision* decide(uint64_t ret, Decision* local) {
         uint64_t seen = __atomic_load_n(&e.ret, __ATOMIC_ACQUIRE);
         if (seen == 0) {
             if (__atomic_compare_exchange_n(&e.ret, &seen, ret, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-                __atomic_store_n(&g_any_decision, 1u, __ATOMIC_RELAXED);
                 bool keep = true;
                 const Decision d = compute(ret, &keep);
                 if (!keep) {
@@ -167,6 +166,8 @@ uintptr_t step_out(uintptr_t ret, CallFrame frame, uintptr_t stack_end, unsigned
     if (v == 0 && first != &first_local) {
         // One registration per site: the thread that sets `via` first wins; a loser's entry stays
         // unused (the reader ignores entries no count refers to).
+        // Before the via is set: a child forked from now on clears the table's vias.
+        __atomic_store_n(&g_any_via, 1u, __ATOMIC_RELEASE);
         const unsigned mine = register_site(ret, depth);
         uint16_t expected = 0;
         if (mine != 0 && __atomic_compare_exchange_n(&first->via, &expected, uint16_t(mine), false, __ATOMIC_ACQ_REL,
@@ -187,11 +188,14 @@ void bind_segment(Segment* seg) {
 
 void forget_sites_after_fork() {
     python::forget_after_fork();
-    // Only the forking thread runs in the child: plain stores are enough. Only when a decision was
-    // made: the table is 96 KiB, and clearing it untouched cost every forked child 24 page faults.
-    if (__atomic_load_n(&g_any_decision, __ATOMIC_RELAXED) != 0)
+    // Only the forking thread runs in the child: plain stores are enough. Only when a site was
+    // registered in a segment: the table is 96 KiB, and reading it cost every forked child 24 page
+    // faults and a scan (a shell's children: bash decides about its own call sites, which are no
+    // wrappers, and forks for every command).
+    if (__atomic_load_n(&g_any_via, __ATOMIC_RELAXED) != 0)
         for (Decision& d : g_decisions)
             if (d.via != 0) d.via = 0;
+    g_any_via = 0;
     g_sites_claimed = 0;
     g_segment = nullptr;
 }
