@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "tools/report/call_tree.h"
-#include "tools/report/group_digits.h"
+#include "tools/render/call_tree_text.h"
+#include "tools/render/group_digits.h"
 #include "tools/render/report_output.h"
 #include "tools/render/terminal_safe.h"
 #include "tracer/common/path_name.h"
