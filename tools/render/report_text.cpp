@@ -5,9 +5,11 @@
 
 #include <fmt/format.h>
 
+#include "tools/recordings/jit_symbols.h"
 #include "tools/render/call_tree_text.h"
 #include "tools/render/group_digits.h"
 #include "tools/render/report_output.h"
+#include "tools/render/short_symbol.h"
 #include "tools/render/terminal_safe.h"
 #include "tracer/common/path_name.h"
 #include "tools/render/report_words.h"
@@ -77,21 +79,23 @@ std::string fate_text(const ProcessRow& p) {
 std::string caller_name(const CallerRow& c) {
     if (c.python) {  // a Python function: its file and the line of the call
         std::string name = fmt::format("{}  {}:{}", c.symbol, base_name(c.file), c.line);
-        if (c.via) name += fmt::format("  via {}", c.via->name);
+        if (c.via) name += fmt::format("  via {}", short_symbol(c.via->name));
         return name;
     }
     std::string where;
-    if (!c.module.empty())
+    if (c.module == kJitModule)
+        where = c.module;  // one row per JIT-compiled method (report_model.cpp)
+    else if (!c.module.empty())
         where = fmt::format("{}+{:#x}", base_name(c.module), c.offset);
     else if (c.via && c.address == 0)
         where = "caller not found";
     else
         where = fmt::format("{:#x} (in no known module)", c.address);
-    std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", c.symbol, where);
+    std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", short_symbol(c.symbol), where);
     if (c.symbol.empty() && !c.unnamed_because.empty()) name += fmt::format("  (unnamed: {})", c.unnamed_because);
     if (!c.inlined.empty()) name += fmt::format("  [inlined: {}]", c.inlined.front());
     if (!c.file.empty()) name += fmt::format("  {}:{}", base_name(c.file), c.line);
-    if (c.via) name += fmt::format("  via {}", c.via->name);
+    if (c.via) name += fmt::format("  via {}", short_symbol(c.via->name));
     return name;
 }
 
@@ -225,8 +229,12 @@ void write_process_groups(const Report& r, const TextOptions& options, std::ostr
 }
 
 void write_text_unfiltered(const Report& r, const TextOptions& options, std::ostream& out) {
+    // The program as it was started (argv[0]): Debian's redis-server is a link to redis-check-rdb.
+    auto program = [](const ProcessRow& p) {
+        return base_name(!p.argv.empty() && !p.argv[0].empty() ? p.argv[0] : p.exe);
+    };
     const std::string who = r.processes.size() == 1
-                                ? fmt::format("{} (pid {})", base_name(r.processes[0].exe), r.processes[0].pid)
+                                ? fmt::format("{} (pid {})", program(r.processes[0]), r.processes[0].pid)
                                 : fmt::format("{} processes", r.processes.size());
     out << fmt::format("vdsotrace report: {}, session {}\n", who, r.session);
     out << fmt::format("{} in {}{}\n\n", count_of(r.total_calls, "vDSO time call"), r.seconds_at_least ? "at least " : "",

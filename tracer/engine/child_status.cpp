@@ -59,6 +59,13 @@ int open_candidate(const char* name, pid_t pid, pid_t self, uint64_t reaped_at, 
     return -1;
 }
 
+// Format 2 files grow: only what fstat showed to exist is touched (open_candidate saw at least the
+// whole header), with pwrite, never a mapping: nothing here can extend the child's file or fault.
+// The fields written all lie in the header.
+static_assert(offsetof(format::Header, reaped_by) + sizeof(int32_t) <= format::kHeaderSize);
+static_assert(offsetof(format::Header, state) + sizeof(uint32_t) <= format::kHeaderSize);
+static_assert(offsetof(format::Header, exit_value) + sizeof(int32_t) <= format::kHeaderSize);
+
 template <typename T>
 bool write_field(int fd, const T& value, size_t offset) {
     return pwrite(fd, &value, sizeof value, off_t(offset)) == ssize_t(sizeof value);

@@ -15,9 +15,19 @@ namespace vdsotrace::tracer {
 // fork, if any, is kept: the child links to its nearest forking ancestor that recorded).
 void remember_fork_parent(const format::Header* parent);
 
+// The segment id of image `generation` (0: the first; one more for each exec that recorded) of the
+// process `pid` started at `start_ticks`, in `session`: derived, not random, so that an exec'd image
+// finds the segment of the image it replaced by its exact name.
+uint64_t image_segment_id(uint32_t uid, const char* session, int pid, uint64_t start_ticks, uint32_t generation);
+
+// The id for this process's new segment: the first generation that has no segment in /dev/shm
+// (0 when 256 have: then the caller picks a random one). The one before it, if any, is the image
+// this one replaced: remembered for link_into_tree.
+uint64_t choose_segment_id(uint32_t uid, const char* session, int pid, uint64_t start_ticks);
+
 // Fills `h->tree` of a segment just created: the fork parent remembered above, and the segment of
-// the image this process replaced by exec, found in /dev/shm by session, pid and start time.
-// That segment is marked kStateExeced so it no longer looks running (nor vanished).
+// the image this process replaced by exec (choose_segment_id found it). That segment is marked
+// kStateExeced so it no longer looks running (nor vanished).
 void link_into_tree(format::Header* h);
 
 // With VDSOTRACE_FOLLOW_EXEC=0 in the environment, removes libvdsotrace.so from LD_PRELOAD in
