@@ -105,7 +105,11 @@ void read_sampling_settings(Settings* out) {
     read_sampling(out, &p);
 }
 
-char g_attach_session[48];
+namespace {
+char g_attach_session[kAttachSessionSize];
+}  // namespace
+
+char* attach_session_buffer() { return g_attach_session; }
 
 void read_settings(Settings* out, char* problems, size_t problems_size) {
     TextBuffer p(problems, problems_size);
