@@ -8,6 +8,10 @@ recordings left in /dev/shm (allocated bytes), the size of the file `run` wrote 
 `vdsotrace report` of the session costs alone.
 
 usage: run_shell_loop_bench.py VDSOTRACE LIBVDSOTRACE [--runs N] [--loops N] [--empty-so PATH]
+                               [--also-so LABEL=PATH ...]
+
+--also-so preloads another build of the shim in the same interleaved runs (an A/B of a change:
+each a row of its own), since figures taken minutes apart on a loaded machine do not compare.
 """
 import glob
 import os
@@ -51,6 +55,9 @@ def main():
     results = {"native": []}
     if empty:
         results["empty .so"] = []
+    others = [sys.argv[i + 1].split("=", 1) for i, a in enumerate(sys.argv) if a == "--also-so"]
+    for label, _ in others:
+        results[label] = []
     results.update({"LD_PRELOAD": [], "vdsotrace run": [], "report alone": []})
     left = []
     files = []
@@ -59,6 +66,10 @@ def main():
         results["native"].append(timed(loop))
         if empty:
             results["empty .so"].append(timed(loop, dict(os.environ, LD_PRELOAD=empty)))
+        for k, (label, path) in enumerate(others):
+            s = f"{tag}o{k}r{r}"
+            results[label].append(timed(loop, dict(os.environ, LD_PRELOAD=path, VDSOTRACE_SESSION=s)))
+            remove(s)
         s = f"{tag}p{r}"
         results["LD_PRELOAD"].append(timed(loop, dict(os.environ, LD_PRELOAD=shim, VDSOTRACE_SESSION=s)))
         results["report alone"].append(timed([vdsotrace, "report", s]))

@@ -132,10 +132,24 @@ def test_reaped_by_parent(tmp):
     """Children that cannot record how they end (SIGKILL, SIGTERM, a raw exit_group): their traced
     parent's waitpid, waitid and wait record it for them, with the parent's pid."""
     want_children = [(2, {"signal": 15}), (4, {"signal": 9}), (6, {"code": 5})]
-    for how in ("run", "preload"):
+    strace = shutil.which("strace")
+    if strace is None:
+        print("skip: the reap without a /dev/shm scan needs strace (package strace)")
+    for how in ("run", "preload") + (("strace",) if strace else ()):
         session = TAG + "reap" + how
         made_sessions.add(session)
-        if how == "run":
+        if how == "strace":
+            # The parent finds its children's recordings by their names (derived from session, pid
+            # and image generation), not by reading /dev/shm: no getdents64 at all.
+            log = os.path.join(tmp, "reap.strace")
+            p = run([strace, "-f", "-qq", "-e", "trace=getdents64", "-o", log, EXIT_PATHS, "fork-kill"],
+                    env={"LD_PRELOAD": SHIM, "VDSOTRACE_SESSION": session})
+            check(p.returncode == 0, "fork-kill ran under strace", p.stderr)
+            calls = [line for line in open(log) if "getdents64(" in line]
+            check(calls == [], "the parent reaped its three children without a scan of /dev/shm", "".join(calls[:5]))
+            r = json.loads(run([VDSOTRACE, "report", "--json", session]).stdout)
+            text = run([VDSOTRACE, "report", session]).stdout
+        elif how == "run":
             out = os.path.join(tmp, "reap.json")
             p = run([VDSOTRACE, "run", "--session", session, "--json", out, "--", EXIT_PATHS, "fork-kill"])
             check(p.returncode == 0, "fork-kill ran under run", p.stderr)
@@ -160,6 +174,34 @@ def test_reaped_by_parent(tmp):
         for line in (f"killed by SIGKILL (reaped by PID {ppid}), 4 calls", f"killed by SIGTERM (reaped by PID {ppid}), 2 calls",
                      f"exited with code 5 (reaped by PID {ppid}), 6 calls"):
             check(line in text, f"{how}: the text report says '{line}'", text[-1500:])
+
+
+def test_startup_files(tmp):
+    """What the shim's start-up opens in a program that never reads the clock: its own library,
+    nothing else (it read /proc/self/maps twice and the loader's file before issue 14's start-up
+    cut, 15 system calls at every process start)."""
+    strace = shutil.which("strace")
+    if strace is None:
+        print("skip: the start-up's files need strace (package strace)")
+        return
+    true = shutil.which("true")
+
+    def opened(name, env):
+        log = os.path.join(tmp, name + ".strace")
+        p = run([strace, "-f", "-qq", "-e", "trace=open,openat,readlink", "-o", log, true], env=env)
+        check(p.returncode == 0, f"{name}: true ran under strace", p.stderr)
+        paths = sorted(re.findall(r'^\d+\s+(?:open|openat|readlink)\((?:AT_FDCWD, )?"([^"]*)"', open(log).read(), re.M))
+        return paths
+
+    native = opened("native", None)
+    session = TAG + "startup"
+    made_sessions.add(session)
+    traced = opened("preload", {"LD_PRELOAD": SHIM, "VDSOTRACE_SESSION": session})
+    extra = list(traced)
+    for path in native:
+        if path in extra:
+            extra.remove(path)
+    check(extra == [SHIM], "the shim's start-up opens its own library and nothing else", f"{extra} (native {native})")
 
 
 def test_killed_duration(tmp):
@@ -292,6 +334,7 @@ def main():
         test_command_line(tmp)
         test_fork_exit(tmp)
         test_reaped_by_parent(tmp)
+        test_startup_files(tmp)
         test_killed_duration(tmp)
         test_python_pool(tmp)
         test_sessions(tmp)

@@ -58,29 +58,27 @@ uint64_t mix(uint64_t x) {  // splitmix64's finaliser
     return x ^ (x >> 31);
 }
 
+}  // namespace
+
 void add_segment_name(TextBuffer* b, uint32_t uid, const char* session, int pid, uint64_t id) {
     b->add(format::kShmPrefix)->add_u64(uid)->add("-")->add(session)->add("-")->add_u64(uint64_t(pid));
     b->add("-")->add_hex(id, 16);
 }
 
-}  // namespace
-
-uint64_t image_segment_id(uint32_t uid, const char* session, int pid, uint64_t start_ticks, uint32_t generation) {
+uint64_t image_segment_id(uint32_t uid, const char* session, int pid, uint32_t generation) {
     uint64_t h = mix(uint64_t(uid) << 32 ^ uint64_t(uint32_t(pid)));
     for (const char* c = session; *c; ++c) h = mix(h ^ uint8_t(*c));
-    h = mix(h ^ start_ticks);
     h = mix(h ^ (uint64_t(generation) + 1) * 0x9E3779B97F4A7C15ull);
     return h != 0 ? h : 1;
 }
 
-uint64_t choose_segment_id(uint32_t uid, const char* session, int pid, uint64_t start_ticks) {
+uint64_t choose_segment_id(uint32_t uid, const char* session, int pid) {
     g_previous_image = 0;
     // Images of one process: generation 0 first, then one for each exec that recorded. A few
     // lookups of exact names, where reading /dev/shm cost a scan of every file in it (10% of a
     // shell loop's time with a few hundred recordings there).
-    constexpr uint32_t kMaxGenerations = 256;
-    for (uint32_t g = 0; g < kMaxGenerations; ++g) {
-        const uint64_t id = image_segment_id(uid, session, pid, start_ticks, g);
+    for (uint32_t g = 0; g < kMaxImageGenerations; ++g) {
+        const uint64_t id = image_segment_id(uid, session, pid, g);
         char path[320];
         TextBuffer b(path, sizeof path);
         b.add("/dev/shm/");
