@@ -11,12 +11,14 @@
 #include <vector>
 
 #include "tests/unit/blank_recording.h"
+#include "tests/unit/reader_refusal.h"
 #include "tracer/engine/segment_create.h"
 #include "tracer/format/segment_format.h"
 #include "tools/recordings/segment_reader.h"
 
 namespace f = vdsotrace::format;
 namespace tr = vdsotrace::tracer;
+using vdsotrace::testing::refusal;
 using vdsotrace::tools::parse_recording;
 
 namespace {
@@ -62,13 +64,6 @@ TestRecording sampling_image() {
     ring[0] = {2 * 4 + 1, 3000, 5, kCounter, 77, 0};  // n = 4, torn (odd)
     ring[1] = {2 * 9 + 2, 4000, 5, kCounter, 77, 0};  // n = 5 expected, n = 9 found: lapped
     return img;
-}
-
-std::string refusal(const std::vector<unsigned char>& bytes) {
-    std::string error;
-    auto r = parse_recording(bytes, "test", &error);
-    EXPECT_FALSE(r.has_value());
-    return error;
 }
 
 }  // namespace

@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "tests/unit/blank_recording.h"
+#include "tests/unit/reader_refusal.h"
 #include "tracer/engine/segment_create.h"
 #include "tracer/format/segment_format.h"
 #include "tools/recordings/segment_reader.h"
 
 namespace f = vdsotrace::format;
 namespace tr = vdsotrace::tracer;
+using vdsotrace::testing::refusal;
 using vdsotrace::tools::parse_recording;
 
 namespace {
@@ -42,13 +44,6 @@ std::vector<unsigned char> valid_image() {
 }
 
 f::Header* header(std::vector<unsigned char>& b) { return reinterpret_cast<f::Header*>(b.data()); }
-
-std::string refusal(const std::vector<unsigned char>& bytes) {
-    std::string error;
-    auto r = parse_recording(bytes, "test", &error);
-    EXPECT_FALSE(r.has_value());
-    return error;
-}
 
 }  // namespace
 
