@@ -89,6 +89,12 @@ void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*)) {
 }
 
 uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t monotonic_coarse_ns() {
+    timespec ts{};
+    auto* clock = __atomic_load_n(&g_engine_clock, __ATOMIC_RELAXED);
+    if (clock == nullptr || clock(CLOCK_MONOTONIC_COARSE, &ts) != 0) return UINT64_MAX;
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
 
 namespace {
