@@ -37,13 +37,15 @@ uintptr_t direct_entry(unsigned function) {
 }  // namespace vdsotrace::shim
 
 #if defined(__x86_64__)
-// Each entry saves the (up to three) argument registers, calls vdsotrace_count_direct, restores
-// them and jumps to the real vDSO function: the vDSO then returns straight to the caller.
+// Each entry saves the argument registers (three, or five for getrandom), calls
+// vdsotrace_count_direct(function, return address, frame pointer, first argument), restores them and
+// jumps to the real vDSO function: the vDSO then returns straight to the caller.
 // %xmm15 is zeroed before the jump: Go's ABIInternal code (time.now) treats X15 as a zero register
 // and relies on the vDSO, built without SSE, leaving it alone; the counting code is ordinary C++.
 // The System V ABI lets a callee clobber %xmm15, so zeroing it is harmless for any other caller.
+// An odd number of pushes keeps the call 16-byte aligned (the return address makes it even).
 asm(R"(
-    .macro VDSOTRACE_DIRECT name, function
+    .macro VDSOTRACE_DIRECT name, function, args=3
     .text
     .p2align 4
     .globl vdsotrace_direct_\name
@@ -57,12 +59,27 @@ vdsotrace_direct_\name:
     .cfi_adjust_cfa_offset 8
     push %rdx
     .cfi_adjust_cfa_offset 8
+    .if \args == 5
+    # getrandom (buffer, length, flags, opaque state, state size): %rcx and %r8 too, no clock id.
+    push %rcx
+    .cfi_adjust_cfa_offset 8
+    push %r8
+    .cfi_adjust_cfa_offset 8
+    xor %ecx, %ecx
+    .else
     mov %rdi, %rcx
-    mov 24(%rsp), %rsi
+    .endif
+    mov (8 * \args)(%rsp), %rsi
     mov %rbp, %rdx
     mov $\function, %edi
     call vdsotrace_count_direct
     pxor %xmm15, %xmm15
+    .if \args == 5
+    pop %r8
+    .cfi_adjust_cfa_offset -8
+    pop %rcx
+    .cfi_adjust_cfa_offset -8
+    .endif
     pop %rdx
     .cfi_adjust_cfa_offset -8
     pop %rsi
@@ -79,46 +96,8 @@ vdsotrace_direct_\name:
     VDSOTRACE_DIRECT time, 2
     VDSOTRACE_DIRECT getcpu, 3
     VDSOTRACE_DIRECT clock_getres, 4
+    VDSOTRACE_DIRECT getrandom, 5, 5
     .purgem VDSOTRACE_DIRECT
-
-    # getrandom takes five arguments (buffer, length, flags, opaque state, state size): %rcx and
-    # %r8 are saved too. Five pushes keep the call below 16-byte aligned, as three do above.
-    .text
-    .p2align 4
-    .globl vdsotrace_direct_getrandom
-    .hidden vdsotrace_direct_getrandom
-    .type vdsotrace_direct_getrandom, @function
-vdsotrace_direct_getrandom:
-    .cfi_startproc
-    push %rdi
-    .cfi_adjust_cfa_offset 8
-    push %rsi
-    .cfi_adjust_cfa_offset 8
-    push %rdx
-    .cfi_adjust_cfa_offset 8
-    push %rcx
-    .cfi_adjust_cfa_offset 8
-    push %r8
-    .cfi_adjust_cfa_offset 8
-    xor %ecx, %ecx
-    mov 40(%rsp), %rsi
-    mov %rbp, %rdx
-    mov $5, %edi
-    call vdsotrace_count_direct
-    pxor %xmm15, %xmm15
-    pop %r8
-    .cfi_adjust_cfa_offset -8
-    pop %rcx
-    .cfi_adjust_cfa_offset -8
-    pop %rdx
-    .cfi_adjust_cfa_offset -8
-    pop %rsi
-    .cfi_adjust_cfa_offset -8
-    pop %rdi
-    .cfi_adjust_cfa_offset -8
-    jmp *(vdsotrace_direct_targets + 8 * 5)(%rip)
-    .cfi_endproc
-    .size vdsotrace_direct_getrandom, . - vdsotrace_direct_getrandom
 )");
 static_assert(fmt::kClockGettime == 0 && fmt::kGettimeofday == 1 && fmt::kTime == 2 && fmt::kGetcpu == 3 &&
               fmt::kClockGetres == 4 && fmt::kGetrandom == 5, "the asm above numbers the functions");

@@ -64,7 +64,8 @@ void start_attached() {
         b.direct_target[fn] = vdsotrace_direct_targets[fn];
         b.direct_entry[fn] = b.direct_target[fn] != 0 ? vdsotrace::shim::direct_entry(fn) : 0;
     }
-    b.session_address = reinterpret_cast<uintptr_t>(&vdsotrace::tracer::g_attach_session[0]);
+    static_assert(vdsotrace::attach::kSessionSize == vdsotrace::tracer::kAttachSessionSize);
+    b.session_address = reinterpret_cast<uintptr_t>(vdsotrace::tracer::attach_session_buffer());
     b.late = 1;
     pthread_atfork(nullptr, nullptr, child_after_fork);
     vdsotrace::tracer::at_process_start();

@@ -5,11 +5,11 @@ cost of loading the shim. Ratios, not absolute times, are what carry across mach
 
 usage: run_bench.py BENCH_HOT_PATH BENCH_STARTUP NOOP_PROGRAM LIBVDSOTRACE EMPTY_LIB [--quick]
 """
-import json
 import os
 import subprocess
 import sys
-import tempfile
+
+from bench_util import google_benchmark, remove_session
 
 
 def main():
@@ -20,16 +20,9 @@ def main():
     quick = "--quick" in sys.argv[6:]
     reps = 5 if quick else 15
     env = dict(os.environ, LD_PRELOAD=shim, VDSOTRACE_SESSION="bench")
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        subprocess.run([hot, f"--benchmark_repetitions={reps}", "--benchmark_report_aggregates_only=true",
-                        "--benchmark_min_time=0.05" if quick else "--benchmark_min_time=0.2",
-                        f"--benchmark_out={out.name}", "--benchmark_out_format=json"],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
-        data = json.load(open(out.name))
+    data = google_benchmark(hot, env, reps, quick)
     # Remove this run's recordings: they are the benchmark's, not anybody's program.
-    for name in os.listdir("/dev/shm"):
-        if name.startswith(f"vdsotrace-{os.getuid()}-bench-"):
-            os.unlink(os.path.join("/dev/shm", name))
+    remove_session("bench")
 
     stats = {"median": {}, "min": {}}
     for b in data["benchmarks"]:

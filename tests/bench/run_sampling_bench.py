@@ -5,26 +5,17 @@ with frame pointers. Medians of repetitions; the 'extra ns' column is traced - n
 
 usage: run_sampling_bench.py BENCH_SAMPLING LIBVDSOTRACE [--quick]
 """
-import json
 import os
-import subprocess
 import sys
-import tempfile
+
+from bench_util import google_benchmark, remove_session
 
 
 def run(bench, shim, quick, **settings):
     env = dict(os.environ, LD_PRELOAD=shim, VDSOTRACE_SESSION="benchsampling")
     env.update({k: str(v) for k, v in settings.items()})
-    reps = 5 if quick else 15
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        subprocess.run([bench, f"--benchmark_repetitions={reps}", "--benchmark_report_aggregates_only=true",
-                        "--benchmark_min_time=0.05" if quick else "--benchmark_min_time=0.2",
-                        f"--benchmark_out={out.name}", "--benchmark_out_format=json"],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
-        data = json.load(open(out.name))
-    for name in os.listdir("/dev/shm"):
-        if name.startswith(f"vdsotrace-{os.getuid()}-benchsampling-"):
-            os.unlink(os.path.join("/dev/shm", name))
+    data = google_benchmark(bench, env, 5 if quick else 15, quick)
+    remove_session("benchsampling")
     med = {b["run_name"]: b["cpu_time"] for b in data["benchmarks"] if b.get("aggregate_name") == "median"}
     return med["native_deep"], med["traced_deep"]
 

@@ -19,6 +19,8 @@ import tempfile
 import time
 import urllib.request
 
+from vdsotrace_test import check, failures  # the Python suites' one harness (tests/support)
+
 VDSOTRACE, SHIM = (os.path.abspath(a) for a in sys.argv[1:3])
 SESSION = f"dbgd{os.getpid()}"
 PROGRAM = r"""
@@ -26,13 +28,6 @@ PROGRAM = r"""
 __attribute__((noinline)) void tick(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); }
 int main(void) { for (int i = 0; i < 7; ++i) tick(); return 0; }
 """
-failures = []
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond else f": {detail}"))
-    if not cond:
-        failures.append(what)
 
 
 def free_port():

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 
+from vdsotrace_test import check, failures  # the Python suites' one harness (tests/support)
+
 
 def has_debug_info(path):
     """Whether the ELF file at `path` has a .debug_info section (readelf, from binutils)."""
@@ -25,15 +27,6 @@ def has_debug_info(path):
 
 VDSOTRACE, SHIM, DEMO = (os.path.abspath(a) for a in sys.argv[1:4])
 TAG = f"rf{os.getpid()}"
-failures = []
-
-
-def check(cond, what, detail=""):
-    if not cond:
-        failures.append(f"{what}: {detail}")
-        print(f"FAIL {what}: {detail}")
-    else:
-        print(f"ok   {what}")
 
 
 def run(args, cwd=None, timeout=300):

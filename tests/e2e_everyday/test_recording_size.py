@@ -16,18 +16,11 @@ import subprocess
 import sys
 import tempfile
 
+from vdsotrace_test import check, failures  # the Python suites' one harness (tests/support)
+
 VDSOTRACE, SHIM, TARGET = (os.path.abspath(a) for a in sys.argv[1:4])
 TAG = f"size{os.getpid()}"
-failures = []
 made_sessions = []
-
-
-def check(cond, what, detail=""):
-    if cond:
-        print(f"ok   {what}")
-    else:
-        failures.append(what)
-        print(f"FAIL {what}: {detail}")
 
 
 def segments(session):

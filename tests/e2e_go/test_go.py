@@ -47,11 +47,18 @@ def same_behaviour(native, traced, check_stderr=True):
         check(traced.stderr == native.stderr, f"stderr {traced.stderr!r}, without the shim {native.stderr!r}")
 
 
+def traced_like_native(args, tmp, env=None, check_stderr=True):
+    """Runs `args` without the shim, then under `vdsotrace run` (env: the traced run's extra
+    environment), which must exit and print the same; returns (native, traced, json report)."""
+    native = run_native(args)
+    p, j = run_traced(args, tmp, env)
+    same_behaviour(native, p, check_stderr)
+    return native, p, j
+
+
 def t_hammer_counts(tmp):
     args = [ENV["HAMMER"], "5000", "700", "0"]
-    native = run_native(args)
-    p, j = run_traced(args, tmp)
-    same_behaviour(native, p)
+    native, p, j = traced_like_native(args, tmp)
     s = by_symbol(j)
     # main.hammer: 5000 time.Now(), two vDSO calls each; main.since: 700 time.Since on a monotonic
     # start (runtime.nanotime, one call each); main.main: one time.Now().
@@ -77,10 +84,8 @@ def t_hammer_counts(tmp):
 
 def t_exit_status(tmp):
     args = [ENV["HAMMER"], "10", "10", "7"]
-    native = run_native(args)
-    p, j = run_traced(args, tmp)
+    native, p, j = traced_like_native(args, tmp)
     check(native.returncode == 7, f"native exit status {native.returncode}")
-    same_behaviour(native, p)
     check(j["processes"][0]["exit"] == {"code": 7} or j["processes"][0]["exit"].get("code") == 7,
           f"recorded exit {j['processes'][0]['exit']}")
 
@@ -88,9 +93,7 @@ def t_exit_status(tmp):
 def t_crowd(tmp):
     # 16 goroutines x 40000 time.Now() while the collector runs and SIGPROF lands at 1 kHz.
     args = [ENV["CROWD"], "16", "40000"]
-    native = run_native(args)
-    p, j = run_traced(args, tmp)
-    same_behaviour(native, p)
+    native, p, j = traced_like_native(args, tmp)
     s = by_symbol(j)
     expect_calls(s, "main.worker", "CLOCK_REALTIME", 640000)
     expect_calls(s, "main.worker", "CLOCK_MONOTONIC", 640000)
@@ -113,9 +116,7 @@ def t_stripped(tmp):
     # -ldflags=-s: no ELF symbol table; Go's own function table (.gopclntab) still names the
     # plumbing for the shim and the callers for the report.
     args = [ENV["HAMMER_STRIPPED"], "3000", "10", "0"]
-    native = run_native(args)
-    p, j = run_traced(args, tmp)
-    same_behaviour(native, p)
+    native, p, j = traced_like_native(args, tmp)
     s = by_symbol(j)
     expect_calls(s, "main.hammer", "CLOCK_REALTIME", 3000)
     expect_calls(s, "main.since", "CLOCK_MONOTONIC", 10)
@@ -128,9 +129,7 @@ def t_refused(tmp):
     # The vDSO cannot be made writable (a seccomp filter refuses mprotect RWX, as a sealed vDSO
     # would): one message, the program unchanged, the report says what was not counted.
     args = [ENV["SECCOMP_REFUSE"], "mprotect-rwx", ENV["HAMMER"], "2000", "5", "4"]
-    native = run_native(args)
-    p, j = run_traced(args, tmp)
-    same_behaviour(native, p, check_stderr=False)
+    native, p, j = traced_like_native(args, tmp, check_stderr=False)
     check(native.returncode == 4, f"native exit status {native.returncode}")
     check(p.stderr.count("vdsotrace: the vDSO cannot be made writable (sealed mapping)") == 1, f"stderr {p.stderr!r}")
     check(p.stderr.count("calls the Go runtime makes straight into the vDSO will not be counted") == 1,
@@ -145,9 +144,7 @@ def t_stripped_pie(tmp):
     # -buildmode=pie -ldflags='-s -w' with cgo: no .gopclntab section; the table is found inside
     # .data.rel.ro, by the shim (plumbing) and by the symbolizer (names).
     args = [ENV["HAMMER_STRIPPED_PIE"], "2500", "30", "0"]
-    native = run_native(args)
-    p, j = run_traced(args, tmp)
-    same_behaviour(native, p)
+    native, p, j = traced_like_native(args, tmp)
     s = by_symbol(j)
     expect_calls(s, "main.hammer", "CLOCK_REALTIME", 2500)
     expect_calls(s, "main.hammer", "CLOCK_MONOTONIC", 2500)
@@ -173,9 +170,7 @@ def t_redirect_bad_value(tmp):
 def t_c_lookup_redirect_on(tmp):
     # A C program that looks __vdso_clock_gettime up itself and calls it directly, as Go does.
     args = [ENV["VDSO_LOOKUP"], "4000"]
-    native = run_native(args)
-    p, j = run_traced(args, tmp, {"VDSOTRACE_VDSO_REDIRECT": "on"})
-    same_behaviour(native, p)
+    native, p, j = traced_like_native(args, tmp, {"VDSOTRACE_VDSO_REDIRECT": "on"})
     check(native.stdout == "direct 4000\n", f"native stdout {native.stdout!r}")
     s = by_symbol(j)
     expect_calls(s, "direct_calls", "CLOCK_MONOTONIC", 4000)

@@ -242,6 +242,18 @@ TEST_F(Hostile, ClosesEveryDescriptorAfterFirstCall) { check_close_all("closeall
 
 // ---- seccomp, signals -------------------------------------------------------------------------------
 
+// Runs `cmd` plainly, where it ends with the program's own status 7 printing `out`, then under
+// `vdsotrace run` (with `env` both times), which must end the same way and print the same.
+Traced traced_as_plain(const std::vector<std::string>& cmd, const std::string& out, const EnvOverrides& env = {}) {
+    Result plain = run(cmd, env);
+    EXPECT_EQ(plain.code, 7) << describe(plain);
+    EXPECT_EQ(plain.out, out);
+    Traced t = vdsotrace_run(cmd, env);
+    EXPECT_EQ(t.result.code, plain.code) << describe(t.result);
+    EXPECT_EQ(t.result.out, plain.out);
+    return t;
+}
+
 // A filter the shim does not see coming (installed with raw prctl system calls): its first call's
 // shm_open is refused; it says so once and passes calls through.
 TEST_F(Hostile, SeccompRefusesShmOpen) {
@@ -274,24 +286,14 @@ TEST_F(Hostile, SeccompSeenComing) {
 }
 
 TEST_F(Hostile, OwnSigsegvHandlerOnSigaltstack) {
-    Result plain = run({prog(), "sigsegv", "1000"});
-    ASSERT_EQ(plain.code, 7) << describe(plain);
-    ASSERT_EQ(plain.out, "sigsegv handled 1, handler ok 1, ok 2000 of 2000\n");
-    Traced t = vdsotrace_run({prog(), "sigsegv", "1000"});
-    EXPECT_EQ(t.result.code, plain.code) << describe(t.result);
-    EXPECT_EQ(t.result.out, plain.out);
+    Traced t = traced_as_plain({prog(), "sigsegv", "1000"}, "sigsegv handled 1, handler ok 1, ok 2000 of 2000\n");
     EXPECT_EQ(u64(t.report, "total_calls"), 2001u);
     EXPECT_EQ(calls_of_symbol(t.report, "hot_loop"), 2000u);
     EXPECT_EQ(calls_of_symbol(t.report, "on_segv"), 1u) << t.report["callers"].dump(1);
 }
 
 TEST_F(Hostile, AllSignalsBlocked) {
-    Result plain = run({prog(), "blockall", "2000"});
-    ASSERT_EQ(plain.code, 7) << describe(plain);
-    ASSERT_EQ(plain.out, "blockall ok 10000 of 10000\n");
-    Traced t = vdsotrace_run({prog(), "blockall", "2000"});
-    EXPECT_EQ(t.result.code, plain.code) << describe(t.result);
-    EXPECT_EQ(t.result.out, plain.out);
+    Traced t = traced_as_plain({prog(), "blockall", "2000"}, "blockall ok 10000 of 10000\n");
     EXPECT_EQ(u64(t.report, "total_calls"), 10000u);
     EXPECT_EQ(calls_of_symbol(t.report, "hot_loop"), 10000u);
     ASSERT_EQ(t.report["threads"].size(), 5u) << t.report["threads"].dump(1);
@@ -340,13 +342,7 @@ TEST_F(Hostile, WithLibfaketime) {
     const std::string lib = debian_library("faketime/libfaketime.so.1");
     if (lib.empty()) GTEST_SKIP() << "libfaketime is not installed (see .ci/packages)";
     const EnvOverrides faked = {{"LD_PRELOAD", lib}, {"FAKETIME", "@2000-01-01 00:00:00"}};
-    Result plain = run({prog(), "faketime"}, faked);
-    ASSERT_EQ(plain.code, 7) << describe(plain);
-    ASSERT_EQ(plain.out, "years 2000 2000 2000\n");
-
-    Traced t = vdsotrace_run({prog(), "faketime"}, faked);
-    EXPECT_EQ(t.result.code, 7) << describe(t.result);
-    EXPECT_EQ(t.result.out, plain.out);
+    Traced t = traced_as_plain({prog(), "faketime"}, "years 2000 2000 2000\n", faked);
     // The program's own calls went to libfaketime; whatever it passed on is what the shim counted,
     // all of it from inside libfaketime.
     const std::string fake_module = fs::path(lib).filename().string();
@@ -363,7 +359,7 @@ TEST_F(Hostile, WithLibfaketime) {
                                            {"FAKETIME", "@2000-01-01 00:00:00"},
                                            {"VDSOTRACE_SESSION", unique_session("fake")}});
     EXPECT_EQ(pre.code, 7) << describe(pre);
-    EXPECT_EQ(pre.out, plain.out);
+    EXPECT_EQ(pre.out, "years 2000 2000 2000\n");
 }
 
 TEST_F(Hostile, LdBindNow) {
@@ -388,12 +384,7 @@ TEST_F(Hostile, BuiltWithNoPlt) {
 void check_sanitized(const char* variant, const EnvOverrides& env) {
     const std::string p = getenv(variant) ? prog(variant) : "";
     if (p.empty()) GTEST_SKIP() << variant << " is not built (a sanitized build of the whole project)";
-    Result plain = run({p, "blockall", "500"}, env);
-    ASSERT_EQ(plain.code, 7) << describe(plain);
-    ASSERT_EQ(plain.out, "blockall ok 2500 of 2500\n");
-    Traced t = vdsotrace_run({p, "blockall", "500"}, env);
-    EXPECT_EQ(t.result.code, 7) << describe(t.result);
-    EXPECT_EQ(t.result.out, plain.out);
+    Traced t = traced_as_plain({p, "blockall", "500"}, "blockall ok 2500 of 2500\n", env);
     int rows_with_all = 0;
     for (const json& c : t.report["callers"]) {
         const std::string sym = c.value("symbol", "");

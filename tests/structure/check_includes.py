@@ -11,7 +11,8 @@ file and line, when:
   - tools/ includes anything from tracer/ but tracer/format/ and tracer/common/;
   - shim/ or tracer/ includes tools/; tracer/format/ includes anything but tracer/format/;
     tracer/common/ anything but tracer/format/ and tracer/common/;
-  - tools/report/ (the report model, data) includes tools/render/ (what writes it out);
+  - tools/report/ (the report model, data) includes tools/render/ (what writes it out) or
+    tools/machine/ (what probes the reading machine: the command gathers, the model is handed);
   - a part of tools/ below the commands includes tools/commands/ (only tools/cli/ and the
     commands, tools/commands/ and export's tools/export/, do).
 Usage: check_includes.py [REPOSITORY_ROOT]   (default: two folders up from this script)
@@ -42,6 +43,8 @@ def rules_broken(path, target):
         return 'tracer/common/ includes beyond tracer/format/ and tracer/common/'
     if path.startswith('tools/report/') and target.startswith('tools/render/'):
         return 'the report model includes a renderer (tools/render/ reads tools/report/, not back)'
+    if path.startswith('tools/report/') and target.startswith('tools/machine/'):
+        return 'the report model includes a machine probe (commands gather the facts and pass them in)'
     if path.startswith('tools/') and target.startswith('tools/commands/') and \
             not path.startswith(('tools/cli/', 'tools/commands/', 'tools/export/')):
         return 'a part below the commands includes tools/commands/'

@@ -7,31 +7,23 @@
 #include <vector>
 
 #include "tests/unit/blank_recording.h"
-#include "tracer/engine/segment_create.h"
 #include "tracer/format/segment_format.h"
 #include "tools/recordings/segment_reader.h"
 
 namespace f = vdsotrace::format;
-namespace tr = vdsotrace::tracer;
 using vdsotrace::tools::parse_recording;
 
 namespace {
 
-std::vector<unsigned char> recording_with_crash(bool written) {
-    tr::Settings s;
-    s.threads = 1;
-    s.callers = 16;
-    s.modules = 8;
-    std::vector<unsigned char> bytes = vdsotrace::testing::blank_recording(s, 0);
-    auto* h = reinterpret_cast<f::Header*>(bytes.data());
+vdsotrace::testing::TestRecording recording_with_crash(bool written) {
+    vdsotrace::testing::TestRecording rec;
+    f::Header* h = rec.header();
     h->doctor.routes[f::kGettimeofday] = f::kRouteSyscall;
     h->doctor.from_vdso[f::kClockGettime] = 1;
     h->doctor.crash_handlers = 1;
     h->doctor.filled = 1;
-    tr::Segment seg;
-    tr::bind_segment(h, &seg);
-    EXPECT_NE(seg.crash, nullptr);
-    f::CrashRecord& c = *seg.crash;
+    EXPECT_NE(rec.seg.crash, nullptr);
+    f::CrashRecord& c = *rec.seg.crash;
     c.signal = 11;
     c.code = 2;
     c.tid = 77;
@@ -50,21 +42,14 @@ std::vector<unsigned char> recording_with_crash(bool written) {
     c.stack_word_count = 3;
     c.stack_words[2] = 0xabc;
     c.state = written ? 1 : 0;
-    return bytes;
-}
-
-f::SectionEntry* crash_section(std::vector<unsigned char>& b) {
-    auto* h = reinterpret_cast<f::Header*>(b.data());
-    for (uint32_t i = 0; i < h->section_count; ++i)
-        if (h->sections[i].kind == f::kSectionCrash) return &h->sections[i];
-    return nullptr;
+    return rec;
 }
 
 }  // namespace
 
 TEST(DoctorReader, CrashRecordRoundTrip) {
     std::string error;
-    auto r = parse_recording(recording_with_crash(true), "test", &error);
+    auto r = parse_recording(recording_with_crash(true).bytes, "test", &error);
     ASSERT_TRUE(r) << error;
     ASSERT_TRUE(r->crash);
     EXPECT_EQ(r->crash->signal, 11);
@@ -82,34 +67,31 @@ TEST(DoctorReader, CrashRecordRoundTrip) {
 
 TEST(DoctorReader, UnwrittenCrashRecordIsNoCrash) {
     std::string error;
-    auto r = parse_recording(recording_with_crash(false), "test", &error);
+    auto r = parse_recording(recording_with_crash(false).bytes, "test", &error);
     ASSERT_TRUE(r) << error;
     EXPECT_FALSE(r->crash);
 }
 
 TEST(DoctorReader, HostileCountsAreClamped) {
-    auto b = recording_with_crash(true);
-    auto* h = reinterpret_cast<f::Header*>(b.data());
-    tr::Segment seg;
-    tr::bind_segment(h, &seg);
-    seg.crash->return_count = 1000;
-    seg.crash->stack_word_count = 1000000;
+    auto rec = recording_with_crash(true);
+    rec.seg.crash->return_count = 1000;
+    rec.seg.crash->stack_word_count = 1000000;
     std::string error;
-    auto r = parse_recording(b, "test", &error);
+    auto r = parse_recording(rec.bytes, "test", &error);
     ASSERT_TRUE(r) << error;
     EXPECT_EQ(r->crash->returns.size(), size_t(f::kCrashReturns));
     EXPECT_EQ(r->crash->stack_words.size(), size_t(f::kCrashStackWords));
 }
 
 TEST(DoctorReader, RefusesCrashSectionPastTheEndOrTooSmall) {
-    auto b = recording_with_crash(true);
-    crash_section(b)->offset = b.size() - 100;
+    auto rec = recording_with_crash(true);
+    rec.section(f::kSectionCrash)->offset = rec.bytes.size() - 100;
     std::string error;
-    EXPECT_FALSE(parse_recording(b, "test", &error));
+    EXPECT_FALSE(parse_recording(rec.bytes, "test", &error));
     EXPECT_NE(error.find("crash record"), std::string::npos) << error;
 
-    b = recording_with_crash(true);
-    crash_section(b)->entry_size = 64;
-    EXPECT_FALSE(parse_recording(b, "test", &error));
+    rec = recording_with_crash(true);
+    rec.section(f::kSectionCrash)->entry_size = 64;
+    EXPECT_FALSE(parse_recording(rec.bytes, "test", &error));
     EXPECT_NE(error.find("crash record"), std::string::npos) << error;
 }

@@ -3,6 +3,8 @@
 // one-line refusals of bad options.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <time.h>
 
 #include <cstdio>
@@ -18,12 +20,10 @@
 #include "tools/export/exposition.h"
 #include "tools/export/kernel_entry.h"
 #include "tools/export/live_read.h"
-#include "tracer/engine/segment_create.h"
 #include "tracer/format/segment_format.h"
 #include "tools/recordings/segment_reader.h"
 
 namespace f = vdsotrace::format;
-namespace tr = vdsotrace::tracer;
 namespace ex = vdsotrace::tools::exposition;
 using vdsotrace::tools::ClockMetrics;
 using vdsotrace::tools::KernelEntryRules;
@@ -125,42 +125,30 @@ struct Synthetic {
 
 // A recording image made by the writer's own layout code.
 std::vector<unsigned char> synthetic_image(const Synthetic& in) {
-    tr::Settings s;
-    s.threads = 2;
-    s.callers = 16;
-    s.modules = 8;
-    std::vector<unsigned char> bytes = vdsotrace::testing::blank_recording(s, 0);
-    auto* h = reinterpret_cast<f::Header*>(bytes.data());
+    vdsotrace::testing::TestRecording rec(vdsotrace::testing::small_settings(2));
+    f::Header* h = rec.header();
     h->pid = 4242;
     h->state = f::kStateRunning;
     h->start_realtime_ns = 1732912345250000000ull;
     h->flags = f::kFlagModulesFull | f::kFlagThreadsFull;
     strcpy(h->session, "svc.1");
     strcpy(h->exe, "/opt/my \"app\"/bin\\srv");
-    h->threads_claimed = 1;
     h->doctor.filled = 1;
     for (int fn = 0; fn < f::kFunctionCount; ++fn) h->doctor.from_vdso[fn] = 1;
     if (in.route_gettimeofday_to_syscall) h->doctor.routes[f::kGettimeofday] = f::kRouteSyscall;
-    tr::Segment seg;
-    tr::bind_segment(h, &seg);
-    auto* sh = reinterpret_cast<f::ThreadSlotHeader*>(seg.threads);
-    sh->state = f::kThreadLive;
-    sh->tid = 4242;
-    auto* callers = reinterpret_cast<f::CallerEntry*>(seg.threads + f::kSlotCallersOffset);
+    f::ThreadSlotHeader* sh = rec.live_thread(0, 4242);
+    f::CallerEntry* callers = rec.callers(0);
     const unsigned mono = f::counter_index(f::kClockGettime, CLOCK_MONOTONIC);
     const unsigned tod = f::counter_index(f::kGettimeofday, 0);
     callers[1] = {f::caller_key(mono, 0x401000), in.mono_calls - 400};
     callers[2] = {f::caller_key(mono, 0x401010), 400};
     callers[3] = {f::caller_key(tod, 0x402000), in.tod_calls};
-    auto* unattributed = reinterpret_cast<uint64_t*>(seg.threads + f::kSlotUnattributedOffset);
-    unattributed[f::counter_index(f::kClockGettime, CLOCK_PROCESS_CPUTIME_ID)] = in.cpu_unattributed;
+    rec.unattributed(0)[f::counter_index(f::kClockGettime, CLOCK_PROCESS_CPUTIME_ID)] = in.cpu_unattributed;
     if (in.getrandom_calls != 0) callers[5] = {f::caller_key(f::counter_index(f::kGetrandom, 0), 0x403000), in.getrandom_calls};
     sh->unattributed_getrandom = in.getrandom_unattributed;
     // The shared overflow slot is the last of the thread section.
-    unsigned char* shared = seg.threads + size_t(s.threads) * seg.slot_size;
-    auto* shared_callers = reinterpret_cast<f::CallerEntry*>(shared + f::kSlotCallersOffset);
-    shared_callers[0] = {f::caller_key(tod, 0x402000), in.overflow_tod};
-    return bytes;
+    rec.callers(2)[0] = {f::caller_key(tod, 0x402000), in.overflow_tod};
+    return std::move(rec.bytes);
 }
 
 // The same, read back by the real reader.
@@ -311,46 +299,41 @@ TEST(ExportKernelEntry, Reasons) {
 
 TEST(ExportOptions, BadValuesAreRefusedInOneLine) {
     using vdsotrace::tools::ExportOptionsText;
-    auto refusal = [](ExportOptionsText t) {
+    // The one-line message for the options `set` gives (the others left at their defaults).
+    auto refusal = [](const std::function<void(ExportOptionsText&)>& set) {
+        ExportOptionsText t;
+        set(t);
         vdsotrace::tools::ExportOptions o;
         std::string error;
         EXPECT_FALSE(vdsotrace::tools::validate_export_options(t, &o, &error));
         EXPECT_EQ(error.find('\n'), std::string::npos);
         return error;
     };
-    ExportOptionsText t;
-    t.format = "json";
-    EXPECT_EQ(refusal(t), "--format json: say prometheus or openmetrics");
-    t = {};
-    t.callers = "101";
-    EXPECT_EQ(refusal(t), "--callers 101: a number of call sites per process, 0 to 100");
-    t.callers = "-1";
-    EXPECT_EQ(refusal(t), "--callers -1: a number of call sites per process, 0 to 100");
-    t = {};
-    t.textfile = "/nonexistent/dir";
-    EXPECT_EQ(refusal(t), "--textfile /nonexistent/dir: not a directory this user can write to");
-    t.textfile = "/tmp";
-    t.format = "openmetrics";
-    EXPECT_NE(refusal(t).find("reads the Prometheus text format"), std::string::npos);
-    t.format = "prometheus";
-    t.output = "/tmp/x.prom";
-    EXPECT_EQ(refusal(t), "--textfile and --output both say where to write: choose one");
-    t = {};
-    t.interval = "0";
-    EXPECT_EQ(refusal(t), "--interval 0: seconds between refreshes, 0.1 to 86400");
-    t.interval = "1s";
-    EXPECT_EQ(refusal(t), "--interval 1s: seconds between refreshes, 0.1 to 86400");
-    t = {};
-    t.clean_older_than = "5x";
-    EXPECT_EQ(refusal(t), "--clean-older-than 5x: not a duration (like 90s, 15m, 2h, 3d)");
-    t = {};
-    t.sessions = {"redis", "a-b"};
-    EXPECT_EQ(refusal(t), "--session a-b: not a session id (letters, digits, '.' and '_', up to 40)");
-    t = {};
-    t.output = "/nonexistent/x.prom";
-    EXPECT_EQ(refusal(t), "--output /nonexistent/x.prom: its directory does not exist or is not writable");
+    EXPECT_EQ(refusal([](auto& t) { t.format = "json"; }), "--format json: say prometheus or openmetrics");
+    EXPECT_EQ(refusal([](auto& t) { t.callers = "101"; }), "--callers 101: a number of call sites per process, 0 to 100");
+    EXPECT_EQ(refusal([](auto& t) { t.callers = "-1"; }), "--callers -1: a number of call sites per process, 0 to 100");
+    EXPECT_EQ(refusal([](auto& t) { t.textfile = "/nonexistent/dir"; }),
+              "--textfile /nonexistent/dir: not a directory this user can write to");
+    EXPECT_NE(refusal([](auto& t) {
+                  t.textfile = "/tmp";
+                  t.format = "openmetrics";
+              }).find("reads the Prometheus text format"),
+              std::string::npos);
+    EXPECT_EQ(refusal([](auto& t) {
+                  t.textfile = "/tmp";
+                  t.output = "/tmp/x.prom";
+              }),
+              "--textfile and --output both say where to write: choose one");
+    EXPECT_EQ(refusal([](auto& t) { t.interval = "0"; }), "--interval 0: seconds between refreshes, 0.1 to 86400");
+    EXPECT_EQ(refusal([](auto& t) { t.interval = "1s"; }), "--interval 1s: seconds between refreshes, 0.1 to 86400");
+    EXPECT_EQ(refusal([](auto& t) { t.clean_older_than = "5x"; }),
+              "--clean-older-than 5x: not a duration (like 90s, 15m, 2h, 3d)");
+    EXPECT_EQ(refusal([](auto& t) { t.sessions = {"redis", "a-b"}; }),
+              "--session a-b: not a session id (letters, digits, '.' and '_', up to 40)");
+    EXPECT_EQ(refusal([](auto& t) { t.output = "/nonexistent/x.prom"; }),
+              "--output /nonexistent/x.prom: its directory does not exist or is not writable");
 
-    t = {};
+    ExportOptionsText t;
     t.format = "openmetrics";
     t.callers = "0";
     t.interval = "2.5";

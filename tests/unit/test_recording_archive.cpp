@@ -20,33 +20,25 @@
 #include "tools/recordings/recording_file.h"
 #include "tools/symbols/symbol_table.h"
 #include "tests/unit/blank_recording.h"
-#include "tracer/engine/segment_create.h"
 #include "tracer/format/segment_format.h"
 
 namespace f = vdsotrace::format;
-namespace tr = vdsotrace::tracer;
 namespace tools = vdsotrace::tools;
 
 namespace {
 
 // A valid one-thread recording of `pid` with `calls` CLOCK_MONOTONIC calls.
 std::vector<unsigned char> image(int pid, uint64_t calls) {
-    tr::Settings s;
-    s.threads = 1;
-    s.callers = 16;
-    s.modules = 8;
-    std::vector<unsigned char> bytes = vdsotrace::testing::blank_recording(s, 0);
-    auto* h = reinterpret_cast<f::Header*>(bytes.data());
+    vdsotrace::testing::TestRecording rec;
+    f::Header* h = rec.header();
     h->pid = pid;
     h->state = f::kStateExited;
     h->tree.segment_id = 0x1000 + uint64_t(pid);
     strcpy(h->session, "saved");
     h->threads_claimed = 1;
-    tr::Segment seg;
-    tr::bind_segment(h, &seg);
-    reinterpret_cast<f::ThreadSlotHeader*>(seg.threads)->state = f::kThreadExited;
-    reinterpret_cast<uint64_t*>(seg.threads + f::kSlotUnattributedOffset)[f::counter_index(f::kClockGettime, 1)] = calls;
-    return bytes;
+    rec.thread(0)->state = f::kThreadExited;
+    rec.unattributed(0)[f::counter_index(f::kClockGettime, 1)] = calls;
+    return std::move(rec.bytes);
 }
 
 std::string temp(const std::string& what) {

@@ -11,49 +11,35 @@
 #include <vector>
 
 #include "tests/unit/blank_recording.h"
+#include "tests/unit/reader_refusal.h"
 #include "tracer/engine/segment_create.h"
 #include "tracer/format/segment_format.h"
 #include "tools/recordings/segment_reader.h"
 
 namespace f = vdsotrace::format;
 namespace tr = vdsotrace::tracer;
+using vdsotrace::testing::refusal;
 using vdsotrace::tools::parse_recording;
 
 namespace {
 
 constexpr unsigned kCounter = f::counter_index(f::kClockGettime, 1);
 
-struct Image {
-    std::vector<unsigned char> bytes;
-    f::Header* header() { return reinterpret_cast<f::Header*>(bytes.data()); }
-    f::SectionEntry* section(uint32_t kind) {
-        for (uint32_t i = 0; i < header()->section_count; ++i)
-            if (header()->sections[i].kind == kind) return &header()->sections[i];
-        return nullptr;
-    }
-};
+using vdsotrace::testing::TestRecording;
 
 // One thread; stacks 5 (3 frames) and 9 (2 frames); counts 40 and 2; lost 1 + 3; a 4-entry
 // ring that logged 6 samples, of which entry n=4 is torn and n=5 was lapped.
-Image sampling_image() {
-    tr::Settings s;
-    s.threads = 1;
-    s.callers = 16;
-    s.modules = 8;
+TestRecording sampling_image() {
+    tr::Settings s = vdsotrace::testing::small_settings();
     s.sample = 1;
     s.stacks = 64;
     s.stack_counts = 16;
     s.sample_ring = 4;
-    Image img;
-    img.bytes = vdsotrace::testing::blank_recording(s, 0);
+    TestRecording img(s);
     f::Header* h = img.header();
-    h->threads_claimed = 1;
-    tr::Segment seg;
-    tr::bind_segment(h, &seg);
-    auto* th = reinterpret_cast<f::ThreadSlotHeader*>(seg.threads);
-    th->state = f::kThreadLive;
-    th->tid = 77;
-    reinterpret_cast<uint64_t*>(seg.threads + f::kSlotUnattributedOffset)[kCounter] = 46;
+    tr::Segment& seg = img.seg;
+    img.live_thread(0, 77);
+    img.unattributed(0)[kCounter] = 46;
 
     const uint64_t frames[] = {0x401000, 0x402000, 0x403000, 0x404000, 0x405000};
     memcpy(seg.frames, frames, sizeof frames);
@@ -80,17 +66,10 @@ Image sampling_image() {
     return img;
 }
 
-std::string refusal(const std::vector<unsigned char>& bytes) {
-    std::string error;
-    auto r = parse_recording(bytes, "test", &error);
-    EXPECT_FALSE(r.has_value());
-    return error;
-}
-
 }  // namespace
 
 TEST(SamplingReader, ReadsStacksCountsAndRing) {
-    Image img = sampling_image();
+    TestRecording img = sampling_image();
     std::string error;
     auto r = parse_recording(img.bytes, "test", &error);
     ASSERT_TRUE(r.has_value()) << error;
@@ -121,9 +100,8 @@ TEST(SamplingReader, ReadsStacksCountsAndRing) {
 }
 
 TEST(SamplingReader, CountsOnAStackNotYetVisibleAreUnreadableNotLost) {
-    Image img = sampling_image();
-    tr::Segment seg;
-    tr::bind_segment(img.header(), &seg);
+    TestRecording img = sampling_image();
+    tr::Segment& seg = img.seg;
     auto* counts = reinterpret_cast<f::StackCount*>(seg.sample_slots + f::kSampleCountsOffset);
     counts[4] = {f::stack_count_key(kCounter, 10), 4};  // stack 10 is still being written
     std::string error;
@@ -134,25 +112,21 @@ TEST(SamplingReader, CountsOnAStackNotYetVisibleAreUnreadableNotLost) {
 }
 
 TEST(SamplingReader, RefusesHostileLayouts) {
-    Image img = sampling_image();
-    tr::Segment seg;
-    tr::bind_segment(img.header(), &seg);
+    TestRecording img = sampling_image();
+    tr::Segment& seg = img.seg;
     seg.stacks[5].first_frame = seg.header->sampling.frame_capacity - 1;  // 3 frames from the last one
     EXPECT_NE(refusal(img.bytes).find("outside the"), std::string::npos);
 
     img = sampling_image();
-    tr::bind_segment(img.header(), &seg);
     seg.stacks[5].depth = 0;
     EXPECT_NE(refusal(img.bytes).find("outside the"), std::string::npos);
 
     img = sampling_image();
-    tr::bind_segment(img.header(), &seg);
     reinterpret_cast<f::StackCount*>(seg.sample_slots + f::kSampleCountsOffset)[0] = {
         f::stack_count_key(kCounter, 64), 1};  // stack id beyond the table
     EXPECT_NE(refusal(img.bytes).find("corrupt stack count"), std::string::npos);
 
     img = sampling_image();
-    tr::bind_segment(img.header(), &seg);
     reinterpret_cast<f::StackCount*>(seg.sample_slots + f::kSampleCountsOffset)[0] = {
         (uint64_t(200) << 32) | 5, 1};  // counter beyond the counters
     EXPECT_NE(refusal(img.bytes).find("corrupt stack count"), std::string::npos);
@@ -174,16 +148,15 @@ TEST(SamplingReader, RefusesHostileLayouts) {
     EXPECT_NE(refusal(img.bytes).find("lacks one of"), std::string::npos);
 
     img = sampling_image();
-    tr::bind_segment(img.header(), &seg);
     // The shared overflow slot (index 1) has calls, so it is read; its sample slot is missing.
-    reinterpret_cast<uint64_t*>(seg.threads + seg.slot_size + f::kSlotUnattributedOffset)[kCounter] = 1;
+    img.unattributed(1)[kCounter] = 1;
     img.section(f::kSectionSampleSlots)->count = 1;
     EXPECT_NE(refusal(img.bytes).find("fewer than the thread table"), std::string::npos);
 }
 
 TEST(SamplingReader, SurvivesRandomCorruptionOfTheSamplingSections) {
-    const Image good = sampling_image();
-    Image probe = sampling_image();
+    const TestRecording good = sampling_image();
+    TestRecording probe = sampling_image();
     const size_t from = probe.section(f::kSectionStacks)->offset;
     std::mt19937 rng(3);
     int accepted = 0;
@@ -204,7 +177,7 @@ TEST(SamplingReader, SurvivesRandomCorruptionOfTheSamplingSections) {
 // `ls` and `top` read recordings without their sampled stacks: the same process, threads and
 // counts, no stacks; a file that is not a recording gets the full reader's message.
 TEST(SamplingReader, SummaryLeavesOutOnlyTheSampledStacks) {
-    Image img = sampling_image();
+    TestRecording img = sampling_image();
     char path[] = "/tmp/vdsotrace-summary-XXXXXX";
     const int fd = mkstemp(path);
     ASSERT_GE(fd, 0);

@@ -9,24 +9,22 @@
 #include <vector>
 
 #include "tests/unit/blank_recording.h"
+#include "tests/unit/reader_refusal.h"
 #include "tracer/engine/segment_create.h"
 #include "tracer/format/segment_format.h"
 #include "tools/recordings/segment_reader.h"
 
 namespace f = vdsotrace::format;
 namespace tr = vdsotrace::tracer;
+using vdsotrace::testing::refusal;
 using vdsotrace::tools::parse_recording;
 
 namespace {
 
 // A valid two-thread recording built with the writer's own layout code.
 std::vector<unsigned char> valid_image() {
-    tr::Settings s;
-    s.threads = 2;
-    s.callers = 16;
-    s.modules = 8;
-    std::vector<unsigned char> bytes = vdsotrace::testing::blank_recording(s, 64);
-    auto* h = reinterpret_cast<f::Header*>(bytes.data());
+    vdsotrace::testing::TestRecording rec(vdsotrace::testing::small_settings(2), 64);
+    f::Header* h = rec.header();
     h->pid = 4242;
     h->state = f::kStateExited;
     h->exit_value = 3;
@@ -34,33 +32,18 @@ std::vector<unsigned char> valid_image() {
     strcpy(h->exe, "/usr/bin/example");
     memcpy(h->cmdline, "example\0--flag\0", 15);
     h->cmdline_size = 15;
-    h->threads_claimed = 1;
-    tr::Segment seg;
-    tr::bind_segment(h, &seg);
-    auto* slot = seg.threads;
-    auto* sh = reinterpret_cast<f::ThreadSlotHeader*>(slot);
-    sh->state = f::kThreadLive;
-    sh->tid = 4242;
-    strcpy(sh->name, "example");
-    auto* unattributed = reinterpret_cast<uint64_t*>(slot + f::kSlotUnattributedOffset);
-    unattributed[f::counter_index(f::kClockGettime, 1)] = 7;
-    auto* callers = reinterpret_cast<f::CallerEntry*>(slot + f::kSlotCallersOffset);
-    callers[3] = {f::caller_key(f::counter_index(f::kClockGettime, 1), 0x401234), 70};
-    seg.modules[0].state = f::kModuleReady;
-    seg.modules[0].start = 0x400000;
-    seg.modules[0].end = 0x500000;
-    strcpy(seg.modules[0].path, "/usr/bin/example");
-    return bytes;
+    strcpy(rec.live_thread(0, 4242)->name, "example");
+    rec.unattributed(0)[f::counter_index(f::kClockGettime, 1)] = 7;
+    rec.callers(0)[3] = {f::caller_key(f::counter_index(f::kClockGettime, 1), 0x401234), 70};
+    f::ModuleEntry& m = rec.seg.modules[0];
+    m.state = f::kModuleReady;
+    m.start = 0x400000;
+    m.end = 0x500000;
+    strcpy(m.path, "/usr/bin/example");
+    return std::move(rec.bytes);
 }
 
 f::Header* header(std::vector<unsigned char>& b) { return reinterpret_cast<f::Header*>(b.data()); }
-
-std::string refusal(const std::vector<unsigned char>& bytes) {
-    std::string error;
-    auto r = parse_recording(bytes, "test", &error);
-    EXPECT_FALSE(r.has_value());
-    return error;
-}
 
 }  // namespace
 

@@ -15,7 +15,7 @@
 #include "tools/commands/command.h"
 #include "tools/recordings/recording_store.h"
 #include "tools/render/report_output.h"
-#include "tools/report/group_digits.h"
+#include "tools/render/group_digits.h"
 #include "tools/render/terminal_safe.h"
 #include "tracer/common/clock_now.h"
 

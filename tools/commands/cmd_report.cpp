@@ -13,7 +13,7 @@
 #include "tools/report/report_model.h"
 #include "tools/render/report_output.h"
 #include "tools/render/stack_export.h"
-#include "tools/report/machine_facts.h"
+#include "tools/machine/gather_machine_facts.h"
 
 namespace vdsotrace::tools {
 

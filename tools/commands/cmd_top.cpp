@@ -16,7 +16,7 @@
 #include "tools/commands/commands.h"
 #include "tools/commands/command.h"
 #include "tools/commands/command_options.h"
-#include "tools/report/live_rates.h"
+#include "tools/render/live_view_text.h"
 #include "tools/recordings/recording_store.h"
 
 namespace vdsotrace::tools {

@@ -1,5 +1,7 @@
 #include "tools/export/kernel_entry.h"
 
+#include "tools/machine/measure_clock_facts.h"
+
 namespace vdsotrace::tools {
 
 KernelEntryRules measure_kernel_entry() { return measure_clock_facts(); }

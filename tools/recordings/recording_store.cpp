@@ -96,11 +96,13 @@ ProcessFate fate_of(const Recording& r, bool alive) {
     }
 }
 
-std::string fate_word(const Recording& r) {
-    switch (fate_of(r)) {
+std::string fate_word(const Recording& r) { return fate_word(fate_of(r), r.exit_value); }
+
+std::string fate_word(ProcessFate fate, int exit_value) {
+    switch (fate) {
         case ProcessFate::kRunning: return "running";
-        case ProcessFate::kExited: return fmt::format("exit {}", r.exit_value);
-        case ProcessFate::kSignaled: return fmt::format("signal {}", r.exit_value);
+        case ProcessFate::kExited: return fmt::format("exit {}", exit_value);
+        case ProcessFate::kSignaled: return fmt::format("signal {}", exit_value);
         case ProcessFate::kEndedUnknownStatus: return "ended";
         case ProcessFate::kVanished: return "vanished";
         case ProcessFate::kExeced: return "exec'd";

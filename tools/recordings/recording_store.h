@@ -38,6 +38,8 @@ ProcessFate fate_of(const Recording& r, bool alive);
 // The fate in one word or two, as `ls` and `top` show it: "running", "exit 3", "signal 9",
 // "ended", "vanished", "exec'd".
 std::string fate_word(const Recording& r);
+// The same for a fate already decided (`exit_value`: the exit code or signal number).
+std::string fate_word(ProcessFate fate, int exit_value);
 
 // True when the recorded process is still alive (same pid and same start time).
 bool process_alive(const Recording& r);

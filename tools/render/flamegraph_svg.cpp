@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include "tools/report/call_tree.h"
-#include "tools/report/group_digits.h"
+#include "tools/render/group_digits.h"
 #include "tools/render/report_output.h"
 #include "tools/render/stack_export.h"
 

@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include "tools/recordings/jit_symbols.h"
-#include "tools/report/call_tree.h"
-#include "tools/report/group_digits.h"
+#include "tools/render/call_tree_text.h"
+#include "tools/render/group_digits.h"
 #include "tools/render/report_output.h"
 #include "tools/render/short_symbol.h"
 #include "tools/render/terminal_safe.h"

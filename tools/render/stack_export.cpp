@@ -5,7 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "tools/report/call_tree.h"
+#include "tools/render/call_tree_text.h"
 
 namespace vdsotrace::tools {
 

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <ostream>
 #include <string>
 #include <vector>
 
@@ -22,15 +21,8 @@ struct CallTreeNode {
 };
 
 // The root is unnamed and holds the total. Each stack's path is its frames root first, then the
-// clock function (top-down), or the reverse (bottom-up).
+// clock function (top-down), or the reverse (bottom-up). Written out by tools/render/
+// (call_tree_text.h: the report's indented trees; flamegraph_svg.cpp).
 CallTreeNode build_call_tree(const std::vector<StackRow>& stacks, bool bottom_up);
-
-// Indented text: each node's calls and share of `total`; at most `max_children` children a node,
-// nodes under `min_share` (0..1) of the total left out and summed up in one line.
-void write_call_tree(const CallTreeNode& root, uint64_t total, size_t max_children, double min_share,
-                     std::ostream& out);
-
-// One line per distinct path, root first: "a;b;c N" (Brendan Gregg's collapsed format).
-void write_folded(const std::vector<StackRow>& stacks, std::ostream& out);
 
 }  // namespace vdsotrace::tools

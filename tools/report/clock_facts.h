@@ -1,10 +1,9 @@
-// Which calls enter the kernel instead of being answered by the vDSO: this machine's clocks,
-// measured once (the doctor's seccomp probe: exact; timing only where seccomp is unavailable), and
-// the one rule that classifies a recorded (function, clock) with them. `report` (the fallback
+// Which calls enter the kernel instead of being answered by the vDSO: this machine's clocks, as
+// measured once by the command (tools/machine/measure_clock_facts.h), and the one rule that
+// classifies a recorded (function, clock) with them. `report` (the fallback
 // section) and `export` (the kernel-entry series) both use it.
 #pragma once
 
-#include <functional>
 #include <optional>
 
 #include "tracer/format/segment_format.h"
@@ -19,12 +18,6 @@ struct ClockFacts {
 
     const doctor::ServiceRow* row(const std::string& function, int clock_id) const;
 };
-
-// Measures this machine's clocks. The probe decides which calls enter the kernel; costs are timed
-// only for the rows `time_row` accepts, given what the probe found (timing takes a while, and a
-// report must be quick). Without seccomp every row is timed: that is how fallback is judged then.
-ClockFacts measure_clock_facts(
-    const std::function<bool(const doctor::ServiceRow&, const ClockFacts& probed)>& time_row = nullptr);
 
 // Why calls entered the kernel (or kServed).
 enum class KernelEntry {

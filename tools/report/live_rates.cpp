@@ -1,18 +1,12 @@
 #include "tools/report/live_rates.h"
-#include "tracer/common/clock_now.h"
-
-#include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "tools/recordings/recording_store.h"
-#include "tools/report/report_model.h"
-#include "tools/report/group_digits.h"
-#include "tools/symbols/symbolizer.h"
 #include "tools/report/address_namer.h"
+#include "tools/report/report_model.h"
+#include "tools/symbols/symbolizer.h"
 
 namespace vdsotrace::tools {
 
@@ -35,24 +29,7 @@ std::string clock_of(unsigned counter) {
     return f::function_takes_clock(fn) ? clock_name(f::counter_bucket(counter)) : "";
 }
 
-std::string fit(const std::string& s, size_t width) { return s.size() <= width ? s : s.substr(0, width); }
-
-std::string rate_text(double r) { return group_digits(uint64_t(r + 0.5)); }
-
 }  // namespace
-
-bool take_reading(const std::string& target, Reading* out, std::string* error) {
-    out->recordings.clear();
-    out->monotonic_ns = now_ns(CLOCK_MONOTONIC);
-    const std::vector<std::string> files = resolve_target(target, getuid(), error);
-    for (const std::string& file : files) {
-        std::string why;
-        if (auto r = load_recording_summary(file, &why)) out->recordings.emplace(file, std::move(*r));
-        // A recording removed or half-written between listing and reading is skipped this round.
-    }
-    if (out->recordings.empty() && error->empty()) *error = "no readable recording";
-    return !out->recordings.empty();
-}
 
 CallerNamer::CallerNamer() : symbolizer_(std::make_unique<Symbolizer>()) {}
 CallerNamer::~CallerNamer() = default;
@@ -87,7 +64,7 @@ LiveView compute_view(const Reading& before, const Reading& after, SortKey key, 
         const std::vector<uint64_t> now = r.totals();
         const std::vector<uint64_t> then = old != before.recordings.end() ? old->second.totals()
                                                                            : std::vector<uint64_t>(f::kCounterSlots, 0);
-        ProcessRate p{r.pid, r.exe, fate_word(r), 0, 0};
+        ProcessRate p{r.pid, r.exe, fate_of(r, after.running.count(file) != 0), r.exit_value, 0, 0};
         uint64_t pdelta = 0;
         for (unsigned c = 0; c < f::kCounterSlots; ++c) {
             const uint64_t d = now[c] >= then[c] ? now[c] - then[c] : 0;
@@ -145,71 +122,6 @@ LiveView compute_view(const Reading& before, const Reading& after, SortKey key, 
             }
     }
     return v;
-}
-
-nlohmann::json view_json(const LiveView& v) {
-    using nlohmann::json;
-    json j = {{"format", "vdsotrace-top"}, {"version", 1}, {"seconds", v.seconds}, {"total_calls", v.total_calls},
-              {"total_rate", v.total_rate}};
-    j["clocks"] = json::array();
-    for (const RateRow& r : v.clocks) {
-        json row = {{"function", r.function}, {"rate", r.rate}, {"calls", r.calls}};
-        if (!r.clock.empty()) row["clock"] = r.clock;
-        j["clocks"].push_back(row);
-    }
-    // Per function, summed over clocks: what a script asks first.
-    std::map<std::string, std::pair<double, uint64_t>> functions;
-    for (const RateRow& r : v.clocks) {
-        functions[r.function].first += r.rate;
-        functions[r.function].second += r.calls;
-    }
-    j["functions"] = json::array();
-    for (auto& [name, fn] : functions)
-        j["functions"].push_back({{"function", name}, {"rate", fn.first}, {"calls", fn.second}});
-    j["callers"] = json::array();
-    for (const CallerRate& c : v.callers) {
-        json row = {{"function", c.function}, {"caller", c.name}, {"where", c.where}, {"pid", c.pid},
-                    {"rate", c.rate}, {"calls", c.calls}};
-        if (!c.clock.empty()) row["clock"] = c.clock;
-        j["callers"].push_back(row);
-    }
-    j["processes"] = json::array();
-    for (const ProcessRate& p : v.processes)
-        j["processes"].push_back({{"pid", p.pid}, {"exe", p.exe}, {"state", p.state}, {"rate", p.rate},
-                                  {"calls", p.calls}});
-    return j;
-}
-
-std::vector<std::string> view_lines(const LiveView& v, const std::string& title, size_t width) {
-    std::vector<std::string> lines;
-    auto add = [&](const std::string& s) { lines.push_back(fit(s, width)); };
-    add(title);
-    add(fmt::format("{} calls/s, {} calls in all, {} process(es)", rate_text(v.total_rate), group_digits(v.total_calls),
-                    v.processes.size()));
-    add("");
-    // Narrow terminals drop the clock column's padding first; numbers keep their place on the left.
-    const bool narrow = width < 70;
-    add(narrow ? fmt::format("{:>12} {:>13}  {}", "calls/s", "calls", "function clock")
-               : fmt::format("{:>13} {:>15}  {:<15} {}", "calls/s", "calls", "function", "clock"));
-    for (const RateRow& r : v.clocks)
-        add(narrow ? fmt::format("{:>12} {:>13}  {} {}", rate_text(r.rate), group_digits(r.calls), r.function, r.clock)
-                   : fmt::format("{:>13} {:>15}  {:<15} {}", rate_text(r.rate), group_digits(r.calls), r.function,
-                                 r.clock));
-    add("");
-    add(narrow ? fmt::format("{:>12} {:>7}  {}", "calls/s", "pid", "top callers")
-               : fmt::format("{:>13} {:>8}  {:<15} {:<24} {}", "calls/s", "pid", "function", "clock", "caller"));
-    for (const CallerRate& c : v.callers)
-        add(narrow ? fmt::format("{:>12} {:>7}  {}", rate_text(c.rate), c.pid, c.name)
-                   : fmt::format("{:>13} {:>8}  {:<15} {:<24} {}", rate_text(c.rate), c.pid, c.function, c.clock,
-                                 c.name));
-    add("");
-    add(narrow ? fmt::format("{:>12} {:>7}  {}", "calls/s", "pid", "process")
-               : fmt::format("{:>13} {:>8}  {:<10} {:>15}  {}", "calls/s", "pid", "state", "calls", "process"));
-    for (const ProcessRate& p : v.processes)
-        add(narrow ? fmt::format("{:>12} {:>7}  {}", rate_text(p.rate), p.pid, base_name(p.exe))
-                   : fmt::format("{:>13} {:>8}  {:<10} {:>15}  {}", rate_text(p.rate), p.pid, p.state,
-                                 group_digits(p.calls), p.exe));
-    return lines;
 }
 
 }  // namespace vdsotrace::tools

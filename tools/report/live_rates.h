@@ -1,5 +1,5 @@
-// Rates between two readings of the same recordings: what `vdsotrace top` shows. A reading is a
-// plain read of each segment (pread): the writers are never blocked nor slowed.
+// Rates between two readings of the same recordings (tools/recordings/live_reading.h): what
+// `vdsotrace top` shows, as data; tools/render/live_view_text.h writes it out.
 #pragma once
 
 #include <cstdint>
@@ -8,23 +8,12 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "tools/recordings/segment_reader.h"
+#include "tools/recordings/live_reading.h"
+#include "tools/recordings/recording_store.h"
 
 namespace vdsotrace::tools {
 
 class Symbolizer;
-
-// The recordings of a target at one moment, by file.
-struct Reading {
-    uint64_t monotonic_ns = 0;
-    std::map<std::string, Recording> recordings;
-};
-
-// Reads the recordings `target` names now (SESSION, PID, or empty: the newest session).
-// Returns false with a message when nothing matches.
-bool take_reading(const std::string& target, Reading* out, std::string* error);
 
 struct RateRow {
     std::string function;
@@ -47,7 +36,8 @@ struct CallerRate {
 struct ProcessRate {
     int pid = 0;
     std::string exe;
-    std::string state;     // running, exit N, signal N, ended, vanished, exec'd
+    ProcessFate fate = ProcessFate::kRunning;  // at the later reading
+    int exit_value = 0;    // exit code or signal number
     double rate = 0;
     uint64_t calls = 0;
 };
@@ -77,10 +67,5 @@ private:
 
 // The rates between `before` and `after`, sorted by `key`; at most `max_callers` callers.
 LiveView compute_view(const Reading& before, const Reading& after, SortKey key, size_t max_callers, CallerNamer* namer);
-
-nlohmann::json view_json(const LiveView& view);
-
-// Plain text of the view, every line at most `width` columns.
-std::vector<std::string> view_lines(const LiveView& view, const std::string& title, size_t width);
 
 }  // namespace vdsotrace::tools

@@ -1,5 +1,5 @@
 // Facts about the machine a report is read on, gathered by the command that reads the recording
-// and handed to build_report, which reads nothing else: the same recording and facts give the
+// (tools/machine/gather_machine_facts.h) and handed to build_report, which reads nothing else: the same recording and facts give the
 // same report, and a test passes facts of its choosing.
 #pragma once
 
@@ -37,9 +37,5 @@ struct MachineFacts {
     bool same_vdso(const Recording& r) const;
     const doctor::FunctionNeed* need_of(const std::string& function) const;
 };
-
-// Gathers what a report of `recordings` needs, and only that (measuring clocks and stack need
-// takes time: done only when the recordings call for it).
-MachineFacts gather_machine_facts(const std::vector<Recording>& recordings);
 
 }  // namespace vdsotrace::tools

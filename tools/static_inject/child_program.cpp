@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "tools/symbols/elf_entries.h"
 #include "tools/symbols/go_functions.h"
 #include "tracer/common/go_plumbing_finder.h"
 
@@ -27,22 +28,9 @@ using tools::GoFunctionTable;
 // Calls visit(name, sym) for every sized function in the ELF symbol table; false when there is none.
 template <typename Visit>
 bool for_each_function_symbol(Elf* elf, Visit visit) {
-    bool have_symtab = false;
-    Elf_Scn* scn = nullptr;
-    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
-        GElf_Shdr sh;
-        if (gelf_getshdr(scn, &sh) == nullptr || sh.sh_type != SHT_SYMTAB || sh.sh_entsize == 0) continue;
-        Elf_Data* data = elf_getdata(scn, nullptr);
-        if (data == nullptr) continue;
-        have_symtab = true;
-        for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; ++i) {
-            GElf_Sym s;
-            if (gelf_getsym(data, int(i), &s) == nullptr || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0)
-                continue;
-            if (const char* name = elf_strptr(elf, sh.sh_link, s.st_name)) visit(name, s);
-        }
-    }
-    return have_symtab;
+    return tools::for_each_symbol(elf, SHT_SYMTAB, [&](const char* name, const GElf_Sym& s) {
+        if (GELF_ST_TYPE(s.st_info) == STT_FUNC && s.st_size != 0) visit(name, s);
+    });
 }
 
 // The Go runtime's time functions, from the symbol table or, in a stripped program, from Go's
@@ -159,23 +147,11 @@ void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
 // thread's rseq area lies once the program has registered it (see TrampolineData).
 void find_rseq_variables(Elf* elf, uint64_t bias, ChildProgram* out) {
     uint64_t offset_at = 0, size_at = 0;
-    Elf_Scn* scn = nullptr;
-    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
-        GElf_Shdr sh;
-        if (gelf_getshdr(scn, &sh) == nullptr || sh.sh_type != SHT_SYMTAB || sh.sh_entsize == 0) continue;
-        Elf_Data* data = elf_getdata(scn, nullptr);
-        if (data == nullptr) continue;
-        for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; ++i) {
-            GElf_Sym s;
-            if (gelf_getsym(data, int(i), &s) == nullptr || GELF_ST_TYPE(s.st_info) != STT_OBJECT ||
-                s.st_shndx == SHN_UNDEF)
-                continue;
-            const char* name = elf_strptr(elf, sh.sh_link, s.st_name);
-            if (name == nullptr) continue;
-            if (strcmp(name, "__rseq_offset") == 0 && s.st_size == 8) offset_at = s.st_value + bias;
-            if (strcmp(name, "__rseq_size") == 0 && s.st_size == 4) size_at = s.st_value + bias;
-        }
-    }
+    tools::for_each_symbol(elf, SHT_SYMTAB, [&](const char* name, const GElf_Sym& s) {
+        if (GELF_ST_TYPE(s.st_info) != STT_OBJECT || s.st_shndx == SHN_UNDEF) return;
+        if (strcmp(name, "__rseq_offset") == 0 && s.st_size == 8) offset_at = s.st_value + bias;
+        if (strcmp(name, "__rseq_size") == 0 && s.st_size == 4) size_at = s.st_value + bias;
+    });
     if (offset_at != 0 && size_at != 0) {
         out->rseq_offset_at = offset_at;
         out->rseq_size_at = size_at;

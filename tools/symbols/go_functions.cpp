@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tools/symbols/address_ranges.h"
+#include "tools/symbols/elf_entries.h"
 #include "tracer/common/go_pclntab.h"
 
 namespace vdsotrace::tools {
@@ -10,19 +12,16 @@ namespace {
 
 // The addend of the R_X86_64_RELATIVE relocation that fills the word at link-time `address`, or 0.
 uint64_t relocated_value(Elf* elf, uint64_t address) {
-    for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr; scn = elf_nextscn(elf, scn)) {
-        GElf_Shdr shdr;
-        if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != SHT_RELA || shdr.sh_entsize == 0) continue;
-        Elf_Data* data = elf_getdata(scn, nullptr);
-        if (data == nullptr) continue;
-        for (size_t i = 0; i < shdr.sh_size / shdr.sh_entsize; ++i) {
-            GElf_Rela rela;
-            if (gelf_getrela(data, int(i), &rela) != nullptr && rela.r_offset == address &&
-                GELF_R_TYPE(rela.r_info) == R_X86_64_RELATIVE)
-                return uint64_t(rela.r_addend);
-        }
-    }
-    return 0;
+    uint64_t value = 0;
+    for_each_section_entry(elf, SHT_RELA, [&](Elf_Data* data, const GElf_Shdr&, int i) {
+        GElf_Rela rela;
+        if (gelf_getrela(data, i, &rela) == nullptr || rela.r_offset != address ||
+            GELF_R_TYPE(rela.r_info) != R_X86_64_RELATIVE)
+            return true;
+        value = uint64_t(rela.r_addend);
+        return false;
+    });
+    return value;
 }
 
 }  // namespace
@@ -71,13 +70,11 @@ GoFunctionTable GoFunctionTable::from_elf(Elf* elf) {
 }
 
 const std::string* GoFunctionTable::find(uint64_t vaddr, uint64_t* offset) const {
-    auto it = std::upper_bound(functions_.begin(), functions_.end(), vaddr,
-                               [](uint64_t v, const Function& f) { return v < f.begin; });
-    if (it == functions_.begin()) return nullptr;
-    --it;
-    if (vaddr >= it->end) return nullptr;
-    *offset = vaddr - it->begin;
-    return &it->name;
+    const Function* f = range_holding(
+        functions_, vaddr, [](const Function& r) { return r.begin; }, [](const Function& r) { return r.end; });
+    if (f == nullptr) return nullptr;
+    *offset = vaddr - f->begin;
+    return &f->name;
 }
 
 }  // namespace vdsotrace::tools

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "tools/symbols/address_ranges.h"
+
 namespace vdsotrace::tools {
 
 namespace {
@@ -79,13 +81,11 @@ PerfMap PerfMap::parse(std::string_view text) {
 }
 
 const std::string* PerfMap::find(uint64_t address, uint64_t* offset) const {
-    auto it = std::upper_bound(ranges_.begin(), ranges_.end(), address,
-                               [](uint64_t a, const Range& r) { return a < r.start; });
-    if (it == ranges_.begin()) return nullptr;
-    --it;
-    if (address >= it->end) return nullptr;
-    if (offset != nullptr) *offset = address - it->symbol_start;
-    return &names_[it->name];
+    const Range* r = range_holding(
+        ranges_, address, [](const Range& x) { return x.start; }, [](const Range& x) { return x.end; });
+    if (r == nullptr) return nullptr;
+    if (offset != nullptr) *offset = address - r->symbol_start;
+    return &names_[r->name];
 }
 
 }  // namespace vdsotrace::tools

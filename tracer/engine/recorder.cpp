@@ -650,32 +650,37 @@ void at_process_start() {
     apply_follow_exec_setting();
 }
 
-void at_process_end() {
-    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
-    // exit() in a vfork child, or in a clone(CLONE_VM) child: the recording is the parent's.
-    if (in_vfork_child()) return;
+namespace {
+
+// The header of this process's recording as the process ends (exit, or the shim's destructor),
+// with the unloads it missed caught up and its end times noted once; null when there is none to
+// end: not ready, or exit() in a vfork child or a clone(CLONE_VM) child, which runs on its parent's
+// memory (the recording is the parent's, which has not ended).
+format::Header* ending_header() {
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return nullptr;
+    if (in_vfork_child()) return nullptr;
     if (modules_changed(t_thread)) catch_up_with_unloads(t_thread);
     format::Header* h = g_segment.header;
     if (h->end_monotonic_ns == 0) {
         h->end_monotonic_ns = monotonic_ns();
         h->end_realtime_ns = realtime_ns();
     }
+    return h;
+}
+
+}  // namespace
+
+void at_process_end() {
+    format::Header* h = ending_header();
+    if (h == nullptr) return;
     uint32_t running = format::kStateRunning;
     __atomic_compare_exchange_n(&h->state, &running, uint32_t(format::kStateEnded), false, __ATOMIC_RELEASE,
                                 __ATOMIC_RELAXED);
 }
 
 void at_process_exit(int status) {
-    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
-    // exit() called by a vfork child runs this on the parent's memory: the recording is the
-    // parent's, which has not exited.
-    if (in_vfork_child()) return;
-    if (modules_changed(t_thread)) catch_up_with_unloads(t_thread);
-    format::Header* h = g_segment.header;
-    if (h->end_monotonic_ns == 0) {
-        h->end_monotonic_ns = monotonic_ns();
-        h->end_realtime_ns = realtime_ns();
-    }
+    format::Header* h = ending_header();
+    if (h == nullptr) return;
     h->exit_value = status & 0xff;  // what the parent's wait() will see
     // Handlers registered before the loader's own exit handler run after the destructors, so
     // the shim's destructor may have marked the recording ended already.

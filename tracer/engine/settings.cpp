@@ -105,7 +105,11 @@ void read_sampling_settings(Settings* out) {
     read_sampling(out, &p);
 }
 
-char g_attach_session[48];
+namespace {
+char g_attach_session[kAttachSessionSize];
+}  // namespace
+
+char* attach_session_buffer() { return g_attach_session; }
 
 bool current_session(TextBuffer* out) {
     const char* session = g_attach_session[0] != '\0' ? g_attach_session : getenv("VDSOTRACE_SESSION");

@@ -25,9 +25,11 @@ struct Settings {
     uint32_t sample_ring = 128;   // VDSOTRACE_SAMPLE_RING: recent samples kept per thread (1..65536)
 };
 
-// The session `vdsotrace attach` wrote into this process (shim/attach_abi.h); empty otherwise.
-// It takes precedence over VDSOTRACE_SESSION, which a running program's environment lacks.
-extern char g_attach_session[48];
+// Where `vdsotrace attach` writes the session into this process (the shim publishes the address
+// in its attach block, shim/attach_abi.h); empty otherwise. It takes precedence over
+// VDSOTRACE_SESSION, which a running program's environment lacks.
+inline constexpr size_t kAttachSessionSize = 48;
+char* attach_session_buffer();
 
 // Reads the environment. Every malformed or out-of-range value is named in `problems` (a
 // human-readable, NUL-terminated message for stderr, empty when all is well) and replaced by its

@@ -1,4 +1,4 @@
-#include "tools/report/group_digits.h"
+#include "tools/render/group_digits.h"
 
 namespace vdsotrace::tools {
 
