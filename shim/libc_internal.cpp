@@ -16,7 +16,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "tracer/common/maps_lookup.h"
 #include "tracer/engine/recorder.h"
 #include "tracer/common/text_util.h"
 #include "tracer/common/vdso_image.h"
@@ -161,6 +160,52 @@ void say(const char* what) {
     (void)ignored;
 }
 
+// How the object loaded at `at` maps it, from its program headers in memory (the loader keeps
+// them mapped): where /proc/self/maps was read twice at every start (issue 14's start-up cost:
+// the kernel prints every mapping, 10 system calls a process). Read-only inside the object's
+// PT_GNU_RELRO (the loader protects it so after relocating), else as its PT_LOAD says.
+struct Protection {
+    bool found = false;
+    bool readable = false;
+    bool writable = false;
+};
+
+struct ProtectionQuery {
+    uintptr_t at;
+    uintptr_t end;  // [at, end) must lie in one PT_LOAD; the page of `at` decides the RELRO
+    Protection result;
+};
+
+int protection_of_object(dl_phdr_info* info, size_t, void* data) {
+    auto* q = static_cast<ProtectionQuery*>(data);
+    bool in_relro = false;
+    Protection p;
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+        const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+        const uintptr_t lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
+        if (ph.p_type == PT_LOAD && lo <= q->at && q->end <= hi) {
+            p.found = true;
+            p.readable = (ph.p_flags & PF_R) != 0;
+            p.writable = (ph.p_flags & PF_W) != 0;
+        } else if (ph.p_type == PT_GNU_RELRO) {
+            // The pages the loader protects: both ends rounded down (glibc's _dl_protect_relro).
+            const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+            const uintptr_t first = lo & ~(page - 1), last = hi & ~(page - 1);
+            in_relro = first <= q->at && q->at < last;
+        }
+    }
+    if (!p.found) return 0;
+    if (in_relro) p.writable = false;
+    q->result = p;
+    return 1;
+}
+
+Protection protection_of(uintptr_t at, size_t size) {
+    ProtectionQuery q{at, at + size, {}};
+    dl_iterate_phdr(protection_of_object, &q);
+    return q.result;
+}
+
 // The loader's own `_rtld_global_ro` (not a copy-relocated duplicate in the executable, which
 // glibc never reads) and its size. dlsym refuses GLIBC_PRIVATE symbols, so the loader's file
 // (named by the executable's PT_INTERP) is read for its dynamic symbol, and placed where the
@@ -217,9 +262,9 @@ bool find_rtld_global_ro(uintptr_t* start, size_t* size) {
     if (found.value == 0 || found.size == 0 || found.size > 65536) return false;
     *start = loader_bias + found.value;
     *size = found.size;
-    // The file must be the one that is loaded: the object lies in a readable mapping.
-    tracer::MapRange here, above;
-    return tracer::lookup_mappings(*start, &here, &above) && here.readable && here.end >= *start + *size;
+    // The file must be the one that is loaded: the object lies in a readable segment of it.
+    const Protection p = protection_of(*start, *size);
+    return p.found && p.readable;
 }
 
 // libc's object, by its handle: not through one of its functions' addresses, which another
@@ -243,8 +288,8 @@ bool write_slots(bool redirect) {
         for (int j = 0; j < i; ++j)
             done_before |= (reinterpret_cast<uintptr_t>(g_slots[j].address) & ~(page - 1)) == at;
         if (done_before) continue;
-        tracer::MapRange here, above;
-        if (!tracer::lookup_mappings(at, &here, &above) || here.end == 0) return false;
+        const Protection here = protection_of(reinterpret_cast<uintptr_t>(g_slots[i].address), sizeof(uintptr_t));
+        if (!here.found) return false;
         if (!here.writable && mprotect(reinterpret_cast<void*>(at), page, PROT_READ | PROT_WRITE) != 0) return false;
         for (int j = i; j < g_slot_count; ++j) {
             if ((reinterpret_cast<uintptr_t>(g_slots[j].address) & ~(page - 1)) != at) continue;

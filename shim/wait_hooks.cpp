@@ -5,9 +5,10 @@
 // report says "killed by SIGKILL (reaped by PID n)" rather than "vanished".
 //
 // The program sees exactly what libc gives it: the same return value, status, siginfo, rusage and
-// errno. These are system calls already: the work after them is a directory scan of /dev/shm,
-// async-signal-safe (SIGCHLD handlers reap), and only when a child ended (not for WNOHANG polls
-// that find none, nor for stopped or continued children, nor with WNOWAIT).
+// errno. These are system calls already: the work after them is a lookup of the child's recording
+// by its name (a scan of /dev/shm only for a parent in its own session), async-signal-safe
+// (SIGCHLD handlers reap), and only when a child ended (not for WNOHANG polls that find none, nor
+// for stopped or continued children, nor with WNOWAIT).
 //
 // Not seen: children reaped by a raw wait4 syscall (Go's os/exec, static code) or by glibc
 // itself (system(), pclose(), posix_spawn's error path use its internal aliases).

@@ -198,6 +198,10 @@ TEST_F(E2E, CallFromSharedLibraryConstructor) {
     EXPECT_EQ(module, lib);
     EXPECT_TRUE(ends_with(c.value("file", ""), "e2e_ctor_lib.c")) << c.dump();
     EXPECT_GT(c.value("line", 0), 0) << c.dump();
+    // The calls came before the shim's constructor learnt the process's name: the thread is still
+    // named (redis-server's main thread was nameless, its first call being jemalloc's).
+    ASSERT_EQ(r["threads"].size(), 1u) << r["threads"].dump(1);
+    EXPECT_EQ(r["threads"][0].value("name", ""), basename_of(prog).substr(0, 15)) << r["threads"].dump(1);
 }
 
 // ---- 3. threads ----------------------------------------------------------------------------------------

@@ -66,6 +66,13 @@ with tempfile.TemporaryDirectory() as tmp:
                                       text=True, check=True).stdout)
     check({f["function"]: f["stack_need"] for f in again["functions"]} ==
           {f["function"]: f["stack_need"] for f in info["functions"]}, "stack-need figures equal across runs")
+    # The text's code-scan lines agree with the JSON, in words that count right ("1 push").
+    text = subprocess.run([VDSOTRACE, "vdso", "--no-clocks"], capture_output=True, text=True, check=True).stdout
+    scanned = [f for f in info["functions"] if (f.get("scan") or {}).get("scanned")]
+    check(len(scanned) == len(info["functions"]), f"every function's code scanned: {info['functions']}")
+    for f in scanned:
+        n = f["scan"]["pushes"]
+        check(f" {n} push{'' if n == 1 else 'es'}, " in text, f"{f['function']}: {n} push(es) in the text:\n{text}")
     service = {(c["function"], c.get("clock_id")): c for c in info["clock_service"]["calls"]}
     check(service[("clock_gettime", 2)]["served_by"] == "syscall", "CLOCK_PROCESS_CPUTIME_ID falls back to a syscall")
     if info["clocksource"]["current"] in ("tsc", "kvm-clock"):

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import vdsotrace_test
-from vdsotrace_test import ENV, SHIM, check, environment, main, skip
+from vdsotrace_test import ENV, SHIM, check, environment, main, skip, unique_session
 
 
 def run_native(args, env=None):
@@ -229,11 +229,8 @@ def t_c_stack_need(tmp):
     # what the vDSO itself needs. Measured here: +24 bytes on every call but a thread's first,
     # +296 on a thread's first (it claims the thread's recording slot).
     native = run_native([ENV["STACK_NEED"]])
-    env = {"LD_PRELOAD": SHIM, "VDSOTRACE_VDSO_REDIRECT": "on", "VDSOTRACE_SESSION": "gostack" + str(os.getpid())}
+    env = {"LD_PRELOAD": SHIM, "VDSOTRACE_VDSO_REDIRECT": "on", "VDSOTRACE_SESSION": unique_session("gostack")}
     traced = run_native([ENV["STACK_NEED"]], env)
-    for f in os.listdir("/dev/shm"):
-        if f.startswith("vdsotrace-" + env["VDSOTRACE_SESSION"]):
-            os.unlink(os.path.join("/dev/shm", f))
     check(native.returncode == 0 and traced.returncode == 0, f"{native.returncode} {traced.returncode} {traced.stderr}")
     n = [int(x) for x in native.stdout.split()[1::2]]
     t = [int(x) for x in traced.stdout.split()[1::2]]

@@ -67,6 +67,35 @@ TEST(ReportText, AnUnnamedCallerSaysWhy) {
     EXPECT_NE(t.find("app+0x1419  (unnamed: module file deleted or moved)"), std::string::npos) << t;
 }
 
+// The title names the program as started: Debian's redis-server is a link to redis-check-rdb.
+TEST(ReportText, TitleNamesTheProgramAsStarted) {
+    tools::Report r = one_call();
+    r.processes[0].exe = "/usr/bin/redis-check-rdb";
+    r.processes[0].argv = {"redis-server", "--port", "6399"};
+    EXPECT_EQ(text_of(r).rfind("vdsotrace report: redis-server (pid 7), session s\n", 0), 0u) << text_of(r);
+    r.processes[0].argv.clear();  // argv not recorded: the executable
+    EXPECT_EQ(text_of(r).rfind("vdsotrace report: redis-check-rdb (pid 7), session s\n", 0), 0u) << text_of(r);
+}
+
+// A long C++ caller is shortened in text, whole in JSON.
+TEST(ReportText, LongCppNamesShortenedInTextOnly) {
+    tools::Report r = one_call();
+    const std::string full =
+        "v8::internal::Compiler::Compile(v8::internal::Isolate*, v8::internal::Handle<v8::internal::SharedFunctionInfo>, "
+        "v8::internal::Compiler::ClearExceptionFlag, v8::internal::IsCompiledScope*)";
+    r.callers[0].symbol = full;
+    r.callers[0].unnamed_because.clear();
+    r.callers[0].via = tools::CallerRow::Via{};
+    r.callers[0].via->name = full;
+    const std::string t = text_of(r);
+    EXPECT_NE(t.find("v8::internal::Compiler::Compile(\u2026)  (app+0x1419)  via v8::internal::Compiler::Compile(\u2026)\n"),
+              std::string::npos)
+        << t;
+    const nlohmann::json j = tools::to_json(r);
+    EXPECT_EQ(j["callers"][0]["symbol"], full);
+    EXPECT_EQ(j["callers"][0]["via"]["name"], full);
+}
+
 // The flame graph is as tall as the frames it draws: a one-call sliver 200 frames deep under a
 // hot three-frame path is narrower than a pixel, left out (as flamegraph.pl does), and said so;
 // the hot path's leaf lies in the first screen.

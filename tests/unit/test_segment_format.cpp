@@ -3,14 +3,25 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <vector>
 
 #include "tracer/format/segment_format.h"
+#include "tracer/format/segment_layout.h"
 
 namespace f = vdsotrace::format;
 
+TEST(SegmentFormat, UnwinderValues) {
+    EXPECT_EQ(f::kUnwinderNone, 0);
+    EXPECT_EQ(f::kUnwinderLibunwind, 1);
+    EXPECT_EQ(f::kUnwinderFramePointer, 2);
+    EXPECT_EQ(f::kUnwinderCfi, 3);  // 2.1 (1.5 on the 1.x line)
+    EXPECT_EQ(offsetof(f::Header::Sampling, unwinder), 8u);
+}
+
 TEST(SegmentFormat, VersionAndMagic) {
-    EXPECT_EQ(f::kMajor, 1);
-    EXPECT_EQ(f::kMinor, 6);
+    EXPECT_EQ(f::kMajor, 2);  // 2.0: the file grows as a prefix of the layout
+    EXPECT_EQ(f::kMinor, 2);  // 2.1: kUnwinderCfi; 2.2: reaped_by, last_activity_monotonic_ns
+    EXPECT_EQ(f::kOldestMajorRead, 1);
     EXPECT_EQ(std::string(f::kMagic, 7), "VDSOTRC");
     EXPECT_EQ(f::kByteOrderMark, 0x01020304u);
 }
@@ -39,6 +50,7 @@ TEST(SegmentFormat, HeaderOffsets) {
     EXPECT_EQ(offsetof(f::Header, thread_capacity), 480u);
     EXPECT_EQ(offsetof(f::Header, caller_capacity), 484u);
     EXPECT_EQ(offsetof(f::Header, module_capacity), 488u);
+    EXPECT_EQ(offsetof(f::Header, backed_size), 492u);  // 2.0
     EXPECT_EQ(offsetof(f::Header, threads_claimed), 496u);
     EXPECT_EQ(offsetof(f::Header, modules_claimed), 504u);
     EXPECT_EQ(offsetof(f::Header, session), 512u);
@@ -77,7 +89,7 @@ TEST(SegmentFormat, HeaderOffsets) {
     EXPECT_EQ(offsetof(f::CrashRecord, stack_words), 152u);
     EXPECT_EQ(offsetof(f::Header, sampling), 3764u);
     EXPECT_EQ(sizeof(f::Header::Sampling), 64u);
-    EXPECT_EQ(offsetof(f::Header, reaped_by), 3828u);
+    EXPECT_EQ(offsetof(f::Header, reaped_by), 3828u);  // 2.2; 1.6 at the same offset
     EXPECT_EQ(offsetof(f::Header, last_activity_monotonic_ns), 3832u);
     EXPECT_EQ(offsetof(f::Header, reserved), 3840u);
 }
@@ -191,4 +203,66 @@ TEST(SegmentFormat, CounterAndCallerKeys) {
     EXPECT_FALSE(f::function_takes_clock(f::kGetrandom));
     EXPECT_EQ(f::caller_counter(f::caller_key(90, 0x401000)), 90u);
     EXPECT_STREQ(f::kFunctionNames[f::kGetrandom], "getrandom");
+}
+
+// Format 2's layout: the sections in the order programs fill them (the file grows as a prefix of
+// it), pinned for one set of capacities with and without sampling. The directory keeps format
+// 1's order of kinds.
+TEST(SegmentFormat, Format2LayoutOffsets) {
+    struct Row {
+        uint32_t kind, entry_size;
+        uint64_t offset, count;
+    };
+    for (bool sampled : {false, true}) {
+        SCOPED_TRACE(sampled ? "sampled" : "not sampled");
+        f::LayoutSizes sizes;
+        sizes.threads = 64;
+        sizes.callers = 256;
+        sizes.modules = 128;
+        if (sampled) {
+            sizes.sample = 100;
+            sizes.sample_depth = 64;
+            sizes.stacks = 4096;
+            sizes.stack_counts = 1024;
+            sizes.sample_ring = 64;
+            sizes.unwinder = f::kUnwinderCfi;
+        }
+        f::Header h{};
+        const size_t size = f::plan_layout(sizes, 8192, &h);
+        EXPECT_EQ(size, sampled ? 2560000u : 737280u);
+        // The unwinder the shim chose is named in the header as given (2.1: the unwind tables).
+        EXPECT_EQ(h.sampling.unwinder, sampled ? uint32_t(f::kUnwinderCfi) : uint32_t(f::kUnwinderNone));
+        EXPECT_EQ(h.sampling.period, sampled ? 100u : 0u);
+        EXPECT_EQ(h.segment_size, size);
+        EXPECT_EQ(h.major, 2);
+        EXPECT_EQ(f::fixed_part_size(h), 24576u);  // header, crash, headroom, runtimes, exited slot, vDSO
+        std::vector<Row> want = {
+            {f::kSectionModules, 512, 24576, 128},
+            {f::kSectionVdsoImage, 1, 12608, 8192},
+            {f::kSectionThreads, 4880, 122624, 65},
+        };
+        if (sampled) {
+            want.push_back({f::kSectionStacks, 24, 734784, 4096});
+            want.push_back({f::kSectionStackFrames, 8, 833088, 65536});
+            want.push_back({f::kSectionSampleSlots, 18496, 1357376, 65});
+        }
+        for (Row r : std::vector<Row>{{f::kSectionCrash, 512, 4096, 1},
+                                      {f::kSectionExitedThreads, 4880, 7680, 1},
+                                      {f::kSectionThreadLog, 32, 439872, 4096},
+                                      {f::kSectionHeadroom, 32, 4608, 64},
+                                      {f::kSectionWrapperSites, 128, 90112, 254},
+                                      {f::kSectionPythonSites, 256, 570944, 512},
+                                      {f::kSectionRuntimes, 256, 6656, 4},
+                                      {f::kSectionRetiredCallers, 32, 702016, 1024}})
+            want.push_back(r);
+        ASSERT_EQ(h.section_count, want.size());
+        for (size_t i = 0; i < want.size(); ++i) {
+            SCOPED_TRACE(i);
+            EXPECT_EQ(h.sections[i].kind, want[i].kind);
+            EXPECT_EQ(h.sections[i].entry_size, want[i].entry_size);
+            EXPECT_EQ(h.sections[i].offset, want[i].offset);
+            EXPECT_EQ(h.sections[i].count, want[i].count);
+            EXPECT_EQ(f::section_offset(h, want[i].kind), want[i].offset);
+        }
+    }
 }

@@ -101,7 +101,7 @@ TEST(SegmentReader, RefusesOtherMajorVersionsNamingBoth) {
     header(b)->minor = 0;
     const std::string e = refusal(b);
     EXPECT_NE(e.find("version 9.0"), std::string::npos) << e;
-    EXPECT_NE(e.find("version 1.x"), std::string::npos) << e;
+    EXPECT_NE(e.find("versions 1.x to 2.x"), std::string::npos) << e;
 }
 
 TEST(SegmentReader, AcceptsNewerMinorAndSkipsUnknownSections) {
@@ -150,15 +150,82 @@ TEST(SegmentReader, SkipsCountersOfNewerMinorsOnly) {
     EXPECT_EQ(r->threads[0].total(), 77u);
     header(b)->minor = f::kMinor;
     EXPECT_NE(refusal(b).find("corrupt caller entry"), std::string::npos);
+    header(b)->major = 1;  // 1.4 is older than 2.0, whatever its minor says
+    header(b)->minor = 4;
+    EXPECT_NE(refusal(b).find("corrupt caller entry"), std::string::npos);
 }
 
-TEST(SegmentReader, RefusesTruncationAtEveryPageBoundary) {
-    const auto full = valid_image();
+// The reaper and the last activity came with 2.2 and, on the 1.x line, with 1.6, at the same
+// offsets: read from those versions on, and not from older ones, whatever the bytes hold.
+TEST(SegmentReader, ReadsTheReaperFrom2_2And1_6Only) {
+    auto b = valid_image();
+    header(b)->reaped_by = 4242;
+    header(b)->last_activity_monotonic_ns = 123456789;
+    const struct { uint16_t major, minor; bool has; } versions[] = {
+        {2, 2, true}, {2, 3, true}, {1, 6, true}, {1, 7, true}, {2, 1, false}, {2, 0, false}, {1, 5, false}};
+    for (const auto& v : versions) {
+        header(b)->major = v.major;
+        header(b)->minor = v.minor;
+        std::string error;
+        auto r = parse_recording(b, "test", &error);
+        ASSERT_TRUE(r.has_value()) << v.major << "." << v.minor << ": " << error;
+        EXPECT_EQ(r->reaped_by, v.has ? 4242 : 0) << v.major << "." << v.minor;
+        EXPECT_EQ(r->last_activity_monotonic_ns, v.has ? 123456789u : 0u) << v.major << "." << v.minor;
+    }
+}
+
+TEST(SegmentReader, RefusesTruncationOfAFormat1RecordingAtEveryPageBoundary) {
+    auto full = valid_image();
+    header(full)->major = 1;  // format 1: the file is always the whole layout
     for (size_t size = 0; size < full.size(); size += 512) {
         std::vector<unsigned char> cut(full.begin(), full.begin() + long(size));
         const std::string e = refusal(cut);
         EXPECT_TRUE(e.find("too short") != std::string::npos || e.find("truncated") != std::string::npos)
             << size << ": " << e;
+    }
+}
+
+// Format 2: the file is a prefix of the layout that grows while the program runs. Every prefix
+// reads; an entry not wholly in it counts as never written (the thread's 77 calls are all there or
+// not at all), and nothing past the file is read (ASan in the sanitizer build).
+TEST(SegmentReader, ReadsEveryPrefixOfAGrowingRecording) {
+    const auto full = valid_image();
+    tr::Segment seg;
+    std::vector<unsigned char> copy = full;
+    tr::bind_segment(reinterpret_cast<f::Header*>(copy.data()), &seg);
+    const size_t slot_end = size_t(seg.threads - copy.data()) + seg.slot_size;
+    const size_t module_end = size_t(reinterpret_cast<unsigned char*>(seg.modules) - copy.data()) + sizeof(f::ModuleEntry);
+    std::vector<size_t> sizes = {slot_end - 1, slot_end, module_end - 1, module_end, full.size()};
+    for (size_t size = sizeof(f::Header); size < full.size(); size += 509) sizes.push_back(size);
+    for (size_t size : sizes) {
+        std::vector<unsigned char> cut(full.begin(), full.begin() + long(size));
+        std::string error;
+        auto r = parse_recording(cut, "test", &error);
+        ASSERT_TRUE(r.has_value()) << size << ": " << error;
+        EXPECT_EQ(r->threads.size(), size >= slot_end ? 1u : 0u) << size;
+        if (!r->threads.empty()) {
+            EXPECT_EQ(r->threads[0].total(), 77u) << size;
+        }
+        EXPECT_EQ(r->modules.size(), size >= module_end ? 1u : 0u) << size;
+    }
+    std::vector<unsigned char> longer = full;
+    longer.resize(full.size() + 4096);
+    EXPECT_NE(refusal(longer).find("padded or corrupt"), std::string::npos);
+}
+
+// ... but a file shorter than what its writer had reserved (backed_size) was cut, not caught
+// growing: refused, not read as a recording with fewer calls.
+TEST(SegmentReader, RefusesAGrowingRecordingCutShortOfWhatWasReserved) {
+    auto full = valid_image();
+    header(full)->backed_size = uint32_t(full.size() - 8192);
+    for (size_t size : {sizeof(f::Header), full.size() - 8192 - 1, full.size() - 8192, full.size()}) {
+        std::vector<unsigned char> cut(full.begin(), full.begin() + long(size));
+        std::string error;
+        const bool read = parse_recording(cut, "test", &error).has_value();
+        EXPECT_EQ(read, size >= full.size() - 8192) << size << ": " << error;
+        if (!read) {
+            EXPECT_NE(error.find("truncated"), std::string::npos) << error;
+        }
     }
 }
 

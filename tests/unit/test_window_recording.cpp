@@ -111,3 +111,30 @@ TEST(WindowRecording, AnotherRecordingIsRefused) {
     EXPECT_EQ(why, "not the same recording");
     EXPECT_EQ(after.bytes, unchanged);
 }
+
+// Format 2: the segment's file (and the memory attach can read) grows between the two reads. The
+// baseline is the shorter prefix; a thread slot past its end held nothing then.
+TEST(WindowRecording, BaselineReadBeforeTheRecordingGrew) {
+    Image after = blank();
+    live_thread(after, 0, 10);
+    live_thread(after, 1, 12);
+    after.callers(after.slot(0))[3] = {f::caller_key(kMono, 0x401000), 100};
+    after.callers(after.slot(1))[2] = {f::caller_key(kMono, 0x404000), 25};
+    Image before = after;
+    tr::bind_segment(before.header(), &before.seg);
+    before.callers(before.slot(0))[3].count = 60;
+    const size_t cut = size_t(after.slot(1) - after.bytes.data());  // the second slot came later
+    before.bytes.resize(cut);
+    before.header()->threads_claimed = 1;
+    std::string why;
+    ASSERT_TRUE(subtract_baseline(before.bytes, &after.bytes, &why)) << why;
+    const auto r = parse(after.bytes);
+    uint64_t first = 0, second = 0;
+    for (const auto& t : r.threads) (t.tid == 10 ? first : t.tid == 12 ? second : first) += t.counts[kMono];
+    EXPECT_EQ(first, 40u);
+    EXPECT_EQ(second, 25u);
+    // A recording never shrinks: a longer baseline is refused.
+    std::vector<unsigned char> shorter(after.bytes.begin(), after.bytes.begin() + long(cut));
+    EXPECT_FALSE(subtract_baseline(after.bytes, &shorter, &why));
+    EXPECT_EQ(why, "the recording shrank");
+}

@@ -56,14 +56,19 @@ void subtract_by_key(unsigned char* a, const unsigned char* b, uint32_t callers)
     }
 }
 
-const f::SectionEntry* section(const f::Header& h, uint32_t kind, size_t size, size_t min_entry) {
+// The section of `kind`, its count cut to the entries that lie in the `size` bytes read: a
+// format 2 segment's file (and so its memory that can be read) holds a prefix of the layout, and
+// entries past it were never written. Null when there is none or it is corrupt.
+const f::SectionEntry* section(const f::Header& h, uint32_t kind, size_t size, size_t min_entry,
+                               f::SectionEntry* cut) {
     for (uint32_t i = 0; i < h.section_count && i < uint32_t(f::kMaxSections); ++i) {
         const f::SectionEntry& s = h.sections[i];
         if (s.kind != kind) continue;
-        if (s.entry_size < min_entry || s.count > size || s.offset > size ||
-            s.count * uint64_t(s.entry_size) > size - s.offset)
-            return nullptr;
-        return &s;
+        if (s.entry_size < min_entry || s.count > f::kMaxSegmentSize || s.offset > f::kMaxSegmentSize) return nullptr;
+        *cut = s;
+        const uint64_t fits = s.offset >= size ? 0 : (size - s.offset) / s.entry_size;
+        if (fits < cut->count) cut->count = fits;
+        return cut;
     }
     return nullptr;
 }
@@ -84,18 +89,28 @@ bool read_segment_memory(pid_t pid, const RecordingMapping& m, std::vector<unsig
         iovec local{out->data() + done, out->size() - done};
         iovec remote{reinterpret_cast<void*>(m.start + done), out->size() - done};
         const ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (n < 0 && errno == EFAULT && done >= sizeof(f::Header)) break;  // the end of a grown file (format 2)
         if (n <= 0) return false;
         done += size_t(n);
     }
+    out->resize(done);
     return true;
 }
 
 bool subtract_baseline(const std::vector<unsigned char>& before, std::vector<unsigned char>* after, std::string* why) {
-    if (before.size() < sizeof(f::Header) || after->size() != before.size()) {
-        *why = "the recording changed size";
+    // A format 2 segment only grows (its file holds a prefix of the layout): what lay past the end
+    // of `before` was never written, so it held zeros.
+    if (before.size() < sizeof(f::Header) || after->size() < before.size()) {
+        *why = "the recording shrank";
         return false;
     }
-    const auto& hb = *reinterpret_cast<const f::Header*>(before.data());
+    std::vector<unsigned char> padded;
+    if (before.size() < after->size()) {
+        padded = before;
+        padded.resize(after->size(), 0);
+    }
+    const std::vector<unsigned char>& whole_before = padded.empty() ? before : padded;
+    const auto& hb = *reinterpret_cast<const f::Header*>(whole_before.data());
     auto& ha = *reinterpret_cast<f::Header*>(after->data());
     if (memcmp(ha.magic, f::kMagic, sizeof ha.magic) != 0 || ha.major != f::kMajor ||
         hb.tree.segment_id != ha.tree.segment_id || hb.caller_capacity != ha.caller_capacity) {
@@ -105,15 +120,17 @@ bool subtract_baseline(const std::vector<unsigned char>& before, std::vector<uns
     const size_t size = after->size();
     const uint32_t callers = ha.caller_capacity;
     const size_t slot_size = f::thread_slot_size(callers);
-    const f::SectionEntry* threads = section(ha, f::kSectionThreads, size, slot_size);
+    f::SectionEntry threads_cut{}, exited_cut{}, log_cut{}, retired_cut{}, room_cut{};
+    const f::SectionEntry* threads = section(ha, f::kSectionThreads, size, slot_size, &threads_cut);
     if (threads == nullptr || threads->entry_size != slot_size) {
         *why = "no thread section";
         return false;
     }
     std::vector<unsigned char> out = *after;
     unsigned char* a = out.data();
-    const unsigned char* b = before.data();
-    const f::SectionEntry* exited = section(ha, f::kSectionExitedThreads, size, slot_size);
+    const unsigned char* b = whole_before.data();
+    const f::SectionEntry* exited = section(ha, f::kSectionExitedThreads, size, slot_size, &exited_cut);
+    if (exited != nullptr && exited->count == 0) exited = nullptr;
     if (exited != nullptr) subtract_slot(a + exited->offset, b + exited->offset, callers);
     for (uint64_t i = 0; i < threads->count; ++i) {
         unsigned char* sa = a + threads->offset + i * slot_size;
@@ -127,17 +144,17 @@ bool subtract_baseline(const std::vector<unsigned char>& before, std::vector<uns
         else if (exited != nullptr)
             subtract_by_key(a + exited->offset, sb, callers);  // it exited meanwhile: folded there
     }
-    if (const f::SectionEntry* log = section(ha, f::kSectionThreadLog, size, sizeof(f::ExitedThreadEntry)))
+    if (const f::SectionEntry* log = section(ha, f::kSectionThreadLog, size, sizeof(f::ExitedThreadEntry), &log_cut))
         for (uint64_t i = 0; i < log->count && i < hb.tree.threads_logged; ++i)
             reinterpret_cast<f::ExitedThreadEntry*>(a + log->offset)[i].calls = 0;  // exited before the window
     // Calls counted in libraries unloaded before the window (minor 3): entries keep their index.
-    if (const f::SectionEntry* retired = section(ha, f::kSectionRetiredCallers, size, sizeof(f::RetiredCallerEntry)))
+    if (const f::SectionEntry* retired = section(ha, f::kSectionRetiredCallers, size, sizeof(f::RetiredCallerEntry), &retired_cut))
         for (uint64_t i = 0; i < retired->count; ++i) {
             auto& ea = reinterpret_cast<f::RetiredCallerEntry*>(a + retired->offset)[i];
             const auto& eb = reinterpret_cast<const f::RetiredCallerEntry*>(b + retired->offset)[i];
             if (eb.state == 2 && ea.key == eb.key) take(&ea.count, eb.count);
         }
-    if (const f::SectionEntry* room = section(ha, f::kSectionHeadroom, size, sizeof(f::HeadroomEntry)))
+    if (const f::SectionEntry* room = section(ha, f::kSectionHeadroom, size, sizeof(f::HeadroomEntry), &room_cut))
         for (uint64_t i = 0; i < room->count; ++i) {
             auto& ea = reinterpret_cast<f::HeadroomEntry*>(a + room->offset)[i];
             const auto& eb = reinterpret_cast<const f::HeadroomEntry*>(b + room->offset)[i];

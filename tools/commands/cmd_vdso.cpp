@@ -113,9 +113,11 @@ void write_text(const VdsoInfo& info, const std::vector<FunctionNeed>& needs, co
     for (const FunctionNeed& f : needs) {
         out << fmt::format("  {:<14} {}\n", f.function, describe_need(f));
         if (f.scan.scanned)
-            out << fmt::format("  {:<14} code: {} instructions, {} pushes, largest frame {} bytes, {}\n", "",
-                               f.scan.instructions, f.scan.pushes, f.scan.max_frame,
-                               f.scan.probes.empty() ? "no stack probes" : fmt::format("{} stack probe(s)", f.scan.probes.size()));
+            out << fmt::format("  {:<14} code: {} instructions, {} push{}, largest frame {} bytes, {}\n", "",
+                               f.scan.instructions, f.scan.pushes, f.scan.pushes == 1 ? "" : "es", f.scan.max_frame,
+                               f.scan.probes.empty()        ? "no stack probes"
+                               : f.scan.probes.size() == 1 ? "1 stack probe"
+                                                            : fmt::format("{} stack probes", f.scan.probes.size()));
         if (f.need.measured) most = std::max(most, f.need.bytes);
     }
     if (most)

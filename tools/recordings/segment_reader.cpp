@@ -13,7 +13,8 @@ namespace vdsotrace::tools {
 
 namespace f = vdsotrace::format;
 
-bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h, Recording* r, std::string* error);
+bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h, const f::Header& declared, Recording* r,
+                    std::string* error);
 
 namespace {
 
@@ -47,6 +48,7 @@ bool section_fits(const f::SectionEntry& s, uint64_t file_size, uint64_t min_ent
                              s.entry_size, min_entry);
         return false;
     }
+    if (s.count == 0) return true;  // nothing to read (a growing file's section not reached yet)
     if (s.offset > file_size || s.count > (file_size - s.offset) / s.entry_size) {
         *error = fmt::format("the {} section ({} entries of {} bytes at offset {}) runs past the end of the "
                              "{}-byte file: the recording is truncated or corrupt",
@@ -62,10 +64,39 @@ uint64_t load_u64(const unsigned char* p) {
     return v;
 }
 
+// Format 2: the file holds a prefix of the layout and grows while the program runs. An entry not
+// wholly inside the file (as read: its size taken from the file, never from the header) was never
+// written; the section is cut to the entries that are.
+void cut_to_file(f::SectionEntry* s, uint64_t file_size) {
+    if (s->entry_size == 0) return;  // section_fits says what is wrong with it
+    const uint64_t in_file = s->offset >= file_size ? 0 : (file_size - s->offset) / s->entry_size;
+    if (s->count > in_file) s->count = in_file;
+}
+
 const f::SectionEntry* find_section(const f::Header& h, uint32_t kind) {
     for (uint32_t i = 0; i < h.section_count; ++i)
         if (h.sections[i].kind == kind) return &h.sections[i];
     return nullptr;
+}
+
+// What a section holds, in the words of the reader's messages.
+const char* section_name(uint32_t kind) {
+    switch (kind) {
+        case f::kSectionModules: return "module";
+        case f::kSectionThreads: return "thread";
+        case f::kSectionVdsoImage: return "vDSO image";
+        case f::kSectionStacks: return "stack";
+        case f::kSectionStackFrames: return "stack frame";
+        case f::kSectionSampleSlots: return "sample slot";
+        case f::kSectionCrash: return "crash record";
+        case f::kSectionHeadroom: return "stack headroom";
+        case f::kSectionExitedThreads: return "exited-threads";
+        case f::kSectionThreadLog: return "thread log";
+        case f::kSectionWrapperSites: return "wrapper site";
+        case f::kSectionPythonSites: return "Python site";
+        case f::kSectionRuntimes: return "runtime";
+        default: return "unknown";
+    }
 }
 
 // Adds one sample slot to its thread: counts per stack, outcomes, the ring. (Added, not set: the
@@ -114,7 +145,7 @@ bool parse_sample_slot(const unsigned char* slot, const f::Header::Sampling& cfg
 
 // Reads one thread slot's counters and caller entries into `t`.
 bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::string* error, uint64_t index,
-               uint16_t minor) {
+               bool newer_minor) {
     t->counts.resize(f::kCounterSlots);
     t->unattributed.resize(f::kCounterSlots);
     for (unsigned c = 0; c < f::kCounterSlots; ++c) {
@@ -126,7 +157,7 @@ bool read_slot(const unsigned char* slot, uint32_t cap, ThreadInfo* t, std::stri
         uint64_t key = load_u64(e);
         if (key == 0) continue;
         unsigned counter = f::caller_counter(key);
-        if (counter >= f::kCounterSlots && minor > f::kMinor) continue;  // a function a newer minor added
+        if (counter >= f::kCounterSlots && newer_minor) continue;  // a function a newer minor added
         if (counter >= f::kCounterSlots) {
             *error = fmt::format("corrupt caller entry in thread slot {}", index);
             return false;
@@ -181,9 +212,10 @@ void add_retired_callers(Recording* r, const std::vector<TableModule>& table,
 }
 
 // The sampling sections (kinds 4-6), present when the recording sampled stacks.
-bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h, Recording* r,
+bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h, const f::Header& declared, Recording* r,
                     std::string* error) {
     const f::Header::Sampling& cfg = h.sampling;
+    const bool grows = h.major >= 2;  // sections cut to the file: missing entries were never written
     const f::SectionEntry* stacks = find_section(h, f::kSectionStacks);
     const f::SectionEntry* frames = find_section(h, f::kSectionStackFrames);
     const f::SectionEntry* slots = find_section(h, f::kSectionSampleSlots);
@@ -215,16 +247,25 @@ bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h,
     s.stacks_claimed = cfg.stacks_claimed;
     s.frame_capacity = cfg.frame_capacity;
     s.frames_claimed = cfg.frames_claimed;
-    s.stacks.resize(stacks->count);
+    // Ids up to the declared table size (capped above) may be counted; those not in the file read as
+    // not yet written.
+    const f::SectionEntry* declared_stacks = find_section(declared, f::kSectionStacks);
+    const f::SectionEntry* declared_frames = find_section(declared, f::kSectionStackFrames);
+    const f::SectionEntry* declared_slots = find_section(declared, f::kSectionSampleSlots);
+    const uint64_t pool = declared_frames != nullptr ? declared_frames->count : frames->count;
+    s.stacks.resize(grows && declared_stacks != nullptr ? std::min<uint64_t>(declared_stacks->count, 1u << 24)
+                                                        : stacks->count);
     for (uint64_t i = 0; i < stacks->count; ++i) {
         f::StackEntry e;
         memcpy(&e, bytes.data() + stacks->offset + i * stacks->entry_size, sizeof e);
         if (e.state != f::kStackReady) continue;
-        if (e.depth == 0 || e.depth > 4096 || e.first_frame > frames->count || e.depth > frames->count - e.first_frame) {
+        if (e.depth == 0 || e.depth > 4096 || e.first_frame > pool || e.depth > pool - e.first_frame) {
             *error = fmt::format("stack {} ({} frames from {}) lies outside the {}-entry frame pool: corrupt", i,
-                                 e.depth, e.first_frame, frames->count);
+                                 e.depth, e.first_frame, pool);
             return false;
         }
+        // A growing file read while a stack was added: its frames came after the copy; unnamed.
+        if (e.first_frame > frames->count || e.depth > frames->count - e.first_frame) continue;
         std::vector<uint64_t>& out = s.stacks[i];
         out.resize(e.depth);
         memcpy(out.data(), bytes.data() + frames->offset + e.first_frame * sizeof(uint64_t), e.depth * sizeof(uint64_t));
@@ -237,6 +278,8 @@ bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h,
     for (const ThreadInfo& t : r->threads) {
         if (t.recycled) continue;
         if (t.slot_index >= slots->count) {
+            // Declared but not in the (growing) file: never backed, nothing sampled there.
+            if (grows && declared_slots != nullptr && t.slot_index < declared_slots->count) continue;
             *error = fmt::format("the sample section has {} slots, fewer than the thread table", slots->count);
             return false;
         }
@@ -251,7 +294,7 @@ bool parse_sampling(const std::vector<unsigned char>& bytes, const f::Header& h,
         if (t.recycled) {
             for (uint64_t i : orphans)
                 if (!parse_sample_slot(slot_at(i), cfg, s, &t, error)) return false;
-        } else if (!parse_sample_slot(slot_at(t.slot_index), cfg, s, &t, error)) {
+        } else if (t.slot_index < slots->count && !parse_sample_slot(slot_at(t.slot_index), cfg, s, &t, error)) {
             return false;
         }
     }
@@ -298,19 +341,25 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
         *error = "the recording was written on a machine of the other byte order";
         return std::nullopt;
     }
-    if (h.major != f::kMajor) {
+    if (h.major < f::kOldestMajorRead || h.major > f::kMajor) {
         *error = fmt::format("recording format version {}.{} is not compatible with this vdsotrace, which reads "
-                             "version {}.x; use the vdsotrace that made it",
-                             h.major, h.minor, f::kMajor);
+                             "versions {}.x to {}.x; use the vdsotrace that made it",
+                             h.major, h.minor, f::kOldestMajorRead, f::kMajor);
         return std::nullopt;
     }
     if (h.header_size < sizeof(f::Header) || h.header_size > size) {
         *error = fmt::format("header size {} is impossible for a {}-byte recording", h.header_size, size);
         return std::nullopt;
     }
-    if (h.segment_size != size) {
-        *error = fmt::format("the recording says it is {} bytes but the file has {}: truncated or padded",
-                             h.segment_size, size);
+    // Format 1 files hold the whole layout; format 2 files a prefix of it (they grow).
+    const bool grows = h.major >= 2;
+    if (grows ? h.segment_size < size || h.segment_size > f::kMaxSegmentSize : h.segment_size != size) {
+        *error = fmt::format("the recording says it is {} bytes{} but the file has {}: {}", h.segment_size,
+                             grows ? " at most" : "", size, grows ? "padded or corrupt" : "truncated or padded");
+        return std::nullopt;
+    }
+    if (grows && h.backed_size > size) {
+        *error = fmt::format("the recording had grown to {} bytes but the file has {}: truncated", h.backed_size, size);
         return std::nullopt;
     }
     if (h.section_count > f::kMaxSections) {
@@ -318,6 +367,9 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                              f::kMaxSections);
         return std::nullopt;
     }
+
+    // Counters a newer minor of this major adds are skipped; in older recordings they are corrupt.
+    const bool newer_minor = h.major == f::kMajor && h.minor > f::kMinor;
 
     Recording r;
     r.source = source;
@@ -333,8 +385,11 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     r.exit_value = h.exit_value;
     r.end_monotonic_ns = h.end_monotonic_ns;
     r.end_realtime_ns = h.end_realtime_ns;
-    r.reaped_by = h.reaped_by;  // minor 6; zero in older recordings
-    r.last_activity_monotonic_ns = h.last_activity_monotonic_ns;
+    // 2.2, and 1.6 on the 1.x line, at the same offsets; before those the bytes are reserved (zero).
+    if ((h.major == 1 && h.minor >= 6) || (h.major == 2 && h.minor >= 2) || h.major > 2) {
+        r.reaped_by = h.reaped_by;
+        r.last_activity_monotonic_ns = h.last_activity_monotonic_ns;
+    }
     r.thread_capacity = h.thread_capacity;
     r.caller_capacity = h.caller_capacity;
     r.module_capacity = h.module_capacity;
@@ -356,6 +411,23 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
         r.argv.push_back(std::move(arg));
     }
 
+    // What the file holds of each section (format 2); `h` keeps what the header declares, which must
+    // fit the declared layout (checked, as format 1's sections are against the file).
+    f::Header held = h;
+    if (grows) {
+        for (uint32_t si = 0; si < held.section_count; ++si) {
+            const f::SectionEntry& s = h.sections[si];
+            if (s.kind != 0 && s.entry_size != 0 &&
+                (s.offset > h.segment_size || s.count > (h.segment_size - s.offset) / s.entry_size)) {
+                *error = fmt::format("the {} section ({} entries of {} bytes at offset {}) runs past the end of the "
+                                     "{}-byte layout: corrupt",
+                                     section_name(s.kind), s.count, s.entry_size, s.offset, h.segment_size);
+                return std::nullopt;
+            }
+            cut_to_file(&held.sections[si], size);
+        }
+    }
+
     bool have_threads = false;
     // Module table entries by index (duplicates included), and retired callers: resolved once all
     // sections are read, whatever their order.
@@ -366,7 +438,8 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     std::vector<TableModule> table_modules;
     std::vector<f::RetiredCallerEntry> retired;
     for (uint32_t si = 0; si < h.section_count; ++si) {
-        const f::SectionEntry& s = h.sections[si];
+        const f::SectionEntry& s = held.sections[si];
+        const uint64_t declared_count = h.sections[si].count;
         if (s.kind == f::kSectionModules) {
             if (!section_fits(s, size, sizeof(f::ModuleEntry), error, "module")) return std::nullopt;
             for (uint64_t i = 0; i < s.count; ++i) {
@@ -389,6 +462,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                 if (!duplicate) r.modules.push_back(std::move(mi));
             }
         } else if (s.kind == f::kSectionVdsoImage) {
+            if (s.count != declared_count) continue;  // not (yet) all in the file: no image rather than half of one
             if (!section_fits(s, size, 1, error, "vDSO image")) return std::nullopt;
             r.vdso_image.assign(bytes.begin() + long(s.offset), bytes.begin() + long(s.offset + s.count));
         } else if (s.kind == f::kSectionCrash) {
@@ -462,15 +536,16 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
             }
         } else if (s.kind == f::kSectionThreads) {
             const uint32_t cap = h.caller_capacity;
-            if (cap == 0 || cap > (1u << 20) || s.count == 0) {
-                *error = fmt::format("impossible thread table ({} slots, {} callers each)", s.count, cap);
+            if (cap == 0 || cap > (1u << 20) || declared_count == 0) {
+                *error = fmt::format("impossible thread table ({} slots, {} callers each)", declared_count, cap);
                 return std::nullopt;
             }
             if (!section_fits(s, size, f::thread_slot_size(cap), error, "thread")) return std::nullopt;
             have_threads = true;
-            const uint64_t used = std::min<uint64_t>(h.threads_claimed, s.count - 1);
+            // The shared slot is the last one declared (in a growing file, present once used).
+            const uint64_t used = std::min<uint64_t>(h.threads_claimed, declared_count - 1);
             for (uint64_t i = 0; i < s.count; ++i) {
-                const bool shared_slot = i == s.count - 1;
+                const bool shared_slot = i == declared_count - 1;
                 if (i >= used && !shared_slot) continue;
                 const unsigned char* slot = bytes.data() + s.offset + i * s.entry_size;
                 f::ThreadSlotHeader sh;
@@ -480,7 +555,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                 if (!shared_slot && (sh.state == f::kThreadRecycled || sh.state == f::kThreadFree)) continue;
                 ThreadInfo t;
                 t.slot_index = i;
-                if (!read_slot(slot, cap, &t, error, i, h.minor)) return std::nullopt;
+                if (!read_slot(slot, cap, &t, error, i, newer_minor)) return std::nullopt;
                 t.tid = shared_slot ? 0 : sh.tid;
                 t.name = shared_slot ? "(threads beyond capacity)" : bounded_string(sh.name, sizeof sh.name);
                 t.exited = sh.state == f::kThreadExited;
@@ -490,13 +565,14 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
             }
         } else if (s.kind == f::kSectionExitedThreads) {
             const uint32_t cap = h.caller_capacity;
-            if (cap == 0 || cap > (1u << 20) || s.count != 1) {
-                *error = fmt::format("impossible exited-threads slot ({} slots, {} callers each)", s.count, cap);
+            if (cap == 0 || cap > (1u << 20) || declared_count != 1) {
+                *error = fmt::format("impossible exited-threads slot ({} slots, {} callers each)", declared_count, cap);
                 return std::nullopt;
             }
+            if (s.count == 0) continue;  // not in the file
             if (!section_fits(s, size, f::thread_slot_size(cap), error, "exited-threads")) return std::nullopt;
             ThreadInfo t;
-            if (!read_slot(bytes.data() + s.offset, cap, &t, error, 0, h.minor)) return std::nullopt;
+            if (!read_slot(bytes.data() + s.offset, cap, &t, error, 0, newer_minor)) return std::nullopt;
             t.name = kRecycledThreadsName;
             t.exited = true;
             t.recycled = true;
@@ -511,7 +587,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
                 r.exited_threads.push_back({e.tid, bounded_string(e.name, sizeof e.name), e.calls});
             }
             r.threads_logged = h.tree.threads_logged;
-            r.thread_log_capacity = s.count;
+            r.thread_log_capacity = declared_count;
         } else if (s.kind == f::kSectionRetiredCallers) {
             if (!section_fits(s, size, sizeof(f::RetiredCallerEntry), error, "retired caller")) return std::nullopt;
             for (uint64_t i = 0; i < std::min<uint64_t>(s.count, 1u << 20); ++i) {
@@ -532,7 +608,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
         return std::nullopt;
     }
     add_retired_callers(&r, table_modules, retired);
-    if (!parse_sampling(bytes, h, &r, error)) return std::nullopt;
+    if (!parse_sampling(bytes, held, h, &r, error)) return std::nullopt;
     return r;
 }
 
@@ -561,16 +637,24 @@ bool read_recording_file(const std::string& path, std::vector<unsigned char>* by
         *error = fmt::format("{} is {} bytes, larger than any recording", path, st.st_size);
         return false;
     }
-    // Plain reads of a live segment: the writer is never blocked nor slowed by a reader.
-    bytes->assign(size_t(st.st_size), 0);
-    size_t got = 0;
-    while (got < bytes->size()) {
-        ssize_t n = pread(fd, bytes->data() + got, bytes->size() - got, off_t(got));
-        if (n <= 0) break;
-        got += size_t(n);
+    // Plain reads of a live segment: the writer is never blocked nor slowed by a reader. A format 2
+    // segment may grow between fstat and the read of its header (which then says it holds more
+    // than was read): read again, a few times, before calling it truncated.
+    for (int attempt = 0;; ++attempt) {
+        bytes->assign(size_t(st.st_size), 0);
+        size_t got = 0;
+        while (got < bytes->size()) {
+            ssize_t n = pread(fd, bytes->data() + got, bytes->size() - got, off_t(got));
+            if (n <= 0) break;
+            got += size_t(n);
+        }
+        bytes->resize(got);
+        const bool caught_growing = got >= sizeof(f::Header) &&
+                                    reinterpret_cast<const f::Header*>(bytes->data())->major >= 2 &&
+                                    reinterpret_cast<const f::Header*>(bytes->data())->backed_size > got;
+        if (!caught_growing || attempt == 3 || fstat(fd, &st) != 0 || uint64_t(st.st_size) > f::kMaxSegmentSize) break;
     }
     close(fd);
-    bytes->resize(got);
     return true;
 }
 
@@ -596,10 +680,31 @@ bool is_sampling_section(uint32_t kind) {
 bool read_without_samples(int fd, uint64_t file_size, std::vector<unsigned char>* bytes) {
     f::Header h;
     if (file_size < sizeof h || pread(fd, &h, sizeof h, 0) != ssize_t(sizeof h)) return false;
-    if (memcmp(h.magic, f::kMagic, sizeof h.magic) != 0 || h.byte_order != f::kByteOrderMark || h.major != f::kMajor ||
-        h.header_size < sizeof h || h.header_size > file_size || h.segment_size != file_size ||
+    if (memcmp(h.magic, f::kMagic, sizeof h.magic) != 0 || h.byte_order != f::kByteOrderMark ||
+        h.major < f::kOldestMajorRead || h.major > f::kMajor || h.header_size < sizeof h || h.header_size > file_size ||
         h.section_count > f::kMaxSections)
         return false;
+    if (h.major >= 2) {
+        // A growing file: the sampling sections come last in its layout, so the copy is the file up
+        // to them, sections in place (the thread table's last declared slot stays the shared one).
+        if (h.segment_size < file_size) return false;
+        uint64_t cut = file_size;
+        for (uint32_t i = 0; i < h.section_count; ++i)
+            if (is_sampling_section(h.sections[i].kind)) cut = std::min<uint64_t>(cut, h.sections[i].offset);
+        if (cut < h.header_size) return false;
+        bytes->assign(cut, 0);
+        for (uint64_t got = 0; got < cut;) {
+            const ssize_t n = pread(fd, bytes->data() + got, cut - got, off_t(got));
+            if (n <= 0) return false;
+            got += uint64_t(n);
+        }
+        auto* copy = reinterpret_cast<f::Header*>(bytes->data());
+        for (uint32_t i = 0; i < h.section_count; ++i)
+            if (is_sampling_section(copy->sections[i].kind)) copy->sections[i] = f::SectionEntry{};
+        copy->sampling = f::Header::Sampling{};
+        return true;
+    }
+    if (h.segment_size != file_size) return false;
     uint64_t total = h.header_size;
     for (uint32_t i = 0; i < h.section_count; ++i) {
         const f::SectionEntry& e = h.sections[i];

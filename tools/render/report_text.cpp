@@ -6,9 +6,11 @@
 
 #include <fmt/format.h>
 
+#include "tools/recordings/jit_symbols.h"
 #include "tools/report/call_tree.h"
 #include "tools/report/group_digits.h"
 #include "tools/render/report_output.h"
+#include "tools/render/short_symbol.h"
 #include "tools/render/terminal_safe.h"
 #include "tracer/common/path_name.h"
 #include "tools/render/report_words.h"
@@ -77,7 +79,7 @@ std::string fate_text(const ProcessRow& p) {
 
 // "  via steady_clock::now()", or "  via python3.11+0x605543 (unnamed: no symbols in the module)".
 std::string via_text(const CallerRow::Via& v) {
-    return v.unnamed_because.empty() ? fmt::format("  via {}", v.name)
+    return v.unnamed_because.empty() ? fmt::format("  via {}", short_symbol(v.name))
                                      : fmt::format("  via {} (unnamed: {})", v.name, v.unnamed_because);
 }
 
@@ -88,13 +90,15 @@ std::string caller_name(const CallerRow& c) {
         return name;
     }
     std::string where;
-    if (!c.module.empty())
+    if (c.module == kJitModule)
+        where = c.module;  // one row per JIT-compiled method (report_model.cpp)
+    else if (!c.module.empty())
         where = fmt::format("{}+{:#x}", base_name(c.module), c.offset);
     else if (c.via && c.address == 0)
         where = "caller not found";
     else
         where = fmt::format("{:#x}", c.address);  // the reason follows: not in any module
-    std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", c.symbol, where);
+    std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", short_symbol(c.symbol), where);
     if (c.symbol.empty() && !c.unnamed_because.empty()) name += fmt::format("  (unnamed: {})", c.unnamed_because);
     if (!c.inlined.empty()) name += fmt::format("  [inlined: {}]", c.inlined.front());
     if (!c.file.empty()) name += fmt::format("  {}:{}", base_name(c.file), c.line);
@@ -239,8 +243,12 @@ void write_process_groups(const Report& r, const TextOptions& options, std::ostr
 }
 
 void write_text_unfiltered(const Report& r, const TextOptions& options, std::ostream& out) {
+    // The program as it was started (argv[0]): Debian's redis-server is a link to redis-check-rdb.
+    auto program = [](const ProcessRow& p) {
+        return base_name(!p.argv.empty() && !p.argv[0].empty() ? p.argv[0] : p.exe);
+    };
     const std::string who = r.processes.size() == 1
-                                ? fmt::format("{} (pid {})", base_name(r.processes[0].exe), r.processes[0].pid)
+                                ? fmt::format("{} (pid {})", program(r.processes[0]), r.processes[0].pid)
                                 : fmt::format("{} processes", r.processes.size());
     out << fmt::format("vdsotrace report: {}, session {}\n", who, r.session);
     out << fmt::format("{} in {}{}\n\n", count_of(r.total_calls, "vDSO time call"), r.seconds_at_least ? "at least " : "",

@@ -92,6 +92,10 @@ std::string process_note_text(const ProcessNote& n) {
             return fmt::format("{}: its Python frames were not read ({}); its clock calls are counted "
                                "at the interpreter's C call sites instead",
                                n.name, n.reason);
+        case ProcessNote::kGrowthFailed:
+            return "the recording could not grow (/dev/shm full, or a file size limit): threads started "
+                   "after that are counted together, modules and call sites found after that are not "
+                   "named; every call is counted";
         case ProcessNote::kVdsoRedirectRefused:
             return "the vDSO could not be made writable, so the calls this program's runtime makes "
                    "straight into it (Go's time.Now, nanotime) are not counted";

@@ -144,7 +144,10 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
                 const std::string* jit_name = nullptr;
                 if (m == nullptr && !python && cc.address != 0 &&
                     (jit_name = jit_symbol(r, cc.address - 1, &offset)) != nullptr) {
-                    ++offset;
+                    // One row per JIT-compiled method: an offset in generated code names nothing a
+                    // user can look up, and one loop unrolled or compiled again by another tier
+                    // (java's C1 and C2) would be a dozen rows of one method.
+                    offset = 0;
                     path = std::string(kJitModule) + " " + *jit_name;
                 } else if (m == nullptr && !python && cc.address != 0) {
                     unnamed_jit_calls += cc.calls;
@@ -216,10 +219,14 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
             rep.threads.push_back({r.pid, e.tid, e.name, true, false, e.calls});
             logged_calls += e.calls;
         }
-        if (recycled_calls > logged_calls)  // the log was full: names lost, calls kept
+        if (recycled_calls > logged_calls)  // the log was full (or could not grow): names lost, calls kept
             rep.threads.push_back({r.pid, 0,
-                                   fmt::format("({} more exited threads)", r.threads_logged - r.exited_threads.size()),
+                                   (r.flags & f::kFlagGrowthFailed)
+                                       ? std::string("(threads the recording had no room for, and exited ones)")
+                                       : fmt::format("({} more exited threads)", r.threads_logged - r.exited_threads.size()),
                                    true, true, recycled_calls - logged_calls});
+        if (r.flags & f::kFlagGrowthFailed)
+            p.notes.push_back({ProcessNote::kGrowthFailed, 0, 0, "", ""});
         if (r.flags & f::kFlagThreadsFull)
             p.notes.push_back({ProcessNote::kThreadsFull, r.thread_capacity, shared_calls, "", ""});
         if (r.flags & f::kFlagModulesFull)

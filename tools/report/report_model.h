@@ -95,6 +95,7 @@ struct ProcessNote {
         kRuntimeUnread,        // a runtime (`name`) whose frames were not read, and why (`reason`)
         kVdsoRedirectRefused,  // the vDSO could not be redirected: direct calls not counted
         kUnnamedJit,           // `calls` from code in no module, unnamed (`perf_map`: the process left one)
+        kGrowthFailed,         // the recording could not grow: later threads counted together, names lost
     } kind;
     uint64_t capacity = 0;
     uint64_t calls = 0;

@@ -42,15 +42,18 @@ bool lookup_mappings(uint64_t address, MapRange* containing, MapRange* above) {
     size_t have = 0;
     bool eof = false;
     while (!eof || have > 0) {
-        if (!eof && have < sizeof buf) {
+        // Take one line (or, if none fits, the whole buffer: its start is all we need). Read only
+        // when no whole line is buffered: each read of /proc/self/maps walks the mappings again,
+        // and refilling after every line made it a read per line (a start-up cost of every
+        // process under the shim).
+        size_t len = 0;
+        while (len < have && buf[len] != '\n') ++len;
+        if (len == have && !eof && have < sizeof buf) {
             const ssize_t n = read(fd, buf + have, sizeof buf - have);
             if (n <= 0) eof = true;
             else have += size_t(n);
+            continue;
         }
-        // Take one line (or, if none fits, the whole buffer: its start is all we need).
-        size_t len = 0;
-        while (len < have && buf[len] != '\n') ++len;
-        if (len == have && !eof && have < sizeof buf) continue;
         MapRange r;
         if (parse_line(buf, buf + len, &r)) {
             if (address >= r.start && address < r.end) *containing = r;

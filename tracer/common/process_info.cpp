@@ -18,6 +18,9 @@ size_t read_small_file(const char* path, char* buf, size_t size) {
         ssize_t n = read(fd, buf + used, size - used);
         if (n <= 0) break;
         used += size_t(n);
+        // A short read is the end: the files read here (stat, cmdline) are generated whole on the
+        // first read, so the read that would return 0 is saved (two system calls a process start).
+        if (size_t(n) < size - (used - size_t(n))) break;
     }
     close(fd);
     return used;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "tracer/common/text_util.h"
+#include "tracer/engine/segment_growth.h"
 
 namespace vdsotrace::tracer {
 
@@ -15,7 +16,9 @@ namespace {
 
 bool known(const Segment& seg, uintptr_t address) {
     uint64_t claimed = __atomic_load_n(&seg.header->modules_claimed, __ATOMIC_ACQUIRE);
-    if (claimed > seg.module_capacity) claimed = seg.module_capacity;
+    // Only entries the file backs: a claim whose reservation failed left its entry past the end.
+    const uint64_t backed = reserved_entries(seg, &seg.modules_reserved, sizeof(format::ModuleEntry), seg.module_capacity);
+    if (claimed > backed) claimed = backed;
     for (uint64_t i = 0; i < claimed; ++i) {
         const format::ModuleEntry& m = seg.modules[i];
         if (__atomic_load_n(&m.state, __ATOMIC_ACQUIRE) == format::kModuleReady && address >= m.start &&
@@ -41,7 +44,8 @@ bool same_object(const format::ModuleEntry& m, const dl_find_object& found) {
 // (a plugin reloaded): it is marked loaded again rather than added a second time.
 bool reloaded(Segment* seg, const dl_find_object& found) {
     uint64_t claimed = __atomic_load_n(&seg->header->modules_claimed, __ATOMIC_ACQUIRE);
-    if (claimed > seg->module_capacity) claimed = seg->module_capacity;
+    const uint64_t backed = reserved_entries(*seg, &seg->modules_reserved, sizeof(format::ModuleEntry), seg->module_capacity);
+    if (claimed > backed) claimed = backed;  // entries past the file's end were never written
     for (uint64_t i = 0; i < claimed; ++i) {
         format::ModuleEntry& m = seg->modules[i];
         if (__atomic_load_n(&m.state, __ATOMIC_ACQUIRE) != format::kModuleReady ||
@@ -73,7 +77,9 @@ struct UnloadScan {
 int scan_under_loader_lock(dl_phdr_info*, size_t, void* data) {
     auto* s = static_cast<UnloadScan*>(data);
     uint64_t claimed = __atomic_load_n(&s->seg->header->modules_claimed, __ATOMIC_ACQUIRE);
-    if (claimed > s->seg->module_capacity) claimed = s->seg->module_capacity;
+    const uint64_t backed =
+        reserved_entries(*s->seg, &s->seg->modules_reserved, sizeof(format::ModuleEntry), s->seg->module_capacity);
+    if (claimed > backed) claimed = backed;  // entries past the file's end were never written
     for (uint64_t i = 0; i < claimed && s->n < s->max; ++i) {
         format::ModuleEntry& m = s->seg->modules[i];
         const uint32_t flags = __atomic_load_n(&m.flags, __ATOMIC_ACQUIRE);
@@ -124,6 +130,17 @@ uint32_t read_build_id(const void* elf_header, uintptr_t load_bias, unsigned cha
     return 0;
 }
 
+namespace {
+
+// Entry `index` backed by the file. Apart and never inlined: ensure_module() runs under a sample's
+// frame-pointer walk, where every byte of its frame counts (issue 12's stack need).
+__attribute__((noinline)) bool reserve_module_entry(Segment* seg, uint64_t index) {
+    return reserve_entry(seg, &seg->modules_reserved, seg->modules, index, sizeof(format::ModuleEntry),
+                         seg->module_capacity);
+}
+
+}  // namespace
+
 void ensure_module(Segment* seg, uintptr_t address) {
     if (seg->header == nullptr || known(*seg, address)) return;
     dl_find_object found;
@@ -135,6 +152,8 @@ void ensure_module(Segment* seg, uintptr_t address) {
         __atomic_fetch_or(&seg->header->flags, uint32_t(format::kFlagModulesFull), __ATOMIC_RELAXED);
         return;
     }
+    if (!reserve_module_entry(seg, index))
+        return;  // the recording cannot grow (said once): callers in this module stay unnamed
     format::ModuleEntry& m = seg->modules[index];
     __atomic_store_n(&m.state, uint32_t(format::kModuleWriting), __ATOMIC_RELAXED);
     const link_map* lm = found.dlfo_link_map;

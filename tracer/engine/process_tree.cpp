@@ -1,15 +1,12 @@
 #include "tracer/engine/process_tree.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 
-#include "tracer/common/linux_dirent.h"
 #include "tracer/engine/segment_create.h"
 #include "tracer/common/text_util.h"
 
@@ -23,26 +20,6 @@ struct ForkParent {
     uint64_t start_ticks;
 };
 ForkParent g_fork_parent;  // written in the forked child only, before its first segment exists
-
-bool starts_with(const char* s, const char* prefix) {
-    while (*prefix)
-        if (*s++ != *prefix++) return false;
-    return true;
-}
-
-// Parses 16 lower-case hex digits.
-bool parse_id(const char* s, uint64_t* out) {
-    uint64_t v = 0;
-    for (int i = 0; i < 16; ++i) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0) return false;
-        v = v << 4 | uint64_t(d);
-    }
-    if (s[16] != '\0') return false;
-    *out = v;
-    return true;
-}
 
 // If /dev/shm/<name> is the recording of the image this process replaced (same pid and start
 // time, still marked running), marks it exec'd and returns its id; 0 otherwise.
@@ -71,33 +48,48 @@ uint64_t claim_previous_image(const char* name, const format::Header* self) {
     return id;
 }
 
-uint64_t find_previous_image(const format::Header* self) {
-    char prefix[128];
-    TextBuffer pre(prefix, sizeof prefix);
-    pre.add(format::kShmPrefix)->add_u64(self->uid)->add("-")->add(self->session)->add("-");
-    pre.add_u64(uint64_t(self->pid))->add("-");
-    int dir = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) return 0;
-    uint64_t found = 0;
-    // Static: runs only while this process creates its segment, one thread at a time, and a
-    // 4 KiB buffer on the stack of the first clock call would need that much stack (issue 12).
-    alignas(8) static char buf[4096];
-    for (;;) {
-        long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
-        if (n <= 0) break;
-        for (long off = 0; off < n && found == 0;) {
-            auto* d = reinterpret_cast<LinuxDirent64*>(buf + off);
-            off += d->d_reclen;
-            uint64_t id = 0;
-            if (starts_with(d->d_name, prefix) && parse_id(d->d_name + pre.size(), &id) &&
-                id != self->tree.segment_id)
-                found = claim_previous_image(d->d_name, self);
-        }
-        if (found != 0) break;
-    }
-    close(dir);
-    return found;
+uint64_t g_previous_image;  // choose_segment_id's find: the id of the image this one replaced, or 0
+
+uint64_t mix(uint64_t x) {  // splitmix64's finaliser
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
 }
+
+}  // namespace
+
+void add_segment_name(TextBuffer* b, uint32_t uid, const char* session, int pid, uint64_t id) {
+    b->add(format::kShmPrefix)->add_u64(uid)->add("-")->add(session)->add("-")->add_u64(uint64_t(pid));
+    b->add("-")->add_hex(id, 16);
+}
+
+uint64_t image_segment_id(uint32_t uid, const char* session, int pid, uint32_t generation) {
+    uint64_t h = mix(uint64_t(uid) << 32 ^ uint64_t(uint32_t(pid)));
+    for (const char* c = session; *c; ++c) h = mix(h ^ uint8_t(*c));
+    h = mix(h ^ (uint64_t(generation) + 1) * 0x9E3779B97F4A7C15ull);
+    return h != 0 ? h : 1;
+}
+
+uint64_t choose_segment_id(uint32_t uid, const char* session, int pid) {
+    g_previous_image = 0;
+    // Images of one process: generation 0 first, then one for each exec that recorded. A few
+    // lookups of exact names, where reading /dev/shm cost a scan of every file in it (10% of a
+    // shell loop's time with a few hundred recordings there).
+    for (uint32_t g = 0; g < kMaxImageGenerations; ++g) {
+        const uint64_t id = image_segment_id(uid, session, pid, g);
+        char path[320];
+        TextBuffer b(path, sizeof path);
+        b.add("/dev/shm/");
+        add_segment_name(&b, uid, session, pid, id);
+        if (access(path, F_OK) != 0) return id;
+        g_previous_image = id;
+    }
+    return 0;  // implausible: a random id, and no link
+}
+
+namespace {
 
 bool is_shim_path(const char* begin, const char* end) {
     static const char kName[] = "libvdsotrace.so";
@@ -124,7 +116,13 @@ void link_into_tree(format::Header* h) {
         h->tree.tree_flags |= format::kTreeForked;
         return;  // a forked child has not exec'd (the fork handler's state does not survive exec)
     }
-    const uint64_t previous = find_previous_image(h);
+    uint64_t previous = 0;
+    if (g_previous_image != 0) {
+        char name[256];
+        TextBuffer b(name, sizeof name);
+        add_segment_name(&b, h->uid, h->session, h->pid, g_previous_image);
+        previous = claim_previous_image(name, h);
+    }
     if (previous != 0) {
         h->tree.previous_image_id = previous;
         h->tree.tree_flags |= format::kTreeExecImage;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "tracer/common/text_util.h"
 #include "tracer/format/segment_format.h"
 
 namespace vdsotrace::tracer {
@@ -15,9 +16,28 @@ namespace vdsotrace::tracer {
 // fork, if any, is kept: the child links to its nearest forking ancestor that recorded).
 void remember_fork_parent(const format::Header* parent);
 
+// The segment id of image `generation` (0: the first; one more for each exec that recorded) of the
+// process `pid` in `session`: derived, not random, so that an exec'd image finds the segment of the
+// image it replaced by its exact name, and the parent that reaped a process finds its recordings
+// (child_status.cpp) without reading /dev/shm. Not from the process's start time, which a reaped
+// child's parent cannot learn any more: a process that had the pid before in the session took the
+// first generations, told apart by the pid and start time in their headers.
+uint64_t image_segment_id(uint32_t uid, const char* session, int pid, uint32_t generation);
+
+// Most images one process (pid) may leave in a session; past them its ids are random.
+inline constexpr uint32_t kMaxImageGenerations = 256;
+
+// The id for this process's new segment: the first generation that has no segment in /dev/shm
+// (0 when kMaxImageGenerations have: then the caller picks a random one). The one before it, if
+// any, may be the image this one replaced: remembered for link_into_tree, which checks.
+uint64_t choose_segment_id(uint32_t uid, const char* session, int pid);
+
+// "vdsotrace-<uid>-<session>-<pid>-<16 hex digits of id>", a segment's name in /dev/shm.
+void add_segment_name(TextBuffer* b, uint32_t uid, const char* session, int pid, uint64_t id);
+
 // Fills `h->tree` of a segment just created: the fork parent remembered above, and the segment of
-// the image this process replaced by exec, found in /dev/shm by session, pid and start time.
-// That segment is marked kStateExeced so it no longer looks running (nor vanished).
+// the image this process replaced by exec (choose_segment_id found it). That segment is marked
+// kStateExeced so it no longer looks running (nor vanished).
 void link_into_tree(format::Header* h);
 
 // With VDSOTRACE_FOLLOW_EXEC=0 in the environment, removes libvdsotrace.so from LD_PRELOAD in

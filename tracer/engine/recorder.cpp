@@ -21,6 +21,7 @@
 #include "tracer/engine/sampler.h"
 #include "tracer/engine/process_tree.h"
 #include "tracer/engine/segment_create.h"
+#include "tracer/engine/segment_growth.h"
 #include "tracer/engine/settings.h"
 #include "tracer/common/text_util.h"
 #include "tracer/python/cpython_frames.h"
@@ -73,6 +74,20 @@ void say(const char* text) {
 
 unsigned char* shared_slot() { return g_segment.threads + size_t(g_segment.thread_capacity) * g_segment.slot_size; }
 
+// Where a thread without a private slot counts: the shared overflow slot, reserved and marked on
+// first use; when it cannot be reserved (the recording cannot grow), the exited-threads slot,
+// which every recording has from the start and which is updated with atomics too.
+unsigned char* overflow_slot() {
+    unsigned char* slot = shared_slot();
+    if (!reserve_once(&g_segment, &g_segment.shared_slot_ready, slot, g_segment.slot_size))
+        return g_segment.exited_slot != nullptr ? g_segment.exited_slot : slot;
+    auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
+    // Marked so readers can tell it from a thread.
+    if (__atomic_load_n(&sh->state, __ATOMIC_RELAXED) != format::kThreadShared)
+        __atomic_store_n(&sh->state, uint32_t(format::kThreadShared), __ATOMIC_RELEASE);
+    return slot;
+}
+
 // Retires this thread's own caller entries at libraries unloaded since it last looked (defined
 // with the rest of the unload handling at the end of this file).
 void catch_up_with_unloads(ThreadState& t);
@@ -120,7 +135,10 @@ void recycle_slot(unsigned char* slot, const char* name) {
     }
     format::Header* hdr = g_segment.header;
     const uint32_t entry = __atomic_fetch_add(&hdr->tree.threads_logged, 1u, __ATOMIC_RELAXED);
-    if (entry < g_segment.thread_log_capacity) {
+    // No room to grow: the calls are kept (above), the name is not (the reader skips the entry).
+    if (entry < g_segment.thread_log_capacity &&
+        reserve_entry(&g_segment, &g_segment.thread_log_reserved, g_segment.thread_log, entry,
+                      sizeof(format::ExitedThreadEntry), g_segment.thread_log_capacity)) {
         format::ExitedThreadEntry& e = g_segment.thread_log[entry];
         e.tid = h->tid;
         e.calls = total;
@@ -168,10 +186,13 @@ void on_thread_exit(void* slot_ptr) {
     t.direct_entries[0] = t.direct_entries[1] = nullptr;
     t.wrap_key = 0;
     t.wrap_entry = nullptr;
-    t.slot = g_segment.exited_slot != nullptr ? g_segment.exited_slot : shared_slot();
+    t.slot = g_segment.exited_slot != nullptr ? g_segment.exited_slot : overflow_slot();
     t.shared = 1;
-    if (t.sample_slot != nullptr)
-        t.sample_slot = g_segment.sample_slots + size_t(g_segment.thread_capacity) * g_segment.sample_slot_size;
+    if (t.sample_slot != nullptr) {
+        unsigned char* shared_sample = g_segment.sample_slots + size_t(g_segment.thread_capacity) * g_segment.sample_slot_size;
+        const bool ok = reserve_once(&g_segment, &g_segment.shared_sample_ready, shared_sample, g_segment.sample_slot_size);
+        t.sample_slot = ok ? shared_sample : nullptr;  // null: its last calls counted, not sampled
+    }
     release_alt_stack();
     stamp_activity();
     // Names are often set after the first call: the final one, kept in the slot by the shim's
@@ -209,7 +230,10 @@ void fold_pending(unsigned char* slot) {
 // A slot an exited thread gave back, now this thread's; null when there is none.
 unsigned char* reuse_recycled_slot() {
     if (g_segment.exited_slot == nullptr) return nullptr;
-    for (uint32_t i = 0; i < g_segment.thread_capacity; ++i) {
+    // Only slots the file backs (an index whose reservation failed lies past the file's end).
+    const uint64_t backed = reserved_entries(g_segment, &g_segment.threads_reserved, g_segment.slot_size,
+                                             g_segment.thread_capacity);
+    for (uint32_t i = 0; i < backed; ++i) {
         unsigned char* slot = g_segment.threads + size_t(i) * g_segment.slot_size;
         auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
         uint32_t recycled = format::kThreadRecycled;
@@ -262,10 +286,16 @@ unsigned char* claim_thread_slot(ThreadState& t) {
     const uint64_t index = __atomic_fetch_add(&h->threads_claimed, 1, __ATOMIC_RELAXED);
     // Slots beyond the first thread_capacity threads come from threads that exited and gave theirs
     // back; when none is free, the shared overflow slot.
-    unsigned char* slot = index < g_segment.thread_capacity ? g_segment.threads + index * g_segment.slot_size
-                                                            : reuse_recycled_slot();
+    // A new index is backed first (the segment grows by one slot); when it cannot be, the thread
+    // counts in the overflow slot like threads beyond capacity.
+    unsigned char* slot = nullptr;
+    if (index >= g_segment.thread_capacity)
+        slot = reuse_recycled_slot();
+    else if (reserve_entry(&g_segment, &g_segment.threads_reserved, g_segment.threads, index, g_segment.slot_size,
+                           g_segment.thread_capacity))
+        slot = g_segment.threads + index * g_segment.slot_size;
     const bool shared = slot == nullptr;
-    if (shared) slot = shared_slot();
+    if (shared) slot = overflow_slot();
     t.shared = shared;
     // The sample slot goes with the thread slot (a recycled slot is not at `index`). Bound before
     // the slot is published, so no call this thread counts (from a signal handler meanwhile) goes
@@ -275,7 +305,9 @@ unsigned char* claim_thread_slot(ThreadState& t) {
     t.slot = slot;
     t.in_init = 0;  // from here on, this thread's handlers count straight into the slot
     if (shared) {
-        __atomic_fetch_or(&h->flags, uint32_t(format::kFlagThreadsFull), __ATOMIC_RELAXED);
+        // (A slot that could not be reserved is told by kFlagGrowthFailed, which growth sets.)
+        if (index >= g_segment.thread_capacity)
+            __atomic_fetch_or(&h->flags, uint32_t(format::kFlagThreadsFull), __ATOMIC_RELAXED);
     } else {
         auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(slot);
         // No system call (thread_identity.h): a thread started under a strict seccomp filter must
@@ -374,7 +406,10 @@ void note_tls_shared_by_clone() { __atomic_store_n(&g_tls_shared_by_clone, true,
 // Renames the slot of thread `tid` (the shim's pthread_setname_np on another thread). Cold.
 void rename_thread_slot(int32_t tid, const char* name) {
     if (tid <= 0 || __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) != kReady) return;
-    for (uint32_t i = 0; i < g_segment.thread_capacity; ++i) {
+    // Only slots the file backs: a thread that has no slot yet must not walk past the file's end.
+    const uint64_t backed = reserved_entries(g_segment, &g_segment.threads_reserved, g_segment.slot_size,
+                                             g_segment.thread_capacity);
+    for (uint32_t i = 0; i < backed; ++i) {
         auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(g_segment.threads + size_t(i) * g_segment.slot_size);
         if (__atomic_load_n(&sh->state, __ATOMIC_ACQUIRE) == format::kThreadLive && sh->tid == tid) {
             copy_thread_name(sh->name, name);
@@ -393,7 +428,7 @@ void note_own_thread_name(const char* name) {
 
 static void count_for_vfork_child(unsigned counter, uintptr_t caller) {
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) {
-        detail::count_into<true>(shared_slot(), counter, caller);
+        detail::count_into<true>(overflow_slot(), counter, caller);
         return;
     }
     bump_pending(counter);
@@ -471,12 +506,20 @@ void prepare_for_sandbox() {
     __atomic_store_n(&g_sandbox_announced, true, __ATOMIC_RELEASE);
     ThreadState& t = t_thread;
     if (t.busy != 0 || t.in_init) return;  // the shim's own work, or a handler inside a claim
-    if (t.slot != nullptr || __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled || in_vfork_child()) return;
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled || in_vfork_child()) return;
     const int saved_errno = errno;  // the program's prctl sets errno itself
-    claim_slot();
-    // New call sites are decided (is it inside a clock wrapper?) from the modules' files: read
-    // them now, and none after.
-    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) wrappers::read_files_before_sandbox();
+    if (t.slot == nullptr) {
+        claim_slot();
+        // New call sites are decided (is it inside a clock wrapper?) from the modules' files: read
+        // them now, and none after.
+        if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) wrappers::read_files_before_sandbox();
+    }
+    // Growing the recording takes system calls the sandbox may refuse: back its whole layout now,
+    // so nothing grows after the filter (segment_growth.h).
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady) {
+        BusyGuard busy;
+        reserve_whole(&g_segment);
+    }
     errno = saved_errno;
 }
 
@@ -591,6 +634,12 @@ void after_fork_in_child() {
 
 void at_process_start() {
     learn_thread_identity();
+    // A clock call before this constructor (redis: jemalloc's constructor reads the clock) claimed
+    // the main thread's slot before its name was known: name it now.
+    if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady && t_thread.slot != nullptr && !t_thread.shared) {
+        auto* sh = reinterpret_cast<format::ThreadSlotHeader*>(t_thread.slot);
+        if (sh->name[0] == '\0') known_thread_name(t_thread, sh->name);
+    }
     g_own_pid = process_id();
     settle_own_session();
     apply_follow_exec_setting();
@@ -741,7 +790,9 @@ namespace {
 void add_retired(uint64_t key, uint64_t n, int32_t tid, uint32_t module) {
     format::RetiredCallerEntry* table = g_segment.retired;
     uint32_t claimed = __atomic_load_n(&g_retired_claimed, __ATOMIC_ACQUIRE);
-    if (claimed > g_segment.retired_capacity) claimed = g_segment.retired_capacity;
+    const uint64_t backed = reserved_entries(g_segment, &g_segment.retired_reserved, sizeof(format::RetiredCallerEntry),
+                                             g_segment.retired_capacity);
+    if (claimed > backed) claimed = uint32_t(backed);
     for (uint32_t i = 0; table != nullptr && i < claimed; ++i) {
         format::RetiredCallerEntry& e = table[i];
         if (__atomic_load_n(&e.state, __ATOMIC_ACQUIRE) == 2 && e.key == key && e.tid == tid && e.module == module) {
@@ -750,7 +801,9 @@ void add_retired(uint64_t key, uint64_t n, int32_t tid, uint32_t module) {
         }
     }
     const uint32_t index = table != nullptr ? __atomic_fetch_add(&g_retired_claimed, 1u, __ATOMIC_ACQ_REL) : UINT32_MAX;
-    if (index < g_segment.retired_capacity) {
+    if (index < g_segment.retired_capacity &&
+        reserve_entry(&g_segment, &g_segment.retired_reserved, table, index, sizeof(format::RetiredCallerEntry),
+                      g_segment.retired_capacity)) {
         format::RetiredCallerEntry& e = table[index];
         __atomic_store_n(&e.state, 1u, __ATOMIC_RELAXED);
         e.tid = tid;
@@ -862,8 +915,12 @@ void forget_unloaded_modules() {
             const format::ModuleEntry& m = g_segment.modules[unloaded[u]];
             const uintptr_t start = uintptr_t(m.start), end = uintptr_t(m.end);
             wrappers::forget_decisions_in(start, end);
-            // Slots with many writers, all counting with atomics: retired here, at once.
-            retire_slot_range(shared_slot(), 0, start, end, unloaded[u], false);
+            // Slots with many writers, all counting with atomics: retired here, at once. The shared
+            // one only once the file backs it (in a growing recording it may lie past the file's end).
+            const bool shared_backed =
+                !__atomic_load_n(&g_segment.growable, __ATOMIC_ACQUIRE) ||
+                __atomic_load_n(&g_segment.shared_slot_ready, __ATOMIC_ACQUIRE) != 0;
+            if (shared_backed) retire_slot_range(shared_slot(), 0, start, end, unloaded[u], false);
             if (g_segment.exited_slot != nullptr)
                 retire_slot_range(g_segment.exited_slot, 0, start, end, unloaded[u], false);
             generation = log_unload(unloaded[u], start, end);

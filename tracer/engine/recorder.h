@@ -90,7 +90,8 @@ void forget_unloaded_modules();
 // The program is about to install a sandbox (prctl PR_SET_NO_NEW_PRIVS or PR_SET_SECCOMP): after
 // it, the system calls that create the recording may be refused, or kill the process. Creates the
 // recording now, and this thread's slot, if there is none yet, so that the first clock call needs
-// no system call (other threads' first calls make none). Slow path, system calls allowed.
+// no system call (other threads' first calls make none), and backs the recording's whole layout
+// (segment_growth.h) so that it never grows after the filter. Slow path, system calls allowed.
 void prepare_for_sandbox();
 
 // True once prepare_for_sandbox ran: optional system calls (the reaped-child scan) are skipped.

@@ -43,7 +43,11 @@ bool sample_stacks_start() {
     if (mem == MAP_FAILED) return false;
     const auto base = reinterpret_cast<uintptr_t>(mem);
     for (unsigned k = 0; k < kStacks; ++k) mprotect(reinterpret_cast<void*>(base + k * kStride), kGuard, PROT_NONE);
-    __atomic_store_n(&g_base, base, __ATOMIC_RELEASE);
+    // Started lazily too (the first growth of the recording, segment_growth.h), possibly by two
+    // threads at once: the first one's stacks are kept.
+    uintptr_t none = 0;
+    if (!__atomic_compare_exchange_n(&g_base, &none, base, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        munmap(mem, kStride * kStacks);
     return true;
 }
 

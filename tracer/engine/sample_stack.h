@@ -7,14 +7,19 @@
 // (only the pages touched cost memory), claimed lock-free for the sample's duration. When all
 // are in use (more threads sampling at the same instant than stacks) the sample runs where it
 // was taken, as before.
+//
+// The recording's growth (segment_growth.h) runs its system calls here too: it happens inside a
+// thread's first call and inside samples. A program that grows its recording but never samples
+// maps the stacks at its first growth.
 #pragma once
 
 #include <cstdint>
 
 namespace vdsotrace::tracer {
 
-// Maps the stacks (start-up only: system calls). False when they could not be mapped, or on an
-// architecture without the switch; samples then run on the caller's stack.
+// Maps the stacks (start-up, or the first growth: system calls; safe to race). False when they
+// could not be mapped, or on an architecture without the switch; samples then run on the caller's
+// stack.
 bool sample_stacks_start();
 
 // Runs fn(arg) on a free sample stack, or on this stack when none is free.

@@ -4,6 +4,7 @@
 // Built with frame pointers (see meson.build), so that a frame-pointer walk started here passes
 // through record_slow() and reaches the program's frames.
 #include "tracer/engine/sampler.h"
+#include "tracer/engine/segment_growth.h"
 
 #include <dlfcn.h>
 #include <link.h>
@@ -192,6 +193,26 @@ uint64_t hash_frames(const uintptr_t* frames, uint32_t n) {
 
 // The stack's id in the shared table, adding it when new; kNoStack when the table or the frame
 // pool is full (or the same stack is being added by a thread this one interrupted).
+//
+// Claims `n` frames of the pool and backs them by the file (the pool grows with the frames
+// claimed, segment_growth.h): the first one's index, or kPoolFull when there is no room. Apart and
+// never inlined: intern() runs under a frame-pointer walk at the program stack's deepest, and the
+// growth's values kept there would widen its frame for every sample (issue 12's stack need).
+constexpr uint32_t kPoolFull = UINT32_MAX;
+__attribute__((noinline)) uint32_t claim_frames(const Segment& seg, uint32_t n) {
+    format::Header::Sampling& cfg = seg.header->sampling;
+    uint32_t first = __atomic_load_n(&cfg.frames_claimed, __ATOMIC_RELAXED);
+    do {
+        if (uint64_t(first) + n > cfg.frame_capacity) return kPoolFull;
+    } while (!__atomic_compare_exchange_n(&cfg.frames_claimed, &first, first + n, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    Segment& grow = const_cast<Segment&>(seg);
+    if (!reserve_prefix(&grow, &grow.frames_reserved, seg.frames, (uint64_t(first) + n) * sizeof(uint64_t),
+                        uint64_t(cfg.frame_capacity) * sizeof(uint64_t)))
+        return kPoolFull;
+    return first;
+}
+
 uint32_t intern(const Segment& seg, const uintptr_t* frames, uint32_t n) {
     format::Header::Sampling& cfg = seg.header->sampling;
     const uint64_t hash = hash_frames(frames, n);
@@ -203,11 +224,8 @@ uint32_t intern(const Segment& seg, const uintptr_t* frames, uint32_t n) {
         if (seen == 0) {
             // New stack (cold: once per distinct stack in the process): room in the pool first,
             // so a claimed entry always gets its frames.
-            uint32_t first = __atomic_load_n(&cfg.frames_claimed, __ATOMIC_RELAXED);
-            do {
-                if (uint64_t(first) + n > cfg.frame_capacity) goto full;
-            } while (!__atomic_compare_exchange_n(&cfg.frames_claimed, &first, first + n, true, __ATOMIC_RELAXED,
-                                                  __ATOMIC_RELAXED));
+            const uint32_t first = claim_frames(seg, n);
+            if (first == kPoolFull) goto full;
             seen = detail::cas_shared(&e.hash, 0, hash);
             if (seen == 0) {
                 __atomic_fetch_add(&cfg.stacks_claimed, 1, __ATOMIC_RELAXED);
@@ -421,7 +439,23 @@ bool sampler_ready() {
 void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, bool shared, uint32_t period) {
     if (seg.sample_slots == nullptr || period == 0) return;
     const uint64_t i = shared ? seg.thread_capacity : index;
-    t.sample_slot = seg.sample_slots + i * seg.sample_slot_size;
+    // The stack table (hashed: reserved whole) and this thread's sample slot are backed before the
+    // thread may sample; when the recording cannot grow, the thread's calls are counted unsampled.
+    Segment& grow = const_cast<Segment&>(seg);
+    const format::Header::Sampling& cfg = seg.header->sampling;
+    if (!reserve_once(&grow, &grow.stacks_ready, seg.stacks, uint64_t(cfg.stack_capacity) * sizeof(format::StackEntry)))
+        return;
+    // The frame pool's first page (512 frames) too: here, not under intern() in the first sample,
+    // where a frame-pointer walk holds the program's stack at its deepest (issue 12). A failure
+    // is no reason to stay unsampled: intern() tries again and counts a full pool.
+    reserve_prefix(&grow, &grow.frames_reserved, seg.frames, 4096,
+                   uint64_t(cfg.frame_capacity) * sizeof(uint64_t));
+    unsigned char* sample_slot = seg.sample_slots + i * seg.sample_slot_size;
+    if (shared ? !reserve_once(&grow, &grow.shared_sample_ready, sample_slot, seg.sample_slot_size)
+               : !reserve_entry(&grow, &grow.sample_slots_reserved, seg.sample_slots, i, seg.sample_slot_size,
+                                seg.thread_capacity))
+        return;
+    t.sample_slot = sample_slot;
     t.sample_countdown = int32_t(period);
     t.tid = int(current_tid());  // no system call: thread_identity.h
     // The frame-pointer walk's upper bound: the TCB sits right above a glibc thread's stack; the

@@ -4,10 +4,12 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -15,6 +17,7 @@
 #include "tracer/common/text_util.h"
 #include "tracer/common/vdso_image.h"
 #include "tracer/engine/lifecycle.h"
+#include "tracer/engine/process_tree.h"
 #include "tracer/engine/vdso_patch_log.h"
 
 namespace vdsotrace::tracer {
@@ -32,12 +35,16 @@ uint64_t clock_ns(clockid_t id) {
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
+size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
 uint64_t random_u64() {
     uint64_t v = 0;
     if (getrandom(&v, sizeof v, GRND_NONBLOCK) == ssize_t(sizeof v)) return v;
     // No getrandom (old kernel, seccomp): still unpredictable enough to avoid collisions.
     return clock_ns(CLOCK_MONOTONIC) * 0x9E3779B97F4A7C15ull ^ uint64_t(getpid()) << 32;
 }
+
+}  // namespace
 
 void describe_errno(TextBuffer* b, int err) {
     // strerror may allocate for unknown codes and is not async-signal-safe; name the usual ones.
@@ -53,9 +60,12 @@ void describe_errno(TextBuffer* b, int err) {
         case EPERM: b->add("operation not permitted"); break;
         case ENOSYS: b->add("not supported"); break;
         case EFBIG: b->add("file size limit exceeded"); break;
+        case ESTALE: b->add("the file was removed or replaced"); break;
         default: b->add("error ")->add_u64(uint64_t(err)); break;
     }
 }
+
+namespace {
 
 // The doctor's header fields (routes, which functions the vDSO provides, crash handlers), noted
 // by the shim (lifecycle.h) and copied into every segment created afterwards.
@@ -81,53 +91,94 @@ void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*)) {
 uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
 
-bool create_segment(const Settings& settings, Segment* out, char* error, size_t error_size) {
+namespace {
+
+// Static, not on the stack: the first clock call of a process may come from a thread with a
+// small stack (issue 12; this 4 KiB header was most of the first call's 7.6 KB). Segments are
+// created by one thread at a time (the recorder's state machine), so it is never shared.
+format::Header g_plan;
+
+void name_segment(Segment* out, const Settings& settings, uint64_t segment_id) {
+    TextBuffer name(out->name, sizeof out->name);
+    name.add("/")->add(format::kShmPrefix)->add_u64(getuid())->add("-")->add(settings.session);
+    name.add("-")->add_u64(uint64_t(getpid()))->add("-")->add_hex(segment_id, 16);
+}
+
+// Who we are (pid, start time, executable, command line) into the plan, and the segment's id and
+// name, which derive from the first two (process_tree.h), so an exec'd image can find this one.
+// Apart from the file's creation and not inlined: reading /proc is the deepest part of a
+// process's first clock call, and the creation's larger frame must not sit above it (issue 12).
+__attribute__((noinline)) uint64_t identify(const Settings& settings, Segment* out) {
+    fill_process_info(&g_plan);
+    uint64_t segment_id = choose_segment_id(uint32_t(getuid()), settings.session, g_plan.pid);
+    if (segment_id == 0) segment_id = random_u64();
+    name_segment(out, settings, segment_id);
+    return segment_id;
+}
+
+// Lays out, creates, reserves and maps the segment named by identify().
+__attribute__((noinline)) bool create_file(const Settings& settings, uint64_t segment_id, Segment* out, char* error,
+                                           size_t error_size) {
     TextBuffer err(error, error_size);
 
     vdso::Image vdso;
     const bool have_vdso = vdso::parse_live(&vdso) == vdso::ParseError::kNone;
-
-    // Static, not on the stack: the first clock call of a process may come from a thread with a
-    // small stack (issue 12; this 4 KiB header was most of the first call's 7.6 KB). Segments are
-    // created by one thread at a time (the recorder's state machine), so it is never shared.
-    static format::Header plan;
-    plan = format::Header{};
+    format::Header& plan = g_plan;
     const size_t size = plan_layout(settings, have_vdso ? vdso.size : 0, &plan);
 
-    const uint64_t segment_id = random_u64();
-    TextBuffer name(out->name, sizeof out->name);
-    name.add("/")->add(format::kShmPrefix)->add_u64(getuid())->add("-")->add(settings.session);
-    name.add("-")->add_u64(uint64_t(getpid()))->add("-")->add_hex(segment_id, 16);
-
-    // A file size limit (ulimit -f) below the segment's size: fallocate would raise SIGXFSZ, whose
-    // default action kills the program (issue 12). Checked before anything exists, so no empty
-    // recording stays behind either.
+    // Created with what every recording holds (header, fixed tables, vDSO image); the rest grows
+    // on the slow paths (segment_growth.h) inside this one mapping of the whole layout.
+    // Plus the first page of module entries and the first thread slot, which the creating thread
+    // takes at once: reserved here, on the descriptor at hand.
+    const size_t initial = format::fixed_part_size(plan);
+    const size_t modules_at = format::section_offset(plan, format::kSectionModules);
+    const size_t threads_at = format::section_offset(plan, format::kSectionThreads);
+    const size_t slot_size = format::thread_slot_size(settings.callers);
+    const size_t first_modules = std::min<size_t>(4096, size_t(settings.modules) * sizeof(format::ModuleEntry));
+    const size_t first_slot = std::min<size_t>(align_up(threads_at + slot_size, 4096), size) - threads_at;
+    const size_t needed = threads_at + first_slot;
+    // A file size limit (ulimit -f) below that: fallocate would raise SIGXFSZ, whose default
+    // action kills the program (issue 12). Checked before anything exists, so no empty recording
+    // stays behind either. (Growth checks the limit again each time.)
     rlimit fsize{};
-    if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY && fsize.rlim_cur < size) {
-        err.add("the recording needs ")->add_u64(size / 1024)->add(" KiB, more than the file size limit (ulimit -f) of ");
+    if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY && fsize.rlim_cur < needed) {
+        err.add("the recording needs ")->add_u64(needed / 1024)->add(" KiB, more than the file size limit (ulimit -f) of ");
         err.add_u64(uint64_t(fsize.rlim_cur) / 1024)->add(" KiB");
         return false;
     }
     // O_EXCL: never open a segment somebody else prepared under our name. 0600: only our user.
     int fd = shm_open(out->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) {  // somebody made a file of that name: a random one instead
+        segment_id = random_u64();
+        name_segment(out, settings, segment_id);
+        fd = shm_open(out->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
     if (fd < 0) {
         err.add("cannot create /dev/shm")->add(out->name)->add(": ");
         describe_errno(&err, errno);
         return false;
     }
-    // Reserve every page now: a segment only ftruncate'd would raise SIGBUS in the middle of a
-    // clock call when tmpfs fills up later.
-    int rc = posix_fallocate(fd, 0, off_t(size));
+    // Reserve every page written now: a segment only ftruncate'd would raise SIGBUS in the middle
+    // of a clock call when tmpfs fills up later.
+    int rc = posix_fallocate(fd, 0, off_t(initial));
+    if (rc == 0) rc = posix_fallocate(fd, off_t(modules_at), off_t(first_modules));
+    if (rc == 0) rc = posix_fallocate(fd, off_t(threads_at), off_t(first_slot));
+    // Static like the plan (one creator at a time): the first call's stack need (issue 12).
+    static struct stat st;
+    st = {};
+    if (rc == 0 && fstat(fd, &st) != 0) rc = errno;
     if (rc != 0) {
-        err.add("cannot reserve ")->add_u64(size / 1024)->add(" KiB in /dev/shm: ");
+        err.add("cannot reserve ")->add_u64((initial + first_modules + first_slot) / 1024)->add(" KiB in /dev/shm: ");
         describe_errno(&err, rc);
         close(fd);
         shm_unlink(out->name);
         return false;
     }
+    // The whole layout is mapped now; only the file's reserved prefix may be touched (the rest is
+    // past its end). The mapping outlives the descriptor: daemons that close every descriptor
+    // don't hurt us (growth opens the file again by name).
     void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     const int map_errno = errno;
-    // The mapping outlives the descriptor: daemons that close every descriptor don't hurt us.
     close(fd);
     if (p == MAP_FAILED) {
         err.add("cannot map the segment: ");
@@ -143,7 +194,6 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
     h->start_monotonic_ns = monotonic_ns();
     TextBuffer(h->session, sizeof h->session).add(settings.session);
     h->tree.segment_id = segment_id;
-    fill_process_info(h);
     memcpy(&h->doctor, &g_doctor_header, sizeof h->doctor);
     bind_segment(h, out);
     for (uint32_t i = 0; i < h->section_count; ++i) {
@@ -153,11 +203,22 @@ bool create_segment(const Settings& settings, Segment* out, char* error, size_t 
         undo_vdso_patches(copy, vdso.size);  // the kernel's vDSO, not the shim's redirections
     }
     h->flags |= vdso_redirect_flags();
-    // The shared overflow slot is marked once, so readers can tell it from a thread.
-    reinterpret_cast<format::ThreadSlotHeader*>(out->threads + out->slot_size * out->thread_capacity)->state =
-        format::kThreadShared;
+    h->backed_size = uint32_t(needed);  // the first slot ends the last part reserved above
+    out->growable = true;  // (bind_segment took it for a whole one)
+    out->modules_reserved = first_modules;
+    out->threads_reserved = first_slot;
+    out->file_dev = uint64_t(st.st_dev);
+    out->file_ino = uint64_t(st.st_ino);
     __atomic_store_n(&h->state, uint32_t(format::kStateRunning), __ATOMIC_RELEASE);
     return true;
+}
+
+}  // namespace
+
+bool create_segment(const Settings& settings, Segment* out, char* error, size_t error_size) {
+    g_plan = format::Header{};
+    const uint64_t segment_id = identify(settings, out);
+    return create_file(settings, segment_id, out, error, error_size);
 }
 
 }  // namespace vdsotrace::tracer

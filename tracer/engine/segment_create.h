@@ -1,4 +1,5 @@
-// Creates this process's segment: name, exclusive creation, full reservation, layout.
+// Creates this process's segment: name, exclusive creation, layout, the first reservation
+// (segment_growth.h reserves the rest as it is needed).
 #pragma once
 
 #include <cstddef>
@@ -8,6 +9,7 @@
 #include "tracer/format/segment_format.h"
 #include "tracer/format/segment_layout.h"
 #include "tracer/engine/settings.h"
+#include "tracer/common/text_util.h"
 
 namespace vdsotrace::tracer {
 
@@ -45,6 +47,9 @@ inline size_t plan_layout(const Settings& settings, size_t vdso_size, format::He
 // Creates, reserves and maps the segment, fills the header (identity, layout, process info)
 // and copies the vDSO image into it. On failure returns false with a message in `error`.
 bool create_segment(const Settings& settings, Segment* out, char* error, size_t error_size);
+
+// Names the usual errno values in `b` (strerror is not async-signal-safe).
+void describe_errno(TextBuffer* b, int err);
 
 // Monotonic and realtime clocks for the engine's timestamps, read through the vDSO entry the shim
 // gave set_engine_clock (the raw vDSO function, -errno convention), else with a raw syscall: the

@@ -107,6 +107,16 @@ void read_sampling_settings(Settings* out) {
 
 char g_attach_session[48];
 
+bool current_session(TextBuffer* out) {
+    const char* session = g_attach_session[0] != '\0' ? g_attach_session : getenv("VDSOTRACE_SESSION");
+    if (session != nullptr && valid_session(session)) {
+        out->add(session);
+        return false;
+    }
+    own_session(out);
+    return true;
+}
+
 void read_settings(Settings* out, char* problems, size_t problems_size) {
     TextBuffer p(problems, problems_size);
     read_number("VDSOTRACE_THREADS", 1, 65536, false, &out->threads, &p);

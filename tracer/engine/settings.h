@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tracer/common/text_util.h"
+
 namespace vdsotrace::tracer {
 
 struct Settings {
@@ -31,6 +33,11 @@ extern char g_attach_session[48];
 // human-readable, NUL-terminated message for stderr, empty when all is well) and replaced by its
 // default.
 void read_settings(Settings* out, char* problems, size_t problems_size);
+
+// The session this process records into (as read_settings names it) into `out`; true when it is
+// the process's own ("pid<PID>.<start ticks>": VDSOTRACE_SESSION unset or not valid), which the
+// programs it execs do not share. No allocation.
+bool current_session(TextBuffer* out);
 
 // Reads only the sampling settings (period, depth, unwinder), without reporting problems: the
 // shim's constructor uses it to decide whether to load an unwinder.

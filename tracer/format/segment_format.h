@@ -6,11 +6,25 @@
 // The writer updates counters in place while the program runs, so a reader sees them live and
 // nothing is lost when the program dies. A saved recording is a byte copy of the segment.
 //
+// Sized to what it holds (major 2): the section directory describes the whole layout
+// (`segment_size` bytes, mapped once by the writer), but the file holds only a prefix of it. The
+// writer starts it with the header, the small fixed sections and the vDSO image, and extends it on
+// its slow paths (a new thread slot, module, wrapper or Python site, exited-thread entry, sampled
+// stack) with fallocate, which reserves the pages before anything is written there: a full
+// /dev/shm or a file size limit is then a failed growth (kFlagGrowthFailed, one line on stderr),
+// never a SIGBUS in the program. Sections are laid out in the order programs fill them (thread
+// slots after the small tables), so a short process's file stays a few tens of KiB. Inside the
+// file, entries not yet used may be holes (they read as zeros and take no memory).
+//
 // Compatibility rules:
 //  - `major` changes when an existing field moves or changes meaning: readers refuse other majors.
 //  - `minor` changes when something is added (a header field in reserved space, a new section
 //    kind, a new flag): readers accept any minor of their major and ignore what they don't know.
 //  - Every size and offset a reader uses comes from the header and is checked against the file.
+//  - The file may be shorter than `segment_size` (it grows while the program runs): an entry that
+//    does not lie wholly inside the file has never been written and reads as empty. A reader takes
+//    the file's size from the file itself (fstat), never from the header; a file shorter than
+//    `backed_size` (what the writer had reserved) was truncated.
 // All integers are in the writer's native byte order; `byte_order` tells a reader on another
 // machine. Layout is pinned by static_asserts here and by tests/unit/test_segment_format.cpp.
 #pragma once
@@ -21,19 +35,23 @@
 namespace vdsotrace::format {
 
 inline constexpr char kMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'C', '\0'};
-inline constexpr uint16_t kMajor = 1;
-// 1: calls through clock wrappers (kSectionWrapperSites); 2: Python sites; 3: unloaded modules
-// (kModuleUnloaded, kSectionRetiredCallers); 4: the vDSO's getrandom (kGetrandom);
-// 5: stacks from the unwind tables (kUnwinderCfi); 6: the reaper's status and the last proven
-// activity (Header::reaped_by, Header::last_activity_monotonic_ns)
-inline constexpr uint16_t kMinor = 6;
+// 2.0: the file grows (see above), sections reordered. Everything of 1.4 is kept: 1.1 calls
+// through clock wrappers (kSectionWrapperSites); 1.2 Python sites; 1.3 unloaded modules
+// (kModuleUnloaded, kSectionRetiredCallers); 1.4 the vDSO's getrandom (kGetrandom).
+// 2.1: stacks from the unwind tables (kUnwinderCfi; format 1.5 on the 1.x line).
+// 2.2: the reaper's status and the last proven activity (Header::reaped_by,
+// Header::last_activity_monotonic_ns; format 1.6 on the 1.x line, at the same offsets).
+// Readers of 2.x also read 1.x recordings, whose file is always the whole layout.
+inline constexpr uint16_t kMajor = 2;
+inline constexpr uint16_t kMinor = 2;
+inline constexpr uint16_t kOldestMajorRead = 1;
 inline constexpr uint32_t kByteOrderMark = 0x01020304;
 inline constexpr char kShmPrefix[] = "vdsotrace-";  // name under /dev/shm
 // The largest recording: the shim never creates a bigger one, the reader never reads one.
 inline constexpr uint64_t kMaxSegmentSize = uint64_t(1) << 30;
 
 // The counted functions, in counter order. The first kFunctionCount are the clock functions the
-// shim interposes and routes (arrays of routes, entries and vDSO names are that long); minor 4
+// shim interposes and routes (arrays of routes, entries and vDSO names are that long); 1.4
 // adds the vDSO's getrandom, counted only where a program calls it through the vDSO (the vDSO's
 // own symbol table or libc's internal pointer lead to the shim), never interposed as a symbol.
 enum Function : uint8_t {
@@ -43,7 +61,7 @@ enum Function : uint8_t {
     kGetcpu = 3,
     kClockGetres = 4,
     kFunctionCount = 5,
-    kGetrandom = 5,          // minor 4
+    kGetrandom = 5,          // 1.4
     kCountedFunctions = 6,   // kFunctionNames, report rows
 };
 
@@ -55,7 +73,7 @@ inline constexpr int kBucketDynamicCpu = 16;
 inline constexpr int kBucketInvalid = 17;
 inline constexpr int kClockBuckets = 18;
 // Counter indexes: fn * kClockBuckets + bucket for the clock functions (0..89), then one for
-// getrandom (90, minor 4: it takes no clock id).
+// getrandom (90, 1.4: it takes no clock id).
 inline constexpr int kSlotUnattributedCounters = kFunctionCount * kClockBuckets;  // 90: the slot's array
 inline constexpr int kCounterSlots = kSlotUnattributedCounters + 1;              // 91
 
@@ -130,6 +148,10 @@ enum HeaderFlags : uint32_t {
     // it cannot tell threads apart, so its thread slots are per CPU (named "cpu N"): each call
     // counts, with atomics, in the slot of the CPU it ran on.
     kFlagCpuSlots = 1u << 5,
+    // The recording could not grow (/dev/shm full, a file size limit, the file removed): from then
+    // on, what needed more room went elsewhere or was not kept (new threads counted with the exited
+    // threads, modules and call sites not named); every call is still counted.
+    kFlagGrowthFailed = 1u << 6,
 };
 
 // Where the shim sends each function (VDSOTRACE_ROUTE, `run --route`).
@@ -189,7 +211,7 @@ struct Header {
     uint32_t header_size;     // kHeaderSize
     uint32_t byte_order;      // kByteOrderMark as written
     uint32_t section_count;   // used entries in sections[]
-    uint64_t segment_size;    // bytes, the whole segment
+    uint64_t segment_size;    // bytes, the whole layout (the file holds a prefix of it: see above)
     SectionEntry sections[kMaxSections];
 
     // Identity of the process.
@@ -211,7 +233,9 @@ struct Header {
     uint32_t thread_capacity;    // private thread slots (the shared overflow slot comes after them)
     uint32_t caller_capacity;    // caller entries per thread slot, a power of two
     uint32_t module_capacity;
-    uint32_t reserved0;
+    // Format 2: the bytes of the file the writer has reserved so far (it only grows, raised after
+    // each growth succeeded): a file shorter than this was cut, not caught growing. 0 in format 1.
+    uint32_t backed_size;
     uint64_t threads_claimed;    // slots handed out (may exceed thread_capacity: the rest share)
     uint64_t modules_claimed;    // module entries handed out (may exceed module_capacity)
 
@@ -238,7 +262,7 @@ struct Header {
         uint32_t reserved[6];
     } sampling;  // the 64-byte ext_sampling block of v1.0; all zero when sampling is off
 
-    // Minor 6. The pid of the traced parent whose wait() wrote state and exit_value because the
+    // 2.2 (1.6 on the 1.x line, same offsets). The pid of the traced parent whose wait() wrote state and exit_value because the
     // process could not (killed, or gone without a word); 0: the process itself, or `vdsotrace
     // run`, wrote them (or nobody did).
     int32_t reaped_by;
@@ -316,7 +340,7 @@ struct ThreadSlotHeader {
     int32_t tid;
     char name[16];    // the thread's name when it claimed the slot (and when it exited)
     uint64_t claimed_monotonic_ns;
-    // Minor 4: the unattributed count of getrandom (counter kSlotUnattributedCounters), which has
+    // 1.4: the unattributed count of getrandom (counter kSlotUnattributedCounters), which has
     // no room in the slot's unattributed array (its length is part of the v1.0 layout).
     uint64_t unattributed_getrandom;
     uint64_t reserved[3];

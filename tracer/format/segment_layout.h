@@ -54,14 +54,48 @@ struct Segment {
     RetiredCallerEntry* retired = nullptr;  // null in segments without the section
     uint32_t retired_capacity = 0;
     char name[128] = {};  // shm name, "/vdsotrace-..."
+
+    // Growth (format 2; the engine's tracer/engine/segment_growth.h). `size` above is the whole
+    // layout, mapped at once; the file holds the reserved parts. Each growing section is reserved
+    // as a prefix: its first `*_reserved` bytes are backed by the file (updated with atomics, only
+    // ever up). Nothing of the segment is read or written by the engine outside what is reserved:
+    // the rest of the mapping lies past the file's end, where any access would raise SIGBUS.
+    bool growable = false;       // false: the whole layout is backed (a buffer, a static program's)
+    uint64_t file_dev = 0;       // the file created, to tell it from another under the same name
+    uint64_t file_ino = 0;
+    uint64_t modules_reserved = 0;
+    uint64_t wrapper_sites_reserved = 0;
+    uint64_t threads_reserved = 0;       // private slots only; the shared one is separate
+    uint64_t thread_log_reserved = 0;
+    uint64_t python_sites_reserved = 0;
+    uint64_t frames_reserved = 0;
+    uint64_t sample_slots_reserved = 0;  // private sample slots only
+    uint64_t retired_reserved = 0;
+    uint32_t stacks_ready = 0;           // 1: the stack table is reserved (whole: it is hashed)
+    uint32_t shared_slot_ready = 0;      // 1: the shared overflow thread slot is reserved
+    uint32_t shared_sample_ready = 0;    // 1: the shared overflow sample slot is reserved
 };
 
 // Computes the layout for `sizes` and a vDSO image of `vdso_size` bytes; fills the header's
 // identification (magic, version, sizes), section directory and capacities in `*header` (when
 // not null: then only the size is wanted) and returns the total size in bytes.
+//
+// Format 2 lays the sections out in the order programs fill them, so that a file grown as a
+// prefix of the layout stays small: first the small fixed tables every recording has and the vDSO
+// image (reserved at creation), then the tables that grow entry by entry (modules, wrapper
+// sites, thread slots), then what only some programs use (threads that exit, Python code, retired
+// callers, stack samples). The directory lists the sections in format 1's order.
 size_t plan_layout(const LayoutSizes& sizes, size_t vdso_size, Header* header);
 
-// Fills `seg`'s pointers from a mapped header (used after create, and by tests).
+// Where the section of `kind` starts (segment_size when there is none).
+size_t section_offset(const Header& h, uint32_t kind);
+
+// The bytes a new segment's file starts with: the header, the fixed tables and the vDSO image
+// (everything laid out before the first growing section, the modules).
+size_t fixed_part_size(const Header& h);
+
+// Fills `seg`'s pointers from a mapped header (used after create, and by tests); the segment is
+// taken as wholly backed (not growable).
 void bind_segment(Header* header, Segment* seg);
 
 }  // namespace vdsotrace::format

@@ -9,6 +9,7 @@
 #include "tracer/common/text_util.h"
 #include "tracer/engine/settings.h"
 #include "tracer/engine/thread_state.h"
+#include "tracer/engine/segment_growth.h"
 #include "tracer/wrappers/symbol_at.h"
 
 namespace vdsotrace::tracer::python {
@@ -228,6 +229,9 @@ uint64_t new_site(uintptr_t code, uint64_t unit, uint32_t* index) {
     if (seg == nullptr || seg->python_sites == nullptr) return 0;
     const uint32_t i = __atomic_fetch_add(&g_sites_claimed, 1u, __ATOMIC_RELAXED);
     if (i >= seg->python_site_capacity) return 0;
+    if (!reserve_entry(seg, &seg->python_sites_reserved, seg->python_sites, i, sizeof(format::PythonSiteEntry),
+                       seg->python_site_capacity))
+        return 0;  // the recording cannot grow: counted at the interpreter's C call site
     format::PythonSiteEntry& e = seg->python_sites[i];
     __atomic_store_n(&e.state, uint32_t(format::kWrapperSiteWriting), __ATOMIC_RELAXED);
     const Layout& l = g_rt.layout;

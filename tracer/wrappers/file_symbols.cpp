@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "tracer/common/text_util.h"
+#include "tracer/engine/recorder.h"
 #include "tracer/engine/thread_identity.h"
 
 namespace vdsotrace::tracer::wrappers {
@@ -35,7 +36,9 @@ struct ModuleFile {
 };
 
 constexpr unsigned kModules = 256;
-ModuleFile g_modules[kModules];
+// Constant-initialised (zeros in .bss): a dynamic initialiser wrote its 144 KiB at every process
+// start, 36 page faults a process (issue 14's start-up cost).
+constinit ModuleFile g_modules[kModules] = {};
 
 struct Mapping {
     const unsigned char* base = nullptr;
@@ -169,9 +172,16 @@ bool debug_symbol_table(const Mapping& m, const char* path, Mapping* debug, Symb
 bool open_symbols(const link_map* lm, SymbolTable* t, Mapping* kept, char (&scratch)[2][256]) {
     const char* path = lm->l_name;
     if (path == nullptr || path[0] == '\0') {  // the program itself
-        const ssize_t n = readlink("/proc/self/exe", scratch[0], sizeof scratch[0] - 1);
-        if (n <= 0) return false;
-        scratch[0][n] = '\0';
+        // The recording's header names it already (read at its creation): one readlink of
+        // /proc/self/exe a process, not two (issue 14's start-up cost).
+        const format::Header* h = segment_header();
+        if (h != nullptr && h->exe[0] == '/') {
+            TextBuffer(scratch[0], sizeof scratch[0]).add(h->exe);
+        } else {
+            const ssize_t n = readlink("/proc/self/exe", scratch[0], sizeof scratch[0] - 1);
+            if (n <= 0) return false;
+            scratch[0][n] = '\0';
+        }
         path = scratch[0];
     }
     if (path[0] != '/') return false;  // the vDSO ("linux-vdso.so.1"): no file

@@ -5,6 +5,7 @@
 #include "tracer/unwind/eh_frame_rules.h"
 #include "tracer/wrappers/file_symbols.h"
 #include "tracer/python/cpython_frames.h"
+#include "tracer/engine/segment_growth.h"
 #include "tracer/wrappers/symbol_at.h"
 #include "tracer/common/text_util.h"
 #include "tracer/wrappers/wrapper_names.h"
@@ -30,6 +31,7 @@ constexpr uint8_t kPythonSite = 2;
 constexpr uint32_t kDecisions = 4096;  // return addresses near wrappers, process-wide
 constexpr unsigned kProbes = 32;
 Decision g_decisions[kDecisions];
+uint32_t g_any_decision;  // 1 once an entry of g_decisions was claimed (in this process or a parent)
 
 Segment* g_segment;
 uint32_t g_sites_claimed;  // entries of the segment's wrapper-site table handed out
@@ -73,6 +75,7 @@ Decision* decide(uint64_t ret, Decision* local) {
         uint64_t seen = __atomic_load_n(&e.ret, __ATOMIC_ACQUIRE);
         if (seen == 0) {
             if (__atomic_compare_exchange_n(&e.ret, &seen, ret, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                __atomic_store_n(&g_any_decision, 1u, __ATOMIC_RELAXED);
                 bool keep = true;
                 const Decision d = compute(ret, &keep);
                 if (!keep) {
@@ -106,6 +109,9 @@ unsigned register_site(uint64_t ret, uint32_t depth) {
     if (seg == nullptr || seg->wrapper_sites == nullptr) return 0;
     const uint32_t index = __atomic_fetch_add(&g_sites_claimed, 1u, __ATOMIC_RELAXED);
     if (index >= seg->wrapper_site_capacity || index >= format::kWrapperSiteCapacity) return 0;
+    if (!reserve_entry(seg, &seg->wrapper_sites_reserved, seg->wrapper_sites, index, sizeof(format::WrapperSiteEntry),
+                       seg->wrapper_site_capacity))
+        return 0;  // the recording cannot grow: counted at the call site itself, like a full table
     format::WrapperSiteEntry& w = seg->wrapper_sites[index];
     __atomic_store_n(&w.state, uint32_t(format::kWrapperSiteWriting), __ATOMIC_RELAXED);
     w.address = ret;
@@ -181,8 +187,11 @@ void bind_segment(Segment* seg) {
 
 void forget_sites_after_fork() {
     python::forget_after_fork();
-    // Only the forking thread runs in the child: plain stores are enough.
-    for (Decision& d : g_decisions) d.via = 0;
+    // Only the forking thread runs in the child: plain stores are enough. Only when a decision was
+    // made: the table is 96 KiB, and clearing it untouched cost every forked child 24 page faults.
+    if (__atomic_load_n(&g_any_decision, __ATOMIC_RELAXED) != 0)
+        for (Decision& d : g_decisions)
+            if (d.via != 0) d.via = 0;
     g_sites_claimed = 0;
     g_segment = nullptr;
 }
