@@ -190,19 +190,21 @@ void on_fault(int sig, siginfo_t* info, void* context) {
 // SA_ONSTACK on the program's alternate stack, or, on a stack overflow with none, not at all).
 // SA_ONSTACK is added for the shim's own crash capture only where the shim gives threads an
 // alternate stack (VDSOTRACE_CRASH=stack) and the program had no handler of its own.
+//
+// One system call in the usual case: installed as for a signal the program does not handle (at
+// start-up it has none yet), the old action read by the same call; installed again with the
+// program's flags only when it turns out to have had a handler (issue 14's start-up cost).
 void install(int sig, struct sigaction* old, bool own_alt_stack) {
-    sigaction(sig, nullptr, old);
     struct sigaction sa {};
     sa.sa_sigaction = on_fault;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | (own_alt_stack ? SA_ONSTACK : 0);
+    if (sigaction(sig, &sa, old) != 0) return;
     const bool program_handler = old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN;
-    if (program_handler) {
-        sa.sa_mask = old->sa_mask;
-        sa.sa_flags = SA_SIGINFO | (old->sa_flags & (SA_ONSTACK | SA_NODEFER | SA_RESTART));
-        if (own_alt_stack) sa.sa_flags |= SA_ONSTACK;  // frame_fits_below keeps overflows fatal
-    } else {
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_SIGINFO | SA_RESTART | (own_alt_stack ? SA_ONSTACK : 0);
-    }
+    if (!program_handler) return;
+    sa.sa_mask = old->sa_mask;
+    sa.sa_flags = SA_SIGINFO | (old->sa_flags & (SA_ONSTACK | SA_NODEFER | SA_RESTART));
+    if (own_alt_stack) sa.sa_flags |= SA_ONSTACK;  // frame_fits_below keeps overflows fatal
     sigaction(sig, &sa, nullptr);
 }
 

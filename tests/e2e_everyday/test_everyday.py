@@ -176,6 +176,34 @@ def test_reaped_by_parent(tmp):
             check(line in text, f"{how}: the text report says '{line}'", text[-1500:])
 
 
+def test_startup_files(tmp):
+    """What the shim's start-up opens in a program that never reads the clock: its own library,
+    nothing else (it read /proc/self/maps twice and the loader's file before issue 14's start-up
+    cut, 15 system calls at every process start)."""
+    strace = shutil.which("strace")
+    if strace is None:
+        print("skip: the start-up's files need strace (package strace)")
+        return
+    true = shutil.which("true")
+
+    def opened(name, env):
+        log = os.path.join(tmp, name + ".strace")
+        p = run([strace, "-f", "-qq", "-e", "trace=open,openat,readlink", "-o", log, true], env=env)
+        check(p.returncode == 0, f"{name}: true ran under strace", p.stderr)
+        paths = sorted(re.findall(r'^\d+\s+(?:open|openat|readlink)\((?:AT_FDCWD, )?"([^"]*)"', open(log).read(), re.M))
+        return paths
+
+    native = opened("native", None)
+    session = TAG + "startup"
+    made_sessions.add(session)
+    traced = opened("preload", {"LD_PRELOAD": SHIM, "VDSOTRACE_SESSION": session})
+    extra = list(traced)
+    for path in native:
+        if path in extra:
+            extra.remove(path)
+    check(extra == [SHIM], "the shim's start-up opens its own library and nothing else", f"{extra} (native {native})")
+
+
 def test_killed_duration(tmp):
     """A plain LD_PRELOAD program killed with SIGTERM after reading the clock for about 0.5 s: its
     recording keeps the last activity it proves, and the report gives that as a lower bound
@@ -378,6 +406,7 @@ def main():
         test_command_line(tmp)
         test_fork_exit(tmp)
         test_reaped_by_parent(tmp)
+        test_startup_files(tmp)
         test_killed_duration(tmp)
         test_ls_killed_duration(tmp)
         test_python_pool(tmp)

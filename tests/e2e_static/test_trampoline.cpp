@@ -177,10 +177,8 @@ protected:
     void use_rseq() {
         data().rseq_offset_at = reinterpret_cast<uint64_t>(&__rseq_offset);
         data().rseq_size_at = reinterpret_cast<uint64_t>(&__rseq_size);
-        auto* cs = reinterpret_cast<vdsotrace::inject::RseqCs*>(static_cast<unsigned char*>(page_) +
-                                                                 vdsotrace::inject::kRseqCsOffset);
-        cs->start_ip += reinterpret_cast<uint64_t>(page_);
-        cs->abort_ip += reinterpret_cast<uint64_t>(page_);
+        vdsotrace::inject::relocate_rseq_descriptors(static_cast<unsigned char*>(page_), kTrampolineSize,
+                                                     reinterpret_cast<uint64_t>(page_));
     }
     // Calls counted in CPU slot `s`, and in all of them.
     uint64_t slot_total(uint32_t s) const {
@@ -361,3 +359,153 @@ TEST_F(RseqTrampoline, RestartableSequenceLosesNoCountUnderMigrationsAndSignals)
     EXPECT_GT(signals.calls(), 0u);
     EXPECT_EQ(total, expected) << moves << " moves, " << signals.calls() << " calls in the signal handler";
 }
+
+// Two stand-ins for libc wrappers, one calling the other (timespec_get -> __clock_gettime): the
+// outer one leaves a known word right above its return address, as call_via_fake_wrapper does.
+extern "C" long call_via_two_wrappers(Entry e);
+extern "C" char outer_wrapper_return[], inner_wrapper_return[];
+asm(R"(
+        .text
+        .globl call_via_two_wrappers
+call_via_two_wrappers:
+        sub $8, %rsp
+        movabs $0x0badc0ffee00, %rax
+        mov %rax, (%rsp)
+        mov %rdi, %rax
+        call inner_wrapper
+        .globl outer_wrapper_return
+outer_wrapper_return:
+        add $8, %rsp
+        ret
+inner_wrapper:
+        sub $8, %rsp
+        xor %edi, %edi
+        xor %esi, %esi
+        xor %edx, %edx
+        call *%rax
+        .globl inner_wrapper_return
+inner_wrapper_return:
+        add $8, %rsp
+        ret
+)");
+
+namespace {
+
+// The assembly fast path of entries.S (a thread with an rseq area, its caller's entry claimed at
+// the probe's start) counts on its own: with the slow path turned off (no shared slot: vt_count
+// returns at once), calls after the first still count, in the entry the slow path claimed. A fast
+// path whose key, probe, counter or wrapper step differed from vt_count's would find no entry and
+// hand every call to the slow path, which would count none of them.
+class RseqFastPath : public RseqTrampoline {
+protected:
+    void slow_path_off() {
+        ASSERT_EQ(mprotect(page_, 8192, PROT_READ | PROT_WRITE), 0);
+        data().shared_slot = 0;
+        seal();
+    }
+    void add_rows(std::initializer_list<vdsotrace::inject::WrapperRow> rows) {
+        ASSERT_EQ(mprotect(page_, 8192, PROT_READ | PROT_WRITE), 0);
+        for (const auto& row : rows) ASSERT_TRUE(vdsotrace::inject::add_wrapper_row(data(), row));
+        seal();
+    }
+    // Calls counted in the CPU slots under `key`.
+    uint64_t counted_under(uint64_t key) const {
+        uint64_t n = 0;
+        for (uint32_t s = 0; s < cpu_slots_.size() * 8 / slot_size_; ++s) {
+            const auto* c = reinterpret_cast<const f::CallerEntry*>(
+                reinterpret_cast<const unsigned char*>(cpu_slots_.data()) + s * slot_size_ + f::kSlotCallersOffset);
+            for (uint32_t i = 0; i < kCallers; ++i)
+                if (c[i].key == key) n += c[i].count;
+        }
+        return n;
+    }
+    // Pins this thread to one CPU while it lives (so that the entry claimed first is the one the
+    // next calls find).
+    struct Pinned {
+        Pinned() {
+            sched_getaffinity(0, sizeof saved, &saved);
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(sched_getcpu(), &one);
+            sched_setaffinity(0, sizeof one, &one);
+        }
+        ~Pinned() { sched_setaffinity(0, sizeof saved, &saved); }
+        cpu_set_t saved;
+    };
+};
+
+// One call site for every call (each call site is a caller of its own, claimed on its first call).
+__attribute__((noinline)) long call_entry(Entry e, long a, long b, long c) {
+    const long r = e(a, b, c);
+    asm volatile("" ::: "memory");  // not a tail call: the return address stays here
+    return r;
+}
+
+// Called straight from the program: the clock id's low half picks the counter (the upper half of
+// an int's register is undefined), and the arguments and result pass through.
+TEST_F(RseqFastPath, CountsCallsFromTheProgramOnItsOwn) {
+    Pinned pinned;
+    const long clock = long(0xdeadbeef00000007ull);
+    EXPECT_EQ(call_entry(entry(f::kClockGettime), clock, 5, 6), clock ^ 5 ^ 6 ^ 0x5a5a);  // claims (slow path)
+    EXPECT_EQ(call_entry(entry(f::kGettimeofday), 0, 0, 0), 0x5a5a);
+    ASSERT_NO_FATAL_FAILURE(slow_path_off());
+    for (int i = 0; i < 999; ++i) {
+        ASSERT_EQ(call_entry(entry(f::kClockGettime), clock, 5, 6), clock ^ 5 ^ 6 ^ 0x5a5a);
+        ASSERT_EQ(g_seen[0], clock);
+        ASSERT_EQ(g_seen[1], 5);
+        ASSERT_EQ(g_seen[2], 6);
+    }
+    for (int i = 0; i < 99; ++i) call_entry(entry(f::kGettimeofday), 0, 0, 0);
+    EXPECT_EQ(cpu_slots_total(), 1000u + 100u);
+    int slots_used = 0, entries = 0;
+    for (uint32_t s = 0; s < 64; ++s) slots_used += slot_total(s) != 0;
+    EXPECT_EQ(slots_used, 1);
+    for (uint32_t s = 0; s < 64; ++s)
+        for (uint32_t i = 0; i < kCallers; ++i)
+            entries += reinterpret_cast<const f::CallerEntry*>(reinterpret_cast<const unsigned char*>(cpu_slots_.data()) +
+                                                               s * slot_size_ + f::kSlotCallersOffset)[i].count != 0;
+    EXPECT_EQ(entries, 2);  // clock_gettime(7) and gettimeofday, one call site
+    uint64_t in_bucket_7 = 0;
+    for (uint32_t s = 0; s < 64; ++s)
+        for (uint32_t i = 0; i < kCallers; ++i) {
+            const auto& e = reinterpret_cast<const f::CallerEntry*>(
+                reinterpret_cast<const unsigned char*>(cpu_slots_.data()) + s * slot_size_ + f::kSlotCallersOffset)[i];
+            if (e.key != 0 && f::caller_counter(e.key) == f::counter_index(f::kClockGettime, 7)) in_bucket_7 += e.count;
+        }
+    EXPECT_EQ(in_bucket_7, 1000u);
+    // A clock id beyond the fast path's buckets goes to the slow path, here turned off.
+    call_entry(entry(f::kClockGettime), -1, 0, 0);
+    call_entry(entry(f::kClockGettime), 99, 0, 0);
+    EXPECT_EQ(cpu_slots_total(), 1100u);
+}
+
+// From a libc wrapper: the fast path steps out of it to the wrapper's caller (here the word the
+// row names), probing past rows that share its table slot.
+TEST_F(RseqFastPath, StepsOutOfAWrapperOnItsOwn) {
+    Pinned pinned;
+    const uint64_t ret = reinterpret_cast<uint64_t>(fake_wrapper_return);
+    std::vector<vdsotrace::inject::WrapperRow> rows;
+    for (uint64_t other = ret - 4096; other > ret - (1u << 20) && rows.size() < 3; --other)
+        if (vdsotrace::inject::wrapper_slot(other) == vdsotrace::inject::wrapper_slot(ret)) rows.push_back({other, 1, 64});
+    ASSERT_EQ(rows.size(), 3u);
+    ASSERT_NO_FATAL_FAILURE(add_rows({rows[0], rows[1], rows[2], {ret, 1, 8}}));
+    call_via_fake_wrapper(entry(f::kClockGettime));  // claims (slow path)
+    ASSERT_NO_FATAL_FAILURE(slow_path_off());
+    for (int i = 0; i < 499; ++i) call_via_fake_wrapper(entry(f::kClockGettime));
+    EXPECT_EQ(counted_under(f::caller_key(f::counter_index(f::kClockGettime, 0), 0x123456789abc)), 500u);
+    EXPECT_EQ(cpu_slots_total(), 500u);
+}
+
+// A wrapper called by a wrapper is the slow path's: counted under the outer wrapper's caller.
+TEST_F(RseqFastPath, LeavesAWrappersWrapperToTheSlowPath) {
+    Pinned pinned;
+    ASSERT_NO_FATAL_FAILURE(add_rows({{reinterpret_cast<uint64_t>(inner_wrapper_return), 1, 16},
+                                      {reinterpret_cast<uint64_t>(outer_wrapper_return), 1, 8}}));
+    for (int i = 0; i < 300; ++i) call_via_two_wrappers(entry(f::kTime));
+    EXPECT_EQ(counted_under(f::caller_key(f::counter_index(f::kTime, 0), 0x0badc0ffee00)), 300u);
+    ASSERT_NO_FATAL_FAILURE(slow_path_off());
+    call_via_two_wrappers(entry(f::kTime));
+    EXPECT_EQ(cpu_slots_total(), 300u);
+}
+
+}  // namespace

@@ -117,6 +117,57 @@ TEST_F(FastUnwind, DeepStackWithoutFramePointersEqualsLibunwind) {
     EXPECT_TRUE(again.equal()) << again.describe();
 }
 
+// compare_here() with a WalkHint kept from one walk to the next, as the sampler keeps it.
+struct HintedJob {
+    Comparison* c;
+    unwind::WalkHint* hint;
+    uint32_t epoch;
+};
+__attribute__((noinline)) void compare_here_hinted(HintedJob* j) {
+    void* raw[kMaxFrames + 1];
+    const int n = g_unw_backtrace(raw, kMaxFrames + 1);
+    const unwind::StartFrame start{reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
+                                   reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()),
+                                   *static_cast<const uintptr_t*>(__builtin_frame_address(0))};
+    j->c->fast_n = unwind::backtrace(start, start.sp, t_stack_high, j->c->fast, kMaxFrames, j->hint, j->epoch);
+    j->c->libunwind_n = n > 0 ? n - 1 : 0;
+    for (int i = 1; i < n; ++i) j->c->libunwind[i - 1] = reinterpret_cast<uintptr_t>(raw[i]);
+}
+Comparison hinted_walk(unwind::WalkHint* hint, uint32_t epoch) {
+    Comparison c;
+    HintedJob hj{&c, hint, epoch};
+    UnwindJob job{[](UnwindJob* j) {
+                      compare_here_hinted(static_cast<HintedJob*>(j->context));
+                      return 0;
+                  },
+                  nullptr, &hj};
+    unwind_fixture_deep(kDepth, &job);
+    return c;
+}
+
+TEST_F(FastUnwind, AWalkBeginsWithItsHintOnlyUnderTheSameEpoch) {
+    unwind::WalkHint hint{};
+    Comparison first = hinted_walk(&hint, 1);
+    EXPECT_TRUE(first.equal()) << first.describe();
+    ASSERT_NE(hint.address, 0u);  // the first frame's lookup address, module and rule kept
+    EXPECT_EQ(hint.address, first.fast[0] - 1);
+    EXPECT_EQ(hint.epoch, 1u);
+    Comparison second = hinted_walk(&hint, 1);
+    EXPECT_TRUE(second.equal()) << second.describe();
+    // A wrong rule in the hint (CFA = SP + 4096; Step: kind 1 = from SP, offset in the high 32
+    // bits) is followed under the same epoch, which shows the hint is used...
+    const unwind::WalkHint good = hint;
+    hint.step = uint64_t(1) | uint64_t(4096) << 32;
+    Comparison misled = hinted_walk(&hint, 1);
+    EXPECT_FALSE(misled.equal()) << misled.describe();
+    // ...and ignored under another (a module may have been unloaded since), then replaced.
+    Comparison fresh = hinted_walk(&hint, 2);
+    EXPECT_TRUE(fresh.equal()) << fresh.describe();
+    EXPECT_EQ(hint.epoch, 2u);
+    EXPECT_EQ(hint.step, good.step);
+    EXPECT_EQ(hint.module, good.module);
+}
+
 TEST_F(FastUnwind, StopsAtTheDepthAskedFor) {
     Comparison c;
     UnwindJob job{[](UnwindJob* j) {

@@ -158,15 +158,9 @@ private:
     }
 
     bool install_trampoline(std::string* why) {
-        // The blob is position independent but for the rseq descriptor's absolute addresses.
+        // The blob is position independent but for the rseq descriptors' absolute addresses.
         std::vector<unsigned char> blob(kTrampolineBlob, kTrampolineBlob + kTrampolineSize);
-        if (blob.size() >= kRseqCsOffset + sizeof(RseqCs)) {
-            RseqCs cs;
-            memcpy(&cs, blob.data() + kRseqCsOffset, sizeof cs);
-            cs.start_ip += trampoline_;
-            cs.abort_ip += trampoline_;
-            memcpy(blob.data() + kRseqCsOffset, &cs, sizeof cs);
-        }
+        relocate_rseq_descriptors(blob.data(), blob.size(), trampoline_);
         if (!child_.write(trampoline_, blob.data(), blob.size())) {
             *why = "cannot write the trampoline through /proc/PID/mem";
             return false;

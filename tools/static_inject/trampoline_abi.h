@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tools/static_inject/trampoline_layout.h"
 #include "tracer/common/go_callers.h"
 #include "tracer/format/segment_format.h"
 
@@ -33,9 +34,10 @@ inline constexpr unsigned kMaxWrapperRows = 48;
 // single return addresses (length 1); an entry of length 0 is free.
 inline constexpr unsigned kWrapperSlots = 64;
 static_assert((kWrapperSlots & (kWrapperSlots - 1)) == 0 && kWrapperSlots > kMaxWrapperRows);
-constexpr uint32_t wrapper_slot(uint64_t address) {
-    return uint32_t((address * 0x9E3779B97F4A7C15ull) >> 58) & (kWrapperSlots - 1);
-}
+static_assert(kWrapperSlots == VT_WRAPPER_SLOTS);
+// The address's low bits: return addresses differ there, the table resolves what collides, and
+// the trampoline's fast path finds a row two instructions after it has the address.
+constexpr uint32_t wrapper_slot(uint64_t address) { return uint32_t(address) & (kWrapperSlots - 1); }
 // Frames skipped at most (musl: time -> __clock_gettime -> vDSO).
 inline constexpr unsigned kMaxWrapperFrames = 3;
 
@@ -80,9 +82,10 @@ struct TrampolineData {
                            kWrapperSlots * sizeof(WrapperRow) - 56];
 };
 
-// The restartable sequence's descriptor (the kernel's struct rseq_cs) follows the data block in
-// the blob, at kTrampolineDataSize (the linker script pins it). Its instruction pointers are
-// link-time offsets in the blob: the injector adds the blob's address before copying it.
+// The restartable sequences' descriptors (the kernel's struct rseq_cs) follow the data block in
+// the blob, at kTrampolineDataSize (the linker script pins it): the slow path's (trampoline.cpp),
+// then one per entry's fast path (entries.S). Their instruction pointers are link-time offsets in
+// the blob: the injector adds the blob's address to each before copying it.
 struct RseqCs {
     uint32_t version;
     uint32_t flags;
@@ -91,6 +94,22 @@ struct RseqCs {
     uint64_t abort_ip;
 };
 inline constexpr size_t kRseqCsOffset = kTrampolineDataSize;
+inline constexpr size_t kRseqCsStride = 32;  // each is aligned to 32 bytes, as the kernel requires
+inline constexpr unsigned kRseqCsCount = 1 + format::kFunctionCount;
+
+// Makes the descriptors of a blob copied to `address` absolute (the injector, and the tests
+// that run the blob in their own process).
+inline void relocate_rseq_descriptors(unsigned char* blob, size_t size, uint64_t address) {
+    for (unsigned i = 0; i < kRseqCsCount; ++i) {
+        const size_t at = kRseqCsOffset + i * kRseqCsStride;
+        if (at + sizeof(RseqCs) > size) return;
+        RseqCs cs;
+        __builtin_memcpy(&cs, blob + at, sizeof cs);
+        cs.start_ip += address;
+        cs.abort_ip += address;
+        __builtin_memcpy(blob + at, &cs, sizeof cs);
+    }
+}
 
 // How the trampoline learns its CPU: Linux keeps the CPU number in the low 12 bits of TSC_AUX,
 // which RDPID reads in a few cycles and RDTSCP along with the clock.
@@ -109,6 +128,24 @@ static_assert(offsetof(TrampolineData, plumbing) == 104);
 static_assert(sizeof(tracer::go::Plumbing) % 8 == 0);
 static_assert(offsetof(TrampolineData, wrappers) == 112 + sizeof(tracer::go::Plumbing));
 static_assert(sizeof(TrampolineData) == kTrampolineDataSize);
+// What the assembly fast path reads (trampoline_layout.h).
+static_assert(offsetof(TrampolineData, original) == VT_DATA_ORIGINAL);
+static_assert(offsetof(TrampolineData, caller_mask) == VT_DATA_CALLER_MASK);
+static_assert(offsetof(TrampolineData, plumbing) + offsetof(tracer::go::Plumbing, count) == VT_DATA_PLUMBING_COUNT);
+static_assert(offsetof(TrampolineData, wrappers) == VT_DATA_WRAPPERS);
+static_assert(sizeof(WrapperRow) == VT_ROW_SIZE && offsetof(WrapperRow, length) == VT_ROW_LENGTH &&
+              offsetof(WrapperRow, cfa_offset) == VT_ROW_CFA_OFFSET);
+static_assert(offsetof(TrampolineData, cpu_slots) == VT_DATA_CPU_SLOTS);
+static_assert(offsetof(TrampolineData, slot_size) == VT_DATA_SLOT_SIZE);
+static_assert(offsetof(TrampolineData, cpu_slot_count) == VT_DATA_CPU_SLOT_COUNT);
+static_assert(offsetof(TrampolineData, wrappers_begin) == VT_DATA_WRAPPERS_BEGIN);
+static_assert(offsetof(TrampolineData, wrappers_end) == VT_DATA_WRAPPERS_END);
+static_assert(offsetof(TrampolineData, rseq_offset_at) == VT_DATA_RSEQ_OFFSET_AT);
+static_assert(format::kSlotCallersOffset == VT_SLOT_CALLERS && sizeof(format::CallerEntry) == VT_CALLER_ENTRY_SIZE &&
+              offsetof(format::CallerEntry, count) == VT_CALLER_ENTRY_COUNT);
+static_assert(format::kClockBuckets == VT_CLOCK_BUCKETS && format::kClockIdBuckets == VT_CLOCK_ID_BUCKETS);
+static_assert(format::caller_key(3, ~0ull) == ((uint64_t(4) << 56) | ((uint64_t(1) << VT_CALLER_ADDRESS_BITS) - 1)));
+static_assert(format::clock_bucket(VT_CLOCK_ID_BUCKETS - 1) == VT_CLOCK_ID_BUCKETS - 1);
 
 // Puts `row` (length 1) into the table at its slot or the next free one; false when full.
 inline bool add_wrapper_row(TrampolineData& d, const WrapperRow& row) {

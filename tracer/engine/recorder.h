@@ -227,6 +227,32 @@ __attribute__((always_inline)) inline bool sample_due() {
 #endif
 }
 
+// What record_fast() did with a call.
+enum FastRecord : int {
+    kFastCounted = 0,    // counted; nothing more to do
+    kFastMissed = 1,     // not counted: record() must count it (first call, busy, another call site, ...)
+    kFastSampleDue = 2,  // counted, and this thread's sample countdown ran out: sampler_on_countdown
+};
+
+// record()'s common case alone, without a single call in it: a thread that may count plainly,
+// calling from the site it called from last. The interposed functions hand every other case to
+// an out-of-line function (shim/interpose.cpp) so that this path needs no callee-saved register
+// (each one a push and a pop on every call; the inlined slow paths needed five).
+__attribute__((always_inline)) inline int record_fast(unsigned counter, uintptr_t caller) {
+    unsigned char* slot = t_thread.fast_slot;
+    if (__builtin_expect(slot == nullptr, 0) || modules_changed(t_thread)) return kFastMissed;
+    // record()'s headroom watch: a low one is noted there.
+    if (__builtin_expect(uint64_t(stack_pointer() - t_thread.stack_low) < format::kHeadroomWatch, 0))
+        return kFastMissed;
+    // count_into's first check (the entry this thread used last), nothing else.
+    format::CallerEntry* last = t_thread.last_entry;
+    if (__builtin_expect(last == nullptr, 0) ||
+        __builtin_expect(__atomic_load_n(&last->key, __ATOMIC_RELAXED) != format::caller_key(counter, caller), 0))
+        return kFastMissed;
+    detail::bump_local(&last->count);
+    return __builtin_expect(sample_due(), 0) ? kFastSampleDue : kFastCounted;
+}
+
 // Counts one call of counter `counter` (format::counter_index) made from return address `caller`
 // in the frame `frame` (wrappers::CallFrame).
 __attribute__((always_inline)) inline void record(unsigned counter, uintptr_t caller, wrappers::CallFrame frame = {}) {

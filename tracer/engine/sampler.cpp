@@ -96,7 +96,7 @@ __attribute__((noinline)) uint32_t capture_frame_pointers(uintptr_t* out, uint32
 // frames of the shim are dropped from its start, as libunwind's are). -1 when the walk needs
 // libunwind.
 __attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintptr_t caller, wrappers::CallFrame frame,
-                                          uintptr_t stack_top) {
+                                          uintptr_t stack_top, unwind::WalkHint* hint) {
     unwind::StartFrame start{caller, frame.cfa, frame.fp};
     const bool from_here = frame.cfa == 0;
     if (from_here) {
@@ -108,7 +108,9 @@ __attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintpt
     // The thread's stack, from the first frame up; a start far from its top is on another stack
     // (a signal handler's alternate stack): libunwind then (as the frame-pointer walk gives up).
     if (stack_top <= start.sp || stack_top - start.sp >= (uintptr_t(64) << 20)) return unwind::kNeedsLibunwind;
-    if (!from_here) return unwind::backtrace(start, start.sp, stack_top, out, depth);
+    if (!from_here)
+        return unwind::backtrace(start, start.sp, stack_top, out, depth, hint,
+                                 __atomic_load_n(&g_recorder.module_generation, __ATOMIC_ACQUIRE));
     uintptr_t raw[kMaxSampleDepth + kOwnFramesMax];
     const int n = unwind::backtrace(start, start.sp, stack_top, raw, depth + kOwnFramesMax);
     if (n < 0) return n;
@@ -191,9 +193,17 @@ uint64_t hash_frames(const uintptr_t* frames, uint32_t n) {
     return h != 0 ? h : 1;
 }
 
-// The stack's id in the shared table, adding it when new; kNoStack when the table or the frame
-// pool is full (or the same stack is being added by a thread this one interrupted).
-//
+// Whether `frames` are those of stack `id` (ready, same depth, same frames).
+bool is_stack(const Segment& seg, uint32_t id, const uintptr_t* frames, uint32_t n) {
+    const format::Header::Sampling& cfg = seg.header->sampling;
+    if (id >= cfg.stack_capacity) return false;
+    const format::StackEntry& e = seg.stacks[id];
+    if (__atomic_load_n(&e.state, __ATOMIC_ACQUIRE) != format::kStackReady || e.depth != n ||
+        e.first_frame + n > cfg.frame_capacity)
+        return false;
+    return memcmp(seg.frames + e.first_frame, frames, n * sizeof(uint64_t)) == 0;
+}
+
 // Claims `n` frames of the pool and backs them by the file (the pool grows with the frames
 // claimed, segment_growth.h): the first one's index, or kPoolFull when there is no room. Apart and
 // never inlined: intern() runs under a frame-pointer walk at the program stack's deepest, and the
@@ -213,7 +223,11 @@ __attribute__((noinline)) uint32_t claim_frames(const Segment& seg, uint32_t n) 
     return first;
 }
 
-uint32_t intern(const Segment& seg, const uintptr_t* frames, uint32_t n) {
+// The stack's id in the shared table, adding it when new; kNoStack when the table or the frame
+// pool is full (or the same stack is being added by a thread this one interrupted). `hint`: the
+// id this thread interned last, checked first.
+uint32_t intern(const Segment& seg, const uintptr_t* frames, uint32_t n, uint32_t hint) {
+    if (hint != kNoStack && is_stack(seg, hint, frames, n)) return hint;
     format::Header::Sampling& cfg = seg.header->sampling;
     const uint64_t hash = hash_frames(frames, n);
     const uint32_t mask = cfg.stack_capacity - 1;
@@ -326,13 +340,14 @@ void capture_and_count(void* arg) {
     auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
     const format::Header::Sampling& cfg = seg.header->sampling;
     uintptr_t frames[kMaxSampleDepth];
-    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top) : -1;
+    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, &t.walk_hint) : -1;
     if (n < 0)  // libunwind when loaded, never inside the loader (see in_loader)
         n = int(unwinder != kFramePointers && g_backtrace != nullptr && !in_loader(t)
                     ? capture_libunwind(frames, cfg.max_depth, job.caller)
                     : capture_frame_pointers(frames, cfg.max_depth, job.caller, t.stack_top));
     n = int(python::interleave(frames, uint32_t(n), cfg.max_depth));  // Python functions beside the interpreter's frames
-    const uint32_t id = intern(seg, frames, uint32_t(n));
+    const uint32_t id = intern(seg, frames, uint32_t(n), t.last_stack - 1);
+    t.last_stack = id + 1;  // kNoStack + 1: 0, none
     if (id == kNoStack) {
         bump<kShared>(&h->lost_stacks_full);
     } else {

@@ -89,6 +89,12 @@ void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*)) {
 }
 
 uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t monotonic_coarse_ns() {
+    timespec ts{};
+    auto* clock = __atomic_load_n(&g_engine_clock, __ATOMIC_RELAXED);
+    if (clock == nullptr || clock(CLOCK_MONOTONIC_COARSE, &ts) != 0) return UINT64_MAX;
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
 
 namespace {
@@ -98,10 +104,11 @@ namespace {
 // created by one thread at a time (the recorder's state machine), so it is never shared.
 format::Header g_plan;
 
+// The plan's uid and pid (identify() asked once: every system call counts at a process start).
 void name_segment(Segment* out, const Settings& settings, uint64_t segment_id) {
     TextBuffer name(out->name, sizeof out->name);
-    name.add("/")->add(format::kShmPrefix)->add_u64(getuid())->add("-")->add(settings.session);
-    name.add("-")->add_u64(uint64_t(getpid()))->add("-")->add_hex(segment_id, 16);
+    name.add("/")->add(format::kShmPrefix)->add_u64(g_plan.uid)->add("-")->add(settings.session);
+    name.add("-")->add_u64(uint64_t(g_plan.pid))->add("-")->add_hex(segment_id, 16);
 }
 
 // Who we are (pid, start time, executable, command line) into the plan, and the segment's id and
@@ -110,7 +117,8 @@ void name_segment(Segment* out, const Settings& settings, uint64_t segment_id) {
 // process's first clock call, and the creation's larger frame must not sit above it (issue 12).
 __attribute__((noinline)) uint64_t identify(const Settings& settings, Segment* out) {
     fill_process_info(&g_plan);
-    uint64_t segment_id = choose_segment_id(uint32_t(getuid()), settings.session, g_plan.pid);
+    g_plan.uid = uint32_t(getuid());
+    uint64_t segment_id = choose_segment_id(g_plan.uid, settings.session, g_plan.pid);
     if (segment_id == 0) segment_id = random_u64();
     name_segment(out, settings, segment_id);
     return segment_id;
@@ -189,7 +197,6 @@ __attribute__((noinline)) bool create_file(const Settings& settings, uint64_t se
 
     auto* h = static_cast<format::Header*>(p);
     memcpy(h, &plan, sizeof plan);
-    h->uid = getuid();
     h->start_realtime_ns = realtime_ns();
     h->start_monotonic_ns = monotonic_ns();
     TextBuffer(h->session, sizeof h->session).add(settings.session);

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "tracer/format/segment_format.h"
+#include "tracer/unwind/fast_unwind.h"
 
 namespace vdsotrace::tracer {
 
@@ -38,6 +39,11 @@ struct ThreadState {
     int32_t sample_countdown;
     uint32_t in_sample;          // 1 while this thread takes a stack (a signal handler's calls are
                                  // counted but not sampled then)
+    // The stack this thread's last sample interned (its id in the stack table + 1; 0: none): a loop
+    // samples the same stack again and again, and comparing its frames with that entry's skips
+    // hashing and probing the table. Only a hint: the entry's frames are compared every time.
+    uint32_t last_stack;
+    unwind::WalkHint walk_hint;  // where this thread's last stack walk began (fast_unwind.h)
     uintptr_t stack_top;         // frame-pointer walks stay below this (0: unknown)
     uintptr_t stack_low;    // lowest usable byte of this thread's stack (0: unknown), for the
                             // headroom watch; set when the thread claims its slot

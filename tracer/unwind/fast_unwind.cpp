@@ -68,6 +68,25 @@ Rule unpack(uint64_t v) {
     return {Kind(v & 7), int32_t((v >> 3) & 0xfff) * 8, fp == 0 ? kFpNotSaved : (int32_t(fp) - 128) * 8};
 }
 
+// A rule as the walk uses it, in one register: kind (bits 0-2), whether the caller's frame pointer
+// is saved (bit 3), where (bits 4-31, signed), the CFA offset (bits 32-63, signed). The 12-byte
+// Rule came back from rule_for() through the stack, and reading it stalled on store forwarding:
+// half of every lookup's time (perf). A saved-frame-pointer offset beyond 2^27 (none seen) is
+// left to libunwind.
+using Step = uint64_t;
+
+Step to_step(const Rule& r) {
+    const bool saved = r.fp_saved_at != kFpNotSaved;
+    if (saved && (r.fp_saved_at < -(1 << 27) || r.fp_saved_at >= (1 << 27))) return kCannot;
+    uint64_t v = uint64_t(r.kind) | uint64_t(uint32_t(r.cfa_offset)) << 32;
+    if (saved) v |= 8 | (uint64_t(uint32_t(r.fp_saved_at) << 4) & 0xfffffff0u);
+    return v;
+}
+inline Kind step_kind(Step s) { return Kind(s & 7); }
+inline intptr_t step_cfa_offset(Step s) { return intptr_t(int64_t(s) >> 32); }
+inline bool step_saves_fp(Step s) { return (s & 8) != 0; }
+inline intptr_t step_fp_saved_at(Step s) { return intptr_t(int32_t(uint32_t(s)) >> 4); }
+
 // Where the walk is: the module holding the current address.
 struct Current {
     uintptr_t start = 0, end = 0;
@@ -97,7 +116,9 @@ uint32_t module_index(uintptr_t start, uintptr_t end, const void* hdr) {
     return kNoIndex;
 }
 
-bool enter_module(uintptr_t address, Current* m) {
+// Out of line (as rule_for): the walk's loop then keeps its state in registers (inlined, their
+// frames made it spill its stack bounds, frame pointer and rule to memory on every frame).
+__attribute__((noinline)) bool enter_module(uintptr_t address, Current* m) {
     dl_find_object found;
     if (_dl_find_object(reinterpret_cast<void*>(address), &found) != 0 || found.dlfo_eh_frame == nullptr) return false;
     m->start = reinterpret_cast<uintptr_t>(found.dlfo_map_start);
@@ -127,26 +148,26 @@ Rule compute(const Current& m, uintptr_t address, uintptr_t pc) {
 }
 
 // The rule for `address` (pc, or pc - 1 for a return address) in module `m`.
-Rule rule_for(const Current& m, uintptr_t address, uintptr_t pc, bool exact) {
+__attribute__((noinline)) Step rule_for(const Current& m, uintptr_t address, uintptr_t pc, bool exact) {
     uint64_t* rules = __atomic_load_n(&g_rules, __ATOMIC_ACQUIRE);
     const uint64_t offset = address - m.start;
-    if (rules == nullptr || m.index == kNoIndex || offset >> 32 != 0) return compute(m, address, pc);
+    if (rules == nullptr || m.index == kNoIndex || offset >> 32 != 0) return to_step(compute(m, address, pc));
     const uint64_t key = (uint64_t(m.index) + 1) << 33 | offset << 1 | uint64_t(exact);
     // Shifts and xors, not a multiply: this lookup is on every frame's critical path.
     uint64_t i = ((key >> 1) ^ (key >> 12) ^ (key >> 33)) & kRuleMask;
     for (unsigned probe = 0; probe < kRuleProbes; ++probe, i = (i + 1) & kRuleMask) {
         uint64_t seen = __atomic_load_n(&rules[i], __ATOMIC_RELAXED);
-        if (seen >> kValueBits == key) return unpack(seen);
+        if (seen >> kValueBits == key) return to_step(unpack(seen));
         if (seen == 0) {
             const Rule r = compute(m, address, pc);
             uint64_t packed;
             // Taken by another thread meanwhile (perhaps with this very key): the next call looks again.
             if (pack(r, &packed)) __atomic_compare_exchange_n(&rules[i], &seen, key << kValueBits | packed, false,
                                                               __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-            return r;
+            return to_step(r);
         }
     }
-    return compute(m, address, pc);
+    return to_step(compute(m, address, pc));
 }
 
 // Offsets in the kernel's ucontext_t (x86_64): uc_mcontext.gregs[REG_RBP], [REG_RSP], [REG_RIP].
@@ -165,47 +186,64 @@ bool prepare() {
     return true;
 }
 
-int backtrace(StartFrame start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth) {
+int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth,
+              WalkHint* hint, uint32_t epoch) {
     if (depth == 0) return 0;
-    if (stack_high <= stack_low || start.sp < stack_low || start.sp >= stack_high) return kNeedsLibunwind;
-    auto on_stack = [&](uintptr_t at) { return at >= stack_low && at <= stack_high - 8; };
+    if (stack_high <= stack_low + 8 || start.sp < stack_low || start.sp >= stack_high) return kNeedsLibunwind;
+    // A word at `at` lies in [stack_low, stack_high): one subtraction and one unsigned compare.
+    const uintptr_t span = stack_high - 8 - stack_low;
+    auto on_stack = [stack_low, span](uintptr_t at) { return at - stack_low <= span; };
     auto load = [](uintptr_t at) { return *reinterpret_cast<const uintptr_t*>(at); };
     uintptr_t pc = start.pc, sp = start.sp, fp = start.fp;
-    bool exact = false;  // pc is a return address: its call is at pc - 1
+    // Where the rule is looked up: the call before a return address (pc - 1) or, after a signal
+    // frame, the interrupted instruction itself (`exact`, keyed apart in the rule table).
+    uintptr_t address = pc - 1;
+    bool exact = false;
     Current m;
+    uintptr_t module_start = 0, module_size = 0;  // m's range, in registers
+    // The address the rule in force was looked up for (0: none, or an exact one). A recursion
+    // returns to one address frame after frame: its module and rule are the ones just used, and
+    // a frame then costs the loads its rule names and three compares.
     uintptr_t last_address = 0;
-    bool last_exact = false;
-    Rule last_rule{};
-    uint32_t n = 0;
-    out[n++] = pc;
-    while (n < depth) {
-        const uintptr_t address = exact ? pc : pc - 1;
-        if (address - m.start >= m.end - m.start && !enter_module(address, &m)) return kNeedsLibunwind;
-        // A recursion returns to one address frame after frame: its rule is the one just used.
-        if (address != last_address || exact != last_exact) {
-            last_rule = rule_for(m, address, pc, exact);
-            last_address = address;
-            last_exact = exact;
+    // The rule in force, decoded: CFA = (from_fp ? fp : sp) + cfa_offset; the caller's frame
+    // pointer saved at CFA + fp_saved_at (0: not saved, unchanged).
+    bool from_fp = false;
+    intptr_t cfa_offset = 0, fp_saved_at = 0;
+    // Takes `step` as the rule in force when it is a plain step (CFA from SP or FP); false else.
+    auto decode = [&](Step step) {
+        const Kind kind = step_kind(step);
+        if (kind != kFromSp && kind != kFromFp) return false;
+        from_fp = kind == kFromFp;
+        cfa_offset = step_cfa_offset(step);
+        fp_saved_at = step_saves_fp(step) ? step_fp_saved_at(step) : 0;
+        // Saved at the CFA itself (the caller's frame, not this one): no compiler does that;
+        // left to libunwind, as 0 means "not saved" here.
+        return !(step_saves_fp(step) && fp_saved_at == 0);
+    };
+    // The module and rule of the first frame, from the last walk that began there. A module
+    // entry never changes once ready (indices are not reused).
+    if (hint != nullptr && hint->address == address && hint->epoch == epoch && hint->module - 1 < kModuleSlots) {
+        const Module& g = g_modules[hint->module - 1];
+        if (__atomic_load_n(&g.state, __ATOMIC_ACQUIRE) == kReady && decode(hint->step)) {
+            m = {g.start, g.end, g.eh_frame_hdr, hint->module - 1};
+            module_start = m.start;
+            module_size = m.end - m.start;
+            last_address = hint->address;
         }
-        const Rule rule = last_rule;
-        switch (rule.kind) {
-            case kOutermost: return int(n);
-            case kFromSp:
-            case kFromFp: {
-                const uintptr_t cfa = (rule.kind == kFromFp ? fp : sp) + uintptr_t(rule.cfa_offset);
-                // Each caller's frame lies above its callee's, on the same stack.
-                if (cfa <= sp || cfa - sp > kMaxFrame || !on_stack(cfa - 8)) return kNeedsLibunwind;
-                if (const int32_t at = rule.fp_saved_at; at != kFpNotSaved) {
-                    const uintptr_t slot = cfa + uintptr_t(intptr_t(at));
-                    if (!on_stack(slot)) return kNeedsLibunwind;
-                    fp = load(slot);
-                }
-                pc = load(cfa - 8);
-                sp = cfa;
-                exact = false;
-                break;
+    }
+    uintptr_t* const first = out;
+    uintptr_t* const end = out + depth;
+    *out++ = pc;
+    while (out != end) {
+        if (__builtin_expect(address != last_address, 0)) {
+            if (address - module_start >= module_size) {
+                if (!enter_module(address, &m)) return kNeedsLibunwind;
+                module_start = m.start;
+                module_size = m.end - m.start;
             }
-            case kSignal: {
+            const Step rule = rule_for(m, address, pc, exact);
+            const Kind kind = step_kind(rule);
+            if (kind == kSignal) {
                 // A signal handler returned here: the kernel's frame holds the interrupted
                 // registers, its ucontext_t right at the stack pointer.
                 if (!on_stack(sp + kUcRbp) || !on_stack(sp + kUcRip)) return kNeedsLibunwind;
@@ -216,19 +254,41 @@ int backtrace(StartFrame start, uintptr_t stack_low, uintptr_t stack_high, uintp
                 pc = load(sp + kUcRip);
                 sp = interrupted_sp;
                 exact = true;  // the interrupted instruction itself, not a return address
-                break;
+                address = pc;
+                last_address = 0;  // looked up as exact even where a return address had this value
+                if (pc < 0x4000) break;  // the end of the chain (libunwind stops there too)
+                *out++ = pc;
+                continue;
             }
-            default: return kNeedsLibunwind;
+            if (kind == kOutermost) break;
+            if (!decode(rule)) return kNeedsLibunwind;
+            last_address = exact ? 0 : address;
+            if (out == first + 1 && hint != nullptr && m.index != kNoIndex) *hint = {address, rule, m.index + 1, epoch};
         }
-        if (pc < 0x4000) return int(n);  // the end of the chain (libunwind stops there too)
-        out[n++] = pc;
+        const uintptr_t cfa = (from_fp ? fp : sp) + uintptr_t(cfa_offset);
+        // Each caller's frame lies above its callee's, on the same stack: the return address at
+        // cfa - 8 in [sp, sp + kMaxFrame), and cfa at most the stack's end (sp is on the stack:
+        // every sp taken was checked so). A frame that holds no return address above sp is left
+        // to libunwind.
+        if (cfa - 8 - sp >= kMaxFrame || cfa > stack_high) return kNeedsLibunwind;
+        if (fp_saved_at != 0) {
+            const uintptr_t slot = cfa + uintptr_t(fp_saved_at);
+            if (!on_stack(slot)) return kNeedsLibunwind;
+            fp = load(slot);
+        }
+        pc = load(cfa - 8);
+        sp = cfa;
+        exact = false;
+        address = pc - 1;
+        if (pc < 0x4000) break;  // the end of the chain (libunwind stops there too)
+        *out++ = pc;
     }
-    return int(n);
+    return int(out - first);
 }
 
 #else
 bool prepare() { return false; }
-int backtrace(StartFrame, uintptr_t, uintptr_t, uintptr_t*, uint32_t) { return kNeedsLibunwind; }
+int backtrace(const StartFrame&, uintptr_t, uintptr_t, uintptr_t*, uint32_t, WalkHint*, uint32_t) { return kNeedsLibunwind; }
 #endif
 
 }  // namespace vdsotrace::tracer::unwind

@@ -1,15 +1,30 @@
 /* The trampoline's data block and entry points (x86_64). See ../trampoline_abi.h.
  *
  * A program calls an entry exactly as it would call the vDSO function it replaces (SysV ABI,
- * at most three arguments). The entry keeps the arguments, hands vt_count the function, the
- * clock id, its own return address, the caller's %rbp (untouched so far: the value Go's frame
- * walk needs) and where the return address lies (to step out of libc's wrappers), restores the
- * arguments and tail-jumps to the original vDSO entry, which returns straight to the program
- * with its own result. Stack used: 3 pushes + the call + vt_count's 3 pushes = 56 bytes.
+ * at most three arguments), and the entry tail-jumps to the original vDSO entry, which returns
+ * straight to the program with its own result.
+ *
+ * The fast path, in this file: a thread of a static glibc program (an rseq area registered,
+ * __rseq_offset known), called from the program or from one of libc's clock wrappers, whose
+ * caller entry in its CPU's slot is already claimed where the probe starts. It counts with a
+ * plain `incq` committing a restartable sequence, touching only %rax, %rcx, %r8-%r11 (the
+ * arguments stay in their registers: nothing is pushed, nothing called) and no stack but the
+ * return address and the wrapper's frame it reads. Every other call (the first from a call
+ * site, Go, musl, a wrapper called by a wrapper, a collision, an aborted sequence, rseq off)
+ * takes the slow path: vt_count in trampoline.cpp, which does the whole work and may claim the
+ * entry the fast path finds next time. Both write a CPU's slot only in sequences committed on
+ * that CPU, so they never race (see trampoline.cpp).
+ *
+ * The slow path keeps the arguments, hands vt_count the function, the clock id, its own return
+ * address, the caller's %rbp (untouched so far: the value Go's frame walk needs) and where the
+ * return address lies (to step out of libc's wrappers), restores the arguments and jumps on.
+ * Stack used: none on the fast path; on the slow path 3 pushes, the call and vt_count's frame.
  * %r14 and %xmm15 (Go's g and zero registers) are never touched: vt_count is compiled with
  * -mgeneral-regs-only and %r14 is callee-saved. */
+#include "tools/static_inject/trampoline_layout.h"
 
-#define ORIGINAL(fn) (vt_data + 64 + 8 * (fn))
+#define DATA(field) (vt_data + (field))(%rip)
+#define ORIGINAL(fn) DATA(VT_DATA_ORIGINAL + 8 * (fn))
 
         .section .tramp.data, "a"
         .balign 64
@@ -22,12 +37,104 @@ vt_data:
         .zero 2048 - 48                 /* kTrampolineDataSize: filled by the injector */
 
         .text
-.macro ENTRY name, fn
+/* `clock`: the function takes a clock id (its counter depends on it). */
+.macro ENTRY name, fn, clock
         .balign 16
         .globl \name
         .hidden \name
 \name:
-        push %rdi
+        /* This thread's rseq area: __rseq_offset from the thread pointer. 0 until static glibc
+           has set up the thread pointer; no such variable outside glibc. */
+        mov DATA(VT_DATA_RSEQ_OFFSET_AT), %rax
+        test %rax, %rax
+        jz 9f
+        mov (%rax), %r9
+        test %r9, %r9
+        jz 9f
+        cmpl $0, DATA(VT_DATA_PLUMBING_COUNT)     /* Go: the slow path walks its frames */
+        jne 9f
+        /* The caller: our return address, or, from one of libc's clock wrappers, the wrapper's
+           own return address (its row gives where it lies: skip_wrappers in trampoline.cpp). */
+        mov (%rsp), %r10
+        cmp DATA(VT_DATA_WRAPPERS_BEGIN), %r10
+        jb 3f
+        cmp DATA(VT_DATA_WRAPPERS_END), %r10
+        jae 3f
+        mov %r10d, %ecx                 /* wrapper_slot() */
+        and $(VT_WRAPPER_SLOTS - 1), %ecx
+        lea DATA(VT_DATA_WRAPPERS), %r8
+1:      mov %rcx, %rax                  /* the rows' table (add_wrapper_row): probe from the slot */
+        shl $4, %rax
+        cmp (%r8,%rax), %r10
+        je 2f
+        cmpl $0, VT_ROW_LENGTH(%r8,%rax)
+        je 3f                           /* a free entry: no row, the return address is the caller */
+        inc %ecx
+        and $(VT_WRAPPER_SLOTS - 1), %ecx
+        jmp 1b                          /* ends: the table always has free entries */
+2:      mov VT_ROW_CFA_OFFSET(%r8,%rax), %eax
+        mov (%rsp,%rax), %r10
+        cmp DATA(VT_DATA_WRAPPERS_BEGIN), %r10
+        jb 3f
+        cmp DATA(VT_DATA_WRAPPERS_END), %r10
+        jb 9f                           /* a wrapper's wrapper: the slow path walks on */
+3:      /* The counter, fn * VT_CLOCK_BUCKETS + the clock's bucket (ids beyond the first buckets:
+           the slow path; only the low half of %rdi is the int clock id), makes the probe's
+           start (caller_first_probe) and the key (caller_key: the counter + 1 in the top byte,
+           over the address, whose bits above 47 are 0 in user space; were they not, the key
+           would differ from the slow path's and the call go there). The start is computed x16,
+           as the entry's offset: ((c << 3) ^ (c >> 5) ^ (counter * hash << 4)) & (mask << 4) is
+           ((c >> 1) ^ (c >> 9) ^ counter * hash) & mask, times 16. */
+.if \clock
+        cmp $(VT_CLOCK_ID_BUCKETS - 1), %edi
+        ja 9f
+        lea (\fn * VT_CLOCK_BUCKETS)(%rdi), %ecx
+        imul $(VT_PROBE_HASH << 4), %ecx, %eax
+        inc %ecx
+        shl $56, %rcx
+.else
+        mov $((\fn * VT_CLOCK_BUCKETS * VT_PROBE_HASH) << 4), %eax
+        movabs $((\fn * VT_CLOCK_BUCKETS + 1) << 56), %rcx
+.endif
+        lea (,%r10,8), %r8
+        xor %r8, %rax
+        mov %r10, %r8
+        shr $5, %r8
+        xor %r8, %rax
+        mov DATA(VT_DATA_CALLER_MASK), %r8
+        shl $4, %r8
+        and %r8, %rax
+        or %rcx, %r10
+        /* The restartable sequence, librseq's per-CPU counter: the CPU is read inside it, so the
+           kernel sends the thread to the abort handler if it is preempted, migrated or signalled
+           before the count. Registers only until the count: every exit starts over in the slow
+           path. */
+        lea vt_rseq_cs_\fn(%rip), %rcx
+        mov %rcx, %fs:VT_RSEQ_CS(%r9)
+vt_rseq_start_\fn:
+        /* This thread's CPU: negative when rseq is not registered for it (glibc writes -2 when
+           registration failed or is turned off; the kernel then never aborts, and we leave). */
+        mov %fs:VT_RSEQ_CPU_ID(%r9), %r11d
+        cmp DATA(VT_DATA_CPU_SLOT_COUNT), %r11d
+        jae 8f
+        /* The entry in this CPU's slot: claimed for this key, or the slow path claims one. */
+        imul DATA(VT_DATA_SLOT_SIZE), %r11
+        add DATA(VT_DATA_CPU_SLOTS), %r11
+        add %rax, %r11
+        cmp %r10, VT_SLOT_CALLERS(%r11)
+        jne 8f
+        incq (VT_SLOT_CALLERS + VT_CALLER_ENTRY_COUNT)(%r11)   /* the commit: the sequence's last instruction */
+vt_rseq_commit_\fn:
+        /* The kernel must not read the descriptor again (the program may unmap our page). */
+        movq $0, %fs:VT_RSEQ_CS(%r9)
+        jmp *ORIGINAL(\fn)
+        /* The abort handler follows the signature glibc registered (RSEQ_SIG, 0x53053053),
+           inside a harmless ud1 instruction, as librseq does. */
+        .byte 0x0f, 0xb9, 0x3d
+        .long 0x53053053
+vt_rseq_abort_\fn:
+8:      movq $0, %fs:VT_RSEQ_CS(%r9)    /* nothing counted: the slow path counts */
+9:      push %rdi
         push %rsi
         push %rdx
         mov %rdi, %rsi                  /* clock id (ignored by functions without one) */
@@ -39,13 +146,22 @@ vt_data:
         pop %rdx
         pop %rsi
         pop %rdi
-        jmp *ORIGINAL(\fn)(%rip)
+        jmp *ORIGINAL(\fn)
+
+        /* The sequence's descriptor (struct rseq_cs), after the slow path's in .tramp.rseq:
+           its addresses are offsets in the blob, made absolute by the injector. */
+        .pushsection .tramp.rseq, "a"
+        .balign 32
+vt_rseq_cs_\fn:
+        .long 0, 0
+        .quad vt_rseq_start_\fn, vt_rseq_commit_\fn - vt_rseq_start_\fn, vt_rseq_abort_\fn
+        .popsection
 .endm
 
-        ENTRY vt_entry_clock_gettime, 0
-        ENTRY vt_entry_gettimeofday, 1
-        ENTRY vt_entry_time, 2
-        ENTRY vt_entry_getcpu, 3
-        ENTRY vt_entry_clock_getres, 4
+        ENTRY vt_entry_clock_gettime, 0, 1
+        ENTRY vt_entry_gettimeofday, 1, 0
+        ENTRY vt_entry_time, 2, 0
+        ENTRY vt_entry_getcpu, 3, 0
+        ENTRY vt_entry_clock_getres, 4, 1
 
         .section .note.GNU-stack, "", @progbits
