@@ -3,11 +3,16 @@
 // the parent reaps both itself (not `vdsotrace run`), reads the clock once and exits 0.
 // `exit_paths busy` reads the clock until it is killed (for the SIGTERM test), after printing
 // "busy\n" once its first reads are done.
+// `exit_paths stamped N` reads the clock N times, prints four monotonic times in ns: before its
+// first call (a raw syscall the shim does not see), of its first call, of call N - 65,537 (the
+// recording's last-activity stamp, taken every 65,536 calls, is at least that late), and after its
+// last call (raw again), then waits to be killed (for `ls`'s "at least" duration).
 // `exit_paths fork-kill` forks three children that cannot record how they end, and reaps each
 // itself: one reads the clock 4 times and is killed with SIGKILL (reaped by waitpid), one reads
 // it twice and is killed with SIGTERM (reaped by waitid), one reads it 6 times and leaves through
 // a raw exit_group(5) (reaped by wait(NULL)). Then the parent reads the clock once and exits 0.
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +77,24 @@ static int fork_kill(void) {
     return 0;
 }
 
+static uint64_t ns(const struct timespec* ts) { return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec; }
+
+static int stamped(long n) {
+    struct timespec before, first, mark, after, ts;
+    if (n < 65537 + 1) return 2;
+    syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &before);
+    for (long i = 1; i <= n; ++i) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if (i == 1) first = ts;
+        if (i == n - 65537) mark = ts;
+    }
+    syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &after);
+    printf("%llu %llu %llu %llu\n", (unsigned long long)ns(&before), (unsigned long long)ns(&first),
+           (unsigned long long)ns(&mark), (unsigned long long)ns(&after));
+    fflush(stdout);
+    for (;;) pause();
+}
+
 int main(int argc, char** argv) {
     if (argc > 1 && strcmp(argv[1], "fork-kill") == 0) return fork_kill();
     if (argc > 1 && strcmp(argv[1], "fork-exit") == 0) {
@@ -79,12 +102,13 @@ int main(int argc, char** argv) {
         read_clock(1);
         return 0;
     }
+    if (argc > 2 && strcmp(argv[1], "stamped") == 0) return stamped(atol(argv[2]));
     if (argc > 1 && strcmp(argv[1], "busy") == 0) {
         read_clock(1000);
         printf("busy\n");
         fflush(stdout);
         for (;;) read_clock(1000);
     }
-    fprintf(stderr, "usage: exit_paths fork-exit|fork-kill|busy\n");
+    fprintf(stderr, "usage: exit_paths fork-exit|fork-kill|busy|stamped N\n");
     return 2;
 }

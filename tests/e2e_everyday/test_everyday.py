@@ -248,6 +248,79 @@ def test_killed_duration(tmp):
           f"sh exit {p.returncode}, pid {shell_pid}; {json.dumps(busy)[:600]}")
 
 
+def test_ls_killed_duration(tmp):
+    """`ls` gives a process killed by SIGKILL the duration its recording proves: from its start to
+    its last recorded activity (stamped every 65,536 calls), said as a lower bound ("≥"). The
+    program prints its own clock readings, which bound that duration from both sides; it then
+    waits 0.4 s to be killed, which the duration must not include (before: no duration at all,
+    and the session "lasted 0 us")."""
+    calls = 20 * 65536  # about 40 ms of calls: many stamps, each a coarse clock tick apart at most
+    session = TAG + "lskill"
+    made_sessions.add(session)
+    env = environment({"LD_PRELOAD": SHIM, "VDSOTRACE_SESSION": session})
+    proc = subprocess.Popen([EXIT_PATHS, "stamped", str(calls)], stdout=subprocess.PIPE, env=env, text=True)
+    times = [int(w) for w in proc.stdout.readline().split()]
+    time.sleep(0.4)
+    proc.kill()
+    proc.wait()
+    check(len(times) == 4, "stamped: four clock readings", str(times))
+    if len(times) != 4:
+        return
+    before, first, mark, after = times
+    # Its last activity is no earlier than call N - 65,537, less the stamp's granularity (1 ms, as
+    # the coarse clock tells it, which lags by up to one of its ticks), and no later than its last
+    # call; its start lies between the raw read before its first call and that call.
+    low = (mark - first) / 1e9 - 0.001 - time.clock_getres(6)  # CLOCK_MONOTONIC_COARSE
+    high = (after - before) / 1e9
+    rows = [row for row in json.loads(run([VDSOTRACE, "ls", "--json"]).stdout) if row["session"] == session]
+    row = rows[0] if len(rows) == 1 else {}
+    check(row.get("pid") == proc.pid and row.get("state") == "vanished" and row.get("calls") == calls and
+          row.get("seconds_at_least") is True and low <= row.get("seconds", -1) <= high,
+          f"ls --json: the SIGKILL'd process ran at least {low:.4f} to {high:.4f} s ({calls} calls), "
+          "not the 0.4 s it waited to be killed", json.dumps(rows)[:600])
+    text = run([VDSOTRACE, "ls"]).stdout
+    seconds = row.get("seconds", 0)
+    shown = f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+    line = re.search(rf"^ +{proc.pid} +[0-9]+  vanished +{calls:,} +\u2265 ([0-9.]+ ms)  {re.escape(EXIT_PATHS)} stamped {calls}$",
+                     text, re.M)
+    check(line is not None and line.group(1) == shown, f"ls: the process's row says '\u2265 {shown}'", text[:1500])
+    head = re.search(rf"^session {session}  started \S+ \S+, lasted at least ([0-9.]+ ms): ", text, re.M)
+    check(head is not None and head.group(1) == shown, f"ls: the session lasted at least {shown}", text[:1500])
+
+
+def test_unnamed_via(tmp):
+    """Debian's python3.11 is stripped: the C function that reads the clock for time.monotonic()
+    (the wrapper the Python caller is found through) has no name there. The report still says why,
+    in JSON and text (before: "via python3.11+0x605543" and nothing more)."""
+    python = "/usr/bin/python3.11"
+    if not os.access(python, os.X_OK):
+        print("skip unnamed via: no /usr/bin/python3.11")
+        return
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", subprocess.run(["readelf", "-n", python], capture_output=True,
+                                                                    text=True).stdout)
+    if build_id is None or os.path.exists(f"/usr/lib/debug/.build-id/{build_id.group(1)[:2]}/{build_id.group(1)[2:]}.debug"):
+        print("skip unnamed via: python3.11's debug symbols are installed (python3.11-dbg), its wrapper has a name")
+        return
+    script = os.path.join(tmp, "mono.py")
+    open(script, "w").write("import time\nfor _ in range(1000):\n    time.monotonic()\n")
+    out = os.path.join(tmp, "mono.json")
+    session = TAG + "py311"
+    p = run([VDSOTRACE, "run", "--session", session, "--json", out, "--", python, script], timeout=120,
+            env={"DEBUGINFOD_URLS": ""})
+    made_sessions.add(session)
+    r = json.load(open(out)) if p.returncode == 0 else {"callers": []}
+    rows = [c for c in r["callers"] if c.get("python") and c["symbol"] == "<module>" and c.get("line") == 3]
+    via = rows[0].get("via", {}) if len(rows) == 1 else {}
+    check(len(rows) == 1 and rows[0]["calls"] == 1000 and
+          re.fullmatch(r"python3\.11\+0x[0-9a-f]+", via.get("name", "")) is not None and
+          via.get("module") == python and via.get("unnamed_because") == "no symbols in the module",
+          "python3.11's unnamed wrapper: 1000 calls from mono.py:3, via python3.11+0x..., and why",
+          json.dumps(rows)[:800])
+    text = run([VDSOTRACE, "report", "--top", "1000", session]).stdout
+    want = f"<module>  mono.py:3  via {via.get('name')} (unnamed: no symbols in the module)"
+    check(want in text, f"the text report says '{want}'", text[:2000])
+
+
 PY_POOL = r"""
 import multiprocessing as mp, sys, time
 def work(n):
@@ -336,7 +409,9 @@ def main():
         test_reaped_by_parent(tmp)
         test_startup_files(tmp)
         test_killed_duration(tmp)
+        test_ls_killed_duration(tmp)
         test_python_pool(tmp)
+        test_unnamed_via(tmp)
         test_sessions(tmp)
     finally:
         cleanup()

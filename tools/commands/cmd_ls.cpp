@@ -1,6 +1,7 @@
 // `vdsotrace ls`: the sessions in /dev/shm, newest first, each with when it started, how long it
 // lasted and its command; under each, its processes in the order they started, with what became
-// of them: running, exit code, signal, ended, exec'd, or vanished.
+// of them (running, exit code, signal, ended, exec'd, or vanished) and how long they ran ("≥ 1.2 s"
+// for one killed unseen: until its last recorded activity).
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +59,7 @@ std::string span(double seconds) {
 struct SessionSummary {
     uint64_t start_realtime_ns = UINT64_MAX;
     uint64_t end_realtime_ns = 0;
+    bool end_at_least = false;  // the last to end was killed unseen: it lasted at least that
     size_t running = 0;
     uint64_t calls = 0;
     std::string command;
@@ -72,9 +74,16 @@ SessionSummary summarize(const std::vector<Row>& procs) {
             s.start_realtime_ns = rec.start_realtime_ns;
             s.command = command_line(rec);
         }
-        const bool running = fate_of(rec) == ProcessFate::kRunning;
+        const ProcessFate fate = fate_of(rec);
+        const bool running = fate == ProcessFate::kRunning;
         s.running += running;
-        s.end_realtime_ns = std::max(s.end_realtime_ns, running ? realtime_now_ns() : rec.end_realtime_ns);
+        // The end on the wall clock: its start plus how long it ran (a killed process recorded no
+        // end; its last activity stands for it).
+        const ProcessSpan lived = process_span(rec, fate, now_ns(CLOCK_MONOTONIC));
+        const uint64_t end = running ? realtime_now_ns()
+                                     : rec.start_realtime_ns + (lived.end_monotonic_ns - rec.start_monotonic_ns);
+        if (end > s.end_realtime_ns || (end == s.end_realtime_ns && lived.at_least)) s.end_at_least = lived.at_least;
+        s.end_realtime_ns = std::max(s.end_realtime_ns, end);
         for (const ThreadInfo& t : rec.threads) s.calls += t.total();
     }
     if (s.start_realtime_ns == UINT64_MAX) s.start_realtime_ns = 0;
@@ -100,7 +109,8 @@ int cmd_ls(bool json) {
     });
     nlohmann::json rows = nlohmann::json::array();
     if (!json && !order.empty())
-        std::cout << fmt::format("  {:>8} {:>8}  {:<10} {:>13}  {}\n", "pid", "parent", "state", "calls", "command");
+        std::cout << fmt::format("  {:>8} {:>8}  {:<10} {:>13} {:>10}  {}\n", "pid", "parent", "state", "calls", "lasted",
+                                 "command");
     for (const std::string& session : order) {
         std::vector<Row>& procs = sessions[session];
         std::stable_sort(procs.begin(), procs.end(), [](const Row& a, const Row& b) {
@@ -114,7 +124,8 @@ int cmd_ls(bool json) {
                                        ? double(sum.end_realtime_ns - sum.start_realtime_ns) / 1e9
                                        : 0.0;
             std::cout << fmt::format("session {}  started {}, {} {}: {}\n", session, wall_time(sum.start_realtime_ns),
-                                     sum.running ? "running for" : "lasted", span(seconds), sum.command);
+                                     sum.running ? "running for" : sum.end_at_least ? "lasted at least" : "lasted",
+                                     span(seconds), sum.command);
             std::cout << fmt::format("  {} {}, {} running, {} {}\n", procs.size(),
                                      procs.size() == 1 ? "process" : "processes", sum.running,
                                      group_digits(sum.calls), sum.calls == 1 ? "call" : "calls");
@@ -125,25 +136,30 @@ int cmd_ls(bool json) {
                     rows.push_back({{"session", session}, {"pid", r.name.pid}, {"state", "unreadable"},
                                     {"recording", r.name.path}, {"error", r.error}});
                 else
-                    std::cout << fmt::format("  {:>8} {:>8}  {:<10} {:>13}  {}\n", r.name.pid, "-", "unreadable", "-",
-                                             r.error);
+                    std::cout << fmt::format("  {:>8} {:>8}  {:<10} {:>13} {:>10}  {}\n", r.name.pid, "-", "unreadable", "-",
+                                             "-", r.error);
                 continue;
             }
             const Recording& rec = *r.recording;
             uint64_t calls = 0;
             for (const ThreadInfo& t : rec.threads) calls += t.total();
+            const ProcessSpan lived = process_span(rec, fate_of(rec), now_ns(CLOCK_MONOTONIC));
             if (json) {
                 nlohmann::json row = {{"session", rec.session}, {"pid", rec.pid},      {"ppid", rec.ppid},
                                       {"start_realtime_ns", rec.start_realtime_ns},
                                       {"state", fate_word(rec)}, {"calls", calls},     {"exe", rec.exe},
                                       {"argv", rec.argv},        {"recording", r.name.path},
                                       {"recording_id", fmt::format("{:016x}", rec.segment_id)}};
+                row["seconds"] = lived.seconds;
+                if (lived.at_least) row["seconds_at_least"] = true;
                 if (rec.parent_segment_id)
                     row["parent_recording_id"] = fmt::format("{:016x}", rec.parent_segment_id);
                 rows.push_back(std::move(row));
             } else {
-                std::cout << fmt::format("  {:>8} {:>8}  {:<10} {:>13}  {}\n", rec.pid, rec.ppid, fate_word(rec),
-                                         group_digits(calls), command_line(rec));
+                // "≥ 1.20 s": killed or vanished, it ran at least until its last recorded activity.
+                const std::string lasted = lived.at_least ? "\u2265 " + span(lived.seconds) : span(lived.seconds);
+                std::cout << fmt::format("  {:>8} {:>8}  {:<10} {:>13} {:>{}}  {}\n", rec.pid, rec.ppid, fate_word(rec),
+                                         group_digits(calls), lasted, lived.at_least ? 12 : 10, command_line(rec));
             }
         }
     }

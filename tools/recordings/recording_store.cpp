@@ -96,6 +96,20 @@ ProcessFate fate_of(const Recording& r, bool alive) {
     }
 }
 
+ProcessSpan process_span(const Recording& r, ProcessFate fate, uint64_t now_monotonic_ns) {
+    ProcessSpan span;
+    uint64_t end = r.end_monotonic_ns;
+    if (end == 0 && fate == ProcessFate::kExeced) end = r.exec_monotonic_ns;
+    if (end == 0 && fate != ProcessFate::kRunning && r.last_activity_monotonic_ns > r.start_monotonic_ns) {
+        end = r.last_activity_monotonic_ns;
+        span.at_least = true;
+    }
+    if (end == 0) end = fate == ProcessFate::kRunning ? now_monotonic_ns : r.start_monotonic_ns;
+    span.end_monotonic_ns = end;
+    span.seconds = end > r.start_monotonic_ns ? double(end - r.start_monotonic_ns) / 1e9 : 0;
+    return span;
+}
+
 std::string fate_word(const Recording& r) { return fate_word(fate_of(r), r.exit_value); }
 
 std::string fate_word(ProcessFate fate, int exit_value) {

@@ -41,6 +41,17 @@ std::string fate_word(const Recording& r);
 // The same for a fate already decided (`exit_value`: the exit code or signal number).
 std::string fate_word(ProcessFate fate, int exit_value);
 
+// How long a recorded process ran, as `report` and `ls` both say it: from its start to its end
+// or its exec; while it runs, to `now_monotonic_ns`; when nobody saw it end (killed, vanished), to
+// the last activity its recording proves (format minor 6, stamped every 65,536 calls), and then
+// it ran at least that long.
+struct ProcessSpan {
+    uint64_t end_monotonic_ns = 0;
+    bool at_least = false;
+    double seconds = 0;
+};
+ProcessSpan process_span(const Recording& r, ProcessFate fate, uint64_t now_monotonic_ns);
+
 // True when the recorded process is still alive (same pid and same start time).
 bool process_alive(const Recording& r);
 

@@ -53,6 +53,7 @@ nlohmann::json to_json(const Report& r) {
         if (c.via) {
             json via = {{"name", c.via->name}, {"module", c.via->module}, {"offset", c.via->offset},
                         {"depth", c.via->depth}};
+            if (!c.via->unnamed_because.empty()) via["unnamed_because"] = c.via->unnamed_because;
             if (!c.via->file.empty()) {
                 via["file"] = c.via->file;
                 via["line"] = c.via->line;

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <map>
 #include <csignal>
 #include <cstring>
 #include <sstream>
@@ -76,10 +77,16 @@ std::string fate_text(const ProcessRow& p) {
     return "?";
 }
 
+// "  via steady_clock::now()", or "  via python3.11+0x605543 (unnamed: no symbols in the module)".
+std::string via_text(const CallerRow::Via& v) {
+    return v.unnamed_because.empty() ? fmt::format("  via {}", short_symbol(v.name))
+                                     : fmt::format("  via {} (unnamed: {})", v.name, v.unnamed_because);
+}
+
 std::string caller_name(const CallerRow& c) {
     if (c.python) {  // a Python function: its file and the line of the call
         std::string name = fmt::format("{}  {}:{}", c.symbol, base_name(c.file), c.line);
-        if (c.via) name += fmt::format("  via {}", short_symbol(c.via->name));
+        if (c.via) name += via_text(*c.via);
         return name;
     }
     std::string where;
@@ -90,12 +97,12 @@ std::string caller_name(const CallerRow& c) {
     else if (c.via && c.address == 0)
         where = "caller not found";
     else
-        where = fmt::format("{:#x} (in no known module)", c.address);
+        where = fmt::format("{:#x}", c.address);  // the reason follows: not in any module
     std::string name = c.symbol.empty() ? where : fmt::format("{}  ({})", short_symbol(c.symbol), where);
     if (c.symbol.empty() && !c.unnamed_because.empty()) name += fmt::format("  (unnamed: {})", c.unnamed_because);
     if (!c.inlined.empty()) name += fmt::format("  [inlined: {}]", c.inlined.front());
     if (!c.file.empty()) name += fmt::format("  {}:{}", base_name(c.file), c.line);
-    if (c.via) name += fmt::format("  via {}", short_symbol(c.via->name));
+    if (c.via) name += via_text(*c.via);
     return name;
 }
 
@@ -119,6 +126,13 @@ void write_stacks(const StackReport& s, size_t top, std::ostream& out) {
         out << fmt::format("  {} entries of the recent-samples ring were overwritten while being read\n",
                            group_digits(s.ring_missed));
     if (s.stacks.empty()) return;
+    // Frames shown as module+offset: why, once per module (the trees have no room for it).
+    std::map<std::string, std::string> unnamed;
+    for (const StackRow& row : s.stacks)
+        for (const StackFrame& fr : row.frames)
+            if (fr.symbol.empty() && !fr.unnamed_because.empty())
+                unnamed.emplace(fr.module.empty() ? "addresses in no module" : base_name(fr.module), fr.unnamed_because);
+    for (const auto& [module, why] : unnamed) out << fmt::format("  frames unnamed in {}: {}\n", module, why);
     out << "\nHot code paths, top-down (entry point -> clock call)\n";
     write_call_tree(build_call_tree(s.stacks, false), s.stack_calls, top, 0.005, out);
     out << "\nHot code paths, bottom-up (clock call -> entry point)\n";

@@ -38,7 +38,7 @@ std::string CallerNamer::name(const Recording& r, uint64_t address, std::string*
     const ModuleInfo* m = module_of(r, address);
     if (m == nullptr) {
         *where = fmt::format("{:#x}", address);
-        return *where;
+        return fmt::format("{} (unnamed: {})", *where, kNotMapped);
     }
     const std::string path = module_path(r, *m);
     const uint64_t offset = address - m->load_bias;
@@ -46,7 +46,7 @@ std::string CallerNamer::name(const Recording& r, uint64_t address, std::string*
     if (it == cache_.end()) {
         const CallSite s = locate_call_site(r, address, *symbolizer_);
         std::string w = module_offset_text(path, offset);
-        std::string n = s.symbol.symbol.empty() ? w : s.symbol.symbol;
+        std::string n = s.symbol.symbol.empty() ? fmt::format("{} (unnamed: {})", w, s.unnamed_because) : s.symbol.symbol;
         if (!s.symbol.file.empty()) n += fmt::format(" {}:{}", base_name(s.symbol.file), s.symbol.line);
         it = cache_.emplace(std::make_pair(path, offset), std::make_pair(n, w)).first;
     }

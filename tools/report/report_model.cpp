@@ -88,16 +88,12 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
         p.previous_image_id = segment_id_text(r.previous_image_id);
         p.start_monotonic_ns = r.start_monotonic_ns;
         p.counters = counter_rows(r.totals());
-        uint64_t end = r.end_monotonic_ns;
-        if (end == 0 && p.fate == ProcessFate::kExeced) end = r.exec_monotonic_ns;
         // Nobody saw it end (killed, or gone without a word): it ran at least until the last
-        // activity its recording proves (format minor 6).
-        if (end == 0 && p.fate != ProcessFate::kRunning && r.last_activity_monotonic_ns > r.start_monotonic_ns) {
-            end = r.last_activity_monotonic_ns;
-            p.seconds_at_least = true;
-        }
-        if (end == 0) end = p.fate == ProcessFate::kRunning ? machine.now_monotonic_ns : r.start_monotonic_ns;
-        p.seconds = end > r.start_monotonic_ns ? double(end - r.start_monotonic_ns) / 1e9 : 0;
+        // activity its recording proves.
+        const ProcessSpan span = process_span(r, p.fate, machine.now_monotonic_ns);
+        const uint64_t end = span.end_monotonic_ns;
+        p.seconds_at_least = span.at_least;
+        p.seconds = span.seconds;
         first_start = std::min(first_start, r.start_monotonic_ns);
         if (end > last_end || (end == last_end && !p.seconds_at_least)) last_end_is_bound = p.seconds_at_least;
         last_end = std::max(last_end, end);
@@ -172,10 +168,14 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
                     v.depth = site->depth;
                     if (wm) {
                         const CallSite s = locate_call_site(r, site->address, symbolizer);
+                        // The wrapper's own name from the recording stays when the module has none.
                         if (!s.symbol.symbol.empty()) v.name = s.symbol.symbol;
                         v.file = s.symbol.file;
                         v.line = s.symbol.line;
-                        if (v.name.empty()) v.name = module_offset_text(via_path, via_offset);
+                        if (v.name.empty()) {
+                            v.name = module_offset_text(via_path, via_offset);
+                            v.unnamed_because = s.unnamed_because;
+                        }
                     }
                     row.via = std::move(v);
                 }
@@ -199,6 +199,7 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
                         row.offset = offset;
                         row.address = cc.address;
                         if (jit_name) row.symbol = *jit_name;
+                        else if (m == nullptr && cc.address != 0) row.unnamed_because = kNotMapped;
                     }
                     if (m) {
                         // The return address follows the call: name the call instruction.
@@ -206,7 +207,7 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
                         row.symbol = s.symbol.symbol;
                         row.file = s.symbol.file;
                         row.line = s.symbol.line;
-                        row.unnamed_because = unnamed_because(s.symbol);
+                        row.unnamed_because = s.unnamed_because;
                         for (const InlineFrame& fr : s.symbol.inlined) row.inlined.push_back(fr.function);
                     }
                 }

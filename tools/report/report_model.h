@@ -54,6 +54,7 @@ struct CallerRow {
         std::string file;
         int line = 0;
         uint32_t depth = 0;  // wrapper frames stepped out of
+        std::string unnamed_because;  // why `name` is only module+offset (address_namer.h)
     };
     std::optional<Via> via;
     bool python = false;  // a Python call site: symbol is the function, file and line the call's

@@ -49,6 +49,8 @@ public:
                 fr.symbol = *name;
                 fr.module = kJitModule;
                 fr.offset = in_function + 1;
+            } else {
+                fr.unnamed_because = kNotMapped;
             }
             out->push_back(std::move(fr));
             return;
@@ -65,12 +67,13 @@ public:
             base.address = address;
             if (m) {
                 // A return address follows its call: name the call instruction.
-                SymbolInfo s = symbolizer_.lookup({path, m->build_id}, offset - 1);
+                const CallSite site = locate_call_site(r, *m, address, symbolizer_);
+                const SymbolInfo& s = site.symbol;
                 // ELF symbol-table names carry their version ("__libc_start_main@@GLIBC_2.34").
                 base.symbol = s.symbol.substr(0, s.symbol.find('@'));
                 base.file = s.file;
                 base.line = s.line;
-                base.unnamed_because = unnamed_because(s);
+                base.unnamed_because = site.unnamed_because;
                 if (!s.inlined.empty()) {
                     // s.inlined is innermost first; s.file:line is the innermost's location, and
                     // each inlined frame's file:line is where it was called from its parent.
@@ -170,9 +173,15 @@ StackReport build_stack_report(const std::vector<Recording>& recordings, const S
                                Symbolizer& symbolizer) {
     StackReport rep;
     FrameNamer namer(symbolizer);
-    // Stacks merge across threads and processes by (counter, module+offset of every frame).
-    using Key = std::pair<unsigned, std::vector<std::pair<std::string, uint64_t>>>;
+    // Stacks merge across threads and processes by (counter, module+offset of every frame), the
+    // module (or a JIT or Python frame's name) as a number: a key is built for every stack.
+    using Key = std::pair<unsigned, std::vector<std::pair<uint32_t, uint64_t>>>;
     std::map<Key, StackRow> merged;
+    std::unordered_map<std::string, uint32_t> interned;
+    auto id = [&interned](const std::string& name) {
+        auto it = interned.find(name);
+        return it != interned.end() ? it->second : interned.emplace(name, uint32_t(interned.size())).first->second;
+    };
     for (const Recording& r : recordings) {
         const SamplingInfo& s = r.sampling;
         if (!s.enabled) continue;
@@ -185,7 +194,13 @@ StackReport build_stack_report(const std::vector<Recording>& recordings, const S
         rep.stacks_full |= (s.flags & f::kSamplingStacksFull) != 0;
         rep.unwinder_missing |= (s.flags & f::kSamplingUnwinderMissing) != 0;
         rep.distinct_stacks += s.stacks_claimed;
-        std::map<uint32_t, std::vector<StackFrame>> named;  // stack id -> frames, root first
+        // Stack id -> frames, root first, moved into the first row that shows them (copied from it
+        // for another counter's row).
+        struct Named {
+            std::vector<StackFrame> frames;
+            const StackRow* owner = nullptr;
+        };
+        std::unordered_map<uint32_t, Named> named;
         // (counter, stack id) -> its merged row: threads share stacks, and the merge key (every
         // frame's module and offset) is built once per stack of this recording, not per thread.
         std::map<std::pair<unsigned, uint32_t>, StackRow*> rows;
@@ -205,21 +220,30 @@ StackReport build_stack_report(const std::vector<Recording>& recordings, const S
                     const std::vector<uint64_t>& raw = s.stacks[sc.stack];
                     for (size_t i = raw.size(); i-- > 0;) namer.append(r, raw[i], &frames);
                     python_in_place_of_interpreter(&frames);
-                    it = named.emplace(sc.stack, std::move(frames)).first;
+                    it = named.emplace(sc.stack, Named{std::move(frames), nullptr}).first;
                 }
+                Named& stack = it->second;
+                const std::vector<StackFrame>& frames = stack.owner ? stack.owner->frames : stack.frames;
                 Key key{sc.counter, {}};
+                key.second.reserve(frames.size());
                 // JIT and Python frames by name: their addresses differ from process to process.
-                for (const StackFrame& fr : it->second)
+                for (const StackFrame& fr : frames)
                     if (is_python(fr))
-                        key.second.emplace_back(fmt::format("{}{}:{}:{}", fr.module, fr.symbol, fr.file, fr.line), 0);
+                        key.second.emplace_back(id(fmt::format("{}{}:{}:{}", fr.module, fr.symbol, fr.file, fr.line)), 0);
                     else if (!fr.inlined)
-                        key.second.emplace_back(fr.module == kJitModule ? fr.module + fr.symbol : fr.module, fr.offset);
-                StackRow& row = merged[key];
+                        key.second.emplace_back(fr.module == kJitModule ? id(fr.module + fr.symbol) : id(fr.module),
+                                                fr.offset);
+                StackRow& row = merged[std::move(key)];
                 if (row.calls == 0) {
                     const int fn = f::counter_function(sc.counter);
                     row.function = f::kFunctionNames[fn];
                     if (f::function_takes_clock(fn)) row.clock = clock_name(f::counter_bucket(sc.counter));
-                    row.frames = it->second;
+                    if (stack.owner) {
+                        row.frames = stack.owner->frames;
+                    } else {
+                        row.frames = std::move(stack.frames);
+                        stack.owner = &row;
+                    }
                 }
                 row.calls += sc.calls;
                 rows.emplace(std::make_pair(sc.counter, sc.stack), &row);

@@ -92,6 +92,55 @@ std::string demangle(const std::string& name) {
 }
 
 struct Symbolizer::Impl {
+    // The code scopes of one unit (functions, lexical blocks, inlined code: what libdw's scope walk
+    // descends through), each with the scope it lies in, and their ranges sorted by start, deeper
+    // first among equal starts.
+    struct InlineIndex {
+        struct Node {
+            Dwarf_Die die;
+            int parent = -1;  // the enclosing scope, -1 at the unit's level
+            bool inlined = false;
+            bool function = false;
+            std::vector<std::pair<Dwarf_Addr, Dwarf_Addr>> ranges;
+            bool covers(Dwarf_Addr pc) const {
+                for (const auto& r : ranges)
+                    if (pc >= r.first && pc < r.second) return true;
+                return false;
+            }
+        };
+        struct Range {
+            Dwarf_Addr start, end;
+            int depth;
+            int node;
+        };
+        std::vector<Node> nodes;
+        std::vector<Range> ranges;
+
+        // Innermost first, the inlined scopes holding `pc` within the innermost function, as the
+        // scope walk finds them (it descends only into scopes that hold `pc`). Scopes nest (code
+        // of an inner scope lies within the outer one, siblings do not overlap), so the range
+        // starting last at or before `pc` belongs to the innermost scope holding it or to one
+        // nested inside that scope: its first ancestor that holds `pc` is the innermost.
+        void chain(Dwarf_Addr pc, std::vector<int>* out) const {
+            auto it = std::upper_bound(ranges.begin(), ranges.end(), pc,
+                                       [](Dwarf_Addr v, const Range& r) { return v < r.start; });
+            if (it == ranges.begin()) return;
+            int n = std::prev(it)->node;
+            while (n >= 0 && !nodes[size_t(n)].covers(pc)) n = nodes[size_t(n)].parent;
+            std::vector<int> path;  // innermost holding scope up to the unit's level
+            for (; n >= 0; n = nodes[size_t(n)].parent) path.push_back(n);
+            // Top down, as far as each scope holds `pc` (where one does not, the walk stops).
+            std::vector<int> held;
+            for (size_t i = path.size(); i-- > 0;) {
+                const Node& node = nodes[size_t(path[i])];
+                if (!node.covers(pc)) break;
+                if (node.function) held.clear();  // the chain ends at the innermost function
+                else if (node.inlined) held.push_back(path[i]);
+            }
+            out->insert(out->end(), held.rbegin(), held.rend());
+        }
+    };
+
     struct Module {
         Dwfl* dwfl = nullptr;
         Dwfl_Module* mod = nullptr;
@@ -106,10 +155,12 @@ struct Symbolizer::Impl {
             Dwarf_Addr end;
             Dwarf_Die cu;
         };
-        // Per compile unit (by DIE offset): the address ranges of its inlined code, sorted by
-        // start. An address outside them has no inline chain, and one the symbol table named
-        // needs no DWARF scope walk (dwarf_getscopes: most of a big report's time on dwz'd libc).
-        std::unordered_map<Dwarf_Off, std::vector<std::pair<Dwarf_Addr, Dwarf_Addr>>> inlined_ranges;
+        // Per compile unit (by DIE offset): its inlined code, read once from the unit's own tree.
+        // An address the symbol table named gets its inline chain from here; libdw's scope walk
+        // (dwarf_getscopes, then dwarf_getscopes_die for the concrete chain) reads the unit's
+        // tree twice for every address (a fifth of a big report's time on libc). Only an address
+        // the symbol table did not name is walked.
+        std::unordered_map<Dwarf_Off, InlineIndex> inline_index;
         bool cu_ranges_built = false;
         std::vector<CuRange> cu_ranges;
 
@@ -133,6 +184,7 @@ struct Symbolizer::Impl {
     std::map<std::string, std::unique_ptr<Module>> modules;          // by path
     std::map<std::string, std::vector<unsigned char>> images;        // add_image() bytes, by path
     SymbolCache cache;  // every answer of this symbolizer, by build id (or path) and address
+    bool walk_scopes = false;  // every inline chain from libdw's scope walk (the reference, for tests)
 
     Impl() {
         callbacks.find_elf = dwfl_build_id_find_elf;
@@ -256,41 +308,74 @@ struct Symbolizer::Impl {
         return false;
     }
 
-    // Collects the ranges of every DW_TAG_inlined_subroutine below `die`, in the unit's own tree.
-    // (Units dwz imports hold shared types and abstract definitions, never code with addresses.)
-    static void collect_inlined(Dwarf_Die* die, std::vector<std::pair<Dwarf_Addr, Dwarf_Addr>>* out) {
+    // Collects the code scopes below `die` with their ranges, in the unit's own tree (units dwz
+    // imports hold shared types and abstract definitions, never code with addresses). Like the
+    // scope walk it descends into no other entries (namespaces and types hold no code).
+    static void collect_inlined(Dwarf_Die* die, int parent, int depth, InlineIndex* out) {
         Dwarf_Die child;
         if (dwarf_child(die, &child) != 0) return;
         do {
-            if (dwarf_tag(&child) == DW_TAG_inlined_subroutine) {
-                Dwarf_Addr base = 0, start = 0, end = 0;
-                ptrdiff_t off = 0;
-                while ((off = dwarf_ranges(&child, off, &base, &start, &end)) > 0)
-                    if (end > start) out->push_back({start, end});
-            }
-            if (dwarf_haschildren(&child) == 1) collect_inlined(&child, out);
+            const int tag = dwarf_tag(&child);
+            if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block &&
+                tag != DW_TAG_with_stmt && tag != DW_TAG_catch_block && tag != DW_TAG_try_block &&
+                tag != DW_TAG_entry_point)
+                continue;
+            InlineIndex::Node node;
+            node.die = child;
+            node.parent = parent;
+            node.inlined = tag == DW_TAG_inlined_subroutine;
+            node.function = tag == DW_TAG_subprogram;
+            Dwarf_Addr base = 0, start = 0, end = 0;
+            ptrdiff_t off = 0;
+            while ((off = dwarf_ranges(&child, off, &base, &start, &end)) > 0)
+                if (end > start) node.ranges.push_back({start, end});
+            // A function without code (a declaration, an abstract definition) holds no code either.
+            if (node.ranges.empty() && node.function) continue;
+            const int self = int(out->nodes.size());
+            for (const auto& r : node.ranges) out->ranges.push_back({r.first, r.second, depth, self});
+            out->nodes.push_back(std::move(node));
+            if (dwarf_haschildren(&child) == 1) collect_inlined(&child, self, depth + 1, out);
         } while (dwarf_siblingof(&child, &child) == 0);
     }
 
-    // Whether code inlined into the unit covers `pc` (the unit's own address space).
-    static bool in_inlined_code(Module& m, Dwarf_Die* cudie, Dwarf_Addr pc) {
-        auto [it, fresh] = m.inlined_ranges.try_emplace(dwarf_dieoffset(cudie));
-        auto& ranges = it->second;
+    static const InlineIndex& inline_index(Module& m, Dwarf_Die* cudie) {
+        auto [it, fresh] = m.inline_index.try_emplace(dwarf_dieoffset(cudie));
+        InlineIndex& index = it->second;
         if (fresh) {
-            collect_inlined(cudie, &ranges);
-            std::sort(ranges.begin(), ranges.end());
-            // Merged into disjoint ranges, so that one binary search answers.
-            std::vector<std::pair<Dwarf_Addr, Dwarf_Addr>> merged;
-            for (const auto& r : ranges)
-                if (!merged.empty() && r.first <= merged.back().second)
-                    merged.back().second = std::max(merged.back().second, r.second);
-                else
-                    merged.push_back(r);
-            ranges = std::move(merged);
+            collect_inlined(cudie, -1, 0, &index);
+            std::sort(index.ranges.begin(), index.ranges.end(), [](const InlineIndex::Range& a, const InlineIndex::Range& b) {
+                return a.start != b.start ? a.start < b.start : a.depth < b.depth;
+            });
         }
-        auto next = std::upper_bound(ranges.begin(), ranges.end(), pc,
-                                     [](Dwarf_Addr v, const std::pair<Dwarf_Addr, Dwarf_Addr>& r) { return v < r.first; });
-        return next != ranges.begin() && pc < std::prev(next)->second;
+        return index;
+    }
+
+    // The inline chain at `pc` (the unit's own address space), innermost first.
+    static void add_inline_frames(Dwarf_Die* cudie, const InlineIndex& index, Dwarf_Addr pc, SymbolInfo* info) {
+        std::vector<int> chain;
+        index.chain(pc, &chain);
+        if (chain.empty()) return;
+        Dwarf_Files* files = nullptr;
+        size_t nfiles = 0;
+        const bool have_files = dwarf_getsrcfiles(cudie, &files, &nfiles) == 0;
+        for (int n : chain) {
+            Dwarf_Die die = index.nodes[size_t(n)].die;
+            info->inlined.push_back(inline_frame(&die, have_files ? files : nullptr, nfiles));
+        }
+    }
+
+    // One inlined frame: the function and where it was called from.
+    static InlineFrame inline_frame(Dwarf_Die* scope, Dwarf_Files* files, size_t nfiles) {
+        InlineFrame frame;
+        frame.function = die_function_name(scope);
+        Dwarf_Attribute attr_mem;
+        Dwarf_Word value = 0;
+        if (files != nullptr && dwarf_formudata(dwarf_attr(scope, DW_AT_call_file, &attr_mem), &value) == 0 &&
+            value < nfiles) {
+            if (const char* f = dwarf_filesrc(files, value, nullptr, nullptr)) frame.file = f;
+        }
+        if (dwarf_formudata(dwarf_attr(scope, DW_AT_call_line, &attr_mem), &value) == 0) frame.line = static_cast<int>(value);
+        return frame;
     }
 
     ~Impl() {
@@ -307,6 +392,11 @@ void Symbolizer::add_image(const std::string& path, const std::vector<unsigned c
     impl_->modules.erase(path);
     impl_->images[path] = bytes;
     impl_->cache = SymbolCache();  // names read from the old bytes
+}
+
+void Symbolizer::walk_scopes_always(bool on) {
+    impl_->walk_scopes = on;
+    impl_->cache = SymbolCache();
 }
 
 void Symbolizer::use_table(std::shared_ptr<SymbolTable> table) {
@@ -396,11 +486,22 @@ SymbolInfo Symbolizer::lookup_file(const ModuleRef& module, uint64_t elf_vaddr) 
         }
     }
 
-    // Inline chain from the DWARF scopes containing the address: needed only where inlined code
-    // covers it, or to name the function when the symbol table did not.
-    if (cudie != nullptr && (info.symbol.empty() || Impl::in_inlined_code(m, cudie, addr - cu_bias))) {
+    // Inline chain: from the unit's inline index when the symbol table named the function, else
+    // from libdw's scope walk, which also names the function from DWARF.
+    if (cudie != nullptr && !info.symbol.empty() && !impl_->walk_scopes) {
+        Impl::add_inline_frames(cudie, Impl::inline_index(m, cudie), addr - cu_bias, &info);
+    } else if (cudie != nullptr) {
+        // dwarf_getscopes lists the innermost inlined scope's abstract definition after it, not
+        // the code it was inlined into: the concrete chain comes from the innermost scope's
+        // parents (as eu-addr2line -i does).
         Dwarf_Die* scopes = nullptr;
         int n = dwarf_getscopes(cudie, addr - cu_bias, &scopes);
+        if (n > 0) {
+            Dwarf_Die innermost = scopes[0];
+            std::free(scopes);
+            scopes = nullptr;
+            n = dwarf_getscopes_die(&innermost, &scopes);
+        }
         if (n > 0) {
             Dwarf_Files* files = nullptr;
             size_t nfiles = 0;
@@ -421,19 +522,7 @@ SymbolInfo Symbolizer::lookup_file(const ModuleRef& module, uint64_t elf_vaddr) 
                     break;
                 }
                 if (tag != DW_TAG_inlined_subroutine) continue;
-                InlineFrame frame;
-                frame.function = die_function_name(scope);
-                Dwarf_Attribute attr_mem;
-                Dwarf_Word value = 0;
-                if (have_files && dwarf_formudata(dwarf_attr(scope, DW_AT_call_file, &attr_mem),
-                                                  &value) == 0 &&
-                    value < nfiles) {
-                    if (const char* f = dwarf_filesrc(files, value, nullptr, nullptr)) frame.file = f;
-                }
-                if (dwarf_formudata(dwarf_attr(scope, DW_AT_call_line, &attr_mem), &value) == 0) {
-                    frame.line = static_cast<int>(value);
-                }
-                info.inlined.push_back(std::move(frame));
+                info.inlined.push_back(Impl::inline_frame(scope, have_files ? files : nullptr, nfiles));
             }
             std::free(scopes);
         }

@@ -56,6 +56,10 @@ public:
     // the files instead (the end of `run`, while they are still there).
     void use_table(std::shared_ptr<SymbolTable> table);
 
+    // Inline chains from libdw's DWARF scope walk for every address, as before the unit's inline
+    // index (tests compare the two).
+    void walk_scopes_always(bool on);
+
 private:
     SymbolInfo lookup_file(const ModuleRef& module, uint64_t elf_vaddr);
 
