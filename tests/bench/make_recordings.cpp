@@ -21,6 +21,7 @@
 #include "tracer/engine/module_map.h"
 #include "tracer/format/caller_table.h"
 #include "tracer/engine/segment_create.h"
+#include "tracer/engine/segment_growth.h"
 
 namespace f = vdsotrace::format;
 namespace t = vdsotrace::tracer;
@@ -62,6 +63,13 @@ bool create(const t::Settings& s, t::Segment* seg) {
     char error[384];
     if (!t::create_segment(s, seg, error, sizeof error)) {
         fprintf(stderr, "make_recordings: %s\n", error);
+        return false;
+    }
+    // A recording starts small and grows where the engine writes (segment_growth.h); this program
+    // writes slots and tables directly, so it backs the whole layout first (touching an unbacked
+    // page past the file's end is SIGBUS).
+    if (!t::reserve_whole(seg)) {
+        fprintf(stderr, "make_recordings: could not back the whole recording\n");
         return false;
     }
     return true;
