@@ -17,9 +17,10 @@ HIDDEN, JIT_HERE = ENV["CHRONO_CALLERS_HIDDEN"], ENV["JIT_HERE"]
 PROGRAM = ENV["CHRONO_CALLERS"]
 
 
-def run_traced(args, tmp, options=(), env=None):
-    """(completed process, JSON report, text report) of `vdsotrace run`; recordings removed."""
-    p, j = vdsotrace_test.run_traced(args, tmp, options, env)
+def run_traced(args, tmp, options=(), env=None, keep=False):
+    """(completed process, JSON report, text report) of `vdsotrace run`; recordings removed (at the
+    end of the test with keep=True)."""
+    p, j = vdsotrace_test.run_traced(args, tmp, options, env, keep=keep)
     text = os.path.join(tmp, "report.txt")
     return p, j, open(text).read() if os.path.exists(text) else ""
 
@@ -125,7 +126,7 @@ def python_or_skip(path, want):
 
 
 def python_callers(path, tmp, n=3000, m=5000):
-    p, j, text = run_traced([path, SCRIPT, str(n), str(m)], tmp)
+    p, j, text = run_traced([path, SCRIPT, str(n), str(m)], tmp, keep=True)
     check(p.returncode == 0 and p.stdout == "done\n", f"exit status {p.returncode}, stdout {p.stdout!r}: {p.stderr}")
     got = {}
     for r in j["callers"]:
@@ -139,6 +140,13 @@ def python_callers(path, tmp, n=3000, m=5000):
     check(f"handle_request  two_functions.py:{line_of('HANDLE')}  via" in text, f"text names the Python caller:\n{text}")
     notes = [n for proc in j["processes"] for n in proc.get("notes", [])]
     check(not any("not read" in n for n in notes), f"no runtime left unread: {notes}")
+    # `top` names the same Python callers (it showed the tagged site, 0x800000000017, before).
+    t = subprocess.run([VDSOTRACE, "top", "--once", "--json", "--interval", "0.05", j["session"]], capture_output=True,
+                       text=True)
+    top = json.loads(t.stdout) if t.returncode == 0 else {}
+    by = {c["caller"]: c["calls"] for c in top.get("callers", [])}
+    check(by.get(f"handle_request  two_functions.py:{line_of('HANDLE')}") == m and
+          by.get(f"poll_events  two_functions.py:{line_of('POLL')}") == n, f"top's callers: {by} {t.stderr}")
     return j
 
 

@@ -56,8 +56,8 @@ std::vector<std::string> view_lines(const LiveView& v, const std::string& title,
     std::vector<std::string> lines;
     auto add = [&](const std::string& s) { lines.push_back(fit(s, width)); };
     add(title);
-    add(fmt::format("{} calls/s, {} calls in all, {} process(es)", rate_text(v.total_rate), group_digits(v.total_calls),
-                    v.processes.size()));
+    add(fmt::format("{} calls/s, {} calls in all, {} process{}", rate_text(v.total_rate), group_digits(v.total_calls),
+                    v.processes.size(), v.processes.size() == 1 ? "" : "es"));
     add("");
     // Narrow terminals drop the clock column's padding first; numbers keep their place on the left.
     const bool narrow = width < 70;

@@ -35,6 +35,15 @@ CallerNamer::CallerNamer() : symbolizer_(std::make_unique<Symbolizer>()) {}
 CallerNamer::~CallerNamer() = default;
 
 std::string CallerNamer::name(const Recording& r, uint64_t address, std::string* where) {
+    // A Python call site (the interpreter's frame read at the call): its function, file and line.
+    if ((address & f::kPythonSiteTag) && address < (f::kPythonSiteTag << 1)) {
+        const uint64_t index = address & ~f::kPythonSiteTag;
+        if (index < r.python_sites.size() && r.python_sites[index].ready) {
+            const PythonSiteInfo& ps = r.python_sites[index];
+            *where = fmt::format("{}:{}", ps.file, ps.line);
+            return fmt::format("{}  {}:{}", ps.function, base_name(ps.file), ps.line);
+        }
+    }
     const ModuleInfo* m = module_of(r, address);
     if (m == nullptr) {
         *where = fmt::format("{:#x}", address);
@@ -88,6 +97,7 @@ LiveView compute_view(const Reading& before, const Reading& after, SortKey key, 
             cr.function = f::kFunctionNames[f::counter_function(k.first)];
             cr.clock = clock_of(k.first);
             cr.pid = r.pid;
+            cr.recording = file;
             cr.rate = per_second(d, v.seconds);
             cr.calls = calls;
             cr.address = k.second;  // named below, for the rows shown only
@@ -115,11 +125,8 @@ LiveView compute_view(const Reading& before, const Reading& after, SortKey key, 
     });
     if (v.callers.size() > max_callers) v.callers.resize(max_callers);
     for (CallerRate& c : v.callers) {
-        for (const auto& [file, r] : after.recordings)
-            if (r.pid == c.pid) {
-                c.name = namer->name(r, c.address, &c.where);
-                break;
-            }
+        const auto r = after.recordings.find(c.recording);
+        if (r != after.recordings.end()) c.name = namer->name(r->second, c.address, &c.where);
     }
     return v;
 }

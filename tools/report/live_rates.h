@@ -28,7 +28,8 @@ struct CallerRate {
     std::string name;      // symbol (module+offset when unknown)
     std::string where;     // module+offset
     int pid = 0;
-    uint64_t address = 0;  // return address in that process
+    std::string recording;  // the recording it was counted in (an exec'd pid has several)
+    uint64_t address = 0;   // return address in that process, or a Python call site (kPythonSiteTag)
     double rate = 0;
     uint64_t calls = 0;
 };
