@@ -10,6 +10,12 @@ const ModuleInfo* module_of(const Recording& r, uint64_t address) {
     return nullptr;
 }
 
+const PythonSiteInfo* python_site(const Recording& r, uint64_t address) {
+    if (!is_python_site(address)) return nullptr;
+    const uint64_t index = address & ~format::kPythonSiteTag;
+    return index < r.python_sites.size() && r.python_sites[index].ready ? &r.python_sites[index] : nullptr;
+}
+
 std::string module_path(const Recording& r, const ModuleInfo& m) { return m.main_program ? r.exe : m.path; }
 
 std::string module_offset_text(const std::string& path, uint64_t offset) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "tracer/common/path_name.h"
+#include "tracer/format/segment_format.h"
 #include "tools/recordings/segment_reader.h"
 #include "tools/symbols/symbolizer.h"
 
@@ -29,6 +30,15 @@ struct CallSite {
     // kNotMapped for an address in no module); "" when it was named.
     std::string unnamed_because;
 };
+
+// A Python call site rather than a code address: format::kPythonSiteTag | an index into
+// Recording::python_sites (the interpreter's frame read at the call).
+inline bool is_python_site(uint64_t address) {
+    return (address & format::kPythonSiteTag) && address < (format::kPythonSiteTag << 1);
+}
+// That site's function, file and line; null when `address` is no Python site or the site was
+// never filled in.
+const PythonSiteInfo* python_site(const Recording& r, uint64_t address);
 
 // Why an address in no module of the recording has no name.
 inline constexpr const char* kNotMapped = "not in any module the recording mapped";

@@ -36,13 +36,9 @@ CallerNamer::~CallerNamer() = default;
 
 std::string CallerNamer::name(const Recording& r, uint64_t address, std::string* where) {
     // A Python call site (the interpreter's frame read at the call): its function, file and line.
-    if ((address & f::kPythonSiteTag) && address < (f::kPythonSiteTag << 1)) {
-        const uint64_t index = address & ~f::kPythonSiteTag;
-        if (index < r.python_sites.size() && r.python_sites[index].ready) {
-            const PythonSiteInfo& ps = r.python_sites[index];
-            *where = fmt::format("{}:{}", ps.file, ps.line);
-            return fmt::format("{}  {}:{}", ps.function, base_name(ps.file), ps.line);
-        }
+    if (const PythonSiteInfo* ps = python_site(r, address)) {
+        *where = fmt::format("{}:{}", ps->file, ps->line);
+        return fmt::format("{}  {}:{}", ps->function, base_name(ps->file), ps->line);
     }
     const ModuleInfo* m = module_of(r, address);
     if (m == nullptr) {

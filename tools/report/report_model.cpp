@@ -127,11 +127,7 @@ Report build_report(const std::vector<Recording>& recordings, const MachineFacts
             }
             for (const CallerCount& cc : t.callers) {
                 const bool python = cc.via != 0 && (cc.address & f::kPythonSiteTag);
-                const PythonSiteInfo* ps = nullptr;
-                if (python) {
-                    const uint64_t index = cc.address & ~f::kPythonSiteTag;
-                    if (index < r.python_sites.size() && r.python_sites[index].ready) ps = &r.python_sites[index];
-                }
+                const PythonSiteInfo* ps = python ? python_site(r, cc.address) : nullptr;
                 // Calls made in a library since unloaded name that library, not the one there now.
                 const ModuleInfo* m = cc.address == 0 || python ? nullptr
                                       : cc.module >= 0 && size_t(cc.module) < r.modules.size()

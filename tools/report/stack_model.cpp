@@ -33,7 +33,7 @@ public:
 
     // Appends the frames of one return address, outermost first.
     void append(const Recording& r, uint64_t address, std::vector<StackFrame>* out) {
-        if ((address & f::kPythonSiteTag) && address < (f::kPythonSiteTag << 1)) {
+        if (is_python_site(address)) {
             append_python(r, address, out);
             return;
         }
@@ -105,15 +105,13 @@ public:
 private:
     // A Python function's frame: its code object's name, the file and line it was at.
     static void append_python(const Recording& r, uint64_t address, std::vector<StackFrame>* out) {
-        const uint64_t index = address & ~f::kPythonSiteTag;
         StackFrame fr;
         fr.address = address;
         fr.module = kPythonModule;
-        if (index < r.python_sites.size() && r.python_sites[index].ready) {
-            const PythonSiteInfo& ps = r.python_sites[index];
-            fr.symbol = ps.function;
-            fr.file = ps.file;
-            fr.line = ps.line;
+        if (const PythonSiteInfo* ps = python_site(r, address)) {
+            fr.symbol = ps->function;
+            fr.file = ps->file;
+            fr.line = ps->line;
         } else {
             fr.symbol = "[python frame]";
         }
