@@ -40,13 +40,20 @@ __attribute__((always_inline)) static inline vdsotrace::tracer::wrappers::CallFr
 // record()'s slow paths made every call push and pop five): a call record_fast() did not count
 // is counted here, a due sample taken, an error result turned into -1 and errno. `r`: the vDSO's
 // result. Not cold: a loop that alternates two call sites comes here on every call.
-__attribute__((noinline)) static int finish_call(int fast, long r, unsigned counter, uintptr_t caller, uintptr_t cfa,
-                                                 uintptr_t fp) {
+// What record_fast() left to do: count a call it did not (kFastMissed), or take the sample it
+// found due (kFastSampleDue).
+__attribute__((always_inline)) static inline void finish_count(int fast, unsigned counter, uintptr_t caller,
+                                                               uintptr_t cfa, uintptr_t fp) {
     const tracer::wrappers::CallFrame frame{cfa, fp};
     if (fast == tracer::kFastMissed)
         tracer::record(counter, caller, frame);
     else if (fast == tracer::kFastSampleDue)
         tracer::sampler_on_countdown(counter, caller, frame);
+}
+
+__attribute__((noinline)) static int finish_call(int fast, long r, unsigned counter, uintptr_t caller, uintptr_t cfa,
+                                                 uintptr_t fp) {
+    finish_count(fast, counter, caller, cfa, fp);
     return shim::to_libc(r);
 }
 
@@ -76,12 +83,7 @@ VDSOTRACE_EXPORT int gettimeofday(struct timeval* __restrict tv, void* __restric
 // time()'s slow path: counted first, then the vDSO call (see time()).
 __attribute__((noinline)) static time_t time_after_miss(int fast, time_t* t, uintptr_t caller, uintptr_t cfa,
                                                         uintptr_t fp) {
-    const unsigned counter = counter_index(fmt::kTime, 0);
-    const tracer::wrappers::CallFrame frame{cfa, fp};
-    if (fast == tracer::kFastMissed)
-        tracer::record(counter, caller, frame);
-    else
-        tracer::sampler_on_countdown(counter, caller, frame);
+    finish_count(fast, counter_index(fmt::kTime, 0), caller, cfa, fp);
     return VDSOTRACE_ENTRY(time)(t);
 }
 
