@@ -103,13 +103,34 @@ bool read_code(Elf* elf, uint64_t address, unsigned char* out, size_t size) {
     return false;
 }
 
+// The vDSO function libc's wrapper `name` calls, or -1 (the helpers cgt_init, __vdsosym).
+int wrapped_function(const char* name) {
+    static constexpr struct {
+        const char* name;
+        int fn;
+    } kWrapped[] = {
+        {"__clock_gettime", format::kClockGettime}, {"clock_gettime", format::kClockGettime},
+        {"__clock_gettime64", format::kClockGettime}, {"__gettimeofday", format::kGettimeofday},
+        {"gettimeofday", format::kGettimeofday}, {"__gettimeofday64", format::kGettimeofday},
+        {"time", format::kTime}, {"__time", format::kTime}, {"__time64", format::kTime},
+        {"getcpu", format::kGetcpu}, {"__getcpu", format::kGetcpu}, {"sched_getcpu", format::kGetcpu},
+        {"__clock_getres", format::kClockGetres}, {"clock_getres", format::kClockGetres},
+        {"__clock_getres64", format::kClockGetres},
+    };
+    for (const auto& w : kWrapped)
+        if (strcmp(name, w.name) == 0) return w.fn;
+    return -1;
+}
+
 // Rows covering the return addresses of libc's clock wrappers' calls (see WrapperRow), from .eh_frame.
 void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
     std::map<uint64_t, uint64_t> functions;  // start -> size, each once (aliases share code)
+    std::map<uint64_t, int> wrapped;         // start -> the vDSO function its names say it calls
     for_each_function_symbol(elf, [&](const char* name, const GElf_Sym& s) {
         if (s.st_size > 4096) return;
         for (const char* wanted : kLibcWrappers)
             if (strcmp(name, wanted) == 0) functions[s.st_value] = s.st_size;
+        if (const int fn = wrapped_function(name); fn >= 0) wrapped[s.st_value] = fn;
     });
     if (functions.empty()) return;
     Dwarf_CFI* cfi = dwarf_getcfi_elf(elf);  // null without .eh_frame: then prologues only
@@ -125,8 +146,11 @@ void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
         if (!read_code(elf, start, code.data(), size)) continue;
         cs_insn* insn = nullptr;
         const size_t n = cs_disasm(cs, code.data(), size, start, 0, &insn);
+        const size_t rows_before = out->wrappers.size();
+        size_t calls = 0;
         for (size_t i = 0; i < n; ++i) {
             if (insn[i].id != X86_INS_CALL) continue;
+            ++calls;
             const uint64_t ret = insn[i].address + insn[i].size;
             uint32_t offset = 0;
             if (!(cfi != nullptr && cfa_offset_at(cfi, ret, &offset)) && !prologue_cfa_offset(insn, i, &offset))
@@ -138,6 +162,11 @@ void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
             out->wrappers.push_back({ret + bias, 1, offset});
         }
         cs_free(insn, n);
+        // One call, with a row: where every call of that function from this wrapper returns to.
+        const auto fn = wrapped.find(start);
+        if (calls == 1 && out->wrappers.size() == rows_before + 1 && fn != wrapped.end() &&
+            out->usual_wrappers[fn->second].begin == 0)
+            out->usual_wrappers[fn->second] = out->wrappers.back();
     }
     cs_close(&cs);
     if (cfi != nullptr) dwarf_cfi_end(cfi);  // dwarf_getcfi_elf's CFI is the caller's to free

@@ -21,6 +21,9 @@ struct ChildProgram {
     tracer::go::Plumbing plumbing{};  // runtime addresses; count 0 for C programs
     std::vector<WrapperRow> wrappers; // libc's clock wrappers, runtime addresses (C programs)
     bool wrappers_truncated = false;  // more rows than the trampoline holds: some are left out
+    // Per function, the row of the one vDSO call in libc's wrapper of that name (static glibc's
+    // __clock_gettime, ...; TrampolineData::usual_wrappers); begin 0: none.
+    WrapperRow usual_wrappers[format::kFunctionCount]{};
     uint64_t rseq_offset_at = 0;      // runtime addresses of glibc's __rseq_offset and __rseq_size
     uint64_t rseq_size_at = 0;        // (static glibc 2.35+ with a symbol table; else 0)
 };
