@@ -548,22 +548,6 @@ TEST_F(RseqFastPath, StepsOutOfTheUsualWrapperOnItsOwn) {
     EXPECT_EQ(cpu_slots_total(), 4 * 500u);
 }
 
-// A wrapper called by a wrapper is the slow path's, when the inner one is the function's usual
-// wrapper too.
-TEST_F(RseqFastPath, LeavesTheUsualWrappersCallerToTheSlowPathWhenItIsAWrapper) {
-    Pinned pinned;
-    const vdsotrace::inject::WrapperRow inner{reinterpret_cast<uint64_t>(inner_wrapper_return), 1, 16};
-    ASSERT_NO_FATAL_FAILURE(add_rows({inner, {reinterpret_cast<uint64_t>(outer_wrapper_return), 1, 8}}));
-    ASSERT_EQ(mprotect(page_, 8192, PROT_READ | PROT_WRITE), 0);
-    vdsotrace::inject::set_usual_wrapper(data(), f::kTime, inner);
-    seal();
-    for (int i = 0; i < 300; ++i) call_via_two_wrappers(entry(f::kTime));
-    EXPECT_EQ(counted_under(f::caller_key(f::counter_index(f::kTime, 0), 0x0badc0ffee00)), 300u);
-    ASSERT_NO_FATAL_FAILURE(slow_path_off());
-    call_via_two_wrappers(entry(f::kTime));
-    EXPECT_EQ(cpu_slots_total(), 300u);
-}
-
 // A wrapper called by a wrapper is the slow path's: counted under the outer wrapper's caller.
 TEST_F(RseqFastPath, LeavesAWrappersWrapperToTheSlowPath) {
     Pinned pinned;

@@ -86,9 +86,10 @@ struct TrampolineData {
     uint64_t rseq_size_at;                       // injector: address of __rseq_size
     // The one call to function fn's vDSO entry in libc's wrapper of that name (static glibc's
     // __clock_gettime, __gettimeofday, ...), where nearly every call comes from: the fast path
-    // compares its return address with this row's and, when equal, reads the caller where the row
-    // says, with no lookup in `wrappers` (a load less in the chain the vDSO's rdtscp waits for).
-    // A return address of 0 (none found) never matches: `wrappers` is searched.
+    // compares its return address with this row's and, when equal, takes the return address the
+    // row points to as the caller, with no lookup in `wrappers` and no check that the caller is
+    // not another wrapper (the injector sets only wrappers no wrapper calls: choose_usual_wrappers
+    // in child_program.h). A return address of 0 (none found) never matches: `wrappers` is searched.
     UsualWrapper usual_wrappers[format::kFunctionCount];  // injector (set_usual_wrapper)
     uint64_t caller_offset_mask;                 // injector (set_caller_mask): caller_mask * sizeof(CallerEntry)
     uint64_t zero;                               // 0: what the fast path reads as __rseq_offset without one
@@ -154,7 +155,8 @@ inline void set_caller_mask(TrampolineData& d, uint64_t caller_mask) {
 }
 
 // Function fn's usual wrapper (see TrampolineData::usual_wrappers): `row` must be one of the rows
-// given to add_wrapper_row, so that both paths step out of it alike.
+// given to add_wrapper_row, so that both paths step out of it alike, of a wrapper that no wrapper
+// calls (the slow path would walk on from it; the fast path does not look).
 inline void set_usual_wrapper(TrampolineData& d, int fn, const WrapperRow& row) {
     d.usual_wrappers[fn] = {row.begin, row.cfa_offset};
 }

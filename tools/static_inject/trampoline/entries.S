@@ -54,16 +54,14 @@ vt_data:
         jz 9f
         /* The caller: our return address, or, from one of libc's clock wrappers, the wrapper's
            own return address. From this function's usual wrapper (static glibc's: one call
-           each) its row is in the data block; from anywhere else the rows' table says. */
+           each, and no wrapper calls it: choose_usual_wrappers) its row is in the data block
+           and the return address it holds is the program's; from anywhere else the rows'
+           table says, and a wrapper's wrapper goes to the slow path (4 below). */
         mov (%rsp), %r10
         mov DATA(VT_DATA_USUAL_WRAPPERS + 16 * \fn + VT_USUAL_CFA_OFFSET), %r8
         cmp DATA(VT_DATA_USUAL_WRAPPERS + 16 * \fn), %r10
         jne 4f
         mov (%rsp,%r8), %r10
-5:      cmp DATA(VT_DATA_WRAPPERS_BEGIN), %r10
-        jb 3f
-        cmp DATA(VT_DATA_WRAPPERS_END), %r10
-        jb 9f                           /* a wrapper's wrapper: the slow path walks on */
 3:      /* The counter, fn * VT_CLOCK_BUCKETS + the clock's bucket (ids beyond the first buckets:
            the slow path; only the low half of %rdi is the int clock id), makes the probe's
            start (caller_first_probe) and the key (caller_key: the counter + 1 in the top byte,
@@ -155,7 +153,11 @@ vt_rseq_abort_\fn:
         jmp 1b                          /* ends: the table always has free entries */
 2:      mov VT_ROW_CFA_OFFSET(%r8,%r11), %r11d
         mov (%rsp,%r11), %r10
-        jmp 5b
+        cmp DATA(VT_DATA_WRAPPERS_BEGIN), %r10
+        jb 3b
+        cmp DATA(VT_DATA_WRAPPERS_END), %r10
+        jb 9b                           /* a wrapper's wrapper: the slow path walks on */
+        jmp 3b
 
         /* The sequence's descriptor (struct rseq_cs), after the slow path's in .tramp.rseq:
            its addresses are offsets in the blob, made absolute by the injector. */
