@@ -7,8 +7,8 @@
  * The fast path, in this file: a thread of a static glibc program (an rseq area registered,
  * __rseq_offset known), called from the program or from one of libc's clock wrappers, whose
  * caller entry in its CPU's slot is already claimed where the probe starts. It counts with a
- * plain `incq` committing a restartable sequence, touching only %rax, %rcx, %r8, %r10, %r11
- * (the arguments stay in their registers: nothing is pushed, nothing called) and no stack but
+ * plain `incq` committing a restartable sequence, touching only %rax, %rcx, %r8-%r11 (the
+ * arguments stay in their registers: nothing is pushed, nothing called) and no stack but
  * the return address and the wrapper's frame it reads. Its loads are as few and as little
  * chained as could be: the vDSO's rdtscp waits for them. Every other call (the first from a call
  * site, Go and musl (no __rseq_offset: the injector looks for it in glibc programs only), a
@@ -77,19 +77,18 @@ vt_data:
   .if \fn
         add $((\fn * VT_CLOCK_BUCKETS * VT_PROBE_HASH) << 4), %r11d
   .endif
-        lea (\fn * VT_CLOCK_BUCKETS + 1)(%rdi), %ecx
-        shl $56, %rcx
+        lea (\fn * VT_CLOCK_BUCKETS + 1)(%rdi), %r9d
+        shl $56, %r9
 .else
         mov $((\fn * VT_CLOCK_BUCKETS * VT_PROBE_HASH) << 4), %r11d
-        movabs $((\fn * VT_CLOCK_BUCKETS + 1) << 56), %rcx
+        movabs $((\fn * VT_CLOCK_BUCKETS + 1) << 56), %r9
 .endif
         lea (,%r10,8), %r8
         xor %r8, %r11
-        mov %r10, %r8
-        shr $5, %r8
-        xor %r8, %r11
+        or %r10, %r9
+        shr $5, %r10
+        xor %r10, %r11
         and DATA(VT_DATA_CALLER_OFFSET_MASK), %r11
-        or %rcx, %r10
         add DATA(VT_DATA_CPU_SLOTS), %r11
         /* The restartable sequence, librseq's per-CPU counter: the CPU is read inside it, so the
            kernel sends the thread to the abort handler if it is preempted, migrated or signalled
@@ -106,7 +105,7 @@ vt_rseq_start_\fn:
         /* The entry in this CPU's slot: claimed for this key, or the slow path claims one. */
         imul DATA(VT_DATA_SLOT_SIZE), %rcx
         add %r11, %rcx
-        cmp %r10, VT_SLOT_CALLERS(%rcx)
+        cmp %r9, VT_SLOT_CALLERS(%rcx)
         jne 8f
         incq (VT_SLOT_CALLERS + VT_CALLER_ENTRY_COUNT)(%rcx)   /* the commit: the sequence's last instruction */
 vt_rseq_commit_\fn:
