@@ -26,6 +26,19 @@ struct SymbolTable {
     uint64_t strsz = 0;
 };
 
+// What a module's file tells about its symbols, read with pread into the entry's scratch: most
+// programs are stripped, and mapping a whole file to find that out (with the page faults and the
+// munmap's TLB flush) was a fifth of what the shim costs a short process (issue 14's shell loop).
+// A file is mapped only once it is known to hold a .symtab.
+struct FileLayout {
+    uint64_t size = 0;                        // the file's size
+    uint64_t symtab_off = 0, symtab_size = 0;  // SHT_SYMTAB; size 0: none
+    uint64_t strtab_off = 0, strtab_size = 0;  // its string table
+    uint64_t note_off[4] = {}, note_size[4] = {};  // SHT_NOTE sections (one holds the build id)
+    unsigned notes = 0;
+    uint64_t link_off = 0, link_size = 0;      // .gnu_debuglink
+};
+
 // The filler's scratch: section headers read at a time (the head), a .gnu_debuglink name (the tail).
 constexpr unsigned kHeadersAtOnce = 8;
 constexpr size_t kHeadersBytes = kHeadersAtOnce * sizeof(Elf64_Shdr);
@@ -42,6 +55,7 @@ struct ModuleFile {
     SymbolTable table;      // syms == nullptr: the module has no symbol table to read
     char path[2][256];      // scratch for the filler's paths (not on its stack: see the header)
     unsigned char headers[kScratchBytes];  // scratch for the filler's reads of headers and notes
+    FileLayout layout;      // scratch: what the filler read of a file (not on its stack either)
 };
 
 constexpr unsigned kModules = 256;
@@ -49,18 +63,6 @@ constexpr unsigned kModules = 256;
 // start, 36 page faults a process (issue 14's start-up cost).
 constinit ModuleFile g_modules[kModules] = {};
 
-// What a module's file tells about its symbols, read with pread into the entry's scratch: most
-// programs are stripped, and mapping a whole file to find that out (with the page faults and the
-// munmap's TLB flush) was a fifth of what the shim costs a short process (issue 14's shell loop).
-// A file is mapped only once it is known to hold a .symtab.
-struct FileLayout {
-    uint64_t size = 0;                        // the file's size
-    uint64_t symtab_off = 0, symtab_size = 0;  // SHT_SYMTAB; size 0: none
-    uint64_t strtab_off = 0, strtab_size = 0;  // its string table
-    uint64_t note_off[4] = {}, note_size[4] = {};  // SHT_NOTE sections (one holds the build id)
-    unsigned notes = 0;
-    uint64_t link_off = 0, link_size = 0;      // .gnu_debuglink
-};
 
 
 bool read_at(int fd, void* into, size_t bytes, uint64_t offset) {
@@ -71,7 +73,7 @@ bool inside(const FileLayout& f, uint64_t offset, uint64_t size) { return offset
 
 // Reads the ELF and section headers of the open file `fd` of `size` bytes (a 64-bit ELF of this
 // machine's byte order) into `out`. `scratch` (kScratchBytes) is the entry's, not the stack.
-bool read_layout(int fd, uint64_t size, unsigned char* scratch, FileLayout* out) {
+__attribute__((noinline)) bool read_layout(int fd, uint64_t size, unsigned char* scratch, FileLayout* out) {
     out->size = size;
     // The headers pass through the scratch, never the stack: only the fields used are kept.
     auto* sh = reinterpret_cast<Elf64_Shdr*>(scratch);
@@ -108,9 +110,9 @@ bool read_layout(int fd, uint64_t size, unsigned char* scratch, FileLayout* out)
                 out->note_size[out->notes++] = h.sh_size;
             } else if (h.sh_type == SHT_PROGBITS && (h.sh_flags & SHF_ALLOC) == 0 && out->link_size == 0 &&
                        names_size > h.sh_name && names_size - h.sh_name >= sizeof kDebugLink) {
-                char name[sizeof kDebugLink];
-                if (read_at(fd, name, sizeof name, names_off + h.sh_name) &&
-                    memcmp(name, kDebugLink, sizeof name) == 0) {
+                char* name = reinterpret_cast<char*>(scratch) + kHeadersBytes;  // the tail: free until the end
+                if (read_at(fd, name, sizeof kDebugLink, names_off + h.sh_name) &&
+                    memcmp(name, kDebugLink, sizeof kDebugLink) == 0) {
                     out->link_off = h.sh_offset;
                     out->link_size = h.sh_size;
                 }
@@ -148,11 +150,11 @@ bool symbols_of_fd(int fd, unsigned char* scratch, FileLayout* layout, SymbolTab
 // O_NONBLOCK: a FIFO at that path must not block the program.
 int open_file(const char* path) { return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); }
 
-bool symbols_of_file(const char* path, unsigned char* scratch, SymbolTable* t) {
+bool symbols_of_file(const char* path, unsigned char* scratch, FileLayout* layout, SymbolTable* t) {
     const int fd = open_file(path);
     if (fd < 0) return false;
-    FileLayout layout;
-    const bool found = symbols_of_fd(fd, scratch, &layout, t);
+    *layout = FileLayout{};
+    const bool found = symbols_of_fd(fd, scratch, layout, t);
     close(fd);
     return found;
 }
@@ -192,8 +194,8 @@ bool debug_link_name(int fd, const FileLayout& f, char* name) {
 // The separate debug file's symbol table: by build id, else by the .gnu_debuglink `name` next to
 // the file `path`, in .debug/ beside it, and under /usr/lib/debug.
 bool debug_symbol_table(const char* path, const char* by_build_id, const char* name, unsigned char* scratch,
-                        SymbolTable* t, char (&candidate)[256]) {
-    if (by_build_id != nullptr && symbols_of_file(by_build_id, scratch, t)) return true;
+                        FileLayout* layout, SymbolTable* t, char (&candidate)[256]) {
+    if (by_build_id != nullptr && symbols_of_file(by_build_id, scratch, layout, t)) return true;
     const char* slash = strrchr(path, '/');
     if (name == nullptr || slash == nullptr) return false;
     const size_t dir_len = size_t(slash - path);
@@ -207,7 +209,7 @@ bool debug_symbol_table(const char* path, const char* by_build_id, const char* n
         }
         b.add(form[1])->add(name);
         if (b.size() + 1 >= sizeof candidate || strcmp(candidate, path) == 0) continue;
-        if (symbols_of_file(candidate, scratch, t)) return true;
+        if (symbols_of_file(candidate, scratch, layout, t)) return true;
     }
     return false;
 }
@@ -215,7 +217,8 @@ bool debug_symbol_table(const char* path, const char* by_build_id, const char* n
 // Finds the module's symbol table in its file or its debug file, mapping the file that holds it.
 // Returns false when there is none. The module's own file is opened once: its layout, build id
 // and debug link are read from that descriptor.
-bool open_symbols(const link_map* lm, SymbolTable* t, char (&scratch)[2][256], unsigned char* headers) {
+bool open_symbols(const link_map* lm, SymbolTable* t, char (&scratch)[2][256], unsigned char* headers,
+                  FileLayout* file) {
     const char* path = lm->l_name;
     if (path == nullptr || path[0] == '\0') {  // the program itself
         // The recording's header names it already (read at its creation): one readlink of
@@ -233,21 +236,23 @@ bool open_symbols(const link_map* lm, SymbolTable* t, char (&scratch)[2][256], u
     if (path[0] != '/') return false;  // the vDSO ("linux-vdso.so.1"): no file
     const int fd = open_file(path);
     if (fd < 0) return false;
-    FileLayout file;
-    if (symbols_of_fd(fd, headers, &file, t)) {
+    *file = FileLayout{};
+    if (symbols_of_fd(fd, headers, file, t)) {
         close(fd);
         return true;
     }
     // Stripped: where its debug file would be. The build-id path goes to the second path
     // scratch, the link name to the scratch's tail (the head reads the candidates' headers).
     char* name = reinterpret_cast<char*>(headers) + kHeadersBytes;
-    const bool elf = file.size != 0;
-    const bool by_id = elf && build_id_debug_path(fd, file, headers, scratch[1], sizeof scratch[1]);
-    const bool by_link = elf && debug_link_name(fd, file, name);
+    const bool elf = file->size != 0;
+    const bool by_id = elf && build_id_debug_path(fd, *file, headers, scratch[1], sizeof scratch[1]);
+    const bool by_link = elf && debug_link_name(fd, *file, name);
     close(fd);
     if (!by_id && !by_link) return false;
-    // The build-id candidate is tried first, so the scratch it sits in may be reused after.
-    return debug_symbol_table(path, by_id ? scratch[1] : nullptr, by_link ? name : nullptr, headers, t, scratch[1]);
+    // The build-id candidate is tried first, so the scratch it sits in may be reused after; the
+    // module file's layout too (its build id and link name were taken out of it).
+    return debug_symbol_table(path, by_id ? scratch[1] : nullptr, by_link ? name : nullptr, headers, file, t,
+                              scratch[1]);
 }
 
 const char* lookup(const SymbolTable& t, uint64_t link_pc) {
@@ -272,7 +277,9 @@ bool g_no_more_files;
 
 // This module's entry, read now if it is new; null when the table is full (then the module counts
 // as having no symbols). *not_now: its file is being read by a frame this one interrupted.
-ModuleFile* module_entry(const dl_find_object& found, bool* not_now) {
+// Apart (not inlined): reading a file takes frames a lookup of a module already read must not
+// carry, since a call site is often decided deep in a small stack (issue 12's low_headroom).
+__attribute__((noinline)) ModuleFile* module_entry_slow(const dl_find_object& found, bool* not_now) {
     *not_now = false;
     for (ModuleFile& e : g_modules) {
         const void* seen = __atomic_load_n(&e.map_start, __ATOMIC_ACQUIRE);
@@ -281,7 +288,7 @@ ModuleFile* module_entry(const dl_find_object& found, bool* not_now) {
                                             __ATOMIC_ACQUIRE)) {
                 __atomic_store_n(&e.filler, this_thread(), __ATOMIC_RELEASE);
                 if (__atomic_load_n(&g_no_more_files, __ATOMIC_ACQUIRE) ||
-                    !open_symbols(found.dlfo_link_map, &e.table, e.path, e.headers))
+                    !open_symbols(found.dlfo_link_map, &e.table, e.path, e.headers, &e.layout))
                     e.table = SymbolTable{};
                 __atomic_store_n(&e.state, uint32_t(kReady), __ATOMIC_RELEASE);
                 return &e;
@@ -305,6 +312,17 @@ ModuleFile* module_entry(const dl_find_object& found, bool* not_now) {
         return &e;
     }
     return nullptr;
+}
+
+// A module already read, found with a small frame; anything else goes the whole way.
+ModuleFile* module_entry(const dl_find_object& found, bool* not_now) {
+    *not_now = false;
+    for (ModuleFile& e : g_modules) {
+        const void* seen = __atomic_load_n(&e.map_start, __ATOMIC_ACQUIRE);
+        if (seen == nullptr) break;
+        if (seen == found.dlfo_map_start && __atomic_load_n(&e.state, __ATOMIC_ACQUIRE) == kReady) return &e;
+    }
+    return module_entry_slow(found, not_now);
 }
 
 }  // namespace
