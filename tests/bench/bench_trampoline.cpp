@@ -6,7 +6,9 @@
 // that wrapper, in this thread's CPU time, alternately for ROUNDS rounds, and prints the minimum
 // and median nanoseconds per call and the extra over the native call:
 //   native            the wrapper calling the vDSO
-//   fast path         static glibc: the assembly fast path (rseq, caller entry claimed)
+//   fast path         static glibc: the assembly fast path (rseq, caller entry claimed, the
+//                     wrapper the function's usual one)
+//   ... rows' table   the same from a wrapper found in the rows' table instead
 //   locked add        a program without rseq (Go, musl): the slow path, RDPID/RDTSCP and `lock add`
 //   shared slot       neither rseq nor a CPU number: every call in the shared slot, `lock add`
 // Every variant's counts are checked: a lost or extra count exits 1.
@@ -88,11 +90,14 @@ Variant trampoline(const char* name, const char* mode, ClockGettime vdso) {
         mmap(nullptr, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (v.page == MAP_FAILED) perror("mmap"), exit(2);
     memcpy(v.page, inject::kTrampolineBlob, inject::kTrampolineSize);
-    inject::relocate_rseq_descriptors(v.page, inject::kTrampolineSize, reinterpret_cast<uint64_t>(v.page));
+    const bool rseq = strncmp(mode, "fast", 4) == 0;
+    if (!inject::place_blob(v.page, inject::kTrampolineSize, reinterpret_cast<uint64_t>(v.page),
+                            rseq ? reinterpret_cast<uint64_t>(&__rseq_offset) : 0))
+        fprintf(stderr, "bench_trampoline: the blob's entries are not as expected\n"), exit(2);
     auto& d = *reinterpret_cast<inject::TrampolineData*>(v.page);
     v.slots.assign(kSlotSize * (kCpus + 1), 0);
     d.shared_slot = reinterpret_cast<uint64_t>(v.slots.data() + kSlotSize * kCpus);
-    d.caller_mask = kCallers - 1;
+    inject::set_caller_mask(d, kCallers - 1);
     for (int fn = 0; fn < f::kFunctionCount; ++fn) d.original[fn] = reinterpret_cast<uint64_t>(vdso);
     if (strcmp(mode, "shared") != 0) {
         d.cpu_slots = reinterpret_cast<uint64_t>(v.slots.data());
@@ -100,13 +105,17 @@ Variant trampoline(const char* name, const char* mode, ClockGettime vdso) {
         d.cpu_slot_count = kCpus;
         d.cpu_id_mode = have_rdpid() ? inject::kCpuIdRdpid : inject::kCpuIdRdtscp;
     }
-    if (strcmp(mode, "fast") == 0) {
+    if (rseq) {
         d.rseq_offset_at = reinterpret_cast<uint64_t>(&__rseq_offset);
         d.rseq_size_at = reinterpret_cast<uint64_t>(&__rseq_size);
     }
-    // The wrapper's row among others, as glibc has a dozen.
-    inject::add_wrapper_row(d, {reinterpret_cast<uint64_t>(wrapper_return), 1, 16});
+    // The wrapper's row among others, as glibc has a dozen; the usual wrapper of clock_gettime,
+    // as the injector finds static glibc's __clock_gettime, but for "fast-rows" (the rows' table
+    // searched, as for a wrapper that is not the function's usual one).
+    const inject::WrapperRow row{reinterpret_cast<uint64_t>(wrapper_return), 1, 16};
+    inject::add_wrapper_row(d, row);
     for (uint64_t k = 1; k < 12; ++k) inject::add_wrapper_row(d, {reinterpret_cast<uint64_t>(wrapper_return) - 40 * k, 1, 16});
+    if (strcmp(mode, "fast-rows") != 0) inject::set_usual_wrapper(d, f::kClockGettime, row);
     if (mprotect(v.page, page_size, PROT_READ | PROT_EXEC) != 0) perror("mprotect"), exit(2);
     v.fn = reinterpret_cast<ClockGettime>(v.page + d.entries[f::kClockGettime]);
     return v;
@@ -142,6 +151,7 @@ int main(int argc, char** argv) {
     std::vector<Variant> variants;
     variants.emplace_back("native (libc wrapper -> vDSO)", vdso);
     if (__rseq_size != 0) variants.push_back(trampoline("fast path (rseq, static glibc)", "fast", vdso));
+    if (__rseq_size != 0) variants.push_back(trampoline("fast path, rows' table searched", "fast-rows", vdso));
     variants.push_back(trampoline("locked add (no rseq: Go, musl)", "locked", vdso));
     variants.push_back(trampoline("shared slot (no CPU number)", "shared", vdso));
 

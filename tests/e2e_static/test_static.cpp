@@ -151,6 +151,20 @@ TEST(StaticGlibc, ThreadsShareTheCountsExactly) {
     EXPECT_EQ(r.out, "calls made: 3000 700 50, mode threads\nthreads done\n");
 }
 
+// With rseq turned off (glibc registers no area; __rseq_offset is still set), the trampoline's
+// fast path finds the area unregistered and every call counts on the slow path, with locked adds
+// into the CPU slots: still exact, threads included.
+TEST(StaticGlibc, CountsExactlyWithRseqTurnedOff) {
+    REQUIRE_PTRACE();
+    const std::vector<std::string> argv = {env("STATIC_CALLS"), "threads", "0"};
+    harness::Traced t = harness::vdsotrace_run(argv, {{"GLIBC_TUNABLES", "glibc.pthread.rseq=0"}});
+    harness::remove_recordings(t.report);
+    ASSERT_TRUE(t.report.is_object()) << t.result.err;
+    EXPECT_EQ(calls_from(t.report, "clock_gettime", "thread_calls", "CLOCK_REALTIME"), 4000u);
+    expect_glibc_counts(t.report, 4000);
+    EXPECT_EQ(t.result.out, "calls made: 3000 700 50, mode threads\nthreads done\n");
+}
+
 // A forked child shares its parent's recording (the mapping is inherited): its calls are counted
 // there, under the parent's pid.
 TEST(StaticGlibc, ForkedChildCountsIntoTheParentsRecording) {

@@ -46,8 +46,11 @@ protected:
         page_ = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         ASSERT_NE(page_, MAP_FAILED);
         memcpy(page_, kTrampolineBlob, kTrampolineSize);
+        // No rseq until use_rseq(): the entries read __rseq_offset as 0.
+        ASSERT_TRUE(vdsotrace::inject::point_rseq_offset_loads(static_cast<unsigned char*>(page_), kTrampolineSize,
+                                                               reinterpret_cast<uint64_t>(page_), 0));
         data().shared_slot = reinterpret_cast<uint64_t>(slot_.data());
-        data().caller_mask = kCallers - 1;
+        vdsotrace::inject::set_caller_mask(data(), kCallers - 1);
         for (int fn = 0; fn < f::kFunctionCount; ++fn) data().original[fn] = reinterpret_cast<uint64_t>(&fake_vdso);
     }
     void TearDown() override { munmap(page_, 8192); }
@@ -177,8 +180,9 @@ protected:
     void use_rseq() {
         data().rseq_offset_at = reinterpret_cast<uint64_t>(&__rseq_offset);
         data().rseq_size_at = reinterpret_cast<uint64_t>(&__rseq_size);
-        vdsotrace::inject::relocate_rseq_descriptors(static_cast<unsigned char*>(page_), kTrampolineSize,
-                                                     reinterpret_cast<uint64_t>(page_));
+        ASSERT_TRUE(vdsotrace::inject::place_blob(static_cast<unsigned char*>(page_), kTrampolineSize,
+                                                  reinterpret_cast<uint64_t>(page_),
+                                                  reinterpret_cast<uint64_t>(&__rseq_offset)));
     }
     // Calls counted in CPU slot `s`, and in all of them.
     uint64_t slot_total(uint32_t s) const {
@@ -219,7 +223,7 @@ protected:
         if (__rseq_size == 0) GTEST_SKIP() << "glibc did not register rseq here (kernel < 4.18, or glibc.pthread.rseq=0)";
         if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs two CPUs";
         ASSERT_NO_FATAL_FAILURE(use_cpu_slots(64, vdsotrace::inject::kCpuIdNone));
-        use_rseq();
+        ASSERT_NO_FATAL_FAILURE(use_rseq());
         seal();
     }
 };
@@ -310,6 +314,13 @@ TEST_F(RseqTrampoline, CountsPerCpuInARestartableSequenceExactly) {
 // one call site, so the threads share one counter per CPU slot. Every call must be there.
 TEST_F(RseqTrampoline, RestartableSequenceLosesNoCountUnderMigrationsAndSignals) {
     const Entry clock_gettime_entry = entry(f::kClockGettime);
+    // Half the threads call through a wrapper, clock_gettime's usual one (as static glibc's
+    // __clock_gettime is), the other half straight from the program.
+    const vdsotrace::inject::WrapperRow row{reinterpret_cast<uint64_t>(fake_wrapper_return), 1, 8};
+    ASSERT_EQ(mprotect(page_, 8192, PROT_READ | PROT_WRITE), 0);
+    ASSERT_TRUE(vdsotrace::inject::add_wrapper_row(data(), row));
+    vdsotrace::inject::set_usual_wrapper(data(), f::kClockGettime, row);
+    seal();
     CallsFromSignals signals(clock_gettime_entry);
 
     // For two seconds of CPU time at least (one run of a million calls a thread lost a count
@@ -324,7 +335,10 @@ TEST_F(RseqTrampoline, RestartableSequenceLosesNoCountUnderMigrationsAndSignals)
         hammers.emplace_back([&, t] {
             tids[t] = gettid();
             uint64_t n = 0;
-            for (; !stop.load(std::memory_order_relaxed); ++n) clock_gettime_entry(1, 0, 0);
+            if (t % 2 == 0)
+                for (; !stop.load(std::memory_order_relaxed); ++n) clock_gettime_entry(1, 0, 0);
+            else
+                for (; !stop.load(std::memory_order_relaxed); ++n) call_via_fake_wrapper(clock_gettime_entry);
             calls[t] = n;
         });
     uint64_t moves = 0;
@@ -355,7 +369,22 @@ TEST_F(RseqTrampoline, RestartableSequenceLosesNoCountUnderMigrationsAndSignals)
     EXPECT_GT(moves, 1000u);
 
     // The shared slot too, if any went there.
-    const uint64_t total = cpu_slots_total() + counted(f::counter_index(f::kClockGettime, 1));
+    const uint64_t total = cpu_slots_total() + counted(f::counter_index(f::kClockGettime, 1)) +
+                           counted(f::counter_index(f::kClockGettime, 0));
+    uint64_t through_wrapper = 0;
+    for (int t = 1; t < kThreads; t += 2) through_wrapper += calls[t].load();
+    uint64_t counted_under_wrappers_caller = 0;  // in the CPU slots and the shared slot
+    const uint64_t key = f::caller_key(f::counter_index(f::kClockGettime, 0), 0x123456789abc);
+    for (uint32_t s = 0; s <= cpu_slots_.size() * 8 / slot_size_; ++s) {
+        const auto* c = s < cpu_slots_.size() * 8 / slot_size_
+                            ? reinterpret_cast<const f::CallerEntry*>(reinterpret_cast<const unsigned char*>(
+                                                                          cpu_slots_.data()) +
+                                                                      s * slot_size_ + f::kSlotCallersOffset)
+                            : callers();
+        for (uint32_t i = 0; i < kCallers; ++i)
+            if (c[i].key == key) counted_under_wrappers_caller += c[i].count;
+    }
+    EXPECT_EQ(counted_under_wrappers_caller, through_wrapper);
     EXPECT_GT(signals.calls(), 0u);
     EXPECT_EQ(total, expected) << moves << " moves, " << signals.calls() << " calls in the signal handler";
 }
@@ -494,6 +523,29 @@ TEST_F(RseqFastPath, StepsOutOfAWrapperOnItsOwn) {
     for (int i = 0; i < 499; ++i) call_via_fake_wrapper(entry(f::kClockGettime));
     EXPECT_EQ(counted_under(f::caller_key(f::counter_index(f::kClockGettime, 0), 0x123456789abc)), 500u);
     EXPECT_EQ(cpu_slots_total(), 500u);
+}
+
+// From a function's usual wrapper (the one call in static glibc's __clock_gettime, time, ...:
+// its row kept apart in the data block), the fast path steps out of it without the rows' table,
+// to the same caller; calls to a function whose usual wrapper is another one, or none, through
+// the same wrapper are found in the table as before.
+TEST_F(RseqFastPath, StepsOutOfTheUsualWrapperOnItsOwn) {
+    Pinned pinned;
+    const vdsotrace::inject::WrapperRow row{reinterpret_cast<uint64_t>(fake_wrapper_return), 1, 8};
+    ASSERT_NO_FATAL_FAILURE(add_rows({row, {row.begin - 4096, 1, 64}}));
+    ASSERT_EQ(mprotect(page_, 8192, PROT_READ | PROT_WRITE), 0);
+    vdsotrace::inject::set_usual_wrapper(data(), f::kClockGettime, row);
+    vdsotrace::inject::set_usual_wrapper(data(), f::kTime, row);
+    vdsotrace::inject::set_usual_wrapper(data(), f::kGetcpu, {row.begin - 4096, 1, 64});
+    seal();
+    for (int fn : {f::kClockGettime, f::kTime, f::kGetcpu, f::kGettimeofday})
+        call_via_fake_wrapper(entry(fn));  // claims (slow path)
+    ASSERT_NO_FATAL_FAILURE(slow_path_off());
+    for (int i = 0; i < 499; ++i)
+        for (int fn : {f::kClockGettime, f::kTime, f::kGetcpu, f::kGettimeofday}) call_via_fake_wrapper(entry(fn));
+    for (int fn : {f::kClockGettime, f::kTime, f::kGetcpu, f::kGettimeofday})
+        EXPECT_EQ(counted_under(f::caller_key(f::counter_index(fn, 0), 0x123456789abc)), 500u) << "function " << fn;
+    EXPECT_EQ(cpu_slots_total(), 4 * 500u);
 }
 
 // A wrapper called by a wrapper is the slow path's: counted under the outer wrapper's caller.

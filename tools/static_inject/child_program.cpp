@@ -103,13 +103,34 @@ bool read_code(Elf* elf, uint64_t address, unsigned char* out, size_t size) {
     return false;
 }
 
+// The vDSO function libc's wrapper `name` calls, or -1 (the helpers cgt_init, __vdsosym).
+int wrapped_function(const char* name) {
+    static constexpr struct {
+        const char* name;
+        int fn;
+    } kWrapped[] = {
+        {"__clock_gettime", format::kClockGettime}, {"clock_gettime", format::kClockGettime},
+        {"__clock_gettime64", format::kClockGettime}, {"__gettimeofday", format::kGettimeofday},
+        {"gettimeofday", format::kGettimeofday}, {"__gettimeofday64", format::kGettimeofday},
+        {"time", format::kTime}, {"__time", format::kTime}, {"__time64", format::kTime},
+        {"getcpu", format::kGetcpu}, {"__getcpu", format::kGetcpu}, {"sched_getcpu", format::kGetcpu},
+        {"__clock_getres", format::kClockGetres}, {"clock_getres", format::kClockGetres},
+        {"__clock_getres64", format::kClockGetres},
+    };
+    for (const auto& w : kWrapped)
+        if (strcmp(name, w.name) == 0) return w.fn;
+    return -1;
+}
+
 // Rows covering the return addresses of libc's clock wrappers' calls (see WrapperRow), from .eh_frame.
 void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
     std::map<uint64_t, uint64_t> functions;  // start -> size, each once (aliases share code)
+    std::map<uint64_t, int> wrapped;         // start -> the vDSO function its names say it calls
     for_each_function_symbol(elf, [&](const char* name, const GElf_Sym& s) {
         if (s.st_size > 4096) return;
         for (const char* wanted : kLibcWrappers)
             if (strcmp(name, wanted) == 0) functions[s.st_value] = s.st_size;
+        if (const int fn = wrapped_function(name); fn >= 0) wrapped[s.st_value] = fn;
     });
     if (functions.empty()) return;
     Dwarf_CFI* cfi = dwarf_getcfi_elf(elf);  // null without .eh_frame: then prologues only
@@ -120,13 +141,22 @@ void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
     }
     // Only the return addresses of the wrappers' calls can be on the stack when the vDSO runs:
     // one row each keeps the trampoline's search to a few compares.
+    std::vector<WrapperFunction> read;
     for (const auto& [start, size] : functions) {
         std::vector<unsigned char> code(size);
         if (!read_code(elf, start, code.data(), size)) continue;
         cs_insn* insn = nullptr;
         const size_t n = cs_disasm(cs, code.data(), size, start, 0, &insn);
+        WrapperFunction w;
+        w.start = start + bias;
+        w.end = start + size + bias;
+        if (const auto fn = wrapped.find(start); fn != wrapped.end()) w.function = fn->second;
         for (size_t i = 0; i < n; ++i) {
             if (insn[i].id != X86_INS_CALL) continue;
+            ++w.calls;
+            char* end = nullptr;  // a direct call's operand is its target ("0x4057a0")
+            const unsigned long long target = strtoull(insn[i].op_str, &end, 16);
+            if (end != insn[i].op_str && *end == '\0') w.call_targets.push_back(target + bias);
             const uint64_t ret = insn[i].address + insn[i].size;
             uint32_t offset = 0;
             if (!(cfi != nullptr && cfa_offset_at(cfi, ret, &offset)) && !prologue_cfa_offset(insn, i, &offset))
@@ -136,11 +166,14 @@ void find_wrappers(Elf* elf, uint64_t bias, ChildProgram* out) {
                 break;
             }
             out->wrappers.push_back({ret + bias, 1, offset});
+            w.rows.push_back(out->wrappers.back());
         }
         cs_free(insn, n);
+        read.push_back(std::move(w));
     }
     cs_close(&cs);
     if (cfi != nullptr) dwarf_cfi_end(cfi);  // dwarf_getcfi_elf's CFI is the caller's to free
+    choose_usual_wrappers(read, out->usual_wrappers);
 }
 
 // glibc's __rseq_offset and __rseq_size (objects, not functions), which tell where each
@@ -159,6 +192,18 @@ void find_rseq_variables(Elf* elf, uint64_t bias, ChildProgram* out) {
 }
 
 }  // namespace
+
+void choose_usual_wrappers(const std::vector<WrapperFunction>& wrappers, WrapperRow out[format::kFunctionCount]) {
+    for (const WrapperFunction& w : wrappers) {
+        if (w.function < 0 || w.function >= format::kFunctionCount || w.calls != 1 || w.rows.size() != 1 ||
+            out[w.function].begin != 0)
+            continue;
+        bool called_by_a_wrapper = false;
+        for (const WrapperFunction& other : wrappers)
+            for (uint64_t target : other.call_targets) called_by_a_wrapper |= target >= w.start && target < w.end;
+        if (!called_by_a_wrapper) out[w.function] = w.rows.front();
+    }
+}
 
 bool read_child_program(const std::string& path, uint64_t entry, ChildProgram* out, std::string* why) {
     elf_version(EV_CURRENT);

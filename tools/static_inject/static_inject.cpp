@@ -158,16 +158,20 @@ private:
     }
 
     bool install_trampoline(std::string* why) {
-        // The blob is position independent but for the rseq descriptors' absolute addresses.
+        // The blob is position independent but for the rseq descriptors' absolute addresses and
+        // the address each entry loads __rseq_offset from.
         std::vector<unsigned char> blob(kTrampolineBlob, kTrampolineBlob + kTrampolineSize);
-        relocate_rseq_descriptors(blob.data(), blob.size(), trampoline_);
+        if (!place_blob(blob.data(), blob.size(), trampoline_, program_.rseq_offset_at)) {
+            *why = "the trampoline's entries are not as the injector expects (a build error)";
+            return false;
+        }
         if (!child_.write(trampoline_, blob.data(), blob.size())) {
             *why = "cannot write the trampoline through /proc/PID/mem";
             return false;
         }
         TrampolineData d = data();
         d.shared_slot = segment_in_child_ + segment_.shared_slot_offset;
-        d.caller_mask = segment_.caller_mask;
+        set_caller_mask(d, segment_.caller_mask);
         d.cpu_id_mode = cpu_id_mode();
         if (d.cpu_id_mode != kCpuIdNone) {
             d.cpu_slots = segment_in_child_ + segment_.cpu_slots_offset;
@@ -179,6 +183,8 @@ private:
         d.rseq_offset_at = program_.rseq_offset_at;
         d.rseq_size_at = program_.rseq_size_at;
         for (const WrapperRow& w : program_.wrappers) add_wrapper_row(d, w);
+        for (int fn = 0; fn < format::kFunctionCount; ++fn)
+            if (program_.usual_wrappers[fn].begin != 0) set_usual_wrapper(d, fn, program_.usual_wrappers[fn]);
         if (!child_.write(trampoline_, &d, sizeof d)) {
             *why = "cannot fill the trampoline's data through /proc/PID/mem";
             return false;

@@ -51,6 +51,12 @@ inline constexpr const char* kLibcWrappers[] = {
 
 inline constexpr size_t kTrampolineDataSize = 2048;  // entries.S reserves this much
 
+// A wrapper row kept apart for one function (TrampolineData::usual_wrappers).
+struct UsualWrapper {
+    uint64_t return_address;
+    uint64_t cfa_offset;
+};
+
 struct TrampolineData {
     uint64_t magic;                              // kTrampolineMagic (link time)
     uint64_t entries[format::kFunctionCount];    // entry offsets from the blob's start (link time)
@@ -78,8 +84,17 @@ struct TrampolineData {
     // sequence (no `lock`); elsewhere (Go, musl, a stripped program, rseq off) with locked adds.
     uint64_t rseq_offset_at;                     // injector: address of __rseq_offset (0: none)
     uint64_t rseq_size_at;                       // injector: address of __rseq_size
+    // The one call to function fn's vDSO entry in libc's wrapper of that name (static glibc's
+    // __clock_gettime, __gettimeofday, ...), where nearly every call comes from: the fast path
+    // compares its return address with this row's and, when equal, takes the return address the
+    // row points to as the caller, with no lookup in `wrappers` and no check that the caller is
+    // not another wrapper (the injector sets only wrappers no wrapper calls: choose_usual_wrappers
+    // in child_program.h). A return address of 0 (none found) never matches: `wrappers` is searched.
+    UsualWrapper usual_wrappers[format::kFunctionCount];  // injector (set_usual_wrapper)
+    uint64_t caller_offset_mask;                 // injector (set_caller_mask): caller_mask * sizeof(CallerEntry)
+    uint64_t zero;                               // 0: what the fast path reads as __rseq_offset without one
     unsigned char reserved[kTrampolineDataSize - 112 - sizeof(tracer::go::Plumbing) -
-                           kWrapperSlots * sizeof(WrapperRow) - 56];
+                           kWrapperSlots * sizeof(WrapperRow) - 56 - format::kFunctionCount * 16 - 16];
 };
 
 // The restartable sequences' descriptors (the kernel's struct rseq_cs) follow the data block in
@@ -96,6 +111,7 @@ struct RseqCs {
 inline constexpr size_t kRseqCsOffset = kTrampolineDataSize;
 inline constexpr size_t kRseqCsStride = 32;  // each is aligned to 32 bytes, as the kernel requires
 inline constexpr unsigned kRseqCsCount = 1 + format::kFunctionCount;
+inline constexpr size_t kRseqOffsetLoadSize = 10;  // movabs moffs64, %rax
 
 // Makes the descriptors of a blob copied to `address` absolute (the injector, and the tests
 // that run the blob in their own process).
@@ -109,6 +125,40 @@ inline void relocate_rseq_descriptors(unsigned char* blob, size_t size, uint64_t
         cs.abort_ip += address;
         __builtin_memcpy(blob + at, &cs, sizeof cs);
     }
+}
+
+// Each entry's first instruction loads __rseq_offset from an absolute address written into it
+// (`movabs ADDRESS, %rax`: REX.W A1 and 8 bytes), one load where reading the address from the data
+// block first took two in a row. Points every entry of a blob copied to `address` at
+// `rseq_offset_at`, or, for a program without one (0: Go, musl, stripped), at the data block's
+// zero word; false when an entry does not start with that instruction (a blob built otherwise).
+inline bool point_rseq_offset_loads(unsigned char* blob, size_t size, uint64_t address, uint64_t rseq_offset_at) {
+    const uint64_t target = rseq_offset_at != 0 ? rseq_offset_at : address + offsetof(TrampolineData, zero);
+    uint64_t entries[format::kFunctionCount];
+    __builtin_memcpy(entries, blob + offsetof(TrampolineData, entries), sizeof entries);
+    for (uint64_t at : entries) {
+        if (at + kRseqOffsetLoadSize > size || blob[at] != 0x48 || blob[at + 1] != 0xa1) return false;
+        __builtin_memcpy(blob + at + 2, &target, sizeof target);
+    }
+    return true;
+}
+
+// Everything a copy of the blob at `address` needs before it runs, but the data block's fields.
+inline bool place_blob(unsigned char* blob, size_t size, uint64_t address, uint64_t rseq_offset_at) {
+    relocate_rseq_descriptors(blob, size, address);
+    return point_rseq_offset_loads(blob, size, address, rseq_offset_at);
+}
+
+inline void set_caller_mask(TrampolineData& d, uint64_t caller_mask) {
+    d.caller_mask = caller_mask;
+    d.caller_offset_mask = caller_mask * sizeof(format::CallerEntry);
+}
+
+// Function fn's usual wrapper (see TrampolineData::usual_wrappers): `row` must be one of the rows
+// given to add_wrapper_row, so that both paths step out of it alike, of a wrapper that no wrapper
+// calls (the slow path would walk on from it; the fast path does not look).
+inline void set_usual_wrapper(TrampolineData& d, int fn, const WrapperRow& row) {
+    d.usual_wrappers[fn] = {row.begin, row.cfa_offset};
 }
 
 // How the trampoline learns its CPU: Linux keeps the CPU number in the low 12 bits of TSC_AUX,
@@ -141,6 +191,9 @@ static_assert(offsetof(TrampolineData, cpu_slot_count) == VT_DATA_CPU_SLOT_COUNT
 static_assert(offsetof(TrampolineData, wrappers_begin) == VT_DATA_WRAPPERS_BEGIN);
 static_assert(offsetof(TrampolineData, wrappers_end) == VT_DATA_WRAPPERS_END);
 static_assert(offsetof(TrampolineData, rseq_offset_at) == VT_DATA_RSEQ_OFFSET_AT);
+static_assert(offsetof(TrampolineData, usual_wrappers) == VT_DATA_USUAL_WRAPPERS && sizeof(UsualWrapper) == 16 &&
+              offsetof(UsualWrapper, cfa_offset) == VT_USUAL_CFA_OFFSET);
+static_assert(offsetof(TrampolineData, caller_offset_mask) == VT_DATA_CALLER_OFFSET_MASK);
 static_assert(format::kSlotCallersOffset == VT_SLOT_CALLERS && sizeof(format::CallerEntry) == VT_CALLER_ENTRY_SIZE &&
               offsetof(format::CallerEntry, count) == VT_CALLER_ENTRY_COUNT);
 static_assert(format::kClockBuckets == VT_CLOCK_BUCKETS && format::kClockIdBuckets == VT_CLOCK_ID_BUCKETS);

@@ -15,6 +15,9 @@
 #define VT_DATA_WRAPPERS_BEGIN 1424
 #define VT_DATA_WRAPPERS_END 1432
 #define VT_DATA_RSEQ_OFFSET_AT 1440
+#define VT_DATA_USUAL_WRAPPERS 1456  /* usual_wrappers[fn], 16 bytes each: return address, CFA offset */
+#define VT_USUAL_CFA_OFFSET 8
+#define VT_DATA_CALLER_OFFSET_MASK 1536
 
 /* WrapperRow */
 #define VT_ROW_SIZE 16

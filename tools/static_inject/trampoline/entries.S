@@ -8,9 +8,11 @@
  * __rseq_offset known), called from the program or from one of libc's clock wrappers, whose
  * caller entry in its CPU's slot is already claimed where the probe starts. It counts with a
  * plain `incq` committing a restartable sequence, touching only %rax, %rcx, %r8-%r11 (the
- * arguments stay in their registers: nothing is pushed, nothing called) and no stack but the
- * return address and the wrapper's frame it reads. Every other call (the first from a call
- * site, Go, musl, a wrapper called by a wrapper, a collision, an aborted sequence, rseq off)
+ * arguments stay in their registers: nothing is pushed, nothing called) and no stack but
+ * the return address and the wrapper's frame it reads. Its loads are as few and as little
+ * chained as could be: the vDSO's rdtscp waits for them. Every other call (the first from a call
+ * site, Go and musl (no __rseq_offset: the injector looks for it in glibc programs only), a
+ * wrapper called by a wrapper, a collision, an aborted sequence, rseq off)
  * takes the slow path: vt_count in trampoline.cpp, which does the whole work and may claim the
  * entry the fast path finds next time. Both write a CPU's slot only in sequences committed on
  * that CPU, so they never race (see trampoline.cpp).
@@ -43,97 +45,79 @@ vt_data:
         .globl \name
         .hidden \name
 \name:
-        /* This thread's rseq area: __rseq_offset from the thread pointer. 0 until static glibc
-           has set up the thread pointer; no such variable outside glibc. */
-        mov DATA(VT_DATA_RSEQ_OFFSET_AT), %rax
+        /* This thread's rseq area: __rseq_offset from the thread pointer, loaded from the address
+           the injector writes into this instruction (point_rseq_offset_loads: the data block's
+           zero word where there is no such variable, as in Go and musl). 0 until static glibc
+           has set up the thread pointer. */
+        movabs 0, %rax
         test %rax, %rax
         jz 9f
-        mov (%rax), %r9
-        test %r9, %r9
-        jz 9f
-        cmpl $0, DATA(VT_DATA_PLUMBING_COUNT)     /* Go: the slow path walks its frames */
-        jne 9f
         /* The caller: our return address, or, from one of libc's clock wrappers, the wrapper's
-           own return address (its row gives where it lies: skip_wrappers in trampoline.cpp). */
+           own return address. From this function's usual wrapper (static glibc's: one call
+           each, and no wrapper calls it: choose_usual_wrappers) its row is in the data block
+           and the return address it holds is the program's; from anywhere else the rows'
+           table says, and a wrapper's wrapper goes to the slow path (4 below). */
         mov (%rsp), %r10
-        cmp DATA(VT_DATA_WRAPPERS_BEGIN), %r10
-        jb 3f
-        cmp DATA(VT_DATA_WRAPPERS_END), %r10
-        jae 3f
-        mov %r10d, %ecx                 /* wrapper_slot() */
-        and $(VT_WRAPPER_SLOTS - 1), %ecx
-        lea DATA(VT_DATA_WRAPPERS), %r8
-1:      mov %rcx, %rax                  /* the rows' table (add_wrapper_row): probe from the slot */
-        shl $4, %rax
-        cmp (%r8,%rax), %r10
-        je 2f
-        cmpl $0, VT_ROW_LENGTH(%r8,%rax)
-        je 3f                           /* a free entry: no row, the return address is the caller */
-        inc %ecx
-        and $(VT_WRAPPER_SLOTS - 1), %ecx
-        jmp 1b                          /* ends: the table always has free entries */
-2:      mov VT_ROW_CFA_OFFSET(%r8,%rax), %eax
-        mov (%rsp,%rax), %r10
-        cmp DATA(VT_DATA_WRAPPERS_BEGIN), %r10
-        jb 3f
-        cmp DATA(VT_DATA_WRAPPERS_END), %r10
-        jb 9f                           /* a wrapper's wrapper: the slow path walks on */
+        mov DATA(VT_DATA_USUAL_WRAPPERS + 16 * \fn + VT_USUAL_CFA_OFFSET), %r8
+        cmp DATA(VT_DATA_USUAL_WRAPPERS + 16 * \fn), %r10
+        jne 4f
+        mov (%rsp,%r8), %r10
 3:      /* The counter, fn * VT_CLOCK_BUCKETS + the clock's bucket (ids beyond the first buckets:
            the slow path; only the low half of %rdi is the int clock id), makes the probe's
            start (caller_first_probe) and the key (caller_key: the counter + 1 in the top byte,
            over the address, whose bits above 47 are 0 in user space; were they not, the key
            would differ from the slow path's and the call go there). The start is computed x16,
            as the entry's offset: ((c << 3) ^ (c >> 5) ^ (counter * hash << 4)) & (mask << 4) is
-           ((c >> 1) ^ (c >> 9) ^ counter * hash) & mask, times 16. */
+           ((c >> 1) ^ (c >> 9) ^ counter * hash) & mask, times 16; counter * hash << 4 is
+           clock * (hash << 4) + fn * VT_CLOCK_BUCKETS * (hash << 4) in 32 bits. */
 .if \clock
         cmp $(VT_CLOCK_ID_BUCKETS - 1), %edi
         ja 9f
-        lea (\fn * VT_CLOCK_BUCKETS)(%rdi), %ecx
-        imul $(VT_PROBE_HASH << 4), %ecx, %eax
-        inc %ecx
-        shl $56, %rcx
+        imul $(VT_PROBE_HASH << 4), %edi, %r11d
+  .if \fn
+        add $((\fn * VT_CLOCK_BUCKETS * VT_PROBE_HASH) << 4), %r11d
+  .endif
+        lea (\fn * VT_CLOCK_BUCKETS + 1)(%rdi), %r9d
+        shl $56, %r9
 .else
-        mov $((\fn * VT_CLOCK_BUCKETS * VT_PROBE_HASH) << 4), %eax
-        movabs $((\fn * VT_CLOCK_BUCKETS + 1) << 56), %rcx
+        mov $((\fn * VT_CLOCK_BUCKETS * VT_PROBE_HASH) << 4), %r11d
+        movabs $((\fn * VT_CLOCK_BUCKETS + 1) << 56), %r9
 .endif
         lea (,%r10,8), %r8
-        xor %r8, %rax
-        mov %r10, %r8
-        shr $5, %r8
-        xor %r8, %rax
-        mov DATA(VT_DATA_CALLER_MASK), %r8
-        shl $4, %r8
-        and %r8, %rax
-        or %rcx, %r10
+        xor %r8, %r11
+        or %r10, %r9
+        shr $5, %r10
+        xor %r10, %r11
+        and DATA(VT_DATA_CALLER_OFFSET_MASK), %r11
+        add DATA(VT_DATA_CPU_SLOTS), %r11
         /* The restartable sequence, librseq's per-CPU counter: the CPU is read inside it, so the
            kernel sends the thread to the abort handler if it is preempted, migrated or signalled
            before the count. Registers only until the count: every exit starts over in the slow
            path. */
         lea vt_rseq_cs_\fn(%rip), %rcx
-        mov %rcx, %fs:VT_RSEQ_CS(%r9)
+        mov %rcx, %fs:VT_RSEQ_CS(%rax)
 vt_rseq_start_\fn:
         /* This thread's CPU: negative when rseq is not registered for it (glibc writes -2 when
            registration failed or is turned off; the kernel then never aborts, and we leave). */
-        mov %fs:VT_RSEQ_CPU_ID(%r9), %r11d
-        cmp DATA(VT_DATA_CPU_SLOT_COUNT), %r11d
+        mov %fs:VT_RSEQ_CPU_ID(%rax), %ecx
+        cmp DATA(VT_DATA_CPU_SLOT_COUNT), %ecx
         jae 8f
         /* The entry in this CPU's slot: claimed for this key, or the slow path claims one. */
-        imul DATA(VT_DATA_SLOT_SIZE), %r11
-        add DATA(VT_DATA_CPU_SLOTS), %r11
-        add %rax, %r11
-        cmp %r10, VT_SLOT_CALLERS(%r11)
+        imul DATA(VT_DATA_SLOT_SIZE), %rcx
+        add %r11, %rcx
+        cmp %r9, VT_SLOT_CALLERS(%rcx)
         jne 8f
-        incq (VT_SLOT_CALLERS + VT_CALLER_ENTRY_COUNT)(%r11)   /* the commit: the sequence's last instruction */
+        incq (VT_SLOT_CALLERS + VT_CALLER_ENTRY_COUNT)(%rcx)   /* the commit: the sequence's last instruction */
 vt_rseq_commit_\fn:
         /* The kernel must not read the descriptor again (the program may unmap our page). */
-        movq $0, %fs:VT_RSEQ_CS(%r9)
+        movq $0, %fs:VT_RSEQ_CS(%rax)
         jmp *ORIGINAL(\fn)
         /* The abort handler follows the signature glibc registered (RSEQ_SIG, 0x53053053),
            inside a harmless ud1 instruction, as librseq does. */
         .byte 0x0f, 0xb9, 0x3d
         .long 0x53053053
 vt_rseq_abort_\fn:
-8:      movq $0, %fs:VT_RSEQ_CS(%r9)    /* nothing counted: the slow path counts */
+8:      movq $0, %fs:VT_RSEQ_CS(%rax)    /* nothing counted: the slow path counts */
 9:      push %rdi
         push %rsi
         push %rdx
@@ -147,6 +131,32 @@ vt_rseq_abort_\fn:
         pop %rsi
         pop %rdi
         jmp *ORIGINAL(\fn)
+
+        /* Not from the usual wrapper: from the program itself (3b), or from another of libc's
+           wrappers, whose row the table has (add_wrapper_row): probe from its slot. */
+4:      cmp DATA(VT_DATA_WRAPPERS_BEGIN), %r10
+        jb 3b
+        cmp DATA(VT_DATA_WRAPPERS_END), %r10
+        jae 3b
+        mov %r10d, %ecx                 /* wrapper_slot() */
+        and $(VT_WRAPPER_SLOTS - 1), %ecx
+        lea DATA(VT_DATA_WRAPPERS), %r8
+1:      mov %rcx, %r11
+        shl $4, %r11
+        cmp (%r8,%r11), %r10
+        je 2f
+        cmpl $0, VT_ROW_LENGTH(%r8,%r11)
+        je 3b                           /* a free entry: no row, the return address is the caller */
+        inc %ecx
+        and $(VT_WRAPPER_SLOTS - 1), %ecx
+        jmp 1b                          /* ends: the table always has free entries */
+2:      mov VT_ROW_CFA_OFFSET(%r8,%r11), %r11d
+        mov (%rsp,%r11), %r10
+        cmp DATA(VT_DATA_WRAPPERS_BEGIN), %r10
+        jb 3b
+        cmp DATA(VT_DATA_WRAPPERS_END), %r10
+        jb 9b                           /* a wrapper's wrapper: the slow path walks on */
+        jmp 3b
 
         /* The sequence's descriptor (struct rseq_cs), after the slow path's in .tramp.rseq:
            its addresses are offsets in the blob, made absolute by the injector. */
