@@ -117,6 +117,49 @@ TEST_F(FastUnwind, DeepStackWithoutFramePointersEqualsLibunwind) {
     EXPECT_TRUE(again.equal()) << again.describe();
 }
 
+// A recursion returns to one call site frame after frame: the walk keeps the rule it looked up
+// and steps on with it (fast_unwind.cpp's recursion loop). Equal to libunwind's, first from the
+// rule table being empty for this site, then from it filled, and on to the stack's start.
+TEST_F(FastUnwind, ARecursionEqualsLibunwind) {
+    for (int round = 0; round < 2; ++round) {
+        Comparison c;
+        UnwindJob job{[](UnwindJob* j) {
+                          compare_here(static_cast<Comparison*>(j->context));
+                          return 0;
+                      },
+                      nullptr, &c};
+        unwind_fixture_recurse(kDepth, &job);
+        EXPECT_TRUE(c.equal()) << c.describe();
+        // The leaf's lambda, the leaf's return into the recursion, then kDepth frames returning
+        // to one address (the recursive call's).
+        ASSERT_GT(c.fast_n, kDepth + 2) << c.describe();
+        int same = 0;
+        for (int i = 2; i < c.fast_n; ++i) same += c.fast[i] == c.fast[2];
+        EXPECT_EQ(same, kDepth) << c.describe();
+    }
+}
+
+// Stopped by the end of the stack it is given in the middle of a recursion (1 KiB up: about 16 of
+// its 64-byte frames): the walk hands the stack to libunwind rather than step past it. Both walks
+// stop at 30 frames, inside the recursion; over the whole stack it gets there.
+TEST_F(FastUnwind, ARecursionStopsAtTheEndOfTheStackItIsGiven) {
+    static int whole = 0;
+    static int cut = 0;
+    UnwindJob job{[](UnwindJob*) {
+                      uintptr_t out[kMaxFrames];
+                      const unwind::StartFrame start{reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
+                                                     reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()),
+                                                     *static_cast<const uintptr_t*>(__builtin_frame_address(0))};
+                      whole = unwind::backtrace(start, start.sp, t_stack_high, out, 30);
+                      cut = unwind::backtrace(start, start.sp, start.sp + 1024, out, 30);
+                      return 0;
+                  },
+                  nullptr, nullptr};
+    unwind_fixture_recurse(kDepth, &job);
+    EXPECT_EQ(whole, 30);
+    EXPECT_EQ(cut, unwind::kNeedsLibunwind);
+}
+
 // compare_here() with a WalkHint kept from one walk to the next, as the sampler keeps it.
 struct HintedJob {
     Comparison* c;
