@@ -51,6 +51,9 @@ struct ThreadState {
     unsigned long alt_stack_size;
     int32_t tid;                 // this thread's id, kept for the sampler (no syscall per sample)
     uint32_t exit_rounds;        // thread-key destructor rounds the shim's exit handler let pass
+    // The sample stack this thread owns (sample_stack.h: its index + 1; 0: none), claimed at its
+    // first sampled call and given back at its exit: its samples switch to it without a claim.
+    uint32_t own_sample_stack;
     // 1 while a vfork child runs on this thread's TLS (the shim's vfork sets it in the child and
     // clears it in the parent, which resumes once the child has exec'd or exited).
     uint32_t vfork_child;
