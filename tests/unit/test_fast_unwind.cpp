@@ -189,26 +189,37 @@ Comparison hinted_walk(unwind::WalkHint* hint, uint32_t epoch) {
 }
 
 TEST_F(FastUnwind, AWalkBeginsWithItsHintOnlyUnderTheSameEpoch) {
-    unwind::WalkHint hint{};
-    Comparison first = hinted_walk(&hint, 1);
+    unwind::WalkHint hints[unwind::kWalkHints]{};
+    unwind::WalkHint& hint = hints[0];  // the first frame's
+    Comparison first = hinted_walk(hints, 1);
     EXPECT_TRUE(first.equal()) << first.describe();
     ASSERT_NE(hint.address, 0u);  // the first frame's lookup address, module and rule kept
     EXPECT_EQ(hint.address, first.fast[0] - 1);
     EXPECT_EQ(hint.epoch, 1u);
-    Comparison second = hinted_walk(&hint, 1);
+    Comparison second = hinted_walk(hints, 1);
     EXPECT_TRUE(second.equal()) << second.describe();
     // A wrong rule in the hint (CFA = SP + 4096; Step: kind 1 = from SP, offset in the high 32
     // bits) is followed under the same epoch, which shows the hint is used...
     const unwind::WalkHint good = hint;
     hint.step = uint64_t(1) | uint64_t(4096) << 32;
-    Comparison misled = hinted_walk(&hint, 1);
+    Comparison misled = hinted_walk(hints, 1);
     EXPECT_FALSE(misled.equal()) << misled.describe();
     // ...and ignored under another (a module may have been unloaded since), then replaced.
-    Comparison fresh = hinted_walk(&hint, 2);
+    Comparison fresh = hinted_walk(hints, 2);
     EXPECT_TRUE(fresh.equal()) << fresh.describe();
     EXPECT_EQ(hint.epoch, 2u);
     EXPECT_EQ(hint.step, good.step);
     EXPECT_EQ(hint.module, good.module);
+    // The next lookups are kept too, one entry each (the fixture's frames all return to different
+    // addresses), and followed: a wrong rule in the third misleads the walk from its frame on.
+    for (unsigned k = 1; k < unwind::kWalkHints; ++k) {
+        EXPECT_EQ(hints[k].address, fresh.fast[k] - 1) << k;
+        EXPECT_EQ(hints[k].epoch, 2u) << k;
+    }
+    hints[2].step = uint64_t(1) | uint64_t(4096) << 32;
+    Comparison misled_later = hinted_walk(hints, 2);
+    EXPECT_FALSE(misled_later.equal()) << misled_later.describe();
+    EXPECT_EQ(memcmp(misled_later.fast, fresh.fast, 3 * sizeof(uintptr_t)), 0) << misled_later.describe();
 }
 
 TEST_F(FastUnwind, StopsAtTheDepthAskedFor) {

@@ -346,7 +346,7 @@ void capture_and_count(void* arg) {
     auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
     const format::Header::Sampling& cfg = seg.header->sampling;
     uintptr_t frames[kMaxSampleDepth];
-    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, &t.walk_hint) : -1;
+    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, t.walk_hint) : -1;
     if (n < 0 && job.tables_only) {  // libunwind needs a sample stack: the caller switches
         job.unwinder = kLibunwind;       // (and the tables' walk is not tried twice)
         return;

@@ -43,7 +43,7 @@ struct ThreadState {
     // samples the same stack again and again, and comparing its frames with that entry's skips
     // hashing and probing the table. Only a hint: the entry's frames are compared every time.
     uint32_t last_stack;
-    unwind::WalkHint walk_hint;  // where this thread's last stack walk began (fast_unwind.h)
+    unwind::WalkHint walk_hint[unwind::kWalkHints];  // what this thread's last stack walk looked up first (fast_unwind.h)
     uintptr_t stack_top;         // frame-pointer walks stay below this (0: unknown)
     uintptr_t stack_low;    // lowest usable byte of this thread's stack (0: unknown), for the
                             // headroom watch; set when the thread claims its slot

@@ -227,28 +227,37 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
         // left to libunwind, as 0 means "not saved" here.
         return !(step_saves_fp(step) && fp_saved_at == 0);
     };
-    // The module and rule of the first frame, from the last walk that began there. A module
-    // entry never changes once ready (indices are not reused).
-    if (hint != nullptr && hint->address == address && hint->epoch == epoch && hint->module - 1 < kModuleSlots) {
-        const Module& g = g_modules[hint->module - 1];
-        if (__atomic_load_n(&g.state, __ATOMIC_ACQUIRE) == kReady && decode(hint->step)) {
-            m = {g.start, g.end, g.eh_frame_hdr, hint->module - 1};
-            module_start = m.start;
-            module_size = m.end - m.start;
-            last_address = hint->address;
-        }
-    }
+    // The k-th lookup's module and rule as the last walk found them, when it looked up the same
+    // address (see WalkHint). A module entry never changes once ready (indices are not reused).
+    unsigned lookups = 0;
+    auto hinted = [&](Step* rule) {
+        if (hint == nullptr || lookups >= kWalkHints || exact) return false;
+        const WalkHint& h = hint[lookups];
+        if (h.address != address || h.epoch != epoch || h.module - 1 >= kModuleSlots) return false;
+        const Module& g = g_modules[h.module - 1];
+        if (__atomic_load_n(&g.state, __ATOMIC_ACQUIRE) != kReady) return false;
+        m = {g.start, g.end, g.eh_frame_hdr, h.module - 1};
+        module_start = m.start;
+        module_size = m.end - m.start;
+        *rule = h.step;
+        return true;
+    };
     uintptr_t* const first = out;
     uintptr_t* const end = out + depth;
     *out++ = pc;
     while (out != end) {
         if (__builtin_expect(address != last_address, 0)) {
-            if (address - module_start >= module_size) {
-                if (!enter_module(address, &m)) return kNeedsLibunwind;
-                module_start = m.start;
-                module_size = m.end - m.start;
+            Step rule;
+            const bool from_hint = hinted(&rule);
+            if (!from_hint) {
+                if (address - module_start >= module_size) {
+                    if (!enter_module(address, &m)) return kNeedsLibunwind;
+                    module_start = m.start;
+                    module_size = m.end - m.start;
+                }
+                rule = rule_for(m, address, pc, exact);
             }
-            const Step rule = rule_for(m, address, pc, exact);
+            const unsigned lookup = lookups++;
             const Kind kind = step_kind(rule);
             if (kind == kSignal) {
                 // A signal handler returned here: the kernel's frame holds the interrupted
@@ -269,8 +278,9 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
             }
             if (kind == kOutermost) break;
             if (!decode(rule)) return kNeedsLibunwind;
+            if (!from_hint && !exact && lookup < kWalkHints && hint != nullptr && m.index != kNoIndex)
+                hint[lookup] = {address, rule, m.index + 1, epoch};
             last_address = exact ? 0 : address;
-            if (out == first + 1 && hint != nullptr && m.index != kNoIndex) *hint = {address, rule, m.index + 1, epoch};
         }
         if (self_bounded) {
             // A recursion (or a loop of frames returning to one call site) under a rule that
