@@ -332,8 +332,6 @@ struct SampleJob {
     uintptr_t caller;
     wrappers::CallFrame frame;
     int unwinder;
-    bool tables_only;  // in place (see in_place_room): give up, done false, where the tables' walk does
-    bool done;
     uint64_t logged_at;  // the ring entry's timestamp (log_sample), 0: none
 };
 
@@ -347,11 +345,6 @@ void capture_and_count(void* arg) {
     const format::Header::Sampling& cfg = seg.header->sampling;
     uintptr_t frames[kMaxSampleDepth];
     int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, t.walk_hint) : -1;
-    if (n < 0 && job.tables_only) {  // libunwind needs a sample stack: the caller switches
-        job.unwinder = kLibunwind;       // (and the tables' walk is not tried twice)
-        return;
-    }
-    job.done = true;
     if (n < 0)  // libunwind when loaded, never inside the loader (see in_loader)
         n = int(unwinder != kFramePointers && g_backtrace != nullptr && !in_loader(t)
                     ? capture_libunwind(frames, cfg.max_depth, job.caller)
@@ -366,17 +359,6 @@ void capture_and_count(void* arg) {
             bump<kShared>(&h->lost_counts_full);
         job.logged_at = log_sample<kShared>(t.sample_slot, cfg, job.counter, id, t.tid);
     }
-}
-
-// Whether a sample taken at `cfa` (the caller's stack pointer) may run its tables' walk, the
-// interning and the ring's entry right there, on the program's stack: the thread's stack is known
-// (ThreadState::stack_low: the main thread's, from its size limit; other threads' only with
-// VDSOTRACE_HEADROOM=threads), `cfa` lies on it (not on a signal handler's alternate stack) and
-// has kInPlaceRoom below it, many times what that part needs (the frame buffer, 2 KiB, and a
-// new stack's module bookkeeping; a recording's growth switches stacks itself, segment_growth.h).
-constexpr uintptr_t kInPlaceRoom = 64 * 1024;
-bool in_place_room(const ThreadState& t, uintptr_t cfa) {
-    return t.stack_low != 0 && cfa < t.stack_top && cfa - t.stack_low >= kInPlaceRoom && cfa > t.stack_low;
 }
 
 // Returns the ring entry's timestamp (0: none written).
@@ -398,30 +380,22 @@ uint64_t take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintp
     }
     t.in_sample = 1;
     const int saved_errno = errno;  // libunwind and the module lookup must not change the program's errno
-    SampleJob job{&t, &seg, counter, caller, frame, unwinder, false, false, 0};
+    SampleJob job{&t, &seg, counter, caller, frame, unwinder, 0};
     // The walks that start from their own frame (frame pointers; the tables' walk without the
     // caller's frame) read the thread's stack upwards from there: they stay on it, as does
     // everything inside the loader (the frame-pointer walk).
     const bool from_here = unwinder == kFramePointers || (unwinder == kCfi && frame.cfa == 0) ||
                            g_backtrace == nullptr || in_loader(t);
-    if (from_here) {
+    if (from_here)
         capture_and_count<kShared>(&job);
-    } else {
-        // The tables' walk where the stack has room for it: no switch, no claim of a shared
-        // stack (two locked instructions on one word every thread uses), and when the tables
-        // cannot follow the stack, libunwind on a sample stack as before.
-        if (unwinder == kCfi && in_place_room(t, frame.cfa)) {
-            job.tables_only = true;
-            capture_and_count<kShared>(&job);
-            job.tables_only = false;
-        }
-        if (!job.done) {
-            if (t.own_sample_stack != 0)
-                run_on_own_sample_stack(t.own_sample_stack, capture_and_count<kShared>, &job);
-            else
-                run_on_sample_stack(capture_and_count<kShared>, &job);
-        }
-    }
+    else if (!kShared && t.own_sample_stack != 0)
+        // The thread's own sample stack: no claim of a shared one (two locked instructions on a
+        // word every sampling thread writes). Not for a thread state shared with a clone
+        // (share_thread_state_with_clone: two threads on one TLS, t.shared), whose samples may
+        // run at the same time: they claim shared stacks, as every sample did before.
+        run_on_own_sample_stack(t.own_sample_stack, capture_and_count<kShared>, &job);
+    else
+        run_on_sample_stack(capture_and_count<kShared>, &job);
     errno = saved_errno;
     t.in_sample = 0;
     return job.logged_at;
