@@ -234,11 +234,13 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
         if (hint == nullptr || lookups >= kWalkHints || exact) return false;
         const WalkHint& h = hint[lookups];
         if (h.address != address || h.epoch != epoch || h.module - 1 >= kModuleSlots) return false;
-        const Module& g = g_modules[h.module - 1];
-        if (__atomic_load_n(&g.state, __ATOMIC_ACQUIRE) != kReady) return false;
-        m = {g.start, g.end, g.eh_frame_hdr, h.module - 1};
-        module_start = m.start;
-        module_size = m.end - m.start;
+        if (h.module - 1 != m.index) {  // (the module the walk is in already: nothing to load)
+            const Module& g = g_modules[h.module - 1];
+            if (__atomic_load_n(&g.state, __ATOMIC_ACQUIRE) != kReady) return false;
+            m = {g.start, g.end, g.eh_frame_hdr, h.module - 1};
+            module_start = m.start;
+            module_size = m.end - m.start;
+        }
         *rule = h.step;
         return true;
     };
