@@ -206,6 +206,53 @@ Protection protection_of(uintptr_t at, size_t size) {
     return q.result;
 }
 
+// A loaded object found by its name in the loader's list (dl_iterate_phdr holds the loader's lock,
+// so the list cannot change under the walk): where dlopen(RTLD_NOLOAD) + dlinfo + dlclose did it,
+// about 20 us a process start in the loader's locks and bookkeeping (issue 14's shell loop).
+struct LoadedObject {
+    const char* want;       // the whole l_name (the loader: PT_INTERP) or, with `basename`, its last part
+    bool basename;
+    bool found = false;
+    uintptr_t bias = 0;     // dlpi_addr: the link map's l_addr
+    uintptr_t first_load = 0;  // an address inside it (its first PT_LOAD)
+};
+
+int match_loaded_object(dl_phdr_info* info, size_t, void* data) {
+    auto* q = static_cast<LoadedObject*>(data);
+    const char* name = info->dlpi_name;
+    if (name == nullptr || name[0] == '\0') return 0;
+    if (q->basename) {
+        const char* slash = strrchr(name, '/');
+        name = slash != nullptr ? slash + 1 : name;
+    }
+    if (strcmp(name, q->want) != 0) return 0;
+    for (int i = 0; i < info->dlpi_phnum; ++i)
+        if (info->dlpi_phdr[i].p_type == PT_LOAD) {
+            q->first_load = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+            break;
+        }
+    q->bias = info->dlpi_addr;
+    q->found = q->first_load != 0;
+    return q->found ? 1 : 0;
+}
+
+// The link map of the object named `want`: from the loader's list, else (a name the list spells
+// differently, a symlink) through dlopen(RTLD_NOLOAD) as before.
+link_map* loaded_link_map(const char* want, bool basename, const char* dlopen_name) {
+    LoadedObject q{want, basename};
+    dl_iterate_phdr(match_loaded_object, &q);
+    dl_find_object found{};
+    if (q.found && _dl_find_object(reinterpret_cast<void*>(q.first_load), &found) == 0 &&
+        found.dlfo_link_map != nullptr && found.dlfo_link_map->l_addr == q.bias)
+        return found.dlfo_link_map;
+    void* handle = dlopen(dlopen_name, RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == nullptr) return nullptr;
+    link_map* map = nullptr;
+    if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0) map = nullptr;
+    dlclose(handle);
+    return map;
+}
+
 // The loader's own `_rtld_global_ro` (not a copy-relocated duplicate in the executable, which
 // glibc never reads) and its size. dlsym refuses GLIBC_PRIVATE symbols, so the loader's file
 // (named by the executable's PT_INTERP) is read for its dynamic symbol, and placed where the
@@ -226,13 +273,9 @@ bool find_rtld_global_ro(uintptr_t* start, size_t* size) {
     for (size_t i = 0; ph != nullptr && i < phnum; ++i)
         if (ph[i].p_type == PT_INTERP) interp = reinterpret_cast<const char*>(bias + ph[i].p_vaddr);
     if (interp == nullptr) return false;
-    void* loader = dlopen(interp, RTLD_LAZY | RTLD_NOLOAD);
-    if (loader == nullptr) return false;
-    link_map* map = nullptr;
-    const bool have_map = dlinfo(loader, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr;
-    const uintptr_t loader_bias = have_map ? map->l_addr : 0;
-    dlclose(loader);
-    if (!have_map) return false;
+    link_map* map = loaded_link_map(interp, false, interp);
+    if (map == nullptr) return false;
+    const uintptr_t loader_bias = map->l_addr;
 
     // dlvsym finds the symbol through the global scope with its version named (the loader's own
     // handle and plain dlsym refuse GLIBC_PRIVATE), and dladdr1 gives its size from the loader's
@@ -290,13 +333,8 @@ bool find_rtld_global_ro(uintptr_t* start, size_t* size) {
 // libc's object, by its handle: not through one of its functions' addresses, which another
 // preloaded library may interpose (libfaketime defines timespec_get, clock_gettime, ...).
 bool find_libc(dl_find_object* out) {
-    void* handle = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
-    if (handle == nullptr) return false;
-    link_map* map = nullptr;
-    const bool found = dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr &&
-                       _dl_find_object(map->l_ld, out) == 0 && out->dlfo_eh_frame != nullptr;
-    dlclose(handle);
-    return found;
+    const link_map* map = loaded_link_map("libc.so.6", true, "libc.so.6");
+    return map != nullptr && _dl_find_object(map->l_ld, out) == 0 && out->dlfo_eh_frame != nullptr;
 }
 
 // Writes `value` into every slot, making each page writable for the moment it takes.

@@ -14,6 +14,7 @@
 #include "shim/direct_calls.h"
 #include "shim/go_program.h"
 #include "shim/libc_internal.h"
+#include "tracer/common/process_info.h"
 #include "tracer/engine/lifecycle.h"
 #include "tracer/engine/sampler.h"
 #include "tracer/engine/settings.h"
@@ -76,7 +77,9 @@ void child_after_fork() { vdsotrace::tracer::after_fork_in_child(); }
 
 void on_process_exit(int status, void*) { vdsotrace::tracer::at_process_exit(status); }
 
-__attribute__((constructor)) void vdsotrace_start() {
+// glibc hands constructors the program's arguments (argc, argv, envp), preloaded or dlopen'ed.
+__attribute__((constructor)) void vdsotrace_start(int argc, char** argv, char**) {
+    vdsotrace::tracer::note_arguments(argc, argv);
     if (loaded_after_libc()) {
         start_attached();
         return;

@@ -81,6 +81,13 @@ def main():
         without = report({})
         check(isinstance(without, list) and [(c["symbol"], c.get("unnamed_because"), c["calls"]) for c in without] ==
               [("", "no symbols in the module", 7)], "stripped, no DEBUGINFOD_URLS: unnamed, and why", str(without))
+        # Without a server to ask, the debuginfod client (libcurl and its TLS stack, 10 to 25 ms) is
+        # not even loaded: the loader's trace of the report names no libdebuginfod.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DEBUGINFOD_")}
+        traced = subprocess.run([VDSOTRACE, "report", "--json", SESSION], capture_output=True, text=True,
+                                env=dict(env, LD_DEBUG="files"), timeout=120)
+        check(traced.returncode == 0 and "libdebuginfod" not in traced.stderr,
+              "no DEBUGINFOD_URLS: libdebuginfod not loaded", traced.stderr[-2000:])
         named = report({"DEBUGINFOD_URLS": url, "DEBUGINFOD_CACHE_PATH": os.path.join(tmp, "cache")})
         got = [(c["symbol"], os.path.basename(c.get("file", "")), c.get("line"), c["calls"])
                for c in named] if isinstance(named, list) else named

@@ -302,6 +302,29 @@ def t_debug_file_wrapper(tmp):
     p, j, _ = run_traced([prog, "10", "20", "300"], tmp, ["--wrapper", "app_clock"])
     got = [c for c in j["callers"] if "via" not in c and c.get("clock") == "CLOCK_MONOTONIC" and c["calls"] == 300]
     check(p.returncode == 0 and len(got) == 1, f"300 calls at app_clock's call site: {j['callers']}")
+    # No debug link, the debug file where Debian's -dbgsym packages put it: found by build id.
+    notes = subprocess.run(["readelf", "-n", HIDDEN], capture_output=True, text=True).stdout
+    build_id = next((line.split()[-1] for line in notes.splitlines() if "Build ID:" in line), None)
+    root = "/usr/lib/debug/.build-id"
+    if build_id is None or not os.access("/usr/lib", os.W_OK):
+        print(f"(build-id case not run: {'no build id' if build_id is None else '/usr/lib not writable'})")
+        return
+    by_id = os.path.join(root, build_id[:2], build_id[2:] + ".debug")
+    made_dirs = [d for d in ("/usr/lib/debug", root, os.path.dirname(by_id)) if not os.path.isdir(d)]
+    subprocess.run([strip, "--strip-all", "-o", prog, HIDDEN], check=True)
+    try:
+        for d in made_dirs:
+            os.mkdir(d)
+        subprocess.run([objcopy, "--only-keep-debug", HIDDEN, by_id], check=True)
+        p, j, _ = run_traced([prog, "10", "20", "300"], tmp, ["--wrapper", "app_clock"])
+        check(p.returncode == 0, f"exit status {p.returncode}: {p.stderr}")
+        check(rows(j).get(("tick", "app_clock", "CLOCK_MONOTONIC")) == 300,
+              f"tick via app_clock from the debug file found by build id: {rows(j)}")
+    finally:
+        if os.path.exists(by_id):
+            os.unlink(by_id)
+        for d in reversed(made_dirs):
+            os.rmdir(d)
 
 
 def callers_by(j, via):

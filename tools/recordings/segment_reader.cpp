@@ -641,7 +641,7 @@ bool read_recording_file(const std::string& path, std::vector<unsigned char>* by
     // segment may grow between fstat and the read of its header (which then says it holds more
     // than was read): read again, a few times, before calling it truncated.
     for (int attempt = 0;; ++attempt) {
-        bytes->assign(size_t(st.st_size), 0);
+        bytes->resize(size_t(st.st_size));  // no zeroing: every byte kept is read below
         size_t got = 0;
         while (got < bytes->size()) {
             ssize_t n = pread(fd, bytes->data() + got, bytes->size() - got, off_t(got));
@@ -659,7 +659,7 @@ bool read_recording_file(const std::string& path, std::vector<unsigned char>* by
 }
 
 std::optional<Recording> load_recording(const std::string& path, std::string* error, bool allow_other_users) {
-    std::vector<unsigned char> bytes;
+    thread_local std::vector<unsigned char> bytes;  // reused: see load_recordings
     if (!read_recording_file(path, &bytes, error, allow_other_users)) return std::nullopt;
     std::string why;
     auto r = parse_recording(bytes, path, &why);

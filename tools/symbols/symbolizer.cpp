@@ -5,6 +5,7 @@
 #include "tools/symbols/symbolizer.h"
 
 #include "tools/symbols/go_functions.h"
+#include "tools/symbols/local_debuginfo.h"
 #include "tools/symbols/symbol_cache.h"
 #include "tools/symbols/symbol_index.h"
 #include "tools/symbols/symbol_table.h"
@@ -188,7 +189,7 @@ struct Symbolizer::Impl {
 
     Impl() {
         callbacks.find_elf = dwfl_build_id_find_elf;
-        callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+        callbacks.find_debuginfo = find_debuginfo_here;  // no debuginfod unless DEBUGINFOD_URLS says so
         callbacks.section_address = dwfl_offline_section_address;
         callbacks.debuginfo_path = &debuginfo_path;
     }

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "tracer/common/text_util.h"
 
 namespace vdsotrace::tracer {
@@ -26,7 +28,35 @@ size_t read_small_file(const char* path, char* buf, size_t size) {
     return used;
 }
 
+// The argument strings' area [start, end), set once by note_arguments; empty: read /proc.
+const char* g_args_start;
+const char* g_args_end;
+
+// /proc/self/cmdline's content: the argument area as it is now in memory (a program may have
+// rewritten it since, as /proc would show too; a title written on past the arguments'
+// end, setproctitle-style, is cut there), or the file when the area is unknown.
+size_t read_cmdline(char* buf, size_t size) {
+    const char* start = __atomic_load_n(&g_args_start, __ATOMIC_ACQUIRE);
+    if (start == nullptr) return read_small_file("/proc/self/cmdline", buf, size);
+    const size_t n = size_t(g_args_end - start) < size ? size_t(g_args_end - start) : size;
+    memcpy(buf, start, n);
+    return n;
+}
+
 }  // namespace
+
+void note_arguments(int argc, char** argv) {
+    if (argc <= 0 || argv == nullptr || argv[0] == nullptr) return;
+    // Contiguous, each string right after the previous one's NUL, as execve lays them out; anything
+    // else (a loader that copied them) keeps the /proc read.
+    const char* end = argv[0];
+    for (int i = 0; i < argc; ++i) {
+        if (argv[i] != end) return;
+        end += strlen(argv[i]) + 1;
+    }
+    g_args_end = end;
+    __atomic_store_n(&g_args_start, argv[0], __ATOMIC_RELEASE);
+}
 
 uint64_t read_start_ticks(int pid) {
     char path[64];
@@ -58,7 +88,7 @@ void fill_process_info(format::Header* h) {
     h->proc_start_ticks = read_start_ticks(h->pid);
     ssize_t n = readlink("/proc/self/exe", h->exe, sizeof h->exe - 1);
     h->exe[n > 0 ? n : 0] = '\0';
-    size_t c = read_small_file("/proc/self/cmdline", h->cmdline, sizeof h->cmdline);
+    size_t c = read_cmdline(h->cmdline, sizeof h->cmdline);
     h->cmdline_size = uint32_t(c);
     if (c == sizeof h->cmdline) {
         // Cut at the last complete argument; the flag tells the reader there were more.

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "tracer/common/text_util.h"
@@ -25,6 +26,26 @@ struct SymbolTable {
     uint64_t strsz = 0;
 };
 
+// What a module's file tells about its symbols, read with pread into the entry's scratch: most
+// programs are stripped, and mapping a whole file to find that out (with the page faults and the
+// munmap's TLB flush) was a fifth of what the shim costs a short process (issue 14's shell loop).
+// A file is mapped only once it is known to hold a .symtab.
+struct FileLayout {
+    uint64_t size = 0;                        // the file's size
+    uint64_t symtab_off = 0, symtab_size = 0;  // SHT_SYMTAB; size 0: none
+    uint64_t strtab_off = 0, strtab_size = 0;  // its string table
+    uint64_t note_off[4] = {}, note_size[4] = {};  // SHT_NOTE sections (one holds the build id)
+    unsigned notes = 0;
+    uint64_t link_off = 0, link_size = 0;      // .gnu_debuglink
+};
+
+// The filler's scratch: section headers read at a time (the head), a .gnu_debuglink name (the tail).
+constexpr unsigned kHeadersAtOnce = 8;
+constexpr size_t kHeadersBytes = kHeadersAtOnce * sizeof(Elf64_Shdr);
+constexpr size_t kLinkNameBytes = 256;
+constexpr size_t kScratchBytes = kHeadersBytes + kLinkNameBytes;
+static_assert(sizeof(Elf64_Ehdr) <= kHeadersBytes && 12 + 4 + 64 <= kHeadersBytes);
+
 enum : uint32_t { kFree = 0, kWriting = 1, kReady = 2 };
 
 struct ModuleFile {
@@ -33,6 +54,8 @@ struct ModuleFile {
     int32_t filler;         // the thread reading the file (kWriting)
     SymbolTable table;      // syms == nullptr: the module has no symbol table to read
     char path[2][256];      // scratch for the filler's paths (not on its stack: see the header)
+    unsigned char headers[kScratchBytes];  // scratch for the filler's reads of headers and notes
+    FileLayout layout;      // scratch: what the filler read of a file (not on its stack either)
 };
 
 constexpr unsigned kModules = 256;
@@ -40,136 +63,162 @@ constexpr unsigned kModules = 256;
 // start, 36 page faults a process (issue 14's start-up cost).
 constinit ModuleFile g_modules[kModules] = {};
 
-struct Mapping {
-    const unsigned char* base = nullptr;
-    uint64_t size = 0;
-};
 
-// O_NONBLOCK: a FIFO at that path must not block the program; lseek (not fstat, whose struct
-// is 144 bytes of stack) gives the size, and fails on anything but a file.
-bool map_file(const char* path, Mapping* m) {
-    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return false;
-    const off_t size = lseek(fd, 0, SEEK_END);
-    void* p = MAP_FAILED;
-    if (size >= off_t(sizeof(Elf64_Ehdr))) p = mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) return false;
-    m->base = static_cast<const unsigned char*>(p);
-    m->size = uint64_t(size);
+
+bool read_at(int fd, void* into, size_t bytes, uint64_t offset) {
+    return pread(fd, into, bytes, off_t(offset)) == ssize_t(bytes);
+}
+
+bool inside(const FileLayout& f, uint64_t offset, uint64_t size) { return offset <= f.size && size <= f.size - offset; }
+
+// Reads the ELF and section headers of the open file `fd` of `size` bytes (a 64-bit ELF of this
+// machine's byte order) into `out`. `scratch` (kScratchBytes) is the entry's, not the stack.
+__attribute__((noinline)) bool read_layout(int fd, uint64_t size, unsigned char* scratch, FileLayout* out) {
+    out->size = size;
+    // The headers pass through the scratch, never the stack: only the fields used are kept.
+    auto* sh = reinterpret_cast<Elf64_Shdr*>(scratch);
+    const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(scratch);
+    if (size < sizeof(Elf64_Ehdr) || !read_at(fd, scratch, sizeof(Elf64_Ehdr), 0) ||
+        memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shnum == 0 ||
+        !inside(*out, eh->e_shoff, uint64_t(eh->e_shnum) * sizeof(Elf64_Shdr)) || eh->e_shoff % 8 != 0)
+        return false;
+    const uint64_t shoff = eh->e_shoff;
+    const unsigned shnum = eh->e_shnum, shstrndx = eh->e_shstrndx;
+    // The section names, for .gnu_debuglink: where they lie; a candidate's name is read alone.
+    uint64_t names_off = 0, names_size = 0;
+    if (shstrndx < shnum && read_at(fd, sh, sizeof *sh, shoff + uint64_t(shstrndx) * sizeof *sh) &&
+        inside(*out, sh->sh_offset, sh->sh_size)) {
+        names_off = sh->sh_offset;
+        names_size = sh->sh_size;
+    }
+    constexpr char kDebugLink[] = ".gnu_debuglink";
+    unsigned symtab_link = ~0u;
+    for (unsigned first = 0; first < shnum; first += kHeadersAtOnce) {
+        const unsigned n = std::min(kHeadersAtOnce, shnum - first);
+        if (!read_at(fd, sh, n * sizeof *sh, shoff + uint64_t(first) * sizeof *sh)) return false;
+        for (unsigned i = 0; i < n; ++i) {
+            const Elf64_Shdr& h = sh[i];
+            if (!inside(*out, h.sh_offset, h.sh_type == SHT_NOBITS ? 0 : h.sh_size)) continue;
+            if (h.sh_type == SHT_SYMTAB && out->symtab_size == 0 && h.sh_entsize == sizeof(Elf64_Sym) &&
+                h.sh_offset % 8 == 0 && h.sh_link < shnum) {
+                out->symtab_off = h.sh_offset;
+                out->symtab_size = h.sh_size;
+                symtab_link = h.sh_link;
+            } else if (h.sh_type == SHT_NOTE && out->notes < 4) {
+                out->note_off[out->notes] = h.sh_offset;
+                out->note_size[out->notes++] = h.sh_size;
+            } else if (h.sh_type == SHT_PROGBITS && (h.sh_flags & SHF_ALLOC) == 0 && out->link_size == 0 &&
+                       names_size > h.sh_name && names_size - h.sh_name >= sizeof kDebugLink) {
+                char* name = reinterpret_cast<char*>(scratch) + kHeadersBytes;  // the tail: free until the end
+                if (read_at(fd, name, sizeof kDebugLink, names_off + h.sh_name) &&
+                    memcmp(name, kDebugLink, sizeof kDebugLink) == 0) {
+                    out->link_off = h.sh_offset;
+                    out->link_size = h.sh_size;
+                }
+            }
+        }
+    }
+    if (out->symtab_size == 0) return true;
+    if (!read_at(fd, sh, sizeof *sh, shoff + uint64_t(symtab_link) * sizeof *sh) || sh->sh_type != SHT_STRTAB ||
+        !inside(*out, sh->sh_offset, sh->sh_size)) {
+        out->symtab_size = 0;  // a symbol table without its strings names nothing
+        return true;
+    }
+    out->strtab_off = sh->sh_offset;
+    out->strtab_size = sh->sh_size;
     return true;
 }
 
-void unmap(Mapping* m) {
-    if (m->base != nullptr) munmap(const_cast<unsigned char*>(m->base), m->size);
-    *m = Mapping{};
+// When the open file `fd` holds a .symtab: maps it (read-only, for the process's life) into `t`.
+// *layout gets what was read.
+bool symbols_of_fd(int fd, unsigned char* scratch, FileLayout* layout, SymbolTable* t) {
+    // lseek, not fstat (whose struct is 144 bytes of stack): the size, and a failure on anything
+    // but a file.
+    const off_t size = lseek(fd, 0, SEEK_END);
+    if (size <= 0 || !read_layout(fd, uint64_t(size), scratch, layout) || layout->symtab_size == 0) return false;
+    void* p = mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) return false;
+    const auto* base = static_cast<const unsigned char*>(p);
+    t->syms = reinterpret_cast<const Elf64_Sym*>(base + layout->symtab_off);
+    t->count = layout->symtab_size / sizeof(Elf64_Sym);
+    t->strtab = reinterpret_cast<const char*>(base + layout->strtab_off);
+    t->strsz = layout->strtab_size;
+    return true;
 }
 
-bool inside(const Mapping& m, uint64_t offset, uint64_t size) { return offset <= m.size && size <= m.size - offset; }
+// O_NONBLOCK: a FIFO at that path must not block the program.
+int open_file(const char* path) { return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); }
 
-// The section headers of a 64-bit ELF file of this machine's byte order, checked to lie in it.
-const Elf64_Shdr* section_headers(const Mapping& m, unsigned* count) {
-    const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(m.base);
-    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shnum == 0 ||
-        !inside(m, eh->e_shoff, uint64_t(eh->e_shnum) * sizeof(Elf64_Shdr)) || eh->e_shoff % 8 != 0)
-        return nullptr;
-    *count = eh->e_shnum;
-    return reinterpret_cast<const Elf64_Shdr*>(m.base + eh->e_shoff);
+bool symbols_of_file(const char* path, unsigned char* scratch, FileLayout* layout, SymbolTable* t) {
+    const int fd = open_file(path);
+    if (fd < 0) return false;
+    *layout = FileLayout{};
+    const bool found = symbols_of_fd(fd, scratch, layout, t);
+    close(fd);
+    return found;
 }
 
-bool symbol_table(const Mapping& m, SymbolTable* t) {
-    unsigned n = 0;
-    const Elf64_Shdr* sh = section_headers(m, &n);
-    if (sh == nullptr) return false;
-    for (unsigned i = 0; i < n; ++i) {
-        if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_entsize != sizeof(Elf64_Sym) || sh[i].sh_link >= n) continue;
-        const Elf64_Shdr& str = sh[sh[i].sh_link];
-        if (str.sh_type != SHT_STRTAB || !inside(m, sh[i].sh_offset, sh[i].sh_size) || sh[i].sh_offset % 8 != 0 ||
-            !inside(m, str.sh_offset, str.sh_size))
-            return false;
-        t->syms = reinterpret_cast<const Elf64_Sym*>(m.base + sh[i].sh_offset);
-        t->count = sh[i].sh_size / sizeof(Elf64_Sym);
-        t->strtab = reinterpret_cast<const char*>(m.base + str.sh_offset);
-        t->strsz = str.sh_size;
-        return true;
+// /usr/lib/debug/.build-id/ab/cdef....debug from the GNU build-id note of the open file `fd`.
+bool build_id_debug_path(int fd, const FileLayout& f, unsigned char* scratch, char* out, size_t size) {
+    for (unsigned i = 0; i < f.notes; ++i) {
+        // One note per section, as linkers write .note.gnu.build-id: header, "GNU\0", the id.
+        const uint64_t len = std::min<uint64_t>(f.note_size[i], 12 + 4 + 64);
+        if (len < 12 + 4 + 2 || !read_at(fd, scratch, size_t(len), f.note_off[i])) continue;
+        uint32_t namesz, descsz, type;
+        memcpy(&namesz, scratch, 4);
+        memcpy(&descsz, scratch + 4, 4);
+        memcpy(&type, scratch + 8, 4);
+        if (type != NT_GNU_BUILD_ID || namesz != 4 || memcmp(scratch + 12, "GNU", 4) != 0 || descsz < 2 ||
+            descsz > 64 || 16 + uint64_t(descsz) > len)
+            continue;
+        const unsigned char* id = scratch + 16;
+        TextBuffer b(out, size);
+        b.add("/usr/lib/debug/.build-id/")->add_hex(id[0], 2)->add("/");
+        for (uint32_t k = 1; k < descsz; ++k) b.add_hex(id[k], 2);
+        b.add(".debug");
+        return b.size() + 1 < size;
     }
     return false;
 }
 
-// The contents of the section named `name`, or null.
-const unsigned char* section_named(const Mapping& m, const char* name, uint64_t* size) {
-    unsigned n = 0;
-    const Elf64_Shdr* sh = section_headers(m, &n);
-    const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(m.base);
-    if (sh == nullptr || eh->e_shstrndx >= n) return nullptr;
-    const Elf64_Shdr& names = sh[eh->e_shstrndx];
-    if (!inside(m, names.sh_offset, names.sh_size)) return nullptr;
-    const size_t want = strlen(name) + 1;
-    for (unsigned i = 0; i < n; ++i) {
-        if (sh[i].sh_type == SHT_NOBITS || sh[i].sh_name >= names.sh_size || names.sh_size - sh[i].sh_name < want ||
-            memcmp(m.base + names.sh_offset + sh[i].sh_name, name, want) != 0 ||
-            !inside(m, sh[i].sh_offset, sh[i].sh_size))
-            continue;
-        *size = sh[i].sh_size;
-        return m.base + sh[i].sh_offset;
-    }
-    return nullptr;
+// The .gnu_debuglink name of the open file `fd`, into `name` (kLinkNameBytes); false: none.
+bool debug_link_name(int fd, const FileLayout& f, char* name) {
+    if (f.link_size < 2) return false;
+    const size_t len = size_t(std::min<uint64_t>(f.link_size, kLinkNameBytes - 1));
+    if (!read_at(fd, name, len, f.link_off)) return false;
+    name[len] = '\0';
+    return name[0] != '\0' && strchr(name, '/') == nullptr;
 }
 
-// /usr/lib/debug/.build-id/ab/cdef....debug from the file's GNU build-id note.
-bool build_id_debug_path(const Mapping& m, char* out, size_t size) {
-    uint64_t len = 0;
-    const unsigned char* note = section_named(m, ".note.gnu.build-id", &len);
-    if (note == nullptr || len < 12) return false;
-    uint32_t namesz, descsz, type;
-    memcpy(&namesz, note, 4);
-    memcpy(&descsz, note + 4, 4);
-    memcpy(&type, note + 8, 4);
-    const uint64_t desc_at = 12 + ((uint64_t(namesz) + 3) & ~uint64_t(3));
-    if (type != NT_GNU_BUILD_ID || namesz != 4 || memcmp(note + 12, "GNU", 4) != 0 || descsz < 2 || descsz > 64 ||
-        desc_at + descsz > len)
-        return false;
-    TextBuffer b(out, size);
-    b.add("/usr/lib/debug/.build-id/")->add_hex(note[desc_at], 2)->add("/");
-    for (uint32_t i = 1; i < descsz; ++i) b.add_hex(note[desc_at + i], 2);
-    b.add(".debug");
-    return b.size() + 1 < size;
-}
-
-// The separate debug file's symbol table, mapped into `*debug` (build id first, then the
-// .gnu_debuglink name next to the file, in .debug/ beside it, and under /usr/lib/debug).
-bool debug_symbol_table(const Mapping& m, const char* path, Mapping* debug, SymbolTable* t, char (&candidate)[256]) {
-    if (build_id_debug_path(m, candidate, sizeof candidate) && map_file(candidate, debug)) {
-        if (symbol_table(*debug, t)) return true;
-        unmap(debug);
-    }
-    uint64_t len = 0;
-    const unsigned char* link = section_named(m, ".gnu_debuglink", &len);
-    if (link == nullptr || len < 2 || memchr(link, '\0', len) == nullptr) return false;
-    const char* name = reinterpret_cast<const char*>(link);
+// The separate debug file's symbol table: by build id, else by the .gnu_debuglink `name` next to
+// the file `path`, in .debug/ beside it, and under /usr/lib/debug.
+bool debug_symbol_table(const char* path, const char* by_build_id, const char* name, unsigned char* scratch,
+                        FileLayout* layout, SymbolTable* t, char (&candidate)[256]) {
+    if (by_build_id != nullptr && symbols_of_file(by_build_id, scratch, layout, t)) return true;
     const char* slash = strrchr(path, '/');
-    if (slash == nullptr || strchr(name, '/') != nullptr) return false;
+    if (name == nullptr || slash == nullptr) return false;
     const size_t dir_len = size_t(slash - path);
     const char* const forms[][2] = {{"", "/"}, {"", "/.debug/"}, {"/usr/lib/debug", "/"}};
-    for (const auto& f : forms) {
+    for (const auto& form : forms) {
         TextBuffer b(candidate, sizeof candidate);
-        b.add(f[0]);
+        b.add(form[0]);
         for (size_t i = 0; i < dir_len; ++i) {
             const char c[2] = {path[i], '\0'};
             b.add(c);
         }
-        b.add(f[1])->add(name);
-        if (b.size() + 1 >= sizeof candidate || strcmp(candidate, path) == 0 || !map_file(candidate, debug)) continue;
-        if (symbol_table(*debug, t)) return true;
-        unmap(debug);
+        b.add(form[1])->add(name);
+        if (b.size() + 1 >= sizeof candidate || strcmp(candidate, path) == 0) continue;
+        if (symbols_of_file(candidate, scratch, layout, t)) return true;
     }
     return false;
 }
 
-// Maps the module's file and finds its symbol table, keeping the mapping that holds it.
-// Returns false when there is none (the mappings are then released).
-bool open_symbols(const link_map* lm, SymbolTable* t, Mapping* kept, char (&scratch)[2][256]) {
+// Finds the module's symbol table in its file or its debug file, mapping the file that holds it.
+// Returns false when there is none. The module's own file is opened once: its layout, build id
+// and debug link are read from that descriptor.
+bool open_symbols(const link_map* lm, SymbolTable* t, char (&scratch)[2][256], unsigned char* headers,
+                  FileLayout* file) {
     const char* path = lm->l_name;
     if (path == nullptr || path[0] == '\0') {  // the program itself
         // The recording's header names it already (read at its creation): one readlink of
@@ -185,17 +234,25 @@ bool open_symbols(const link_map* lm, SymbolTable* t, Mapping* kept, char (&scra
         path = scratch[0];
     }
     if (path[0] != '/') return false;  // the vDSO ("linux-vdso.so.1"): no file
-    Mapping file;
-    if (!map_file(path, &file)) return false;
-    if (symbol_table(file, t)) {
-        *kept = file;
+    const int fd = open_file(path);
+    if (fd < 0) return false;
+    *file = FileLayout{};
+    if (symbols_of_fd(fd, headers, file, t)) {
+        close(fd);
         return true;
     }
-    Mapping debug;
-    const bool found = debug_symbol_table(file, path, &debug, t, scratch[1]);
-    unmap(&file);
-    if (found) *kept = debug;
-    return found;
+    // Stripped: where its debug file would be. The build-id path goes to the second path
+    // scratch, the link name to the scratch's tail (the head reads the candidates' headers).
+    char* name = reinterpret_cast<char*>(headers) + kHeadersBytes;
+    const bool elf = file->size != 0;
+    const bool by_id = elf && build_id_debug_path(fd, *file, headers, scratch[1], sizeof scratch[1]);
+    const bool by_link = elf && debug_link_name(fd, *file, name);
+    close(fd);
+    if (!by_id && !by_link) return false;
+    // The build-id candidate is tried first, so the scratch it sits in may be reused after; the
+    // module file's layout too (its build id and link name were taken out of it).
+    return debug_symbol_table(path, by_id ? scratch[1] : nullptr, by_link ? name : nullptr, headers, file, t,
+                              scratch[1]);
 }
 
 const char* lookup(const SymbolTable& t, uint64_t link_pc) {
@@ -220,7 +277,9 @@ bool g_no_more_files;
 
 // This module's entry, read now if it is new; null when the table is full (then the module counts
 // as having no symbols). *not_now: its file is being read by a frame this one interrupted.
-ModuleFile* module_entry(const dl_find_object& found, bool* not_now) {
+// Apart (not inlined): reading a file takes frames a lookup of a module already read must not
+// carry, since a call site is often decided deep in a small stack (issue 12's low_headroom).
+__attribute__((noinline)) ModuleFile* module_entry_slow(const dl_find_object& found, bool* not_now) {
     *not_now = false;
     for (ModuleFile& e : g_modules) {
         const void* seen = __atomic_load_n(&e.map_start, __ATOMIC_ACQUIRE);
@@ -228,9 +287,8 @@ ModuleFile* module_entry(const dl_find_object& found, bool* not_now) {
             if (__atomic_compare_exchange_n(&e.map_start, &seen, found.dlfo_map_start, false, __ATOMIC_ACQ_REL,
                                             __ATOMIC_ACQUIRE)) {
                 __atomic_store_n(&e.filler, this_thread(), __ATOMIC_RELEASE);
-                Mapping kept;
                 if (__atomic_load_n(&g_no_more_files, __ATOMIC_ACQUIRE) ||
-                    !open_symbols(found.dlfo_link_map, &e.table, &kept, e.path))
+                    !open_symbols(found.dlfo_link_map, &e.table, e.path, e.headers, &e.layout))
                     e.table = SymbolTable{};
                 __atomic_store_n(&e.state, uint32_t(kReady), __ATOMIC_RELEASE);
                 return &e;
@@ -254,6 +312,17 @@ ModuleFile* module_entry(const dl_find_object& found, bool* not_now) {
         return &e;
     }
     return nullptr;
+}
+
+// A module already read, found with a small frame; anything else goes the whole way.
+ModuleFile* module_entry(const dl_find_object& found, bool* not_now) {
+    *not_now = false;
+    for (ModuleFile& e : g_modules) {
+        const void* seen = __atomic_load_n(&e.map_start, __ATOMIC_ACQUIRE);
+        if (seen == nullptr) break;
+        if (seen == found.dlfo_map_start && __atomic_load_n(&e.state, __ATOMIC_ACQUIRE) == kReady) return &e;
+    }
+    return module_entry_slow(found, not_now);
 }
 
 }  // namespace

@@ -4,12 +4,14 @@
 // The in-memory dynamic symbol table (symbol_at.h) names only exported functions; the wrappers
 // runtimes hide (node's `uv__hrtime`, HotSpot's `os::javaTimeNanos`, static functions) are only
 // in .symtab, which is never loaded. Runs on the shim's slow path, once per decision, possibly
-// inside a signal handler: only system calls (open, fstat, mmap, munmap, close, readlink), no
-// allocation, no lock, no stdio. A module's file is mapped (read-only, lazily paged) the first
-// time one of its addresses is looked up, and stays mapped for the process's life; its
-// .symtab is then scanned linearly per lookup (~100k symbols in node: 5 to 150 us, once per
-// call site). Another thread reading the same module's file meanwhile is waited for (a bounded
-// spin); the same thread (a signal handler that interrupted it) is told kNotNow.
+// inside a signal handler: only system calls (open, pread, lseek, mmap, close, readlink), no
+// allocation, no lock, no stdio. The first time one of a module's addresses is looked up, its
+// file's section headers are read (pread, a few hundred bytes: most programs are stripped) and
+// only a file that holds a .symtab (the module's own, or its debug file's) is mapped (read-only,
+// lazily paged), for the process's life; its .symtab is then scanned linearly per lookup (~100k
+// symbols in node: 5 to 150 us, once per call site). Another thread reading the same module's
+// file meanwhile is waited for (a bounded spin); the same thread (a signal handler that
+// interrupted it) is told kNotNow.
 #pragma once
 
 #include <cstddef>
