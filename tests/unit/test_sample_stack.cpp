@@ -58,6 +58,24 @@ TEST(SampleStack, EightThreadsOwnAStackEachAndTheSharedOnesStay) {
     for (uint32_t own : owned) tracer::release_own_sample_stack(own);
     EXPECT_NE(tracer::claim_own_sample_stack(), 0u);
 }
+
+// A fork's child has only the forking thread: the stacks the parent's other threads owned are
+// free there, this thread's own is still its own.
+TEST(SampleStack, AForksChildKeepsOnlyItsThreadsStack) {
+    ASSERT_TRUE(tracer::sample_stacks_start());
+    uint32_t mine = tracer::claim_own_sample_stack();
+    while (tracer::claim_own_sample_stack() != 0) {
+    }  // the other seven: owned by other threads of the parent
+    uintptr_t sp;
+    asm volatile("mov %%rsp, %0" : "=r"(sp));
+    tracer::sample_stacks_after_fork(mine, sp);
+    std::set<uint32_t> claimed;
+    for (uint32_t own; (own = tracer::claim_own_sample_stack()) != 0;) claimed.insert(own);
+    EXPECT_EQ(claimed.size(), 7u);
+    EXPECT_EQ(claimed.count(mine), 0u);
+    for (uint32_t own : claimed) tracer::release_own_sample_stack(own);
+    tracer::release_own_sample_stack(mine);
+}
 #endif
 
 }  // namespace

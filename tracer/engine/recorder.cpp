@@ -18,6 +18,7 @@
 #include "tracer/engine/lifecycle.h"
 #include "tracer/common/maps_lookup.h"
 #include "tracer/engine/module_map.h"
+#include "tracer/engine/sample_stack.h"
 #include "tracer/engine/sampler.h"
 #include "tracer/engine/process_tree.h"
 #include "tracer/engine/segment_create.h"
@@ -635,6 +636,8 @@ void after_fork_in_child() {
     t_thread.sample_countdown = 0;
     t_thread.sample_slot = nullptr;
     t_thread.in_sample = 0;
+    // The other threads' sample stacks (owned, or in use at the fork) are nobody's here.
+    sample_stacks_after_fork(t_thread.own_sample_stack, stack_pointer());
     memset(g_pending, 0, sizeof g_pending);
     g_retired_claimed = 0;
     __atomic_store_n(&g_state, kUninit, __ATOMIC_RELEASE);

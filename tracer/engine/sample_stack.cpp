@@ -104,6 +104,13 @@ void run_on_own_sample_stack(uint32_t own, void (*fn)(void*), void* arg) {
     vdsotrace_call_on_stack(fn, arg, base + k * kStride + kStride);
 }
 
+void sample_stacks_after_fork(uint32_t own, uintptr_t sp) {
+    const uintptr_t base = __atomic_load_n(&g_base, __ATOMIC_ACQUIRE);
+    unsigned keep = own > kStacks && own <= kAllStacks ? 1u << (own - 1) : 0;
+    if (base != 0 && sp >= base && sp < base + kStride * kAllStacks) keep |= 1u << ((sp - base) / kStride);
+    __atomic_store_n(&g_busy, keep, __ATOMIC_RELEASE);
+}
+
 bool on_sample_stack(uintptr_t sp, uintptr_t* low, uintptr_t* high, uintptr_t* origin_sp) {
     const uintptr_t base = __atomic_load_n(&g_base, __ATOMIC_ACQUIRE);
     if (base == 0 || sp < base || sp >= base + kStride * kAllStacks) return false;
@@ -117,6 +124,7 @@ bool on_sample_stack(uintptr_t sp, uintptr_t* low, uintptr_t* high, uintptr_t* o
 bool sample_stacks_start() { return false; }
 void run_on_sample_stack(void (*fn)(void*), void* arg) { fn(arg); }
 uint32_t claim_own_sample_stack() { return 0; }
+void sample_stacks_after_fork(uint32_t, uintptr_t) {}
 void release_own_sample_stack(uint32_t) {}
 void run_on_own_sample_stack(uint32_t, void (*fn)(void*), void* arg) { fn(arg); }
 bool on_sample_stack(uintptr_t, uintptr_t*, uintptr_t*, uintptr_t*) { return false; }

@@ -38,6 +38,12 @@ void release_own_sample_stack(uint32_t own);
 // calls this, never nested (one sample at a time per thread: ThreadState::in_sample).
 void run_on_own_sample_stack(uint32_t own, void (*fn)(void*), void* arg);
 
+// In a fork's child, where only the forking thread exists: every stack is free again but the one
+// this thread owns (`own`, 0: none) and the one it runs on (`sp`: a fork from a signal handler
+// that interrupted a sample), so stacks owned or in use by the parent's other threads are not
+// lost to the child.
+void sample_stacks_after_fork(uint32_t own, uintptr_t sp);
+
 // When this thread is running on a sample stack: that stack's [low, high) and the stack
 // pointer of the frame that switched to it (libunwind's address checks accept both stacks).
 bool on_sample_stack(uintptr_t sp, uintptr_t* low, uintptr_t* high, uintptr_t* origin_sp);
