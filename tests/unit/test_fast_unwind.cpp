@@ -117,6 +117,49 @@ TEST_F(FastUnwind, DeepStackWithoutFramePointersEqualsLibunwind) {
     EXPECT_TRUE(again.equal()) << again.describe();
 }
 
+// A recursion returns to one call site frame after frame: the walk keeps the rule it looked up
+// and steps on with it (fast_unwind.cpp's recursion loop). Equal to libunwind's, first from the
+// rule table being empty for this site, then from it filled, and on to the stack's start.
+TEST_F(FastUnwind, ARecursionEqualsLibunwind) {
+    for (int round = 0; round < 2; ++round) {
+        Comparison c;
+        UnwindJob job{[](UnwindJob* j) {
+                          compare_here(static_cast<Comparison*>(j->context));
+                          return 0;
+                      },
+                      nullptr, &c};
+        unwind_fixture_recurse(kDepth, &job);
+        EXPECT_TRUE(c.equal()) << c.describe();
+        // The leaf's lambda, the leaf's return into the recursion, then kDepth frames returning
+        // to one address (the recursive call's).
+        ASSERT_GT(c.fast_n, kDepth + 2) << c.describe();
+        int same = 0;
+        for (int i = 2; i < c.fast_n; ++i) same += c.fast[i] == c.fast[2];
+        EXPECT_EQ(same, kDepth) << c.describe();
+    }
+}
+
+// Stopped by the end of the stack it is given in the middle of a recursion (1 KiB up: about 16 of
+// its 64-byte frames): the walk hands the stack to libunwind rather than step past it. Both walks
+// stop at 30 frames, inside the recursion; over the whole stack it gets there.
+TEST_F(FastUnwind, ARecursionStopsAtTheEndOfTheStackItIsGiven) {
+    static int whole = 0;
+    static int cut = 0;
+    UnwindJob job{[](UnwindJob*) {
+                      uintptr_t out[kMaxFrames];
+                      const unwind::StartFrame start{reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
+                                                     reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()),
+                                                     *static_cast<const uintptr_t*>(__builtin_frame_address(0))};
+                      whole = unwind::backtrace(start, start.sp, t_stack_high, out, 30);
+                      cut = unwind::backtrace(start, start.sp, start.sp + 1024, out, 30);
+                      return 0;
+                  },
+                  nullptr, nullptr};
+    unwind_fixture_recurse(kDepth, &job);
+    EXPECT_EQ(whole, 30);
+    EXPECT_EQ(cut, unwind::kNeedsLibunwind);
+}
+
 // compare_here() with a WalkHint kept from one walk to the next, as the sampler keeps it.
 struct HintedJob {
     Comparison* c;
@@ -146,26 +189,37 @@ Comparison hinted_walk(unwind::WalkHint* hint, uint32_t epoch) {
 }
 
 TEST_F(FastUnwind, AWalkBeginsWithItsHintOnlyUnderTheSameEpoch) {
-    unwind::WalkHint hint{};
-    Comparison first = hinted_walk(&hint, 1);
+    unwind::WalkHint hints[unwind::kWalkHints]{};
+    unwind::WalkHint& hint = hints[0];  // the first frame's
+    Comparison first = hinted_walk(hints, 1);
     EXPECT_TRUE(first.equal()) << first.describe();
     ASSERT_NE(hint.address, 0u);  // the first frame's lookup address, module and rule kept
     EXPECT_EQ(hint.address, first.fast[0] - 1);
     EXPECT_EQ(hint.epoch, 1u);
-    Comparison second = hinted_walk(&hint, 1);
+    Comparison second = hinted_walk(hints, 1);
     EXPECT_TRUE(second.equal()) << second.describe();
     // A wrong rule in the hint (CFA = SP + 4096; Step: kind 1 = from SP, offset in the high 32
     // bits) is followed under the same epoch, which shows the hint is used...
     const unwind::WalkHint good = hint;
     hint.step = uint64_t(1) | uint64_t(4096) << 32;
-    Comparison misled = hinted_walk(&hint, 1);
+    Comparison misled = hinted_walk(hints, 1);
     EXPECT_FALSE(misled.equal()) << misled.describe();
     // ...and ignored under another (a module may have been unloaded since), then replaced.
-    Comparison fresh = hinted_walk(&hint, 2);
+    Comparison fresh = hinted_walk(hints, 2);
     EXPECT_TRUE(fresh.equal()) << fresh.describe();
     EXPECT_EQ(hint.epoch, 2u);
     EXPECT_EQ(hint.step, good.step);
     EXPECT_EQ(hint.module, good.module);
+    // The next lookups are kept too, one entry each (the fixture's frames all return to different
+    // addresses), and followed: a wrong rule in the third misleads the walk from its frame on.
+    for (unsigned k = 1; k < unwind::kWalkHints; ++k) {
+        EXPECT_EQ(hints[k].address, fresh.fast[k] - 1) << k;
+        EXPECT_EQ(hints[k].epoch, 2u) << k;
+    }
+    hints[2].step = uint64_t(1) | uint64_t(4096) << 32;
+    Comparison misled_later = hinted_walk(hints, 2);
+    EXPECT_FALSE(misled_later.equal()) << misled_later.describe();
+    EXPECT_EQ(memcmp(misled_later.fast, fresh.fast, 3 * sizeof(uintptr_t)), 0) << misled_later.describe();
 }
 
 TEST_F(FastUnwind, StopsAtTheDepthAskedFor) {

@@ -18,6 +18,7 @@
 #include "tracer/engine/lifecycle.h"
 #include "tracer/common/maps_lookup.h"
 #include "tracer/engine/module_map.h"
+#include "tracer/engine/sample_stack.h"
 #include "tracer/engine/sampler.h"
 #include "tracer/engine/process_tree.h"
 #include "tracer/engine/segment_create.h"
@@ -193,6 +194,7 @@ void on_thread_exit(void* slot_ptr) {
         const bool ok = reserve_once(&g_segment, &g_segment.shared_sample_ready, shared_sample, g_segment.sample_slot_size);
         t.sample_slot = ok ? shared_sample : nullptr;  // null: its last calls counted, not sampled
     }
+    sampler_release_thread(t);
     release_alt_stack();
     stamp_activity();
     // Names are often set after the first call: the final one, kept in the slot by the shim's
@@ -529,18 +531,20 @@ format::Header* ensure_segment() {
     return g_segment.header;
 }
 
-void stamp_activity() {
+void stamp_activity(uint64_t coarse_now) {
     format::Header* h = __atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kReady ? g_segment.header : nullptr;
     if (h == nullptr) return;
-    const int saved_errno = errno;  // (the clock is the vDSO's; only without one a syscall)
     // Plain loads and stores (no lock prefix), forward only and at most once a millisecond: many
     // threads stamping at once write the line rarely. One that loses a race leaves a stamp at
     // most a millisecond older, still a time the process was alive. The coarse clock (never
     // ahead of the precise one) says whether a millisecond has passed: a sampled call comes here
     // every time, and the precise read was a sixth of a 15-frame sample's cost.
+    // A sampled call passes the coarse time its ring entry took: one clock read a sample, not two.
     uint64_t* stamp = &h->last_activity_monotonic_ns;
     const uint64_t last = __atomic_load_n(stamp, __ATOMIC_RELAXED);
-    if (monotonic_coarse_ns() >= last + 1'000'000) {
+    if (coarse_now != 0 && coarse_now < last + 1'000'000) return;
+    const int saved_errno = errno;  // (the clock is the vDSO's; only without one a syscall)
+    if (coarse_now != 0 || monotonic_coarse_ns() >= last + 1'000'000) {
         const uint64_t now = monotonic_ns();
         if (now >= last + 1'000'000) __atomic_store_n(stamp, now, __ATOMIC_RELAXED);
     }
@@ -549,12 +553,12 @@ void stamp_activity() {
 
 void sampler_on_countdown(unsigned counter, uintptr_t caller, wrappers::CallFrame frame) {
     ThreadState& t = t_thread;
-    sampler_on_call(t, g_segment, counter, caller, frame);
+    const uint64_t coarse_now = sampler_on_call(t, g_segment, counter, caller, frame);
     // Without sampling, the countdown every call decrements anyway comes back every
     // kActivityStampCalls calls (the sampler would re-arm it for 2^31) to stamp the last activity:
     // no instruction more on the hot path. With sampling it comes back every sampled call.
     if (t.sample_slot == nullptr) t.sample_countdown = kActivityStampCalls;
-    stamp_activity();
+    stamp_activity(coarse_now);
 }
 
 format::CrashRecord* crash_record_for_write() {
@@ -632,6 +636,8 @@ void after_fork_in_child() {
     t_thread.sample_countdown = 0;
     t_thread.sample_slot = nullptr;
     t_thread.in_sample = 0;
+    // The other threads' sample stacks (owned, or in use at the fork) are nobody's here.
+    sample_stacks_after_fork(t_thread.own_sample_stack, stack_pointer());
     memset(g_pending, 0, sizeof g_pending);
     g_retired_claimed = 0;
     __atomic_store_n(&g_state, kUninit, __ATOMIC_RELEASE);

@@ -53,8 +53,9 @@ __attribute__((noinline, cold)) void sampler_on_countdown(unsigned counter, uint
 inline constexpr int32_t kActivityStampCalls = 65536;
 
 // Stamps the segment's last activity with the monotonic clock, now (a vDSO read and, at most once a
-// millisecond, a plain store). Slow paths only; async-signal-safe.
-void stamp_activity();
+// millisecond, a plain store). Slow paths only; async-signal-safe. `coarse_now`: CLOCK_MONOTONIC_COARSE
+// read just now by the caller (a sample's ring entry), or 0: read here.
+void stamp_activity(uint64_t coarse_now = 0);
 
 // The crash record of this process's segment, creating the segment if there is none yet (a
 // program may crash in the vDSO before it ever called through the shim). Null when nothing can

@@ -7,14 +7,16 @@ namespace vdsotrace::tracer {
 
 namespace {
 
-constexpr unsigned kStacks = 8;
+constexpr unsigned kStacks = 8;                // shared, claimed per use
+constexpr unsigned kOwnStacks = 8;             // owned by one thread each, after the shared ones
 constexpr uintptr_t kGuard = 4096;
 constexpr uintptr_t kStackSize = uintptr_t(1) << 20;
 constexpr uintptr_t kStride = kGuard + kStackSize;
 
 uintptr_t g_base;              // set once by sample_stacks_start; 0 = no stacks
-unsigned g_busy;               // bit k: stack k in use
-uintptr_t g_origin[kStacks];   // the stack pointer that switched to stack k
+unsigned g_busy;               // bit k: stack k in use (k < kStacks) or owned
+uintptr_t g_origin[kStacks + kOwnStacks];  // the stack pointer that switched to stack k
+constexpr unsigned kAllStacks = kStacks + kOwnStacks;
 
 }  // namespace
 
@@ -38,16 +40,16 @@ __asm__(
 
 bool sample_stacks_start() {
     if (__atomic_load_n(&g_base, __ATOMIC_ACQUIRE) != 0) return true;
-    void* mem = mmap(nullptr, kStride * kStacks, PROT_READ | PROT_WRITE,
+    void* mem = mmap(nullptr, kStride * kAllStacks, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (mem == MAP_FAILED) return false;
     const auto base = reinterpret_cast<uintptr_t>(mem);
-    for (unsigned k = 0; k < kStacks; ++k) mprotect(reinterpret_cast<void*>(base + k * kStride), kGuard, PROT_NONE);
+    for (unsigned k = 0; k < kAllStacks; ++k) mprotect(reinterpret_cast<void*>(base + k * kStride), kGuard, PROT_NONE);
     // Started lazily too (the first growth of the recording, segment_growth.h), possibly by two
     // threads at once: the first one's stacks are kept.
     uintptr_t none = 0;
     if (!__atomic_compare_exchange_n(&g_base, &none, base, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-        munmap(mem, kStride * kStacks);
+        munmap(mem, kStride * kAllStacks);
     return true;
 }
 
@@ -56,7 +58,7 @@ void run_on_sample_stack(void (*fn)(void*), void* arg) {
     unsigned busy = __atomic_load_n(&g_busy, __ATOMIC_RELAXED);
     unsigned k = kStacks;
     while (base != 0) {
-        if (busy == (1u << kStacks) - 1) break;
+        if ((busy & ((1u << kStacks) - 1)) == (1u << kStacks) - 1) break;
         const unsigned free_k = unsigned(__builtin_ctz(~busy));
         if (__atomic_compare_exchange_n(&g_busy, &busy, busy | (1u << free_k), true, __ATOMIC_ACQUIRE,
                                         __ATOMIC_RELAXED)) {
@@ -77,9 +79,41 @@ void run_on_sample_stack(void (*fn)(void*), void* arg) {
     __atomic_fetch_and(&g_busy, ~(1u << k), __ATOMIC_RELEASE);
 }
 
+uint32_t claim_own_sample_stack() {
+    if (__atomic_load_n(&g_base, __ATOMIC_ACQUIRE) == 0) return 0;
+    unsigned busy = __atomic_load_n(&g_busy, __ATOMIC_RELAXED);
+    for (;;) {
+        const unsigned owned = busy >> kStacks;
+        if (owned == (1u << kOwnStacks) - 1) return 0;
+        const unsigned k = kStacks + unsigned(__builtin_ctz(~owned));
+        if (__atomic_compare_exchange_n(&g_busy, &busy, busy | (1u << k), true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return k + 1;
+    }
+}
+
+void release_own_sample_stack(uint32_t own) {
+    if (own > kStacks && own <= kAllStacks) __atomic_fetch_and(&g_busy, ~(1u << (own - 1)), __ATOMIC_RELEASE);
+}
+
+void run_on_own_sample_stack(uint32_t own, void (*fn)(void*), void* arg) {
+    const uintptr_t base = __atomic_load_n(&g_base, __ATOMIC_ACQUIRE);
+    const unsigned k = own - 1;
+    uintptr_t sp;
+    asm volatile("mov %%rsp, %0" : "=r"(sp));
+    g_origin[k] = sp - 16;  // for on_sample_stack, as in run_on_sample_stack
+    vdsotrace_call_on_stack(fn, arg, base + k * kStride + kStride);
+}
+
+void sample_stacks_after_fork(uint32_t own, uintptr_t sp) {
+    const uintptr_t base = __atomic_load_n(&g_base, __ATOMIC_ACQUIRE);
+    unsigned keep = own > kStacks && own <= kAllStacks ? 1u << (own - 1) : 0;
+    if (base != 0 && sp >= base && sp < base + kStride * kAllStacks) keep |= 1u << ((sp - base) / kStride);
+    __atomic_store_n(&g_busy, keep, __ATOMIC_RELEASE);
+}
+
 bool on_sample_stack(uintptr_t sp, uintptr_t* low, uintptr_t* high, uintptr_t* origin_sp) {
     const uintptr_t base = __atomic_load_n(&g_base, __ATOMIC_ACQUIRE);
-    if (base == 0 || sp < base || sp >= base + kStride * kStacks) return false;
+    if (base == 0 || sp < base || sp >= base + kStride * kAllStacks) return false;
     const uintptr_t k = (sp - base) / kStride;
     *low = base + k * kStride + kGuard;
     *high = base + (k + 1) * kStride;
@@ -89,6 +123,10 @@ bool on_sample_stack(uintptr_t sp, uintptr_t* low, uintptr_t* high, uintptr_t* o
 #else
 bool sample_stacks_start() { return false; }
 void run_on_sample_stack(void (*fn)(void*), void* arg) { fn(arg); }
+uint32_t claim_own_sample_stack() { return 0; }
+void sample_stacks_after_fork(uint32_t, uintptr_t) {}
+void release_own_sample_stack(uint32_t) {}
+void run_on_own_sample_stack(uint32_t, void (*fn)(void*), void* arg) { fn(arg); }
 bool on_sample_stack(uintptr_t, uintptr_t*, uintptr_t*, uintptr_t*) { return false; }
 #endif
 

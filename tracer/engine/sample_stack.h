@@ -25,6 +25,25 @@ bool sample_stacks_start();
 // Runs fn(arg) on a free sample stack, or on this stack when none is free.
 void run_on_sample_stack(void (*fn)(void*), void* arg);
 
+// Stacks a thread may own for its samples: claimed once (one locked instruction, slow path) and
+// kept until the thread exits, so that a sample switches stacks without the two locked
+// instructions a shared stack's claim and release take on a word every sampling thread writes.
+// Apart from the shared ones above (which growth and the first samples of other threads use), and
+// as many as those. Returns the stack's index + 1, or 0 when none is free (the thread's samples
+// then claim a shared stack each time, as before).
+uint32_t claim_own_sample_stack();
+void release_own_sample_stack(uint32_t own);
+
+// Runs fn(arg) on the stack claim_own_sample_stack() gave (`own`, non-zero). Only its owner
+// calls this, never nested (one sample at a time per thread: ThreadState::in_sample).
+void run_on_own_sample_stack(uint32_t own, void (*fn)(void*), void* arg);
+
+// In a fork's child, where only the forking thread exists: every stack is free again but the one
+// this thread owns (`own`, 0: none) and the one it runs on (`sp`: a fork from a signal handler
+// that interrupted a sample), so stacks owned or in use by the parent's other threads are not
+// lost to the child.
+void sample_stacks_after_fork(uint32_t own, uintptr_t sp);
+
 // When this thread is running on a sample stack: that stack's [low, high) and the stack
 // pointer of the frame that switched to it (libunwind's address checks accept both stacks).
 bool on_sample_stack(uintptr_t sp, uintptr_t* low, uintptr_t* high, uintptr_t* origin_sp);

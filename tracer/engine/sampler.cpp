@@ -294,9 +294,10 @@ bool count_stack(unsigned char* sample_slot, uint32_t capacity, unsigned counter
     return false;
 }
 
+// Returns the entry's timestamp (CLOCK_MONOTONIC_COARSE, ns; 0 without a clock).
 template <bool kShared>
-void log_sample(unsigned char* sample_slot, const format::Header::Sampling& cfg, unsigned counter,
-                uint32_t stack_id, int tid) {
+uint64_t log_sample(unsigned char* sample_slot, const format::Header::Sampling& cfg, unsigned counter,
+                    uint32_t stack_id, int tid) {
     auto* h = reinterpret_cast<format::SampleSlotHeader*>(sample_slot);
     uint64_t n;
     if (kShared) {
@@ -313,11 +314,13 @@ void log_sample(unsigned char* sample_slot, const format::Header::Sampling& cfg,
     timespec ts{};
     // The coarse clock (~5 ns) rather than the precise one (~30 ns, a fifth of a sample's cost).
     if (g_clock != nullptr) g_clock(CLOCK_MONOTONIC_COARSE, &ts);
-    __atomic_store_n(&e.monotonic_ns, uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec), __ATOMIC_RELAXED);
+    const uint64_t now = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+    __atomic_store_n(&e.monotonic_ns, now, __ATOMIC_RELAXED);
     __atomic_store_n(&e.stack_id, stack_id, __ATOMIC_RELAXED);
     __atomic_store_n(&e.counter, counter, __ATOMIC_RELAXED);
     __atomic_store_n(&e.tid, tid, __ATOMIC_RELAXED);
     __atomic_store_n(&e.seq, 2 * n + 2, __ATOMIC_RELEASE);
+    return now;
 }
 
 // The part of a sample that needs stack (the frame buffers, libunwind: about 7 KiB): run on a
@@ -329,18 +332,19 @@ struct SampleJob {
     uintptr_t caller;
     wrappers::CallFrame frame;
     int unwinder;
+    uint64_t logged_at;  // the ring entry's timestamp (log_sample), 0: none
 };
 
 template <bool kShared>
 void capture_and_count(void* arg) {
-    const auto& job = *static_cast<SampleJob*>(arg);
+    auto& job = *static_cast<SampleJob*>(arg);
     ThreadState& t = *job.t;
     const Segment& seg = *job.seg;
     const int unwinder = job.unwinder;
     auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
     const format::Header::Sampling& cfg = seg.header->sampling;
     uintptr_t frames[kMaxSampleDepth];
-    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, &t.walk_hint) : -1;
+    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, t.walk_hint) : -1;
     if (n < 0)  // libunwind when loaded, never inside the loader (see in_loader)
         n = int(unwinder != kFramePointers && g_backtrace != nullptr && !in_loader(t)
                     ? capture_libunwind(frames, cfg.max_depth, job.caller)
@@ -353,12 +357,13 @@ void capture_and_count(void* arg) {
     } else {
         if (!count_stack<kShared>(t.sample_slot, cfg.count_capacity, job.counter, id))
             bump<kShared>(&h->lost_counts_full);
-        log_sample<kShared>(t.sample_slot, cfg, job.counter, id, t.tid);
+        job.logged_at = log_sample<kShared>(t.sample_slot, cfg, job.counter, id, t.tid);
     }
 }
 
+// Returns the ring entry's timestamp (0: none written).
 template <bool kShared>
-void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller, wrappers::CallFrame frame) {
+uint64_t take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller, wrappers::CallFrame frame) {
     auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
     bump<kShared>(&h->sampled);
     const int unwinder = __atomic_load_n(&g_unwinder, __ATOMIC_ACQUIRE);
@@ -367,15 +372,15 @@ void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t
             !(__atomic_load_n(&seg.header->sampling.flags, __ATOMIC_RELAXED) & format::kSamplingUnwinderMissing))
             __atomic_fetch_or(&seg.header->sampling.flags, uint32_t(format::kSamplingUnwinderMissing), __ATOMIC_RELAXED);
         bump<kShared>(&h->lost_no_unwinder);
-        return;
+        return 0;
     }
     if (t.in_sample) {
         bump<kShared>(&h->lost_reentered);
-        return;
+        return 0;
     }
     t.in_sample = 1;
     const int saved_errno = errno;  // libunwind and the module lookup must not change the program's errno
-    SampleJob job{&t, &seg, counter, caller, frame, unwinder};
+    SampleJob job{&t, &seg, counter, caller, frame, unwinder, 0};
     // The walks that start from their own frame (frame pointers; the tables' walk without the
     // caller's frame) read the thread's stack upwards from there: they stay on it, as does
     // everything inside the loader (the frame-pointer walk).
@@ -383,10 +388,17 @@ void take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t
                            g_backtrace == nullptr || in_loader(t);
     if (from_here)
         capture_and_count<kShared>(&job);
+    else if (!kShared && t.own_sample_stack != 0)
+        // The thread's own sample stack: no claim of a shared one (two locked instructions on a
+        // word every sampling thread writes). Not for a thread state shared with a clone
+        // (share_thread_state_with_clone: two threads on one TLS, t.shared), whose samples may
+        // run at the same time: they claim shared stacks, as every sample did before.
+        run_on_own_sample_stack(t.own_sample_stack, capture_and_count<kShared>, &job);
     else
         run_on_sample_stack(capture_and_count<kShared>, &job);
     errno = saved_errno;
     t.in_sample = 0;
+    return job.logged_at;
 }
 
 void warm_libunwind(void*) {
@@ -488,22 +500,31 @@ void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, boo
         run_on_sample_stack(warm_libunwind, nullptr);
         errno = saved_errno;
     }
+    // A sample stack of its own, while there is one to spare (see sample_stack.h). Not for samples
+    // that never switch stacks (frame pointers; no libunwind).
+    if ((unwinder == kLibunwind || unwinder == kCfi) && g_backtrace != nullptr && t.own_sample_stack == 0)
+        t.own_sample_stack = claim_own_sample_stack();
 }
 
-void sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller,
-                     wrappers::CallFrame frame) {
+void sampler_release_thread(ThreadState& t) {
+    const uint32_t own = t.own_sample_stack;
+    t.own_sample_stack = 0;  // first: a signal handler's sample from here on claims a shared one
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (own != 0) release_own_sample_stack(own);
+}
+
+uint64_t sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller,
+                         wrappers::CallFrame frame) {
     // Sampling off (or no sample slot): back in 2^31 calls.
     if (t.sample_slot == nullptr) {
         t.sample_countdown = INT32_MAX;
-        return;
+        return 0;
     }
     // A signal handler that counted in between took a sample of its own (the countdown went
     // below zero): every call is still sampled at period 1, at most one early or late otherwise.
     t.sample_countdown = int32_t(seg.header->sampling.period);
-    if (t.shared)
-        take_sample<true>(t, seg, counter, caller, frame);
-    else
-        take_sample<false>(t, seg, counter, caller, frame);
+    return t.shared ? take_sample<true>(t, seg, counter, caller, frame)
+                    : take_sample<false>(t, seg, counter, caller, frame);
 }
 
 }  // namespace vdsotrace::tracer

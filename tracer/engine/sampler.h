@@ -30,9 +30,14 @@ bool sampler_start(int (*clock)(clockid_t, timespec*), char* problem, unsigned l
 // Hands a newly claimed thread slot its sample slot (index `index`, or the shared one).
 void sampler_bind_thread(ThreadState& t, const Segment& seg, uint64_t index, bool shared, uint32_t period);
 
+// The thread is exiting: gives back what sampler_bind_thread gave it for itself alone (its own
+// sample stack). Its later calls may still be sampled (into the shared slot).
+void sampler_release_thread(ThreadState& t);
+
 // Called when this thread's sample countdown reached zero: re-arms it and takes the sample.
-// `frame`: the caller's frame at the call (cfa 0: unknown; the walk then starts here).
-void sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller,
+// `frame`: the caller's frame at the call (cfa 0: unknown; the walk then starts here). Returns the
+// CLOCK_MONOTONIC_COARSE time (ns) the sample's ring entry took, or 0 when none was written.
+uint64_t sampler_on_call(ThreadState& t, const Segment& seg, unsigned counter, uintptr_t caller,
                      wrappers::CallFrame frame);
 
 // Whether an unwinder is loaded (for the segment header).

@@ -43,7 +43,6 @@ struct ThreadState {
     // samples the same stack again and again, and comparing its frames with that entry's skips
     // hashing and probing the table. Only a hint: the entry's frames are compared every time.
     uint32_t last_stack;
-    unwind::WalkHint walk_hint;  // where this thread's last stack walk began (fast_unwind.h)
     uintptr_t stack_top;         // frame-pointer walks stay below this (0: unknown)
     uintptr_t stack_low;    // lowest usable byte of this thread's stack (0: unknown), for the
                             // headroom watch; set when the thread claims its slot
@@ -74,6 +73,12 @@ struct ThreadState {
     // The name this thread gave itself through the shim's pthread_setname_np or prctl(PR_SET_NAME)
     // (empty: none seen; thread_identity.h), kept until and after it claims its slot.
     char name[16];
+    // Sampling's walk state, last: the fields above that the hot path reads stay within the
+    // struct's first 128 bytes (these 96 bytes in the middle pushed stack_low out of them).
+    unwind::WalkHint walk_hint[unwind::kWalkHints];  // what this thread's last stack walk looked up first (fast_unwind.h)
+    // The sample stack this thread owns (sample_stack.h: its index + 1; 0: none), claimed at its
+    // first sampled call and given back at its exit: its samples switch to it without a claim.
+    uint32_t own_sample_stack;
 };
 
 extern __thread ThreadState t_thread __attribute__((tls_model("initial-exec")));

@@ -36,24 +36,28 @@ struct StartFrame {
 
 inline constexpr int kNeedsLibunwind = -1;
 
-// What a thread's last walk began with, kept by the caller from one walk to the next (the
-// sampler keeps it in the thread's state): a loop's samples all start at one call site, whose
-// module and rule are then known without _dl_find_object or the rule table (a fifth of a 15-frame
-// sample, perf). Used only while `epoch` is the caller's current one (the engine's unload
-// generation: a module closed since may have been replaced at the same addresses). All zero: none.
+// What a thread's last walk looked up first, kept by the caller from one walk to the next (the
+// sampler keeps it in the thread's state): a loop's samples all start at one call site and go
+// up the same frames, whose modules and rules are then known without _dl_find_object or the rule
+// table (the first frame's lookup was a fifth of a 15-frame sample, perf; the next one, ~75
+// instructions of a recursion's ~460, callgrind). Entry k: the walk's k-th lookup (a frame whose
+// return address differs from the one below it). Used only while `epoch` is the caller's current
+// one (the engine's unload generation: a module closed since may have been replaced at the same
+// addresses). All zero: none.
 struct WalkHint {
-    uintptr_t address;  // the first frame's lookup address (its return address - 1)
+    uintptr_t address;  // the lookup address (a return address - 1)
     uint64_t step;      // its rule (fast_unwind.cpp's Step)
     uint32_t module;    // its module's index + 1
     uint32_t epoch;
 };
+inline constexpr unsigned kWalkHints = 4;
 
 // Fills out[0..] with the return addresses of the stack that starts at `start` (out[0] is
 // start.pc), at most `depth`; every stack read within [stack_low, stack_high). Returns the number
 // of frames, or kNeedsLibunwind. `start` by reference: passed by value (24 bytes, on the stack),
 // its fields were stored one by one and read back as one 16-byte load, which stalled on store
 // forwarding for most of the sampler's call (perf).
-// `hint` (may be null): read and updated, valid under `epoch` (see WalkHint).
+// `hint` (may be null): kWalkHints entries, read and updated, valid under `epoch` (see WalkHint).
 int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth,
               WalkHint* hint = nullptr, uint32_t epoch = 0);
 
