@@ -33,7 +33,14 @@ TEST(ProcessInfo, CmdlineFromProcUntilArgumentsNotedThenFromMemory) {
     fill_process_info(header.get());
     EXPECT_EQ(cmdline_of(*header), proc_cmdline());
     EXPECT_EQ(header->pid, getpid());
-    EXPECT_NE(header->proc_start_ticks, 0u);
+    // The start time is not read for the header: 0 until something needed it, then that value.
+    EXPECT_EQ(header->proc_start_ticks, 0u);
+    const uint64_t ticks = vdsotrace::tracer::own_start_ticks(getpid());
+    EXPECT_EQ(ticks, vdsotrace::tracer::read_start_ticks(getpid()));
+    EXPECT_NE(ticks, 0u);
+    header = std::make_unique<Header>();
+    fill_process_info(header.get());
+    EXPECT_EQ(header->proc_start_ticks, ticks);
 
     // Strings that do not follow each other (a copied vector) are not taken.
     char first[] = "prog", second[] = "arg";
@@ -55,6 +62,27 @@ TEST(ProcessInfo, CmdlineFromProcUntilArgumentsNotedThenFromMemory) {
     fill_process_info(header.get());
     EXPECT_EQ(cmdline_of(*header), std::string("my-server\0--port\0" "8980\0", 22));
     EXPECT_EQ(header->flags & vdsotrace::format::kFlagCmdlineTruncated, 0u);
+}
+
+// A recording began in the lifetime of the process at its pid when it began after that process
+// started: start times in ticks since boot (CLOCK_BOOTTIME), recordings in CLOCK_MONOTONIC.
+TEST(ProcessInfo, BeganInProcessComparesStartTimesAcrossClocks) {
+    using vdsotrace::tracer::began_in_process;
+    constexpr uint64_t kSecond = 1000000000ull;
+    const uint64_t suspended = 5 * kSecond;  // CLOCK_BOOTTIME runs 5 s ahead: a suspend
+    // The process started at boot time 100.00 s, i.e. monotonic 95 s.
+    EXPECT_TRUE(began_in_process(95 * kSecond, 10000, suspended, 100));
+    EXPECT_TRUE(began_in_process(95 * kSecond + 1, 10000, suspended, 100));
+    EXPECT_TRUE(began_in_process(200 * kSecond, 10000, suspended, 100));
+    // Began before it: an earlier process that had the same pid.
+    EXPECT_FALSE(began_in_process(95 * kSecond - 1, 10000, suspended, 100));
+    EXPECT_FALSE(began_in_process(10 * kSecond, 10000, suspended, 100));
+    // Unknown start time or tick rate: not this process.
+    EXPECT_FALSE(began_in_process(200 * kSecond, 0, suspended, 100));
+    EXPECT_FALSE(began_in_process(200 * kSecond, 10000, suspended, 0));
+    // 1000 ticks a second (a kernel built with USER_HZ 1000).
+    EXPECT_TRUE(began_in_process(95 * kSecond, 100000, suspended, 1000));
+    EXPECT_FALSE(began_in_process(94 * kSecond, 100000, suspended, 1000));
 }
 
 }  // namespace

@@ -58,6 +58,8 @@ std::string new_session_id() {
 std::string record_exit(const std::string& session, pid_t pid, uint64_t start_ticks, int status) {
     std::string target;
     uint64_t newest_start = 0;
+    const uint64_t boot_minus_mono = now_ns(CLOCK_BOOTTIME) - now_ns(CLOCK_MONOTONIC);
+    const long ticks_per_s = sysconf(_SC_CLK_TCK);
     for (const SegmentName& s : list_segments(getuid())) {
         if (s.session != session || s.pid != pid) continue;
         int fd = open(s.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -66,7 +68,13 @@ std::string record_exit(const std::string& session, pid_t pid, uint64_t start_ti
         const bool ok = pread(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && memcmp(h.magic, f::kMagic, sizeof h.magic) == 0;
         close(fd);
         if (!ok || (h.state != f::kStateRunning && h.state != f::kStateEnded)) continue;
-        if (start_ticks != 0 && h.proc_start_ticks != 0 && h.proc_start_ticks != start_ticks) continue;
+        // That process's own, by its start time (exact when the recording has it, else the
+        // recording must have begun after the process started: process_info.h).
+        if (start_ticks != 0 &&
+            (h.proc_start_ticks != 0 ? h.proc_start_ticks != start_ticks
+                                     : !tracer::began_in_process(h.start_monotonic_ns, start_ticks, boot_minus_mono,
+                                                                 ticks_per_s)))
+            continue;
         if (target.empty() || h.start_monotonic_ns >= newest_start) {
             target = s.path;
             newest_start = h.start_monotonic_ns;

@@ -45,6 +45,35 @@ size_t read_cmdline(char* buf, size_t size) {
 
 }  // namespace
 
+namespace {
+
+// own_start_ticks's value and the pid it was read for (a forked child reads its own).
+int g_ticks_pid;
+uint64_t g_ticks;
+
+uint64_t known_start_ticks(int pid) { return __atomic_load_n(&g_ticks_pid, __ATOMIC_ACQUIRE) == pid ? g_ticks : 0; }
+
+}  // namespace
+
+uint64_t own_start_ticks(int pid) {
+    if (const uint64_t known = known_start_ticks(pid); known != 0) return known;
+    const uint64_t ticks = read_start_ticks(pid);
+    if (ticks != 0) {
+        g_ticks = ticks;
+        __atomic_store_n(&g_ticks_pid, pid, __ATOMIC_RELEASE);
+    }
+    return ticks;
+}
+
+bool began_in_process(uint64_t began_monotonic_ns, uint64_t start_ticks, uint64_t boot_minus_monotonic_ns,
+                      long ticks_per_s) {
+    if (start_ticks == 0 || ticks_per_s <= 0) return false;
+    const uint64_t start_boottime_ns = start_ticks * (1000000000ull / uint64_t(ticks_per_s));
+    // Started before CLOCK_MONOTONIC's zero (a suspend-adjusted boot): everything began after it.
+    if (start_boottime_ns <= boot_minus_monotonic_ns) return true;
+    return began_monotonic_ns >= start_boottime_ns - boot_minus_monotonic_ns;
+}
+
 void note_arguments(int argc, char** argv) {
     if (argc <= 0 || argv == nullptr || argv[0] == nullptr) return;
     // Contiguous, each string right after the previous one's NUL, as execve lays them out; anything
@@ -85,7 +114,7 @@ uint64_t read_start_ticks(int pid) {
 void fill_process_info(format::Header* h) {
     h->pid = getpid();
     h->ppid = getppid();
-    h->proc_start_ticks = read_start_ticks(h->pid);
+    h->proc_start_ticks = known_start_ticks(h->pid);
     ssize_t n = readlink("/proc/self/exe", h->exe, sizeof h->exe - 1);
     h->exe[n > 0 ? n : 0] = '\0';
     size_t c = read_cmdline(h->cmdline, sizeof h->cmdline);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tracer/common/process_info.h"
 #include "tracer/engine/segment_create.h"
 #include "tracer/common/text_util.h"
 
@@ -21,9 +22,21 @@ struct ForkParent {
 };
 ForkParent g_fork_parent;  // written in the forked child only, before its first segment exists
 
+// Whether `old` (a recording of this pid) was begun by this process, in an image before this one.
+// This process's start time is read now if nobody needed it before (only an exec chain does, so
+// a short process never reads /proc/PID/stat) and kept in `self`, so readers compare exactly.
+// `old` has its own when something read it; else its start against this process's start.
+bool same_process(const format::Header* old, format::Header* self) {
+    if (self->proc_start_ticks == 0) self->proc_start_ticks = own_start_ticks(self->pid);
+    if (self->proc_start_ticks == 0) return false;
+    if (old->proc_start_ticks != 0) return old->proc_start_ticks == self->proc_start_ticks;
+    return began_in_process(old->start_monotonic_ns, self->proc_start_ticks, boottime_ns() - monotonic_ns(),
+                            sysconf(_SC_CLK_TCK));
+}
+
 // If /dev/shm/<name> is the recording of the image this process replaced (same pid and start
 // time, still marked running), marks it exec'd and returns its id; 0 otherwise.
-uint64_t claim_previous_image(const char* name, const format::Header* self) {
+uint64_t claim_previous_image(const char* name, format::Header* self) {
     char path[320];
     TextBuffer(path, sizeof path).add("/dev/shm/")->add(name);
     int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -35,8 +48,7 @@ uint64_t claim_previous_image(const char* name, const format::Header* self) {
     uint64_t id = 0;
     uint32_t running = format::kStateRunning;
     if (memcmp(h->magic, format::kMagic, sizeof h->magic) == 0 && h->major == format::kMajor &&
-        h->pid == self->pid && h->proc_start_ticks == self->proc_start_ticks && h->proc_start_ticks != 0 &&
-        h->tree.segment_id != self->tree.segment_id) {
+        h->pid == self->pid && h->tree.segment_id != self->tree.segment_id && same_process(h, self)) {
         // The old image cannot write any more (exec replaced it); the compare-and-swap only keeps
         // two images racing for it (impossible: one pid runs one image) from both claiming it.
         h->tree.exec_monotonic_ns = monotonic_ns();

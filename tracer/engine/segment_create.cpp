@@ -96,6 +96,7 @@ uint64_t monotonic_coarse_ns() {
     return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 uint64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
+uint64_t boottime_ns() { return clock_ns(CLOCK_BOOTTIME); }
 
 namespace {
 

@@ -57,6 +57,7 @@ void describe_errno(TextBuffer* b, int err);
 void set_engine_clock(int (*vdso_clock_gettime)(clockid_t, timespec*));
 uint64_t monotonic_ns();
 uint64_t realtime_ns();
+uint64_t boottime_ns();  // CLOCK_BOOTTIME: what /proc/PID/stat's start times count
 // CLOCK_MONOTONIC_COARSE: at most a clock tick (1 to 10 ms) behind monotonic_ns(), never ahead,
 // and a fifth of its cost through the vDSO (no time-stamp counter read). UINT64_MAX without the
 // vDSO's clock (no system call for a gate: the precise clock then decides).

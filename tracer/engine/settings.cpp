@@ -22,7 +22,7 @@ void fill_own_session() {
     if (g_own_session[0] == '\0') {
         const int pid = int(getpid());
         TextBuffer b(g_own_session, sizeof g_own_session);
-        b.add("pid")->add_u64(uint64_t(pid))->add(".")->add_u64(read_start_ticks(pid));
+        b.add("pid")->add_u64(uint64_t(pid))->add(".")->add_u64(own_start_ticks(pid));
     }
 }
 

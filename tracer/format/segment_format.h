@@ -219,7 +219,8 @@ struct Header {
     int32_t ppid;
     uint32_t uid;
     uint32_t flags;              // HeaderFlags, set with atomic or
-    uint64_t proc_start_ticks;   // field 22 of /proc/PID/stat: tells a reused pid apart
+    uint64_t proc_start_ticks;   // field 22 of /proc/PID/stat: tells a reused pid apart; 0: not read
+                                 // (short processes): readers compare start_monotonic_ns instead
     uint64_t start_realtime_ns;  // when the segment was created
     uint64_t start_monotonic_ns;
 
