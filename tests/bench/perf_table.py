@@ -107,6 +107,11 @@ def rows(build, calls):
     yield Row("`--sample 100 --unwind libunwind`", [loop, n],
               run + ["--sample", "100", "--unwind", "libunwind", "--", loop, n], env)
     yield Row("`--sample 100 --unwind fp`", [loop, n], run + ["--sample", "100", "--unwind", "fp", "--", loop, n], env)
+    # The same 15 frames as 15 different functions, as in a real program: the recursion above
+    # returns to one call site frame after frame, which the walker steps without a rule look-up.
+    distinct = [loop, few, "1", "40", "16"]
+    yield Row("`--sample 1`, 15 different functions: a sampled call", distinct,
+              run + ["--sample", "1", "--sample-depth", "15", "--"] + distinct, env)
     yield Row("`--sample 1`, 15-frame stack (libunwind)", deep,
               run + ["--sample", "1", "--sample-depth", "15", "--unwind", "libunwind", "--"] + deep, env)
     yield Row("`--sample 1`, 15-frame stack (`--unwind fp`)", deep,
