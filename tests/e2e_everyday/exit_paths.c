@@ -4,7 +4,8 @@
 // `exit_paths busy` reads the clock until it is killed (for the SIGTERM test), after printing
 // "busy\n" once its first reads are done.
 // `exit_paths stamped N` reads the clock N times, prints four monotonic times in ns: before its
-// first call (a raw syscall the shim does not see), of its first call, of call N - 65,537 (the
+// first call (a raw syscall the shim does not see), right after its first call returned (raw: the
+// recording, made during that call after its clock read, started before it), of call N - 65,537 (the
 // recording's last-activity stamp, taken every 65,536 calls, is at least that late), and after its
 // last call (raw again), then waits to be killed (for `ls`'s "at least" duration).
 // `exit_paths fork-kill` forks three children that cannot record how they end, and reaps each
@@ -85,7 +86,7 @@ static int stamped(long n) {
     syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &before);
     for (long i = 1; i <= n; ++i) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        if (i == 1) first = ts;
+        if (i == 1) syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &first);
         if (i == n - 65537) mark = ts;
     }
     syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &after);

@@ -269,7 +269,10 @@ def test_ls_killed_duration(tmp):
     before, first, mark, after = times
     # Its last activity is no earlier than call N - 65,537, less the stamp's granularity (1 ms, as
     # the coarse clock tells it, which lags by up to one of its ticks), and no later than its last
-    # call; its start lies between the raw read before its first call and that call.
+    # call; its start lies between the raw read before its first call and the raw read right after
+    # that call returned (the recording is made during the first call, after its clock read: under
+    # load that took longer than the 1 ms and a tick this bound once assumed from the call's own
+    # reading).
     low = (mark - first) / 1e9 - 0.001 - time.clock_getres(6)  # CLOCK_MONOTONIC_COARSE
     high = (after - before) / 1e9
     rows = [row for row in json.loads(run([VDSOTRACE, "ls", "--json"]).stdout) if row["session"] == session]
