@@ -48,6 +48,25 @@ static_assert(sizeof(Elf64_Ehdr) <= kHeadersBytes && 12 + 4 + 64 <= kHeadersByte
 
 enum : uint32_t { kFree = 0, kWriting = 1, kReady = 2 };
 
+// ThreadSanitizer's annotations, when the program runs under it (its runtime exports them; weak:
+// null otherwise). The shim is not instrumented, so TSan cannot see that the ready flag orders the
+// filler's mmap before another thread's reads of the mapped symbols through libc functions it
+// intercepts (strnlen, strncmp), and reported a race in the traced program (Hostile's
+// ThreadSanitizerProgram exited 66 instead of 7). Told here, on the slow path only.
+extern "C" void __tsan_acquire(void* addr) __attribute__((weak));
+extern "C" void __tsan_release(void* addr) __attribute__((weak));
+
+void published(uint32_t* state) {
+    if (__tsan_release != nullptr) __tsan_release(state);
+    __atomic_store_n(state, uint32_t(kReady), __ATOMIC_RELEASE);
+}
+
+bool is_ready(uint32_t* state) {
+    if (__atomic_load_n(state, __ATOMIC_ACQUIRE) != kReady) return false;
+    if (__tsan_acquire != nullptr) __tsan_acquire(state);
+    return true;
+}
+
 struct ModuleFile {
     const void* map_start;  // the module (dlfo_map_start); null: free entry
     uint32_t state;
@@ -290,7 +309,7 @@ __attribute__((noinline)) ModuleFile* module_entry_slow(const dl_find_object& fo
                 if (__atomic_load_n(&g_no_more_files, __ATOMIC_ACQUIRE) ||
                     !open_symbols(found.dlfo_link_map, &e.table, e.path, e.headers, &e.layout))
                     e.table = SymbolTable{};
-                __atomic_store_n(&e.state, uint32_t(kReady), __ATOMIC_RELEASE);
+                published(&e.state);
                 return &e;
             }
         }
@@ -298,9 +317,9 @@ __attribute__((noinline)) ModuleFile* module_entry_slow(const dl_find_object& fo
         // Another thread is reading it (an open and a few page faults): wait, boundedly. This
         // thread, interrupted while reading it: not now.
         // (No system call when it is ready: a program may have forbidden them since, seccomp.)
-        if (__atomic_load_n(&e.state, __ATOMIC_ACQUIRE) == kReady) return &e;
+        if (is_ready(&e.state)) return &e;
         const int32_t me = this_thread();
-        for (uint32_t spin = 0; __atomic_load_n(&e.state, __ATOMIC_ACQUIRE) != kReady; ++spin) {
+        for (uint32_t spin = 0; !is_ready(&e.state); ++spin) {
             if (__atomic_load_n(&e.filler, __ATOMIC_ACQUIRE) == me || spin > (1u << 22)) {
                 *not_now = true;
                 return nullptr;
@@ -320,7 +339,7 @@ ModuleFile* module_entry(const dl_find_object& found, bool* not_now) {
     for (ModuleFile& e : g_modules) {
         const void* seen = __atomic_load_n(&e.map_start, __ATOMIC_ACQUIRE);
         if (seen == nullptr) break;
-        if (seen == found.dlfo_map_start && __atomic_load_n(&e.state, __ATOMIC_ACQUIRE) == kReady) return &e;
+        if (seen == found.dlfo_map_start && is_ready(&e.state)) return &e;
     }
     return module_entry_slow(found, not_now);
 }
