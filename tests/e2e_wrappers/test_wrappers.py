@@ -297,6 +297,21 @@ def t_debug_file_wrapper(tmp):
     check(p.returncode == 0, f"exit status {p.returncode}: {p.stderr}")
     check(rows(j).get(("tick", "app_clock", "CLOCK_MONOTONIC")) == 300, f"tick via app_clock from the debug file: "
           f"{rows(j)}")
+    # The debug file in .debug/ beside the program, and in the first place looked at (beside it,
+    # same name) another program's file without a .symtab but with a .gnu_debuglink of its own:
+    # passed over, and the search goes on with the program's own link name to .debug/.
+    dot_debug = os.path.join(tmp, ".debug")
+    os.mkdir(dot_debug)
+    os.rename(debug, os.path.join(dot_debug, os.path.basename(debug)))
+    subprocess.run([strip, "--strip-all", "-o", debug, shutil.which("true")], check=True)
+    subprocess.run([objcopy, "--add-gnu-debuglink=" + os.path.join(dot_debug, os.path.basename(debug)), debug],
+                   check=True)
+    p, j, _ = run_traced([prog, "10", "20", "300"], tmp, ["--wrapper", "app_clock"])
+    check(p.returncode == 0 and rows(j).get(("tick", "app_clock", "CLOCK_MONOTONIC")) == 300,
+          f"tick via app_clock from .debug/, past a decoy without symbols: {rows(j)}")
+    os.unlink(debug)
+    os.rename(os.path.join(dot_debug, os.path.basename(debug)), debug)
+    os.rmdir(dot_debug)
     # Without the debug file nothing names it: counted at app_clock's own call site.
     os.unlink(debug)
     p, j, _ = run_traced([prog, "10", "20", "300"], tmp, ["--wrapper", "app_clock"])

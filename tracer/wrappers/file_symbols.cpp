@@ -39,11 +39,15 @@ struct FileLayout {
     uint64_t link_off = 0, link_size = 0;      // .gnu_debuglink
 };
 
-// The filler's scratch: section headers read at a time (the head), a .gnu_debuglink name (the tail).
+// The filler's scratch: section headers read at a time (the head), a .gnu_debuglink name (kept
+// while the candidate debug files are read), and a section's name being compared with it (a
+// candidate's own headers are scanned: it must not overwrite the link name being followed).
 constexpr unsigned kHeadersAtOnce = 8;
 constexpr size_t kHeadersBytes = kHeadersAtOnce * sizeof(Elf64_Shdr);
 constexpr size_t kLinkNameBytes = 256;
-constexpr size_t kScratchBytes = kHeadersBytes + kLinkNameBytes;
+constexpr char kDebugLink[] = ".gnu_debuglink";
+constexpr size_t kNameProbeAt = kHeadersBytes + kLinkNameBytes;
+constexpr size_t kScratchBytes = kNameProbeAt + sizeof kDebugLink;
 static_assert(sizeof(Elf64_Ehdr) <= kHeadersBytes && 12 + 4 + 64 <= kHeadersBytes);
 
 enum : uint32_t { kFree = 0, kWriting = 1, kReady = 2 };
@@ -111,7 +115,6 @@ __attribute__((noinline)) bool read_layout(int fd, uint64_t size, unsigned char*
         names_off = sh->sh_offset;
         names_size = sh->sh_size;
     }
-    constexpr char kDebugLink[] = ".gnu_debuglink";
     unsigned symtab_link = ~0u;
     for (unsigned first = 0; first < shnum; first += kHeadersAtOnce) {
         const unsigned n = std::min(kHeadersAtOnce, shnum - first);
@@ -129,7 +132,7 @@ __attribute__((noinline)) bool read_layout(int fd, uint64_t size, unsigned char*
                 out->note_size[out->notes++] = h.sh_size;
             } else if (h.sh_type == SHT_PROGBITS && (h.sh_flags & SHF_ALLOC) == 0 && out->link_size == 0 &&
                        names_size > h.sh_name && names_size - h.sh_name >= sizeof kDebugLink) {
-                char* name = reinterpret_cast<char*>(scratch) + kHeadersBytes;  // the tail: free until the end
+                char* name = reinterpret_cast<char*>(scratch) + kNameProbeAt;
                 if (read_at(fd, name, sizeof kDebugLink, names_off + h.sh_name) &&
                     memcmp(name, kDebugLink, sizeof kDebugLink) == 0) {
                     out->link_off = h.sh_offset;
@@ -261,7 +264,7 @@ bool open_symbols(const link_map* lm, SymbolTable* t, char (&scratch)[2][256], u
         return true;
     }
     // Stripped: where its debug file would be. The build-id path goes to the second path
-    // scratch, the link name to the scratch's tail (the head reads the candidates' headers).
+    // scratch, the link name after the head of the scratch (which reads the candidates' headers).
     char* name = reinterpret_cast<char*>(headers) + kHeadersBytes;
     const bool elf = file->size != 0;
     const bool by_id = elf && build_id_debug_path(fd, *file, headers, scratch[1], sizeof scratch[1]);
