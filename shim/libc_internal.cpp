@@ -237,15 +237,15 @@ int match_loaded_object(dl_phdr_info* info, size_t, void* data) {
 }
 
 // The link map of the object named `want`: from the loader's list, else (a name the list spells
-// differently, a symlink) through dlopen(RTLD_NOLOAD) as before.
-link_map* loaded_link_map(const char* want, bool basename, const char* dlopen_name) {
+// differently, a symlink) through dlopen(RTLD_NOLOAD) of that name, as before.
+link_map* loaded_link_map(const char* want, bool basename) {
     LoadedObject q{want, basename};
     dl_iterate_phdr(match_loaded_object, &q);
     dl_find_object found{};
     if (q.found && _dl_find_object(reinterpret_cast<void*>(q.first_load), &found) == 0 &&
         found.dlfo_link_map != nullptr && found.dlfo_link_map->l_addr == q.bias)
         return found.dlfo_link_map;
-    void* handle = dlopen(dlopen_name, RTLD_LAZY | RTLD_NOLOAD);
+    void* handle = dlopen(want, RTLD_LAZY | RTLD_NOLOAD);
     if (handle == nullptr) return nullptr;
     link_map* map = nullptr;
     if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0) map = nullptr;
@@ -273,7 +273,7 @@ bool find_rtld_global_ro(uintptr_t* start, size_t* size) {
     for (size_t i = 0; ph != nullptr && i < phnum; ++i)
         if (ph[i].p_type == PT_INTERP) interp = reinterpret_cast<const char*>(bias + ph[i].p_vaddr);
     if (interp == nullptr) return false;
-    link_map* map = loaded_link_map(interp, false, interp);
+    link_map* map = loaded_link_map(interp, false);
     if (map == nullptr) return false;
     const uintptr_t loader_bias = map->l_addr;
 
@@ -333,7 +333,7 @@ bool find_rtld_global_ro(uintptr_t* start, size_t* size) {
 // libc's object, by its handle: not through one of its functions' addresses, which another
 // preloaded library may interpose (libfaketime defines timespec_get, clock_gettime, ...).
 bool find_libc(dl_find_object* out) {
-    const link_map* map = loaded_link_map("libc.so.6", true, "libc.so.6");
+    const link_map* map = loaded_link_map("libc.so.6", true);
     return map != nullptr && _dl_find_object(map->l_ld, out) == 0 && out->dlfo_eh_frame != nullptr;
 }
 

@@ -85,4 +85,16 @@ TEST(ProcessInfo, BeganInProcessComparesStartTimesAcrossClocks) {
     EXPECT_FALSE(began_in_process(94 * kSecond, 100000, suspended, 1000));
 }
 
+// A recording that has its start ticks is compared by them; one without, by its start.
+TEST(ProcessInfo, RecordedByComparesTicksWhenTheRecordingHasThem) {
+    using vdsotrace::tracer::recorded_by;
+    constexpr uint64_t kSecond = 1000000000ull;
+    EXPECT_TRUE(recorded_by(10000, 10 * kSecond, 10000, 0, 100));   // same ticks, whatever its start
+    EXPECT_FALSE(recorded_by(9999, 200 * kSecond, 10000, 0, 100));  // other ticks, though it began after
+    EXPECT_TRUE(recorded_by(0, 100 * kSecond, 10000, 0, 100));      // not read: began at the start
+    EXPECT_FALSE(recorded_by(0, 99 * kSecond, 10000, 0, 100));      // not read: began before it
+    EXPECT_FALSE(recorded_by(10000, 100 * kSecond, 0, 0, 100));     // no live process at the pid
+    EXPECT_FALSE(recorded_by(0, 100 * kSecond, 0, 0, 100));
+}
+
 }  // namespace

@@ -71,9 +71,7 @@ std::string record_exit(const std::string& session, pid_t pid, uint64_t start_ti
         // That process's own, by its start time (exact when the recording has it, else the
         // recording must have begun after the process started: process_info.h).
         if (start_ticks != 0 &&
-            (h.proc_start_ticks != 0 ? h.proc_start_ticks != start_ticks
-                                     : !tracer::began_in_process(h.start_monotonic_ns, start_ticks, boot_minus_mono,
-                                                                 ticks_per_s)))
+            !tracer::recorded_by(h.proc_start_ticks, h.start_monotonic_ns, start_ticks, boot_minus_mono, ticks_per_s))
             continue;
         if (target.empty() || h.start_monotonic_ns >= newest_start) {
             target = s.path;

@@ -77,13 +77,10 @@ std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users) {
 
 bool process_alive(const Recording& r) {
     if (r.pid <= 0) return false;
-    const uint64_t ticks = tracer::read_start_ticks(r.pid);
-    if (ticks == 0) return false;
-    if (r.proc_start_ticks != 0) return ticks == r.proc_start_ticks;
-    // A short process does not read its own start time (process_info.h): the process now at that
-    // pid is the one that recorded if the recording began after it started.
-    const uint64_t boot_minus_mono = now_ns(CLOCK_BOOTTIME) - now_ns(CLOCK_MONOTONIC);
-    return tracer::began_in_process(r.start_monotonic_ns, ticks, boot_minus_mono, sysconf(_SC_CLK_TCK));
+    // A short process does not read its own start time (process_info.h): then the process now at
+    // that pid is the one that recorded if the recording began after it started.
+    return tracer::recorded_by(r.proc_start_ticks, r.start_monotonic_ns, tracer::read_start_ticks(r.pid),
+                               now_ns(CLOCK_BOOTTIME) - now_ns(CLOCK_MONOTONIC), sysconf(_SC_CLK_TCK));
 }
 
 ProcessFate fate_of(const Recording& r) {

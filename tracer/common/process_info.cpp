@@ -43,10 +43,6 @@ size_t read_cmdline(char* buf, size_t size) {
     return n;
 }
 
-}  // namespace
-
-namespace {
-
 // own_start_ticks's value and the pid it was read for (a forked child reads its own).
 int g_ticks_pid;
 uint64_t g_ticks;
@@ -72,6 +68,13 @@ bool began_in_process(uint64_t began_monotonic_ns, uint64_t start_ticks, uint64_
     // Started before CLOCK_MONOTONIC's zero (a suspend-adjusted boot): everything began after it.
     if (start_boottime_ns <= boot_minus_monotonic_ns) return true;
     return began_monotonic_ns >= start_boottime_ns - boot_minus_monotonic_ns;
+}
+
+bool recorded_by(uint64_t recorded_ticks, uint64_t recording_began_monotonic_ns, uint64_t live_ticks,
+                 uint64_t boot_minus_monotonic_ns, long ticks_per_s) {
+    if (live_ticks == 0) return false;
+    if (recorded_ticks != 0) return recorded_ticks == live_ticks;
+    return began_in_process(recording_began_monotonic_ns, live_ticks, boot_minus_monotonic_ns, ticks_per_s);
 }
 
 void note_arguments(int argc, char** argv) {

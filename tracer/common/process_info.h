@@ -37,4 +37,11 @@ uint64_t own_start_ticks(int pid);
 bool began_in_process(uint64_t began_monotonic_ns, uint64_t start_ticks, uint64_t boot_minus_monotonic_ns,
                       long ticks_per_s);
 
+// Whether a recording (its recorded start ticks, 0 when not read, and its start) was made by the
+// process whose start ticks are `live_ticks`: the ticks compared when the recording has them,
+// else began_in_process. The one rule of the reader's liveness, `run`'s reaping and an exec'd
+// image finding its predecessor.
+bool recorded_by(uint64_t recorded_ticks, uint64_t recording_began_monotonic_ns, uint64_t live_ticks,
+                 uint64_t boot_minus_monotonic_ns, long ticks_per_s);
+
 }  // namespace vdsotrace::tracer

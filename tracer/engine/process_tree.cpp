@@ -28,10 +28,8 @@ ForkParent g_fork_parent;  // written in the forked child only, before its first
 // `old` has its own when something read it; else its start against this process's start.
 bool same_process(const format::Header* old, format::Header* self) {
     if (self->proc_start_ticks == 0) self->proc_start_ticks = own_start_ticks(self->pid);
-    if (self->proc_start_ticks == 0) return false;
-    if (old->proc_start_ticks != 0) return old->proc_start_ticks == self->proc_start_ticks;
-    return began_in_process(old->start_monotonic_ns, self->proc_start_ticks, boottime_ns() - monotonic_ns(),
-                            sysconf(_SC_CLK_TCK));
+    return recorded_by(old->proc_start_ticks, old->start_monotonic_ns, self->proc_start_ticks,
+                       boottime_ns() - monotonic_ns(), sysconf(_SC_CLK_TCK));
 }
 
 // If /dev/shm/<name> is the recording of the image this process replaced (same pid and start
