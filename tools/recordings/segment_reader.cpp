@@ -493,7 +493,15 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
             r.crash = std::move(ci);
         } else if (s.kind == f::kSectionWrapperSites) {
             if (!section_fits(s, size, sizeof(f::WrapperSiteEntry), error, "wrapper site")) return std::nullopt;
-            const uint64_t n = std::min<uint64_t>(s.count, f::kWrapperSiteCapacity);
+            // Sized to the last entry in use, not the capacity: the entries are indexed by position,
+            // and a short process's table is a few entries of a thousand (a string each).
+            uint64_t n = std::min<uint64_t>(s.count, f::kWrapperSiteCapacity);
+            while (n > 0) {
+                f::WrapperSiteEntry last;
+                memcpy(&last, bytes.data() + s.offset + (n - 1) * s.entry_size, sizeof last);
+                if (last.state == f::kWrapperSiteReady) break;
+                --n;
+            }
             r.wrapper_sites.resize(n);
             for (uint64_t i = 0; i < n; ++i) {
                 f::WrapperSiteEntry e;
