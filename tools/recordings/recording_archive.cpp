@@ -38,16 +38,11 @@ static_assert(sizeof(EntryHeader) == 16);
 
 constexpr uint32_t kNameMax = 4096;
 
+// Compared with a page of zeros by libc's vectorised memcmp: a word-by-word loop was half of the
+// packing's time (most of a segment's pages are zeros, each read to its end).
 bool page_is_zero(const unsigned char* p, size_t n) {
-    uint64_t any = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        any |= w;
-    }
-    for (; i < n; ++i) any |= p[i];
-    return any == 0;
+    static const unsigned char kZeros[kArchivePageSize] = {};
+    return memcmp(p, kZeros, n) == 0;
 }
 
 size_t page_count(uint64_t size) { return size_t((size + kArchivePageSize - 1) / kArchivePageSize); }
