@@ -17,8 +17,11 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "tests/unit/fixtures/unwind_fixture.h"
 #include "tracer/unwind/eh_frame_rules.h"
@@ -171,6 +174,7 @@ struct HintedJob {
     Comparison* c;
     unwind::WalkHint* hint;
     uint32_t epoch;
+    unwind::RuleCache* cache = nullptr;
 };
 __attribute__((noinline)) void compare_here_hinted(HintedJob* j) {
     void* raw[kMaxFrames + 1];
@@ -178,13 +182,14 @@ __attribute__((noinline)) void compare_here_hinted(HintedJob* j) {
     const unwind::StartFrame start{reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
                                    reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()),
                                    *static_cast<const uintptr_t*>(__builtin_frame_address(0))};
-    j->c->fast_n = unwind::backtrace(start, start.sp, t_stack_high, j->c->fast, kMaxFrames, j->hint, j->epoch);
+    j->c->fast_n =
+        unwind::backtrace(start, start.sp, t_stack_high, j->c->fast, kMaxFrames, j->hint, j->epoch, j->cache);
     j->c->libunwind_n = n > 0 ? n - 1 : 0;
     for (int i = 1; i < n; ++i) j->c->libunwind[i - 1] = reinterpret_cast<uintptr_t>(raw[i]);
 }
-Comparison hinted_walk(unwind::WalkHint* hint, uint32_t epoch) {
+Comparison hinted_walk(unwind::WalkHint* hint, uint32_t epoch, unwind::RuleCache* cache = nullptr) {
     Comparison c;
-    HintedJob hj{&c, hint, epoch};
+    HintedJob hj{&c, hint, epoch, cache};
     UnwindJob job{[](UnwindJob* j) {
                       compare_here_hinted(static_cast<HintedJob*>(j->context));
                       return 0;
@@ -226,6 +231,87 @@ TEST_F(FastUnwind, AWalkBeginsWithItsHintOnlyUnderTheSameEpoch) {
     Comparison misled_later = hinted_walk(hints, 2);
     EXPECT_FALSE(misled_later.equal()) << misled_later.describe();
     EXPECT_EQ(memcmp(misled_later.fast, fresh.fast, 3 * sizeof(uintptr_t)), 0) << misled_later.describe();
+}
+
+// The rule cache (RuleCache), kept from one walk to the next as the sampler keeps it: a slot's rule
+// is taken only for the lookup whose key it holds. Rules are the Step of fast_unwind.cpp (kind 1 =
+// CFA from SP, its offset in the high 32 bits).
+TEST_F(FastUnwind, ARuleCacheGivesEachAddressOnlyItsOwnRule) {
+    const uint64_t wrong = uint64_t(1) | uint64_t(4096) << 32;
+    auto cache = std::make_unique<unwind::RuleCache>();
+    auto& slots = cache->entries;
+    Comparison plain = hinted_walk(nullptr, 1);
+    ASSERT_TRUE(plain.equal()) << plain.describe();
+    ASSERT_GT(plain.fast_n, 8);
+    // Each frame's return address - 1 is looked up, but where it repeats the one below it (a
+    // recursion's frames are stepped without a lookup). The walks' frames are the same but for
+    // the return address into this function, which each call site has of its own.
+    auto lookups = [](const Comparison& c) {
+        std::vector<uintptr_t> looked_up;
+        for (int k = 0; k < c.fast_n; ++k)
+            if (k == 0 || c.fast[k] != c.fast[k - 1]) looked_up.push_back(c.fast[k] - 1);
+        return looked_up;
+    };
+    std::vector<uintptr_t> looked_up = lookups(plain);
+    auto last_in_slot = [&](uintptr_t a) {  // the last address the walk looks up in a's slot
+        uintptr_t last = 0;
+        for (uintptr_t b : looked_up)
+            if (unwind::RuleCache::slot(b) == unwind::RuleCache::slot(a)) last = b;
+        return last;
+    };
+
+    // Every slot holds a wrong rule under a key sharing the slot with the walk's lookups: some
+    // address nobody looks up, and in each looked-up address's slot that address as a signal
+    // frame's interrupted instruction (`exact`).
+    for (uintptr_t a = 0x10000; a < 0x10000 + 64 * unwind::RuleCache::kSlots; ++a)
+        slots[unwind::RuleCache::slot(a)] = {unwind::RuleCache::key(a, false), wrong};
+    for (uintptr_t a : looked_up) slots[unwind::RuleCache::slot(a)] = {unwind::RuleCache::key(a, true), wrong};
+    cache->epoch = 1;
+    Comparison collided = hinted_walk(nullptr, 1, cache.get());
+    EXPECT_TRUE(collided.equal()) << collided.describe();
+    // The walk kept its lookups' rules, each under its own key (the last of those sharing a slot).
+    looked_up = lookups(collided);
+    for (uintptr_t a : looked_up) {
+        const auto& e = slots[unwind::RuleCache::slot(a)];
+        EXPECT_EQ(e.key, unwind::RuleCache::key(last_in_slot(a), false)) << std::hex << a;
+        EXPECT_NE(e.step, wrong) << std::hex << a;
+    }
+    Comparison again = hinted_walk(nullptr, 1, cache.get());
+    EXPECT_TRUE(again.equal()) << again.describe();
+
+    // Return addresses of the walk with different rules, each in another's slot: a cache that
+    // did not compare the whole key would give one frame the other's rule.
+    std::vector<std::pair<uintptr_t, uint64_t>> kept;  // (address, its rule)
+    for (uintptr_t a : looked_up)
+        if (last_in_slot(a) == a) kept.emplace_back(a, slots[unwind::RuleCache::slot(a)].step);
+    ASSERT_GT(kept.size(), 8u);
+    int swapped = 0;
+    for (size_t i = 0; i < kept.size(); ++i) {
+        for (size_t d = 1; d < kept.size(); ++d) {
+            const auto& other = kept[(i + d) % kept.size()];
+            if (other.second == kept[i].second) continue;
+            slots[unwind::RuleCache::slot(kept[i].first)] = {unwind::RuleCache::key(other.first, false), other.second};
+            ++swapped;
+            break;
+        }
+    }
+    EXPECT_GT(swapped, 8);
+    Comparison swapped_walk = hinted_walk(nullptr, 1, cache.get());
+    EXPECT_TRUE(swapped_walk.equal()) << swapped_walk.describe();
+
+    // The cache is used: a wrong rule under a frame's own key misleads the walk from that frame
+    // on (so the walks above equal libunwind's because the keys were compared)...
+    const uintptr_t third = plain.fast[2] - 1;
+    ASSERT_EQ(last_in_slot(third), third);
+    slots[unwind::RuleCache::slot(third)] = {unwind::RuleCache::key(third, false), wrong};
+    Comparison misled = hinted_walk(nullptr, 1, cache.get());
+    EXPECT_FALSE(misled.equal()) << misled.describe();
+    EXPECT_EQ(memcmp(misled.fast, plain.fast, 3 * sizeof(uintptr_t)), 0) << misled.describe();
+    // ...and emptied under another epoch (a module may have been unloaded since).
+    Comparison fresh = hinted_walk(nullptr, 2, cache.get());
+    EXPECT_TRUE(fresh.equal()) << fresh.describe();
+    EXPECT_EQ(cache->epoch, 2u);
+    EXPECT_NE(slots[unwind::RuleCache::slot(third)].step, wrong);
 }
 
 TEST_F(FastUnwind, StopsAtTheDepthAskedFor) {

@@ -96,7 +96,7 @@ __attribute__((noinline)) uint32_t capture_frame_pointers(uintptr_t* out, uint32
 // frames of the shim are dropped from its start, as libunwind's are). -1 when the walk needs
 // libunwind.
 __attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintptr_t caller, wrappers::CallFrame frame,
-                                          uintptr_t stack_top, unwind::WalkHint* hint) {
+                                          uintptr_t stack_top, unwind::WalkHint* hint, unwind::RuleCache* cache) {
     unwind::StartFrame start{caller, frame.cfa, frame.fp};
     const bool from_here = frame.cfa == 0;
     if (from_here) {
@@ -110,7 +110,7 @@ __attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintpt
     if (stack_top <= start.sp || stack_top - start.sp >= (uintptr_t(64) << 20)) return unwind::kNeedsLibunwind;
     if (!from_here)
         return unwind::backtrace(start, start.sp, stack_top, out, depth, hint,
-                                 __atomic_load_n(&g_recorder.module_generation, __ATOMIC_ACQUIRE));
+                                 __atomic_load_n(&g_recorder.module_generation, __ATOMIC_ACQUIRE), cache);
     uintptr_t raw[kMaxSampleDepth + kOwnFramesMax];
     const int n = unwind::backtrace(start, start.sp, stack_top, raw, depth + kOwnFramesMax);
     if (n < 0) return n;
@@ -333,6 +333,7 @@ struct SampleJob {
     wrappers::CallFrame frame;
     int unwinder;
     uint64_t logged_at;  // the ring entry's timestamp (log_sample), 0: none
+    unwind::RuleCache* rule_cache;  // the thread's, on its own sample stack (null: none, use its hints)
 };
 
 template <bool kShared>
@@ -344,7 +345,9 @@ void capture_and_count(void* arg) {
     auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
     const format::Header::Sampling& cfg = seg.header->sampling;
     uintptr_t frames[kMaxSampleDepth];
-    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, t.walk_hint) : -1;
+    int n = unwinder == kCfi
+                ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, t.walk_hint, job.rule_cache)
+                : -1;
     if (n < 0)  // libunwind when loaded, never inside the loader (see in_loader)
         n = int(unwinder != kFramePointers && g_backtrace != nullptr && !in_loader(t)
                     ? capture_libunwind(frames, cfg.max_depth, job.caller)
@@ -380,7 +383,7 @@ uint64_t take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintp
     }
     t.in_sample = 1;
     const int saved_errno = errno;  // libunwind and the module lookup must not change the program's errno
-    SampleJob job{&t, &seg, counter, caller, frame, unwinder, 0};
+    SampleJob job{&t, &seg, counter, caller, frame, unwinder, 0, nullptr};
     // The walks that start from their own frame (frame pointers; the tables' walk without the
     // caller's frame) read the thread's stack upwards from there: they stay on it, as does
     // everything inside the loader (the frame-pointer walk).
@@ -388,12 +391,15 @@ uint64_t take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintp
                            g_backtrace == nullptr || in_loader(t);
     if (from_here)
         capture_and_count<kShared>(&job);
-    else if (!kShared && t.own_sample_stack != 0)
+    else if (!kShared && t.own_sample_stack != 0) {
         // The thread's own sample stack: no claim of a shared one (two locked instructions on a
         // word every sampling thread writes). Not for a thread state shared with a clone
         // (share_thread_state_with_clone: two threads on one TLS, t.shared), whose samples may
-        // run at the same time: they claim shared stacks, as every sample did before.
+        // run at the same time: they claim shared stacks, as every sample did before. Its rule
+        // cache is this thread's alone for the same reason.
+        job.rule_cache = own_sample_stack_rule_cache(t.own_sample_stack);
         run_on_own_sample_stack(t.own_sample_stack, capture_and_count<kShared>, &job);
+    }
     else
         run_on_sample_stack(capture_and_count<kShared>, &job);
     errno = saved_errno;

@@ -195,9 +195,18 @@ bool prepare() {
 }
 
 int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth,
-              WalkHint* hint, uint32_t epoch) {
+              WalkHint* hint, uint32_t epoch, RuleCache* cache) {
     if (depth == 0) return 0;
     if (stack_high <= stack_low + 8 || start.sp < stack_low || start.sp >= stack_high) return kNeedsLibunwind;
+    if (cache != nullptr) {
+        // Kept under another epoch: a module may have been unloaded since, and another loaded at
+        // its addresses.
+        if (cache->epoch != epoch) {
+            memset(cache->entries, 0, sizeof cache->entries);
+            cache->epoch = epoch;
+        }
+        hint = nullptr;
+    }
     // A word at `at` lies in [stack_low, stack_high): one subtraction and one unsigned compare.
     const uintptr_t span = stack_high - 8 - stack_low;
     auto on_stack = [stack_low, span](uintptr_t at) { return at - stack_low <= span; };
@@ -258,14 +267,29 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
     while (out != end) {
         if (__builtin_expect(address != last_address, 0)) {
             Step rule;
-            const bool from_hint = hinted(&rule);
-            if (!from_hint) {
-                if (address - module_start >= module_size) {
-                    if (!enter_module(address, &m)) return kNeedsLibunwind;
-                    module_start = m.start;
-                    module_size = m.end - m.start;
+            bool from_hint = false;
+            RuleCache::Entry* cached = nullptr;
+            uint64_t key = 0;
+            if (cache != nullptr) {
+                key = RuleCache::key(address, exact);
+                cached = &cache->entries[RuleCache::slot(address)];
+            }
+            if (cached != nullptr && cached->key == key) {
+                // Known to this thread: no module or rule table to look at (the module in `m`
+                // stays the one last entered; a lookup outside it enters the right one).
+                rule = cached->step;
+                from_hint = true;  // (nothing to keep as a hint either)
+            } else {
+                from_hint = hinted(&rule);
+                if (!from_hint) {
+                    if (address - module_start >= module_size) {
+                        if (!enter_module(address, &m)) return kNeedsLibunwind;
+                        module_start = m.start;
+                        module_size = m.end - m.start;
+                    }
+                    rule = rule_for(m, address, pc, exact);
                 }
-                rule = rule_for(m, address, pc, exact);
+                if (cached != nullptr) *cached = {key, rule};
             }
             const unsigned lookup = lookups++;
             const Kind kind = step_kind(rule);

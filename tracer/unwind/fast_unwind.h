@@ -52,13 +52,39 @@ struct WalkHint {
 };
 inline constexpr unsigned kWalkHints = 4;
 
+// A thread's rules by lookup address, direct-mapped, kept by the caller from one walk to the next
+// in memory the thread owns (the sampler: the top of its own sample stack, sample_stack.h; not
+// TLS, whose initial-exec size attaching to a running process cannot grow). A real program's
+// stack is many different functions, each frame a rule lookup in the process's table (~8 ns a
+// frame in its probe and decode, perf: a third of a 15-frame sample); a thread samples the same
+// few call chains again and again, whose frames are then one load and compare each. An entry is
+// used only when its key is the lookup's own (address and exact, in full), so addresses that
+// share a slot just replace each other. Valid under `epoch` (as WalkHint): a walk under another
+// empties it first. All zero: empty.
+struct RuleCache {
+    static constexpr unsigned kSlots = 256;  // 4 KiB
+    struct Entry {
+        uint64_t key;   // lookup address << 1 | exact (a signal frame's interrupted pc); 0: empty
+        uint64_t step;  // its rule (fast_unwind.cpp's Step)
+    };
+    uint32_t epoch;
+    uint32_t unused[3];
+    Entry entries[kSlots];
+
+    static uint64_t key(uintptr_t address, bool exact) { return uint64_t(address) << 1 | uint64_t(exact); }
+    // The low bits, where nearby return addresses differ, folded with the next ones.
+    static unsigned slot(uintptr_t address) { return unsigned(address ^ address >> 8 ^ address >> 16) % kSlots; }
+};
+
 // Fills out[0..] with the return addresses of the stack that starts at `start` (out[0] is
 // start.pc), at most `depth`; every stack read within [stack_low, stack_high). Returns the number
 // of frames, or kNeedsLibunwind. `start` by reference: passed by value (24 bytes, on the stack),
 // its fields were stored one by one and read back as one 16-byte load, which stalled on store
 // forwarding for most of the sampler's call (perf).
 // `hint` (may be null): kWalkHints entries, read and updated, valid under `epoch` (see WalkHint).
+// `cache` (may be null): read and updated, valid under `epoch` (see RuleCache); a walk given one
+// needs no hint.
 int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth,
-              WalkHint* hint = nullptr, uint32_t epoch = 0);
+              WalkHint* hint = nullptr, uint32_t epoch = 0, RuleCache* cache = nullptr);
 
 }  // namespace vdsotrace::tracer::unwind
