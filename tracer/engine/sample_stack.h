@@ -40,11 +40,11 @@ void release_own_sample_stack(uint32_t own);
 // calls this, never nested (one sample at a time per thread: ThreadState::in_sample).
 void run_on_own_sample_stack(uint32_t own, void (*fn)(void*), void* arg);
 
-// The rule cache (unwind::RuleCache) kept at the top of the stack `own` (non-zero), above the
-// part samples run on: memory its owner already has, whose rules outlive the thread's samples (and
-// the thread: the next owner's walks find them valid under the same epoch). Null where samples
+// The walk cache (unwind::WalkCache) kept at the top of the stack `own` (non-zero), above the
+// part samples run on: memory its owner already has, which outlives the thread's samples (and the
+// thread: what it holds stays true for the next owner under the same epoch). Null where samples
 // do not switch stacks.
-unwind::RuleCache* own_sample_stack_rule_cache(uint32_t own);
+unwind::WalkCache* own_sample_stack_walk_cache(uint32_t own);
 
 // In a fork's child, where only the forking thread exists: every stack is free again but the one
 // this thread owns (`own`, 0: none) and the one it runs on (`sp`: a fork from a signal handler

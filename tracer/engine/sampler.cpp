@@ -96,7 +96,7 @@ __attribute__((noinline)) uint32_t capture_frame_pointers(uintptr_t* out, uint32
 // frames of the shim are dropped from its start, as libunwind's are). -1 when the walk needs
 // libunwind.
 __attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintptr_t caller, wrappers::CallFrame frame,
-                                          uintptr_t stack_top, unwind::WalkHint* hint, unwind::RuleCache* cache) {
+                                          uintptr_t stack_top, unwind::WalkHint* hint, unwind::WalkCache* cache) {
     unwind::StartFrame start{caller, frame.cfa, frame.fp};
     const bool from_here = frame.cfa == 0;
     if (from_here) {
@@ -333,7 +333,7 @@ struct SampleJob {
     wrappers::CallFrame frame;
     int unwinder;
     uint64_t logged_at;  // the ring entry's timestamp (log_sample), 0: none
-    unwind::RuleCache* rule_cache;  // the thread's, on its own sample stack (null: none, use its hints)
+    unwind::WalkCache* walk_cache;  // the thread's, on its own sample stack (null: none, use its hints)
 };
 
 template <bool kShared>
@@ -346,7 +346,7 @@ void capture_and_count(void* arg) {
     const format::Header::Sampling& cfg = seg.header->sampling;
     uintptr_t frames[kMaxSampleDepth];
     int n = unwinder == kCfi
-                ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, t.walk_hint, job.rule_cache)
+                ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, t.walk_hint, job.walk_cache)
                 : -1;
     if (n < 0)  // libunwind when loaded, never inside the loader (see in_loader)
         n = int(unwinder != kFramePointers && g_backtrace != nullptr && !in_loader(t)
@@ -397,7 +397,7 @@ uint64_t take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintp
         // (share_thread_state_with_clone: two threads on one TLS, t.shared), whose samples may
         // run at the same time: they claim shared stacks, as every sample did before. Its rule
         // cache is this thread's alone for the same reason.
-        job.rule_cache = own_sample_stack_rule_cache(t.own_sample_stack);
+        job.walk_cache = own_sample_stack_walk_cache(t.own_sample_stack);
         run_on_own_sample_stack(t.own_sample_stack, capture_and_count<kShared>, &job);
     }
     else
