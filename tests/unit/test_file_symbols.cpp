@@ -2,6 +2,7 @@
 // (tracer/wrappers/file_symbols.h): how hidden clock wrappers (node's uv__hrtime, HotSpot's
 // os::javaTimeNanos) are recognised.
 #include <gtest/gtest.h>
+#include <dlfcn.h>
 #include <sys/auxv.h>
 
 #include <cstdint>
@@ -55,4 +56,25 @@ TEST(FileSymbols, TheVdsoHasNoFile) {
     EXPECT_EQ(site.symbol, nullptr);
     EXPECT_TRUE(w::name_from_file(vdso + 16, &site));
     EXPECT_EQ(site.symbol, nullptr);
+}
+
+// module_symbol finds a module's exported names through its GNU hash table (libc's 3,000 names
+// were compared one by one): the same addresses the loader gives, and nothing for a name absent.
+TEST(FileSymbols, ModuleSymbolFindsWhatTheLoaderFinds) {
+    void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    ASSERT_NE(libc, nullptr);
+    const auto in_libc = reinterpret_cast<uintptr_t>(dlsym(libc, "qsort"));
+    ASSERT_NE(in_libc, 0u);
+    for (const char* name : {"qsort", "opendir", "getenv", "clock_gettime", "__libc_start_main"}) {
+        void* want = dlsym(libc, name);
+        ASSERT_NE(want, nullptr) << name;
+        EXPECT_EQ(w::module_symbol(in_libc, name), want) << name;
+    }
+    uint64_t size = 0;
+    EXPECT_EQ(w::module_symbol(in_libc, "qsort", &size), dlsym(libc, "qsort"));
+    EXPECT_GT(size, 0u);
+    EXPECT_EQ(w::module_symbol(in_libc, "no_such_symbol_in_libc"), nullptr);
+    EXPECT_EQ(w::module_symbol(in_libc, "Py_Version"), nullptr);
+    EXPECT_EQ(w::module_symbol(in_libc, ""), nullptr);
+    dlclose(libc);
 }

@@ -1,13 +1,19 @@
 // The header's description of the process: the command line copied from the argument strings in
 // memory once the constructor has noted them, and read from /proc/self/cmdline until then.
 #include <fcntl.h>
+#include <sys/auxv.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
 
+#include "tracer/common/executable_path.h"
 #include "tracer/common/process_info.h"
 
 namespace {
@@ -98,3 +104,78 @@ TEST(ProcessInfo, RecordedByComparesTicksWhenTheRecordingHasThem) {
 }
 
 }  // namespace
+
+// The executable's path is taken from what exec was given (AT_EXECFN) only when that is exactly
+// what /proc/self/exe says; through a symbolic link, or for a script's interpreter, /proc is asked.
+namespace {
+
+std::string proc_exe() {
+    char buf[4096];
+    const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, size_t(n)) : std::string();
+}
+
+// What this program's probe (below) prints when exec'd as `path` (through `argv0`).
+std::string probe_as(const std::string& path) {
+    int fds[2];
+    if (pipe(fds) != 0) return "pipe failed";
+    const pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        setenv("VDSOTRACE_TEST_EXE_PROBE", "1", 1);
+        execl(path.c_str(), path.c_str(), "--gtest_filter=ExecutablePath.Probe", static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(fds[1]);
+    std::string out;
+    char buf[1024];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    const size_t at = out.find("probe:");
+    return at == std::string::npos ? "no probe output: " + out : out.substr(at, out.find('\n', at) - at);
+}
+
+}  // namespace
+
+TEST(ExecutablePath, Probe) {
+    if (getenv("VDSOTRACE_TEST_EXE_PROBE") == nullptr) GTEST_SKIP() << "run by ExecutablePath.* in a child";
+    char buf[4096];
+    const bool got = vdsotrace::tracer::executable_path_from_exec(buf, sizeof buf);
+    printf("probe:%d:%s\n", got ? 1 : 0, got ? buf : "");
+    fflush(stdout);
+}
+
+TEST(ExecutablePath, TakenFromExecOnlyWhenItIsWhatProcSays) {
+    const std::string self = proc_exe();
+    ASSERT_FALSE(self.empty());
+    // This test itself: meson runs it by its canonical path.
+    char buf[4096];
+    const bool got = vdsotrace::tracer::executable_path_from_exec(buf, sizeof buf);
+    const std::string execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
+    EXPECT_EQ(got, execfn == self) << execfn << " vs " << self;
+    if (got) {
+        EXPECT_EQ(std::string(buf), self);
+    }
+    // Exec'd by its canonical path: taken, and the same.
+    EXPECT_EQ(probe_as(self), "probe:1:" + self);
+    // Through a symbolic link to it: declined (readlink resolves it).
+    const std::string link = "/tmp/vdsotrace-test-exe-link-" + std::to_string(getpid());
+    unlink(link.c_str());
+    ASSERT_EQ(symlink(self.c_str(), link.c_str()), 0);
+    EXPECT_EQ(probe_as(link), "probe:0:");
+    unlink(link.c_str());
+    // A script whose interpreter is this program: AT_EXECFN names the script, which is not the
+    // program running: declined.
+    const std::string script = "/tmp/vdsotrace-test-exe-script-" + std::to_string(getpid());
+    {
+        const int fd = open(script.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+        ASSERT_GE(fd, 0);
+        const std::string text = "#!" + self + " --gtest_filter=ExecutablePath.Probe\n";
+        ASSERT_EQ(write(fd, text.data(), text.size()), ssize_t(text.size()));
+        close(fd);
+    }
+    EXPECT_EQ(probe_as(script), "probe:0:");
+    unlink(script.c_str());
+}

@@ -107,6 +107,63 @@ TEST(RecordingArchive, LoadRecordingsReadsASegmentAndAnArchiveAlike) {
     std::filesystem::remove(arc);
 }
 
+// Pages of zeros (entries never used) are left out of an archive's entry and put back on reading.
+TEST(RecordingArchive, LeavesOutZeroPagesAndPutsThemBack) {
+    // Three whole pages and a 100-byte tail: the first and third pages and the tail hold data.
+    std::vector<unsigned char> bytes(3 * 4096 + 100, 0);
+    bytes[5] = 1;
+    bytes[2 * 4096 + 4095] = 2;
+    bytes[3 * 4096 + 99] = 3;
+    const tools::SegmentImage packed = tools::pack_segment_image("/dev/shm/x", bytes);
+    EXPECT_EQ(packed.size, bytes.size());
+    ASSERT_EQ(packed.packed.size(), 1u + 4096 + 4096 + 100);  // bitmap, pages 0 and 2, the tail
+    EXPECT_EQ(packed.packed[0], 0b1101);
+    std::vector<unsigned char> back;
+    ASSERT_TRUE(tools::unpack_segment_image(packed.packed.data(), packed.packed.size(), packed.size, &back));
+    EXPECT_EQ(back, bytes);
+    // A bitmap that claims more pages than follow it is refused.
+    EXPECT_FALSE(tools::unpack_segment_image(packed.packed.data(), packed.packed.size() - 1, packed.size, &back));
+
+    // A real recording: what is kept is its pages with data, no more.
+    const std::vector<unsigned char> rec = image(11, 5);
+    size_t data_bytes = 0;
+    for (size_t at = 0; at < rec.size(); at += 4096) {
+        const size_t n = std::min<size_t>(4096, rec.size() - at);
+        if (std::any_of(rec.begin() + long(at), rec.begin() + long(at + n), [](unsigned char c) { return c != 0; }))
+            data_bytes += n;
+    }
+    const tools::SegmentImage r = tools::pack_segment_image("/dev/shm/y", rec);
+    EXPECT_EQ(r.packed.size(), (rec.size() + 4095) / 4096 / 8 + ((rec.size() + 4095) / 4096 % 8 != 0) + data_bytes);
+    EXPECT_LT(data_bytes, rec.size());
+}
+
+// Archives written before zero pages were left out (major 1) are still read.
+TEST(RecordingArchive, ReadsAnArchiveOfTheFirstMajor) {
+    const std::vector<unsigned char> rec = image(7, 3);
+    const std::string name = "vdsotrace-0-saved-7-0000000000000007";
+    std::vector<unsigned char> b(24, 0);
+    memcpy(b.data(), tools::kArchiveMagic, 8);
+    const uint16_t major = 1, minor = 2;
+    const uint32_t count = 1;
+    memcpy(b.data() + 8, &major, 2);
+    memcpy(b.data() + 10, &minor, 2);
+    memcpy(b.data() + 12, &f::kByteOrderMark, 4);
+    memcpy(b.data() + 16, &count, 4);
+    const uint32_t name_size = uint32_t(name.size()), flags = 0;
+    const uint64_t size = rec.size();
+    b.insert(b.end(), reinterpret_cast<const unsigned char*>(&name_size), reinterpret_cast<const unsigned char*>(&name_size) + 4);
+    b.insert(b.end(), reinterpret_cast<const unsigned char*>(&flags), reinterpret_cast<const unsigned char*>(&flags) + 4);
+    b.insert(b.end(), reinterpret_cast<const unsigned char*>(&size), reinterpret_cast<const unsigned char*>(&size) + 8);
+    b.insert(b.end(), name.begin(), name.end());
+    b.insert(b.end(), rec.begin(), rec.end());
+    std::string error;
+    auto r = tools::parse_archive(b, "old", &error);
+    ASSERT_TRUE(r.has_value()) << error;
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_EQ((*r)[0].pid, 7);
+    EXPECT_EQ((*r)[0].totals()[f::counter_index(f::kClockGettime, 1)], 3u);
+}
+
 TEST(RecordingArchive, RefusesEveryTruncation) {
     const std::vector<unsigned char> good = valid_archive();
     for (size_t n = 0; n < good.size(); n += (n < 256 ? 1 : 97)) {
@@ -152,7 +209,12 @@ TEST(RecordingArchive, RefusesACorruptRecordingInside) {
     std::vector<unsigned char> b = valid_archive();
     uint32_t name_size = 0;
     memcpy(&name_size, b.data() + 24, 4);
-    b[24 + 16 + name_size] = 'Z';  // the first recording's magic
+    // The first recording's magic, after its entry's page bitmap (its first page is kept).
+    uint64_t image_size = 0;
+    memcpy(&image_size, b.data() + 24 + 8, 8);
+    const size_t bitmap = size_t((image_size + 4095) / 4096 + 7) / 8;
+    ASSERT_EQ(b[24 + 16 + name_size] & 1, 1);
+    b[24 + 16 + name_size + bitmap] = 'Z';
     EXPECT_NE(refusal(b).find("wrong magic"), std::string::npos);
 }
 

@@ -3,6 +3,9 @@
 // (run under ASan in the sanitizer build to make that last part bite).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <random>
 #include <string>
@@ -301,4 +304,28 @@ TEST(SegmentReader, ReadsTheThreadLogAndRefusesImpossibleExitedThreadSections) {
     c = b;
     section_of(c, f::kSectionExitedThreads)->offset = c.size() - 8;
     EXPECT_NE(refusal(c).find("runs past the end"), std::string::npos);
+}
+
+// A sparse file (a live segment's entries never reserved are holes) reads exactly as its bytes:
+// the parts it holds read, the holes zeros, whether a hole is inside or at the end.
+TEST(SegmentReader, ReadsASparseFileAsItsBytes) {
+    const std::string path = "/dev/shm/vdsotrace-test-sparse-" + std::to_string(getpid());
+    const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    std::vector<unsigned char> want(200 * 1024, 0);
+    for (size_t i = 0; i < 5000; ++i) want[i] = static_cast<unsigned char>(i * 7 + 1);          // data, then a hole
+    for (size_t i = 96 * 1024; i < 100 * 1024; ++i) want[i] = static_cast<unsigned char>(i);   // a page inside
+    ASSERT_EQ(pwrite(fd, want.data(), 5000, 0), 5000);
+    ASSERT_EQ(pwrite(fd, want.data() + 96 * 1024, 4096, 96 * 1024), 4096);
+    ASSERT_EQ(ftruncate(fd, off_t(want.size())), 0);  // a hole to the end
+    close(fd);
+    std::vector<unsigned char> got(7, 0xee);  // a reused buffer's old bytes must not show through
+    std::string error;
+    ASSERT_TRUE(vdsotrace::tools::read_recording_file(path, &got, &error)) << error;
+    EXPECT_EQ(got.size(), want.size());
+    EXPECT_TRUE(got == want);
+    got.assign(want.size(), 0xee);
+    ASSERT_TRUE(vdsotrace::tools::read_recording_file(path, &got, &error)) << error;
+    EXPECT_TRUE(got == want);
+    unlink(path.c_str());
 }

@@ -219,6 +219,24 @@ void inject_into_static_child(const std::string& exe, const std::string& session
         spdlog::warn("cannot count the vDSO calls of {}: {}; it runs untraced", exe, r.why);
 }
 
+// Each of the session's segments read once: its recording for the report and its image (zero
+// pages left out) for the recording file. False after saying why when one cannot be read.
+bool load_session(const std::vector<std::string>& files, bool other_users, std::vector<Recording>* recordings,
+                  std::vector<SegmentImage>* images) {
+    for (const std::string& f : files) {
+        std::string error;
+        SegmentImage image;
+        auto r = load_segment_keeping_image(f, &error, other_users, &image);
+        if (!r) {
+            spdlog::error("{}", error);
+            return false;
+        }
+        recordings->push_back(std::move(*r));
+        images->push_back(std::move(image));
+    }
+    return true;
+}
+
 }  // namespace
 
 int cmd_run(const RunOptions& o) {
@@ -338,13 +356,14 @@ int cmd_run(const RunOptions& o) {
     const ReportOptions json_options{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function},
                                      false, other_users};
     std::vector<Recording> recordings;
+    std::vector<SegmentImage> images;  // the same reads, packed, for the recording file
     if (files.empty()) {
         spdlog::info("no recording of session {} in {}: {} made no vDSO time call that LD_PRELOAD could see, or "
                      "the shim could not record (then it said why above)",
                      session, shm_dir(), o.command[0]);
         // Scripts get their JSON file even when nothing was recorded: a report with zero calls.
         if (!o.json_file.empty()) report_recordings(recordings, json_options, false);
-    } else if (load_files(files, other_users, &recordings)) {
+    } else if (load_session(files, other_users, &recordings, &images)) {
         // Every call site and sampled frame named now, while the binaries are still there: the
         // recording file carries the names (the unfiltered report asks for all of them).
         auto names = std::make_shared<SymbolTable>();
@@ -360,7 +379,7 @@ int cmd_run(const RunOptions& o) {
         } else if (!recording_path.empty()) {
             std::string error;
             uint64_t size = 0;
-            saved = write_recording_file(files, names.get(), recording_path, &error, &size);
+            saved = write_recording_file(images, names.get(), recording_path, &error, &size);
             if (saved)
                 spdlog::info("recording: {} ({}, {} process{}; `vdsotrace report {}` reads it anywhere)",
                              recording_path, human_size(size), recordings.size(), recordings.size() == 1 ? "" : "es",

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -30,25 +31,100 @@ static_assert(sizeof(ArchiveHeader) == 24);
 
 struct EntryHeader {
     uint32_t name_size;
-    uint32_t reserved;
+    uint32_t flags;  // kEntryZeroPagesLeftOut (major 2); zero in major 1
     uint64_t image_size;
 };
 static_assert(sizeof(EntryHeader) == 16);
 
 constexpr uint32_t kNameMax = 4096;
 
+// Compared with a page of zeros by libc's vectorised memcmp: a word-by-word loop was half of the
+// packing's time (most of a segment's pages are zeros, each read to its end).
+bool page_is_zero(const unsigned char* p, size_t n) {
+    static const unsigned char kZeros[kArchivePageSize] = {};
+    return memcmp(p, kZeros, n) == 0;
+}
+
+size_t page_count(uint64_t size) { return size_t((size + kArchivePageSize - 1) / kArchivePageSize); }
+
+size_t page_length(uint64_t size, size_t page) {
+    return size_t(std::min<uint64_t>(kArchivePageSize, size - uint64_t(page) * kArchivePageSize));
+}
+
+// The bytes a packed entry of an image of `size` bytes takes (its bitmap and kept pages), read
+// from the bitmap at `p` with `room` bytes left in the archive; UINT64_MAX when not even the
+// bitmap fits or no segment is that large.
+uint64_t packed_size(const unsigned char* p, uint64_t room, uint64_t size) {
+    if (size > format::kMaxSegmentSize) return UINT64_MAX;
+    const size_t pages = page_count(size);
+    const size_t bitmap = (pages + 7) / 8;
+    if (bitmap > room) return UINT64_MAX;
+    uint64_t kept = 0;
+    for (size_t i = 0; i < pages; ++i)
+        if (p[i / 8] & (1u << (i % 8))) kept += page_length(size, i);
+    return bitmap + kept;
+}
+
 }  // namespace
 
-std::optional<uint64_t> write_archive(const std::vector<std::string>& files,
+SegmentImage pack_segment_image(const std::string& path, const std::vector<unsigned char>& bytes) {
+    SegmentImage image;
+    image.path = path;
+    image.size = bytes.size();
+    const size_t pages = page_count(bytes.size());
+    const size_t bitmap = (pages + 7) / 8;
+    // The bitmap first, then one allocation of the exact size: grown page by page, the vector's
+    // reallocations and their fresh pages were most of the packing's cost.
+    std::vector<unsigned char> kept_pages(bitmap, 0);
+    size_t kept = 0;
+    for (size_t i = 0; i < pages; ++i) {
+        const size_t n = page_length(bytes.size(), i);
+        if (page_is_zero(bytes.data() + i * kArchivePageSize, n)) continue;
+        kept_pages[i / 8] |= uint8_t(1u << (i % 8));
+        kept += n;
+    }
+    image.packed.resize(bitmap + kept);
+    memcpy(image.packed.data(), kept_pages.data(), bitmap);
+    unsigned char* to = image.packed.data() + bitmap;
+    for (size_t i = 0; i < pages; ++i) {
+        if (!(kept_pages[i / 8] & (1u << (i % 8)))) continue;
+        const size_t n = page_length(bytes.size(), i);
+        memcpy(to, bytes.data() + i * kArchivePageSize, n);
+        to += n;
+    }
+    return image;
+}
+
+bool unpack_segment_image(const unsigned char* packed, size_t packed_size, uint64_t size,
+                          std::vector<unsigned char>* image) {
+    const size_t pages = page_count(size);
+    const size_t bitmap = (pages + 7) / 8;
+    if (size > format::kMaxSegmentSize || packed_size < bitmap) return false;
+    uint64_t kept = 0;
+    for (size_t i = 0; i < pages; ++i)
+        if (packed[i / 8] & (1u << (i % 8))) kept += page_length(size, i);
+    if (kept != packed_size - bitmap) return false;
+    image->assign(size_t(size), 0);
+    const unsigned char* from = packed + bitmap;
+    for (size_t i = 0; i < pages; ++i) {
+        if (!(packed[i / 8] & (1u << (i % 8)))) continue;
+        const size_t n = page_length(size, i);
+        memcpy(image->data() + i * kArchivePageSize, from, n);
+        from += n;
+    }
+    return true;
+}
+
+std::optional<uint64_t> write_archive(const std::vector<SegmentImage>& images,
                                       const std::vector<std::pair<std::string, std::string>>& extra,
                                       const ArchiveSink& sink, std::string* error) {
     // The kept perf maps (few, and text) are read first: the header counts the entries.
     std::vector<std::pair<std::string, std::vector<unsigned char>>> maps;
-    for (const std::string& f : files) {
-        std::ifstream map(kept_perf_map_path(f), std::ios::binary);
+    for (const SegmentImage& image : images) {
+        std::ifstream map(kept_perf_map_path(image.path), std::ios::binary);
         if (!map) continue;
         std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(map)), std::istreambuf_iterator<char>());
-        maps.emplace_back(base_name(f) + kPerfMapEntrySuffix, std::move(bytes));
+        maps.emplace_back(base_name(image.path) + kPerfMapEntrySuffix, std::move(bytes));
     }
     uint64_t written = 0;
     bool refused = false;
@@ -62,27 +138,40 @@ std::optional<uint64_t> write_archive(const std::vector<std::string>& files,
         written += n;
         return true;
     };
-    auto put_entry = [&](const std::string& name, const unsigned char* image, size_t size) {
-        EntryHeader e{uint32_t(name.size()), 0, size};
-        return put(&e, sizeof e) && put(name.data(), name.size()) && put(image, size);
+    auto put_entry = [&](const std::string& name, uint32_t flags, uint64_t image_size, const unsigned char* bytes,
+                         size_t size) {
+        EntryHeader e{uint32_t(name.size()), flags, image_size};
+        return put(&e, sizeof e) && put(name.data(), name.size()) && put(bytes, size);
     };
     ArchiveHeader h{};
     memcpy(h.magic, kArchiveMagic, sizeof h.magic);
     h.major = kArchiveMajor;
     h.minor = kArchiveMinor;
     h.byte_order = format::kByteOrderMark;
-    h.count = uint32_t(files.size() + maps.size() + extra.size());
+    h.count = uint32_t(images.size() + maps.size() + extra.size());
     if (!put(&h, sizeof h)) return std::nullopt;
-    std::vector<unsigned char> bytes;  // one image at a time, its pages reused by the next
+    for (const SegmentImage& image : images)
+        if (!put_entry(base_name(image.path), kEntryZeroPagesLeftOut, image.size, image.packed.data(),
+                       image.packed.size()))
+            return std::nullopt;
+    for (const auto& [name, text] : maps)
+        if (!put_entry(name, 0, text.size(), text.data(), text.size())) return std::nullopt;
+    for (const auto& [name, text] : extra)
+        if (!put_entry(name, 0, text.size(), reinterpret_cast<const unsigned char*>(text.data()), text.size()))
+            return std::nullopt;
+    return written;
+}
+
+std::optional<uint64_t> write_archive(const std::vector<std::string>& files,
+                                      const std::vector<std::pair<std::string, std::string>>& extra,
+                                      const ArchiveSink& sink, std::string* error) {
+    std::vector<SegmentImage> images;
+    std::vector<unsigned char> bytes;
     for (const std::string& f : files) {
         if (!read_recording_file(f, &bytes, error)) return std::nullopt;
-        if (!put_entry(base_name(f), bytes.data(), bytes.size())) return std::nullopt;
+        images.push_back(pack_segment_image(f, bytes));
     }
-    for (const auto& [name, text] : maps)
-        if (!put_entry(name, text.data(), text.size())) return std::nullopt;
-    for (const auto& [name, text] : extra)
-        if (!put_entry(name, reinterpret_cast<const unsigned char*>(text.data()), text.size())) return std::nullopt;
-    return written;
+    return write_archive(images, extra, sink, error);
 }
 
 std::optional<std::vector<unsigned char>> archive_bytes(const std::vector<std::string>& files,
@@ -116,9 +205,9 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
         *error = fmt::format("{}: the archive was written on a machine of the other byte order", source);
         return std::nullopt;
     }
-    if (h.major != kArchiveMajor) {
-        *error = fmt::format("{}: archive version {}.{} is not compatible with this vdsotrace, which reads {}.x",
-                             source, h.major, h.minor, kArchiveMajor);
+    if (h.major < kArchiveOldestMajor || h.major > kArchiveMajor) {
+        *error = fmt::format("{}: archive version {}.{} is not compatible with this vdsotrace, which reads {}.x to {}.x",
+                             source, h.major, h.minor, kArchiveOldestMajor, kArchiveMajor);
         return std::nullopt;
     }
     if (h.count == 0 || h.count > kArchiveMaxEntries) {
@@ -138,8 +227,12 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
         }
         memcpy(&e, bytes.data() + at, sizeof e);
         at += sizeof e;
-        if (e.name_size > kNameMax || e.name_size > bytes.size() - at ||
-            e.image_size > bytes.size() - at - e.name_size) {
+        const bool packed = h.major >= 2 && (e.flags & kEntryZeroPagesLeftOut) != 0;
+        const uint64_t room = e.name_size <= bytes.size() - at ? bytes.size() - at - e.name_size : 0;
+        const uint64_t stored = e.name_size > kNameMax || e.name_size > bytes.size() - at ? UINT64_MAX
+                                : packed ? packed_size(bytes.data() + at + e.name_size, room, e.image_size)
+                                         : e.image_size;
+        if (stored > room) {
             *error = fmt::format("{}: entry {} of {} ({}-byte name, {}-byte recording) runs past the end of the "
                                  "file: truncated or corrupt",
                                  source, i + 1, h.count, e.name_size, e.image_size);
@@ -147,8 +240,14 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
         }
         const std::string name(reinterpret_cast<const char*>(bytes.data() + at), e.name_size);
         at += e.name_size;
-        std::vector<unsigned char> image(bytes.begin() + long(at), bytes.begin() + long(at + e.image_size));
-        at += e.image_size;
+        std::vector<unsigned char> image;
+        if (!packed)
+            image.assign(bytes.begin() + long(at), bytes.begin() + long(at + stored));
+        else if (!unpack_segment_image(bytes.data() + at, size_t(stored), e.image_size, &image)) {
+            *error = fmt::format("{}: entry {} of {} ({}) does not unpack: corrupt", source, i + 1, h.count, name);
+            return std::nullopt;
+        }
+        at += stored;
         const size_t suffix = sizeof kPerfMapEntrySuffix - 1;
         if (name.size() > suffix && name.compare(name.size() - suffix, suffix, kPerfMapEntrySuffix) == 0) {
             maps.emplace_back(name.substr(0, name.size() - suffix), std::string(image.begin(), image.end()));
@@ -203,7 +302,24 @@ std::optional<std::vector<Recording>> load_recordings(const std::string& path, s
         return std::nullopt;
     }
     r->perf_map = load_perf_map(*r);
-    return std::vector<Recording>{std::move(*r)};
+    std::vector<Recording> out;  // not {std::move(*r)}: an initializer list copies the recording
+    out.push_back(std::move(*r));
+    return out;
+}
+
+std::optional<Recording> load_segment_keeping_image(const std::string& path, std::string* error,
+                                                    bool allow_other_users, SegmentImage* image) {
+    thread_local std::vector<unsigned char> bytes;  // reused, as in load_recordings
+    if (!read_recording_file(path, &bytes, error, allow_other_users)) return std::nullopt;
+    std::string why;
+    auto r = parse_recording(bytes, path, &why);
+    if (!r) {
+        *error = fmt::format("{}: {}", path, why);
+        return std::nullopt;
+    }
+    r->perf_map = load_perf_map(*r);
+    *image = pack_segment_image(path, bytes);
+    return r;
 }
 
 }  // namespace vdsotrace::tools

@@ -4,7 +4,13 @@
 //
 // Layout (native byte order, like the segments it holds; byte_order tells):
 //   "VDSOTARC" | u16 major | u16 minor | u32 byte_order | u32 count | u32 reserved
-//   count times: u32 name_size | u32 reserved | u64 image_size | name bytes | image bytes
+//   count times: u32 name_size | u32 flags | u64 image_size | name bytes | entry bytes
+// where the entry bytes are the image itself, or (flags has kEntryZeroPagesLeftOut, major 2) a
+// bitmap of the image's 4 KiB pages (bit i of byte i/8: page i is kept) followed by the kept
+// pages in order, the last one as long as the image's tail: the pages that are all zeros are left
+// out, as a live segment is mostly entries never used (the 200 processes of issue 14's shell loop
+// are 25 MB of images, 6 MB of them not zeros; reading and compressing the zeros was a third of
+// `run`'s own time at the end).
 // Every size is checked against the file before it is used, and every image is then parsed and
 // validated like a segment (segment_reader).
 #pragma once
@@ -21,7 +27,10 @@
 namespace vdsotrace::tools {
 
 inline constexpr char kArchiveMagic[8] = {'V', 'D', 'S', 'O', 'T', 'A', 'R', 'C'};
-inline constexpr uint16_t kArchiveMajor = 1;
+// Major 2: entries may leave out their zero pages (kEntryZeroPagesLeftOut); major 1 archives
+// (whose entries never do) are still read.
+inline constexpr uint16_t kArchiveMajor = 2;
+inline constexpr uint16_t kArchiveOldestMajor = 1;
 // Minor 1: an entry named "<recording>.perf-map" holds that recording's kept perf map (text).
 // Minor 2: an entry named "symbols.json" holds the names resolved at the end of the run, for all
 // recordings (symbols/symbol_table.h).
@@ -29,15 +38,35 @@ inline constexpr uint16_t kArchiveMinor = 2;
 inline constexpr char kPerfMapEntrySuffix[] = ".perf-map";
 inline constexpr char kSymbolsEntry[] = "symbols.json";
 inline constexpr uint32_t kArchiveMaxEntries = 1u << 20;
+inline constexpr uint32_t kEntryZeroPagesLeftOut = 1;
+inline constexpr size_t kArchivePageSize = 4096;
+
+// A segment's image as the archive keeps it: its zero pages left out (see the layout above).
+struct SegmentImage {
+    std::string path;                   // the segment file it was read from (the entry's name)
+    uint64_t size = 0;                  // the whole image's size in bytes
+    std::vector<unsigned char> packed;  // the page bitmap, then the pages kept
+};
+
+// Packs a segment's bytes (read from `path`).
+SegmentImage pack_segment_image(const std::string& path, const std::vector<unsigned char>& bytes);
+
+// The whole image again, zero pages put back; false when `packed` does not describe `size` bytes
+// (a bitmap shorter than the pages, or kept pages that do not add up to what follows it).
+bool unpack_segment_image(const unsigned char* packed, size_t packed_size, uint64_t size,
+                          std::vector<unsigned char>* image);
 
 // Receives the archive in pieces, in order; false stops the writing (the sink said why).
 using ArchiveSink = std::function<bool(const unsigned char* bytes, size_t size)>;
 
-// The files (segment images), each one's kept perf map, and `extra` entries (name, bytes) as one
-// archive, handed to `sink` a piece at a time: one file's image is held at once, never the whole
-// archive (200 processes of a shell loop are 25 MB of mostly zeros, which cost more to copy and
-// fault in than to compress). Its size in bytes, or nullopt with a message when a file cannot
-// be read or the sink refused.
+// The segment images, each one's kept perf map (read beside its segment file), and `extra`
+// entries (name, bytes) as one archive, handed to `sink` a piece at a time. Its size in bytes,
+// or nullopt with a message when the sink refused.
+std::optional<uint64_t> write_archive(const std::vector<SegmentImage>& images,
+                                      const std::vector<std::pair<std::string, std::string>>& extra,
+                                      const ArchiveSink& sink, std::string* error);
+
+// The same for segment files, read one at a time (nullopt and a message when one cannot be).
 std::optional<uint64_t> write_archive(const std::vector<std::string>& segment_files,
                                       const std::vector<std::pair<std::string, std::string>>& extra,
                                       const ArchiveSink& sink, std::string* error);
@@ -58,5 +87,10 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
 // recordings, or nullopt and a message.
 std::optional<std::vector<Recording>> load_recordings(const std::string& path, std::string* error,
                                                       bool allow_other_users = false);
+
+// Reads a live segment once for both of `run`'s uses: its recording (with its perf map, as
+// load_recordings) for the report, and its packed image for the recording file.
+std::optional<Recording> load_segment_keeping_image(const std::string& path, std::string* error,
+                                                    bool allow_other_users, SegmentImage* image);
 
 }  // namespace vdsotrace::tools

@@ -56,6 +56,17 @@ std::string recording_file_name(const std::string& program, const std::string& s
 
 bool write_recording_file(const std::vector<std::string>& segment_files, const SymbolTable* symbols,
                           const std::string& path, std::string* error, uint64_t* size) {
+    std::vector<SegmentImage> images;
+    std::vector<unsigned char> bytes;
+    for (const std::string& f : segment_files) {
+        if (!read_recording_file(f, &bytes, error)) return false;
+        images.push_back(pack_segment_image(f, bytes));
+    }
+    return write_recording_file(images, symbols, path, error, size);
+}
+
+bool write_recording_file(const std::vector<SegmentImage>& images, const SymbolTable* symbols,
+                          const std::string& path, std::string* error, uint64_t* size) {
     std::vector<std::pair<std::string, std::string>> extra;
     if (symbols != nullptr) extra.emplace_back(kSymbolsEntry, symbols->to_json());
     // The archive is compressed as it is made (recording_archive.h): the output, a few dozen KB
@@ -81,7 +92,7 @@ bool write_recording_file(const std::vector<std::string>& segment_files, const S
         }
     };
     const auto payload_size = write_archive(
-        segment_files, extra,
+        images, extra,
         [&](const unsigned char* p, size_t n) { return compress(p, n, ZSTD_e_continue); }, error);
     if (!payload_size || !compress(nullptr, 0, ZSTD_e_end)) return false;
     RecordingFileHeader h{};

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/recordings/recording_archive.h"
 #include "tools/recordings/segment_reader.h"
 
 namespace vdsotrace::tools {
@@ -50,6 +51,11 @@ std::string recording_file_name(const std::string& program, const std::string& s
 // that is no regular file, like /dev/null, is written in place; "-" is standard output). `size` gets the bytes written.
 // False with a message on failure.
 bool write_recording_file(const std::vector<std::string>& segment_files, const SymbolTable* symbols,
+                          const std::string& path, std::string* error, uint64_t* size = nullptr);
+
+// The same from segment images already read (`run` reads each segment once, for the report and
+// for the file: recording_archive.h's load_segment_keeping_image).
+bool write_recording_file(const std::vector<SegmentImage>& images, const SymbolTable* symbols,
                           const std::string& path, std::string* error, uint64_t* size = nullptr);
 
 bool is_recording_file(const std::vector<unsigned char>& bytes);

@@ -493,7 +493,15 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
             r.crash = std::move(ci);
         } else if (s.kind == f::kSectionWrapperSites) {
             if (!section_fits(s, size, sizeof(f::WrapperSiteEntry), error, "wrapper site")) return std::nullopt;
-            const uint64_t n = std::min<uint64_t>(s.count, f::kWrapperSiteCapacity);
+            // Sized to the last entry in use, not the capacity: the entries are indexed by position,
+            // and a short process's table is a few entries of a thousand (a string each).
+            uint64_t n = std::min<uint64_t>(s.count, f::kWrapperSiteCapacity);
+            while (n > 0) {
+                f::WrapperSiteEntry last;
+                memcpy(&last, bytes.data() + s.offset + (n - 1) * s.entry_size, sizeof last);
+                if (last.state == f::kWrapperSiteReady) break;
+                --n;
+            }
             r.wrapper_sites.resize(n);
             for (uint64_t i = 0; i < n; ++i) {
                 f::WrapperSiteEntry e;
@@ -612,6 +620,44 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
     return r;
 }
 
+namespace {
+
+// Reads [0, size) of `fd` into `out` as pread would, without reading the holes: a live segment is
+// mostly entries never reserved (92 of a short process's 124 KiB), which the kernel would copy
+// from its zero page only for us to scan them as zeros again. SEEK_DATA/SEEK_HOLE find the parts
+// the file holds (tmpfs and every common file system answer them); where they are not answered,
+// every byte is read. Returns the bytes read or zeroed, short only at an early end of file.
+size_t read_sparse(int fd, unsigned char* out, size_t size) {
+    auto read_range = [&](size_t from, size_t to) {
+        while (from < to) {
+            const ssize_t n = pread(fd, out + from, to - from, off_t(from));
+            if (n <= 0) return from;
+            from += size_t(n);
+        }
+        return to;
+    };
+    size_t at = 0;
+    while (at < size) {
+        const off_t data = lseek(fd, off_t(at), SEEK_DATA);
+        if (data < 0) {
+            if (errno != ENXIO) return read_range(at, size);  // not answered: read it all
+            memset(out + at, 0, size - at);                   // a hole to the end
+            return size;
+        }
+        const size_t data_at = std::min(size, size_t(data));
+        memset(out + at, 0, data_at - at);
+        const off_t hole = lseek(fd, data, SEEK_HOLE);
+        const size_t data_end = hole < 0 ? size : std::min(size, size_t(hole));
+        if (data_end <= data_at) return read_range(data_at, size);  // answers that make no progress
+        const size_t got = read_range(data_at, data_end);
+        if (got < data_end) return got;  // the file ended early (truncated meanwhile)
+        at = data_end;
+    }
+    return size;
+}
+
+}  // namespace
+
 bool read_recording_file(const std::string& path, std::vector<unsigned char>* bytes, std::string* error,
                          bool allow_other_users) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // O_NONBLOCK: a FIFO must not hang us
@@ -641,13 +687,8 @@ bool read_recording_file(const std::string& path, std::vector<unsigned char>* by
     // segment may grow between fstat and the read of its header (which then says it holds more
     // than was read): read again, a few times, before calling it truncated.
     for (int attempt = 0;; ++attempt) {
-        bytes->resize(size_t(st.st_size));  // no zeroing: every byte kept is read below
-        size_t got = 0;
-        while (got < bytes->size()) {
-            ssize_t n = pread(fd, bytes->data() + got, bytes->size() - got, off_t(got));
-            if (n <= 0) break;
-            got += size_t(n);
-        }
+        bytes->resize(size_t(st.st_size));  // no zeroing: every byte kept is read or zeroed below
+        const size_t got = read_sparse(fd, bytes->data(), bytes->size());
         bytes->resize(got);
         const bool caught_growing = got >= sizeof(f::Header) &&
                                     reinterpret_cast<const f::Header*>(bytes->data())->major >= 2 &&

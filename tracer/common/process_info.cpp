@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "tracer/common/executable_path.h"
 #include "tracer/common/text_util.h"
 
 namespace vdsotrace::tracer {
@@ -118,8 +119,10 @@ void fill_process_info(format::Header* h) {
     h->pid = getpid();
     h->ppid = getppid();
     h->proc_start_ticks = known_start_ticks(h->pid);
-    ssize_t n = readlink("/proc/self/exe", h->exe, sizeof h->exe - 1);
-    h->exe[n > 0 ? n : 0] = '\0';
+    if (!executable_path_from_exec(h->exe, sizeof h->exe)) {
+        const ssize_t n = readlink("/proc/self/exe", h->exe, sizeof h->exe - 1);
+        h->exe[n > 0 ? n : 0] = '\0';
+    }
     size_t c = read_cmdline(h->cmdline, sizeof h->cmdline);
     h->cmdline_size = uint32_t(c);
     if (c == sizeof h->cmdline) {

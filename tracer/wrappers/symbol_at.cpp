@@ -36,6 +36,7 @@ struct DynamicTables {
     uint64_t strsz = 0;
     uint32_t count = 0;
     uintptr_t bias = 0;
+    const uint32_t* gnu_hash = nullptr;
 };
 
 bool dynamic_tables(const dl_find_object& found, DynamicTables* t) {
@@ -65,7 +66,39 @@ bool dynamic_tables(const dl_find_object& found, DynamicTables* t) {
     t->strsz = strsz;
     t->count = symbol_count(sysv_hash, gnu_hash);
     t->bias = lm->l_addr;
+    t->gnu_hash = gnu_hash;
     return true;
+}
+
+bool defined_as(const DynamicTables& t, uint32_t i, const char* name) {
+    const ElfW(Sym)& s = t.symtab[i];
+    return s.st_shndx != SHN_UNDEF && s.st_name < t.strsz && s.st_value != 0 && strcmp(t.strtab + s.st_name, name) == 0;
+}
+
+// The index of `name` through the GNU hash table, as the loader finds it: a bloom filter, one
+// bucket and its chain (a handful of comparisons where a scan compared every symbol: libc's 3,000
+// twice for each module a Python probe asked about). UINT32_MAX when absent.
+uint32_t gnu_lookup(const DynamicTables& t, const char* name) {
+    const uint32_t* h = t.gnu_hash;
+    const uint32_t nbuckets = h[0], symoffset = h[1], bloom_size = h[2], bloom_shift = h[3];
+    if (nbuckets == 0 || bloom_size == 0 || (bloom_size & (bloom_size - 1)) != 0) return UINT32_MAX;
+    uint32_t hash = 5381;
+    for (const unsigned char* c = reinterpret_cast<const unsigned char*>(name); *c != '\0'; ++c) hash = hash * 33 + *c;
+    constexpr uint32_t kBits = sizeof(ElfW(Addr)) * 8;
+    const auto* bloom = reinterpret_cast<const ElfW(Addr)*>(h + 4);
+    const ElfW(Addr) word = bloom[(hash / kBits) & (bloom_size - 1)];
+    const ElfW(Addr) mask = (ElfW(Addr)(1) << (hash % kBits)) | (ElfW(Addr)(1) << ((hash >> bloom_shift) % kBits));
+    if ((word & mask) != mask) return UINT32_MAX;
+    const uint32_t* buckets = h + 4 + bloom_size * (sizeof(ElfW(Addr)) / 4);
+    const uint32_t* chains = buckets + nbuckets;
+    uint32_t i = buckets[hash % nbuckets];
+    if (i < symoffset || i >= t.count) return UINT32_MAX;
+    for (; i < t.count; ++i) {
+        const uint32_t chained = chains[i - symoffset];
+        if ((chained | 1) == (hash | 1) && defined_as(t, i, name)) return i;
+        if (chained & 1) break;
+    }
+    return UINT32_MAX;
 }
 
 }  // namespace
@@ -109,14 +142,16 @@ const void* module_symbol(uintptr_t pc, const char* name, uint64_t* size) {
     dl_find_object found;
     DynamicTables t;
     if (_dl_find_object(reinterpret_cast<void*>(pc), &found) != 0 || !dynamic_tables(found, &t)) return nullptr;
-    for (uint32_t i = 0; i < t.count; ++i) {
-        const ElfW(Sym)& s = t.symtab[i];
-        if (s.st_shndx == SHN_UNDEF || s.st_name >= t.strsz || s.st_value == 0) continue;
-        if (strcmp(t.strtab + s.st_name, name) != 0) continue;
-        if (size != nullptr) *size = s.st_size;
-        return reinterpret_cast<const void*>(t.bias + s.st_value);
+    uint32_t at = UINT32_MAX;
+    if (t.gnu_hash != nullptr) {
+        at = gnu_lookup(t, name);
+    } else {
+        for (uint32_t i = 0; i < t.count && at == UINT32_MAX; ++i)
+            if (defined_as(t, i, name)) at = i;
     }
-    return nullptr;
+    if (at == UINT32_MAX) return nullptr;
+    if (size != nullptr) *size = t.symtab[at].st_size;
+    return reinterpret_cast<const void*>(t.bias + t.symtab[at].st_value);
 }
 
 }  // namespace vdsotrace::tracer::wrappers
