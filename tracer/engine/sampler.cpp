@@ -91,26 +91,15 @@ __attribute__((noinline)) uint32_t capture_frame_pointers(uintptr_t* out, uint32
     return count;
 }
 
-// A walk by the unwind tables (unwind/fast_unwind.h) from `frame`, the caller's frame at the clock
-// call, within the thread's stack; or, without that frame, from this function's own (then the
-// frames of the shim are dropped from its start, as libunwind's are). -1 when the walk needs
-// libunwind.
-__attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintptr_t caller, wrappers::CallFrame frame,
-                                          uintptr_t stack_top, unwind::WalkHint* hint, unwind::WalkCache* cache) {
-    unwind::StartFrame start{caller, frame.cfa, frame.fp};
-    const bool from_here = frame.cfa == 0;
-    if (from_here) {
-        // Built with frame pointers: the saved one is the caller's.
-        const auto* fp = static_cast<const uintptr_t*>(__builtin_frame_address(0));
-        start = {reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
-                 reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()), fp[0]};
-    }
-    // The thread's stack, from the first frame up; a start far from its top is on another stack
-    // (a signal handler's alternate stack): libunwind then (as the frame-pointer walk gives up).
+// The walk below without the caller's frame: from this function's own, then the frames of the
+// shim are dropped from its start, as libunwind's are.
+__attribute__((noinline)) int capture_cfi_from_here(uintptr_t* out, uint32_t depth, uintptr_t caller,
+                                                    uintptr_t stack_top) {
+    // Built with frame pointers: the saved one is the caller's.
+    const auto* fp = static_cast<const uintptr_t*>(__builtin_frame_address(0));
+    const unwind::StartFrame start{reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
+                                   reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()), fp[0]};
     if (stack_top <= start.sp || stack_top - start.sp >= (uintptr_t(64) << 20)) return unwind::kNeedsLibunwind;
-    if (!from_here)
-        return unwind::backtrace(start, start.sp, stack_top, out, depth, hint,
-                                 __atomic_load_n(&g_recorder.module_generation, __ATOMIC_ACQUIRE), cache);
     uintptr_t raw[kMaxSampleDepth + kOwnFramesMax];
     const int n = unwind::backtrace(start, start.sp, stack_top, raw, depth + kOwnFramesMax);
     if (n < 0) return n;
@@ -120,6 +109,22 @@ __attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintpt
     if (i >= n || raw[i] != caller) out[count++] = caller;
     for (; i < n && count < depth; ++i) out[count++] = raw[i];
     return int(count);
+}
+
+// A walk by the unwind tables (unwind/fast_unwind.h) from `frame`, the caller's frame at the clock
+// call, within the thread's stack; or, without that frame, from capture_cfi_from_here's own. -1
+// when the walk needs libunwind. The walk from the caller's frame apart from the other, whose
+// 2 KiB frame buffer widened this one's frame; its start's bounds are checked on the frame's own
+// values (the start's fields read back from the 16-byte store that wrote them stalled, perf).
+__attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintptr_t caller, wrappers::CallFrame frame,
+                                          uintptr_t stack_top, unwind::WalkHint* hint, unwind::WalkCache* cache) {
+    if (frame.cfa == 0) return capture_cfi_from_here(out, depth, caller, stack_top);
+    // The thread's stack, from the first frame up; a start far from its top is on another stack
+    // (a signal handler's alternate stack): libunwind then (as the frame-pointer walk gives up).
+    if (stack_top <= frame.cfa || stack_top - frame.cfa >= (uintptr_t(64) << 20)) return unwind::kNeedsLibunwind;
+    const unwind::StartFrame start{caller, frame.cfa, frame.fp};
+    return unwind::backtrace(start, frame.cfa, stack_top, out, depth, hint,
+                             __atomic_load_n(&g_recorder.module_generation, __ATOMIC_ACQUIRE), cache);
 }
 
 // libunwind finds unwind tables with dl_iterate_phdr, which takes the loader's (recursive) write
