@@ -75,13 +75,14 @@ struct Comparison {
 // Both walks from here: libunwind's first frame is the return address into this function, the
 // fast walk starts at this function's own return address (this file keeps frame pointers, so the
 // saved %rbp is the caller's). Async-signal-safe.
-__attribute__((noinline)) void compare_here(Comparison* c, uint32_t depth = kMaxFrames) {
+__attribute__((noinline)) void compare_here(Comparison* c, uint32_t depth = kMaxFrames,
+                                            unwind::WalkCache* cache = nullptr) {
     void* raw[kMaxFrames + 1];
     const int n = g_unw_backtrace(raw, int(depth) + 1);
     const unwind::StartFrame start{reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
                                    reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()),
                                    *static_cast<const uintptr_t*>(__builtin_frame_address(0))};
-    c->fast_n = unwind::backtrace(start, start.sp, t_stack_high, c->fast, depth);
+    c->fast_n = unwind::backtrace(start, start.sp, t_stack_high, c->fast, depth, nullptr, 0, cache);
     c->libunwind_n = n > 0 ? n - 1 : 0;
     for (int i = 1; i < n; ++i) c->libunwind[i - 1] = reinterpret_cast<uintptr_t>(raw[i]);
 }
@@ -450,10 +451,14 @@ TEST_F(FastUnwind, ThroughASignalFrameEqualsLibunwind) {
 std::atomic<int> g_compared, g_mismatched, g_left_to_libunwind;
 Comparison g_first_mismatch;
 int g_stop;
+unwind::WalkCache* g_timer_cache;  // the walks' cache, if any (then 40 frames deep: kept walks)
 
 void compare_on_timer(int) {
     Comparison c;
-    compare_here(&c);
+    if (g_timer_cache != nullptr)
+        compare_here(&c, 40, g_timer_cache);
+    else
+        compare_here(&c);
     if (c.fast_n == unwind::kNeedsLibunwind) {
         g_left_to_libunwind.fetch_add(1);
     } else if (!c.equal()) {
@@ -462,7 +467,11 @@ void compare_on_timer(int) {
     if (g_compared.fetch_add(1) + 1 >= 2000) __atomic_store_n(&g_stop, 1, __ATOMIC_RELAXED);
 }
 
-TEST_F(FastUnwind, AtAnyInterruptedInstructionEqualsLibunwind) {
+void compare_at_interrupted_instructions(unwind::WalkCache* cache) {
+    g_timer_cache = cache;
+    g_compared = 0;
+    g_mismatched = 0;
+    g_left_to_libunwind = 0;
     struct sigaction sa {}, old {};
     sa.sa_handler = compare_on_timer;
     sa.sa_flags = SA_RESTART;
@@ -477,6 +486,18 @@ TEST_F(FastUnwind, AtAnyInterruptedInstructionEqualsLibunwind) {
     EXPECT_GE(g_compared.load(), 2000);
     EXPECT_EQ(g_mismatched.load(), 0) << g_first_mismatch.describe();
     EXPECT_EQ(g_left_to_libunwind.load(), 0);
+    g_timer_cache = nullptr;
+}
+
+TEST_F(FastUnwind, AtAnyInterruptedInstructionEqualsLibunwind) { compare_at_interrupted_instructions(nullptr); }
+
+// The same with a walk cache kept from one interruption to the next, as the sampler keeps it: the
+// loop is interrupted at its few instructions again and again, with the same registers (a replay
+// of the last walk, whose words include the interrupted ones) or others (a walk by the rules, the
+// interrupted instruction's rule kept as `exact`).
+TEST_F(FastUnwind, AtAnyInterruptedInstructionWithAWalkCacheEqualsLibunwind) {
+    auto cache = std::make_unique<unwind::WalkCache>();
+    compare_at_interrupted_instructions(cache.get());
 }
 
 // On another thread the stack ends at the thread's start (clone3, whose return address is
