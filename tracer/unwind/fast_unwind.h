@@ -16,6 +16,9 @@
 // a stack it would have to leave) makes it return kNeedsLibunwind: the sampler then takes the
 // stack with libunwind, the reference, so the result is the same either way.
 //
+// A thread's walks may keep a cache (WalkCache, below): its rules by return address, and its last
+// walk, given again while its start and every stack word it read are unchanged.
+//
 // Allocation-free, lock-free and without system calls once prepare() has run: safe on the shim's
 // slow path from any context, signal handlers included.
 #pragma once
