@@ -400,7 +400,7 @@ uint64_t take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintp
         // The thread's own sample stack: no claim of a shared one (two locked instructions on a
         // word every sampling thread writes). Not for a thread state shared with a clone
         // (share_thread_state_with_clone: two threads on one TLS, t.shared), whose samples may
-        // run at the same time: they claim shared stacks, as every sample did before. Its rule
+        // run at the same time: they claim shared stacks, as every sample did before. Its walk
         // cache is this thread's alone for the same reason.
         job.walk_cache = own_sample_stack_walk_cache(t.own_sample_stack);
         run_on_own_sample_stack(t.own_sample_stack, capture_and_count<kShared>, &job);

@@ -194,13 +194,16 @@ bool prepare() {
     return true;
 }
 
+namespace {
+
 // The last walk's frames when this one starts where it did and every word it read still holds
 // its value (see WalkCache): their number, or -1. Each word lies in [stack_low, stack_high), as
 // the walk that read it checked.
 int replay(const WalkCache::Last& last, const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high,
            uint32_t depth, uintptr_t* out) {
-    if (last.frames == 0 || last.pc != start.pc || last.sp != start.sp || (last.start_fp_used && last.fp != start.fp) ||
-        last.stack_low != stack_low || last.stack_high != stack_high || last.depth != depth)
+    if (last.frames == 0 || last.pc != start.pc || last.sp != start.sp ||
+        (last.start_fp_used && last.fp != start.fp) || last.stack_low != stack_low || last.stack_high != stack_high ||
+        last.depth != depth)
         return -1;
     uintptr_t changed = 0;  // one branch at the end: the loads are all independent
     for (uint32_t i = 0; i < last.reads; ++i) changed |= read_stack_word(last.read[i].at) ^ last.read[i].value;
@@ -405,6 +408,8 @@ int walk(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uin
     return done();
 }
 
+}  // namespace
+
 int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth,
               WalkHint* hint, uint32_t epoch, WalkCache* cache) {
     if (depth == 0) return 0;
@@ -440,7 +445,9 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
 
 #else
 bool prepare() { return false; }
-int backtrace(const StartFrame&, uintptr_t, uintptr_t, uintptr_t*, uint32_t, WalkHint*, uint32_t) { return kNeedsLibunwind; }
+int backtrace(const StartFrame&, uintptr_t, uintptr_t, uintptr_t*, uint32_t, WalkHint*, uint32_t, WalkCache*) {
+    return kNeedsLibunwind;
+}
 #endif
 
 }  // namespace vdsotrace::tracer::unwind
