@@ -155,6 +155,22 @@ def test_shell_loop_leftover(workdir):
           f"{len(segs)} recordings, {total} bytes")
     files = [f for f in os.listdir(workdir) if s in f]
     check(len(files) == 1, "the loop's recordings are in one file", os.listdir(workdir))
+    # Most were read while the loop ran (tools/run/session_collector.h), the rest at its end: each
+    # exactly once, with how it ended. bash makes 3 calls, each date 1; seq none (no recording).
+    if len(files) == 1:
+        q = subprocess.run([VDSOTRACE, "report", "--json", os.path.join(workdir, files[0])], capture_output=True,
+                           text=True, timeout=120)
+        r = json.loads(q.stdout) if q.returncode == 0 else {}
+        procs = r.get("processes", [])
+        dates = [x for x in procs if x.get("exe") == "/usr/bin/date"]
+        check(r.get("total_calls") == 203 and len(procs) == 201 and len(dates) == 200,
+              "the file holds 201 processes and 203 calls: bash's 3 and 1 for each of the 200 date",
+              f"{r.get('total_calls')} calls, {len(procs)} processes, {len(dates)} date")
+        check(all(x.get("calls") == 1 and x.get("exit") == {"code": 0} for x in dates),
+              "every date made 1 call and exited with code 0",
+              [x for x in dates if x.get("calls") != 1 or x.get("exit") != {"code": 0}][:2])
+        check(len({x.get("pid") for x in procs}) == 201, "no process is in the file twice",
+              len({x.get("pid") for x in procs}))
 
 
 def main():

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <string>
 #include <filesystem>
+#include <map>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -30,6 +32,7 @@
 #include "tracer/common/process_info.h"
 #include "tools/recordings/recording_store.h"
 #include "tools/run/runtime_help.h"
+#include "tools/run/session_collector.h"
 #include "tracer/format/segment_format.h"
 #include "tools/run/shim_locator.h"
 #include "tools/run/signal_forwarding.h"
@@ -220,10 +223,17 @@ void inject_into_static_child(const std::string& exe, const std::string& session
 }
 
 // Each of the session's segments read once: its recording for the report and its image (zero
-// pages left out) for the recording file. False after saying why when one cannot be read.
-bool load_session(const std::vector<std::string>& files, bool other_users, std::vector<Recording>* recordings,
-                  std::vector<SegmentImage>* images) {
+// pages left out) for the recording file; those the collector read while the command ran are
+// taken from it. False after saying why when one cannot be read.
+bool load_session(const std::vector<std::string>& files, bool other_users,
+                  std::map<std::string, std::pair<Recording, SegmentImage>>* collected,
+                  std::vector<Recording>* recordings, std::vector<SegmentImage>* images) {
     for (const std::string& f : files) {
+        if (auto it = collected->find(f); it != collected->end()) {
+            recordings->push_back(std::move(it->second.first));
+            images->push_back(std::move(it->second.second));
+            continue;
+        }
         std::string error;
         SegmentImage image;
         auto r = load_segment_keeping_image(f, &error, other_users, &image);
@@ -332,12 +342,14 @@ int cmd_run(const RunOptions& o) {
         _exit(errno == ENOENT ? 127 : 126);
     }
     if (inject_static) inject_into_static_child(exe, session, trace_pipe);
-    const int status = wait_for_tree(session, g_child, o.wait_descendants, help.maps_requested);
-    std::vector<int> pids;
-
     // Run as root, the tree's processes that changed user (servers dropping privileges) recorded
     // under their own uid: the session id is ours, so their recordings are part of the report.
     const bool other_users = geteuid() == 0;
+    SessionCollector collector(session, other_users);  // reads ended processes' recordings meanwhile
+    const int status = wait_for_tree(session, g_child, o.wait_descendants, help.maps_requested);
+    std::map<std::string, std::pair<Recording, SegmentImage>> collected = collector.finish();
+    std::vector<int> pids;
+
     std::vector<std::string> files;
     for (const SegmentName& s : list_segments(getuid(), other_users)) {
         if (s.session != session) continue;
@@ -363,7 +375,7 @@ int cmd_run(const RunOptions& o) {
                      session, shm_dir(), o.command[0]);
         // Scripts get their JSON file even when nothing was recorded: a report with zero calls.
         if (!o.json_file.empty()) report_recordings(recordings, json_options, false);
-    } else if (load_session(files, other_users, &recordings, &images)) {
+    } else if (load_session(files, other_users, &collected, &recordings, &images)) {
         // Every call site and sampled frame named now, while the binaries are still there: the
         // recording file carries the names (the unfiltered report asks for all of them).
         auto names = std::make_shared<SymbolTable>();

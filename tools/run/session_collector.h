@@ -1,0 +1,66 @@
+// Reads the recordings of a `run` session's processes that have ended while the command still
+// runs, on a thread of its own, so that the end of the run has only the last ones left to read.
+// A shell loop of 200 short processes left `run` about 35 ms of reading, parsing, packing and
+// compressing after the loop (its 200 recordings at once, ~150 us each, issue 14); done as they
+// end, that work overlaps the program's own and the report comes as soon as the loop ends.
+//
+// A recording is taken only when nothing will write to it again (recording_is_final): its
+// process wrote how it ended and is gone, or a reaper wrote it, or a later image replaced it by
+// exec. The segments stay in /dev/shm until `run` has written the recording file (nothing is
+// lost if that fails); the report and the file read what was taken here as they would have read
+// the segments at the end.
+#pragma once
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "tools/recordings/recording_archive.h"
+#include "tools/recordings/segment_reader.h"
+
+namespace vdsotrace::tools {
+
+// Whether a recording whose header says `state` (format::ProcessState) is final: no one will
+// write to it again. `alive`: whether its pid still names a process (any process: a reused pid
+// only delays the answer). Exited: written by the process itself, which may still count calls in
+// destructors after it, so only once it is gone; signalled: written by its reaper after the
+// death; exec'd: written by the next image after the exec. Running or ended without a status:
+// its reaper may still write how it ended (wait hooks, `run`'s own reaping): read at the end.
+bool recording_is_final(uint32_t state, bool alive);
+
+class SessionCollector {
+public:
+    // Starts reading the recordings of `session` (of this user's, and others' when
+    // `other_users`) as they become final, every `period_ms`.
+    SessionCollector(std::string session, bool other_users, unsigned period_ms = 100);
+    ~SessionCollector();
+    SessionCollector(const SessionCollector&) = delete;
+    SessionCollector& operator=(const SessionCollector&) = delete;
+
+    // Stops the thread (after its current pass) and hands over what it read: the recording and
+    // its packed image for each segment path taken.
+    std::map<std::string, std::pair<Recording, SegmentImage>> finish();
+
+private:
+    void run();
+    void collect_once();
+
+    const std::string session_;
+    const bool other_users_;
+    const unsigned period_ms_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::map<std::string, std::pair<Recording, SegmentImage>> taken_;
+    std::map<std::string, bool> refused_;  // paths that failed to read: left for the end, which says why
+    std::thread thread_;
+};
+
+}  // namespace vdsotrace::tools
