@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Two or more builds of libvdsotrace.so side by side in one run, for a before/after figure.
 
-usage: compare_shims.py BUILD_DIR SHIM [SHIM ...] [--rounds N] [--calls N] [--depth N] [--cpu C]
-                        [-- VDSOTRACE_RUN_OPTIONS ...]
+usage: compare_shims.py BUILD_DIR SHIM [SHIM ...] [--rounds N] [--calls N] [--depth N] [--distinct N]
+                        [--cpu C] [-- VDSOTRACE_RUN_OPTIONS ...]
 
 Each round runs tests/bench/clock_loop natively, then under `vdsotrace run --shim SHIM` for each
 shim in turn, so that load from other work on the machine falls on all of them alike, and prints
 each one's minimum and median (ns per call, in the loop thread's CPU time), its extra ns over
 native and every round's figure. The options after `--` go to `vdsotrace run` (default:
 `--sample 1 --sample-depth 15`, a 15-frame sampled call, with --depth 40 as perf_table.py's row).
---cpu C pins every run to CPU C (taskset): on a machine whose CPUs are unequally loaded (a busy
+--distinct N makes the innermost N frames (at most 16) different functions, as perf_table.py's
+"15 different functions" row (--distinct 16). --cpu C pins every run to CPU C (taskset): on a machine whose CPUs are unequally loaded (a busy
 hyperthread sibling), a run's figures depend on where it was placed.
 Keep a copy of the "before" shim (cp build/shim/libvdsotrace.so /tmp/before.so) before rebuilding.
 """
@@ -36,6 +37,7 @@ def main():
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--calls", type=int, default=300000)
     p.add_argument("--depth", type=int, default=40)
+    p.add_argument("--distinct", type=int, default=0)
     p.add_argument("--cpu", type=int)
     a = p.parse_args(argv)
     for shim in a.shims:
@@ -43,6 +45,8 @@ def main():
             sys.exit(f"compare_shims.py: {shim}: no such file")
     vt = os.path.join(a.build, "tools", "vdsotrace")
     loop = [os.path.join(a.build, "tests", "bench", "clock_loop"), str(a.calls), "1", str(a.depth)]
+    if a.distinct:
+        loop.append(str(a.distinct))
     pin = ["taskset", "-c", str(a.cpu)] if a.cpu is not None else []
     env = dict(os.environ, VDSOTRACE_SESSION=SESSION)
     load = lambda: open("/proc/loadavg").read().split()[0]  # noqa: E731

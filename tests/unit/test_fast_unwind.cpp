@@ -17,8 +17,11 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "tests/unit/fixtures/unwind_fixture.h"
 #include "tracer/unwind/eh_frame_rules.h"
@@ -72,13 +75,14 @@ struct Comparison {
 // Both walks from here: libunwind's first frame is the return address into this function, the
 // fast walk starts at this function's own return address (this file keeps frame pointers, so the
 // saved %rbp is the caller's). Async-signal-safe.
-__attribute__((noinline)) void compare_here(Comparison* c, uint32_t depth = kMaxFrames) {
+__attribute__((noinline)) void compare_here(Comparison* c, uint32_t depth = kMaxFrames,
+                                            unwind::WalkCache* cache = nullptr) {
     void* raw[kMaxFrames + 1];
     const int n = g_unw_backtrace(raw, int(depth) + 1);
     const unwind::StartFrame start{reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
                                    reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()),
                                    *static_cast<const uintptr_t*>(__builtin_frame_address(0))};
-    c->fast_n = unwind::backtrace(start, start.sp, t_stack_high, c->fast, depth);
+    c->fast_n = unwind::backtrace(start, start.sp, t_stack_high, c->fast, depth, nullptr, 0, cache);
     c->libunwind_n = n > 0 ? n - 1 : 0;
     for (int i = 1; i < n; ++i) c->libunwind[i - 1] = reinterpret_cast<uintptr_t>(raw[i]);
 }
@@ -171,6 +175,7 @@ struct HintedJob {
     Comparison* c;
     unwind::WalkHint* hint;
     uint32_t epoch;
+    unwind::WalkCache* cache = nullptr;
 };
 __attribute__((noinline)) void compare_here_hinted(HintedJob* j) {
     void* raw[kMaxFrames + 1];
@@ -178,13 +183,14 @@ __attribute__((noinline)) void compare_here_hinted(HintedJob* j) {
     const unwind::StartFrame start{reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
                                    reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()),
                                    *static_cast<const uintptr_t*>(__builtin_frame_address(0))};
-    j->c->fast_n = unwind::backtrace(start, start.sp, t_stack_high, j->c->fast, kMaxFrames, j->hint, j->epoch);
+    j->c->fast_n =
+        unwind::backtrace(start, start.sp, t_stack_high, j->c->fast, kMaxFrames, j->hint, j->epoch, j->cache);
     j->c->libunwind_n = n > 0 ? n - 1 : 0;
     for (int i = 1; i < n; ++i) j->c->libunwind[i - 1] = reinterpret_cast<uintptr_t>(raw[i]);
 }
-Comparison hinted_walk(unwind::WalkHint* hint, uint32_t epoch) {
+Comparison hinted_walk(unwind::WalkHint* hint, uint32_t epoch, unwind::WalkCache* cache = nullptr) {
     Comparison c;
-    HintedJob hj{&c, hint, epoch};
+    HintedJob hj{&c, hint, epoch, cache};
     UnwindJob job{[](UnwindJob* j) {
                       compare_here_hinted(static_cast<HintedJob*>(j->context));
                       return 0;
@@ -228,6 +234,189 @@ TEST_F(FastUnwind, AWalkBeginsWithItsHintOnlyUnderTheSameEpoch) {
     EXPECT_EQ(memcmp(misled_later.fast, fresh.fast, 3 * sizeof(uintptr_t)), 0) << misled_later.describe();
 }
 
+// The rule cache (WalkCache's entries), kept from one walk to the next as the sampler keeps it: a
+// slot's rule is taken only for the lookup whose key it holds. Rules are the Step of fast_unwind.cpp (kind 1 =
+// CFA from SP, its offset in the high 32 bits).
+TEST_F(FastUnwind, ARuleCacheGivesEachAddressOnlyItsOwnRule) {
+    const uint64_t wrong = uint64_t(1) | uint64_t(4096) << 32;
+    auto cache = std::make_unique<unwind::WalkCache>();
+    auto& slots = cache->entries;
+    auto rules_walk = [&](uint32_t epoch) {  // by the rules, not a replay of the last walk
+        cache->last.frames = 0;
+        return hinted_walk(nullptr, epoch, cache.get());
+    };
+    Comparison plain = hinted_walk(nullptr, 1);
+    ASSERT_TRUE(plain.equal()) << plain.describe();
+    ASSERT_GT(plain.fast_n, 8);
+    // Each frame's return address - 1 is looked up, but where it repeats the one below it (a
+    // recursion's frames are stepped without a lookup). The walks' frames are the same but for
+    // the return address into this function, which each call site has of its own.
+    auto lookups = [](const Comparison& c) {
+        std::vector<uintptr_t> looked_up;
+        for (int k = 0; k < c.fast_n; ++k)
+            if (k == 0 || c.fast[k] != c.fast[k - 1]) looked_up.push_back(c.fast[k] - 1);
+        return looked_up;
+    };
+    std::vector<uintptr_t> looked_up = lookups(plain);
+    auto last_in_slot = [&](uintptr_t a) {  // the last address the walk looks up in a's slot
+        uintptr_t last = 0;
+        for (uintptr_t b : looked_up)
+            if (unwind::WalkCache::slot(b) == unwind::WalkCache::slot(a)) last = b;
+        return last;
+    };
+
+    // Every slot holds a wrong rule under a key sharing the slot with the walk's lookups: some
+    // address nobody looks up, and in each looked-up address's slot that address as a signal
+    // frame's interrupted instruction (`exact`).
+    for (uintptr_t a = 0x10000; a < 0x10000 + 64 * unwind::WalkCache::kSlots; ++a)
+        slots[unwind::WalkCache::slot(a)] = {unwind::WalkCache::key(a, false), wrong};
+    for (uintptr_t a : looked_up) slots[unwind::WalkCache::slot(a)] = {unwind::WalkCache::key(a, true), wrong};
+    cache->epoch = 1;
+    Comparison collided = rules_walk(1);
+    EXPECT_TRUE(collided.equal()) << collided.describe();
+    // The walk kept its lookups' rules, each under its own key (the last of those sharing a slot).
+    looked_up = lookups(collided);
+    for (uintptr_t a : looked_up) {
+        const auto& e = slots[unwind::WalkCache::slot(a)];
+        EXPECT_EQ(e.key, unwind::WalkCache::key(last_in_slot(a), false)) << std::hex << a;
+        EXPECT_NE(e.step, wrong) << std::hex << a;
+    }
+    Comparison again = rules_walk(1);
+    EXPECT_TRUE(again.equal()) << again.describe();
+
+    // Return addresses of the walk with different rules, each in another's slot: a cache that
+    // did not compare the whole key would give one frame the other's rule.
+    std::vector<std::pair<uintptr_t, uint64_t>> kept;  // (address, its rule)
+    for (uintptr_t a : looked_up)
+        if (last_in_slot(a) == a) kept.emplace_back(a, slots[unwind::WalkCache::slot(a)].step);
+    ASSERT_GT(kept.size(), 8u);
+    int swapped = 0;
+    for (size_t i = 0; i < kept.size(); ++i) {
+        for (size_t d = 1; d < kept.size(); ++d) {
+            const auto& other = kept[(i + d) % kept.size()];
+            if (other.second == kept[i].second) continue;
+            slots[unwind::WalkCache::slot(kept[i].first)] = {unwind::WalkCache::key(other.first, false), other.second};
+            ++swapped;
+            break;
+        }
+    }
+    EXPECT_GT(swapped, 8);
+    Comparison swapped_walk = rules_walk(1);
+    EXPECT_TRUE(swapped_walk.equal()) << swapped_walk.describe();
+
+    // The cache is used: a wrong rule under a frame's own key misleads the walk from that frame
+    // on (so the walks above equal libunwind's because the keys were compared)... Frame k from
+    // the third on, the first whose lookup no later one displaces (slots depend on where ASLR
+    // put the code).
+    int k = 2;
+    while (k < kDepth && last_in_slot(plain.fast[k] - 1) != plain.fast[k] - 1) ++k;
+    ASSERT_LT(k, kDepth);
+    const uintptr_t kth = plain.fast[k] - 1;
+    slots[unwind::WalkCache::slot(kth)] = {unwind::WalkCache::key(kth, false), wrong};
+    Comparison misled = rules_walk(1);
+    EXPECT_FALSE(misled.equal()) << misled.describe();
+    EXPECT_EQ(memcmp(misled.fast, plain.fast, size_t(k + 1) * sizeof(uintptr_t)), 0) << k << misled.describe();
+    // ...and emptied under another epoch (a module may have been unloaded since).
+    Comparison fresh = rules_walk(2);
+    EXPECT_TRUE(fresh.equal()) << fresh.describe();
+    EXPECT_EQ(cache->epoch, 2u);
+    EXPECT_NE(slots[unwind::WalkCache::slot(kth)].step, wrong);
+}
+
+// The last walk replayed (WalkCache::Last): walks made from one call site in a loop start at the
+// same place on the same stack words each time, as a program's loop's samples do.
+struct ReplayJob {
+    unwind::WalkCache* cache;
+    uint32_t epoch;
+    uint32_t depth;
+    uintptr_t fp_change;  // xored into the start's frame pointer
+    Comparison* c;
+};
+__attribute__((noinline)) void compare_here_cached(ReplayJob* j) {
+    void* raw[kMaxFrames + 1];
+    const int n = g_unw_backtrace(raw, int(j->depth) + 1);
+    const unwind::StartFrame start{
+        reinterpret_cast<uintptr_t>(__builtin_return_address(0)), reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()),
+        *static_cast<const uintptr_t*>(__builtin_frame_address(0)) ^ j->fp_change};
+    j->c->fast_n = unwind::backtrace(start, start.sp, t_stack_high, j->c->fast, j->depth, nullptr, j->epoch, j->cache);
+    j->c->libunwind_n = n > 0 ? n - 1 : 0;
+    for (int i = 1; i < n; ++i) j->c->libunwind[i - 1] = reinterpret_cast<uintptr_t>(raw[i]);
+}
+
+// Round k's change to the cache or the walk asked for (test below). Out of line, as the rounds'
+// loop's trip count is out of the compiler's sight: every walk is made from one call site.
+constexpr int kReplayRounds = 8;
+Comparison g_replayed[kReplayRounds];
+uintptr_t g_flipped, g_kept_frames[kReplayRounds], g_start_fp_used;
+volatile int g_replay_rounds = kReplayRounds;
+
+__attribute__((noinline)) void before_round(int round, ReplayJob* r) {
+    unwind::WalkCache* cache = r->cache;
+    const uint64_t wrong = uint64_t(1) | uint64_t(4096) << 32;  // CFA = SP + 4096
+    r->depth = 30;
+    r->fp_change = 0;
+    r->c = &g_replayed[round];
+    switch (round) {
+    case 1:  // every rule wrong: a walk would be misled, a replay is not
+        for (auto& e : cache->entries) e.step = wrong;
+        break;
+    case 2:  // what a replay gives is the kept frames
+        g_flipped = cache->last.frame[5] ^= 1;
+        break;
+    case 3:  // a word read changed: walked again (by the rules, found again)
+        memset(cache->entries, 0, sizeof cache->entries);
+        cache->last.read[cache->last.reads / 2].value ^= 1;
+        break;
+    case 4:  // another depth
+        cache->last.frame[5] ^= 1;
+        r->depth = 7;
+        break;
+    case 6:  // another epoch: emptied
+        cache->last.frame[5] ^= 1;
+        r->epoch = 2;
+        break;
+    case 7:  // another frame pointer at the start, which the first frame's rule reads
+        g_start_fp_used = cache->last.start_fp_used;
+        cache->last.frame[5] ^= 1;
+        r->fp_change = 0x10;
+        break;
+    }
+}
+
+TEST_F(FastUnwind, AWalkWhereTheLastOneStartedGivesItsFramesWhileItsWordsHoldTheirValues) {
+    Comparison* c = g_replayed;
+    auto cache = std::make_unique<unwind::WalkCache>();
+    UnwindJob job{[](UnwindJob* j) {
+                      auto* cache = static_cast<unwind::WalkCache*>(j->context);
+                      ReplayJob r{cache, 1, 30, 0, nullptr};
+                      for (int round = 0; round < g_replay_rounds; ++round) {
+                          before_round(round, &r);
+                          compare_here_cached(&r);
+                          g_kept_frames[round] = cache->last.frames;
+                      }
+                      return 0;
+                  },
+                  nullptr, cache.get()};
+    unwind_fixture_deep(kDepth, &job);
+    for (int round : {0, 1, 3, 5, 6}) {
+        EXPECT_TRUE(c[round].equal()) << round << ": " << c[round].describe();
+        EXPECT_EQ(c[round].fast_n, 30) << round;
+        EXPECT_EQ(g_kept_frames[round], 30u) << round;
+    }
+    // Round 2 replayed the kept frames, one changed on purpose: so round 1 was a replay too.
+    ASSERT_EQ(c[2].fast_n, 30);
+    EXPECT_EQ(c[2].fast[5], g_flipped);
+    EXPECT_EQ(c[2].fast[5], c[0].fast[5] ^ 1);
+    EXPECT_EQ(memcmp(c[2].fast, c[0].fast, 5 * sizeof(uintptr_t)), 0);
+    EXPECT_EQ(memcmp(c[2].fast + 6, c[0].fast + 6, 24 * sizeof(uintptr_t)), 0);
+    EXPECT_TRUE(c[4].equal()) << c[4].describe();
+    EXPECT_EQ(c[4].fast_n, 7);
+    EXPECT_EQ(cache->epoch, 2u);
+    // This file keeps frame pointers: the caller's frame is found by %rbp.
+    EXPECT_EQ(g_start_fp_used, 1u);
+    EXPECT_FALSE(c[7].fast_n == 30 && c[7].fast[5] == (c[0].fast[5] ^ 1)) << c[7].describe();
+}
+
 TEST_F(FastUnwind, StopsAtTheDepthAskedFor) {
     Comparison c;
     UnwindJob job{[](UnwindJob* j) {
@@ -262,10 +451,14 @@ TEST_F(FastUnwind, ThroughASignalFrameEqualsLibunwind) {
 std::atomic<int> g_compared, g_mismatched, g_left_to_libunwind;
 Comparison g_first_mismatch;
 int g_stop;
+unwind::WalkCache* g_timer_cache;  // the walks' cache, if any (then 40 frames deep: kept walks)
 
 void compare_on_timer(int) {
     Comparison c;
-    compare_here(&c);
+    if (g_timer_cache != nullptr)
+        compare_here(&c, 40, g_timer_cache);
+    else
+        compare_here(&c);
     if (c.fast_n == unwind::kNeedsLibunwind) {
         g_left_to_libunwind.fetch_add(1);
     } else if (!c.equal()) {
@@ -274,7 +467,11 @@ void compare_on_timer(int) {
     if (g_compared.fetch_add(1) + 1 >= 2000) __atomic_store_n(&g_stop, 1, __ATOMIC_RELAXED);
 }
 
-TEST_F(FastUnwind, AtAnyInterruptedInstructionEqualsLibunwind) {
+void compare_at_interrupted_instructions(unwind::WalkCache* cache) {
+    g_timer_cache = cache;
+    g_compared = 0;
+    g_mismatched = 0;
+    g_left_to_libunwind = 0;
     struct sigaction sa {}, old {};
     sa.sa_handler = compare_on_timer;
     sa.sa_flags = SA_RESTART;
@@ -289,6 +486,18 @@ TEST_F(FastUnwind, AtAnyInterruptedInstructionEqualsLibunwind) {
     EXPECT_GE(g_compared.load(), 2000);
     EXPECT_EQ(g_mismatched.load(), 0) << g_first_mismatch.describe();
     EXPECT_EQ(g_left_to_libunwind.load(), 0);
+    g_timer_cache = nullptr;
+}
+
+TEST_F(FastUnwind, AtAnyInterruptedInstructionEqualsLibunwind) { compare_at_interrupted_instructions(nullptr); }
+
+// The same with a walk cache kept from one interruption to the next, as the sampler keeps it: the
+// loop is interrupted at its few instructions again and again, with the same registers (a replay
+// of the last walk, whose words include the interrupted ones) or others (a walk by the rules, the
+// interrupted instruction's rule kept as `exact`).
+TEST_F(FastUnwind, AtAnyInterruptedInstructionWithAWalkCacheEqualsLibunwind) {
+    auto cache = std::make_unique<unwind::WalkCache>();
+    compare_at_interrupted_instructions(cache.get());
 }
 
 // On another thread the stack ends at the thread's start (clone3, whose return address is

@@ -17,6 +17,9 @@ uintptr_t g_base;              // set once by sample_stacks_start; 0 = no stacks
 unsigned g_busy;               // bit k: stack k in use (k < kStacks) or owned
 uintptr_t g_origin[kStacks + kOwnStacks];  // the stack pointer that switched to stack k
 constexpr unsigned kAllStacks = kStacks + kOwnStacks;
+// Kept at an owned stack's top, above where its samples run (see own_sample_stack_walk_cache).
+constexpr uintptr_t kOwnReserved = (sizeof(unwind::WalkCache) + 63) & ~uintptr_t(63);
+static_assert(kOwnReserved < kStackSize / 64);
 
 }  // namespace
 
@@ -101,7 +104,13 @@ void run_on_own_sample_stack(uint32_t own, void (*fn)(void*), void* arg) {
     uintptr_t sp;
     asm volatile("mov %%rsp, %0" : "=r"(sp));
     g_origin[k] = sp - 16;  // for on_sample_stack, as in run_on_sample_stack
-    vdsotrace_call_on_stack(fn, arg, base + k * kStride + kStride);
+    vdsotrace_call_on_stack(fn, arg, base + k * kStride + kStride - kOwnReserved);
+}
+
+unwind::WalkCache* own_sample_stack_walk_cache(uint32_t own) {
+    const uintptr_t base = __atomic_load_n(&g_base, __ATOMIC_ACQUIRE);
+    if (base == 0 || own <= kStacks || own > kAllStacks) return nullptr;
+    return reinterpret_cast<unwind::WalkCache*>(base + own * kStride - kOwnReserved);
 }
 
 void sample_stacks_after_fork(uint32_t own, uintptr_t sp) {
@@ -127,6 +136,7 @@ uint32_t claim_own_sample_stack() { return 0; }
 void sample_stacks_after_fork(uint32_t, uintptr_t) {}
 void release_own_sample_stack(uint32_t) {}
 void run_on_own_sample_stack(uint32_t, void (*fn)(void*), void* arg) { fn(arg); }
+unwind::WalkCache* own_sample_stack_walk_cache(uint32_t) { return nullptr; }
 bool on_sample_stack(uintptr_t, uintptr_t*, uintptr_t*, uintptr_t*) { return false; }
 #endif
 

@@ -15,6 +15,8 @@
 
 #include <cstdint>
 
+#include "tracer/unwind/fast_unwind.h"
+
 namespace vdsotrace::tracer {
 
 // Maps the stacks (start-up, or the first growth: system calls; safe to race). False when they
@@ -37,6 +39,12 @@ void release_own_sample_stack(uint32_t own);
 // Runs fn(arg) on the stack claim_own_sample_stack() gave (`own`, non-zero). Only its owner
 // calls this, never nested (one sample at a time per thread: ThreadState::in_sample).
 void run_on_own_sample_stack(uint32_t own, void (*fn)(void*), void* arg);
+
+// The walk cache (unwind::WalkCache) kept at the top of the stack `own` (non-zero), above the
+// part samples run on: memory its owner already has, which outlives the thread's samples (and the
+// thread: what it holds stays true for the next owner under the same epoch). Null where samples
+// do not switch stacks.
+unwind::WalkCache* own_sample_stack_walk_cache(uint32_t own);
 
 // In a fork's child, where only the forking thread exists: every stack is free again but the one
 // this thread owns (`own`, 0: none) and the one it runs on (`sp`: a fork from a signal handler

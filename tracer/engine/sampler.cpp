@@ -91,26 +91,15 @@ __attribute__((noinline)) uint32_t capture_frame_pointers(uintptr_t* out, uint32
     return count;
 }
 
-// A walk by the unwind tables (unwind/fast_unwind.h) from `frame`, the caller's frame at the clock
-// call, within the thread's stack; or, without that frame, from this function's own (then the
-// frames of the shim are dropped from its start, as libunwind's are). -1 when the walk needs
-// libunwind.
-__attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintptr_t caller, wrappers::CallFrame frame,
-                                          uintptr_t stack_top, unwind::WalkHint* hint) {
-    unwind::StartFrame start{caller, frame.cfa, frame.fp};
-    const bool from_here = frame.cfa == 0;
-    if (from_here) {
-        // Built with frame pointers: the saved one is the caller's.
-        const auto* fp = static_cast<const uintptr_t*>(__builtin_frame_address(0));
-        start = {reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
-                 reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()), fp[0]};
-    }
-    // The thread's stack, from the first frame up; a start far from its top is on another stack
-    // (a signal handler's alternate stack): libunwind then (as the frame-pointer walk gives up).
+// The walk below without the caller's frame: from this function's own, then the frames of the
+// shim are dropped from its start, as libunwind's are.
+__attribute__((noinline)) int capture_cfi_from_here(uintptr_t* out, uint32_t depth, uintptr_t caller,
+                                                    uintptr_t stack_top) {
+    // Built with frame pointers: the saved one is the caller's.
+    const auto* fp = static_cast<const uintptr_t*>(__builtin_frame_address(0));
+    const unwind::StartFrame start{reinterpret_cast<uintptr_t>(__builtin_return_address(0)),
+                                   reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa()), fp[0]};
     if (stack_top <= start.sp || stack_top - start.sp >= (uintptr_t(64) << 20)) return unwind::kNeedsLibunwind;
-    if (!from_here)
-        return unwind::backtrace(start, start.sp, stack_top, out, depth, hint,
-                                 __atomic_load_n(&g_recorder.module_generation, __ATOMIC_ACQUIRE));
     uintptr_t raw[kMaxSampleDepth + kOwnFramesMax];
     const int n = unwind::backtrace(start, start.sp, stack_top, raw, depth + kOwnFramesMax);
     if (n < 0) return n;
@@ -120,6 +109,22 @@ __attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintpt
     if (i >= n || raw[i] != caller) out[count++] = caller;
     for (; i < n && count < depth; ++i) out[count++] = raw[i];
     return int(count);
+}
+
+// A walk by the unwind tables (unwind/fast_unwind.h) from `frame`, the caller's frame at the clock
+// call, within the thread's stack; or, without that frame, from capture_cfi_from_here's own. -1
+// when the walk needs libunwind. The walk from the caller's frame apart from the other, whose
+// 2 KiB frame buffer widened this one's frame; its start's bounds are checked on the frame's own
+// values (the start's fields read back from the 16-byte store that wrote them stalled, perf).
+__attribute__((noinline)) int capture_cfi(uintptr_t* out, uint32_t depth, uintptr_t caller, wrappers::CallFrame frame,
+                                          uintptr_t stack_top, unwind::WalkHint* hint, unwind::WalkCache* cache) {
+    if (frame.cfa == 0) return capture_cfi_from_here(out, depth, caller, stack_top);
+    // The thread's stack, from the first frame up; a start far from its top is on another stack
+    // (a signal handler's alternate stack): libunwind then (as the frame-pointer walk gives up).
+    if (stack_top <= frame.cfa || stack_top - frame.cfa >= (uintptr_t(64) << 20)) return unwind::kNeedsLibunwind;
+    const unwind::StartFrame start{caller, frame.cfa, frame.fp};
+    return unwind::backtrace(start, frame.cfa, stack_top, out, depth, hint,
+                             __atomic_load_n(&g_recorder.module_generation, __ATOMIC_ACQUIRE), cache);
 }
 
 // libunwind finds unwind tables with dl_iterate_phdr, which takes the loader's (recursive) write
@@ -333,6 +338,7 @@ struct SampleJob {
     wrappers::CallFrame frame;
     int unwinder;
     uint64_t logged_at;  // the ring entry's timestamp (log_sample), 0: none
+    unwind::WalkCache* walk_cache;  // the thread's, on its own sample stack (null: none, use its hints)
 };
 
 template <bool kShared>
@@ -344,7 +350,9 @@ void capture_and_count(void* arg) {
     auto* h = reinterpret_cast<format::SampleSlotHeader*>(t.sample_slot);
     const format::Header::Sampling& cfg = seg.header->sampling;
     uintptr_t frames[kMaxSampleDepth];
-    int n = unwinder == kCfi ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, t.walk_hint) : -1;
+    int n = unwinder == kCfi
+                ? capture_cfi(frames, cfg.max_depth, job.caller, job.frame, t.stack_top, t.walk_hint, job.walk_cache)
+                : -1;
     if (n < 0)  // libunwind when loaded, never inside the loader (see in_loader)
         n = int(unwinder != kFramePointers && g_backtrace != nullptr && !in_loader(t)
                     ? capture_libunwind(frames, cfg.max_depth, job.caller)
@@ -380,7 +388,7 @@ uint64_t take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintp
     }
     t.in_sample = 1;
     const int saved_errno = errno;  // libunwind and the module lookup must not change the program's errno
-    SampleJob job{&t, &seg, counter, caller, frame, unwinder, 0};
+    SampleJob job{&t, &seg, counter, caller, frame, unwinder, 0, nullptr};
     // The walks that start from their own frame (frame pointers; the tables' walk without the
     // caller's frame) read the thread's stack upwards from there: they stay on it, as does
     // everything inside the loader (the frame-pointer walk).
@@ -388,12 +396,15 @@ uint64_t take_sample(ThreadState& t, const Segment& seg, unsigned counter, uintp
                            g_backtrace == nullptr || in_loader(t);
     if (from_here)
         capture_and_count<kShared>(&job);
-    else if (!kShared && t.own_sample_stack != 0)
+    else if (!kShared && t.own_sample_stack != 0) {
         // The thread's own sample stack: no claim of a shared one (two locked instructions on a
         // word every sampling thread writes). Not for a thread state shared with a clone
         // (share_thread_state_with_clone: two threads on one TLS, t.shared), whose samples may
-        // run at the same time: they claim shared stacks, as every sample did before.
+        // run at the same time: they claim shared stacks, as every sample did before. Its walk
+        // cache is this thread's alone for the same reason.
+        job.walk_cache = own_sample_stack_walk_cache(t.own_sample_stack);
         run_on_own_sample_stack(t.own_sample_stack, capture_and_count<kShared>, &job);
+    }
     else
         run_on_sample_stack(capture_and_count<kShared>, &job);
     errno = saved_errno;

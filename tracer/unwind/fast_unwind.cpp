@@ -194,14 +194,50 @@ bool prepare() {
     return true;
 }
 
-int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth,
-              WalkHint* hint, uint32_t epoch) {
-    if (depth == 0) return 0;
-    if (stack_high <= stack_low + 8 || start.sp < stack_low || start.sp >= stack_high) return kNeedsLibunwind;
+namespace {
+
+// The last walk's frames when this one starts where it did and every word it read still holds
+// its value (see WalkCache): their number, or -1. Each word lies in [stack_low, stack_high), as
+// the walk that read it checked.
+int replay(const WalkCache::Last& last, const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high,
+           uint32_t depth, uintptr_t* out) {
+    if (last.frames == 0 || last.pc != start.pc || last.sp != start.sp ||
+        (last.start_fp_used && last.fp != start.fp) || last.stack_low != stack_low || last.stack_high != stack_high ||
+        last.depth != depth)
+        return -1;
+    uintptr_t changed = 0;  // one branch at the end: the loads are all independent
+    for (uint32_t i = 0; i < last.reads; ++i) changed |= read_stack_word(last.read[i].at) ^ last.read[i].value;
+    if (changed != 0) return -1;
+    memcpy(out, last.frame, last.frames * sizeof(uintptr_t));
+    return int(last.frames);
+}
+
+// What a walk kept for the next one's replay (see walk<true>).
+struct Kept {
+    uint32_t reads;      // every stack word read (logged up to kLastReads)
+    bool start_fp_used;  // whether the frame pointer it started with took part
+};
+
+// The walk (see backtrace). kKeep: every stack word read is logged in cache->last.read for the
+// next walk's replay, and whether the start's frame pointer took part: code without frame
+// pointers keeps anything in %rbp (a loop's counter), and a walk that reloads it from a frame
+// before any rule reads it gives the same frames whatever it held.
+template <bool kKeep>
+int walk(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth,
+         WalkHint* hint, uint32_t epoch, WalkCache* cache, Kept* keep) {
     // A word at `at` lies in [stack_low, stack_high): one subtraction and one unsigned compare.
     const uintptr_t span = stack_high - 8 - stack_low;
     auto on_stack = [stack_low, span](uintptr_t at) { return at - stack_low <= span; };
-    auto load = [](uintptr_t at) { return read_stack_word(at); };
+    uint32_t kept = 0;
+    bool fp_is_start = true, start_fp_used = false;
+    auto load = [&](uintptr_t at) {
+        const uintptr_t value = read_stack_word(at);
+        if (kKeep) {
+            if (kept < WalkCache::kLastReads) cache->last.read[kept] = {at, value};
+            ++kept;
+        }
+        return value;
+    };
     uintptr_t pc = start.pc, sp = start.sp, fp = start.fp;
     // Where the rule is looked up: the call before a return address (pc - 1) or, after a signal
     // frame, the interrupted instruction itself (`exact`, keyed apart in the rule table).
@@ -254,18 +290,37 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
     };
     uintptr_t* const first = out;
     uintptr_t* const end = out + depth;
+    auto done = [&] {
+        if (kKeep) *keep = {kept, start_fp_used};
+        return int(out - first);
+    };
     *out++ = pc;
     while (out != end) {
         if (__builtin_expect(address != last_address, 0)) {
             Step rule;
-            const bool from_hint = hinted(&rule);
-            if (!from_hint) {
-                if (address - module_start >= module_size) {
-                    if (!enter_module(address, &m)) return kNeedsLibunwind;
-                    module_start = m.start;
-                    module_size = m.end - m.start;
+            bool from_hint = false;
+            WalkCache::Entry* cached = nullptr;
+            uint64_t key = 0;
+            if (cache != nullptr) {
+                key = WalkCache::key(address, exact);
+                cached = &cache->entries[WalkCache::slot(address)];
+            }
+            if (cached != nullptr && cached->key == key) {
+                // Known to this thread: no module or rule table to look at (the module in `m`
+                // stays the one last entered; a lookup outside it enters the right one).
+                rule = cached->step;
+                from_hint = true;  // (nothing to keep as a hint either)
+            } else {
+                from_hint = hinted(&rule);
+                if (!from_hint) {
+                    if (address - module_start >= module_size) {
+                        if (!enter_module(address, &m)) return kNeedsLibunwind;
+                        module_start = m.start;
+                        module_size = m.end - m.start;
+                    }
+                    rule = rule_for(m, address, pc, exact);
                 }
-                rule = rule_for(m, address, pc, exact);
+                if (cached != nullptr) *cached = {key, rule};
             }
             const unsigned lookup = lookups++;
             const Kind kind = step_kind(rule);
@@ -277,6 +332,7 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
                 // A handler on an alternate stack: the rest of the stack is elsewhere.
                 if (interrupted_sp <= sp || interrupted_sp >= stack_high) return kNeedsLibunwind;
                 fp = load(sp + kUcRbp);
+                fp_is_start = false;
                 pc = load(sp + kUcRip);
                 sp = interrupted_sp;
                 exact = true;  // the interrupted instruction itself, not a return address
@@ -305,11 +361,12 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
                     const uintptr_t cfa = sp + uintptr_t(cfa_offset);
                     if (__builtin_expect(cfa > stack_high, 0)) return kNeedsLibunwind;
                     fp = load(cfa + uintptr_t(fp_saved_at));
+                    if (kKeep) fp_is_start = false;
                     pc = load(cfa - 8);
                     sp = cfa;
-                    if (__builtin_expect(pc < 0x4000, 0)) return int(out - first);  // the end of the chain
+                    if (__builtin_expect(pc < 0x4000, 0)) return done();  // the end of the chain
                     *out++ = pc;
-                    if (__builtin_expect(out == end, 0)) return int(out - first);
+                    if (__builtin_expect(out == end, 0)) return done();
                     if (__builtin_expect(pc - 1 != last_address, 0)) break;
                 }
             } else {
@@ -318,9 +375,9 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
                     if (__builtin_expect(cfa > stack_high, 0)) return kNeedsLibunwind;
                     pc = load(cfa - 8);
                     sp = cfa;
-                    if (__builtin_expect(pc < 0x4000, 0)) return int(out - first);  // the end of the chain
+                    if (__builtin_expect(pc < 0x4000, 0)) return done();  // the end of the chain
                     *out++ = pc;
-                    if (__builtin_expect(out == end, 0)) return int(out - first);
+                    if (__builtin_expect(out == end, 0)) return done();
                     if (__builtin_expect(pc - 1 != last_address, 0)) break;
                 }
             }
@@ -329,6 +386,7 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
             continue;
         }
         const uintptr_t cfa = (from_fp ? fp : sp) + uintptr_t(cfa_offset);
+        if (kKeep && from_fp && fp_is_start) start_fp_used = true;
         // Each caller's frame lies above its callee's, on the same stack: the return address at
         // cfa - 8 in [sp, sp + kMaxFrame), and cfa at most the stack's end (sp is on the stack:
         // every sp taken was checked so). A frame that holds no return address above sp is left
@@ -338,6 +396,7 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
             const uintptr_t slot = cfa + uintptr_t(fp_saved_at);
             if (!on_stack(slot)) return kNeedsLibunwind;
             fp = load(slot);
+            fp_is_start = false;
         }
         pc = load(cfa - 8);
         sp = cfa;
@@ -346,12 +405,49 @@ int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high
         if (pc < 0x4000) break;  // the end of the chain (libunwind stops there too)
         *out++ = pc;
     }
-    return int(out - first);
+    return done();
+}
+
+}  // namespace
+
+int backtrace(const StartFrame& start, uintptr_t stack_low, uintptr_t stack_high, uintptr_t* out, uint32_t depth,
+              WalkHint* hint, uint32_t epoch, WalkCache* cache) {
+    if (depth == 0) return 0;
+    if (stack_high <= stack_low + 8 || start.sp < stack_low || start.sp >= stack_high) return kNeedsLibunwind;
+    if (cache == nullptr) return walk<false>(start, stack_low, stack_high, out, depth, hint, epoch, nullptr, nullptr);
+    // Kept under another epoch: a module may have been unloaded since, and another loaded at its
+    // addresses.
+    if (cache->epoch != epoch) {
+        memset(cache->entries, 0, sizeof cache->entries);
+        cache->last.frames = 0;
+        cache->epoch = epoch;
+    }
+    WalkCache::Last& last = cache->last;
+    const int replayed = replay(last, start, stack_low, stack_high, depth, out);
+    if (replayed >= 0) return replayed;
+    last.frames = 0;  // its reads are overwritten from here on
+    Kept kept{};
+    const int n = walk<true>(start, stack_low, stack_high, out, depth, nullptr, epoch, cache, &kept);
+    if (n > 0 && uint32_t(n) <= WalkCache::kLastFrames && kept.reads <= WalkCache::kLastReads) {
+        last.pc = start.pc;
+        last.sp = start.sp;
+        last.fp = start.fp;
+        last.stack_low = stack_low;
+        last.stack_high = stack_high;
+        last.depth = depth;
+        last.reads = kept.reads;
+        last.start_fp_used = kept.start_fp_used;
+        memcpy(last.frame, out, uint32_t(n) * sizeof(uintptr_t));
+        last.frames = uint32_t(n);
+    }
+    return n;
 }
 
 #else
 bool prepare() { return false; }
-int backtrace(const StartFrame&, uintptr_t, uintptr_t, uintptr_t*, uint32_t, WalkHint*, uint32_t) { return kNeedsLibunwind; }
+int backtrace(const StartFrame&, uintptr_t, uintptr_t, uintptr_t*, uint32_t, WalkHint*, uint32_t, WalkCache*) {
+    return kNeedsLibunwind;
+}
 #endif
 
 }  // namespace vdsotrace::tracer::unwind
