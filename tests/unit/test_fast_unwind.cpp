@@ -106,6 +106,12 @@ int leaf_compare(UnwindJob*) {
     return 0;
 }
 
+// The same into the Comparison the job carries.
+int compare_into_context(UnwindJob* j) {
+    compare_here(static_cast<Comparison*>(j->context));
+    return 0;
+}
+
 TEST_F(FastUnwind, DeepStackWithoutFramePointersEqualsLibunwind) {
     UnwindJob job{leaf_compare, nullptr, nullptr};
     unwind_fixture_deep(kDepth, &job);
@@ -114,11 +120,7 @@ TEST_F(FastUnwind, DeepStackWithoutFramePointersEqualsLibunwind) {
     EXPECT_GT(g_leaf_result.fast_n, kDepth + kDepth / 4);
     // Again, now from the rule table (the first walk filled it).
     Comparison again;
-    UnwindJob job2{[](UnwindJob* j) {
-                       compare_here(static_cast<Comparison*>(j->context));
-                       return 0;
-                   },
-                   nullptr, &again};
+    UnwindJob job2{compare_into_context, nullptr, &again};
     unwind_fixture_deep(kDepth, &job2);
     EXPECT_TRUE(again.equal()) << again.describe();
 }
@@ -129,11 +131,7 @@ TEST_F(FastUnwind, DeepStackWithoutFramePointersEqualsLibunwind) {
 TEST_F(FastUnwind, ARecursionEqualsLibunwind) {
     for (int round = 0; round < 2; ++round) {
         Comparison c;
-        UnwindJob job{[](UnwindJob* j) {
-                          compare_here(static_cast<Comparison*>(j->context));
-                          return 0;
-                      },
-                      nullptr, &c};
+        UnwindJob job{compare_into_context, nullptr, &c};
         unwind_fixture_recurse(kDepth, &job);
         EXPECT_TRUE(c.equal()) << c.describe();
         // The leaf's frames (two when optimised, more at -O0), then kDepth frames returning to
@@ -506,11 +504,7 @@ TEST_F(FastUnwind, OnAThreadEqualsLibunwindToItsStart) {
     Comparison c;
     std::thread t([&] {
         learn_stack();
-        UnwindJob job{[](UnwindJob* j) {
-                          compare_here(static_cast<Comparison*>(j->context));
-                          return 0;
-                      },
-                      nullptr, &c};
+        UnwindJob job{compare_into_context, nullptr, &c};
         unwind_fixture_deep(kDepth, &job);
     });
     t.join();
