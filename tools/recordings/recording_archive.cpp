@@ -51,18 +51,35 @@ size_t page_length(uint64_t size, size_t page) {
     return size_t(std::min<uint64_t>(kArchivePageSize, size - uint64_t(page) * kArchivePageSize));
 }
 
+// The page bitmap of an image of `size` bytes: its length, and whether page `i` is kept.
+size_t bitmap_bytes(uint64_t size) { return (page_count(size) + 7) / 8; }
+bool page_kept(const unsigned char* bitmap, size_t i) { return (bitmap[i / 8] & (1u << (i % 8))) != 0; }
+
 // The bytes a packed entry of an image of `size` bytes takes (its bitmap and kept pages), read
 // from the bitmap at `p` with `room` bytes left in the archive; UINT64_MAX when not even the
 // bitmap fits or no segment is that large.
 uint64_t packed_size(const unsigned char* p, uint64_t room, uint64_t size) {
     if (size > format::kMaxSegmentSize) return UINT64_MAX;
-    const size_t pages = page_count(size);
-    const size_t bitmap = (pages + 7) / 8;
+    const size_t bitmap = bitmap_bytes(size);
     if (bitmap > room) return UINT64_MAX;
     uint64_t kept = 0;
-    for (size_t i = 0; i < pages; ++i)
-        if (p[i / 8] & (1u << (i % 8))) kept += page_length(size, i);
+    for (size_t i = 0; i < page_count(size); ++i)
+        if (page_kept(p, i)) kept += page_length(size, i);
     return bitmap + kept;
+}
+
+// A live segment's recording from its bytes, with its kept or live perf map; nullopt and a
+// message naming `path` when it does not parse.
+std::optional<Recording> segment_recording(const std::vector<unsigned char>& bytes, const std::string& path,
+                                           std::string* error) {
+    std::string why;
+    auto r = parse_recording(bytes, path, &why);
+    if (!r) {
+        *error = fmt::format("{}: {}", path, why);
+        return std::nullopt;
+    }
+    r->perf_map = load_perf_map(*r);
+    return r;
 }
 
 }  // namespace
@@ -72,22 +89,18 @@ SegmentImage pack_segment_image(const std::string& path, const std::vector<unsig
     image.path = path;
     image.size = bytes.size();
     const size_t pages = page_count(bytes.size());
-    const size_t bitmap = (pages + 7) / 8;
+    const size_t bitmap = bitmap_bytes(bytes.size());
     // The bitmap first, then one allocation of the exact size: grown page by page, the vector's
     // reallocations and their fresh pages were most of the packing's cost.
     std::vector<unsigned char> kept_pages(bitmap, 0);
-    size_t kept = 0;
-    for (size_t i = 0; i < pages; ++i) {
-        const size_t n = page_length(bytes.size(), i);
-        if (page_is_zero(bytes.data() + i * kArchivePageSize, n)) continue;
-        kept_pages[i / 8] |= uint8_t(1u << (i % 8));
-        kept += n;
-    }
-    image.packed.resize(bitmap + kept);
+    for (size_t i = 0; i < pages; ++i)
+        if (!page_is_zero(bytes.data() + i * kArchivePageSize, page_length(bytes.size(), i)))
+            kept_pages[i / 8] |= uint8_t(1u << (i % 8));
+    image.packed.resize(size_t(packed_size(kept_pages.data(), bitmap, bytes.size())));
     memcpy(image.packed.data(), kept_pages.data(), bitmap);
     unsigned char* to = image.packed.data() + bitmap;
     for (size_t i = 0; i < pages; ++i) {
-        if (!(kept_pages[i / 8] & (1u << (i % 8)))) continue;
+        if (!page_kept(kept_pages.data(), i)) continue;
         const size_t n = page_length(bytes.size(), i);
         memcpy(to, bytes.data() + i * kArchivePageSize, n);
         to += n;
@@ -95,24 +108,29 @@ SegmentImage pack_segment_image(const std::string& path, const std::vector<unsig
     return image;
 }
 
-bool unpack_segment_image(const unsigned char* packed, size_t packed_size, uint64_t size,
+bool unpack_segment_image(const unsigned char* packed, size_t packed_bytes, uint64_t size,
                           std::vector<unsigned char>* image) {
-    const size_t pages = page_count(size);
-    const size_t bitmap = (pages + 7) / 8;
-    if (size > format::kMaxSegmentSize || packed_size < bitmap) return false;
-    uint64_t kept = 0;
-    for (size_t i = 0; i < pages; ++i)
-        if (packed[i / 8] & (1u << (i % 8))) kept += page_length(size, i);
-    if (kept != packed_size - bitmap) return false;
+    if (packed_size(packed, packed_bytes, size) != packed_bytes) return false;
     image->assign(size_t(size), 0);
-    const unsigned char* from = packed + bitmap;
-    for (size_t i = 0; i < pages; ++i) {
-        if (!(packed[i / 8] & (1u << (i % 8)))) continue;
+    const unsigned char* from = packed + bitmap_bytes(size);
+    for (size_t i = 0; i < page_count(size); ++i) {
+        if (!page_kept(packed, i)) continue;
         const size_t n = page_length(size, i);
         memcpy(image->data() + i * kArchivePageSize, from, n);
         from += n;
     }
     return true;
+}
+
+std::optional<std::vector<SegmentImage>> read_segment_images(const std::vector<std::string>& files,
+                                                             std::string* error) {
+    std::vector<SegmentImage> images;
+    std::vector<unsigned char> bytes;  // one file at a time
+    for (const std::string& f : files) {
+        if (!read_recording_file(f, &bytes, error)) return std::nullopt;
+        images.push_back(pack_segment_image(f, bytes));
+    }
+    return images;
 }
 
 std::optional<uint64_t> write_archive(const std::vector<SegmentImage>& images,
@@ -165,13 +183,9 @@ std::optional<uint64_t> write_archive(const std::vector<SegmentImage>& images,
 std::optional<uint64_t> write_archive(const std::vector<std::string>& files,
                                       const std::vector<std::pair<std::string, std::string>>& extra,
                                       const ArchiveSink& sink, std::string* error) {
-    std::vector<SegmentImage> images;
-    std::vector<unsigned char> bytes;
-    for (const std::string& f : files) {
-        if (!read_recording_file(f, &bytes, error)) return std::nullopt;
-        images.push_back(pack_segment_image(f, bytes));
-    }
-    return write_archive(images, extra, sink, error);
+    const auto images = read_segment_images(files, error);
+    if (!images) return std::nullopt;
+    return write_archive(*images, extra, sink, error);
 }
 
 std::optional<std::vector<unsigned char>> archive_bytes(const std::vector<std::string>& files,
@@ -295,13 +309,8 @@ std::optional<std::vector<Recording>> load_recordings(const std::string& path, s
     if (!read_recording_file(path, &bytes, error, allow_other_users)) return std::nullopt;
     if (is_recording_file(bytes)) return parse_recording_file(bytes, path, error);
     if (is_archive(bytes)) return parse_archive(bytes, path, error);
-    std::string why;
-    auto r = parse_recording(bytes, path, &why);
-    if (!r) {
-        *error = fmt::format("{}: {}", path, why);
-        return std::nullopt;
-    }
-    r->perf_map = load_perf_map(*r);
+    auto r = segment_recording(bytes, path, error);
+    if (!r) return std::nullopt;
     std::vector<Recording> out;  // not {std::move(*r)}: an initializer list copies the recording
     out.push_back(std::move(*r));
     return out;
@@ -311,14 +320,8 @@ std::optional<Recording> load_segment_keeping_image(const std::string& path, std
                                                     bool allow_other_users, SegmentImage* image) {
     thread_local std::vector<unsigned char> bytes;  // reused, as in load_recordings
     if (!read_recording_file(path, &bytes, error, allow_other_users)) return std::nullopt;
-    std::string why;
-    auto r = parse_recording(bytes, path, &why);
-    if (!r) {
-        *error = fmt::format("{}: {}", path, why);
-        return std::nullopt;
-    }
-    r->perf_map = load_perf_map(*r);
-    *image = pack_segment_image(path, bytes);
+    auto r = segment_recording(bytes, path, error);
+    if (r) *image = pack_segment_image(path, bytes);
     return r;
 }
 

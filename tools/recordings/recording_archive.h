@@ -53,8 +53,12 @@ SegmentImage pack_segment_image(const std::string& path, const std::vector<unsig
 
 // The whole image again, zero pages put back; false when `packed` does not describe `size` bytes
 // (a bitmap shorter than the pages, or kept pages that do not add up to what follows it).
-bool unpack_segment_image(const unsigned char* packed, size_t packed_size, uint64_t size,
+bool unpack_segment_image(const unsigned char* packed, size_t packed_bytes, uint64_t size,
                           std::vector<unsigned char>* image);
+
+// The segment files read (one at a time) and packed; nullopt and a message when one cannot be.
+std::optional<std::vector<SegmentImage>> read_segment_images(const std::vector<std::string>& files,
+                                                             std::string* error);
 
 // Receives the archive in pieces, in order; false stops the writing (the sink said why).
 using ArchiveSink = std::function<bool(const unsigned char* bytes, size_t size)>;
@@ -66,7 +70,7 @@ std::optional<uint64_t> write_archive(const std::vector<SegmentImage>& images,
                                       const std::vector<std::pair<std::string, std::string>>& extra,
                                       const ArchiveSink& sink, std::string* error);
 
-// The same for segment files, read one at a time (nullopt and a message when one cannot be).
+// The same for segment files (read_segment_images).
 std::optional<uint64_t> write_archive(const std::vector<std::string>& segment_files,
                                       const std::vector<std::pair<std::string, std::string>>& extra,
                                       const ArchiveSink& sink, std::string* error);

@@ -56,13 +56,8 @@ std::string recording_file_name(const std::string& program, const std::string& s
 
 bool write_recording_file(const std::vector<std::string>& segment_files, const SymbolTable* symbols,
                           const std::string& path, std::string* error, uint64_t* size) {
-    std::vector<SegmentImage> images;
-    std::vector<unsigned char> bytes;
-    for (const std::string& f : segment_files) {
-        if (!read_recording_file(f, &bytes, error)) return false;
-        images.push_back(pack_segment_image(f, bytes));
-    }
-    return write_recording_file(images, symbols, path, error, size);
+    const auto images = read_segment_images(segment_files, error);
+    return images && write_recording_file(*images, symbols, path, error, size);
 }
 
 bool write_recording_file(const std::vector<SegmentImage>& images, const SymbolTable* symbols,
