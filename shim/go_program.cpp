@@ -5,7 +5,6 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,17 +23,6 @@ using elf::Phdr;
 using elf::Shdr;
 using elf::Sym;
 
-// Runtime address minus link-time address of the executable (0 unless it is position-
-// independent), from where its program headers are (AT_PHDR) against where PT_PHDR says they
-// are. Every dynamically linked executable (the only kind the shim is loaded into) has PT_PHDR.
-uintptr_t executable_bias() {
-    const auto* ph = reinterpret_cast<const Phdr*>(getauxval(AT_PHDR));
-    const size_t phnum = getauxval(AT_PHNUM);
-    for (size_t i = 0; ph != nullptr && i < phnum; ++i)
-        if (ph[i].p_type == PT_PHDR) return reinterpret_cast<uintptr_t>(ph) - ph[i].p_vaddr;
-    return 0;
-}
-
 void inspect(const elf::Bytes& f, GoProgram* out) {
     const auto* eh = f.at<Ehdr>(0);
     if (eh == nullptr || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shentsize != sizeof(Shdr)) return;
@@ -51,7 +39,7 @@ void inspect(const elf::Bytes& f, GoProgram* out) {
         if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_entsize == sizeof(Sym) && sh[i].sh_link < eh->e_shnum)
             symtab = &sh[i];
     }
-    const uintptr_t bias = executable_bias();
+    const uintptr_t bias = elf::executable_program_headers().bias;
     tracer::go::PlumbingFinder finder(bias);
     const Sym* syms = symtab ? f.at<Sym>(symtab->sh_offset, symtab->sh_size / sizeof(Sym)) : nullptr;
     const unsigned char* tab = pclntab ? f.at<unsigned char>(pclntab->sh_offset, pclntab->sh_size) : nullptr;
@@ -102,11 +90,10 @@ void inspect(const elf::Bytes& f, GoProgram* out) {
 // executable. Read in memory through AT_PHDR: no system call, so every non-Go program pays
 // nothing for the question.
 bool has_go_note() {
-    const auto* ph = reinterpret_cast<const Phdr*>(getauxval(AT_PHDR));
-    const size_t phnum = getauxval(AT_PHNUM);
-    if (ph == nullptr) return false;
-    const uintptr_t bias = executable_bias();
-    for (size_t i = 0; i < phnum; ++i) {
+    const elf::ProgramHeaders exe = elf::executable_program_headers();
+    const Phdr* ph = exe.phdr;
+    const uintptr_t bias = exe.bias;
+    for (size_t i = 0; i < exe.count; ++i) {
         if (ph[i].p_type != PT_NOTE) continue;
         const auto* p = reinterpret_cast<const unsigned char*>(bias + ph[i].p_vaddr);
         const unsigned char* end = p + ph[i].p_memsz;

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <link.h>
 #include <sched.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -17,6 +16,7 @@
 #include <cstring>
 
 #include "tracer/engine/recorder.h"
+#include "tracer/common/elf_bytes.h"
 #include "tracer/common/text_util.h"
 #include "tracer/common/vdso_image.h"
 #include "tracer/unwind/eh_frame_rules.h"
@@ -265,14 +265,10 @@ struct FoundSymbol {
 };
 
 bool find_rtld_global_ro(uintptr_t* start, size_t* size) {
-    const auto* ph = reinterpret_cast<const ElfW(Phdr)*>(getauxval(AT_PHDR));
-    const size_t phnum = getauxval(AT_PHNUM);
-    uintptr_t bias = 0;
+    const elf::ProgramHeaders exe = elf::executable_program_headers();
     const char* interp = nullptr;
-    for (size_t i = 0; ph != nullptr && i < phnum; ++i)
-        if (ph[i].p_type == PT_PHDR) bias = reinterpret_cast<uintptr_t>(ph) - ph[i].p_vaddr;
-    for (size_t i = 0; ph != nullptr && i < phnum; ++i)
-        if (ph[i].p_type == PT_INTERP) interp = reinterpret_cast<const char*>(bias + ph[i].p_vaddr);
+    for (size_t i = 0; i < exe.count; ++i)
+        if (exe.phdr[i].p_type == PT_INTERP) interp = reinterpret_cast<const char*>(exe.bias + exe.phdr[i].p_vaddr);
     if (interp == nullptr) return false;
     link_map* map = loaded_link_map(interp, false);
     if (map == nullptr) return false;

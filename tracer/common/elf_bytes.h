@@ -1,10 +1,12 @@
 // Reading ELF structures out of bytes nobody vouches for (the live vDSO, the mapped executable):
 // every table is checked to lie inside the bytes, without overflow, before a typed pointer to it
 // is made. No libc and no allocation: the shim uses this on its first call, possibly inside a
-// signal handler. Used by vdso_image.cpp, shim/go_program.cpp and the vDSO parser's tests.
+// signal handler. Used by vdso_image.cpp, shim/go_program.cpp and the vDSO parser's tests; the
+// executable's own program headers for shim/ and executable_path.cpp.
 #pragma once
 
 #include <link.h>  // ElfW(): this machine's ELF class
+#include <sys/auxv.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -58,5 +60,26 @@ struct Bytes {
         return nullptr;
     }
 };
+
+// The running executable's program headers as the kernel's auxiliary vector gives them (AT_PHDR,
+// AT_PHNUM): no system call, usable before any constructor runs.
+struct ProgramHeaders {
+    const Phdr* phdr = nullptr;
+    size_t count = 0;
+    uintptr_t bias = 0;     // runtime minus link-time addresses (0 unless position-independent)
+    bool has_phdr = false;  // PT_PHDR told the bias (every dynamically linked executable has one)
+};
+
+inline ProgramHeaders executable_program_headers() {
+    ProgramHeaders out;
+    out.phdr = reinterpret_cast<const Phdr*>(getauxval(AT_PHDR));
+    out.count = out.phdr != nullptr ? size_t(getauxval(AT_PHNUM)) : 0;
+    for (size_t i = 0; i < out.count; ++i)
+        if (out.phdr[i].p_type == PT_PHDR) {
+            out.bias = reinterpret_cast<uintptr_t>(out.phdr) - out.phdr[i].p_vaddr;
+            out.has_phdr = true;
+        }
+    return out;
+}
 
 }  // namespace vdsotrace::elf

@@ -9,6 +9,8 @@
 
 #include <cstring>
 
+#include "tracer/common/elf_bytes.h"
+
 namespace vdsotrace::tracer {
 
 namespace {
@@ -16,38 +18,20 @@ namespace {
 // Where the main program's ELF header and program headers lie in memory (the first PT_LOAD maps
 // file offset 0, which holds the header).
 bool mapped_headers(const ElfW(Ehdr)** ehdr, const ElfW(Phdr)** phdr, size_t* phnum) {
-    const auto* ph = reinterpret_cast<const ElfW(Phdr)*>(getauxval(AT_PHDR));
-    const size_t n = getauxval(AT_PHNUM);
-    if (ph == nullptr || n == 0) return false;
-    uintptr_t bias = 0;
-    bool have_phdr = false;
-    for (size_t i = 0; i < n; ++i)
-        if (ph[i].p_type == PT_PHDR) {
-            bias = reinterpret_cast<uintptr_t>(ph) - ph[i].p_vaddr;
-            have_phdr = true;
-        }
-    if (!have_phdr) return false;  // (static non-PIE programs have none; they are not preloaded)
-    for (size_t i = 0; i < n; ++i)
-        if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0) {
-            *ehdr = reinterpret_cast<const ElfW(Ehdr)*>(bias + ph[i].p_vaddr);
-            *phdr = ph;
-            *phnum = n;
+    const elf::ProgramHeaders exe = elf::executable_program_headers();
+    if (!exe.has_phdr) return false;  // (static non-PIE programs have none; they are not preloaded)
+    for (size_t i = 0; i < exe.count; ++i)
+        if (exe.phdr[i].p_type == PT_LOAD && exe.phdr[i].p_offset == 0) {
+            *ehdr = reinterpret_cast<const ElfW(Ehdr)*>(exe.bias + exe.phdr[i].p_vaddr);
+            *phdr = exe.phdr;
+            *phnum = exe.count;
             return true;
         }
     return false;
 }
 
-bool read_exactly(int fd, void* to, size_t n, off_t at) {
-    auto* p = static_cast<unsigned char*>(to);
-    while (n > 0) {
-        const ssize_t got = pread(fd, p, n, at);
-        if (got <= 0) return false;
-        p += got;
-        n -= size_t(got);
-        at += got;
-    }
-    return true;
-}
+// A regular file's bytes at `at`: one pread returns them all or the file is shorter.
+bool read_at(int fd, void* to, size_t n, off_t at) { return pread(fd, to, n, at) == ssize_t(n); }
 
 // Static: one process's first call at a time makes the segment (the recorder's state machine),
 // and its stack may be small. 32 program headers cover every program seen (date has 13).
@@ -84,10 +68,10 @@ bool executable_path_from_exec(char* out, size_t size) {
     if (!mapped_headers(&ehdr, &phdr, &phnum) || phnum > sizeof g_file_phdrs / sizeof g_file_phdrs[0]) return false;
     const int fd = open(out, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) return false;
-    const bool same = read_exactly(fd, &g_file_ehdr, sizeof g_file_ehdr, 0) &&
+    const bool same = read_at(fd, &g_file_ehdr, sizeof g_file_ehdr, 0) &&
                       memcmp(&g_file_ehdr, ehdr, sizeof g_file_ehdr) == 0 &&
                       g_file_ehdr.e_phentsize == sizeof(ElfW(Phdr)) && g_file_ehdr.e_phnum == phnum &&
-                      read_exactly(fd, g_file_phdrs, phnum * sizeof(ElfW(Phdr)), off_t(g_file_ehdr.e_phoff)) &&
+                      read_at(fd, g_file_phdrs, phnum * sizeof(ElfW(Phdr)), off_t(g_file_ehdr.e_phoff)) &&
                       memcmp(g_file_phdrs, phdr, phnum * sizeof(ElfW(Phdr))) == 0;
     close(fd);
     return same;
