@@ -264,6 +264,24 @@ struct FoundSymbol {
     size_t size;
 };
 
+// A size `_rtld_global_ro` can have (a few hundred bytes in every glibc).
+bool plausible_size(uint64_t bytes) { return bytes > 0 && bytes <= 65536; }
+
+// Whether `p` lies in the object of link map `map` (the loader's, not a copy elsewhere).
+bool owned_by(const void* p, const link_map* map) {
+    dl_find_object owner{};
+    return _dl_find_object(const_cast<void*>(p), &owner) == 0 && owner.dlfo_link_map == map;
+}
+
+// Takes [at, at + bytes) as the object found, when it lies in a readable segment of a loaded
+// object (a file read must be the one that is loaded).
+bool take_object(uintptr_t at, uint64_t bytes, uintptr_t* start, size_t* size) {
+    *start = at;
+    *size = size_t(bytes);
+    const Protection prot = protection_of(*start, *size);
+    return prot.found && prot.readable;
+}
+
 bool find_rtld_global_ro(uintptr_t* start, size_t* size) {
     const elf::ProgramHeaders exe = elf::executable_program_headers();
     const char* interp = nullptr;
@@ -278,33 +296,20 @@ bool find_rtld_global_ro(uintptr_t* start, size_t* size) {
     // (module_symbol): no lock, no scope walk, no file. dlvsym + dladdr1 did the same through the
     // global scope under the loader's lock: 10 to 13 us of every process start (issue 14).
     uint64_t bytes = 0;
-    if (const void* p = tracer::wrappers::module_symbol(reinterpret_cast<uintptr_t>(map->l_ld), "_rtld_global_ro", &bytes)) {
-        dl_find_object owner{};
-        if (bytes > 0 && bytes <= 65536 && _dl_find_object(const_cast<void*>(p), &owner) == 0 &&
-            owner.dlfo_link_map == map) {
-            *start = reinterpret_cast<uintptr_t>(p);
-            *size = size_t(bytes);
-            const Protection prot = protection_of(*start, *size);
-            return prot.found && prot.readable;
-        }
-    }
+    const void* in_loader =
+        tracer::wrappers::module_symbol(reinterpret_cast<uintptr_t>(map->l_ld), "_rtld_global_ro", &bytes);
+    if (in_loader != nullptr && plausible_size(bytes) && owned_by(in_loader, map))
+        return take_object(reinterpret_cast<uintptr_t>(in_loader), bytes, start, size);
     // dlvsym finds the symbol through the global scope with its version named (the loader's own
     // handle and plain dlsym refuse GLIBC_PRIVATE), and dladdr1 gives its size from the loader's
     // symbol table in memory. Taken only when it is the loader's own (not an executable's copy).
     if (void* p = dlvsym(RTLD_DEFAULT, "_rtld_global_ro", "GLIBC_PRIVATE")) {
         Dl_info info{};
         void* entry = nullptr;  // the symbol's ElfW(Sym)
-        dl_find_object owner{};
         if (dladdr1(p, &info, &entry, RTLD_DL_SYMENT) != 0 && entry != nullptr && info.dli_saddr == p &&
-            _dl_find_object(p, &owner) == 0 && owner.dlfo_link_map == map) {
-            const size_t bytes = size_t(static_cast<const ElfW(Sym)*>(entry)->st_size);
-            if (bytes > 0 && bytes <= 65536) {
-                *start = reinterpret_cast<uintptr_t>(p);
-                *size = bytes;
-                const Protection prot = protection_of(*start, *size);
-                return prot.found && prot.readable;
-            }
-        }
+            owned_by(p, map) && plausible_size(static_cast<const ElfW(Sym)*>(entry)->st_size))
+            return take_object(reinterpret_cast<uintptr_t>(p), static_cast<const ElfW(Sym)*>(entry)->st_size, start,
+                               size);
     }
 
     FoundSymbol found{"_rtld_global_ro", 0, 0};
@@ -332,12 +337,8 @@ bool find_rtld_global_ro(uintptr_t* start, size_t* size) {
         }
     }
     close(fd);
-    if (found.value == 0 || found.size == 0 || found.size > 65536) return false;
-    *start = loader_bias + found.value;
-    *size = found.size;
-    // The file must be the one that is loaded: the object lies in a readable segment of it.
-    const Protection p = protection_of(*start, *size);
-    return p.found && p.readable;
+    if (found.value == 0 || !plausible_size(found.size)) return false;
+    return take_object(loader_bias + found.value, found.size, start, size);
 }
 
 // libc's object, by its handle: not through one of its functions' addresses, which another

@@ -88,7 +88,7 @@ void SessionCollector::collect_once() {
         auto r = load_segment_keeping_image(s.path, &error, other_users_, &image);
         std::lock_guard<std::mutex> lock(mutex_);
         if (!r)
-            refused_[s.path] = true;
+            refused_.insert(s.path);
         else
             taken_.emplace(s.path, std::make_pair(std::move(*r), std::move(image)));
     }

@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -59,7 +60,7 @@ private:
     std::condition_variable wake_;
     bool stopping_ = false;
     std::map<std::string, std::pair<Recording, SegmentImage>> taken_;
-    std::map<std::string, bool> refused_;  // paths that failed to read: left for the end, which says why
+    std::set<std::string> refused_;  // paths that failed to read: left for the end, which says why
     std::thread thread_;
 };
 
