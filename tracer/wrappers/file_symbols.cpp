@@ -71,6 +71,22 @@ bool is_ready(uint32_t* state) {
     return true;
 }
 
+// A file's first and last bytes, read with one pread each when a file is opened: its ELF header
+// and notes lie at its start, its .gnu_debuglink, section names and section headers at its end
+// (as linkers write them), so the dozen small reads of a stripped program's layout (issue 14's
+// shell loop: 11 preads for /usr/bin/date) are served from here. A read outside them is a pread.
+constexpr size_t kHeadBytes = 1024;
+constexpr size_t kTailBytes = 3072;
+
+struct FileWindows {
+    int fd = -1;
+    const unsigned char* head = nullptr;  // [0, head_len) of the file; null: no windows
+    size_t head_len = 0;
+    const unsigned char* tail = nullptr;  // [tail_at, tail_at + tail_len)
+    uint64_t tail_at = 0;
+    size_t tail_len = 0;
+};
+
 struct ModuleFile {
     const void* map_start;  // the module (dlfo_map_start); null: free entry
     uint32_t state;
@@ -79,6 +95,7 @@ struct ModuleFile {
     char path[2][256];      // scratch for the filler's paths (not on its stack: see the header)
     unsigned char headers[kScratchBytes];  // scratch for the filler's reads of headers and notes
     FileLayout layout;      // scratch: what the filler read of a file (not on its stack either)
+    FileWindows file;       // scratch: the file being read and its windows
 };
 
 constexpr unsigned kModules = 256;
@@ -88,15 +105,88 @@ constinit ModuleFile g_modules[kModules] = {};
 
 
 
-bool read_at(int fd, void* into, size_t bytes, uint64_t offset) {
+// The windows' bytes: one buffer for the process, taken by one filler at a time (a compare and
+// swap; 4 KiB in every module's entry would be a megabyte of .bss). A filler that finds it taken
+// (another thread's, or the frame a signal handler interrupted) reads with pread alone.
+alignas(64) constinit unsigned char g_window_bytes[kHeadBytes + kTailBytes] = {};
+uint32_t g_window_taken;
+
+unsigned char* take_window() {
+    uint32_t free = 0;
+    if (!__atomic_compare_exchange_n(&g_window_taken, &free, 1u, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return nullptr;
+    // ThreadSanitizer sees the preads into the buffer (it intercepts them), not this lock.
+    if (__tsan_acquire != nullptr) __tsan_acquire(&g_window_taken);
+    return g_window_bytes;
+}
+
+void give_window_back() {
+    if (__tsan_release != nullptr) __tsan_release(&g_window_taken);
+    __atomic_store_n(&g_window_taken, 0u, __ATOMIC_RELEASE);
+}
+
+// The window buffer, held for one filler's reading of a module's files.
+class WindowHold {
+public:
+    WindowHold() : bytes_(take_window()) {}
+    ~WindowHold() {
+        if (bytes_ != nullptr) give_window_back();
+    }
+    WindowHold(const WindowHold&) = delete;
+    WindowHold& operator=(const WindowHold&) = delete;
+    unsigned char* bytes() const { return bytes_; }
+
+private:
+    unsigned char* bytes_;
+};
+
+bool pread_all(int fd, void* into, size_t bytes, uint64_t offset) {
     return pread(fd, into, bytes, off_t(offset)) == ssize_t(bytes);
+}
+
+// Loads the windows of the open file `fd` of `size` bytes into `bytes` (null: none, every read a
+// pread). The tail ends where the section headers end, when the ELF header says so.
+void load_windows(int fd, uint64_t size, unsigned char* bytes, FileWindows* w) {
+    *w = FileWindows{};
+    w->fd = fd;
+    if (bytes == nullptr) return;
+    const size_t head = size_t(std::min<uint64_t>(size, kHeadBytes));
+    if (!pread_all(fd, bytes, head, 0)) return;
+    w->head = bytes;
+    w->head_len = head;
+    uint64_t end = size;
+    const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(bytes);
+    if (head >= sizeof(Elf64_Ehdr) && memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 &&
+        eh->e_ident[EI_CLASS] == ELFCLASS64 && eh->e_shoff <= size &&
+        uint64_t(eh->e_shnum) * eh->e_shentsize <= size - eh->e_shoff && eh->e_shnum != 0)
+        end = eh->e_shoff + uint64_t(eh->e_shnum) * eh->e_shentsize;
+    if (end <= head) return;  // all of it is in the head
+    const uint64_t at = std::max<uint64_t>(head, end > kTailBytes ? end - kTailBytes : 0);
+    if (!pread_all(fd, bytes + kHeadBytes, size_t(end - at), at)) return;
+    w->tail = bytes + kHeadBytes;
+    w->tail_at = at;
+    w->tail_len = size_t(end - at);
+}
+
+// `bytes` at `offset` of the file `w` describes: from its windows when they hold them.
+bool read_at(const FileWindows& w, void* into, size_t bytes, uint64_t offset) {
+    if (w.head != nullptr && offset <= w.head_len && bytes <= w.head_len - offset) {
+        memcpy(into, w.head + offset, bytes);
+        return true;
+    }
+    if (w.tail != nullptr && offset >= w.tail_at && offset - w.tail_at <= w.tail_len &&
+        bytes <= w.tail_len - (offset - w.tail_at)) {
+        memcpy(into, w.tail + (offset - w.tail_at), bytes);
+        return true;
+    }
+    return pread_all(w.fd, into, bytes, offset);
 }
 
 bool inside(const FileLayout& f, uint64_t offset, uint64_t size) { return offset <= f.size && size <= f.size - offset; }
 
 // Reads the ELF and section headers of the open file `fd` of `size` bytes (a 64-bit ELF of this
 // machine's byte order) into `out`. `scratch` (kScratchBytes) is the entry's, not the stack.
-__attribute__((noinline)) bool read_layout(int fd, uint64_t size, unsigned char* scratch, FileLayout* out) {
+__attribute__((noinline)) bool read_layout(const FileWindows& fd, uint64_t size, unsigned char* scratch, FileLayout* out) {
     out->size = size;
     // The headers pass through the scratch, never the stack: only the fields used are kept.
     auto* sh = reinterpret_cast<Elf64_Shdr*>(scratch);
@@ -153,12 +243,17 @@ __attribute__((noinline)) bool read_layout(int fd, uint64_t size, unsigned char*
 }
 
 // When the open file `fd` holds a .symtab: maps it (read-only, for the process's life) into `t`.
-// *layout gets what was read.
-bool symbols_of_fd(int fd, unsigned char* scratch, FileLayout* layout, SymbolTable* t) {
+// *layout gets what was read, *w the file's windows (read into `window`; null: none).
+bool symbols_of_fd(int fd, unsigned char* window, FileWindows* w, unsigned char* scratch, FileLayout* layout,
+                   SymbolTable* t) {
+    *w = FileWindows{};
+    w->fd = fd;
     // lseek, not fstat (whose struct is 144 bytes of stack): the size, and a failure on anything
     // but a file.
     const off_t size = lseek(fd, 0, SEEK_END);
-    if (size <= 0 || !read_layout(fd, uint64_t(size), scratch, layout) || layout->symtab_size == 0) return false;
+    if (size <= 0) return false;
+    load_windows(fd, uint64_t(size), window, w);
+    if (!read_layout(*w, uint64_t(size), scratch, layout) || layout->symtab_size == 0) return false;
     void* p = mmap(nullptr, size_t(size), PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) return false;
     const auto* base = static_cast<const unsigned char*>(p);
@@ -172,17 +267,18 @@ bool symbols_of_fd(int fd, unsigned char* scratch, FileLayout* layout, SymbolTab
 // O_NONBLOCK: a FIFO at that path must not block the program.
 int open_file(const char* path) { return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); }
 
-bool symbols_of_file(const char* path, unsigned char* scratch, FileLayout* layout, SymbolTable* t) {
+bool symbols_of_file(const char* path, unsigned char* window, FileWindows* w, unsigned char* scratch,
+                     FileLayout* layout, SymbolTable* t) {
     const int fd = open_file(path);
     if (fd < 0) return false;
     *layout = FileLayout{};
-    const bool found = symbols_of_fd(fd, scratch, layout, t);
+    const bool found = symbols_of_fd(fd, window, w, scratch, layout, t);
     close(fd);
     return found;
 }
 
 // /usr/lib/debug/.build-id/ab/cdef....debug from the GNU build-id note of the open file `fd`.
-bool build_id_debug_path(int fd, const FileLayout& f, unsigned char* scratch, char* out, size_t size) {
+bool build_id_debug_path(const FileWindows& fd, const FileLayout& f, unsigned char* scratch, char* out, size_t size) {
     for (unsigned i = 0; i < f.notes; ++i) {
         // One note per section, as linkers write .note.gnu.build-id: header, "GNU\0", the id.
         const uint64_t len = std::min<uint64_t>(f.note_size[i], 12 + 4 + 64);
@@ -205,7 +301,7 @@ bool build_id_debug_path(int fd, const FileLayout& f, unsigned char* scratch, ch
 }
 
 // The .gnu_debuglink name of the open file `fd`, into `name` (kLinkNameBytes); false: none.
-bool debug_link_name(int fd, const FileLayout& f, char* name) {
+bool debug_link_name(const FileWindows& fd, const FileLayout& f, char* name) {
     if (f.link_size < 2) return false;
     const size_t len = size_t(std::min<uint64_t>(f.link_size, kLinkNameBytes - 1));
     if (!read_at(fd, name, len, f.link_off)) return false;
@@ -215,9 +311,10 @@ bool debug_link_name(int fd, const FileLayout& f, char* name) {
 
 // The separate debug file's symbol table: by build id, else by the .gnu_debuglink `name` next to
 // the file `path`, in .debug/ beside it, and under /usr/lib/debug.
-bool debug_symbol_table(const char* path, const char* by_build_id, const char* name, unsigned char* scratch,
-                        FileLayout* layout, SymbolTable* t, char (&candidate)[256]) {
-    if (by_build_id != nullptr && symbols_of_file(by_build_id, scratch, layout, t)) return true;
+bool debug_symbol_table(const char* path, const char* by_build_id, const char* name, unsigned char* window,
+                        FileWindows* w, unsigned char* scratch, FileLayout* layout, SymbolTable* t,
+                        char (&candidate)[256]) {
+    if (by_build_id != nullptr && symbols_of_file(by_build_id, window, w, scratch, layout, t)) return true;
     const char* slash = strrchr(path, '/');
     if (name == nullptr || slash == nullptr) return false;
     const size_t dir_len = size_t(slash - path);
@@ -231,7 +328,7 @@ bool debug_symbol_table(const char* path, const char* by_build_id, const char* n
         }
         b.add(form[1])->add(name);
         if (b.size() + 1 >= sizeof candidate || strcmp(candidate, path) == 0) continue;
-        if (symbols_of_file(candidate, scratch, layout, t)) return true;
+        if (symbols_of_file(candidate, window, w, scratch, layout, t)) return true;
     }
     return false;
 }
@@ -240,7 +337,7 @@ bool debug_symbol_table(const char* path, const char* by_build_id, const char* n
 // Returns false when there is none. The module's own file is opened once: its layout, build id
 // and debug link are read from that descriptor.
 bool open_symbols(const link_map* lm, SymbolTable* t, char (&scratch)[2][256], unsigned char* headers,
-                  FileLayout* file) {
+                  FileLayout* file, FileWindows* w) {
     const char* path = lm->l_name;
     if (path == nullptr || path[0] == '\0') {  // the program itself
         // The recording's header names it already (read at its creation): one readlink of
@@ -259,7 +356,8 @@ bool open_symbols(const link_map* lm, SymbolTable* t, char (&scratch)[2][256], u
     const int fd = open_file(path);
     if (fd < 0) return false;
     *file = FileLayout{};
-    if (symbols_of_fd(fd, headers, file, t)) {
+    const WindowHold window;
+    if (symbols_of_fd(fd, window.bytes(), w, headers, file, t)) {
         close(fd);
         return true;
     }
@@ -267,14 +365,14 @@ bool open_symbols(const link_map* lm, SymbolTable* t, char (&scratch)[2][256], u
     // scratch, the link name after the head of the scratch (which reads the candidates' headers).
     char* name = reinterpret_cast<char*>(headers) + kHeadersBytes;
     const bool elf = file->size != 0;
-    const bool by_id = elf && build_id_debug_path(fd, *file, headers, scratch[1], sizeof scratch[1]);
-    const bool by_link = elf && debug_link_name(fd, *file, name);
+    const bool by_id = elf && build_id_debug_path(*w, *file, headers, scratch[1], sizeof scratch[1]);
+    const bool by_link = elf && debug_link_name(*w, *file, name);
     close(fd);
     if (!by_id && !by_link) return false;
     // The build-id candidate is tried first, so the scratch it sits in may be reused after; the
     // module file's layout too (its build id and link name were taken out of it).
-    return debug_symbol_table(path, by_id ? scratch[1] : nullptr, by_link ? name : nullptr, headers, file, t,
-                              scratch[1]);
+    return debug_symbol_table(path, by_id ? scratch[1] : nullptr, by_link ? name : nullptr, window.bytes(), w,
+                              headers, file, t, scratch[1]);
 }
 
 const char* lookup(const SymbolTable& t, uint64_t link_pc) {
@@ -310,7 +408,7 @@ __attribute__((noinline)) ModuleFile* module_entry_slow(const dl_find_object& fo
                                             __ATOMIC_ACQUIRE)) {
                 __atomic_store_n(&e.filler, this_thread(), __ATOMIC_RELEASE);
                 if (__atomic_load_n(&g_no_more_files, __ATOMIC_ACQUIRE) ||
-                    !open_symbols(found.dlfo_link_map, &e.table, e.path, e.headers, &e.layout))
+                    !open_symbols(found.dlfo_link_map, &e.table, e.path, e.headers, &e.layout, &e.file))
                     e.table = SymbolTable{};
                 published(&e.state);
                 return &e;
