@@ -2,6 +2,7 @@
 // memory once the constructor has noted them, and read from /proc/self/cmdline until then.
 #include <fcntl.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 
 #include "tracer/common/executable_path.h"
 #include "tracer/common/process_info.h"
+#include "tracer/engine/process_tree.h"
 
 namespace {
 
@@ -178,4 +180,52 @@ TEST(ExecutablePath, TakenFromExecOnlyWhenItIsWhatProcSays) {
     }
     EXPECT_EQ(probe_as(script), "probe:0:");
     unlink(script.c_str());
+}
+
+namespace {
+
+// The name create_segment_file gives generation `g` of this process in `session`, as shm_open wants it.
+std::string generation_name(const char* session, uint32_t g) {
+    char name[256];
+    vdsotrace::tracer::TextBuffer b(name, sizeof name);
+    b.add("/");
+    vdsotrace::tracer::add_segment_name(&b, uint32_t(getuid()), session, int(getpid()),
+                                        vdsotrace::tracer::image_segment_id(uint32_t(getuid()), session, int(getpid()), g));
+    return name;
+}
+
+uint64_t never_random() {
+    ADD_FAILURE() << "a random id was asked for";
+    return 1;
+}
+
+}  // namespace
+
+// The segment file is created under the first generation's name that has no file (its exclusive
+// creation is the probe): generation 0 in a fresh session; with a file of that name there already
+// (a previous image's, or anybody's), generation 1, the existing file left as it was.
+TEST(SegmentFile, TakesTheFirstGenerationWithoutAFile) {
+    const std::string session = "unit-segfile-" + std::to_string(getpid());
+    char name[128] = {};
+    uint64_t id = 0;
+    int fd = vdsotrace::tracer::create_segment_file(uint32_t(getuid()), session.c_str(), int(getpid()), never_random,
+                                                    &id, name, sizeof name);
+    ASSERT_GE(fd, 0) << name;
+    close(fd);
+    EXPECT_EQ(std::string(name), generation_name(session.c_str(), 0));
+    EXPECT_EQ(id, vdsotrace::tracer::image_segment_id(uint32_t(getuid()), session.c_str(), int(getpid()), 0));
+    const std::string first = name;
+
+    fd = vdsotrace::tracer::create_segment_file(uint32_t(getuid()), session.c_str(), int(getpid()), never_random, &id,
+                                                name, sizeof name);
+    ASSERT_GE(fd, 0) << name;
+    close(fd);
+    EXPECT_EQ(std::string(name), generation_name(session.c_str(), 1));
+    EXPECT_EQ(id, vdsotrace::tracer::image_segment_id(uint32_t(getuid()), session.c_str(), int(getpid()), 1));
+    // Both exist, the first one not truncated nor replaced by the second creation.
+    const int again = shm_open(first.c_str(), O_RDONLY | O_CLOEXEC, 0);
+    EXPECT_GE(again, 0);
+    if (again >= 0) close(again);
+    shm_unlink(first.c_str());
+    shm_unlink(name);
 }

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -58,7 +59,7 @@ uint64_t claim_previous_image(const char* name, format::Header* self) {
     return id;
 }
 
-uint64_t g_previous_image;  // choose_segment_id's find: the id of the image this one replaced, or 0
+uint64_t g_previous_image;  // create_segment_file's find: the id of the image this one replaced, or 0
 
 uint64_t mix(uint64_t x) {  // splitmix64's finaliser
     x ^= x >> 30;
@@ -82,21 +83,26 @@ uint64_t image_segment_id(uint32_t uid, const char* session, int pid, uint32_t g
     return h != 0 ? h : 1;
 }
 
-uint64_t choose_segment_id(uint32_t uid, const char* session, int pid) {
+int create_segment_file(uint32_t uid, const char* session, int pid, uint64_t (*random_id)(), uint64_t* id,
+                        char* name, size_t name_size) {
     g_previous_image = 0;
+    const auto create = [&](uint64_t candidate) {
+        TextBuffer b(name, name_size);
+        b.add("/");
+        add_segment_name(&b, uid, session, pid, candidate);
+        *id = candidate;
+        return shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    };
     // Images of one process: generation 0 first, then one for each exec that recorded. A few
-    // lookups of exact names, where reading /dev/shm cost a scan of every file in it (10% of a
-    // shell loop's time with a few hundred recordings there).
+    // exact names, where reading /dev/shm cost a scan of every file in it (10% of a shell loop's
+    // time with a few hundred recordings there).
     for (uint32_t g = 0; g < kMaxImageGenerations; ++g) {
-        const uint64_t id = image_segment_id(uid, session, pid, g);
-        char path[320];
-        TextBuffer b(path, sizeof path);
-        b.add("/dev/shm/");
-        add_segment_name(&b, uid, session, pid, id);
-        if (access(path, F_OK) != 0) return id;
-        g_previous_image = id;
+        const uint64_t candidate = image_segment_id(uid, session, pid, g);
+        const int fd = create(candidate);
+        if (fd >= 0 || errno != EEXIST) return fd;
+        g_previous_image = candidate;
     }
-    return 0;  // implausible: a random id, and no link
+    return create(random_id());  // implausible: a random id
 }
 
 namespace {

@@ -27,16 +27,21 @@ uint64_t image_segment_id(uint32_t uid, const char* session, int pid, uint32_t g
 // Most images one process (pid) may leave in a session; past them its ids are random.
 inline constexpr uint32_t kMaxImageGenerations = 256;
 
-// The id for this process's new segment: the first generation that has no segment in /dev/shm
-// (0 when kMaxImageGenerations have: then the caller picks a random one). The one before it, if
-// any, may be the image this one replaced: remembered for link_into_tree, which checks.
-uint64_t choose_segment_id(uint32_t uid, const char* session, int pid);
+// Creates the file of this process's new segment in /dev/shm (shm_open with O_CREAT | O_EXCL |
+// O_NOFOLLOW: never one somebody else prepared; 0600: only our user), named "/" + the segment's
+// name, into `name`. Under the first generation's name that has no file: the exclusive creation
+// is the probe (an access() of each name before cost a path lookup a process). The generation
+// before it, if any, may be the image this one replaced: remembered for link_into_tree, which
+// checks. Past kMaxImageGenerations, `random_id()`'s. Returns the descriptor and sets *id, or -1
+// with errno.
+int create_segment_file(uint32_t uid, const char* session, int pid, uint64_t (*random_id)(), uint64_t* id,
+                        char* name, size_t name_size);
 
 // "vdsotrace-<uid>-<session>-<pid>-<16 hex digits of id>", a segment's name in /dev/shm.
 void add_segment_name(TextBuffer* b, uint32_t uid, const char* session, int pid, uint64_t id);
 
 // Fills `h->tree` of a segment just created: the fork parent remembered above, and the segment of
-// the image this process replaced by exec (choose_segment_id found it). That segment is marked
+// the image this process replaced by exec (create_segment_file found it). That segment is marked
 // kStateExeced so it no longer looks running (nor vanished).
 void link_into_tree(format::Header* h);
 

@@ -105,29 +105,18 @@ namespace {
 // created by one thread at a time (the recorder's state machine), so it is never shared.
 format::Header g_plan;
 
-// The plan's uid and pid (identify() asked once: every system call counts at a process start).
-void name_segment(Segment* out, const Settings& settings, uint64_t segment_id) {
-    TextBuffer name(out->name, sizeof out->name);
-    name.add("/")->add(format::kShmPrefix)->add_u64(g_plan.uid)->add("-")->add(settings.session);
-    name.add("-")->add_u64(uint64_t(g_plan.pid))->add("-")->add_hex(segment_id, 16);
-}
-
-// Who we are (pid, start time, executable, command line) into the plan, and the segment's id and
-// name, which derive from the first two (process_tree.h), so an exec'd image can find this one.
-// Apart from the file's creation and not inlined: reading /proc is the deepest part of a
+// Who we are (pid, start time, executable, command line) into the plan: the segment's name
+// derives from the uid, the session and the pid (process_tree.h), so an exec'd image can find this
+// one. Apart from the file's creation and not inlined: reading /proc is the deepest part of a
 // process's first clock call, and the creation's larger frame must not sit above it (issue 12).
-__attribute__((noinline)) uint64_t identify(const Settings& settings, Segment* out) {
+__attribute__((noinline)) void identify() {
     fill_process_info(&g_plan);
     g_plan.uid = uint32_t(getuid());
-    uint64_t segment_id = choose_segment_id(g_plan.uid, settings.session, g_plan.pid);
-    if (segment_id == 0) segment_id = random_u64();
-    name_segment(out, settings, segment_id);
-    return segment_id;
 }
 
-// Lays out, creates, reserves and maps the segment named by identify().
-__attribute__((noinline)) bool create_file(const Settings& settings, uint64_t segment_id, Segment* out, char* error,
-                                           size_t error_size) {
+// Lays out, creates (under its name in the process tree: process_tree.h), reserves and maps the
+// segment of the process identify() described.
+__attribute__((noinline)) bool create_file(const Settings& settings, Segment* out, char* error, size_t error_size) {
     TextBuffer err(error, error_size);
 
     vdso::Image vdso;
@@ -155,13 +144,9 @@ __attribute__((noinline)) bool create_file(const Settings& settings, uint64_t se
         err.add_u64(uint64_t(fsize.rlim_cur) / 1024)->add(" KiB");
         return false;
     }
-    // O_EXCL: never open a segment somebody else prepared under our name. 0600: only our user.
-    int fd = shm_open(out->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EEXIST) {  // somebody made a file of that name: a random one instead
-        segment_id = random_u64();
-        name_segment(out, settings, segment_id);
-        fd = shm_open(out->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    }
+    uint64_t segment_id = 0;
+    const int fd = create_segment_file(plan.uid, settings.session, plan.pid, random_u64, &segment_id, out->name,
+                                       sizeof out->name);
     if (fd < 0) {
         err.add("cannot create /dev/shm")->add(out->name)->add(": ");
         describe_errno(&err, errno);
@@ -232,8 +217,8 @@ __attribute__((noinline)) bool create_file(const Settings& settings, uint64_t se
 
 bool create_segment(const Settings& settings, Segment* out, char* error, size_t error_size) {
     g_plan = format::Header{};
-    const uint64_t segment_id = identify(settings, out);
-    return create_file(settings, segment_id, out, error, error_size);
+    identify();
+    return create_file(settings, out, error, error_size);
 }
 
 }  // namespace vdsotrace::tracer
