@@ -413,6 +413,30 @@ TEST(VdsoLive, ParsesAndFindsClockGettime) {
     EXPECT_EQ(lookup(img, "", nullptr), nullptr);
 }
 
+// Parsed once and kept (a process start asked four times): every later answer is the image a
+// fresh parse of the same bytes gives, field by field.
+TEST(VdsoLive, KeptParseEqualsAFreshParse) {
+    if (getauxval(AT_SYSINFO_EHDR) == 0) GTEST_SKIP() << "no vDSO in this process";
+    Image first, kept, fresh;
+    ASSERT_EQ(parse_live(&first), ParseError::kNone);
+    ASSERT_EQ(parse_live(&kept), ParseError::kNone);
+    ASSERT_EQ(parse(first.base, first.size, &fresh), ParseError::kNone);
+    for (const Image* img : {&first, &kept}) {
+        EXPECT_EQ(img->base, fresh.base);
+        EXPECT_EQ(img->size, fresh.size);
+        EXPECT_EQ(img->load_offset, fresh.load_offset);
+        EXPECT_EQ(img->strtab, fresh.strtab);
+        EXPECT_EQ(img->strtab_size, fresh.strtab_size);
+        EXPECT_EQ(img->symtab, fresh.symtab);
+        EXPECT_EQ(img->sym_count, fresh.sym_count);
+        EXPECT_EQ(img->gnu_hash, fresh.gnu_hash);
+        EXPECT_EQ(img->sysv_hash, fresh.sysv_hash);
+        EXPECT_EQ(img->versym, fresh.versym);
+        EXPECT_EQ(img->verdef, fresh.verdef);
+        EXPECT_EQ(img->verdef_count, fresh.verdef_count);
+    }
+}
+
 #if defined(__x86_64__)
 TEST(VdsoLive, X86_64FunctionsPresent) {
     if (getauxval(AT_SYSINFO_EHDR) == 0) GTEST_SKIP() << "no vDSO in this process";

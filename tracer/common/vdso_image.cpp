@@ -201,6 +201,8 @@ bool check_sysv_hash(const Image& img, uint64_t off, uint64_t* count) {
     return true;
 }
 
+void copy_image(const Image& img, Image* out);
+
 }  // namespace
 
 const char* to_string(ParseError e) {
@@ -303,7 +305,14 @@ ParseError parse(const void* base, size_t size, Image* out) {
         }
     }
 
-    // Copy field by field: a whole-struct copy may become a memcpy call.
+    copy_image(img, out);
+    return ParseError::kNone;
+}
+
+namespace {
+
+// Copied field by field: a whole-struct copy may become a memcpy call.
+void copy_image(const Image& img, Image* out) {
     out->base = img.base;
     out->size = img.size;
     out->load_offset = img.load_offset;
@@ -316,10 +325,39 @@ ParseError parse(const void* base, size_t size, Image* out) {
     out->versym = img.versym;
     out->verdef = img.verdef;
     out->verdef_count = img.verdef_count;
-    return ParseError::kNone;
 }
 
+// The live vDSO, parsed once: it neither moves nor changes its headers or tables while the process
+// lives (the shim's redirections rewrite symbol values, which lookups read afresh), and a process
+// start parsed it four times (entries, libc's pointers, the crash handler, the recording's copy).
+// Published with a release store once filled; a caller that finds it being filled (another
+// thread, or a signal handler that interrupted the filler) parses for itself.
+enum : uint32_t { kLiveUnknown = 0, kLiveFilling = 1, kLiveReady = 2 };
+constinit Image g_live{};
+uint32_t g_live_state;
+
+ParseError parse_live_image(Image* out);
+
+}  // namespace
+
 ParseError parse_live(Image* out) {
+    if (__atomic_load_n(&g_live_state, __ATOMIC_ACQUIRE) == kLiveReady) {
+        copy_image(g_live, out);
+        return ParseError::kNone;
+    }
+    const ParseError e = parse_live_image(out);
+    uint32_t unknown = kLiveUnknown;
+    if (e == ParseError::kNone && __atomic_compare_exchange_n(&g_live_state, &unknown, uint32_t(kLiveFilling), false,
+                                                              __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        copy_image(*out, &g_live);
+        __atomic_store_n(&g_live_state, uint32_t(kLiveReady), __ATOMIC_RELEASE);
+    }
+    return e;
+}
+
+namespace {
+
+ParseError parse_live_image(Image* out) {
     const unsigned char* b = reinterpret_cast<const unsigned char*>(getauxval(AT_SYSINFO_EHDR));
     if (!b) return ParseError::kTooSmall;
     // The live vDSO has no size of its own. It is mapped in whole pages, so its first page is
@@ -340,6 +378,8 @@ ParseError parse_live(Image* out) {
     if (end == 0) return ParseError::kNoLoad;
     return parse(b, end, out);
 }
+
+}  // namespace
 
 const void* lookup(const Image& img, const char* name, const char* version, size_t* size_out) {
     if (!img.base || !img.symtab || !name) return nullptr;
