@@ -382,7 +382,8 @@ int cmd_run(const RunOptions& o) {
     }
     // Reads ended processes' recordings meanwhile (into the file, removing their segments unless
     // they are to be kept).
-    SessionCollector collector(session, other_users, 100, stream.get(), !o.keep_live && o.output_dir.empty());
+    // Every 25 ms: what the end has left to read is what ended in the last pass's interval.
+    SessionCollector collector(session, other_users, 25, stream.get(), !o.keep_live && o.output_dir.empty());
     const int status = wait_for_tree(session, g_child, o.wait_descendants, help.maps_requested);
     std::string stream_error;
     std::map<std::string, CollectedRecording> collected = collector.finish(&stream_error);
@@ -417,12 +418,14 @@ int cmd_run(const RunOptions& o) {
     } else if (load_session(files, other_users, &collected, &recordings, &images)) {
         // Every call site and sampled frame named now, while the binaries are still there: the
         // recording file carries the names (the unfiltered report asks for all of them).
+        // The text report's own build collects them when it is the unfiltered one (a second build
+        // of a big session's report cost a few milliseconds of every run's end).
         auto names = std::make_shared<SymbolTable>();
         names->collect = true;
         for (Recording& r : recordings) r.symbols = names;
-        (void)build_report(recordings);
-        names->collect = false;
+        if (o.stacks.thread != 0 || !o.stacks.function.empty()) (void)build_report(recordings);
         report_recordings(recordings, text_options, true);
+        names->collect = false;
         if (!o.json_file.empty()) report_recordings(recordings, json_options, false);
         bool saved = false;
         if (recording_path == "/dev/null") {
