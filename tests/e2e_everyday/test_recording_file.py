@@ -12,10 +12,12 @@ import glob
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 from vdsotrace_test import check, failures  # the Python suites' one harness (tests/support)
 
@@ -54,6 +56,46 @@ def calls_by_source_function(report):
 
 def caller_rows(report):
     return sorted((c["symbol"], c.get("file", ""), c.get("line", 0), c["calls"], c["offset"]) for c in report["callers"])
+
+
+def killed_run(tmp, sessions):
+    """`run` writes the file as processes end and removes their segments: killed (SIGKILL, no
+    chance to finish), it leaves <file>.partial holding every process it had taken, which
+    `report` reads with a warning."""
+    session = TAG + "k"
+    sessions.append(session)
+    work = os.path.join(tmp, "killed")
+    os.mkdir(work)
+    out = os.path.join(work, "k.vdsotrace")
+    # Five `date`s that end, then a shell that lives on (its own recording stays live).
+    proc = subprocess.Popen([VDSOTRACE, "run", "--shim", SHIM, "--session", session, "-o", out, "--", "bash", "-c",
+                             "for i in 1 2 3 4 5; do date >/dev/null; done; sleep 60"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        def dates_left():
+            return [f for f in live_segments(session) if os.path.exists(f) and b"/usr/bin/date" in open(f, "rb").read()]
+        seen, taken = False, False
+        for _ in range(200):  # up to 10 s: the collector looks every 100 ms
+            left = dates_left()
+            seen = seen or len(left) > 0 or os.path.exists(out + ".partial")
+            if os.path.exists(out + ".partial") and not left and len(live_segments(session)) == 1:
+                taken = True
+                break
+            time.sleep(0.05)
+        check(taken, "the ended processes' segments left /dev/shm while the run went on (only the shell's stays)",
+              str(live_segments(session)))
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    check(not os.path.exists(out) and os.path.exists(out + ".partial"), "a killed run leaves <file>.partial",
+          str(os.listdir(work)))
+    p = run([VDSOTRACE, "report", "--json", out + ".partial"])
+    r = json.loads(p.stdout) if p.returncode == 0 else {"processes": [], "total_calls": 0}
+    check(p.returncode == 0 and p.stderr == f"vdsotrace: {out}.partial: unfinished recording (the run ended before "
+          "writing it whole): read the 5 processes it holds\n", "report reads what the killed run had taken, and says so",
+          f"{p.returncode} {p.stderr!r}")
+    check(r["total_calls"] == 5 and sorted(x["exe"] for x in r["processes"]) == ["/usr/bin/date"] * 5,
+          "the five dates, one clock_gettime each", f"{r['total_calls']} {[x.get('exe') for x in r['processes']]}")
 
 
 def main():
@@ -174,13 +216,15 @@ def main():
               p.stderr == f"vdsotrace: {garbage}: the recording's header is corrupt\n",
               "garbage behind the magic is refused in one line", f"{p.returncode} {p.stderr!r}")
         newer = bytearray(open(path, "rb").read())
-        newer[8] = 2
+        newer[8] = 3
         with open(garbage, "wb") as g:
             g.write(newer)
         p = run([VDSOTRACE, "report", garbage])
-        check(p.returncode == 1 and p.stderr == f"vdsotrace: {garbage}: recording file version 2.0 is not compatible "
-              "with this vdsotrace, which reads 1.x\n", "a newer version is refused in one line",
+        check(p.returncode == 1 and p.stderr == f"vdsotrace: {garbage}: recording file version 3.0 is not compatible "
+              "with this vdsotrace, which reads 1.x to 2.x\n", "a newer version is refused in one line",
               f"{p.returncode} {p.stderr!r}")
+
+        killed_run(tmp, sessions)
     finally:
         for s in sessions:
             for f in live_segments(s):

@@ -15,6 +15,7 @@
 #include <string>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <utility>
 
 #include <fmt/format.h>
@@ -27,6 +28,7 @@
 #include "tools/recordings/jit_symbols.h"
 #include "tools/recordings/recording_archive.h"
 #include "tools/recordings/recording_file.h"
+#include "tools/recordings/recording_stream.h"
 #include "tools/report/report_model.h"
 #include "tools/symbols/symbol_table.h"
 #include "tracer/common/process_info.h"
@@ -164,10 +166,11 @@ void copy_to_output_dir(const std::vector<std::string>& files, const std::string
 // nowhere.
 void remove_segments(const std::vector<std::string>& files, const std::vector<Recording>& recordings) {
     size_t running = 0;
+    std::map<std::string, const Recording*> by_source;  // not a scan of every recording per file
+    for (const Recording& one : recordings) by_source[one.source] = &one;
     for (size_t i = 0; i < files.size(); ++i) {
-        const Recording* r = nullptr;
-        for (const Recording& one : recordings)
-            if (one.source == files[i]) r = &one;
+        const auto it = by_source.find(files[i]);
+        const Recording* r = it == by_source.end() ? nullptr : it->second;
         if (r != nullptr && fate_of(*r) == ProcessFate::kRunning) {
             ++running;
             continue;
@@ -225,13 +228,35 @@ void inject_into_static_child(const std::string& exe, const std::string& session
 // Each of the session's segments read once: its recording for the report and its image (zero
 // pages left out) for the recording file; those the collector read while the command ran are
 // taken from it. False after saying why when one cannot be read.
+// Whether `path` names a regular file or nothing yet (a FIFO or a device is written in place).
+bool is_regular_or_absent(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode);
+}
+
+// Ends the recording file the collector wrote into: the images not in it yet, the perf maps kept
+// beside the segments that remain, and the names.
+bool finish_stream(RecordingStream* stream, const std::vector<SegmentImage>& images,
+                   const std::vector<std::string>& files, const SymbolTable* names, std::string* error,
+                   uint64_t* size) {
+    for (const SegmentImage& image : images)
+        if (!stream->add_image(image, error)) return false;
+    for (const std::string& f : files)
+        if (!stream->add_kept_perf_map(f, error)) return false;
+    return stream->add_entry(kSymbolsEntry, names->to_json(), error) && stream->finish(size, error);
+}
+
+// The session's recordings: those the collector took (whose segments it may have removed) and the
+// segments left in `files`; `images`: the packed images not yet in the recording file.
 bool load_session(const std::vector<std::string>& files, bool other_users,
-                  std::map<std::string, std::pair<Recording, SegmentImage>>* collected,
-                  std::vector<Recording>* recordings, std::vector<SegmentImage>* images) {
+                  std::map<std::string, CollectedRecording>* collected, std::vector<Recording>* recordings,
+                  std::vector<SegmentImage>* images) {
+    for (auto& [path, c] : *collected)
+        if (c.removed) recordings->push_back(std::move(c.recording));
     for (const std::string& f : files) {
         if (auto it = collected->find(f); it != collected->end()) {
-            recordings->push_back(std::move(it->second.first));
-            images->push_back(std::move(it->second.second));
+            recordings->push_back(std::move(it->second.recording));
+            if (!it->second.streamed) images->push_back(std::move(it->second.image));
             continue;
         }
         std::string error;
@@ -345,14 +370,29 @@ int cmd_run(const RunOptions& o) {
     // Run as root, the tree's processes that changed user (servers dropping privileges) recorded
     // under their own uid: the session id is ours, so their recordings are part of the report.
     const bool other_users = geteuid() == 0;
-    SessionCollector collector(session, other_users);  // reads ended processes' recordings meanwhile
+    // The recording file is written as processes end (recording_stream.h), when it is a file of
+    // its own: their segments can then leave /dev/shm at once. Standard output (the program's own
+    // too) and other special files get it whole at the end.
+    std::unique_ptr<RecordingStream> stream;
+    if (!recording_path.empty() && recording_path != "-" && recording_path != "/dev/null" &&
+        is_regular_or_absent(recording_path)) {
+        stream = RecordingStream::create(recording_path, &error);
+        if (!stream) spdlog::warn("{}: the recording file is written at the end instead", error);
+        error.clear();
+    }
+    // Reads ended processes' recordings meanwhile (into the file, removing their segments unless
+    // they are to be kept).
+    // Every 25 ms: what the end has left to read is what ended in the last pass's interval.
+    SessionCollector collector(session, other_users, 25, stream.get(), !o.keep_live && o.output_dir.empty());
     const int status = wait_for_tree(session, g_child, o.wait_descendants, help.maps_requested);
-    std::map<std::string, std::pair<Recording, SegmentImage>> collected = collector.finish();
+    std::string stream_error;
+    std::map<std::string, CollectedRecording> collected = collector.finish(&stream_error);
+    if (!stream_error.empty()) spdlog::warn("{}", stream_error);
     std::vector<int> pids;
 
     std::vector<std::string> files;
-    for (const SegmentName& s : list_segments(getuid(), other_users)) {
-        if (s.session != session) continue;
+    const auto in_session = [&session](const SegmentName& s) { return s.session == session; };
+    for (const SegmentName& s : list_segments(getuid(), other_users, in_session)) {
         files.push_back(s.path);
         pids.push_back(s.pid);
         // Processes reaped by their own parents, or still running (--no-wait): their maps too.
@@ -368,8 +408,8 @@ int cmd_run(const RunOptions& o) {
     const ReportOptions json_options{true, o.json_file, o.top, {"", "", "", o.stacks.thread, o.stacks.function},
                                      false, other_users};
     std::vector<Recording> recordings;
-    std::vector<SegmentImage> images;  // the same reads, packed, for the recording file
-    if (files.empty()) {
+    std::vector<SegmentImage> images;  // the same reads, packed, for the recording file (those not in it yet)
+    if (files.empty() && collected.empty()) {
         spdlog::info("no recording of session {} in {}: {} made no vDSO time call that LD_PRELOAD could see, or "
                      "the shim could not record (then it said why above)",
                      session, shm_dir(), o.command[0]);
@@ -378,12 +418,14 @@ int cmd_run(const RunOptions& o) {
     } else if (load_session(files, other_users, &collected, &recordings, &images)) {
         // Every call site and sampled frame named now, while the binaries are still there: the
         // recording file carries the names (the unfiltered report asks for all of them).
+        // The text report's own build collects them when it is the unfiltered one (a second build
+        // of a big session's report cost a few milliseconds of every run's end).
         auto names = std::make_shared<SymbolTable>();
         names->collect = true;
         for (Recording& r : recordings) r.symbols = names;
-        (void)build_report(recordings);
-        names->collect = false;
+        if (o.stacks.thread != 0 || !o.stacks.function.empty()) (void)build_report(recordings);
         report_recordings(recordings, text_options, true);
+        names->collect = false;
         if (!o.json_file.empty()) report_recordings(recordings, json_options, false);
         bool saved = false;
         if (recording_path == "/dev/null") {
@@ -391,7 +433,8 @@ int cmd_run(const RunOptions& o) {
         } else if (!recording_path.empty()) {
             std::string error;
             uint64_t size = 0;
-            saved = write_recording_file(images, names.get(), recording_path, &error, &size);
+            saved = stream ? finish_stream(stream.get(), images, files, names.get(), &error, &size)
+                           : write_recording_file(images, names.get(), recording_path, &error, &size);
             if (saved)
                 spdlog::info("recording: {} ({}, {} process{}; `vdsotrace report {}` reads it anywhere)",
                              recording_path, human_size(size), recordings.size(), recordings.size() == 1 ? "" : "es",

@@ -133,49 +133,69 @@ std::optional<std::vector<SegmentImage>> read_segment_images(const std::vector<s
     return images;
 }
 
+bool write_archive_header(uint32_t count, const ArchiveSink& sink) {
+    ArchiveHeader h{};
+    memcpy(h.magic, kArchiveMagic, sizeof h.magic);
+    h.major = kArchiveMajor;
+    h.minor = kArchiveMinor;
+    h.byte_order = format::kByteOrderMark;
+    h.count = count;
+    return sink(reinterpret_cast<const unsigned char*>(&h), sizeof h);
+}
+
+bool write_archive_entry(const std::string& name, uint32_t flags, uint64_t image_size, const unsigned char* bytes,
+                         size_t n, const ArchiveSink& sink) {
+    const EntryHeader e{uint32_t(name.size()), flags, image_size};
+    return sink(reinterpret_cast<const unsigned char*>(&e), sizeof e) &&
+           sink(reinterpret_cast<const unsigned char*>(name.data()), name.size()) && (n == 0 || sink(bytes, n));
+}
+
+bool write_image_entry(const SegmentImage& image, const ArchiveSink& sink) {
+    return write_archive_entry(base_name(image.path), kEntryZeroPagesLeftOut, image.size, image.packed.data(),
+                               image.packed.size(), sink);
+}
+
+namespace {
+
+std::optional<std::vector<unsigned char>> read_kept_perf_map(const std::string& segment_path) {
+    std::ifstream map(kept_perf_map_path(segment_path), std::ios::binary);
+    if (!map) return std::nullopt;
+    return std::vector<unsigned char>((std::istreambuf_iterator<char>(map)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+bool write_kept_perf_map_entry(const std::string& segment_path, const ArchiveSink& sink) {
+    const auto text = read_kept_perf_map(segment_path);
+    return !text || write_archive_entry(base_name(segment_path) + kPerfMapEntrySuffix, 0, text->size(), text->data(),
+                                        text->size(), sink);
+}
+
 std::optional<uint64_t> write_archive(const std::vector<SegmentImage>& images,
                                       const std::vector<std::pair<std::string, std::string>>& extra,
                                       const ArchiveSink& sink, std::string* error) {
     // The kept perf maps (few, and text) are read first: the header counts the entries.
     std::vector<std::pair<std::string, std::vector<unsigned char>>> maps;
-    for (const SegmentImage& image : images) {
-        std::ifstream map(kept_perf_map_path(image.path), std::ios::binary);
-        if (!map) continue;
-        std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(map)), std::istreambuf_iterator<char>());
-        maps.emplace_back(base_name(image.path) + kPerfMapEntrySuffix, std::move(bytes));
-    }
+    for (const SegmentImage& image : images)
+        if (auto text = read_kept_perf_map(image.path))
+            maps.emplace_back(base_name(image.path) + kPerfMapEntrySuffix, std::move(*text));
     uint64_t written = 0;
-    bool refused = false;
-    auto put = [&](const void* p, size_t n) {
-        if (refused) return false;
-        if (n > 0 && !sink(static_cast<const unsigned char*>(p), n)) {
-            refused = true;
+    const ArchiveSink counted = [&](const unsigned char* p, size_t n) {
+        if (n > 0 && !sink(p, n)) {
             if (error->empty()) *error = "the archive could not be written";
             return false;
         }
         written += n;
         return true;
     };
-    auto put_entry = [&](const std::string& name, uint32_t flags, uint64_t image_size, const unsigned char* bytes,
-                         size_t size) {
-        EntryHeader e{uint32_t(name.size()), flags, image_size};
-        return put(&e, sizeof e) && put(name.data(), name.size()) && put(bytes, size);
-    };
-    ArchiveHeader h{};
-    memcpy(h.magic, kArchiveMagic, sizeof h.magic);
-    h.major = kArchiveMajor;
-    h.minor = kArchiveMinor;
-    h.byte_order = format::kByteOrderMark;
-    h.count = uint32_t(images.size() + maps.size() + extra.size());
-    if (!put(&h, sizeof h)) return std::nullopt;
+    if (!write_archive_header(uint32_t(images.size() + maps.size() + extra.size()), counted)) return std::nullopt;
     for (const SegmentImage& image : images)
-        if (!put_entry(base_name(image.path), kEntryZeroPagesLeftOut, image.size, image.packed.data(),
-                       image.packed.size()))
-            return std::nullopt;
+        if (!write_image_entry(image, counted)) return std::nullopt;
     for (const auto& [name, text] : maps)
-        if (!put_entry(name, 0, text.size(), text.data(), text.size())) return std::nullopt;
+        if (!write_archive_entry(name, 0, text.size(), text.data(), text.size(), counted)) return std::nullopt;
     for (const auto& [name, text] : extra)
-        if (!put_entry(name, 0, text.size(), reinterpret_cast<const unsigned char*>(text.data()), text.size()))
+        if (!write_archive_entry(name, 0, text.size(), reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size(), counted))
             return std::nullopt;
     return written;
 }
@@ -208,7 +228,7 @@ bool is_archive(const std::vector<unsigned char>& bytes) {
 }
 
 std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned char>& bytes, const std::string& source,
-                                                    std::string* error) {
+                                                    std::string* error, bool unfinished) {
     ArchiveHeader h{};
     if (bytes.size() < sizeof h || !is_archive(bytes)) {
         *error = fmt::format("{}: not a vdsotrace archive", source);
@@ -224,19 +244,24 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
                              source, h.major, h.minor, kArchiveOldestMajor, kArchiveMajor);
         return std::nullopt;
     }
-    if (h.count == 0 || h.count > kArchiveMaxEntries) {
+    // Entries up to the end: an archive written as the run went (minor 3), or what a run that
+    // ended early left of one.
+    const bool to_the_end = h.count == kArchiveCountUntilEnd && (h.major > 2 || (h.major == 2 && h.minor >= 3));
+    if (!to_the_end && (h.count == 0 || h.count > kArchiveMaxEntries)) {
         *error = fmt::format("{}: the archive lists {} recordings: corrupt", source, h.count);
         return std::nullopt;
     }
+    const std::string of_count = to_the_end ? std::string() : fmt::format(" of {}", h.count);
     std::vector<Recording> out;
     std::vector<std::string> out_names;
     std::vector<std::pair<std::string, std::string>> maps;  // recording name, perf map text
     std::shared_ptr<SymbolTable> symbols;
     size_t at = sizeof h;
-    for (uint32_t i = 0; i < h.count; ++i) {
+    for (uint32_t i = 0; to_the_end ? at < bytes.size() && i < kArchiveMaxEntries : i < h.count; ++i) {
         EntryHeader e{};
         if (bytes.size() - at < sizeof e) {
-            *error = fmt::format("{}: the archive ends inside entry {} of {}: truncated", source, i + 1, h.count);
+            if (unfinished) break;  // cut inside the last entry: the whole ones are what there is
+            *error = fmt::format("{}: the archive ends inside entry {}{}: truncated", source, i + 1, of_count);
             return std::nullopt;
         }
         memcpy(&e, bytes.data() + at, sizeof e);
@@ -247,9 +272,10 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
                                 : packed ? packed_size(bytes.data() + at + e.name_size, room, e.image_size)
                                          : e.image_size;
         if (stored > room) {
-            *error = fmt::format("{}: entry {} of {} ({}-byte name, {}-byte recording) runs past the end of the "
+            if (unfinished && e.name_size <= kNameMax) break;  // the cut entry
+            *error = fmt::format("{}: entry {}{} ({}-byte name, {}-byte recording) runs past the end of the "
                                  "file: truncated or corrupt",
-                                 source, i + 1, h.count, e.name_size, e.image_size);
+                                 source, i + 1, of_count, e.name_size, e.image_size);
             return std::nullopt;
         }
         const std::string name(reinterpret_cast<const char*>(bytes.data() + at), e.name_size);
@@ -258,7 +284,7 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
         if (!packed)
             image.assign(bytes.begin() + long(at), bytes.begin() + long(at + stored));
         else if (!unpack_segment_image(bytes.data() + at, size_t(stored), e.image_size, &image)) {
-            *error = fmt::format("{}: entry {} of {} ({}) does not unpack: corrupt", source, i + 1, h.count, name);
+            *error = fmt::format("{}: entry {}{} ({}) does not unpack: corrupt", source, i + 1, of_count, name);
             return std::nullopt;
         }
         at += stored;
@@ -294,7 +320,7 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
         *error = fmt::format("{}: the archive holds no recording", source);
         return std::nullopt;
     }
-    if (at != bytes.size()) {
+    if (at != bytes.size() && !unfinished) {
         *error = fmt::format("{}: {} bytes follow the last recording: corrupt", source, bytes.size() - at);
         return std::nullopt;
     }

@@ -34,7 +34,10 @@ inline constexpr uint16_t kArchiveOldestMajor = 1;
 // Minor 1: an entry named "<recording>.perf-map" holds that recording's kept perf map (text).
 // Minor 2: an entry named "symbols.json" holds the names resolved at the end of the run, for all
 // recordings (symbols/symbol_table.h).
-inline constexpr uint16_t kArchiveMinor = 2;
+// Minor 3: count may be kArchiveCountUntilEnd: the entries go on to the end of the archive (one
+// written while the run goes on, which cannot know its count up front: recording_stream.h).
+inline constexpr uint16_t kArchiveMinor = 3;
+inline constexpr uint32_t kArchiveCountUntilEnd = 0xffffffffu;
 inline constexpr char kPerfMapEntrySuffix[] = ".perf-map";
 inline constexpr char kSymbolsEntry[] = "symbols.json";
 inline constexpr uint32_t kArchiveMaxEntries = 1u << 20;
@@ -63,6 +66,20 @@ std::optional<std::vector<SegmentImage>> read_segment_images(const std::vector<s
 // Receives the archive in pieces, in order; false stops the writing (the sink said why).
 using ArchiveSink = std::function<bool(const unsigned char* bytes, size_t size)>;
 
+// The archive's header, for `count` entries (or kArchiveCountUntilEnd), handed to `sink`.
+bool write_archive_header(uint32_t count, const ArchiveSink& sink);
+
+// One entry: `bytes` (n of them) under `name`, with its flags and whole image size.
+bool write_archive_entry(const std::string& name, uint32_t flags, uint64_t image_size, const unsigned char* bytes,
+                         size_t n, const ArchiveSink& sink);
+
+// A segment image's entry (named after its segment file, zero pages left out).
+bool write_image_entry(const SegmentImage& image, const ArchiveSink& sink);
+
+// The entry of the perf map kept beside the segment file `segment_path`, when there is one (a
+// missing map writes nothing and is no error).
+bool write_kept_perf_map_entry(const std::string& segment_path, const ArchiveSink& sink);
+
 // The segment images, each one's kept perf map (read beside its segment file), and `extra`
 // entries (name, bytes) as one archive, handed to `sink` a piece at a time. Its size in bytes,
 // or nullopt with a message when the sink refused.
@@ -84,8 +101,11 @@ std::optional<std::vector<unsigned char>> archive_bytes(const std::vector<std::s
 bool is_archive(const std::vector<unsigned char>& bytes);
 
 // Parses an archive into its recordings; nullopt with a message if anything is out of place.
+// `unfinished`: the archive of a run that ended before its file was written whole (it lists its
+// entries up to its end and may stop inside the last one): the whole entries are read, the cut
+// one is left out.
 std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned char>& bytes, const std::string& source,
-                                                    std::string* error);
+                                                    std::string* error, bool unfinished = false);
 
 // Reads a file that is a recording file, one segment or an (old, uncompressed) archive: its
 // recordings, or nullopt and a message.

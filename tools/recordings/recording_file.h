@@ -8,8 +8,13 @@
 //   "VDSOTREC" | u16 major | u16 minor | u32 byte_order | u64 payload_size | u64 reserved
 //   one zstd frame of payload_size bytes: an archive (recording_archive.h) of the segment images,
 //   their "<segment>.perf-map" entries and one "symbols.json" entry.
+// Major 2: the file is written while the run goes on (recording_stream.h): the archive lists its
+// entries to its end, each entry ends a zstd block, and payload_size is 0 until the file is
+// finished (or always, written to a pipe). A payload_size of 0 with a frame that stops short is
+// a run that ended before finishing its file: its whole entries are read, with a warning.
 // A reader refuses a newer major version, a wrong byte order, a payload that does not
-// decompress to exactly payload_size bytes, or any archive entry that does not parse.
+// decompress to exactly payload_size bytes (when it is known), or any archive entry that does
+// not parse. Major 1 files are still read.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +30,8 @@ namespace vdsotrace::tools {
 class SymbolTable;
 
 inline constexpr char kRecordingFileMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'E', 'C'};
-inline constexpr uint16_t kRecordingFileMajor = 1;
+inline constexpr uint16_t kRecordingFileMajor = 2;
+inline constexpr uint16_t kRecordingFileOldestMajor = 1;
 inline constexpr uint16_t kRecordingFileMinor = 0;
 inline constexpr char kRecordingFileExtension[] = ".vdsotrace";
 // The largest payload a reader decompresses (a session of many big segments fits; a "zip bomb"

@@ -51,7 +51,8 @@ std::optional<SegmentName> parse_segment_name(const std::string& name) {
     return s;
 }
 
-std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users) {
+std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users,
+                                       const std::function<bool(const SegmentName&)>& wanted) {
     std::vector<SegmentName> out;
     const std::string dir = shm_dir();
     DIR* d = opendir(dir.c_str());
@@ -62,6 +63,7 @@ std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users) {
         // the uid they run as (issue 12).
         if (!s || (s->uid != uid && !allow_other_users)) continue;
         s->path = dir + "/" + e->d_name;
+        if (wanted && !wanted(*s)) continue;
         struct stat st {};
         if (lstat(s->path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
         if (st.st_uid != uid && !allow_other_users) continue;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,8 +27,10 @@ std::string shm_dir();
 std::optional<SegmentName> parse_segment_name(const std::string& file_name);
 
 // The segments of user `uid` in shm_dir(), oldest first: named for `uid` and owned by `uid` (a
-// file another user planted under our name is skipped unless `allow_other_users`).
-std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users = false);
+// file another user planted under our name is skipped unless `allow_other_users`). `wanted`, when
+// given, picks by name (path set) before any file is looked at.
+std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users = false,
+                                       const std::function<bool(const SegmentName&)>& wanted = {});
 
 // What became of a recorded process, as the report says it.
 enum class ProcessFate { kRunning, kExited, kSignaled, kEndedUnknownStatus, kVanished, kExeced };

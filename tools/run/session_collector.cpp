@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tools/recordings/jit_symbols.h"
 #include "tools/recordings/recording_store.h"
 #include "tracer/format/segment_format.h"
 
@@ -47,8 +48,13 @@ bool pid_alive(int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno != E
 
 }  // namespace
 
-SessionCollector::SessionCollector(std::string session, bool other_users, unsigned period_ms)
-    : session_(std::move(session)), other_users_(other_users), period_ms_(period_ms) {
+SessionCollector::SessionCollector(std::string session, bool other_users, unsigned period_ms, RecordingStream* stream,
+                                   bool remove_streamed)
+    : session_(std::move(session)),
+      other_users_(other_users),
+      period_ms_(period_ms),
+      stream_(stream),
+      remove_streamed_(remove_streamed) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -73,34 +79,50 @@ void SessionCollector::run() {
 }
 
 void SessionCollector::collect_once() {
-    for (const SegmentName& s : list_segments(getuid(), other_users_)) {
-        if (s.session != session_) continue;
+    // Only this session's names not taken yet are looked at (a stat each): every pass used to
+    // stat every segment in /dev/shm, the session's taken ones included (issue 14).
+    const auto wanted = [this](const SegmentName& s) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return s.session == session_ && taken_.count(s.path) == 0 && refused_.count(s.path) == 0;
+    };
+    for (const SegmentName& s : list_segments(getuid(), other_users_, wanted)) {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             if (stopping_) return;
-            if (taken_.count(s.path) != 0 || refused_.count(s.path) != 0) continue;
         }
         uint32_t state = 0;
         int32_t pid = 0;
         if (!read_state(s.path, &state, &pid) || !recording_is_final(state, pid_alive(pid))) continue;
         std::string error;
-        SegmentImage image;
-        auto r = load_segment_keeping_image(s.path, &error, other_users_, &image);
+        CollectedRecording c;
+        auto r = load_segment_keeping_image(s.path, &error, other_users_, &c.image);
+        if (r && stream_ != nullptr && stream_error_.empty()) {
+            c.streamed = stream_->add_image(c.image, &stream_error_);
+            if (c.streamed) {
+                c.image = SegmentImage{};
+                // A perf map beside it or in /tmp is kept and written at the end, with its segment.
+                c.removed = remove_streamed_ && live_perf_map_path(*r).empty() &&
+                            access(kept_perf_map_path(s.path).c_str(), F_OK) != 0 && unlink(s.path.c_str()) == 0;
+            }
+        }
         std::lock_guard<std::mutex> lock(mutex_);
-        if (!r)
+        if (!r) {
             refused_.insert(s.path);
-        else
-            taken_.emplace(s.path, std::make_pair(std::move(*r), std::move(image)));
+        } else {
+            c.recording = std::move(*r);
+            taken_.emplace(s.path, std::move(c));
+        }
     }
 }
 
-std::map<std::string, std::pair<Recording, SegmentImage>> SessionCollector::finish() {
+std::map<std::string, CollectedRecording> SessionCollector::finish(std::string* stream_error) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stopping_ = true;
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
+    if (stream_error) *stream_error = stream_error_;
     return std::move(taken_);
 }
 

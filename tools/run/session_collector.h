@@ -6,9 +6,11 @@
 //
 // A recording is taken only when nothing will write to it again (recording_is_final): its
 // process wrote how it ended and is gone, or a reaper wrote it, or a later image replaced it by
-// exec. The segments stay in /dev/shm until `run` has written the recording file (nothing is
-// lost if that fails); the report and the file read what was taken here as they would have read
-// the segments at the end.
+// exec. Given the recording file being written (recording_stream.h), its image goes into the file
+// at once, and then, when asked and nothing else needs the segment (no perf map to keep beside
+// it), the segment leaves /dev/shm: its recording is in the file, whole, whatever happens to
+// `run` next. Otherwise segments stay until `run` has written the file (nothing is lost if that
+// fails). The report reads what was taken here as it would have read the segments at the end.
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +26,7 @@
 #include <utility>
 
 #include "tools/recordings/recording_archive.h"
+#include "tools/recordings/recording_stream.h"
 #include "tools/recordings/segment_reader.h"
 
 namespace vdsotrace::tools {
@@ -36,18 +39,28 @@ namespace vdsotrace::tools {
 // its reaper may still write how it ended (wait hooks, `run`'s own reaping): read at the end.
 bool recording_is_final(uint32_t state, bool alive);
 
+// What the collector took of one segment.
+struct CollectedRecording {
+    Recording recording;
+    SegmentImage image;     // its packed image; empty once it is in the recording file
+    bool streamed = false;  // its entry is in the recording file being written
+    bool removed = false;   // its segment has left /dev/shm (streamed, and no perf map beside it)
+};
+
 class SessionCollector {
 public:
     // Starts reading the recordings of `session` (of this user's, and others' when
-    // `other_users`) as they become final, every `period_ms`.
-    SessionCollector(std::string session, bool other_users, unsigned period_ms = 100);
+    // `other_users`) as they become final, every `period_ms`. `stream`: the recording file to
+    // write each one into as it is taken (may be null); `remove_streamed`: then remove its segment.
+    SessionCollector(std::string session, bool other_users, unsigned period_ms = 100,
+                     RecordingStream* stream = nullptr, bool remove_streamed = false);
     ~SessionCollector();
     SessionCollector(const SessionCollector&) = delete;
     SessionCollector& operator=(const SessionCollector&) = delete;
 
-    // Stops the thread (after its current pass) and hands over what it read: the recording and
-    // its packed image for each segment path taken.
-    std::map<std::string, std::pair<Recording, SegmentImage>> finish();
+    // Stops the thread (after its current pass) and hands over what it took, by segment path.
+    // `stream_error`: why the recording file stopped taking entries, if it did.
+    std::map<std::string, CollectedRecording> finish(std::string* stream_error = nullptr);
 
 private:
     void run();
@@ -56,10 +69,13 @@ private:
     const std::string session_;
     const bool other_users_;
     const unsigned period_ms_;
+    RecordingStream* const stream_;
+    const bool remove_streamed_;
+    std::string stream_error_;  // the first failure to write into stream_ (then it is not used again)
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
-    std::map<std::string, std::pair<Recording, SegmentImage>> taken_;
+    std::map<std::string, CollectedRecording> taken_;
     std::set<std::string> refused_;  // paths that failed to read: left for the end, which says why
     std::thread thread_;
 };
