@@ -1,9 +1,11 @@
 #include "tracer/engine/unload_log.h"
 
+#include "tracer/common/bulk_table.h"
+
 namespace vdsotrace::tracer {
 
 namespace detail {
-UnloadLogEntry g_unload_log[kUnloadLogEntries];
+VDSOTRACE_BULK_TABLE UnloadLogEntry g_unload_log[kUnloadLogEntries];
 uint64_t g_unload_log_count;
 }  // namespace detail
 

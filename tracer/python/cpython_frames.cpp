@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "tracer/common/bulk_table.h"
 #include "tracer/common/text_util.h"
 #include "tracer/engine/settings.h"
 #include "tracer/engine/thread_state.h"
@@ -136,7 +137,7 @@ struct SiteSlot {
     uintptr_t filename;
 };
 constexpr uint32_t kSiteSlots = 4096;
-SiteSlot g_sites[kSiteSlots];
+VDSOTRACE_BULK_TABLE SiteSlot g_sites[kSiteSlots];
 uint32_t g_any_site;  // 1 once a slot of g_sites was claimed (here or in a parent before the fork)
 
 // Copies a str object's text (compact ASCII, or its cached UTF-8), keeping the end when too long.

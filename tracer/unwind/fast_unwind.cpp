@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "tracer/common/bulk_table.h"
 #include "tracer/unwind/eh_frame_rules.h"
 
 namespace vdsotrace::tracer::unwind {
@@ -27,7 +28,7 @@ enum : uint32_t { kFree = 0, kWriting = 1, kReady = 2 };
 constexpr unsigned kModuleSlots = 255;  // index + 1 fits the 8 bits a rule entry has for it
 constexpr unsigned kModuleProbes = 16;
 constexpr uint32_t kNoIndex = ~0u;
-Module g_modules[kModuleSlots];
+VDSOTRACE_BULK_TABLE Module g_modules[kModuleSlots];
 
 // Rules: one 64-bit word each, so that a walk touches few cache lines and pages (a 16-byte entry
 // in a 512 KiB table cost ~8 ns a frame in cache and TLB misses): the key (module index + 1: 8

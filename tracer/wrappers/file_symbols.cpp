@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tracer/common/bulk_table.h"
 #include "tracer/common/text_util.h"
 #include "tracer/engine/recorder.h"
 #include "tracer/engine/thread_identity.h"
@@ -103,7 +104,7 @@ struct ModuleFile {
 constexpr unsigned kModules = 256;
 // Constant-initialised (zeros in .bss): a dynamic initialiser wrote its 144 KiB at every process
 // start, 36 page faults a process (issue 14's start-up cost).
-constinit ModuleFile g_modules[kModules] = {};
+VDSOTRACE_BULK_TABLE constinit ModuleFile g_modules[kModules] = {};
 
 
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "tracer/common/bulk_table.h"
 #include "tracer/unwind/eh_frame_rules.h"
 #include "tracer/wrappers/file_symbols.h"
 #include "tracer/python/cpython_frames.h"
@@ -30,7 +31,7 @@ struct Decision {
 constexpr uint8_t kPythonSite = 2;
 constexpr uint32_t kDecisions = 4096;  // return addresses near wrappers, process-wide
 constexpr unsigned kProbes = 32;
-Decision g_decisions[kDecisions];
+VDSOTRACE_BULK_TABLE Decision g_decisions[kDecisions];
 uint32_t g_any_via;  // 1 once an entry's via was set (a wrapper site registered in a segment)
 
 Segment* g_segment;
