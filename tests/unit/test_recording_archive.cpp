@@ -481,12 +481,14 @@ TEST(RecordingStream, EachEntryIsInTheFileWholeBeforeTheRunEnds) {
     std::filesystem::remove(out);
 }
 
-TEST(RecordingStream, AStreamThatHoldsNoRecordingLeavesNothingBehind) {
-    const std::string out = temp("empty.vdsotrace");
+TEST(RecordingStream, AStreamNotFinishedLeavesNothingBehind) {
+    // `run` gives up on its file (the segments stay in /dev/shm): no half file is left.
+    const std::string out = temp("unfinished.vdsotrace");
     std::string error;
     {
         auto stream = tools::RecordingStream::create(out, &error);
         ASSERT_NE(stream, nullptr) << error;
+        ASSERT_TRUE(stream->add_image(packed(44, 1), &error)) << error;
         EXPECT_TRUE(std::filesystem::exists(out + ".partial"));
     }
     EXPECT_FALSE(std::filesystem::exists(out + ".partial"));

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "tests/unit/blank_recording.h"
-#include "tools/recordings/jit_symbols.h"
 #include "tools/recordings/recording_file.h"
 #include "tools/run/session_collector.h"
 #include "tracer/format/segment_format.h"
@@ -87,41 +86,36 @@ TEST(SessionCollector, TakesEndedProcessesOnceAndLeavesTheRest) {
     std::ifstream in(exited, std::ios::binary);
     const std::vector<unsigned char> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_TRUE(back == file);
-    EXPECT_FALSE(taken.at(exited).streamed);  // no recording file given: the segments stay
-    EXPECT_FALSE(taken.at(exited).removed);
-    EXPECT_EQ(access(exited.c_str(), F_OK), 0);
+    EXPECT_FALSE(taken.at(exited).streamed);  // no recording file given: the image is held
     for (const std::string& p : {exited, signalled, alive, no_status, other}) unlink(p.c_str());
 }
 
-TEST(SessionCollector, WritesWhatItTakesIntoTheFileAndRemovesThoseSegments) {
+TEST(SessionCollector, WritesWhatItTakesIntoTheFileAsItGoes) {
     const std::string session = "stream" + std::to_string(getpid());
     const pid_t dead = gone_pid();
     const std::string exited = write_segment(session, dead, f::kStateExited, 7, 1);
-    const std::string with_map = write_segment(session, dead, f::kStateExited, 8, 2);
-    const std::string map_text = "7f0000001000 40 JS:*hot /srv/app.js:3:14\n";
-    std::ofstream(tools::kept_perf_map_path(with_map)) << map_text;
+    const std::string signalled = write_segment(session, getpid(), f::kStateSignaled, 8, 2);
     const std::string alive = write_segment(session, getpid(), f::kStateExited, 9, 3);  // still running
     const std::string out = "/tmp/vdsotrace_collector_" + std::to_string(getpid()) + ".vdsotrace";
     std::string error;
     auto stream = tools::RecordingStream::create(out, &error);
     ASSERT_NE(stream, nullptr) << error;
-    tools::SessionCollector collector(session, false, 5, stream.get(), true);
+    tools::SessionCollector collector(session, false, 5, stream.get());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     std::string stream_error;
     auto taken = collector.finish(&stream_error);
     EXPECT_EQ(stream_error, "");
     ASSERT_EQ(taken.size(), 2u);
     EXPECT_TRUE(taken.at(exited).streamed);
-    EXPECT_TRUE(taken.at(exited).removed);
+    EXPECT_TRUE(taken.at(signalled).streamed);
     EXPECT_TRUE(taken.at(exited).image.packed.empty());  // in the file: not held twice
-    EXPECT_EQ(access(exited.c_str(), F_OK), -1);         // left /dev/shm at once
-    EXPECT_TRUE(taken.at(with_map).streamed);
-    EXPECT_FALSE(taken.at(with_map).removed);            // its perf map is kept with it until the end
-    EXPECT_EQ(access(with_map.c_str(), F_OK), 0);
-    EXPECT_EQ(access(alive.c_str(), F_OK), 0);
+    EXPECT_EQ(taken.at(exited).recording.totals()[f::counter_index(f::kClockGettime, 1)], 7u);
+    // The segments keep their names until the end: a pid's next process must not take them.
+    EXPECT_EQ(access(exited.c_str(), F_OK), 0);
+    EXPECT_EQ(access(signalled.c_str(), F_OK), 0);
     EXPECT_EQ(stream->entries(), 2u);
 
-    // What a run killed now leaves: both recordings, read from the partial file.
+    // Already in the file, whole: what a run killed now leaves.
     std::ifstream in(stream->partial_path(), std::ios::binary);
     const std::vector<unsigned char> partial((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     auto r = tools::parse_recording_file(partial, "partial", &error);
@@ -130,14 +124,9 @@ TEST(SessionCollector, WritesWhatItTakesIntoTheFileAndRemovesThoseSegments) {
     uint64_t calls = 0;
     for (const auto& one : *r) calls += one.totals()[f::counter_index(f::kClockGettime, 1)];
     EXPECT_EQ(calls, 15u);
-
-    ASSERT_TRUE(stream->add_kept_perf_map(with_map, &error)) << error;
     ASSERT_TRUE(stream->finish(nullptr, &error)) << error;
     auto done = tools::load_recordings(out, &error);
     ASSERT_TRUE(done.has_value()) << error;
-    ASSERT_EQ(done->size(), 2u);
-    int with_names = 0;
-    for (const auto& one : *done) with_names += one.perf_map != nullptr;
-    EXPECT_EQ(with_names, 1);
-    for (const std::string& p : {with_map, alive, out, tools::kept_perf_map_path(with_map)}) unlink(p.c_str());
+    EXPECT_EQ(done->size(), 2u);
+    for (const std::string& p : {exited, signalled, alive, out}) unlink(p.c_str());
 }

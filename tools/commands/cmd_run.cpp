@@ -246,13 +246,11 @@ bool finish_stream(RecordingStream* stream, const std::vector<SegmentImage>& ima
     return stream->add_entry(kSymbolsEntry, names->to_json(), error) && stream->finish(size, error);
 }
 
-// The session's recordings: those the collector took (whose segments it may have removed) and the
-// segments left in `files`; `images`: the packed images not yet in the recording file.
+// The session's recordings, from what the collector took or read now; `images`: the packed images
+// not yet in the recording file.
 bool load_session(const std::vector<std::string>& files, bool other_users,
                   std::map<std::string, CollectedRecording>* collected, std::vector<Recording>* recordings,
                   std::vector<SegmentImage>* images) {
-    for (auto& [path, c] : *collected)
-        if (c.removed) recordings->push_back(std::move(c.recording));
     for (const std::string& f : files) {
         if (auto it = collected->find(f); it != collected->end()) {
             recordings->push_back(std::move(it->second.recording));
@@ -371,8 +369,8 @@ int cmd_run(const RunOptions& o) {
     // under their own uid: the session id is ours, so their recordings are part of the report.
     const bool other_users = geteuid() == 0;
     // The recording file is written as processes end (recording_stream.h), when it is a file of
-    // its own: their segments can then leave /dev/shm at once. Standard output (the program's own
-    // too) and other special files get it whole at the end.
+    // its own: the end of the run then has only the last few to add. Standard output (the
+    // program's own too) and other special files get it whole at the end.
     std::unique_ptr<RecordingStream> stream;
     if (!recording_path.empty() && recording_path != "-" && recording_path != "/dev/null" &&
         is_regular_or_absent(recording_path)) {
@@ -380,10 +378,9 @@ int cmd_run(const RunOptions& o) {
         if (!stream) spdlog::warn("{}: the recording file is written at the end instead", error);
         error.clear();
     }
-    // Reads ended processes' recordings meanwhile (into the file, removing their segments unless
-    // they are to be kept).
-    // Every 25 ms: what the end has left to read is what ended in the last pass's interval.
-    SessionCollector collector(session, other_users, 25, stream.get(), !o.keep_live && o.output_dir.empty());
+    // Reads ended processes' recordings meanwhile, into the file. Every 25 ms: what the end has
+    // left to read is what ended in the last pass's interval.
+    SessionCollector collector(session, other_users, 25, stream.get());
     const int status = wait_for_tree(session, g_child, o.wait_descendants, help.maps_requested);
     std::string stream_error;
     std::map<std::string, CollectedRecording> collected = collector.finish(&stream_error);
@@ -409,7 +406,7 @@ int cmd_run(const RunOptions& o) {
                                      false, other_users};
     std::vector<Recording> recordings;
     std::vector<SegmentImage> images;  // the same reads, packed, for the recording file (those not in it yet)
-    if (files.empty() && collected.empty()) {
+    if (files.empty()) {
         spdlog::info("no recording of session {} in {}: {} made no vDSO time call that LD_PRELOAD could see, or "
                      "the shim could not record (then it said why above)",
                      session, shm_dir(), o.command[0]);

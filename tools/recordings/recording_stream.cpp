@@ -9,9 +9,9 @@
 #include <cstring>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <zstd.h>
 
+#include "tools/recordings/jit_symbols.h"
 #include "tools/recordings/recording_file.h"
 
 namespace vdsotrace::tools {
@@ -88,14 +88,7 @@ std::unique_ptr<RecordingStream> RecordingStream::create(const std::string& path
 
 RecordingStream::~RecordingStream() {
     if (fd_ >= 0 && fd_ != STDOUT_FILENO) ::close(fd_);
-    if (!finished_ && !in_place_) {
-        if (!images_)
-            ::unlink(target_.c_str());
-        else
-            spdlog::warn("{} holds the {} recording{} read before the run stopped short (`vdsotrace report {}` "
-                         "reads them)",
-                         target_, entries_, entries_ == 1 ? "" : "s", target_);
-    }
+    if (!finished_ && !in_place_) ::unlink(target_.c_str());
     if (cctx_ != nullptr) ZSTD_freeCCtx(cctx_);
 }
 
@@ -134,25 +127,17 @@ bool RecordingStream::add_locked(const std::function<bool(const ArchiveSink&)>& 
 bool RecordingStream::add_image(const SegmentImage& image, std::string* error) {
     std::lock_guard<std::mutex> lock(mutex_);
     const bool ok = add_locked([&](const ArchiveSink& sink) { return write_image_entry(image, sink); }, error);
-    if (ok) {
-        ++entries_;
-        images_ = true;
-    }
+    if (ok) ++entries_;
     return ok;
 }
 
 bool RecordingStream::add_kept_perf_map(const std::string& segment_path, std::string* error) {
+    // Most processes have none: no entry, and no flush of nothing.
+    if (access(kept_perf_map_path(segment_path).c_str(), F_OK) != 0) return true;
     std::lock_guard<std::mutex> lock(mutex_);
-    bool wrote = false;
     const bool ok = add_locked(
-        [&](const ArchiveSink& sink) {
-            return write_kept_perf_map_entry(segment_path, [&](const unsigned char* p, size_t n) {
-                wrote = true;
-                return sink(p, n);
-            });
-        },
-        error);
-    if (ok && wrote) ++entries_;
+        [&](const ArchiveSink& sink) { return write_kept_perf_map_entry(segment_path, sink); }, error);
+    if (ok) ++entries_;
     return ok;
 }
 
@@ -195,11 +180,6 @@ bool RecordingStream::finish(uint64_t* size, std::string* error) {
 uint32_t RecordingStream::entries() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return entries_;
-}
-
-bool RecordingStream::holds_images() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return images_;
 }
 
 }  // namespace vdsotrace::tools

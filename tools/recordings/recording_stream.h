@@ -1,8 +1,8 @@
 // A recording file (recording_file.h) written while the run goes on: each process's segment
 // image is compressed into it when `run`'s collector has read it (tools/run/session_collector.h),
-// so that its segment can leave /dev/shm at once instead of at the end, and the end of a run only
-// adds the last few processes, the perf maps and the names (issue 14's shell loop: unlinking and
-// compressing 200 segments after the program ended was a third of what `run` added to it).
+// so the end of a run only adds the last few processes, the perf maps and the names (issue 14's
+// shell loop: packing and compressing 200 segments after the program ended was a third of what
+// `run` added to it, and the images were held in memory until then).
 //
 // The file is written as `<path>.partial` and renamed to `path` when finished, with its payload
 // size in the header. Until then the header says 0: a run that was killed leaves the partial file,
@@ -29,8 +29,8 @@ public:
     // /dev/null or a FIFO, is written in place). nullptr and a message when it cannot be created.
     static std::unique_ptr<RecordingStream> create(const std::string& path, std::string* error);
 
-    // Not finished: a partial file that holds entries stays (its recordings are nowhere else);
-    // an empty one is removed.
+    // Not finished: the partial file is removed (the segments it was written from are still in
+    // /dev/shm, where `run` leaves them when it cannot finish the file).
     ~RecordingStream();
 
     RecordingStream(const RecordingStream&) = delete;
@@ -46,9 +46,8 @@ public:
     // into place. `size`: the file's bytes.
     bool finish(uint64_t* size, std::string* error);
 
-    // Entries added so far, and whether any of them is a segment image.
+    // Entries added so far.
     uint32_t entries() const;
-    bool holds_images() const;
     // Where the unfinished file is (`<path>.partial`, or the path itself when written in place).
     const std::string& partial_path() const { return target_; }
 
@@ -64,7 +63,6 @@ private:
     bool finished_ = false;
     bool failed_ = false;
     uint32_t entries_ = 0;
-    bool images_ = false;
     uint64_t payload_ = 0;  // archive bytes fed to the compressor
     uint64_t written_ = 0;  // file bytes
     ZSTD_CCtx* cctx_ = nullptr;

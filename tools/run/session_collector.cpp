@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "tools/recordings/jit_symbols.h"
 #include "tools/recordings/recording_store.h"
 #include "tracer/format/segment_format.h"
 
@@ -48,13 +47,8 @@ bool pid_alive(int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno != E
 
 }  // namespace
 
-SessionCollector::SessionCollector(std::string session, bool other_users, unsigned period_ms, RecordingStream* stream,
-                                   bool remove_streamed)
-    : session_(std::move(session)),
-      other_users_(other_users),
-      period_ms_(period_ms),
-      stream_(stream),
-      remove_streamed_(remove_streamed) {
+SessionCollector::SessionCollector(std::string session, bool other_users, unsigned period_ms, RecordingStream* stream)
+    : session_(std::move(session)), other_users_(other_users), period_ms_(period_ms), stream_(stream) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -98,12 +92,7 @@ void SessionCollector::collect_once() {
         auto r = load_segment_keeping_image(s.path, &error, other_users_, &c.image);
         if (r && stream_ != nullptr && stream_error_.empty()) {
             c.streamed = stream_->add_image(c.image, &stream_error_);
-            if (c.streamed) {
-                c.image = SegmentImage{};
-                // A perf map beside it or in /tmp is kept and written at the end, with its segment.
-                c.removed = remove_streamed_ && live_perf_map_path(*r).empty() &&
-                            access(kept_perf_map_path(s.path).c_str(), F_OK) != 0 && unlink(s.path.c_str()) == 0;
-            }
+            if (c.streamed) c.image = SegmentImage{};  // in the file: not held twice
         }
         std::lock_guard<std::mutex> lock(mutex_);
         if (!r) {

@@ -7,10 +7,11 @@
 // A recording is taken only when nothing will write to it again (recording_is_final): its
 // process wrote how it ended and is gone, or a reaper wrote it, or a later image replaced it by
 // exec. Given the recording file being written (recording_stream.h), its image goes into the file
-// at once, and then, when asked and nothing else needs the segment (no perf map to keep beside
-// it), the segment leaves /dev/shm: its recording is in the file, whole, whatever happens to
-// `run` next. Otherwise segments stay until `run` has written the file (nothing is lost if that
-// fails). The report reads what was taken here as it would have read the segments at the end.
+// at once. The segments stay in /dev/shm until `run` has written the file (nothing is lost if that
+// fails), and hold their names meanwhile: a segment's name is derived from its pid and image
+// generation (process_tree.h), so a name freed early would be taken again by a process that got
+// the same pid (pid_max is 32768 here), with the same segment id in the same session. The report
+// reads what was taken here as it would have read the segments at the end.
 #pragma once
 
 #include <sys/types.h>
@@ -44,16 +45,15 @@ struct CollectedRecording {
     Recording recording;
     SegmentImage image;     // its packed image; empty once it is in the recording file
     bool streamed = false;  // its entry is in the recording file being written
-    bool removed = false;   // its segment has left /dev/shm (streamed, and no perf map beside it)
 };
 
 class SessionCollector {
 public:
     // Starts reading the recordings of `session` (of this user's, and others' when
     // `other_users`) as they become final, every `period_ms`. `stream`: the recording file to
-    // write each one into as it is taken (may be null); `remove_streamed`: then remove its segment.
+    // write each one into as it is taken (may be null).
     SessionCollector(std::string session, bool other_users, unsigned period_ms = 100,
-                     RecordingStream* stream = nullptr, bool remove_streamed = false);
+                     RecordingStream* stream = nullptr);
     ~SessionCollector();
     SessionCollector(const SessionCollector&) = delete;
     SessionCollector& operator=(const SessionCollector&) = delete;
@@ -70,7 +70,6 @@ private:
     const bool other_users_;
     const unsigned period_ms_;
     RecordingStream* const stream_;
-    const bool remove_streamed_;
     std::string stream_error_;  // the first failure to write into stream_ (then it is not used again)
     std::mutex mutex_;
     std::condition_variable wake_;
