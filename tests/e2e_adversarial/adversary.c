@@ -24,6 +24,8 @@
 //   seccomp-threads N T         one call, a filter allowing only what starting threads needs, T threads of N calls
 //   dl-reuse N M K              library A calls N times, unloaded; B at its address M; A again K (ADV_PLUGIN_A/B)
 //   clone-vm N M first|fresh    a clone(CLONE_VM) child (no CLONE_THREAD) calls M times, the parent N
+//   cancel-pending N            a thread cancelled (deferred) before its first call: N calls return,
+//                               then its next cancellation point ends it
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -479,6 +481,33 @@ static int key_destructor(void) {
     return 0;
 }
 
+// A thread whose cancellation is pending (deferred, the default) when it makes the process's first
+// clock calls: clock_gettime is no cancellation point, so they return; pthread_testcancel ends it.
+static volatile int g_cancel_started, g_cancel_go;
+static volatile long g_cancel_returned = -1;
+
+static void* cancel_pending_thread(void* arg) {
+    __atomic_store_n(&g_cancel_started, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&g_cancel_go, __ATOMIC_ACQUIRE)) {
+    }
+    __atomic_store_n(&g_cancel_returned, calls((long)arg), __ATOMIC_RELEASE);
+    pthread_testcancel();
+    return (void*)1;  // not reached: cancelled above
+}
+
+static int cancel_pending(long n) {
+    pthread_t t;
+    void* r = NULL;
+    if (pthread_create(&t, NULL, cancel_pending_thread, (void*)n) != 0) return 70;
+    while (!__atomic_load_n(&g_cancel_started, __ATOMIC_ACQUIRE)) {
+    }
+    pthread_cancel(t);
+    __atomic_store_n(&g_cancel_go, 1, __ATOMIC_RELEASE);
+    pthread_join(t, &r);
+    printf("calls returned %ld, cancelled %d\n", g_cancel_returned, r == PTHREAD_CANCELED);
+    return 0;
+}
+
 static long g_clone_m;
 static volatile long g_child_made;
 static volatile int g_clone_ready[2];
@@ -630,5 +659,6 @@ int main(int argc, char** argv) {
     if (strcmp(mode, "seccomp-threads") == 0 && argc > 3) return seccomp_threads(arg, atol(argv[3]));
     if (strcmp(mode, "dl-reuse") == 0 && argc > 4) return dl_reuse(arg, atol(argv[3]), atol(argv[4]));
     if (strcmp(mode, "clone-vm") == 0 && argc > 4) return clone_vm(arg, atol(argv[3]), argv[4]);
+    if (strcmp(mode, "cancel-pending") == 0) return cancel_pending(arg);
     return 64;
 }

@@ -393,6 +393,16 @@ def t_key_destructor():
     check(any(t.get("calls") == 200 and t.get("exited") for t in threads), f"the thread has its 200 calls: {threads}")
 
 
+def t_cancel_pending():
+    # pthread_cancel (deferred) before a thread's first clock calls, which are the process's first:
+    # the shim's file work (open, close, fallocate: cancellation points) acted on it inside
+    # clock_gettime, and the thread died in its first call. They must return, and the cancel wait
+    # for the thread's pthread_testcancel.
+    _, traced = compare("cancel pending", ["cancel-pending", "50"], expect_status=0,
+                        expect_out=b"calls returned 50, cancelled 1\n")
+    check(total_calls(traced.report) == 50, f"50 calls ({total_calls(traced.report)})")
+
+
 def t_setuid_child():
     # A root server whose worker setuids to nobody: its recording (owned by nobody) is in run's report.
     if os.geteuid() != 0:

@@ -18,6 +18,7 @@
 #include "tracer/common/linux_dirent.h"
 #include "tracer/common/text_util.h"
 #include "tracer/engine/lifecycle.h"
+#include "tracer/engine/slow_path.h"
 #include "tracer/engine/recorder.h"
 #include "tracer/engine/process_tree.h"
 #include "tracer/engine/segment_create.h"
@@ -161,6 +162,7 @@ void note_child_reaped(pid_t pid, bool signaled, int value) {
     if (pid <= 0) return;
     stamp_activity();  // this process reaped a child: it was alive now
     if (sandbox_announced()) return;  // a seccomp filter may kill the lookup's system calls
+    SlowPathGuard slow;  // open, pread, pwrite, close: no cancellation acted on after the wait returned
     // Whatever started after this moment is another process that got the pid since.
     const uint64_t reaped_at = monotonic_ns();
     const pid_t self = getpid();  // a syscall: a vfork child reaping its own children is itself

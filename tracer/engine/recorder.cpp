@@ -22,6 +22,7 @@
 #include "tracer/engine/sampler.h"
 #include "tracer/engine/process_tree.h"
 #include "tracer/engine/segment_create.h"
+#include "tracer/engine/slow_path.h"
 #include "tracer/engine/segment_growth.h"
 #include "tracer/engine/settings.h"
 #include "tracer/common/text_util.h"
@@ -329,6 +330,7 @@ unsigned char* claim_thread_slot(ThreadState& t) {
 
 // Creates the segment. Runs once per process (again in a forked child).
 bool create() {
+    SlowPathGuard slow;  // file system calls: no cancellation acted on in a clock call
     Settings settings;
     // Static: segments are created by one thread at a time, and the first call's stack need stays
     // small (issue 12).
@@ -510,6 +512,7 @@ void prepare_for_sandbox() {
     if (t.busy != 0 || t.in_init) return;  // the shim's own work, or a handler inside a claim
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled || in_vfork_child()) return;
     const int saved_errno = errno;  // the program's prctl sets errno itself
+    SlowPathGuard slow;
     if (t.slot == nullptr) {
         claim_slot();
         // New call sites are decided (is it inside a clock wrapper?) from the modules' files: read

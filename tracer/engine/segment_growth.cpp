@@ -9,6 +9,7 @@
 
 #include "tracer/common/text_util.h"
 #include "tracer/engine/sample_stack.h"
+#include "tracer/engine/slow_path.h"
 
 namespace vdsotrace::tracer {
 
@@ -138,10 +139,9 @@ void run_growth(void* arg) {
 // may have less than that to spare (issue 12's first-call stack need). All that stays on the
 // program's stack is the description and the switch. Where no stack can be had, it runs here.
 bool grow_off_stack(Growth* g) {
-    const int saved_errno = errno;  // the program's, kept across every system call here
+    SlowPathGuard slow;  // the program's errno and cancellation, kept across every system call here
     sample_stacks_start();
     run_on_sample_stack(run_growth, g);
-    errno = saved_errno;
     return g->ok;
 }
 

@@ -7,6 +7,7 @@
 #include "tracer/wrappers/file_symbols.h"
 #include "tracer/python/cpython_frames.h"
 #include "tracer/engine/segment_growth.h"
+#include "tracer/engine/slow_path.h"
 #include "tracer/wrappers/symbol_at.h"
 #include "tracer/common/text_util.h"
 #include "tracer/wrappers/wrapper_names.h"
@@ -42,6 +43,7 @@ uint32_t slot_of(uint64_t ret) { return uint32_t((ret >> 1) ^ (ret >> 13) ^ (ret
 // *keep: false when the decision was made without information that is only missing for now
 // (the module's file is being read by a frame this call interrupted): then it is not kept.
 Decision compute(uint64_t ret, bool* keep) {
+    SlowPathGuard slow;  // the module's file is read: no cancellation acted on in a clock call
     Decision d{};
     d.ret = ret;
     *keep = true;
@@ -113,6 +115,7 @@ unsigned register_site(uint64_t ret, uint32_t depth) {
                        seg->wrapper_site_capacity))
         return 0;  // the recording cannot grow: counted at the call site itself, like a full table
     format::WrapperSiteEntry& w = seg->wrapper_sites[index];
+    SlowPathGuard slow;  // the site's name may be read from its file
     __atomic_store_n(&w.state, uint32_t(format::kWrapperSiteWriting), __ATOMIC_RELAXED);
     w.address = ret;
     w.depth = depth;
