@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -450,6 +451,41 @@ protected:
     }
     // Pins this thread to one CPU while it lives (so that the entry claimed first is the one the
     // next calls find).
+    // This thread's context switches so far (/proc/thread-self/status): an rseq critical section
+    // is aborted, to the slow path these tests turn off, only when its thread is preempted,
+    // migrated or signalled, so calls made while the count stayed the same were all the fast
+    // path's to count. (Under load a round of 2,000 calls lost one to a preemption.)
+    static uint64_t context_switches() {
+        FILE* f = fopen("/proc/thread-self/status", "r");
+        if (f == nullptr) return 0;
+        char line[256];
+        uint64_t n = 0;
+        unsigned long long v = 0;
+        while (fgets(line, sizeof line, f) != nullptr)
+            if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+                sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+                n += v;
+        fclose(f);
+        return n;
+    }
+    // Runs `round` (calls only the fast path may count) until one ran without a context switch, up
+    // to 20 times; the counts `measure` gives, gained in that round, go to *gained. False when
+    // every round was switched out.
+    template <class Round, class Measure>
+    static bool clean_round(Round round, Measure measure, std::vector<uint64_t>* gained) {
+        for (int attempt = 0; attempt < 20; ++attempt) {
+            const std::vector<uint64_t> before = measure();
+            const uint64_t switches = context_switches();
+            round();
+            if (context_switches() != switches) continue;
+            const std::vector<uint64_t> after = measure();
+            gained->clear();
+            for (size_t i = 0; i < after.size(); ++i) gained->push_back(after[i] - before[i]);
+            return true;
+        }
+        return false;
+    }
+
     struct Pinned {
         Pinned() {
             sched_getaffinity(0, sizeof saved, &saved);
@@ -478,14 +514,29 @@ TEST_F(RseqFastPath, CountsCallsFromTheProgramOnItsOwn) {
     EXPECT_EQ(call_entry(entry(f::kClockGettime), clock, 5, 6), clock ^ 5 ^ 6 ^ 0x5a5a);  // claims (slow path)
     EXPECT_EQ(call_entry(entry(f::kGettimeofday), 0, 0, 0), 0x5a5a);
     ASSERT_NO_FATAL_FAILURE(slow_path_off());
-    for (int i = 0; i < 999; ++i) {
-        ASSERT_EQ(call_entry(entry(f::kClockGettime), clock, 5, 6), clock ^ 5 ^ 6 ^ 0x5a5a);
-        ASSERT_EQ(g_seen[0], clock);
-        ASSERT_EQ(g_seen[1], 5);
-        ASSERT_EQ(g_seen[2], 6);
-    }
-    for (int i = 0; i < 99; ++i) call_entry(entry(f::kGettimeofday), 0, 0, 0);
-    EXPECT_EQ(cpu_slots_total(), 1000u + 100u);
+    const auto in_bucket_7 = [&] {
+        uint64_t n = 0;
+        for (uint32_t s = 0; s < 64; ++s)
+            for (uint32_t i = 0; i < kCallers; ++i) {
+                const auto& e = reinterpret_cast<const f::CallerEntry*>(
+                    reinterpret_cast<const unsigned char*>(cpu_slots_.data()) + s * slot_size_ + f::kSlotCallersOffset)[i];
+                if (e.key != 0 && f::caller_counter(e.key) == f::counter_index(f::kClockGettime, 7)) n += e.count;
+            }
+        return n;
+    };
+    std::vector<uint64_t> gained;
+    ASSERT_TRUE(clean_round(
+        [&] {
+            for (int i = 0; i < 999; ++i) {
+                ASSERT_EQ(call_entry(entry(f::kClockGettime), clock, 5, 6), clock ^ 5 ^ 6 ^ 0x5a5a);
+                ASSERT_EQ(g_seen[0], clock);
+                ASSERT_EQ(g_seen[1], 5);
+                ASSERT_EQ(g_seen[2], 6);
+            }
+            for (int i = 0; i < 99; ++i) call_entry(entry(f::kGettimeofday), 0, 0, 0);
+        },
+        [&] { return std::vector<uint64_t>{cpu_slots_total(), in_bucket_7()}; }, &gained));
+    EXPECT_EQ(gained, (std::vector<uint64_t>{999u + 99u, 999u}));  // every call of the round, 999 in bucket 7
     int slots_used = 0, entries = 0;
     for (uint32_t s = 0; s < 64; ++s) slots_used += slot_total(s) != 0;
     EXPECT_EQ(slots_used, 1);
@@ -494,18 +545,11 @@ TEST_F(RseqFastPath, CountsCallsFromTheProgramOnItsOwn) {
             entries += reinterpret_cast<const f::CallerEntry*>(reinterpret_cast<const unsigned char*>(cpu_slots_.data()) +
                                                                s * slot_size_ + f::kSlotCallersOffset)[i].count != 0;
     EXPECT_EQ(entries, 2);  // clock_gettime(7) and gettimeofday, one call site
-    uint64_t in_bucket_7 = 0;
-    for (uint32_t s = 0; s < 64; ++s)
-        for (uint32_t i = 0; i < kCallers; ++i) {
-            const auto& e = reinterpret_cast<const f::CallerEntry*>(
-                reinterpret_cast<const unsigned char*>(cpu_slots_.data()) + s * slot_size_ + f::kSlotCallersOffset)[i];
-            if (e.key != 0 && f::caller_counter(e.key) == f::counter_index(f::kClockGettime, 7)) in_bucket_7 += e.count;
-        }
-    EXPECT_EQ(in_bucket_7, 1000u);
     // A clock id beyond the fast path's buckets goes to the slow path, here turned off.
+    const uint64_t total = cpu_slots_total();
     call_entry(entry(f::kClockGettime), -1, 0, 0);
     call_entry(entry(f::kClockGettime), 99, 0, 0);
-    EXPECT_EQ(cpu_slots_total(), 1100u);
+    EXPECT_EQ(cpu_slots_total(), total);
 }
 
 // From a libc wrapper: the fast path steps out of it to the wrapper's caller (here the word the
@@ -520,9 +564,17 @@ TEST_F(RseqFastPath, StepsOutOfAWrapperOnItsOwn) {
     ASSERT_NO_FATAL_FAILURE(add_rows({rows[0], rows[1], rows[2], {ret, 1, 8}}));
     call_via_fake_wrapper(entry(f::kClockGettime));  // claims (slow path)
     ASSERT_NO_FATAL_FAILURE(slow_path_off());
-    for (int i = 0; i < 499; ++i) call_via_fake_wrapper(entry(f::kClockGettime));
-    EXPECT_EQ(counted_under(f::caller_key(f::counter_index(f::kClockGettime, 0), 0x123456789abc)), 500u);
-    EXPECT_EQ(cpu_slots_total(), 500u);
+    std::vector<uint64_t> gained;
+    ASSERT_TRUE(clean_round(
+        [&] {
+            for (int i = 0; i < 499; ++i) call_via_fake_wrapper(entry(f::kClockGettime));
+        },
+        [&] {
+            return std::vector<uint64_t>{
+                counted_under(f::caller_key(f::counter_index(f::kClockGettime, 0), 0x123456789abc)), cpu_slots_total()};
+        },
+        &gained));
+    EXPECT_EQ(gained, (std::vector<uint64_t>{499u, 499u}));  // all under the wrapper's caller
 }
 
 // From a function's usual wrapper (the one call in static glibc's __clock_gettime, time, ...:
@@ -541,11 +593,22 @@ TEST_F(RseqFastPath, StepsOutOfTheUsualWrapperOnItsOwn) {
     for (int fn : {f::kClockGettime, f::kTime, f::kGetcpu, f::kGettimeofday})
         call_via_fake_wrapper(entry(fn));  // claims (slow path)
     ASSERT_NO_FATAL_FAILURE(slow_path_off());
-    for (int i = 0; i < 499; ++i)
-        for (int fn : {f::kClockGettime, f::kTime, f::kGetcpu, f::kGettimeofday}) call_via_fake_wrapper(entry(fn));
-    for (int fn : {f::kClockGettime, f::kTime, f::kGetcpu, f::kGettimeofday})
-        EXPECT_EQ(counted_under(f::caller_key(f::counter_index(fn, 0), 0x123456789abc)), 500u) << "function " << fn;
-    EXPECT_EQ(cpu_slots_total(), 4 * 500u);
+    std::vector<uint64_t> gained;
+    ASSERT_TRUE(clean_round(
+        [&] {
+            for (int i = 0; i < 499; ++i)
+                for (int fn : {f::kClockGettime, f::kTime, f::kGetcpu, f::kGettimeofday}) call_via_fake_wrapper(entry(fn));
+        },
+        [&] {
+            std::vector<uint64_t> v;
+            for (int fn : {f::kClockGettime, f::kTime, f::kGetcpu, f::kGettimeofday})
+                v.push_back(counted_under(f::caller_key(f::counter_index(fn, 0), 0x123456789abc)));
+            v.push_back(cpu_slots_total());
+            return v;
+        },
+        &gained));
+    // Each function's 499 under the wrapper's caller, and nothing elsewhere.
+    EXPECT_EQ(gained, (std::vector<uint64_t>{499u, 499u, 499u, 499u, 4 * 499u}));
 }
 
 // A wrapper called by a wrapper is the slow path's: counted under the outer wrapper's caller.
