@@ -19,12 +19,13 @@ namespace vdsotrace::tools {
 
 bool load_files(const std::vector<std::string>& files, bool allow_other_users, std::vector<Recording>* out) {
     for (const std::string& f : files) {
-        std::string error;
-        auto r = load_recordings(f, &error, allow_other_users);
+        std::string error, warning;
+        auto r = load_recordings(f, &error, allow_other_users, &warning);
         if (!r) {
             spdlog::error("{}", error);
             return false;
         }
+        if (!warning.empty()) spdlog::warn("{}", warning);
         for (Recording& one : *r) out->push_back(std::move(one));
     }
     return true;

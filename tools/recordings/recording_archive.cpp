@@ -328,12 +328,12 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
 }
 
 std::optional<std::vector<Recording>> load_recordings(const std::string& path, std::string* error,
-                                                      bool allow_other_users) {
+                                                      bool allow_other_users, std::string* warning) {
     // One buffer for every file this thread reads: a live segment is ~124 KiB, and a fresh one for
     // each of a session's 200 recordings cost 31 page faults and a memset apiece (issue 14's loop).
     thread_local std::vector<unsigned char> bytes;
     if (!read_recording_file(path, &bytes, error, allow_other_users)) return std::nullopt;
-    if (is_recording_file(bytes)) return parse_recording_file(bytes, path, error);
+    if (is_recording_file(bytes)) return parse_recording_file(bytes, path, error, kRecordingFileMaxPayload, warning);
     if (is_archive(bytes)) return parse_archive(bytes, path, error);
     auto r = segment_recording(bytes, path, error);
     if (!r) return std::nullopt;

@@ -108,9 +108,9 @@ std::optional<std::vector<Recording>> parse_archive(const std::vector<unsigned c
                                                     std::string* error, bool unfinished = false);
 
 // Reads a file that is a recording file, one segment or an (old, uncompressed) archive: its
-// recordings, or nullopt and a message.
+// recordings, or nullopt and a message. `warning`: see parse_recording_file.
 std::optional<std::vector<Recording>> load_recordings(const std::string& path, std::string* error,
-                                                      bool allow_other_users = false);
+                                                      bool allow_other_users = false, std::string* warning = nullptr);
 
 // Reads a live segment once for both of `run`'s uses: its recording (with its perf map, as
 // load_recordings) for the report, and its packed image for the recording file.

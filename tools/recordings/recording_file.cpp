@@ -11,7 +11,6 @@
 #include <memory>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <zstd.h>
 
 #include "tools/recordings/recording_archive.h"
@@ -68,7 +67,7 @@ bool is_recording_file(const std::vector<unsigned char>& bytes) {
 
 std::optional<std::vector<Recording>> parse_recording_file(const std::vector<unsigned char>& bytes,
                                                            const std::string& source, std::string* error,
-                                                           uint64_t max_payload) {
+                                                           uint64_t max_payload, std::string* warning) {
     RecordingFileHeader h{};
     if (!is_recording_file(bytes)) {
         *error = fmt::format("{}: not a vdsotrace recording", source);
@@ -144,8 +143,10 @@ std::optional<std::vector<Recording>> parse_recording_file(const std::vector<uns
                                  source);
             return std::nullopt;
         }
-        spdlog::warn("{}: unfinished recording (the run ended before writing it whole): read the {} process{} it holds",
-                     source, recovered->size(), recovered->size() == 1 ? "" : "es");
+        if (warning != nullptr)
+            *warning = fmt::format("{}: unfinished recording (the run ended before writing it whole): read the {} "
+                                   "process{} it holds",
+                                   source, recovered->size(), recovered->size() == 1 ? "" : "es");
         return recovered;
     }
     if (too_big || ret != 0 || (size_known && payload.size() != h.payload_size) || in.pos != in.size) {

@@ -67,9 +67,11 @@ bool write_recording_file(const std::vector<SegmentImage>& images, const SymbolT
 bool is_recording_file(const std::vector<unsigned char>& bytes);
 
 // The recordings of a recording file's bytes (each with the file's symbol table), or nullopt and
-// a one-line message. `max_payload` bounds what is decompressed.
+// a one-line message. `max_payload` bounds what is decompressed. `warning` (when given) gets a
+// line to show when the file was read only in part (an unfinished one: the reader logs nothing).
 std::optional<std::vector<Recording>> parse_recording_file(const std::vector<unsigned char>& bytes,
                                                            const std::string& source, std::string* error,
-                                                           uint64_t max_payload = kRecordingFileMaxPayload);
+                                                           uint64_t max_payload = kRecordingFileMaxPayload,
+                                                           std::string* warning = nullptr);
 
 }  // namespace vdsotrace::tools
