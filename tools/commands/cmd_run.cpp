@@ -225,9 +225,6 @@ void inject_into_static_child(const std::string& exe, const std::string& session
         spdlog::warn("cannot count the vDSO calls of {}: {}; it runs untraced", exe, r.why);
 }
 
-// Each of the session's segments read once: its recording for the report and its image (zero
-// pages left out) for the recording file; those the collector read while the command ran are
-// taken from it. False after saying why when one cannot be read.
 // Whether `path` names a regular file or nothing yet (a FIFO or a device is written in place).
 bool is_regular_or_absent(const std::string& path) {
     struct stat st {};
@@ -246,8 +243,10 @@ bool finish_stream(RecordingStream* stream, const std::vector<SegmentImage>& ima
     return stream->add_entry(kSymbolsEntry, names->to_json(), error) && stream->finish(size, error);
 }
 
-// The session's recordings, from what the collector took or read now; `images`: the packed images
-// not yet in the recording file.
+// Each of the session's segments read once: its recording for the report and its image (zero
+// pages left out) for the recording file; those the collector read while the command ran are
+// taken from it (`images` gets only those not in the file yet). False after saying why when one
+// cannot be read.
 bool load_session(const std::vector<std::string>& files, bool other_users,
                   std::map<std::string, CollectedRecording>* collected, std::vector<Recording>* recordings,
                   std::vector<SegmentImage>* images) {
@@ -372,8 +371,7 @@ int cmd_run(const RunOptions& o) {
     // its own: the end of the run then has only the last few to add. Standard output (the
     // program's own too) and other special files get it whole at the end.
     std::unique_ptr<RecordingStream> stream;
-    if (!recording_path.empty() && recording_path != "-" && recording_path != "/dev/null" &&
-        is_regular_or_absent(recording_path)) {
+    if (!recording_path.empty() && recording_path != "-" && is_regular_or_absent(recording_path)) {
         stream = RecordingStream::create(recording_path, &error);
         if (!stream) spdlog::warn("{}: the recording file is written at the end instead", error);
         error.clear();

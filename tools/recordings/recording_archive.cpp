@@ -155,20 +155,14 @@ bool write_image_entry(const SegmentImage& image, const ArchiveSink& sink) {
                                image.packed.size(), sink);
 }
 
-namespace {
-
 std::optional<std::vector<unsigned char>> read_kept_perf_map(const std::string& segment_path) {
     std::ifstream map(kept_perf_map_path(segment_path), std::ios::binary);
     if (!map) return std::nullopt;
     return std::vector<unsigned char>((std::istreambuf_iterator<char>(map)), std::istreambuf_iterator<char>());
 }
 
-}  // namespace
-
-bool write_kept_perf_map_entry(const std::string& segment_path, const ArchiveSink& sink) {
-    const auto text = read_kept_perf_map(segment_path);
-    return !text || write_archive_entry(base_name(segment_path) + kPerfMapEntrySuffix, 0, text->size(), text->data(),
-                                        text->size(), sink);
+std::string perf_map_entry_name(const std::string& segment_path) {
+    return base_name(segment_path) + kPerfMapEntrySuffix;
 }
 
 std::optional<uint64_t> write_archive(const std::vector<SegmentImage>& images,
@@ -178,7 +172,7 @@ std::optional<uint64_t> write_archive(const std::vector<SegmentImage>& images,
     std::vector<std::pair<std::string, std::vector<unsigned char>>> maps;
     for (const SegmentImage& image : images)
         if (auto text = read_kept_perf_map(image.path))
-            maps.emplace_back(base_name(image.path) + kPerfMapEntrySuffix, std::move(*text));
+            maps.emplace_back(perf_map_entry_name(image.path), std::move(*text));
     uint64_t written = 0;
     const ArchiveSink counted = [&](const unsigned char* p, size_t n) {
         if (n > 0 && !sink(p, n)) {

@@ -76,9 +76,10 @@ bool write_archive_entry(const std::string& name, uint32_t flags, uint64_t image
 // A segment image's entry (named after its segment file, zero pages left out).
 bool write_image_entry(const SegmentImage& image, const ArchiveSink& sink);
 
-// The entry of the perf map kept beside the segment file `segment_path`, when there is one (a
-// missing map writes nothing and is no error).
-bool write_kept_perf_map_entry(const std::string& segment_path, const ArchiveSink& sink);
+// The perf map kept beside the segment file `segment_path` (nullopt when there is none), and the
+// name of its entry.
+std::optional<std::vector<unsigned char>> read_kept_perf_map(const std::string& segment_path);
+std::string perf_map_entry_name(const std::string& segment_path);
 
 // The segment images, each one's kept perf map (read beside its segment file), and `extra`
 // entries (name, bytes) as one archive, handed to `sink` a piece at a time. Its size in bytes,

@@ -1,14 +1,7 @@
 #include "tools/recordings/recording_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <algorithm>
-#include <memory>
+#include <cstring>
 
 #include <fmt/format.h>
 #include <zstd.h>
@@ -16,6 +9,7 @@
 #include "tools/recordings/recording_archive.h"
 #include "tools/recordings/recording_stream.h"
 #include "tools/symbols/symbol_table.h"
+#include "tracer/common/path_name.h"
 
 namespace vdsotrace::tools {
 
@@ -23,11 +17,6 @@ namespace {
 
 // The most a reader reserves up front for a payload (beyond it the buffer grows as it fills).
 constexpr uint64_t kReservedPayload = uint64_t(256) << 20;
-
-std::string base_name(const std::string& p) {
-    const size_t s = p.rfind('/');
-    return s == std::string::npos ? p : p.substr(s + 1);
-}
 
 }  // namespace
 

@@ -11,7 +11,6 @@
 #include <fmt/format.h>
 #include <zstd.h>
 
-#include "tools/recordings/jit_symbols.h"
 #include "tools/recordings/recording_file.h"
 
 namespace vdsotrace::tools {
@@ -113,44 +112,43 @@ bool RecordingStream::feed(const unsigned char* p, size_t n, int how, std::strin
     return true;
 }
 
-bool RecordingStream::add_locked(const std::function<bool(const ArchiveSink&)>& write, std::string* error) {
+bool RecordingStream::add(const std::function<bool(const ArchiveSink&)>& write, std::string* error) {
+    std::lock_guard<std::mutex> lock(mutex_);
     if (failed_ || finished_) {
         *error = fmt::format("the recording {} could not be written", target_);
         return false;
     }
     const bool ok = write([&](const unsigned char* p, size_t n) { return feed(p, n, ZSTD_e_continue, error); }) &&
                     feed(nullptr, 0, ZSTD_e_flush, error);  // in the file now, whole
-    if (!ok) failed_ = true;
+    if (ok)
+        ++entries_;
+    else
+        failed_ = true;
     return ok;
 }
 
 bool RecordingStream::add_image(const SegmentImage& image, std::string* error) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const bool ok = add_locked([&](const ArchiveSink& sink) { return write_image_entry(image, sink); }, error);
-    if (ok) ++entries_;
-    return ok;
+    return add([&](const ArchiveSink& sink) { return write_image_entry(image, sink); }, error);
 }
 
 bool RecordingStream::add_kept_perf_map(const std::string& segment_path, std::string* error) {
-    // Most processes have none: no entry, and no flush of nothing.
-    if (access(kept_perf_map_path(segment_path).c_str(), F_OK) != 0) return true;
-    std::lock_guard<std::mutex> lock(mutex_);
-    const bool ok = add_locked(
-        [&](const ArchiveSink& sink) { return write_kept_perf_map_entry(segment_path, sink); }, error);
-    if (ok) ++entries_;
-    return ok;
+    const auto text = read_kept_perf_map(segment_path);
+    if (!text) return true;  // most processes have none: no entry, and no flush of nothing
+    return add(
+        [&](const ArchiveSink& sink) {
+            return write_archive_entry(perf_map_entry_name(segment_path), 0, text->size(), text->data(), text->size(),
+                                       sink);
+        },
+        error);
 }
 
 bool RecordingStream::add_entry(const std::string& name, const std::string& bytes, std::string* error) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const bool ok = add_locked(
+    return add(
         [&](const ArchiveSink& sink) {
             return write_archive_entry(name, 0, bytes.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
                                        bytes.size(), sink);
         },
         error);
-    if (ok) ++entries_;
-    return ok;
 }
 
 bool RecordingStream::finish(uint64_t* size, std::string* error) {

@@ -54,7 +54,8 @@ public:
 private:
     RecordingStream() = default;
     bool feed(const unsigned char* p, size_t n, int how, std::string* error);  // how: a ZSTD_EndDirective
-    bool add_locked(const std::function<bool(const ArchiveSink&)>& write, std::string* error);
+    // Writes one entry through `write`, flushed, and counts it.
+    bool add(const std::function<bool(const ArchiveSink&)>& write, std::string* error);
 
     mutable std::mutex mutex_;
     std::string path_, target_;
