@@ -511,8 +511,7 @@ void prepare_for_sandbox() {
     ThreadState& t = t_thread;
     if (t.busy != 0 || t.in_init) return;  // the shim's own work, or a handler inside a claim
     if (__atomic_load_n(&g_state, __ATOMIC_ACQUIRE) == kDisabled || in_vfork_child()) return;
-    const int saved_errno = errno;  // the program's prctl sets errno itself
-    SlowPathGuard slow;
+    SlowPathGuard slow;  // errno (the program's prctl sets it itself) and cancellation, as they were
     if (t.slot == nullptr) {
         claim_slot();
         // New call sites are decided (is it inside a clock wrapper?) from the modules' files: read
@@ -525,7 +524,6 @@ void prepare_for_sandbox() {
         BusyGuard busy;
         reserve_whole(&g_segment);
     }
-    errno = saved_errno;
 }
 
 format::Header* ensure_segment() {
