@@ -1,5 +1,6 @@
 // `run` reads the recordings of processes that ended while the command still runs
 // (tools/run/session_collector.h): only those nothing will write to again, each exactly once.
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -129,4 +130,45 @@ TEST(SessionCollector, WritesWhatItTakesIntoTheFileAsItGoes) {
     ASSERT_TRUE(done.has_value()) << error;
     EXPECT_EQ(done->size(), 2u);
     for (const std::string& p : {exited, signalled, alive, out}) unlink(p.c_str());
+}
+
+// Segments created while it runs are learnt from inotify: the directory is listed once, however
+// long the run (a pass used to list all of /dev/shm, N^2/2 names over a session of N processes).
+// Listing every pass (where inotify is not available) takes the same ones.
+TEST(SessionCollector, LearnsOfNewSegmentsWithoutListingTheDirectoryAgain) {
+    for (auto discovery : {tools::SessionCollector::Discovery::kWatch, tools::SessionCollector::Discovery::kList}) {
+        const bool watch = discovery == tools::SessionCollector::Discovery::kWatch;
+        const std::string session = std::string(watch ? "watch" : "list") + std::to_string(getpid());
+        const pid_t dead = gone_pid();
+        const std::string before = write_segment(session, dead, f::kStateExited, 3, 1);  // listed
+        tools::SessionCollector collector(session, false, 5, nullptr, discovery);
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        const std::string exited = write_segment(session, dead, f::kStateExited, 7, 2);
+        const std::string signalled = write_segment(session, getpid(), f::kStateSignaled, 8, 3);
+        // Still running when it is first seen; final once its process is gone, some passes later.
+        const std::string later = write_segment(session, getpid(), f::kStateExited, 9, 4);
+        const std::string running = write_segment(session, dead, f::kStateRunning, 10, 5);  // reaper may write
+        std::this_thread::sleep_for(std::chrono::milliseconds(60));
+        {  // its process "ends": the header names a pid that is gone
+            const int fd = open(later.c_str(), O_WRONLY);
+            ASSERT_GE(fd, 0);
+            ASSERT_EQ(pwrite(fd, &dead, sizeof dead, offsetof(f::Header, pid)), ssize_t(sizeof dead));
+            close(fd);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        auto taken = collector.finish();
+        EXPECT_EQ(taken.size(), 4u) << session;
+        EXPECT_EQ(taken.count(before), 1u);
+        EXPECT_EQ(taken.count(exited), 1u);
+        EXPECT_EQ(taken.count(signalled), 1u);
+        ASSERT_EQ(taken.count(later), 1u);
+        EXPECT_EQ(taken.at(later).recording.pid, dead);
+        EXPECT_EQ(taken.at(later).recording.totals()[f::counter_index(f::kClockGettime, 1)], 9u);
+        EXPECT_EQ(taken.count(running), 0u);
+        if (watch)
+            EXPECT_EQ(collector.listings(), 1u);
+        else
+            EXPECT_GT(collector.listings(), 10u);  // ~70 passes in 390 ms
+        for (const std::string& p : {before, exited, signalled, later, running}) unlink(p.c_str());
+    }
 }

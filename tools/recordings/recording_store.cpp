@@ -51,24 +51,28 @@ std::optional<SegmentName> parse_segment_name(const std::string& name) {
     return s;
 }
 
+std::optional<SegmentName> segment_named(const std::string& file_name, uint32_t uid, bool allow_other_users,
+                                         const std::function<bool(const SegmentName&)>& wanted) {
+    auto s = parse_segment_name(file_name);
+    // Other users' names too when asked: a root server's children that setuid record under
+    // the uid they run as (issue 12).
+    if (!s || (s->uid != uid && !allow_other_users)) return std::nullopt;
+    s->path = shm_dir() + "/" + file_name;
+    if (wanted && !wanted(*s)) return std::nullopt;
+    struct stat st {};
+    if (lstat(s->path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    if (st.st_uid != uid && !allow_other_users) return std::nullopt;
+    s->mtime_ns = int64_t(timespec_ns(st.st_mtim));
+    return s;
+}
+
 std::vector<SegmentName> list_segments(uint32_t uid, bool allow_other_users,
                                        const std::function<bool(const SegmentName&)>& wanted) {
     std::vector<SegmentName> out;
-    const std::string dir = shm_dir();
-    DIR* d = opendir(dir.c_str());
+    DIR* d = opendir(shm_dir().c_str());
     if (d == nullptr) return out;
     while (dirent* e = readdir(d)) {
-        auto s = parse_segment_name(e->d_name);
-        // Other users' names too when asked: a root server's children that setuid record under
-        // the uid they run as (issue 12).
-        if (!s || (s->uid != uid && !allow_other_users)) continue;
-        s->path = dir + "/" + e->d_name;
-        if (wanted && !wanted(*s)) continue;
-        struct stat st {};
-        if (lstat(s->path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (st.st_uid != uid && !allow_other_users) continue;
-        s->mtime_ns = int64_t(timespec_ns(st.st_mtim));
-        out.push_back(std::move(*s));
+        if (auto s = segment_named(e->d_name, uid, allow_other_users, wanted)) out.push_back(std::move(*s));
     }
     closedir(d);
     std::sort(out.begin(), out.end(), [](const SegmentName& a, const SegmentName& b) {

@@ -26,6 +26,11 @@ std::string shm_dir();
 // Parses "vdsotrace-<uid>-<session>-<pid>-<16 hex>".
 std::optional<SegmentName> parse_segment_name(const std::string& file_name);
 
+// The segment `file_name` in shm_dir() if it is one list_segments would give (below), else
+// nothing: it is looked at (lstat) only when its name is wanted.
+std::optional<SegmentName> segment_named(const std::string& file_name, uint32_t uid, bool allow_other_users = false,
+                                         const std::function<bool(const SegmentName&)>& wanted = {});
+
 // The segments of user `uid` in shm_dir(), oldest first: named for `uid` and owned by `uid` (a
 // file another user planted under our name is skipped unless `allow_other_users`). `wanted`, when
 // given, picks by name (path set) before any file is looked at.

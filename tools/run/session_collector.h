@@ -6,7 +6,9 @@
 //
 // A recording is taken only when nothing will write to it again (recording_is_final): its
 // process wrote how it ended and is gone, or a reaper wrote it, or a later image replaced it by
-// exec. Given the recording file being written (recording_stream.h), its image goes into the file
+// exec. New segments are learnt from inotify (the directory is listed once, and again only if the
+// kernel's event queue overflowed, or where inotify is not available, every pass), and one not
+// final yet is looked at again after a wait that grows to a few periods. Given the recording file being written (recording_stream.h), its image goes into the file
 // at once. The segments stay in /dev/shm until `run` has written the file (nothing is lost if that
 // fails), and hold their names meanwhile: a segment's name is derived from its pid and image
 // generation (process_tree.h), so a name freed early would be taken again by a process that got
@@ -16,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -27,6 +30,7 @@
 #include <utility>
 
 #include "tools/recordings/recording_archive.h"
+#include "tools/recordings/recording_store.h"
 #include "tools/recordings/recording_stream.h"
 #include "tools/recordings/segment_reader.h"
 
@@ -52,8 +56,11 @@ public:
     // Starts reading the recordings of `session` (of this user's, and others' when
     // `other_users`) as they become final, every `period_ms`. `stream`: the recording file to
     // write each one into as it is taken (may be null).
+    // How new segments are found: announced by inotify on the directory (listed once), or
+    // listed every pass (what kWatch falls back to where inotify is not available).
+    enum class Discovery { kWatch, kList };
     SessionCollector(std::string session, bool other_users, unsigned period_ms = 100,
-                     RecordingStream* stream = nullptr);
+                     RecordingStream* stream = nullptr, Discovery discovery = Discovery::kWatch);
     ~SessionCollector();
     SessionCollector(const SessionCollector&) = delete;
     SessionCollector& operator=(const SessionCollector&) = delete;
@@ -62,8 +69,20 @@ public:
     // `stream_error`: why the recording file stopped taking entries, if it did.
     std::map<std::string, CollectedRecording> finish(std::string* stream_error = nullptr);
 
+    // How many times the directory was listed whole (once when watching, unless events were lost);
+    // read after finish().
+    unsigned listings() const { return scans_; }
+
 private:
+    struct Pending {
+        std::chrono::steady_clock::time_point due;  // when to look at its header next
+        std::chrono::milliseconds wait;             // how long the last look put that off
+    };
     void run();
+    bool stopping();
+    void discover();
+    bool read_announced();  // false when the kernel dropped events
+    void consider(const SegmentName& s);
     void collect_once();
 
     const std::string session_;
@@ -74,6 +93,10 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
+    int inotify_fd_ = -1;
+    unsigned scans_ = 0;
+    // Owned by the collector thread until finish() has joined it.
+    std::map<std::string, Pending> pending_;  // this session's segments seen, not final yet
     std::map<std::string, CollectedRecording> taken_;
     std::set<std::string> refused_;  // paths that failed to read: left for the end, which says why
     std::thread thread_;
