@@ -586,6 +586,7 @@ TEST_F(E2E, BadSettingsWarnOnceAndChangeNothing) {
     auto sess_warnings = lines_starting_with(sess.err, "vdsotrace: ignoring bad settings");
     ASSERT_EQ(sess_warnings.size(), 1u) << sess.err;
     EXPECT_NE(sess_warnings[0].find("VDSOTRACE_SESSION=bad-session/x"), std::string::npos) << sess_warnings[0];
+    EXPECT_EQ(sess_warnings[0].back(), ')') << sess_warnings[0];  // "... (using the process's own)", no ';' after
     Result by_pid = run({vdsotrace_bin(), "report", "--json", std::to_string(sess.pid)});
     ASSERT_EQ(by_pid.code, 0) << describe(by_pid);
     json jp = parse_json(by_pid.out, "report --json PID");

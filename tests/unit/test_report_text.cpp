@@ -180,3 +180,22 @@ TEST(ReportText, ManyThreadsAndProcessesAreGroupedAndCut) {
     EXPECT_NE(all.str().find("     112  t12"), std::string::npos) << all.str();
     EXPECT_NE(all.str().find("  pid 1011 (parent 0): /bin/bash\n"), std::string::npos) << all.str();
 }
+
+// A group's fates are counted with the same digit grouping as its processes and calls.
+TEST(ReportText, LargeGroupsCountTheirFatesWithGroupedDigits) {
+    tools::Report r = one_call();
+    r.processes.clear();
+    for (int i = 0; i < 2000; ++i) {
+        tools::ProcessRow p;
+        p.pid = 1000 + i;
+        p.exe = "/usr/bin/date";
+        p.fate = i < 1500 ? tools::ProcessFate::kExited : tools::ProcessFate::kRunning;
+        p.calls = 1;
+        r.processes.push_back(p);
+    }
+    std::ostringstream out;
+    tools::write_text(r, tools::TextOptions{20, false, 10, false}, out);
+    EXPECT_NE(out.str().find("  /usr/bin/date: 2,000 processes, 2,000 calls (1,500 exited, 500 running)\n"),
+              std::string::npos)
+        << out.str();
+}

@@ -181,7 +181,7 @@ void write_thread_groups(const Report& r, const TextOptions& options, std::ostre
         const Group& g = groups[i];
         out << fmt::format("  {:<24} {:>9} {:>15}  {}\n", terminal_safe(g.name), group_digits(g.threads),
                            group_digits(g.calls),
-                           g.exited == g.threads ? "exited" : g.exited ? fmt::format("{} exited", g.exited) : "");
+                           g.exited == g.threads ? "exited" : g.exited ? fmt::format("{} exited", group_digits(g.exited)) : "");
     }
     if (groups.size() > options.rows) {
         uint64_t calls = 0;
@@ -215,12 +215,12 @@ void write_process_groups(const Report& r, const TextOptions& options, std::ostr
     for (size_t i = 0; i < groups.size() && i < options.rows; ++i) {
         const Group& g = groups[i];
         std::string fates;
-        if (g.exited) fates += fmt::format("{} exited", g.exited);
-        if (g.running) fates += fmt::format("{}{} running", fates.empty() ? "" : ", ", g.running);
-        if (g.execed) fates += fmt::format("{}{} replaced by exec", fates.empty() ? "" : ", ", g.execed);
+        if (g.exited) fates += fmt::format("{} exited", group_digits(g.exited));
+        if (g.running) fates += fmt::format("{}{} running", fates.empty() ? "" : ", ", group_digits(g.running));
+        if (g.execed) fates += fmt::format("{}{} replaced by exec", fates.empty() ? "" : ", ", group_digits(g.execed));
         if (g.processes > g.exited + g.running + g.execed)
             fates += fmt::format("{}{} ended otherwise", fates.empty() ? "" : ", ",
-                                 g.processes - g.exited - g.running - g.execed);
+                                 group_digits(g.processes - g.exited - g.running - g.execed));
         out << fmt::format("  {}: {}, {} ({})\n", terminal_safe(g.exe), count_of(g.processes, "process", "processes"),
                            count_of(g.calls, "call"), fates);
     }
