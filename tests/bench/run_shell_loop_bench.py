@@ -8,7 +8,11 @@ recordings left in /dev/shm (allocated bytes), the size of the file `run` wrote 
 `vdsotrace report` of the session costs alone.
 
 usage: run_shell_loop_bench.py VDSOTRACE LIBVDSOTRACE [--runs N] [--loops N] [--empty-so PATH]
-                               [--also-so LABEL=PATH ...] [--also-run LABEL=VDSOTRACE ...]
+                               [--floor] [--also-so LABEL=PATH ...] [--also-run LABEL=VDSOTRACE ...]
+
+--floor adds the shim preloaded where it cannot record (the loop under `ulimit -f 1`: every
+process says so and passes its calls through): what loading and starting the shim costs before
+any recording, the part a faster recording cannot take away.
 
 --also-so preloads another build of the shim in the same interleaved runs (an A/B of a change:
 each a row of its own), since figures taken minutes apart on a loaded machine do not compare.
@@ -52,10 +56,14 @@ def main():
     loops = int(sys.argv[sys.argv.index("--loops") + 1]) if "--loops" in sys.argv else 200
     loop = ["bash", "-c", f"for i in $(seq {loops}); do date >/dev/null; done"]
     empty = sys.argv[sys.argv.index("--empty-so") + 1] if "--empty-so" in sys.argv else None
+    floor = "--floor" in sys.argv
+    not_recording = ["bash", "-c", f"ulimit -f 1; for i in $(seq {loops}); do date >/dev/null 2>&1; done"]
     tag = f"loopbench{os.getpid()}"
     results = {"native": []}
     if empty:
         results["empty .so"] = []
+    if floor:
+        results["not recording"] = []
     others = [sys.argv[i + 1].split("=", 1) for i, a in enumerate(sys.argv) if a == "--also-so"]
     for label, _ in others:
         results[label] = []
@@ -70,6 +78,10 @@ def main():
         results["native"].append(timed(loop))
         if empty:
             results["empty .so"].append(timed(loop, dict(os.environ, LD_PRELOAD=empty)))
+        if floor:
+            s = f"{tag}f{r}"
+            results["not recording"].append(timed(not_recording, dict(os.environ, LD_PRELOAD=shim, VDSOTRACE_SESSION=s)))
+            remove(s)
         for k, (label, path) in enumerate(others):
             s = f"{tag}o{k}r{r}"
             results[label].append(timed(loop, dict(os.environ, LD_PRELOAD=path, VDSOTRACE_SESSION=s)))
