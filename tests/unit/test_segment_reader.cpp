@@ -329,3 +329,33 @@ TEST(SegmentReader, ReadsASparseFileAsItsBytes) {
     EXPECT_TRUE(got == want);
     unlink(path.c_str());
 }
+
+// The recordings of one session see one vDSO: its image is held once however many are read (run
+// held 8 KiB per process), and an image that differs is its own copy.
+TEST(SegmentReader, RecordingsOfTheSameVdsoShareOneCopyOfItsImage) {
+    const auto with_vdso = [](unsigned char fill) {
+        std::vector<unsigned char> b = valid_image();
+        f::Header* h = header(b);
+        for (uint32_t i = 0; i < h->section_count; ++i)
+            if (h->sections[i].kind == f::kSectionVdsoImage)
+                memset(b.data() + h->sections[i].offset, fill, h->sections[i].count);
+        return b;
+    };
+    std::string error;
+    auto a = parse_recording(with_vdso(0x5a), "a", &error);
+    auto b = parse_recording(with_vdso(0x5a), "b", &error);
+    auto c = parse_recording(with_vdso(0x33), "c", &error);
+    ASSERT_TRUE(a && b && c) << error;
+    ASSERT_EQ(a->vdso_image.size(), 64u);
+    EXPECT_EQ(a->vdso_image.bytes(), std::vector<unsigned char>(64, 0x5a));
+    EXPECT_EQ(c->vdso_image.bytes(), std::vector<unsigned char>(64, 0x33));
+    EXPECT_TRUE(a->vdso_image.same_copy(b->vdso_image));
+    EXPECT_FALSE(a->vdso_image.same_copy(c->vdso_image));
+    EXPECT_FALSE(a->vdso_image == c->vdso_image);
+    // A copy outlives the recordings that shared it only while one holds it.
+    a.reset();
+    b.reset();
+    auto d = parse_recording(with_vdso(0x5a), "d", &error);
+    ASSERT_TRUE(d) << error;
+    EXPECT_EQ(d->vdso_image.bytes(), std::vector<unsigned char>(64, 0x5a));
+}

@@ -464,7 +464,7 @@ std::optional<Recording> parse_recording(const std::vector<unsigned char>& bytes
         } else if (s.kind == f::kSectionVdsoImage) {
             if (s.count != declared_count) continue;  // not (yet) all in the file: no image rather than half of one
             if (!section_fits(s, size, 1, error, "vDSO image")) return std::nullopt;
-            r.vdso_image.assign(bytes.begin() + long(s.offset), bytes.begin() + long(s.offset + s.count));
+            r.vdso_image = SharedBytes::interned(bytes.data() + s.offset, bytes.data() + s.offset + s.count);
         } else if (s.kind == f::kSectionCrash) {
             if (!section_fits(s, size, sizeof(f::CrashRecord), error, "crash record")) return std::nullopt;
             if (s.count == 0) continue;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "tools/recordings/shared_bytes.h"
+
 #include "tracer/format/segment_format.h"
 
 namespace vdsotrace::tools {
@@ -194,7 +196,7 @@ struct Recording {
     std::vector<ExitedThread> exited_threads;  // the thread log (names of recycled threads)
     uint64_t threads_logged = 0;         // exited threads logged (more than the log's entries: names lost)
     uint64_t thread_log_capacity = 0;
-    std::vector<unsigned char> vdso_image;
+    SharedBytes vdso_image;  // one copy for the recordings of the same vDSO
     SamplingInfo sampling;
     std::optional<CrashInfo> crash;
     std::vector<HeadroomInfo> headroom;
