@@ -44,6 +44,9 @@ SharedBytes SharedBytes::interned(const unsigned char* first, const unsigned cha
         }
         ++it;
     }
+    // Entries of copies no longer held are dropped as their hash comes again, and all at once
+    // when the table has grown (a long `top` reading recordings of many different images).
+    if (table.size() >= 64) std::erase_if(table, [](const auto& e) { return e.second.expired(); });
     auto copy = std::make_shared<const std::vector<unsigned char>>(first, last);
     table.emplace(h, copy);
     out.bytes_ = std::move(copy);
