@@ -148,6 +148,12 @@ TEST(SessionCollector, LearnsOfNewSegmentsWithoutListingTheDirectoryAgain) {
         // Still running when it is first seen; final once its process is gone, some passes later.
         const std::string later = write_segment(session, getpid(), f::kStateExited, 9, 4);
         const std::string running = write_segment(session, dead, f::kStateRunning, 10, 5);  // reaper may write
+        struct Unlink {  // even when an assertion below ends the test
+            std::vector<std::string> paths;
+            ~Unlink() {
+                for (const std::string& p : paths) unlink(p.c_str());
+            }
+        } cleanup{{before, exited, signalled, later, running}};
         std::this_thread::sleep_for(std::chrono::milliseconds(60));
         {  // its process "ends": the header names a pid that is gone
             const int fd = open(later.c_str(), O_WRONLY);
@@ -169,6 +175,5 @@ TEST(SessionCollector, LearnsOfNewSegmentsWithoutListingTheDirectoryAgain) {
             EXPECT_EQ(collector.listings(), 1u);
         else
             EXPECT_GT(collector.listings(), 10u);  // ~70 passes in 390 ms
-        for (const std::string& p : {before, exited, signalled, later, running}) unlink(p.c_str());
     }
 }
