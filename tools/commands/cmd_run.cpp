@@ -225,24 +225,6 @@ void inject_into_static_child(const std::string& exe, const std::string& session
         spdlog::warn("cannot count the vDSO calls of {}: {}; it runs untraced", exe, r.why);
 }
 
-// Whether `path` names a regular file or nothing yet (a FIFO or a device is written in place).
-bool is_regular_or_absent(const std::string& path) {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode);
-}
-
-// Ends the recording file the collector wrote into: the images not in it yet, the perf maps kept
-// beside the segments that remain, and the names.
-bool finish_stream(RecordingStream* stream, const std::vector<SegmentImage>& images,
-                   const std::vector<std::string>& files, const SymbolTable* names, std::string* error,
-                   uint64_t* size) {
-    for (const SegmentImage& image : images)
-        if (!stream->add_image(image, error)) return false;
-    for (const std::string& f : files)
-        if (!stream->add_kept_perf_map(f, error)) return false;
-    return stream->add_entry(kSymbolsEntry, names->to_json(), error) && stream->finish(size, error);
-}
-
 // Each of the session's segments read once: its recording for the report and its image (zero
 // pages left out) for the recording file; those the collector read while the command ran are
 // taken from it (`images` gets only those not in the file yet). False after saying why when one
@@ -371,7 +353,7 @@ int cmd_run(const RunOptions& o) {
     // its own: the end of the run then has only the last few to add. Standard output (the
     // program's own too) and other special files get it whole at the end.
     std::unique_ptr<RecordingStream> stream;
-    if (!recording_path.empty() && recording_path != "-" && is_regular_or_absent(recording_path)) {
+    if (!recording_path.empty() && !written_in_place(recording_path)) {
         stream = RecordingStream::create(recording_path, &error);
         if (!stream) spdlog::warn("{}: the recording file is written at the end instead", error);
         error.clear();
@@ -428,7 +410,7 @@ int cmd_run(const RunOptions& o) {
         } else if (!recording_path.empty()) {
             std::string error;
             uint64_t size = 0;
-            saved = stream ? finish_stream(stream.get(), images, files, names.get(), &error, &size)
+            saved = stream ? finish_recording_file(stream.get(), images, files, names.get(), &error, &size)
                            : write_recording_file(images, names.get(), recording_path, &error, &size);
             if (saved)
                 spdlog::info("recording: {} ({}, {} process{}; `vdsotrace report {}` reads it anywhere)",

@@ -41,10 +41,18 @@ bool write_recording_file(const std::vector<SegmentImage>& images, const SymbolT
     // The same writer `run` feeds while the program runs (recording_stream.h), here in one go.
     auto stream = RecordingStream::create(path, error);
     if (!stream) return false;
+    std::vector<std::string> segment_files;
+    for (const SegmentImage& image : images) segment_files.push_back(image.path);
+    return finish_recording_file(stream.get(), images, segment_files, symbols, error, size);
+}
+
+bool finish_recording_file(RecordingStream* stream, const std::vector<SegmentImage>& images,
+                           const std::vector<std::string>& segment_files, const SymbolTable* symbols,
+                           std::string* error, uint64_t* size) {
     for (const SegmentImage& image : images)
         if (!stream->add_image(image, error)) return false;
-    for (const SegmentImage& image : images)
-        if (!stream->add_kept_perf_map(image.path, error)) return false;
+    for (const std::string& f : segment_files)
+        if (!stream->add_kept_perf_map(f, error)) return false;
     if (symbols != nullptr && !stream->add_entry(kSymbolsEntry, symbols->to_json(), error)) return false;
     return stream->finish(size, error);
 }

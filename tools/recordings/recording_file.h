@@ -27,6 +27,7 @@
 
 namespace vdsotrace::tools {
 
+class RecordingStream;
 class SymbolTable;
 
 inline constexpr char kRecordingFileMagic[8] = {'V', 'D', 'S', 'O', 'T', 'R', 'E', 'C'};
@@ -63,6 +64,13 @@ bool write_recording_file(const std::vector<std::string>& segment_files, const S
 // for the file: recording_archive.h's load_segment_keeping_image).
 bool write_recording_file(const std::vector<SegmentImage>& images, const SymbolTable* symbols,
                           const std::string& path, std::string* error, uint64_t* size = nullptr);
+
+// Ends a recording file begun with RecordingStream: adds `images` (those not in it yet), the perf
+// maps kept beside `segment_files`, `symbols` (may be null), and finishes it. `run` calls it with
+// the images its collector had not written yet and every segment of the session.
+bool finish_recording_file(RecordingStream* stream, const std::vector<SegmentImage>& images,
+                           const std::vector<std::string>& segment_files, const SymbolTable* symbols,
+                           std::string* error, uint64_t* size = nullptr);
 
 bool is_recording_file(const std::vector<unsigned char>& bytes);
 

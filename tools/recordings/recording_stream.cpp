@@ -44,6 +44,11 @@ RecordingFileHeader file_header(uint64_t payload_size) {
 
 }  // namespace
 
+bool written_in_place(const std::string& path) {
+    struct stat st {};
+    return path == "-" || (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode));
+}
+
 std::unique_ptr<RecordingStream> RecordingStream::create(const std::string& path, std::string* error) {
     std::unique_ptr<RecordingStream> s(new RecordingStream());
     s->path_ = path;
@@ -61,8 +66,7 @@ std::unique_ptr<RecordingStream> RecordingStream::create(const std::string& path
     } else {
         // A regular file (or a new one) is written beside its place and renamed; anything else
         // (/dev/null, a FIFO) is written in place.
-        struct stat st {};
-        s->in_place_ = ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+        s->in_place_ = written_in_place(path);
         s->target_ = s->in_place_ ? path : path + ".partial";
         s->fd_ = s->in_place_ ? ::open(s->target_.c_str(), O_WRONLY | O_CLOEXEC)
                               : ::open(s->target_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -23,6 +23,10 @@ typedef struct ZSTD_CCtx_s ZSTD_CCtx;
 
 namespace vdsotrace::tools {
 
+// Whether a recording file at `path` is written where it is rather than beside it and renamed:
+// standard output ("-") and anything that exists and is no regular file (/dev/null, a FIFO).
+bool written_in_place(const std::string& path);
+
 class RecordingStream {
 public:
     // Starts the file at `path` ("-": standard output; a path that is no regular file, like
