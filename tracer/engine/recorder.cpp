@@ -337,9 +337,6 @@ bool create() {
     static char problems[512];
     read_settings(&settings, problems, sizeof problems);
     if (problems[0] != '\0') {
-        // Each problem ends with "; ": the line does not.
-        for (size_t n = strlen(problems); n > 0 && (problems[n - 1] == ';' || problems[n - 1] == ' ');)
-            problems[--n] = '\0';
         static char line[640];
         TextBuffer(line, sizeof line).add("ignoring bad settings:")->add(problems);
         say(line);

@@ -53,6 +53,9 @@ bool parse_u32(const char* s, uint32_t* out) {
 
 namespace {
 
+// Starts the next problem of the list: " " before the first, "; " between two.
+TextBuffer* next_problem(TextBuffer* problems) { return problems->add(problems->size() == 0 ? " " : "; "); }
+
 bool is_power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 void read_number(const char* name, uint32_t lo, uint32_t hi, bool power_of_two, uint32_t* value,
@@ -64,9 +67,9 @@ void read_number(const char* name, uint32_t lo, uint32_t hi, bool power_of_two, 
         *value = v;
         return;
     }
-    problems->add(" ")->add(name)->add("=")->add(s)->add(" is not ");
+    next_problem(problems)->add(name)->add("=")->add(s)->add(" is not ");
     problems->add(power_of_two ? "a power of two" : "a whole number")->add(" from ");
-    problems->add_u64(lo)->add(" to ")->add_u64(hi)->add(" (using ")->add_u64(*value)->add(");");
+    problems->add_u64(lo)->add(" to ")->add_u64(hi)->add(" (using ")->add_u64(*value)->add(")");
 }
 
 bool valid_session(const char* s) {
@@ -94,7 +97,7 @@ void read_sampling(Settings* out, TextBuffer* p) {
     else if (same(unwind, "libunwind"))
         out->libunwind_only = true;
     else if (!same(unwind, "cfi"))
-        p->add(" VDSOTRACE_UNWIND=")->add(unwind)->add(" is not cfi, libunwind or fp (using cfi);");
+        next_problem(p)->add("VDSOTRACE_UNWIND=")->add(unwind)->add(" is not cfi, libunwind or fp (using cfi)");
 }
 
 }  // namespace
@@ -136,18 +139,18 @@ void read_settings(Settings* out, char* problems, size_t problems_size) {
         s.add(session);
     } else {
         if (session != nullptr)
-            p.add(" VDSOTRACE_SESSION=")->add(session)->add(" is not 1 to 40 of [A-Za-z0-9._] (using the process's own);");
+            next_problem(&p)->add("VDSOTRACE_SESSION=")->add(session)->add(" is not 1 to 40 of [A-Za-z0-9._] (using the process's own)");
         own_session(&s);
     }
     // Each value in range, together too big: a recording over kMaxSegmentSize could never be read
     // (and reserving it would fill /dev/shm, which is memory, before failing).
     if (plan_layout(*out, kVdsoAllowance, nullptr) > format::kMaxSegmentSize) {
         const Settings defaults;
-        p.add(" VDSOTRACE_THREADS=")->add_u64(out->threads)->add(", VDSOTRACE_CALLERS=")->add_u64(out->callers);
+        next_problem(&p)->add("VDSOTRACE_THREADS=")->add_u64(out->threads)->add(", VDSOTRACE_CALLERS=")->add_u64(out->callers);
         p.add(" and VDSOTRACE_MODULES=")->add_u64(out->modules)->add(" make a recording of ");
         p.add_u64(plan_layout(*out, kVdsoAllowance, nullptr) >> 20)->add(" MiB, larger than the ");
         p.add_u64(format::kMaxSegmentSize >> 20)->add(" MiB a recording may have (using ")->add_u64(defaults.threads);
-        p.add(", ")->add_u64(defaults.callers)->add(" and ")->add_u64(defaults.modules)->add(");");
+        p.add(", ")->add_u64(defaults.callers)->add(" and ")->add_u64(defaults.modules)->add(")");
         out->threads = defaults.threads;
         out->callers = defaults.callers;
         out->modules = defaults.modules;
