@@ -106,8 +106,6 @@ constexpr unsigned kModules = 256;
 // start, 36 page faults a process (issue 14's start-up cost).
 VDSOTRACE_BULK_TABLE constinit ModuleFile g_modules[kModules] = {};
 
-
-
 // The windows' bytes: one buffer for the process, taken by one filler at a time (a compare and
 // swap; 4 KiB in every module's entry would be a megabyte of .bss). A filler that finds it taken
 // (another thread's, or the frame a signal handler interrupted) reads with pread alone.
